@@ -1,0 +1,40 @@
+import type { KubeConfig } from "@kubernetes/client-node";
+
+/** Options for {@link startControlPlane}. */
+export interface ControlPlaneOptions {
+  /** Directory with etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl. Default: the build cache. */
+  binDir?: string;
+  /** Where state (certs, etcd data, logs, kubeconfig) lives. Default: a new temp dir, removed by stop(). */
+  dir?: string;
+  /** Also start kube-controller-manager (default true). */
+  controllerManager?: boolean;
+  /** Also start kube-scheduler (default true). */
+  scheduler?: boolean;
+  /** Write the admin kubeconfig here too (e.g. `.dp/kubeconfig`). */
+  kubeconfigPath?: string;
+  /** Print component output to the console instead of only to log files. */
+  verbose?: boolean;
+}
+
+/** A running etcd + kube-apiserver (+ controller-manager, scheduler) on loopback. */
+export interface ControlPlane {
+  /** Admin credentials (client cert in system:masters). */
+  kubeConfig: KubeConfig;
+  /** Path of the admin kubeconfig file. */
+  kubeconfigPath: string;
+  /** https://127.0.0.1:PORT */
+  server: string;
+  /** State directory (certs/, etcd/, logs/). */
+  dir: string;
+  binDir: string;
+  /** PEM of the CA that signed the API server's serving cert (what pods get as ca.crt). */
+  caPem: string;
+  /** The etcd client URL (http://127.0.0.1:PORT). */
+  etcdUrl: string;
+  /** Kill and start kube-apiserver again on the same port; resolves when /readyz is ok. */
+  restartApiServer(): Promise<void>;
+  /** Compact etcd at its current revision so watches from older resourceVersions get 410 Gone. */
+  compactEtcd(): Promise<void>;
+  /** Stop every process and remove the temp dir (if it made one). Idempotent. */
+  stop(): Promise<void>;
+}
