@@ -1,0 +1,107 @@
+// apps.3scale.net APIManagerBackup and APIManagerRestore, compatible with the 3scale operator.
+import { Type, type Static } from "@sinclair/typebox";
+import { named, str, bool, int64, nameRef, describe, mapOf, celRule, object, EXT } from "./helpers.ts";
+import { Quantity, Time, conditions } from "./k8s.ts";
+
+export const PersistentVolumeClaimResourcesSpecSchema = named("PersistentVolumeClaimResourcesSpec", "PersistentVolumeClaimResourcesSpec sizes the backup PVC.", {
+  requests: describe(Quantity, "Size of the PersistentVolumeClaim where the backup is to be performed. Set enough size to contain all data that is backed up."),
+});
+
+export const PersistentVolumeClaimBackupDestinationSchema = named("PersistentVolumeClaimBackupDestination",
+  "PersistentVolumeClaimBackupDestination: either the volume name of an existing PersistentVolume (volumeName, resources still required but ignored) or the desired size (resources, optionally storageClass).", {
+    resources: Type.Optional(describe(PersistentVolumeClaimResourcesSpecSchema, "The size of the PersistentVolumeClaim.")),
+    volumeName: Type.Optional(str("A binding reference to the PersistentVolume backing this claim. This is not the persistentVolumeClaim name. See the field volumeName in the Kubernetes PersistentVolumeClaim API reference for more information")),
+    storageClass: Type.Optional(str("Name of the StorageClass required by the claim. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#class-1")),
+  });
+
+export const BackupRepoBackupDestinationSchema = named("BackupRepoBackupDestination", "BackupRepoBackupDestination (extension) stores the backup in a dataprotection BackupRepo, e.g. an S3-compatible bucket.", {
+  name: nameRef("Name of the BackupRepo (cluster-scoped)."),
+});
+
+export const APIManagerBackupDestinationSpecSchema = named("APIManagerBackupDestinationSpec",
+  "This section controls where APIManager's backup is to be stored. One of the fields is mandatory to be set. Only one of the fields can be set. The fields are mutually exclusive.", {
+    persistentVolumeClaim: Type.Optional(describe(PersistentVolumeClaimBackupDestinationSchema, "APIManager backup destination in PVC")),
+    backupRepo: Type.Optional(describe(BackupRepoBackupDestinationSchema, "APIManager backup destination in a BackupRepo (files are written by dp-agent, compressed and, if the repo says so, encrypted).", EXT)),
+  }, {
+    "x-kubernetes-validations": [
+      celRule<{ persistentVolumeClaim?: object; backupRepo?: object }>(
+        "(has(self.persistentVolumeClaim) ? 1 : 0) + (has(self.backupRepo) ? 1 : 0) == 1",
+        "spec.backupDestination: exactly one destination must be set (persistentVolumeClaim or backupRepo)",
+        (s) => Number(s.persistentVolumeClaim !== undefined) + Number(s.backupRepo !== undefined) === 1,
+      ),
+    ],
+  });
+
+export const APIManagerBackupSpecSchema = named("APIManagerBackupSpec", "The specfication for APIManagerBackup custom resource", {
+  apiManagerName: Type.Optional(nameRef("Name of the APIManager to backup. Default: the APIManager deployed in the same namespace as the APIManagerBackup (there must be exactly one).")),
+  backupDestination: describe(APIManagerBackupDestinationSpecSchema, "Configuration related to where the backup is performed"),
+}, {
+  "x-kubernetes-validations": [celRule("self == oldSelf", "spec: is immutable after creation; create a new APIManagerBackup instead")],
+});
+
+const stepsCompleted = (what: string) => mapOf(Type.Boolean(), `Which main steps of the ${what} have finished (step name -> true), so a restarted operator resumes where it stopped.`);
+
+export const APIManagerBackupStatusSpecSchema = named("APIManagerBackupStatusSpec", "The status of APIManagerBackup custom resource", {
+  completed: Type.Optional(bool("true when APIManager's backup has finished")),
+  mainStepsCompleted: Type.Optional(stepsCompleted("backup")),
+  apiManagerSourceName: Type.Optional(str("Name of the APIManager that APIManagerBackup handles")),
+  startTime: Type.Optional(describe(Time, "Start time of the backup (in UTC)")),
+  completionTime: Type.Optional(describe(Time, "Represents the time the backup was completed")),
+  backupPersistentVolumeClaimName: Type.Optional(str("Name of the PersistentVolumeClaim where the backup has been stored")),
+  backupRepoName: Type.Optional(str("Name of the BackupRepo where the backup has been stored, for the backupRepo destination.", EXT)),
+  backupPath: Type.Optional(str("Path of the backup inside its BackupRepo, for the backupRepo destination.", EXT)),
+  failureReason: Type.Optional(str("Why the backup failed (e.g. no APIManager, a failed Job); a failed backup is not retried.", EXT)),
+  observedGeneration: Type.Optional(int64("The .metadata.generation the controller last acted on.", EXT)),
+  conditions: Type.Optional(conditions("The latest observations of the backup's state (e.g. Completed, Failed).", EXT)),
+});
+
+export const PersistentVolumeClaimVolumeSourceSchema = named("PersistentVolumeClaimVolumeSource", "A reference to a PersistentVolumeClaim in the same namespace (core/v1 PersistentVolumeClaimVolumeSource).", {
+  claimName: str("Name of the PVC produced as the backup result of an APIManagerBackup (its status.backupPersistentVolumeClaimName).", { minLength: 1, maxLength: 253 }),
+  readOnly: Type.Optional(bool("Mount the claim read-only.")),
+});
+
+export const PersistentVolumeClaimRestoreSourceSchema = named("PersistentVolumeClaimRestoreSource", "PersistentVolumeClaimRestoreSource restores from the PVC an APIManagerBackup wrote.", {
+  claimSource: describe(PersistentVolumeClaimVolumeSourceSchema, "The PersistentVolumeClaim holding the backup."),
+});
+
+export const APIManagerBackupRestoreSourceSchema = named("APIManagerBackupRestoreSource", "APIManagerBackupRestoreSource (extension) restores from wherever the named APIManagerBackup stored its data.", {
+  name: nameRef("Name of an APIManagerBackup in the same namespace; it must be completed."),
+});
+
+export const APIManagerRestoreSourceSchema = named("APIManagerRestoreSource", "Where the data to restore comes from. Exactly one field must be set.", {
+  persistentVolumeClaim: Type.Optional(describe(PersistentVolumeClaimRestoreSourceSchema, "Restore from a PersistentVolumeClaim written by an APIManagerBackup.")),
+  apiManagerBackup: Type.Optional(describe(APIManagerBackupRestoreSourceSchema, "Restore from the data of a completed APIManagerBackup, in a PVC or a BackupRepo.", EXT)),
+}, {
+  "x-kubernetes-validations": [
+    celRule<{ persistentVolumeClaim?: object; apiManagerBackup?: object }>(
+      "(has(self.persistentVolumeClaim) ? 1 : 0) + (has(self.apiManagerBackup) ? 1 : 0) == 1",
+      "spec.restoreSource: exactly one source must be set (persistentVolumeClaim or apiManagerBackup)",
+      (s) => Number(s.persistentVolumeClaim !== undefined) + Number(s.apiManagerBackup !== undefined) === 1,
+    ),
+  ],
+});
+
+export const APIManagerRestoreSpecSchema = named("APIManagerRestoreSpec", "The specification for APIManagerRestore custom resource", {
+  restoreSource: describe(APIManagerRestoreSourceSchema, "The backup data to restore from."),
+}, {
+  "x-kubernetes-validations": [celRule("self == oldSelf", "spec: is immutable after creation; create a new APIManagerRestore instead")],
+});
+
+export const APIManagerRestoreStatusSpecSchema = named("APIManagerRestoreStatusSpec", "The status of APIManagerRestore custom resource", {
+  apiManagerToRestoreRef: Type.Optional(object({
+    name: Type.Optional(str("Name of the APIManager.")),
+  }, "The APIManager that is being restored (created from the backup).", { "x-kubernetes-map-type": "atomic" })),
+  completed: Type.Optional(bool("true when the APIManager's restore has finished")),
+  mainStepsCompleted: Type.Optional(stepsCompleted("restore")),
+  startTime: Type.Optional(describe(Time, "Start time of the restore (in UTC)")),
+  completionTime: Type.Optional(describe(Time, "Represents the time the restore was completed")),
+  failureReason: Type.Optional(str("Why the restore failed (e.g. an APIManager already exists, a failed Job).", EXT)),
+  observedGeneration: Type.Optional(int64("The .metadata.generation the controller last acted on.", EXT)),
+  conditions: Type.Optional(conditions("The latest observations of the restore's state (e.g. Completed, Failed).", EXT)),
+});
+
+export type APIManagerBackupSpec = Static<typeof APIManagerBackupSpecSchema>;
+export type APIManagerBackupStatus = Static<typeof APIManagerBackupStatusSpecSchema>;
+export type APIManagerBackupDestinationSpec = Static<typeof APIManagerBackupDestinationSpecSchema>;
+export type APIManagerRestoreSpec = Static<typeof APIManagerRestoreSpecSchema>;
+export type APIManagerRestoreStatus = Static<typeof APIManagerRestoreStatusSpecSchema>;
