@@ -1,0 +1,175 @@
+import { constants } from "node:fs";
+import { type FileHandle, chmod, lchown, lutimes, mkdir, open, rm, symlink, utimes, chown } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { AgentError, errnoOf } from "../errors.ts";
+import { ByteReader } from "./byte-reader.ts";
+import { ARCHIVE_MAGIC, type EntryMeta, S_DATA, S_END, S_HOLE, T_DIR, T_END, T_FILE, T_SYMLINK, safeRelPath } from "./format.ts";
+
+// Small files are written concurrently, up to this many at once.
+const IN_FLIGHT = 32;
+const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+export interface UnpackResult {
+  entries: number;
+  bytes: number;
+}
+
+/**
+ * Recreate the archive under `target`: contents, modes, mtimes, symlinks, holes,
+ * and owners when running as root. Directory modes and times are applied last,
+ * deepest first, so read-only directories can still be filled.
+ */
+export async function unpackDir(source: AsyncIterable<Buffer>, target: string): Promise<UnpackResult> {
+  const r = new ByteReader(source, "directory stream");
+  if (!(await r.read(ARCHIVE_MAGIC.length)).equals(ARCHIVE_MAGIC)) throw new AgentError("object is not a directory stream (pushed with push, not push-dir?)");
+  const asRoot = process.getuid?.() === 0;
+  const dirs: EntryMeta[] = [];
+  const links = new Set<string>();
+  const pending = new Set<Promise<void>>();
+  let failure: unknown;
+  let entries = 0;
+  let bytes = 0;
+  const fail = (err: unknown): never => {
+    throw err instanceof AgentError ? err : new AgentError(`cannot write ${target}: ${errnoOf(err) ?? String(err)}`, { cause: err });
+  };
+  const track = (p: Promise<void>): void => {
+    const q = p.catch((err: unknown) => void (failure ??= err)).finally(() => pending.delete(q));
+    pending.add(q);
+  };
+  await mkdir(target, { recursive: true }).catch(fail);
+  try {
+    for (;;) {
+      if (failure) fail(failure);
+      const type = (await r.read(1))[0];
+      if (type === T_END) break;
+      const len = (await r.read(4)).readUInt32BE(0);
+      if (len > 1 << 20) throw new AgentError(`directory stream is corrupt (entry header of ${len} bytes)`);
+      const meta = JSON.parse((await r.read(len)).toString("utf8")) as EntryMeta;
+      if (!safeRelPath(meta.p)) throw new AgentError(`directory stream has an unsafe path ${JSON.stringify(meta.p)}`);
+      // Never write through a symlink this archive created (a/ -> /etc, then a/passwd).
+      for (let d = dirname(meta.p); d !== "."; d = dirname(d)) {
+        if (links.has(d)) throw new AgentError(`directory stream writes ${JSON.stringify(meta.p)} through the symlink ${JSON.stringify(d)}`);
+      }
+      const path = meta.p === "." ? target : join(target, meta.p);
+      entries++;
+      if (type === T_DIR) {
+        if (meta.p !== ".") await mkdir(path, { mode: 0o700 }).catch((err: unknown) => errnoOf(err) === "EEXIST" || fail(err));
+        dirs.push(meta);
+      } else if (type === T_SYMLINK) {
+        await rm(path, { force: true }).catch(fail);
+        await symlink(meta.l ?? "", path).catch(fail);
+        links.add(meta.p);
+        if (asRoot) await lchown(path, meta.u, meta.g).catch(fail);
+        await lutimes(path, meta.t / 1000, meta.t / 1000).catch(fail);
+      } else if (type === T_FILE) {
+        const first = await readSegmentHead(r);
+        if (first.kind === S_DATA) {
+          const data = await r.read(first.len);
+          const next = await readSegmentHead(r);
+          bytes += data.length;
+          if (next.kind === S_END) {
+            // Whole small file in hand: write it in the background.
+            while (pending.size >= IN_FLIGHT) await Promise.race(pending);
+            track(writeSmall(path, meta, data, asRoot));
+            continue;
+          }
+          bytes += await writeLarge(r, path, meta, asRoot, [first, data], next);
+        } else {
+          bytes += await writeLarge(r, path, meta, asRoot, undefined, first);
+        }
+      } else {
+        throw new AgentError(`directory stream is corrupt (entry type ${type})`);
+      }
+    }
+    await Promise.all(pending);
+    if (failure) fail(failure);
+    if (!(await r.atEnd())) throw new AgentError("directory stream has data after its end marker");
+    for (const d of dirs.reverse()) {
+      const path = d.p === "." ? target : join(target, d.p);
+      if (asRoot) await chown(path, d.u, d.g).catch(fail);
+      await chmod(path, d.m).catch(fail);
+      await utimes(path, d.t / 1000, d.t / 1000).catch(fail);
+    }
+  } finally {
+    await Promise.allSettled(pending);
+  }
+  return { entries, bytes };
+}
+
+async function readSegmentHead(r: ByteReader): Promise<{ kind: number; len: number }> {
+  const h = await r.read(5);
+  const kind = h[0];
+  if (kind !== S_DATA && kind !== S_HOLE && kind !== S_END) throw new AgentError(`directory stream is corrupt (segment kind ${kind})`);
+  return { kind, len: h.readUInt32BE(1) };
+}
+
+async function create(path: string, mode: number): Promise<FileHandle> {
+  try {
+    return await open(path, CREATE, mode);
+  } catch (err) {
+    if (errnoOf(err) !== "EEXIST") throw err;
+    // Replace, never follow, whatever is in the way.
+    await rm(path, { force: true, recursive: true });
+    return await open(path, CREATE, mode);
+  }
+}
+
+async function finish(fh: FileHandle, meta: EntryMeta, asRoot: boolean): Promise<void> {
+  if (asRoot) await fh.chown(meta.u, meta.g);
+  // open() honours the umask and chown() clears set-id bits: set the mode last.
+  await fh.chmod(meta.m);
+  await fh.utimes(meta.t / 1000, meta.t / 1000);
+}
+
+async function writeSmall(path: string, meta: EntryMeta, data: Buffer, asRoot: boolean): Promise<void> {
+  const fh = await create(path, meta.m & 0o777);
+  try {
+    let off = 0;
+    while (off < data.length) off += (await fh.write(data, off, data.length - off, off)).bytesWritten;
+    await finish(fh, meta, asRoot);
+  } catch (err) {
+    throw new AgentError(`cannot write ${path}: ${errnoOf(err) ?? String(err)}`, { cause: err });
+  } finally {
+    await fh.close();
+  }
+}
+
+async function writeLarge(
+  r: ByteReader,
+  path: string,
+  meta: EntryMeta,
+  asRoot: boolean,
+  head: [{ kind: number; len: number }, Buffer] | undefined,
+  seg: { kind: number; len: number },
+): Promise<number> {
+  const fh = await create(path, meta.m & 0o777).catch((err: unknown) => {
+    throw new AgentError(`cannot write ${path}: ${errnoOf(err) ?? String(err)}`, { cause: err });
+  });
+  let pos = 0;
+  const put = async (b: Buffer): Promise<void> => {
+    let off = 0;
+    while (off < b.length) off += (await fh.write(b, off, b.length - off, pos + off)).bytesWritten;
+    pos += b.length;
+  };
+  try {
+    if (head) await put(head[1]);
+    while (seg.kind !== S_END) {
+      if (seg.kind === S_HOLE) pos += seg.len;
+      else for (let left = seg.len; left > 0; ) {
+        const b = await r.readSome(left);
+        await put(b);
+        left -= b.length;
+      }
+      seg = await readSegmentHead(r);
+    }
+    // Trailing holes: extend without writing, so the file stays sparse.
+    await fh.truncate(pos);
+    await finish(fh, meta, asRoot);
+  } catch (err) {
+    if (err instanceof AgentError) throw err;
+    throw new AgentError(`cannot write ${path}: ${errnoOf(err) ?? String(err)}`, { cause: err });
+  } finally {
+    await fh.close();
+  }
+  return pos;
+}

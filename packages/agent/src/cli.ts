@@ -1,0 +1,58 @@
+#!/usr/bin/env -S node --import tsx
+// dp-agent: the data mover run inside tool pods. Configuration comes from env (README.md).
+import { Command, CommanderError } from "commander";
+import { Agent, type CommandResult, reportText } from "./commands.ts";
+import { configFromEnv } from "./env.ts";
+import { oneLine } from "./messages.ts";
+import { writeTermination } from "./termination.ts";
+
+const DEFAULT_DIR_NAME = "dir.dpar";
+
+async function main(argv: string[]): Promise<number> {
+  let agent: Agent | undefined;
+  let result: CommandResult = {};
+  const run = (fn: (a: Agent) => Promise<CommandResult>) => async (): Promise<void> => {
+    agent = new Agent(configFromEnv(process.env));
+    result = await fn(agent);
+  };
+  const program = new Command("dp-agent")
+    .description("stream backup data between a tool and a repo: compress, encrypt, checksum, manifest")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  program.command("push <name>").description("store stdin as object <name>").action((name: string) => run((a) => a.push(name))());
+  program
+    .command("push-dir <dir>")
+    .description("store a directory tree (modes, owners, mtimes, symlinks, sparse files)")
+    .option("--name <name>", "object name", DEFAULT_DIR_NAME)
+    .action((dir: string, o: { name: string }) => run((a) => a.pushDir(dir, o.name))());
+  program.command("pull <name>").description("write object <name> to stdout, verifying every chunk first").action((name: string) => run((a) => a.pull(name))());
+  program
+    .command("pull-dir <dir>")
+    .description("restore a directory stored with push-dir into <dir>")
+    .option("--name <name>", "object name", DEFAULT_DIR_NAME)
+    .action((dir: string, o: { name: string }) => run((a) => a.pullDir(dir, o.name))());
+  program.command("ls").description("list the backup's objects").option("--json", "print manifest.json and unlisted objects").action((o: { json?: boolean }) => run((a) => a.ls(!!o.json))());
+  program
+    .command("rm [names...]")
+    .description("delete objects (or the whole backup with --all)")
+    .option("--all", "delete every object of the backup")
+    .action((names: string[], o: { all?: boolean }) => run((a) => a.rm(names, !!o.all))());
+  program.command("verify [names...]").description("read and verify objects (default: all in manifest.json)").action((names: string[]) => run((a) => a.verify(names))());
+  program.command("probe").description("check the repo is reachable and writable").action(() => run(async (a) => (await a.backend.probe(), {}))());
+
+  const path = process.env.DP_TERMINATION_MESSAGE_PATH || "/dev/termination-log";
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    const line = oneLine(err);
+    process.stderr.write(`dp-agent: ${line}\n`);
+    await writeTermination(path, `dp-agent: ${line}`);
+    return 1;
+  }
+  const text = reportText(result);
+  if (text && agent) await writeTermination(agent.config.terminationMessagePath, text);
+  return 0;
+}
+
+process.exitCode = await main(process.argv);

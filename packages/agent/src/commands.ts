@@ -1,0 +1,173 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { PassThrough, Readable, Writable } from "node:stream";
+import { type RepoBackend, backendFromConfig, checkKey, isRepoError } from "@dataprotection/storage";
+import { unpackDir } from "./archive/unpack.ts";
+import { packDir } from "./archive/pack.ts";
+import type { AgentConfig } from "./env.ts";
+import { AgentError } from "./errors.ts";
+import { MANIFEST_NAME, type Manifest, type ManifestFile, readManifest, recordFile, removeFile } from "./manifest.ts";
+import { readObject } from "./object-reader.ts";
+import { writeObject } from "./object-writer.ts";
+import { terminationReport } from "./termination.ts";
+
+/** Where commands write: stdout for data, a line sink for listings and warnings. */
+export interface Io {
+  stdin: () => Readable;
+  stdout: () => Writable;
+  print: (line: string) => void;
+  warn: (line: string) => void;
+}
+
+export const processIo: Io = {
+  stdin: () => createReadStream("", { fd: 0, highWaterMark: 1 << 20, autoClose: false }),
+  // fs streams, not process.stdout: writes go through the thread pool and overlap with our work.
+  stdout: () => createWriteStream("", { fd: 1, highWaterMark: 1 << 20, autoClose: false }),
+  print: (line) => process.stdout.write(line + "\n"),
+  warn: (line) => process.stderr.write(`dp-agent: ${line}\n`),
+};
+
+/** The result a command leaves for the termination message, when it changed the backup. */
+export type CommandResult = { manifest?: Manifest };
+
+export class Agent {
+  readonly backend: RepoBackend;
+
+  constructor(
+    readonly config: AgentConfig,
+    private readonly io: Io = processIo,
+    backend?: RepoBackend,
+  ) {
+    this.backend = backend ?? backendFromConfig(config.repo);
+  }
+
+  private key(name: string): string {
+    if (name === MANIFEST_NAME) throw new AgentError(`"${MANIFEST_NAME}" is reserved for the backup's manifest: choose another name`);
+    try {
+      return `${this.config.backupPath}/${checkKey(name)}`;
+    } catch {
+      throw new AgentError(`invalid object name ${JSON.stringify(name)}: use a relative path without "." or ".." segments`);
+    }
+  }
+
+  async push(name: string, source: Readable = this.io.stdin()): Promise<CommandResult> {
+    return { manifest: await this.store(name, "stream", source) };
+  }
+
+  async pushDir(dir: string, name: string): Promise<CommandResult> {
+    const source = Readable.from(packDir(dir, this.io.warn), { objectMode: false, highWaterMark: 1 << 20 });
+    return { manifest: await this.store(name, "directory", source) };
+  }
+
+  private async store(name: string, kind: ManifestFile["kind"], source: Readable): Promise<Manifest> {
+    const key = this.key(name);
+    const startTime = new Date().toISOString();
+    const w = await writeObject(this.backend, key, name, source, {
+      compression: this.config.compression,
+      key: this.config.key,
+      chunkSize: this.config.chunkSize,
+    });
+    const c = this.config.compression;
+    return recordFile(this.backend, this.config.backupPath, this.config.tool, {
+      name,
+      kind,
+      size: w.size,
+      storedSize: w.storedSize,
+      sha256: w.sha256,
+      chunks: w.chunks,
+      compression: c.algorithm === "none" ? "none" : `${c.algorithm}:${c.level ?? (c.algorithm === "zstd" ? 3 : 6)}`,
+      encryption: this.config.key ? `aes-256-gcm:${this.config.key.kind === "raw" ? "raw-key" : "scrypt"}` : "none",
+      startTime,
+      stopTime: new Date().toISOString(),
+    });
+  }
+
+  async pull(name: string, sink: Writable = this.io.stdout()): Promise<CommandResult> {
+    await this.read(name, sink);
+    return {};
+  }
+
+  async pullDir(dir: string, name: string): Promise<CommandResult> {
+    const pipe = new PassThrough({ highWaterMark: 1 << 20 });
+    const [read, unpack] = await Promise.allSettled([this.read(name, pipe), unpackDir(pipe, dir)]);
+    // A verification failure explains an unpack failure, not the other way round.
+    if (read.status === "rejected") throw read.reason;
+    if (unpack.status === "rejected") throw unpack.reason;
+    return {};
+  }
+
+  private async read(name: string, sink: Writable): Promise<void> {
+    const manifest = await readManifest(this.backend, this.config.backupPath);
+    const expect = manifest?.files.find((f) => f.name === name)?.sha256;
+    try {
+      await readObject(this.backend, this.key(name), name, sink, { key: this.config.key, expectSha256: expect });
+    } catch (err) {
+      sink.destroy();
+      if (isRepoError(err, "NotFound")) {
+        throw new AgentError(`object "${name}" not found in backup ${this.config.backupPath} (repo ${this.backend.location})`);
+      }
+      throw err;
+    }
+  }
+
+  async verify(names: string[]): Promise<CommandResult> {
+    const manifest = await readManifest(this.backend, this.config.backupPath);
+    if (names.length === 0) {
+      if (!manifest) throw new AgentError(`backup ${this.config.backupPath} has no ${MANIFEST_NAME} in repo ${this.backend.location}`);
+      names = manifest.files.map((f) => f.name);
+    }
+    for (const name of names) {
+      const entry = manifest?.files.find((f) => f.name === name);
+      let size = 0;
+      const discard = new Writable({
+        highWaterMark: 1 << 20,
+        write(chunk: Buffer, _e, cb) {
+          size += chunk.length;
+          cb();
+        },
+      });
+      try {
+        const r = await readObject(this.backend, this.key(name), name, discard, { key: this.config.key, expectSha256: entry?.sha256 });
+        this.io.print(`ok\t${name}\t${r.size}\t${r.storedSize}\tsha256:${r.sha256}`);
+      } catch (err) {
+        if (isRepoError(err, "NotFound")) throw new AgentError(`object "${name}" not found in backup ${this.config.backupPath} (repo ${this.backend.location})`);
+        throw err;
+      }
+      void size;
+    }
+    return {};
+  }
+
+  async ls(json: boolean): Promise<CommandResult> {
+    const m = await readManifest(this.backend, this.config.backupPath);
+    const listed = new Set(m?.files.map((f) => f.name));
+    const stray: string[] = [];
+    for await (const o of this.backend.list(`${this.config.backupPath}/`)) {
+      const name = o.key.slice(this.config.backupPath.length + 1);
+      if (name !== MANIFEST_NAME && !listed.has(name)) stray.push(name);
+    }
+    if (json) this.io.print(JSON.stringify({ manifest: m ?? null, unlisted: stray }, null, 2));
+    else {
+      for (const f of m?.files ?? []) this.io.print(`${f.name}\t${f.kind}\t${f.size}\t${f.storedSize}\tsha256:${f.sha256}`);
+      for (const s of stray) this.io.print(`${s}\tunlisted`);
+    }
+    return {};
+  }
+
+  async rm(names: string[], all: boolean): Promise<CommandResult> {
+    if (all) {
+      await this.backend.deletePrefix(`${this.config.backupPath}/`);
+      return {};
+    }
+    if (names.length === 0) throw new AgentError("rm needs object names or --all");
+    let manifest: Manifest | undefined;
+    for (const name of names) {
+      await this.backend.delete(this.key(name));
+      manifest = await removeFile(this.backend, this.config.backupPath, name);
+    }
+    return { manifest };
+  }
+}
+
+export function reportText(result: CommandResult): string | undefined {
+  return result.manifest ? JSON.stringify(terminationReport(result.manifest)) : undefined;
+}

@@ -1,0 +1,104 @@
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { posix } from "node:path";
+import type { RepoConfig } from "@dataprotection/storage";
+import type { CompressionOptions } from "./compression.ts";
+import { AgentError } from "./errors.ts";
+import { COMPRESSIONS, type Compression } from "./format/header.ts";
+import { type KeySource, parseKey } from "./format/keys.ts";
+
+/** Everything dp-agent takes from its environment (see README.md for the contract). */
+export interface AgentConfig {
+  repo: RepoConfig;
+  /** The backup's prefix in the repo, e.g. "ns/backup-1". */
+  backupPath: string;
+  key?: KeySource;
+  compression: CompressionOptions;
+  chunkSize: number;
+  tool?: string;
+  terminationMessagePath: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+export function configFromEnv(env: Env): AgentConfig {
+  const kind = env.DP_REPO_KIND || "filesystem";
+  const repoPath = env.DP_REPO_PATH || "/backupdata";
+  let repo: RepoConfig;
+  if (kind === "filesystem") repo = { kind, root: repoPath };
+  else if (kind === "s3") {
+    if (!env.DP_S3_BUCKET) throw new AgentError("DP_REPO_KIND=s3 needs DP_S3_BUCKET");
+    repo = {
+      kind,
+      bucket: env.DP_S3_BUCKET,
+      endpoint: env.DP_S3_ENDPOINT || undefined,
+      region: env.DP_S3_REGION || undefined,
+      forcePathStyle: bool(env.DP_S3_FORCE_PATH_STYLE, "DP_S3_FORCE_PATH_STYLE"),
+      prefix: env.DP_S3_PREFIX || undefined,
+      accessKeyId: env.AWS_ACCESS_KEY_ID || undefined,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY || undefined,
+      sessionToken: env.AWS_SESSION_TOKEN || undefined,
+      maxAttempts: int(env.DP_S3_MAX_ATTEMPTS, "DP_S3_MAX_ATTEMPTS"),
+      partSize: int(env.DP_S3_PART_SIZE, "DP_S3_PART_SIZE"),
+    };
+  } else throw new AgentError(`DP_REPO_KIND=${kind} is not supported: use filesystem or s3`);
+
+  const algorithm = (env.DP_COMPRESSION || "zstd") as Compression;
+  if (!COMPRESSIONS.includes(algorithm)) throw new AgentError(`DP_COMPRESSION=${algorithm} is not supported: use zstd, gzip or none`);
+  const level = int(env.DP_COMPRESSION_LEVEL, "DP_COMPRESSION_LEVEL");
+  const threads = int(env.DP_COMPRESSION_THREADS, "DP_COMPRESSION_THREADS") ?? availableParallelism();
+  const chunkSize = int(env.DP_CHUNK_SIZE, "DP_CHUNK_SIZE") ?? 1 << 20;
+  if (chunkSize < 4096 || chunkSize > 16 << 20) throw new AgentError("DP_CHUNK_SIZE must be between 4096 and 16777216 bytes");
+
+  return {
+    repo,
+    backupPath: backupPathFrom(env, repoPath),
+    key: keyFrom(env),
+    compression: { algorithm, level, threads },
+    chunkSize,
+    tool: env.DP_TOOL || undefined,
+    terminationMessagePath: env.DP_TERMINATION_MESSAGE_PATH || "/dev/termination-log",
+  };
+}
+
+// DP_BACKUP_PATH wins; otherwise BACKUP_DIR (KubeBlocks contract: /backupdata/<ns>/<backup>) relative to the repo path.
+function backupPathFrom(env: Env, repoPath: string): string {
+  let p = env.DP_BACKUP_PATH;
+  if (!p && env.BACKUP_DIR) {
+    const rel = posix.relative(posix.resolve(repoPath), posix.resolve(env.BACKUP_DIR));
+    if (rel.startsWith("..") || posix.isAbsolute(rel)) throw new AgentError(`BACKUP_DIR=${env.BACKUP_DIR} is not under DP_REPO_PATH=${repoPath}: set DP_BACKUP_PATH`);
+    p = rel;
+  }
+  if (!p) throw new AgentError("set DP_BACKUP_PATH (or BACKUP_DIR) to the backup's path in the repo, e.g. <namespace>/<backup>");
+  p = p.replace(/^\/+|\/+$/g, "");
+  if (!p || p.split("/").some((s) => s === "" || s === "." || s === "..")) throw new AgentError(`DP_BACKUP_PATH=${env.DP_BACKUP_PATH ?? p} is not a valid relative path`);
+  return p;
+}
+
+function keyFrom(env: Env): KeySource | undefined {
+  if (env.DP_ENCRYPTION_KEY) return parseKey(env.DP_ENCRYPTION_KEY);
+  if (env.DP_ENCRYPTION_KEY_FILE) {
+    let raw: Buffer;
+    try {
+      raw = readFileSync(env.DP_ENCRYPTION_KEY_FILE);
+    } catch (err) {
+      throw new AgentError(`cannot read DP_ENCRYPTION_KEY_FILE=${env.DP_ENCRYPTION_KEY_FILE}: ${(err as { code?: string }).code ?? String(err)}`);
+    }
+    return parseKey(raw);
+  }
+  return undefined;
+}
+
+function int(v: string | undefined, name: string): number | undefined {
+  if (v === undefined || v === "") return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new AgentError(`${name}=${v} is not a non-negative integer`);
+  return n;
+}
+
+function bool(v: string | undefined, name: string): boolean | undefined {
+  if (v === undefined || v === "") return undefined;
+  if (/^(true|1|yes)$/i.test(v)) return true;
+  if (/^(false|0|no)$/i.test(v)) return false;
+  throw new AgentError(`${name}=${v} is not true or false`);
+}

@@ -1,0 +1,96 @@
+import { createCipheriv, createDecipheriv, createHash } from "node:crypto";
+import { HEADER_LEN } from "./header.ts";
+
+/**
+ * After the header the object is a sequence of frames:
+ *   u8 flags | u32 BE payload length | payload | tag
+ * Data frames (flags 0) carry up to chunkSize bytes of the compressed stream; the
+ * last frame (flags FINAL) carries the trailer: u64 plaintext size + sha256 of the
+ * plaintext. The tag is the AES-GCM tag (16 B) or, unencrypted, sha256(AAD | payload)
+ * (32 B). AAD = header | name | chunk index | flags, so a frame moved, dropped,
+ * copied from another object or relabelled final fails verification.
+ */
+export const FRAME_HEAD = 5;
+export const FLAG_FINAL = 1;
+export const TRAILER_LEN = 40;
+export const GCM_TAG = 16;
+export const DIGEST_TAG = 32;
+
+export class FrameCodec {
+  private readonly aadPrefix: Buffer;
+  readonly tagLen: number;
+
+  constructor(
+    header: Buffer,
+    name: string,
+    private readonly key: Buffer | undefined,
+  ) {
+    const nameBytes = Buffer.from(name, "utf8");
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(nameBytes.length);
+    this.aadPrefix = Buffer.concat([header.subarray(0, HEADER_LEN), len, nameBytes]);
+    this.tagLen = key ? GCM_TAG : DIGEST_TAG;
+  }
+
+  private aad(index: number, flags: number): Buffer {
+    const tail = Buffer.alloc(9);
+    tail.writeBigUInt64BE(BigInt(index));
+    tail.writeUInt8(flags, 8);
+    return Buffer.concat([this.aadPrefix, tail]);
+  }
+
+  private nonce(index: number): Buffer {
+    // Unique per (object key, index): the key is per object (random salt), the index counts up.
+    const n = Buffer.alloc(12);
+    n.writeBigUInt64BE(BigInt(index), 4);
+    return n;
+  }
+
+  frameHead(flags: number, payloadLen: number): Buffer {
+    const h = Buffer.allocUnsafe(FRAME_HEAD);
+    h.writeUInt8(flags, 0);
+    h.writeUInt32BE(payloadLen, 1);
+    return h;
+  }
+
+  /** Returns [sealed payload, tag]; payload is encrypted (a new buffer) or passed through. */
+  seal(index: number, flags: number, payload: Buffer): [Buffer, Buffer] {
+    const aad = this.aad(index, flags);
+    if (!this.key) return [payload, createHash("sha256").update(aad).update(payload).digest()];
+    const c = createCipheriv("aes-256-gcm", this.key, this.nonce(index));
+    c.setAAD(aad);
+    const out = c.update(payload);
+    c.final();
+    return [out, c.getAuthTag()];
+  }
+
+  /** The verified plaintext payload, or undefined when the frame fails verification. */
+  open(index: number, flags: number, payload: Buffer, tag: Buffer): Buffer | undefined {
+    const aad = this.aad(index, flags);
+    if (!this.key) {
+      const d = createHash("sha256").update(aad).update(payload).digest();
+      return d.equals(tag) ? payload : undefined;
+    }
+    const d = createDecipheriv("aes-256-gcm", this.key, this.nonce(index));
+    d.setAAD(aad);
+    d.setAuthTag(tag);
+    const out = d.update(payload);
+    try {
+      d.final();
+    } catch {
+      return undefined;
+    }
+    return out;
+  }
+}
+
+export function encodeTrailer(size: number, sha256: Buffer): Buffer {
+  const t = Buffer.alloc(TRAILER_LEN);
+  t.writeBigUInt64BE(BigInt(size));
+  sha256.copy(t, 8);
+  return t;
+}
+
+export function decodeTrailer(t: Buffer): { size: number; sha256: string } {
+  return { size: Number(t.readBigUInt64BE(0)), sha256: t.subarray(8, 40).toString("hex") };
+}

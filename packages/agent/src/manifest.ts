@@ -1,0 +1,91 @@
+import { createHash } from "node:crypto";
+import { type RepoBackend, isRepoError } from "@dataprotection/storage";
+import { AgentError } from "./errors.ts";
+
+export const MANIFEST_NAME = "manifest.json";
+
+export interface ManifestFile {
+  name: string;
+  /** "stream": push/pull; "directory": push-dir/pull-dir. */
+  kind: "stream" | "directory";
+  /** Plaintext bytes (for a directory: of its archive stream). */
+  size: number;
+  /** Bytes stored in the repo (header, frames, tags included). */
+  storedSize: number;
+  /** sha256 of the plaintext, hex. */
+  sha256: string;
+  chunks: number;
+  compression: string;
+  encryption: string;
+  startTime: string;
+  stopTime: string;
+}
+
+/** manifest.json at the root of every backup: what is in it and how it was written. */
+export interface Manifest {
+  version: 1;
+  backupPath: string;
+  tool?: string;
+  startTime: string;
+  stopTime: string;
+  totalSize: number;
+  storedSize: number;
+  files: ManifestFile[];
+}
+
+export async function readManifest(backend: RepoBackend, backupPath: string): Promise<Manifest | undefined> {
+  let body;
+  try {
+    body = await backend.get(`${backupPath}/${MANIFEST_NAME}`);
+  } catch (err) {
+    if (isRepoError(err, "NotFound")) return undefined;
+    throw err;
+  }
+  const parts: Buffer[] = [];
+  for await (const c of body as AsyncIterable<Buffer>) parts.push(c);
+  try {
+    return JSON.parse(Buffer.concat(parts).toString("utf8")) as Manifest;
+  } catch {
+    throw new AgentError(`${backupPath}/${MANIFEST_NAME} is not valid JSON`);
+  }
+}
+
+/** Record (or replace) one file and refresh the totals; written atomically by the backend. */
+export async function recordFile(backend: RepoBackend, backupPath: string, tool: string | undefined, file: ManifestFile): Promise<Manifest> {
+  const m = (await readManifest(backend, backupPath)) ?? emptyManifest(backupPath, file.startTime);
+  m.files = m.files.filter((f) => f.name !== file.name).concat(file);
+  if (tool) m.tool = tool;
+  if (file.startTime < m.startTime) m.startTime = file.startTime;
+  m.stopTime = file.stopTime;
+  return writeManifest(backend, m);
+}
+
+export async function removeFile(backend: RepoBackend, backupPath: string, name: string): Promise<Manifest | undefined> {
+  const m = await readManifest(backend, backupPath);
+  if (!m) return undefined;
+  m.files = m.files.filter((f) => f.name !== name);
+  return writeManifest(backend, m);
+}
+
+async function writeManifest(backend: RepoBackend, m: Manifest): Promise<Manifest> {
+  m.files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  m.totalSize = m.files.reduce((s, f) => s + f.size, 0);
+  m.storedSize = m.files.reduce((s, f) => s + f.storedSize, 0);
+  await backend.put(`${m.backupPath}/${MANIFEST_NAME}`, Buffer.from(JSON.stringify(m, null, 2) + "\n"));
+  return m;
+}
+
+function emptyManifest(backupPath: string, now: string): Manifest {
+  return { version: 1, backupPath, startTime: now, stopTime: now, totalSize: 0, storedSize: 0, files: [] };
+}
+
+/**
+ * The backup's checksum for status: the file's sha256 when there is one file, else
+ * sha256 over "sha256  name\n" lines (sha256sum format) sorted by name.
+ */
+export function backupChecksum(m: Manifest): string {
+  if (m.files.length === 1) return `sha256:${m.files[0].sha256}`;
+  const h = createHash("sha256");
+  for (const f of m.files) h.update(`${f.sha256}  ${f.name}\n`);
+  return `sha256:${h.digest("hex")}`;
+}

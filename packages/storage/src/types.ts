@@ -1,0 +1,71 @@
+import type { Readable } from "node:stream";
+
+/** What a backend knows about one stored object. */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  modified?: Date;
+}
+
+/** Where a repo lives; built by the controllers from a BackupRepo/StorageProvider, or by dp-agent from env. */
+export type RepoConfig = FilesystemRepoConfig | S3RepoConfig;
+
+export interface FilesystemRepoConfig {
+  kind: "filesystem";
+  /** Root directory of the repo, e.g. the mounted PVC at /backupdata. */
+  root: string;
+}
+
+export interface S3RepoConfig {
+  kind: "s3";
+  bucket: string;
+  /** e.g. http://minio.svc:9000; omitted for AWS. */
+  endpoint?: string;
+  region?: string;
+  /** true: http://host/bucket/key; false: http://bucket.host/key (virtual-host). */
+  forcePathStyle?: boolean;
+  /** Prefix inside the bucket under which every key lives (no leading or trailing "/"). */
+  prefix?: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  sessionToken?: string;
+  /** Attempts per request including the first (SDK standard retry: exponential backoff with jitter). */
+  maxAttempts?: number;
+  /** Multipart part size in bytes (>= 5 MiB); objects smaller than one part go up in a single PUT. */
+  partSize?: number;
+  /** Parts uploaded concurrently; memory use is about partSize * (queueSize + 1). */
+  queueSize?: number;
+  /** Connection timeout in ms, so an unreachable endpoint fails fast. */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * The contract every repo backend keeps. Keys are "/"-separated relative paths
+ * ("ns/backup/dump.sql"); the backend maps them to files or S3 keys.
+ */
+export interface RepoBackend {
+  readonly kind: RepoConfig["kind"];
+  /** Human-readable location for messages, e.g. "s3://bucket/prefix" or "/backupdata". */
+  readonly location: string;
+  /**
+   * Store `body` under `key`. Atomic: readers never see a partial object; on any
+   * failure (including an error from `body`) nothing is left under `key` or a temp name.
+   * Resolves with the number of bytes stored.
+   */
+  put(key: string, body: Readable | Buffer): Promise<number>;
+  /** Stream an object. Rejects with RepoError("NotFound") when absent. */
+  get(key: string): Promise<Readable>;
+  /** Size and mtime of an object, or undefined when absent. */
+  stat(key: string): Promise<ObjectInfo | undefined>;
+  /** Every object whose key starts with `prefix` (a "directory" prefix should end in "/"). */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Delete one object; deleting an absent object is not an error. */
+  delete(key: string): Promise<void>;
+  /** Delete every object under `prefix`; resolves with how many were deleted. */
+  deletePrefix(prefix: string): Promise<number>;
+  /**
+   * Check that the repo is reachable and writable: write, read back and delete a
+   * small object. Rejects with a RepoError whose message says what to fix.
+   */
+  probe(): Promise<void>;
+}
