@@ -17,6 +17,8 @@ export interface SecretCopy {
   to: string;
   /** Keys to copy (all if absent). */
   keys?: string[];
+  /** credential: keys mapped with credentialCopyData; encryption: the key Secret. */
+  purpose?: "credential" | "encryption";
 }
 
 export interface RepoAccess {
@@ -71,7 +73,7 @@ export function repoAccessFor(repo: BackupRepo): RepoAccess {
     const cred = repo.spec.credential;
     if (cred?.name) {
       const copy = childName(`dp-repo-${name}`, "credential");
-      secretCopies.push({ from: { namespace: cred.namespace ?? "default", name: cred.name }, to: copy });
+      secretCopies.push({ from: { namespace: cred.namespace ?? "default", name: cred.name }, to: copy, purpose: "credential" });
       // The copy holds the values under the env names, whichever spelling the user chose (credentialCopyData).
       for (const envName of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]) {
         env.push({ name: envName, valueFrom: { secretKeyRef: { name: copy, key: envName } } });
@@ -82,7 +84,7 @@ export function repoAccessFor(repo: BackupRepo): RepoAccess {
   const enc = repo.spec.encryption;
   if (enc) {
     const copy = childName(`dp-repo-${name}`, "encryption");
-    secretCopies.push({ from: { namespace: enc.keySecretRef.namespace, name: enc.keySecretRef.name }, to: copy, keys: [enc.keySecretRef.key] });
+    secretCopies.push({ from: { namespace: enc.keySecretRef.namespace, name: enc.keySecretRef.name }, to: copy, keys: [enc.keySecretRef.key], purpose: "encryption" });
     volumes.push({ name: "dp-encryption-key", secret: { secretName: copy, defaultMode: 0o400, items: [{ key: enc.keySecretRef.key, path: ENCRYPTION_KEY_FILE }] } });
     volumeMounts.push({ name: "dp-encryption-key", mountPath: ENCRYPTION_KEY_DIR, readOnly: true });
     env.push({ name: "DP_ENCRYPTION_KEY_FILE", value: `${ENCRYPTION_KEY_DIR}/${ENCRYPTION_KEY_FILE}` });

@@ -1,0 +1,114 @@
+// I/O: makes a repo usable from one namespace: its PVC (Mount repos) and the Secret
+// copies tool pods mount. Called by the Backup, RestoreJob and 3scale controllers
+// before they start a tool pod, and by the repo's own pre-check.
+import type { V1PersistentVolumeClaim, V1Secret, V1StorageClass } from "@kubernetes/client-node";
+import { AccessMethod, type BackupRepo, type StorageProvider } from "@dataprotection/api";
+import { isAlreadyExists, isNotFound, type Cache, type KubeClient, type Kind, type KubeObject } from "@dataprotection/runtime";
+import { Kinds } from "../kinds.ts";
+import { repoAccessFor, type RepoAccess } from "./access.ts";
+import { buildRepoPVC } from "./pvc.ts";
+import { buildSecretCopy, secretDiffers } from "./secret.ts";
+import { decodeSecretData } from "../storageprovider/parameters.ts";
+import { templateValues } from "./values.ts";
+import { Reason } from "./reasons.ts";
+
+/** The repo cannot be used yet or at all; `reason` is one of {@link Reason}. */
+export class RepoAccessError extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "RepoAccessError";
+  }
+}
+
+/** Reads through the cache when it holds the kind, else from the API server; undefined when absent. */
+export async function readObject<T extends KubeObject>(client: KubeClient, cache: Cache | undefined, kind: Kind, name: string, namespace?: string): Promise<T | undefined> {
+  if (cache) {
+    try {
+      return cache.get<T>(kind, name, namespace);
+    } catch {
+      // not cached (or not synced): ask the API server
+    }
+  }
+  try {
+    return await client.get<T>(kind, name, namespace);
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Makes sure everything `repoAccessFor(repo)` names exists in `namespace` and returns
+ * it: the repo PVC (Mount repos; created from the provider's persistentVolumeClaimTemplate
+ * or the generated StorageClass, labelled with the repo) and the Secret copies
+ * (credential, encryption key). Idempotent; safe to call before every tool pod.
+ * Throws RepoAccessError when the repo is not usable (missing provider, Secret, StorageClass).
+ */
+export async function ensureRepoAccess(client: KubeClient, cache: Cache | undefined, repo: BackupRepo, namespace: string, operatorNamespace?: string): Promise<RepoAccess> {
+  const access = repoAccessFor(repo);
+  const repoName = repo.metadata?.name ?? "";
+  if (repo.metadata?.deletionTimestamp) throw new RepoAccessError(Reason.RepoDeleting, `BackupRepo "${repoName}" is being deleted: choose another repo`);
+
+  const sources = new Map<string, Record<string, string>>();
+  const readSource = async (ns: string, name: string, what: string): Promise<Record<string, string>> => {
+    const key = `${ns}/${name}`;
+    let data = sources.get(key);
+    if (!data) {
+      const s = await readObject<V1Secret & KubeObject>(client, cache, Kinds.Secret, name, ns);
+      if (!s) throw new RepoAccessError(Reason.SecretNotFound, `Secret "${key}" (${what} of BackupRepo "${repoName}") not found: create it or fix the repo's spec`);
+      data = decodeSecretData(s);
+      sources.set(key, data);
+    }
+    return data;
+  };
+
+  for (const copy of access.secretCopies) {
+    const source = await readSource(copy.from.namespace, copy.from.name, copy.purpose === "encryption" ? "encryption key" : "credential");
+    if (copy.keys) for (const k of copy.keys) {
+      if (source[k] === undefined) throw new RepoAccessError(Reason.SecretKeyMissing, `Secret "${copy.from.namespace}/${copy.from.name}" has no key "${k}" (named by BackupRepo "${repoName}"): add the key`);
+    }
+    const wanted = buildSecretCopy(copy, source, namespace, repoName);
+    const existing = await readObject<V1Secret & KubeObject>(client, undefined, Kinds.Secret, copy.to, namespace);
+    if (!existing) await createTolerant(client, Kinds.Secret, wanted as KubeObject);
+    else if (secretDiffers(existing, wanted)) {
+      await client.replace(Kinds.Secret, { ...existing, data: wanted.data, metadata: { ...existing.metadata, labels: { ...(existing.metadata?.labels ?? {}), ...wanted.metadata?.labels } } } as KubeObject);
+    }
+  }
+
+  if (access.accessMethod === AccessMethod.Mount && access.pvcName) {
+    const existing = await readObject<V1PersistentVolumeClaim & KubeObject>(client, undefined, Kinds.PersistentVolumeClaim, access.pvcName, namespace);
+    if (existing?.metadata.deletionTimestamp) throw new RepoAccessError(Reason.PVCDeleting, `PVC "${namespace}/${access.pvcName}" of BackupRepo "${repoName}" is being deleted: retry once it is gone`);
+    if (!existing) await createTolerant(client, Kinds.PersistentVolumeClaim, (await desiredRepoPVC(client, cache, repo, namespace, operatorNamespace, access.pvcName, readSource)) as KubeObject);
+  }
+  return access;
+}
+
+async function desiredRepoPVC(
+  client: KubeClient, cache: Cache | undefined, repo: BackupRepo, namespace: string, operatorNamespace: string | undefined, pvcName: string,
+  readSource: (ns: string, name: string, what: string) => Promise<Record<string, string>>,
+): Promise<V1PersistentVolumeClaim> {
+  const repoName = repo.metadata?.name ?? "";
+  const providerName = repo.spec.storageProviderRef;
+  const provider = await readObject<StorageProvider & KubeObject>(client, cache, Kinds.StorageProvider, providerName);
+  if (!provider) throw new RepoAccessError(Reason.StorageProviderNotFound, `StorageProvider "${providerName}" not found: create it or change BackupRepo "${repoName}" .spec.storageProviderRef`);
+  const scName = repo.status?.generatedStorageClassName;
+  if (!provider.spec.persistentVolumeClaimTemplate && !scName) {
+    throw new RepoAccessError(Reason.RepoNotReady, `BackupRepo "${repoName}" has no generated StorageClass yet (phase ${repo.status?.phase ?? "unset"}): wait until it is Ready`);
+  }
+  const cred = repo.spec.credential;
+  const credential = cred?.name ? await readSource(cred.namespace ?? "default", cred.name, "credential") : undefined;
+  const storageClass = scName ? await readObject<V1StorageClass & KubeObject>(client, cache, Kinds.StorageClass, scName) : undefined;
+  const values = templateValues(repo, credential, operatorNamespace);
+  return buildRepoPVC({ repo, provider, namespace, pvcName, values, storageClass });
+}
+
+async function createTolerant(client: KubeClient, kind: Kind, obj: KubeObject): Promise<void> {
+  try {
+    await client.create(kind, obj);
+  } catch (e) {
+    if (!isAlreadyExists(e)) throw e;
+  }
+}

@@ -1,0 +1,53 @@
+// Pure: Secrets a repo creates: copies of its credential / encryption key in the
+// namespaces that use it, and the CSI driver Secret rendered from the provider.
+import type { V1Secret } from "@kubernetes/client-node";
+import { parse as parseYaml } from "yaml";
+import type { StorageProvider } from "@dataprotection/api";
+import { credentialCopyData, type SecretCopy } from "./access.ts";
+import { renderTemplate, type TemplateValues } from "../storageprovider/template.ts";
+import { repoLabels } from "./names.ts";
+
+const b64 = (s: string): string => Buffer.from(s, "utf8").toString("base64");
+
+/**
+ * The copy of `source` (decoded data) a SecretCopy asks for. Credential copies carry
+ * AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY whichever spelling the user chose; other
+ * copies carry the listed keys (all when none are listed).
+ */
+export function buildSecretCopy(copy: SecretCopy, source: Record<string, string>, namespace: string, repoName: string): V1Secret {
+  let data: Record<string, string>;
+  if (copy.purpose === "credential") data = { ...source, ...credentialCopyData(source) };
+  else if (copy.keys) data = Object.fromEntries(copy.keys.filter((k) => source[k] !== undefined).map((k) => [k, source[k]]));
+  else data = { ...source };
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    type: "Opaque",
+    metadata: { name: copy.to, namespace, labels: repoLabels(repoName) },
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
+  };
+}
+
+/** Keys the copy lacks or holds with a different value than `wanted` (never their values). */
+export function secretDiffers(existing: V1Secret, wanted: V1Secret): boolean {
+  const a = existing.data ?? {};
+  const b = wanted.data ?? {};
+  return Object.keys(b).some((k) => a[k] !== b[k]);
+}
+
+/** The CSI driver Secret from the provider's csiDriverSecretTemplate (a YAML map of keys). */
+export function buildCSIDriverSecret(provider: StorageProvider, values: TemplateValues, repoName: string): V1Secret {
+  const name = `StorageProvider "${provider.metadata?.name}" .spec.csiDriverSecretTemplate`;
+  const text = renderTemplate(name, provider.spec.csiDriverSecretTemplate ?? "", values);
+  const parsed = (parseYaml(text) as Record<string, unknown> | null) ?? {};
+  if (typeof parsed !== "object" || Array.isArray(parsed)) throw new Error(`${name} must render a YAML map of key: value`);
+  const data: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parsed)) data[k] = b64(v === null || v === undefined ? "" : String(v));
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    type: "Opaque",
+    metadata: { name: values.CSIDriverSecretRef.Name, namespace: values.CSIDriverSecretRef.Namespace, labels: repoLabels(repoName) },
+    data,
+  };
+}
