@@ -1,0 +1,221 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "winston";
+import type { BackoffOptions } from "./backoff.ts";
+import type { Cache } from "./cache.ts";
+import type { KubeClient } from "./client.ts";
+import type { Clock } from "./clock.ts";
+import { TerminalError } from "./errors.ts";
+import type { EventRecorder } from "./events.ts";
+import type { EventHandler } from "./informer.ts";
+import { keyOf, parseKey, type Kind, type ObjectKey } from "./kinds.ts";
+import type { RuntimeMetrics } from "./metrics.ts";
+import type { KubeObject } from "./object.ts";
+import { controllerOf, refersTo } from "./owner.ts";
+import { WorkQueue } from "./workqueue.ts";
+
+/** What a reconcile asks for next; nothing means "done until something changes". */
+export interface ReconcileResult {
+  /** Reconcile this key again after this many ms (resets the error backoff). */
+  requeueAfter?: number;
+  /** Reconcile again soon, with the key's backoff. */
+  requeue?: boolean;
+}
+
+export interface ReconcileContext {
+  /** Unique per reconcile; also in every line of log. */
+  reconcileID: string;
+  /** Logger with controller, kind, namespace, name and reconcileID. */
+  log: Logger;
+  /** Aborted when this replica loses leadership: stop writing at once. */
+  signal: AbortSignal;
+  cache: Cache;
+  client: KubeClient;
+  events: EventRecorder;
+  clock: Clock;
+}
+
+/**
+ * Level-based: read the object and the world from the cache, converge, and be
+ * safe to run again at any point. Throw to retry with backoff; throw
+ * TerminalError when retrying cannot help.
+ */
+export interface Reconciler {
+  reconcile(req: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void>;
+}
+
+export type MapFunc = (obj: KubeObject) => ObjectKey[];
+
+export interface ControllerOptions {
+  /** Parallel reconciles (different keys only). Default 1. */
+  workers?: number;
+  /** Per-key error backoff; default 5ms doubling, capped at 5 minutes. */
+  backoff?: BackoffOptions;
+  /** Re-enqueue every primary object this often, to heal anything a missed event hid. */
+  resyncPeriodMs?: number;
+  /**
+   * Marks an object whose reconcile threw TerminalError (e.g. sets status.phase=Failed).
+   * A Warning Event with the error's reason is always recorded.
+   */
+  onTerminalError?(obj: KubeObject, err: TerminalError, ctx: ReconcileContext): Promise<void>;
+}
+
+export interface ControllerSpec extends ControllerOptions {
+  name: string;
+  forKind: Kind;
+  owns: Kind[];
+  watches: Array<{ kind: Kind; map: MapFunc }>;
+  reconciler: Reconciler;
+}
+
+export interface ControllerDeps {
+  cache: Cache;
+  client: KubeClient;
+  events: EventRecorder;
+  metrics: RuntimeMetrics;
+  logger: Logger;
+  clock: Clock;
+}
+
+/** Turns cache events into keys and keys into reconciles; runs only on the leader. */
+export class Controller {
+  private queue?: WorkQueue;
+  private workers: Promise<void>[] = [];
+  private unsubscribe: Array<() => void> = [];
+  private abort = new AbortController();
+  private cancelResync?: () => void;
+
+  constructor(
+    readonly spec: ControllerSpec,
+    private readonly d: ControllerDeps,
+  ) {}
+
+  get running(): boolean {
+    return this.queue !== undefined;
+  }
+
+  /** Subscribes to the cache (replaying every cached object) and starts the workers. */
+  start(): void {
+    if (this.queue) return;
+    const { name } = this.spec;
+    const queue = new WorkQueue({ clock: this.d.clock, backoff: this.spec.backoff, observer: this.d.metrics.queueObserver(name) });
+    this.queue = queue;
+    this.abort = new AbortController();
+    const enqueue = (k: ObjectKey): void => queue.add(keyOf(k));
+    this.subscribe(this.spec.forKind, (o) => [{ namespace: o.metadata.namespace, name: o.metadata.name! }], enqueue);
+    for (const kind of this.spec.owns) this.subscribe(kind, (o) => this.ownerKeys(o), enqueue);
+    for (const w of this.spec.watches) this.subscribe(w.kind, w.map, enqueue);
+    for (let i = 0; i < (this.spec.workers ?? 1); i++) this.workers.push(this.work(queue));
+    this.scheduleResync();
+  }
+
+  /**
+   * graceful: finish in-flight reconciles, take no new ones. Not graceful (leadership
+   * lost): in-flight reconciles see their signal aborted and nothing new starts.
+   */
+  async stop(graceful: boolean): Promise<void> {
+    const queue = this.queue;
+    if (!queue) return;
+    this.queue = undefined;
+    this.cancelResync?.();
+    for (const u of this.unsubscribe.splice(0)) u();
+    if (!graceful) this.abort.abort(new Error("leadership lost"));
+    await queue.shutdown();
+    await Promise.all(this.workers.splice(0));
+  }
+
+  private subscribe(kind: Kind, map: MapFunc, enqueue: (k: ObjectKey) => void): void {
+    const each = (o: KubeObject): void => {
+      for (const k of map(o)) enqueue(k);
+    };
+    const h: EventHandler = {
+      onAdd: each,
+      onUpdate: (a, b) => {
+        each(a);
+        each(b);
+      },
+      onDelete: each,
+    };
+    this.unsubscribe.push(this.d.cache.informer(kind).addHandler(h));
+  }
+
+  private ownerKeys(o: KubeObject): ObjectKey[] {
+    const ref = controllerOf(o);
+    if (!ref || !refersTo(ref, this.spec.forKind)) return [];
+    return [{ namespace: this.spec.forKind.namespaced ? o.metadata.namespace : undefined, name: ref.name }];
+  }
+
+  private scheduleResync(): void {
+    const period = this.spec.resyncPeriodMs;
+    if (!period) return;
+    this.cancelResync = this.d.clock.setTimeout(() => {
+      const q = this.queue;
+      if (!q) return;
+      for (const o of this.d.cache.list(this.spec.forKind)) q.add(keyOf({ namespace: o.metadata.namespace, name: o.metadata.name! }));
+      this.scheduleResync();
+    }, period);
+  }
+
+  private async work(queue: WorkQueue): Promise<void> {
+    for (;;) {
+      const key = await queue.get();
+      if (key === undefined) return;
+      try {
+        await this.reconcileKey(queue, key);
+      } finally {
+        queue.done(key);
+      }
+    }
+  }
+
+  private async reconcileKey(queue: WorkQueue, key: string): Promise<void> {
+    const { name, forKind } = this.spec;
+    const req = parseKey(key);
+    const reconcileID = randomUUID();
+    const log = this.d.logger.child({ controller: name, kind: forKind.kind, namespace: req.namespace, name: req.name, reconcileID });
+    const ctx: ReconcileContext = { reconcileID, log, signal: this.abort.signal, cache: this.d.cache, client: this.d.client, events: this.d.events, clock: this.d.clock };
+    const m = this.d.metrics;
+    const end = m.reconcileTime.startTimer({ controller: name });
+    try {
+      const res = (await this.spec.reconciler.reconcile(req, ctx)) ?? {};
+      if (res.requeueAfter !== undefined && res.requeueAfter > 0) {
+        queue.forget(key);
+        queue.addAfter(key, res.requeueAfter);
+        m.reconcileTotal.inc({ controller: name, result: "requeue_after" });
+      } else if (res.requeue) {
+        queue.addRateLimited(key);
+        m.reconcileTotal.inc({ controller: name, result: "requeue" });
+      } else {
+        queue.forget(key);
+        m.reconcileTotal.inc({ controller: name, result: "success" });
+      }
+    } catch (e) {
+      m.reconcileErrors.inc({ controller: name });
+      if (e instanceof TerminalError) {
+        queue.forget(key);
+        m.reconcileTotal.inc({ controller: name, result: "terminal" });
+        log.error("reconcile failed permanently", { reason: e.reason, error: e.message });
+        // If the mark could not be written, retry: the next reconcile fails the same way and marks again.
+        if (!(await this.markTerminal(req, e, ctx))) queue.addRateLimited(key);
+      } else {
+        m.reconcileTotal.inc({ controller: name, result: "error" });
+        log.error("reconcile failed, will retry", { error: e instanceof Error ? e.message : String(e), retries: queue.retries(key) });
+        queue.addRateLimited(key);
+      }
+    } finally {
+      end();
+    }
+  }
+
+  private async markTerminal(req: ObjectKey, err: TerminalError, ctx: ReconcileContext): Promise<boolean> {
+    const obj = this.d.cache.get(this.spec.forKind, req.name, req.namespace);
+    if (!obj) return true;
+    this.d.events.warning(obj, err.reason, err.message);
+    try {
+      await this.spec.onTerminalError?.(obj, err, ctx);
+      return true;
+    } catch (e) {
+      ctx.log.error("could not mark object after terminal error", { error: String(e) });
+      return false;
+    }
+  }
+}

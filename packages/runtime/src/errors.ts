@@ -1,0 +1,35 @@
+/** An error answer of the API server, with its HTTP code and Status reason. */
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly reason: string,
+    message: string,
+    readonly body?: unknown,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+/**
+ * Thrown by a reconciler when retrying cannot help (invalid spec, missing
+ * prerequisite the user must create): the controller marks the object and forgets the key.
+ */
+export class TerminalError extends Error {
+  constructor(
+    /** PascalCase reason shared by the Event and any status field. */
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "TerminalError";
+  }
+}
+
+const code = (e: unknown): number | undefined => (e instanceof ApiError ? e.statusCode : undefined);
+
+export const isNotFound = (e: unknown): boolean => code(e) === 404;
+export const isConflict = (e: unknown): boolean => code(e) === 409 && (e as ApiError).reason !== "AlreadyExists";
+export const isAlreadyExists = (e: unknown): boolean => code(e) === 409 && (e as ApiError).reason === "AlreadyExists";
+/** 410: the resourceVersion is older than what etcd or the watch cache keeps. */
+export const isGone = (e: unknown): boolean => code(e) === 410;

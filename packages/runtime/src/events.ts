@@ -1,0 +1,175 @@
+import { randomBytes } from "node:crypto";
+import type { Logger } from "winston";
+import type { KubeClient } from "./client.ts";
+import { realClock, type Clock } from "./clock.ts";
+import { isNotFound } from "./errors.ts";
+import { Kinds } from "./kinds.ts";
+import type { KubeObject } from "./object.ts";
+
+export type EventType = "Normal" | "Warning";
+
+/** A core/v1 Event as written to the API server. */
+export interface CoreEvent extends KubeObject {
+  involvedObject: { apiVersion?: string; kind?: string; name?: string; namespace?: string; uid?: string; resourceVersion?: string };
+  type: EventType;
+  reason: string;
+  message: string;
+  count: number;
+  firstTimestamp: string;
+  lastTimestamp: string;
+  source: { component: string; host?: string };
+  reportingComponent: string;
+  reportingInstance: string;
+}
+
+/** Where the recorder writes; the API server in production, an array in unit tests. */
+export interface EventSink {
+  create(ev: CoreEvent): Promise<void>;
+  /** Updates count and lastTimestamp of an Event the sink created. */
+  update(namespace: string, name: string, count: number, lastTimestamp: string): Promise<void>;
+}
+
+export function apiEventSink(client: KubeClient): EventSink {
+  return {
+    create: async (ev) => void (await client.create(Kinds.Event, ev)),
+    update: async (ns, name, count, lastTimestamp) => void (await client.patch(Kinds.Event, name, ns, { count, lastTimestamp })),
+  };
+}
+
+export interface EventRecorderOptions {
+  component: string;
+  instance?: string;
+  clock?: Clock;
+  logger?: Logger;
+  /** Repeats within this window update one Event's count instead of creating Events. */
+  windowMs?: number;
+  /** How many distinct (object, type, reason, message) series to remember. */
+  maxSeries?: number;
+}
+
+interface Series {
+  namespace: string;
+  name: string;
+  ev: CoreEvent;
+  count: number;
+  written: number;
+  created: boolean;
+  busy: boolean;
+  last: number;
+}
+
+/**
+ * Records Events without blocking the reconcile. Identical repeats
+ * (same object, type, reason, message) are folded into one Event whose count
+ * grows, and bursts coalesce into one write.
+ */
+export class EventRecorder {
+  private series = new Map<string, Series>();
+  private pending = new Set<Promise<void>>();
+  private readonly clock: Clock;
+
+  constructor(
+    private readonly sink: EventSink,
+    private readonly o: EventRecorderOptions,
+  ) {
+    this.clock = o.clock ?? realClock;
+  }
+
+  normal(obj: KubeObject, reason: string, message: string): void {
+    this.record(obj, "Normal", reason, message);
+  }
+
+  warning(obj: KubeObject, reason: string, message: string): void {
+    this.record(obj, "Warning", reason, message);
+  }
+
+  record(obj: KubeObject, type: EventType, reason: string, message: string): void {
+    const m = obj.metadata;
+    const key = [m.uid ?? `${m.namespace}/${m.name}`, type, reason, message].join("\u0000");
+    const now = this.clock.now();
+    let s = this.series.get(key);
+    if (s && now - s.last > (this.o.windowMs ?? 600_000)) {
+      this.series.delete(key);
+      s = undefined;
+    }
+    if (!s) {
+      s = this.newSeries(obj, type, reason, message, now);
+      this.series.set(key, s);
+      this.evict();
+    }
+    s.count++;
+    s.last = now;
+    if (!s.busy) this.track(this.write(s));
+  }
+
+  /** Resolves when every recorded Event has been written (or failed). */
+  async flush(): Promise<void> {
+    while (this.pending.size) await Promise.all([...this.pending]);
+  }
+
+  private newSeries(obj: KubeObject, type: EventType, reason: string, message: string, now: number): Series {
+    const m = obj.metadata;
+    const namespace = m.namespace || "default";
+    const name = `${m.name}.${randomBytes(8).toString("hex")}`;
+    const ts = new Date(now).toISOString();
+    const ev: CoreEvent = {
+      apiVersion: "v1",
+      kind: "Event",
+      metadata: { name, namespace },
+      involvedObject: { apiVersion: obj.apiVersion, kind: obj.kind, name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion },
+      type,
+      reason,
+      message: message.slice(0, 1024),
+      count: 0,
+      firstTimestamp: ts,
+      lastTimestamp: ts,
+      source: { component: this.o.component },
+      reportingComponent: this.o.component,
+      reportingInstance: this.o.instance ?? this.o.component,
+    };
+    return { namespace, name, ev, count: 0, written: 0, created: false, busy: false, last: now };
+  }
+
+  private async write(s: Series): Promise<void> {
+    s.busy = true;
+    try {
+      while (s.written < s.count) {
+        const target = s.count;
+        const ts = new Date(s.last).toISOString();
+        if (!s.created) {
+          await this.sink.create({ ...s.ev, count: target, lastTimestamp: ts });
+          s.created = true;
+        } else {
+          try {
+            await this.sink.update(s.namespace, s.name, target, ts);
+          } catch (e) {
+            if (!isNotFound(e)) throw e;
+            // The Event expired (TTL) while we kept counting: start a new one.
+            s.name = `${s.ev.involvedObject.name}.${randomBytes(8).toString("hex")}`;
+            s.ev = { ...s.ev, metadata: { ...s.ev.metadata, name: s.name }, firstTimestamp: ts };
+            await this.sink.create({ ...s.ev, count: target, lastTimestamp: ts });
+          }
+        }
+        s.written = target;
+      }
+    } catch (e) {
+      this.o.logger?.warn("could not write Event", { reason: s.ev.reason, object: s.ev.involvedObject.name, error: String(e) });
+      s.written = s.count; // drop: Events are best effort
+    } finally {
+      s.busy = false;
+    }
+  }
+
+  private track(p: Promise<void>): void {
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  private evict(): void {
+    const max = this.o.maxSeries ?? 4096;
+    for (const [k, s] of this.series) {
+      if (this.series.size <= max) break;
+      if (!s.busy) this.series.delete(k);
+    }
+  }
+}

@@ -1,0 +1,193 @@
+import type { Logger } from "winston";
+import { backoffDelay, type BackoffOptions } from "./backoff.ts";
+import { WatchStalledError, type KubeClient, type WatchEvent } from "./client.ts";
+import { realClock, sleep, type Clock } from "./clock.ts";
+import { ApiError, isGone } from "./errors.ts";
+import { apiVersionOf, type Kind } from "./kinds.ts";
+import { deepFreeze, objectKey, type KubeObject } from "./object.ts";
+import { Store } from "./store.ts";
+
+/** Callbacks get frozen objects; they must be quick (enqueue keys, nothing more). */
+export interface EventHandler {
+  onAdd?(obj: KubeObject): void;
+  onUpdate?(oldObj: KubeObject, newObj: KubeObject): void;
+  /** obj is the last state the cache saw. */
+  onDelete?(obj: KubeObject): void;
+}
+
+/** Why a watch ended and was started again (metric label). */
+export type RestartReason = "expired" | "error" | "stalled" | "closed";
+
+export interface InformerOptions {
+  namespace?: string;
+  labelSelector?: string;
+  clock?: Clock;
+  logger?: Logger;
+  /** Reconnect backoff (with jitter) after watch or list failures. */
+  backoff?: BackoffOptions;
+  /** The server ends each watch after a random 5-10 minutes by default (as client-go). */
+  watchTimeoutSeconds?: () => number;
+  /** A watch silent for longer than this is restarted; default: timeout + 30s. */
+  idleTimeoutMs?: number;
+  onRestart?(reason: RestartReason): void;
+  onRelist?(): void;
+}
+
+/**
+ * list+watch for one kind into a Store. A 410 relists (diffing against the store,
+ * so deletes during the gap are delivered); any other failure reconnects from the
+ * last resourceVersion with backoff; a silent watch is restarted.
+ */
+export class Informer {
+  readonly store = new Store();
+  private handlers = new Set<EventHandler>();
+  private rv = "";
+  private synced = false;
+  private syncWaiters: Array<() => void> = [];
+  private abort = new AbortController();
+  private loop?: Promise<void>;
+  private readonly clock: Clock;
+  private readonly backoff: BackoffOptions;
+
+  constructor(
+    private readonly client: KubeClient,
+    readonly kind: Kind,
+    private readonly o: InformerOptions = {},
+  ) {
+    this.clock = o.clock ?? realClock;
+    this.backoff = o.backoff ?? { baseMs: 200, capMs: 30_000, jitter: 0.5 };
+  }
+
+  get hasSynced(): boolean {
+    return this.synced;
+  }
+
+  get resourceVersion(): string {
+    return this.rv;
+  }
+
+  /** Adds a handler; once synced it first receives onAdd for every cached object. Returns a remover. */
+  addHandler(h: EventHandler): () => void {
+    this.handlers.add(h);
+    if (this.synced) for (const o of this.store.values()) h.onAdd?.(o);
+    return () => this.handlers.delete(h);
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  waitForSync(signal?: AbortSignal): Promise<void> {
+    if (this.synced) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.syncWaiters.push(resolve);
+      signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort(new Error("informer stopped"));
+    await this.loop;
+  }
+
+  private get log(): Logger | undefined {
+    return this.o.logger;
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    let needList = true;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        if (needList) {
+          await this.relist(signal);
+          needList = false;
+        }
+        const delivered = await this.watchOnce(signal);
+        if (delivered) failures = 0;
+        if (!signal.aborted) this.o.onRestart?.("closed");
+        continue;
+      } catch (e) {
+        if (signal.aborted) break;
+        const reason: RestartReason = isGone(e) ? "expired" : e instanceof WatchStalledError ? "stalled" : "error";
+        this.o.onRestart?.(reason);
+        if (reason === "expired") {
+          this.log?.info("watch expired, relisting", { kind: this.kind.kind, resourceVersion: this.rv });
+          needList = true;
+          failures = 0;
+          continue;
+        }
+        const wait = backoffDelay(failures++, this.backoff);
+        this.log?.warn("watch failed, reconnecting", { kind: this.kind.kind, error: String(e), retryInMs: wait });
+        await sleep(this.clock, wait, signal);
+      }
+    }
+  }
+
+  /** Lists everything and reconciles the store with it, emitting adds, updates and deletes. */
+  private async relist(signal: AbortSignal): Promise<void> {
+    const list = await this.client.listAll(this.kind, { namespace: this.o.namespace, labelSelector: this.o.labelSelector });
+    if (signal.aborted) return;
+    if (this.synced) this.o.onRelist?.();
+    const seen = new Set<string>();
+    for (const item of list.items) {
+      seen.add(objectKey(item));
+      this.apply("MODIFIED", item);
+    }
+    for (const key of [...this.store.keys()]) {
+      if (!seen.has(key)) {
+        const old = this.store.remove(key)!;
+        for (const h of this.handlers) h.onDelete?.(old);
+      }
+    }
+    this.rv = list.metadata.resourceVersion ?? "";
+    if (!this.synced) {
+      this.synced = true;
+      for (const w of this.syncWaiters.splice(0)) w();
+    }
+  }
+
+  /** One watch from this.rv; resolves when the server ends it; true if any event arrived. */
+  private async watchOnce(signal: AbortSignal): Promise<boolean> {
+    const timeoutSeconds = this.o.watchTimeoutSeconds?.() ?? Math.round(300 + Math.random() * 300);
+    const idleTimeoutMs = this.o.idleTimeoutMs ?? (timeoutSeconds + 30) * 1000;
+    let delivered = false;
+    await this.client.watch(this.kind, { namespace: this.o.namespace, labelSelector: this.o.labelSelector, resourceVersion: this.rv, timeoutSeconds, idleTimeoutMs, signal }, (e) => {
+      if (e.type === "ERROR") {
+        const s = e.object as unknown as { code?: number; reason?: string; message?: string };
+        throw new ApiError(s.code ?? 500, s.reason ?? "", s.message ?? "watch error");
+      }
+      delivered = true;
+      this.apply(e.type, e.object);
+    });
+    return delivered;
+  }
+
+  private apply(type: WatchEvent["type"], obj: KubeObject): void {
+    const rv = obj.metadata?.resourceVersion;
+    if (type === "BOOKMARK") {
+      if (rv) this.rv = rv;
+      return;
+    }
+    const key = objectKey(obj);
+    if (type === "DELETED") {
+      const old = this.store.remove(key);
+      if (rv) this.rv = rv;
+      for (const h of this.handlers) h.onDelete?.(old ?? deepFreeze(obj));
+      return;
+    }
+    const old = this.store.get(key);
+    if (old && old.metadata.resourceVersion === rv) return; // a relist re-delivering what we have
+    // List items come without apiVersion/kind; Events and owner references need them.
+    obj.apiVersion ??= apiVersionOf(this.kind);
+    obj.kind ??= this.kind.kind;
+    deepFreeze(obj);
+    this.store.upsert(obj);
+    if (rv) this.rv = rv;
+    for (const h of this.handlers) {
+      if (old) h.onUpdate?.(old, obj);
+      else h.onAdd?.(obj);
+    }
+  }
+}

@@ -1,0 +1,18 @@
+import winston from "winston";
+import type { Writable } from "node:stream";
+
+export type { Logger } from "winston";
+
+/**
+ * JSON lines: {"level","message","timestamp", ...fields}. Reconcile loggers add
+ * controller, kind, namespace, name and reconcileID.
+ */
+export function createLogger(o: { level?: string; stream?: Writable; defaultMeta?: Record<string, unknown> } = {}): winston.Logger {
+  const transport = o.stream ? new winston.transports.Stream({ stream: o.stream }) : new winston.transports.Console();
+  return winston.createLogger({
+    level: o.level ?? process.env.LOG_LEVEL ?? "info",
+    format: winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json()),
+    defaultMeta: o.defaultMeta,
+    transports: [transport],
+  });
+}

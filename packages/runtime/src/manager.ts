@@ -1,0 +1,214 @@
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "winston";
+import { Cache, type CacheOptions } from "./cache.ts";
+import { KubeClient } from "./client.ts";
+import { realClock, type Clock } from "./clock.ts";
+import { Controller, type ControllerOptions, type ControllerSpec, type MapFunc, type Reconciler } from "./controller.ts";
+import { EventRecorder, apiEventSink } from "./events.ts";
+import { kindId, type Kind } from "./kinds.ts";
+import { LeaderElector, defaultIdentity, type LeaderElectionOptions } from "./leader.ts";
+import { createLogger } from "./logging.ts";
+import { RuntimeMetrics } from "./metrics.ts";
+import { HealthServer } from "./server.ts";
+
+export interface ManagerOptions {
+  kubeConfig: KubeConfig;
+  /** Cache (and so reconcile) namespaced kinds in this namespace only. */
+  namespace?: string;
+  /** Event source component, metric prefix-free name of this operator. */
+  component?: string;
+  logger?: Logger;
+  clock?: Clock;
+  metrics?: RuntimeMetrics;
+  /** Without it every replica reconciles (fine for one replica and tests). */
+  leaderElection?: LeaderElectionOptions;
+  /** Port for /metrics, /healthz, /readyz; 0 picks a free one; absent: no server. */
+  healthPort?: number;
+  healthHost?: string;
+  /** Informer tuning (watch timeouts, backoff), mostly for tests. */
+  informer?: CacheOptions["informer"];
+}
+
+/**
+ * Owns the client, cache, Event recorder, metrics and controllers of one
+ * operator replica. start(): caches sync on every replica (fast takeover), then
+ * controllers run on the leader only. stop(): no new work, in-flight reconciles
+ * finish, lease released.
+ */
+export class Manager {
+  readonly client: KubeClient;
+  readonly cache: Cache;
+  readonly metrics: RuntimeMetrics;
+  readonly logger: Logger;
+  readonly events: EventRecorder;
+  readonly clock: Clock;
+  readonly identity: string;
+  private controllers: Controller[] = [];
+  private elector?: LeaderElector;
+  private electing?: Promise<void>;
+  private stopElection = new AbortController();
+  private server?: HealthServer;
+  private started = false;
+  private stopping?: Promise<void>;
+  private leaderListeners: Array<(leading: boolean) => void> = [];
+  /** The bound port of the health server, once started. */
+  port?: number;
+
+  constructor(private readonly o: ManagerOptions) {
+    this.clock = o.clock ?? realClock;
+    this.logger = o.logger ?? createLogger();
+    this.metrics = o.metrics ?? new RuntimeMetrics();
+    this.client = new KubeClient(o.kubeConfig);
+    this.identity = o.leaderElection?.identity ?? defaultIdentity();
+    this.cache = new Cache(this.client, {
+      namespace: o.namespace,
+      clock: this.clock,
+      logger: this.logger,
+      informer: o.informer,
+      onRestart: (kind, reason) => this.metrics.watchRestarts.inc({ kind: kindId(kind), reason }),
+      onRelist: (kind) => this.metrics.relists.inc({ kind: kindId(kind) }),
+    });
+    const component = o.component ?? "dataprotection";
+    this.events = new EventRecorder(apiEventSink(this.client), { component, instance: this.identity, clock: this.clock, logger: this.logger });
+  }
+
+  /** Starts describing a controller; finish with .reconciler(r). */
+  controller(name: string): ControllerBuilder {
+    return new ControllerBuilder(name, (c) => this.add(c));
+  }
+
+  get isLeader(): boolean {
+    return this.elector ? this.elector.isLeader : this.started;
+  }
+
+  /** Called with true when this replica starts leading and false when it stops. */
+  onLeaderChange(fn: (leading: boolean) => void): void {
+    this.leaderListeners.push(fn);
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    if (this.o.healthPort !== undefined) {
+      this.server = new HealthServer(this.metrics.registry, { healthy: () => !this.stopping, ready: () => this.cache.hasSynced && !this.stopping });
+      this.port = await this.server.listen(this.o.healthPort, this.o.healthHost ?? "0.0.0.0");
+    }
+    this.cache.start();
+    await this.cache.waitForSync();
+    this.started = true;
+    this.logger.info("caches synced", { kinds: this.controllers.length });
+    const le = this.o.leaderElection;
+    if (!le) {
+      this.startControllers();
+      return;
+    }
+    this.metrics.leader.set({ name: le.leaseName }, 0);
+    this.elector = new LeaderElector(this.client, { ...le, identity: this.identity }, {
+      onStartedLeading: () => {
+        this.metrics.leader.set({ name: le.leaseName }, 1);
+        this.startControllers();
+      },
+      onStoppedLeading: () => {
+        this.metrics.leader.set({ name: le.leaseName }, 0);
+        void this.stopControllers(false);
+      },
+    }, this.clock, this.logger);
+    this.logger.info("waiting for leadership", { lease: le.leaseName, identity: this.identity });
+    this.electing = this.elector.run(this.stopElection.signal);
+  }
+
+  /** Graceful shutdown; idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  /** SIGTERM/SIGINT: stop() then exit 0 (1 if shutdown failed). */
+  runUntilSignal(): void {
+    const handler = (sig: string): void => {
+      this.logger.info("signal received, shutting down", { signal: sig });
+      this.stop().then(
+        () => process.exit(0),
+        (e: unknown) => {
+          this.logger.error("shutdown failed", { error: String(e) });
+          process.exit(1);
+        },
+      );
+    };
+    process.once("SIGTERM", handler);
+    process.once("SIGINT", handler);
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopElection.abort();
+    await this.electing;
+    await this.stopControllers(true);
+    await this.elector?.release();
+    if (this.o.leaderElection) this.metrics.leader.set({ name: this.o.leaderElection.leaseName }, 0);
+    await this.events.flush();
+    await this.cache.stop();
+    await this.server?.close();
+    this.client.close();
+    this.logger.info("manager stopped");
+  }
+
+  private add(c: ControllerSpec): void {
+    if (this.started) throw new Error("add controllers before start()");
+    for (const k of [c.forKind, ...c.owns, ...c.watches.map((w) => w.kind)]) this.cache.informer(k);
+    this.controllers.push(new Controller(c, { cache: this.cache, client: this.client, events: this.events, metrics: this.metrics, logger: this.logger, clock: this.clock }));
+  }
+
+  private startControllers(): void {
+    if (this.stopping) return;
+    for (const c of this.controllers) c.start();
+    this.logger.info("controllers started", { controllers: this.controllers.map((c) => c.spec.name) });
+    for (const f of this.leaderListeners) f(true);
+  }
+
+  private async stopControllers(graceful: boolean): Promise<void> {
+    const running = this.controllers.some((c) => c.running);
+    await Promise.all(this.controllers.map((c) => c.stop(graceful)));
+    if (running) for (const f of this.leaderListeners) f(false);
+  }
+}
+
+/** manager.controller(name).for(kind).owns(kind).watches(kind, map).reconciler(r) */
+export class ControllerBuilder {
+  private forKind?: Kind;
+  private ownsKinds: Kind[] = [];
+  private watched: Array<{ kind: Kind; map: MapFunc }> = [];
+  private options: ControllerOptions = {};
+
+  constructor(
+    private readonly name: string,
+    private readonly register: (c: ControllerSpec) => void,
+  ) {}
+
+  /** The primary kind: its keys are what reconcile() receives. */
+  for(kind: Kind): this {
+    this.forKind = kind;
+    return this;
+  }
+
+  /** Children: an event on one enqueues its controller owner of the primary kind. */
+  owns(kind: Kind): this {
+    this.ownsKinds.push(kind);
+    return this;
+  }
+
+  /** Anything else: map decides which primary keys an event affects. */
+  watches(kind: Kind, map: MapFunc): this {
+    this.watched.push({ kind, map });
+    return this;
+  }
+
+  withOptions(o: ControllerOptions): this {
+    this.options = { ...this.options, ...o };
+    return this;
+  }
+
+  reconciler(r: Reconciler | Reconciler["reconcile"]): void {
+    if (!this.forKind) throw new Error(`controller "${this.name}": call for(kind) first`);
+    const reconciler = typeof r === "function" ? { reconcile: r } : r;
+    this.register({ ...this.options, name: this.name, forKind: this.forKind, owns: this.ownsKinds, watches: this.watched, reconciler });
+  }
+}
