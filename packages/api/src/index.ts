@@ -12,5 +12,5 @@ export type * from "./schemas/threescale.ts";
 export type { Condition, EnvVar, EnvFromSource, LabelSelector, ResourceRequirements, Volume, VolumeMount, SecretReference, ObjectMeta } from "./types/k8s.ts";
 export { TTL_PATTERN } from "./schemas/backuppolicy.ts";
 export { QUANTITY_PATTERN } from "./schemas/k8s.ts";
-export { validate, validateObject, formatErrors, validateBackup, validateBackupPolicy, validateBackupRepo, validateBackupTool, validateRestoreJob, validateStorageProvider, validateAPIManagerBackup, validateAPIManagerRestore, type ValidationError } from "./validate.ts";
+export { validate, withDefaults, validateObject, formatErrors, validateBackup, validateBackupPolicy, validateBackupRepo, validateBackupTool, validateRestoreJob, validateStorageProvider, validateAPIManagerBackup, validateAPIManagerRestore, type ValidationError } from "./validate.ts";
 export { crdDocuments, crdDocument, type CrdDocument } from "./gen/crd.ts";

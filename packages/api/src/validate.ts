@@ -37,7 +37,7 @@ function celKeyword(rules: CelRule[], data: unknown, _parent?: unknown, cxt?: { 
 }
 
 function makeAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, strictRequired: false });
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictTypes: false, strictRequired: false });
   addFormats(ajv);
   ajv.addVocabulary([
     ...PRIVATE_KEYWORDS,
@@ -88,10 +88,20 @@ function toError(e: ErrorObject): ValidationError {
   }
 }
 
-/** Validates an object of the given kind; returns readable errors (empty when valid). */
+/** A copy of the object with the schema defaults applied, as the API server stores it. */
+export function withDefaults<T>(kind: Kind, obj: T): T {
+  const copy = structuredClone(obj);
+  validatorFor(kind)(copy);
+  return copy;
+}
+
+/**
+ * Validates an object of the given kind as the API server would: defaults first (on a copy),
+ * then schema and CEL rules. Returns readable errors (empty when valid).
+ */
 export function validate(kind: Kind, obj: unknown): ValidationError[] {
   const v = validatorFor(kind);
-  if (v(obj)) return [];
+  if (v(structuredClone(obj))) return [];
   const seen = new Set<string>();
   const out: ValidationError[] = [];
   for (const e of v.errors ?? []) {
