@@ -4,3 +4,8 @@ export type { ControlPlane, ControlPlaneOptions } from "./types.ts";
 export { startControlPlane } from "./controlplane/start.ts";
 export { sharedControlPlane, stopSharedControlPlane } from "./shared.ts";
 export { installCrds } from "./crds.ts";
+export type { LocalNode, LocalNodeOptions } from "./node/types.ts";
+export { startLocalNode } from "./node/start.ts";
+export { sharedCluster, stopSharedNode, type Cluster } from "./node/shared-cluster.ts";
+export { snapshotCrds } from "./snapshot/crds.ts";
+export type { VolumeSnapshot, VolumeSnapshotContent, VolumeSnapshotClass } from "./snapshot/types.ts";

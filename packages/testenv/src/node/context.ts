@@ -1,0 +1,18 @@
+import type { CoreV1Api } from "@kubernetes/client-node";
+import type { EventRecorder } from "./events.ts";
+import type { NodeFacts } from "./fieldref.ts";
+import type { ProcessTable } from "./processes.ts";
+
+/** What pod workers share with the node. */
+export interface NodeContext {
+  core: CoreV1Api;
+  facts: NodeFacts;
+  dataDir: string;
+  caPem: string;
+  /** Host and port pods use to reach the API server (KUBERNETES_SERVICE_HOST/PORT). */
+  apiHost: string;
+  apiPort: string;
+  procs: ProcessTable;
+  events: EventRecorder;
+  log(message: string): void;
+}

@@ -1,0 +1,100 @@
+// I/O: the `local-path` provisioner. PVs are directories under the node's data dir.
+import { execFile } from "node:child_process";
+import { chmod, mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import type { CoreV1Api, StorageV1Api, V1PersistentVolumeClaim } from "@kubernetes/client-node";
+import type { SnapshotController } from "../snapshot/controller.ts";
+import { errorMessage, isConflict, isNotFound } from "./errors.ts";
+import type { EventRecorder } from "./events.ts";
+import { buildPv, claimDataSource, claimsToProvision, defaultStorageClass, volumesToDelete } from "./provision.ts";
+
+const run = promisify(execFile);
+
+export class LocalPathProvisioner {
+  readonly dir: string;
+  private readonly reported = new Set<string>();
+
+  constructor(
+    private readonly core: CoreV1Api,
+    private readonly storage: StorageV1Api,
+    dataDir: string,
+    private readonly nodeName: string,
+    private readonly snapshots: SnapshotController,
+    private readonly events: EventRecorder,
+    private readonly log: (m: string) => void,
+  ) {
+    this.dir = join(dataDir, "pvs");
+  }
+
+  async ensureDefaultClass(): Promise<void> {
+    try {
+      await this.storage.createStorageClass({ body: defaultStorageClass() });
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+  }
+
+  async sync(): Promise<void> {
+    const [pvcs, pvs, classes] = await Promise.all([
+      this.core.listPersistentVolumeClaimForAllNamespaces(),
+      this.core.listPersistentVolume(),
+      this.storage.listStorageClass(),
+    ]);
+    const names = new Set(pvs.items.map((p) => p.metadata!.name!));
+    for (const { pvc, sc } of claimsToProvision(pvcs.items, classes.items, names, this.nodeName)) {
+      try {
+        await this.provision(pvc, sc);
+      } catch (err) {
+        this.log(`provision ${pvc.metadata?.namespace}/${pvc.metadata?.name}: ${errorMessage(err)}`);
+      }
+    }
+    for (const pv of volumesToDelete(pvs.items)) {
+      const path = pv.spec?.hostPath?.path;
+      // Only ever remove what this provisioner created.
+      if (path && path.startsWith(this.dir + "/")) await rm(path, { recursive: true, force: true });
+      await this.core.deletePersistentVolume({ name: pv.metadata!.name! }).catch((err) => {
+        if (!isNotFound(err)) throw err;
+      });
+    }
+  }
+
+  private async report(pvc: V1PersistentVolumeClaim, message: string): Promise<void> {
+    const key = `${pvc.metadata?.uid}:${message}`;
+    if (this.reported.has(key)) return;
+    this.reported.add(key);
+    const md = pvc.metadata!;
+    await this.events.record(
+      { kind: "PersistentVolumeClaim", apiVersion: "v1", namespace: md.namespace, name: md.name, uid: md.uid },
+      "Normal", "ExternalProvisioning", message,
+    );
+  }
+
+  private async provision(pvc: V1PersistentVolumeClaim, sc: Parameters<typeof buildPv>[1]): Promise<void> {
+    const ns = pvc.metadata!.namespace!;
+    const source = claimDataSource(pvc);
+    let from: string | undefined;
+    if (source?.kind === "VolumeSnapshot") {
+      const r = await this.snapshots.sourcePath(ns, source.name);
+      if ("waiting" in r) return this.report(pvc, `waiting for the data source: ${r.waiting}`);
+      from = r.path;
+    } else if (source?.kind === "PersistentVolumeClaim") {
+      const src = await this.core.readNamespacedPersistentVolumeClaim({ name: source.name, namespace: ns }).catch(() => undefined);
+      const pv = src?.spec?.volumeName ? await this.core.readPersistentVolume({ name: src.spec.volumeName }).catch(() => undefined) : undefined;
+      from = pv?.spec?.hostPath?.path;
+      if (!from) return this.report(pvc, `waiting for the data source: PersistentVolumeClaim "${ns}/${source.name}" is not bound`);
+    }
+    const pv = buildPv(pvc, sc, join(this.dir, `pvc-${pvc.metadata!.uid}`));
+    const path = pv.spec!.hostPath!.path;
+    await rm(path, { recursive: true, force: true });
+    await mkdir(path, { recursive: true });
+    await chmod(path, 0o777); // pods may run as any uid
+    if (from) await run("cp", ["-a", `${from}/.`, `${path}/`]);
+    try {
+      await this.core.createPersistentVolume({ body: pv });
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+    this.log(`provisioned ${pv.metadata!.name} for ${ns}/${pvc.metadata!.name}${from ? ` from ${from}` : ""}`);
+  }
+}

@@ -1,0 +1,28 @@
+/** Options for {@link startLocalNode}. */
+export interface LocalNodeOptions {
+  /** Node name (default local-node-0). */
+  name?: string;
+  /** Where pods, PVs, snapshots and logs live. Default: a new temp dir, removed by stop(). */
+  dataDir?: string;
+  /**
+   * Run the `local-path` provisioner and the CSI snapshot emulation (and install their
+   * CRDs and classes). Default true; a second node in the same cluster sets false.
+   */
+  storage?: boolean;
+  /** Delete the Node object on stop() (default true), so no NotReady node lingers. */
+  deleteNodeOnStop?: boolean;
+  /** Where the node's own messages go (default: nowhere). */
+  log?: (message: string) => void;
+}
+
+/** A node that runs the pods scheduled to it as local processes. */
+export interface LocalNode {
+  name: string;
+  dataDir: string;
+  /** A container's log (stdout and stderr, all restarts), from the newest pod of that name. */
+  logs(namespace: string, pod: string, container: string): Promise<string>;
+  /** Pids of every container process running now. */
+  pids(): number[];
+  /** Kills every container process and stops heartbeats; idempotent. */
+  stop(): Promise<void>;
+}
