@@ -6,6 +6,9 @@ import { configFromEnv } from "./env.ts";
 import { oneLine } from "./messages.ts";
 import { writeTermination } from "./termination.ts";
 
+// Keep stderr to our one line: the SDK's Node-version notice is not for tool pods' users.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 const DEFAULT_DIR_NAME = "dir.dpar";
 
 async function main(argv: string[]): Promise<number> {
