@@ -142,7 +142,10 @@ function checkInvariants(backups: BackupSummary[], limits: HistoryLimit[], resul
   }
 }
 
-describe("selectBackupsToPrune over random histories (property)", () => {
+describe("selectBackupsToPrune over random histories (property)", function () {
+  // 1,000 histories each; a loaded shared machine needs more than the default timeout.
+  this.timeout(120_000);
+
   it("keeps every invariant, deterministically and whatever the input order", () => {
     fc.assert(
       fc.property(arbCase, ([backups, historyLimits, shuffled]) => {
