@@ -1,8 +1,9 @@
 // How a tool pod reaches a repo: the one contract between the BackupRepo controller
 // and the controllers that run tools (Backup, RestoreJob, 3scale). Pure: no I/O.
 import type { V1EnvVar, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
-import { AccessMethod, type BackupRepo } from "@dataprotection/api";
+import { AccessMethod, type BackupRepo, type StorageProvider } from "@dataprotection/api";
 import { childName } from "@dataprotection/runtime";
+import { agentConfigFor } from "../storageprovider/agentconfig.ts";
 
 /** Where every tool pod mounts a filesystem repo (KubeBlocks contract). */
 export const BACKUP_MOUNT_PATH = "/backupdata";
@@ -46,8 +47,9 @@ export function repoPVCName(repoName: string): string {
  * For accessMethod Tool the repo's `config` gives the S3 location (bucket, endpoint,
  * region, forcePathStyle, prefix) and its `credential` Secret the keys
  * accessKeyId/secretAccessKey (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY).
+ * With the provider, its agentConfigTemplate (rendered from the repo's config) gives the location.
  */
-export function repoAccessFor(repo: BackupRepo): RepoAccess {
+export function repoAccessFor(repo: BackupRepo, provider?: StorageProvider): RepoAccess {
   const name = repo.metadata?.name ?? "";
   const method = repo.spec.accessMethod ?? AccessMethod.Mount;
   const env: V1EnvVar[] = [];
@@ -62,7 +64,7 @@ export function repoAccessFor(repo: BackupRepo): RepoAccess {
     volumes.push({ name: "dp-backup-data", persistentVolumeClaim: { claimName: pvcName } });
     volumeMounts.push({ name: "dp-backup-data", mountPath: BACKUP_MOUNT_PATH });
   } else {
-    const c = repo.spec.config ?? {};
+    const c = agentConfigFor(provider, repo);
     env.push({ name: "DP_REPO_KIND", value: "s3" }, { name: "DP_REPO_PATH", value: BACKUP_MOUNT_PATH });
     const put = (envName: string, value: string | undefined) => value !== undefined && value !== "" && env.push({ name: envName, value });
     put("DP_S3_BUCKET", c.bucket);

@@ -48,8 +48,11 @@ export async function readObject<T extends KubeObject>(client: KubeClient, cache
  * Throws RepoAccessError when the repo is not usable (missing provider, Secret, StorageClass).
  */
 export async function ensureRepoAccess(client: KubeClient, cache: Cache | undefined, repo: BackupRepo, namespace: string, operatorNamespace?: string): Promise<RepoAccess> {
-  const access = repoAccessFor(repo);
   const repoName = repo.metadata?.name ?? "";
+  const providerName = repo.spec.storageProviderRef;
+  const provider = await readObject<StorageProvider & KubeObject>(client, cache, Kinds.StorageProvider, providerName);
+  if (!provider) throw new RepoAccessError(Reason.StorageProviderNotFound, `StorageProvider "${providerName}" not found: create it or change BackupRepo "${repoName}" .spec.storageProviderRef`);
+  const access = repoAccessFor(repo, provider);
   if (repo.metadata?.deletionTimestamp) throw new RepoAccessError(Reason.RepoDeleting, `BackupRepo "${repoName}" is being deleted: choose another repo`);
 
   const sources = new Map<string, Record<string, string>>();
@@ -81,19 +84,16 @@ export async function ensureRepoAccess(client: KubeClient, cache: Cache | undefi
   if (access.accessMethod === AccessMethod.Mount && access.pvcName) {
     const existing = await readObject<V1PersistentVolumeClaim & KubeObject>(client, undefined, Kinds.PersistentVolumeClaim, access.pvcName, namespace);
     if (existing?.metadata.deletionTimestamp) throw new RepoAccessError(Reason.PVCDeleting, `PVC "${namespace}/${access.pvcName}" of BackupRepo "${repoName}" is being deleted: retry once it is gone`);
-    if (!existing) await createTolerant(client, Kinds.PersistentVolumeClaim, (await desiredRepoPVC(client, cache, repo, namespace, operatorNamespace, access.pvcName, readSource)) as KubeObject);
+    if (!existing) await createTolerant(client, Kinds.PersistentVolumeClaim, (await desiredRepoPVC(client, cache, repo, provider, namespace, operatorNamespace, access.pvcName, readSource)) as KubeObject);
   }
   return access;
 }
 
 async function desiredRepoPVC(
-  client: KubeClient, cache: Cache | undefined, repo: BackupRepo, namespace: string, operatorNamespace: string | undefined, pvcName: string,
+  client: KubeClient, cache: Cache | undefined, repo: BackupRepo, provider: StorageProvider, namespace: string, operatorNamespace: string | undefined, pvcName: string,
   readSource: (ns: string, name: string, what: string) => Promise<Record<string, string>>,
 ): Promise<V1PersistentVolumeClaim> {
   const repoName = repo.metadata?.name ?? "";
-  const providerName = repo.spec.storageProviderRef;
-  const provider = await readObject<StorageProvider & KubeObject>(client, cache, Kinds.StorageProvider, providerName);
-  if (!provider) throw new RepoAccessError(Reason.StorageProviderNotFound, `StorageProvider "${providerName}" not found: create it or change BackupRepo "${repoName}" .spec.storageProviderRef`);
   const scName = repo.status?.generatedStorageClassName;
   if (!provider.spec.persistentVolumeClaimTemplate && !scName) {
     throw new RepoAccessError(Reason.RepoNotReady, `BackupRepo "${repoName}" has no generated StorageClass yet (phase ${repo.status?.phase ?? "unset"}): wait until it is Ready`);

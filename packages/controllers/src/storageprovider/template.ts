@@ -40,6 +40,11 @@ type Node =
 
 interface Action { body: string; pos: number }
 
+/** Parses `src` (no rendering): throws TemplateError on syntax or functions we do not support. */
+export function checkTemplate(name: string, src: string): void {
+  new Parser(name, src).parseAll();
+}
+
 /** Renders `src` with `values`; `name` is used in error messages (e.g. `StorageProvider "s3" .spec.storageClassTemplate`). */
 export function renderTemplate(name: string, src: string, values: TemplateMap): string {
   const p = new Parser(name, src);
@@ -210,7 +215,10 @@ function operand(tok: string, fail: (d: string) => never): Expr {
   if (/^(\.[A-Za-z_]\w*)+$/.test(tok)) return { t: "field", base: "dot", path: tok.slice(1).split(".") };
   const v = /^\$([A-Za-z_]\w*)?((?:\.[A-Za-z_]\w*)*)$/.exec(tok);
   if (v) return { t: "field", base: v[1] ?? "", path: v[2] ? v[2].slice(1).split(".") : [] };
-  if (/^[A-Za-z_]\w*$/.test(tok)) return { t: "ident", name: tok };
+  if (/^[A-Za-z_]\w*$/.test(tok)) {
+    if (!Object.hasOwn(functions, tok)) fail(`function "${tok}" is not supported (known: ${Object.keys(functions).join(", ")})`);
+    return { t: "ident", name: tok };
+  }
   return fail(`cannot read "${tok}"`);
 }
 
@@ -327,7 +335,7 @@ class Evaluator {
   }
 
   private call(name: string, args: TemplateValue[], pos: number): TemplateValue {
-    const fn = functions[name];
+    const fn = Object.hasOwn(functions, name) ? functions[name] : undefined;
     if (!fn) this.fail(pos, `function "${name}" is not supported (known: ${Object.keys(functions).join(", ")})`);
     return fn(args);
   }
