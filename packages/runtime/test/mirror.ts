@@ -24,9 +24,9 @@ export class MirrorReconciler implements Reconciler {
         ctx.log.info("reconciled", { deleted: true });
         return;
       }
-      if (cm.metadata.labels?.role !== ParentLabel.role) return;
       const v = cm.data?.v;
       this.lastSeen.set(key, v);
+      if (cm.metadata.labels?.role !== ParentLabel.role) return;
       await this.ensureMirror(cm, v, ctx);
       ctx.log.info("reconciled", { v });
     } finally {
