@@ -39,7 +39,10 @@ export async function readObject(
   const { header, rawHeader } = parsed;
   let key: Buffer | undefined;
   if (header.encryption !== "none") {
-    if (!opts.key) throw new AgentError(`object "${name}" is encrypted: set DP_ENCRYPTION_KEY or DP_ENCRYPTION_KEY_FILE`);
+    if (!opts.key) {
+      body.destroy();
+      throw new AgentError(`object "${name}" is encrypted: set DP_ENCRYPTION_KEY or DP_ENCRYPTION_KEY_FILE`);
+    }
     key = await objectKey(opts.key, header.salt);
     if (!keyCheck(key).equals(header.keyCheck)) {
       body.destroy();

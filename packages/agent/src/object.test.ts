@@ -1,0 +1,84 @@
+import { expect } from "chai";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable, Writable } from "node:stream";
+import { FilesystemBackend } from "@dataprotection/storage";
+import { parseKey } from "./format/keys.ts";
+import { readObject } from "./object-reader.ts";
+import { writeObject } from "./object-writer.ts";
+
+const CHUNK = 4096;
+
+function sink(): { w: Writable; bytes: () => Buffer } {
+  const parts: Buffer[] = [];
+  return { w: new Writable({ write: (c: Buffer, _e, cb) => (parts.push(c), cb()) }), bytes: () => Buffer.concat(parts) };
+}
+
+describe("object format", () => {
+  let root: string;
+  let b: FilesystemBackend;
+  const key = parseKey("ab".repeat(32));
+  const plain = Buffer.from(Array.from({ length: 20000 }, (_, i) => `line ${i} of the dump\n`).join(""));
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), "dp-obj-"));
+    b = new FilesystemBackend({ root });
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  for (const algorithm of ["zstd", "gzip", "none"] as const) {
+    for (const k of [undefined, key]) {
+      it(`round-trips with ${algorithm}, ${k ? "encrypted" : "unencrypted"}`, async () => {
+        const w = await writeObject(b, "o", "o", Readable.from([plain]), { compression: { algorithm }, key: k, chunkSize: CHUNK });
+        const s = sink();
+        const r = await readObject(b, "o", "o", s.w, { key: k });
+        expect(s.bytes().equals(plain)).to.equal(true);
+        expect(r.sha256).to.equal(w.sha256);
+      });
+    }
+  }
+
+  it("detects a flipped byte anywhere, naming the object", async () => {
+    await writeObject(b, "o", "dump.sql", Readable.from([plain]), { compression: { algorithm: "none" }, key, chunkSize: CHUNK });
+    const good = readFileSync(join(root, "o"));
+    for (let pos = 0; pos < good.length; pos += 997) {
+      const bad = Buffer.from(good);
+      bad[pos] ^= 0x40;
+      writeFileSync(join(root, "o"), bad);
+      const err = await readObject(b, "o", "dump.sql", sink().w, { key }).catch((e: unknown) => e);
+      expect(err, `flip at ${pos}`).to.be.instanceOf(Error);
+      expect(String(err), `flip at ${pos}`).to.contain('"dump.sql"');
+    }
+  });
+
+  it("detects truncation, reordering and a rename", async () => {
+    await writeObject(b, "o", "a", Readable.from([plain]), { compression: { algorithm: "none" }, key, chunkSize: CHUNK });
+    const good = readFileSync(join(root, "o"));
+    writeFileSync(join(root, "o"), good.subarray(0, good.length - 30));
+    expect(String(await readObject(b, "o", "a", sink().w, { key }).catch((e: unknown) => e))).to.match(/truncated|corrupt/);
+    const frame = 5 + CHUNK + 16;
+    const swapped = Buffer.concat([good.subarray(0, 36), good.subarray(36 + frame, 36 + 2 * frame), good.subarray(36, 36 + frame), good.subarray(36 + 2 * frame)]);
+    writeFileSync(join(root, "o"), swapped);
+    expect(String(await readObject(b, "o", "a", sink().w, { key }).catch((e: unknown) => e))).to.contain("corrupt at chunk 0");
+    writeFileSync(join(root, "o"), good);
+    expect(String(await readObject(b, "o", "b", sink().w, { key }).catch((e: unknown) => e))).to.contain("corrupt at chunk 0");
+  });
+
+  it("reports a wrong key as a wrong key, and a missing key as such", async () => {
+    await writeObject(b, "o", "o", Readable.from([plain]), { compression: { algorithm: "zstd" }, key: parseKey("correct horse battery staple"), chunkSize: CHUNK });
+    expect(String(await readObject(b, "o", "o", sink().w, { key: parseKey("wrong horse battery staple") }).catch((e: unknown) => e))).to.contain("encryption key is not the one");
+    expect(String(await readObject(b, "o", "o", sink().w, {}).catch((e: unknown) => e))).to.contain("DP_ENCRYPTION_KEY");
+  });
+
+  it("leaves no object when the input fails midway", async () => {
+    const src = new Readable({ read() {} });
+    src.push(plain);
+    setTimeout(() => src.destroy(new Error("pg_dump died")), 20);
+    const err = await writeObject(b, "ns/o", "o", src, { compression: { algorithm: "zstd" }, chunkSize: CHUNK }).catch((e: unknown) => e);
+    expect(String(err)).to.contain("pg_dump died");
+    expect(await b.stat("ns/o")).to.equal(undefined);
+    const left = [];
+    for await (const o of b.list("")) left.push(o.key);
+    expect(left).to.deep.equal([]);
+  });
+});
