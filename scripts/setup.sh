@@ -34,4 +34,15 @@ fi
 # --- the real control plane, built from the Go module proxy (cached) -------------
 bash packages/testenv/scripts/build-k8s.sh
 
+# --- storage/agent: S3-compatible server for the S3 happy-path tests, GNU time for bench:agent ---
+# versitygw: one static Go binary from the module proxy with a posix backend (no daemon set-up).
+if [[ ! -x "$DP_CACHE/bin/versitygw" ]]; then
+  echo "setup: go install versitygw"
+  GOPATH="$DP_CACHE/gopath" GOBIN="$DP_CACHE/bin" go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+fi
+if [[ ! -x /usr/bin/time ]]; then
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends time
+fi
+
 echo "setup: done in $((SECONDS - t0))s"
