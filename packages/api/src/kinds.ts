@@ -121,7 +121,7 @@ export const kinds: readonly KindInfo[] = [
   },
   {
     group: ThreeScaleGroup, version: Version, kind: Kind.APIManagerBackup, plural: Plural.APIManagerBackup, singular: "apimanagerbackup", scope: "Namespaced",
-    shortNames: [], categories: [...dp, "3scale"], schema: APIManagerBackupSchema,
+    shortNames: [], categories: [...dp, "threescale"], schema: APIManagerBackupSchema,
     printerColumns: [
       { name: "COMPLETED", type: "boolean", jsonPath: ".status.completed" },
       { name: "PVC", type: "string", jsonPath: ".status.backupPersistentVolumeClaimName" },
@@ -130,7 +130,7 @@ export const kinds: readonly KindInfo[] = [
   },
   {
     group: ThreeScaleGroup, version: Version, kind: Kind.APIManagerRestore, plural: Plural.APIManagerRestore, singular: "apimanagerrestore", scope: "Namespaced",
-    shortNames: [], categories: [...dp, "3scale"], schema: APIManagerRestoreSchema,
+    shortNames: [], categories: [...dp, "threescale"], schema: APIManagerRestoreSchema,
     printerColumns: [
       { name: "COMPLETED", type: "boolean", jsonPath: ".status.completed" },
       { name: "APIMANAGER", type: "string", jsonPath: ".status.apiManagerToRestoreRef.name" },

@@ -3,7 +3,8 @@
 import { expect } from "chai";
 import { request } from "node:https";
 import { randomBytes } from "node:crypto";
-import { ApiextensionsV1Api, CoreV1Api, KubernetesObjectApi, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import { ApiextensionsV1Api, CoreV1Api, KubernetesObjectApi, dumpYaml, loadYaml, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import { parse } from "yaml";
 import { sharedControlPlane, installCrds } from "@dataprotection/testenv";
 import { crdDocuments, kinds, kindInfo, type Kind } from "@dataprotection/api";
 import { loadExamples, example, type Manifest } from "../src/testdata/examples.ts";
@@ -55,13 +56,16 @@ describe("api CRDs on a real API server", function () {
   before(async () => {
     const cp = await sharedControlPlane();
     kc = cp.kubeConfig;
-    await installCrds(kc, crdDocuments() as unknown as KubernetesObject[]);
+    // client-node's typed serializer drops wire-format keys it does not map (x-kubernetes-*,
+    // default), so hand it its model form; the test below checks nothing was lost.
+    await installCrds(kc, crdDocuments().map((d) => loadYaml<KubernetesObject>(JSON.stringify(d))));
     objects = kc.makeApiClient(KubernetesObjectApi);
     await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
   });
 
   after(async () => {
     if (!kc) return;
+    if (!objects) return;
     await kc.makeApiClient(CoreV1Api).deleteNamespace({ name: ns }).catch(() => undefined);
     for (const { obj } of loadExamples()) {
       if (kindInfo(obj.kind).scope === "Cluster") await objects.delete(placed(obj)).catch(() => undefined);
@@ -76,6 +80,9 @@ describe("api CRDs on a real API server", function () {
       expect(conds, doc.metadata.name).to.include({ Established: "True", NamesAccepted: "True" });
       expect(conds, `${doc.metadata.name} must be structural`).not.to.have.property("NonStructuralSchema");
       expect(crd.spec.versions[0].subresources?.status, doc.metadata.name).to.deep.equal({});
+      const stored = (parse(dumpYaml(crd)) as { spec: { versions: { schema: unknown }[] } }).spec.versions[0].schema;
+      expect(stored, `${doc.metadata.name}: the stored schema differs from the generated one`)
+        .to.deep.equal((doc.spec.versions as { schema: unknown }[])[0].schema);
     }
     expect(crdDocuments()).to.have.length(kinds.length);
   });
@@ -127,7 +134,7 @@ describe("api CRDs on a real API server", function () {
       expect(names.slice(1), info.kind).to.deep.equal(info.printerColumns.map((c) => c.name));
       for (const col of expected[info.kind] ?? []) expect(names, info.kind).to.include(col);
       const row = table.rows.find((r) => r.cells[0] === obj.metadata.name);
-      expect(row, `${info.kind} row`).to.exist;
+      expect(row, `${info.kind} row`).not.to.equal(undefined);
       if (info.kind === "Backup") expect(row?.cells.slice(1, 3)).to.deep.equal(["pg-cluster-postgresql-backup-policy", "datafile"]);
       if (info.kind === "BackupRepo") expect(row?.cells[2]).to.equal("local-pvc");
       if (info.kind === "RestoreJob") expect(row?.cells[2]).to.equal("pg-cluster-manual-20240101");
