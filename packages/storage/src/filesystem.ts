@@ -17,7 +17,7 @@ export class FilesystemBackend implements RepoBackend {
   readonly location: string;
   private readonly root: string;
 
-  constructor(config: FilesystemRepoConfig) {
+  constructor(config: Omit<FilesystemRepoConfig, "kind">) {
     if (!config.root) throw new RepoError("InvalidConfig", "filesystem repo needs a root directory");
     this.root = config.root;
     this.location = config.root;

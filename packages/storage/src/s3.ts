@@ -28,7 +28,7 @@ export class S3Backend implements RepoBackend {
   private readonly queueSize: number;
   private readonly endpoint: string;
 
-  constructor(config: S3RepoConfig) {
+  constructor(config: Omit<S3RepoConfig, "kind">) {
     if (!config.bucket) throw new RepoError("InvalidConfig", "S3 repo needs a bucket");
     this.bucket = config.bucket;
     this.prefix = config.prefix ? checkPrefix(config.prefix.replace(/\/+$/, "")) : "";

@@ -84,7 +84,7 @@ function main(): void {
     "",
     "| run | seconds | MiB/s | peak RSS MiB |",
     "|---|---:|---:|---:|",
-    ...rows.map(([n, r]) => `| ${n} | ${r.seconds.toFixed(2)} | ${mbs(r).toFixed(0)} | ${r.rssMiB.toFixed(0)} |`),
+    ...rows.map(([n, r]) => `| ${n.replace(/\|/g, "\\|")} | ${r.seconds.toFixed(2)} | ${mbs(r).toFixed(0)} | ${r.rssMiB.toFixed(0)} |`),
     "",
     `Ratios: push vs tar|zstd ${(refPush.seconds / agentPush.seconds).toFixed(2)}x (goal >= 0.9), ` +
       `push vs restic ${(restic.seconds / agentPush.seconds).toFixed(2)}x (goal >= 2), ` +
