@@ -11,7 +11,7 @@ t0=$SECONDS
 # openssl: test PKI; util-linux: unshare/setpriv for the local node; zstd/tar/rsync:
 # reference tools and tool images; databases for the e2e suites; restic for the bench.
 apt_pkgs=(openssl util-linux zstd tar rsync python3 curl ca-certificates
-  postgresql postgresql-contrib mariadb-server mariadb-client redis-server restic)
+  postgresql postgresql-contrib mariadb-server mariadb-client redis-server restic time)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -34,15 +34,11 @@ fi
 # --- the real control plane, built from the Go module proxy (cached) -------------
 bash packages/testenv/scripts/build-k8s.sh
 
-# --- storage/agent: S3-compatible server for the S3 happy-path tests, GNU time for bench:agent ---
+# --- storage/agent: S3-compatible server for the S3 happy-path tests, GNU time (apt list above) for bench:agent ---
 # versitygw: one static Go binary from the module proxy with a posix backend (no daemon set-up).
 if [[ ! -x "$DP_CACHE/bin/versitygw" ]]; then
   echo "setup: go install versitygw"
   GOPATH="$DP_CACHE/gopath" GOBIN="$DP_CACHE/bin" go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
-fi
-if [[ ! -x /usr/bin/time ]]; then
-  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends time
 fi
 
 echo "setup: done in $((SECONDS - t0))s"
