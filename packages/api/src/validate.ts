@@ -5,6 +5,7 @@ import addFormatsModule from "ajv-formats";
 import type { TSchema } from "@sinclair/typebox";
 import { PRIVATE_KEYWORDS, celCheck, isTransitionRule, type CelRule } from "./schemas/helpers.ts";
 import { kinds } from "./kinds.ts";
+import { QUANTITY_PATTERN } from "./schemas/k8s.ts";
 import type { Kind } from "./constants.ts";
 
 // ajv-formats is CommonJS; under NodeNext its default import is the module object.
@@ -30,7 +31,7 @@ function celKeyword(rules: CelRule[], data: unknown, _parent?: unknown, cxt?: { 
     if (isTransitionRule(r)) continue;
     const check = celCheck(r);
     if (!check) throw new Error(`CEL rule ${JSON.stringify(r.rule)} has no TypeScript twin (celRule(..., check))`);
-    if (!check(data)) errors.push({ keyword: "x-kubernetes-validations", message: r.message, params: { rule: r.rule }, instancePath: cxt?.instancePath ?? "", schemaPath: "" });
+    if (!check(data)) errors.push({ keyword: "x-kubernetes-validations", message: r.message, params: { rule: r.rule }, instancePath: (cxt?.instancePath ?? "") + (r.fieldPath ?? "").replace(/\./g, "/"), schemaPath: "" });
   }
   (celKeyword as unknown as { errors: CelError[] }).errors = errors;
   return errors.length === 0;
@@ -82,6 +83,9 @@ function toError(e: ErrorObject): ValidationError {
     case "enum":
       return { path: base, message: `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}` };
     case "x-kubernetes-validations":
+      return { path: base, message: e.message ?? "" };
+    case "pattern":
+      if (e.params.pattern === QUANTITY_PATTERN) return { path: base, message: "must be a quantity such as 10Gi, 500m or 1024" };
       return { path: base, message: e.message ?? "" };
     default:
       return { path: base, message: e.message ?? e.keyword };

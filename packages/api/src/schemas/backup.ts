@@ -20,6 +20,7 @@ export const BackupSpecSchema = named("BackupSpec", "BackupSpec defines the desi
       "!has(self.parentBackupName) || self.backupType == 'datafile'",
       "spec.parentBackupName: only a datafile backup can be incremental",
       (s) => s.parentBackupName === undefined || (s.backupType ?? BackupType.Datafile) === BackupType.Datafile,
+      ".parentBackupName",
     ),
   ],
 });

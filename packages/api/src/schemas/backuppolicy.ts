@@ -62,6 +62,7 @@ export const PersistentVolumeClaimSchema = named("PersistentVolumeClaim", "Persi
       "!(has(self.storageClassName) && has(self.persistentVolumeConfigMap))",
       "persistentVolumeClaim.persistentVolumeConfigMap: cannot be set together with storageClassName",
       (s) => !(s.storageClassName !== undefined && s.persistentVolumeConfigMap !== undefined),
+      ".persistentVolumeConfigMap",
     ),
   ],
 });

@@ -18,6 +18,8 @@ export const EXT = { [EXTENSION]: true } as const;
 export interface CelRule {
   rule: string;
   message: string;
+  /** The field the API server reports the error on, relative to the rule's object (e.g. ".parentBackupName"). */
+  fieldPath?: string;
 }
 
 type Check = (self: unknown) => boolean;
@@ -29,8 +31,8 @@ const key = (r: CelRule): string => `${r.rule}\u0000${r.message}`;
  * validation gives the server's message. Transition rules (oldSelf) need no check: ajv
  * never sees the old object.
  */
-export function celRule<T>(rule: string, message: string, check?: (self: T) => boolean): CelRule {
-  const r = { rule, message };
+export function celRule<T>(rule: string, message: string, check?: (self: T) => boolean, fieldPath?: string): CelRule {
+  const r: CelRule = fieldPath ? { rule, message, fieldPath } : { rule, message };
   if (check) checks.set(key(r), check as Check);
   return r;
 }

@@ -55,7 +55,7 @@ export function invalidCases(): InvalidCase[] {
     make("BackupPolicy", "target secret without name", "spec.datafile.target.secret.name", (s) => { delete at(s, "datafile", "target", "secret").name; }),
     make("BackupPolicy", "unknown createPolicy", "spec.logfile.persistentVolumeClaim.createPolicy", (s) => { at(s, "logfile", "persistentVolumeClaim").createPolicy = "Always"; }),
     make("BackupPolicy", "initCapacity not a quantity", "spec.logfile.persistentVolumeClaim.initCapacity", (s) => { at(s, "logfile", "persistentVolumeClaim").initCapacity = "lots"; }),
-    make("BackupPolicy", "persistentVolumeConfigMap with storageClassName", "persistentVolumeConfigMap", (s) => {
+    make("BackupPolicy", "persistentVolumeConfigMap with storageClassName", "spec.logfile.persistentVolumeClaim.persistentVolumeConfigMap", (s) => {
       at(s, "logfile", "persistentVolumeClaim").persistentVolumeConfigMap = { name: "pv-template", namespace: "default" };
     }),
     make("BackupPolicy", "persistentVolumeConfigMap without namespace", "spec.logfile.persistentVolumeClaim.persistentVolumeConfigMap.namespace", (s) => {
