@@ -37,7 +37,7 @@ export const BackupToolSpecSchema = named("BackupToolSpec", "BackupToolSpec defi
 }, {
   "x-kubernetes-validations": [
     celRule<{ backupCommands?: string[] }>("size(self.backupCommands) > 0", "spec.backupCommands: at least one backup command is required",
-      (s) => (s.backupCommands ?? []).length > 0),
+      (s) => (s.backupCommands ?? []).length > 0, ".backupCommands"),
   ],
 });
 
