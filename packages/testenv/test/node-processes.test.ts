@@ -1,0 +1,85 @@
+// Container processes end with their pods, and a stopped node leaves none behind.
+import { expect } from "chai";
+import { CoreV1Api } from "@kubernetes/client-node";
+import { sharedCluster } from "../src/node/shared-cluster.ts";
+import { startLocalNode } from "../src/node/start.ts";
+import { processAlive } from "../src/node/processes.ts";
+import { testNamespace, until } from "./node-helpers.ts";
+
+// Commands use $$$$: kubelet's $(VAR) expansion turns $$ into $, so the shell sees $$.
+describe("local node processes", function () {
+  this.timeout(180_000);
+
+  it("ends a pod's processes when its namespace is deleted", async () => {
+    const { controlPlane, node } = await sharedCluster();
+    const core = controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+    const ns = await testNamespace(controlPlane.kubeConfig, "node-nsdel");
+    let cleaned = false;
+    try {
+      await core.createNamespacedPod({
+        namespace: ns.name,
+        body: {
+          metadata: { name: "sleeper" },
+          spec: {
+            terminationGracePeriodSeconds: 5,
+            containers: [{ name: "main", image: "busybox", command: ["sh", "-c", "sleep 1000 & echo $$$$ $!; wait"] }],
+          },
+        },
+      });
+      const pids = await until("sleeper pids in its log", async () => {
+        const m = /^(\d+) (\d+)$/m.exec(await node.logs(ns.name, "sleeper", "main").catch(() => ""));
+        return m ? [Number(m[1]), Number(m[2])] : undefined;
+      }, 60_000);
+      for (const pid of pids) expect(processAlive(pid), `pid ${pid} alive`).to.equal(true);
+      expect(node.pids()).to.include(pids[0]);
+      const running = await core.readNamespacedPod({ name: "sleeper", namespace: ns.name });
+      expect(running.status?.phase).to.equal("Running");
+      expect(running.status?.conditions?.find((c) => c.type === "Ready")?.status).to.equal("True");
+      expect(running.status?.podIP).to.equal("127.0.0.1");
+
+      await ns.cleanup(); // waits until the namespace (and so the pod) is gone
+      cleaned = true;
+      for (const pid of pids) expect(processAlive(pid), `pid ${pid} alive`).to.equal(false);
+      expect(node.pids()).to.not.include(pids[0]);
+    } finally {
+      if (!cleaned) await ns.cleanup();
+    }
+  });
+
+  it("leaves no process behind after stop(), even one that ignores SIGTERM", async () => {
+    const { controlPlane } = await sharedCluster();
+    const core = controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+    const node = await startLocalNode(controlPlane, { name: "local-node-stop", storage: false });
+    const ns = await testNamespace(controlPlane.kubeConfig, "node-stop");
+    try {
+      await core.createNamespacedPod({
+        namespace: ns.name,
+        body: {
+          metadata: { name: "stubborn" },
+          spec: {
+            nodeName: node.name,
+            containers: [
+              { name: "a", image: "busybox", command: ["sh", "-c", 'trap "" TERM; sleep 1000 & echo $$$$ $!; wait'] },
+              { name: "b", image: "busybox", command: ["sleep", "1000"] },
+            ],
+          },
+        },
+      });
+      const pids = await until("stubborn pids", async () => {
+        const m = /^(\d+) (\d+)$/m.exec(await node.logs(ns.name, "stubborn", "a").catch(() => ""));
+        return m && node.pids().length === 2 ? [Number(m[1]), Number(m[2]), ...node.pids()] : undefined;
+      }, 60_000);
+      for (const pid of pids) expect(processAlive(pid), `pid ${pid} alive`).to.equal(true);
+      await node.stop();
+      for (const pid of pids) expect(processAlive(pid), `pid ${pid} alive after stop`).to.equal(false);
+      expect(node.pids()).to.deep.equal([]);
+      const nodes = await core.listNode();
+      expect(nodes.items.map((n) => n.metadata?.name)).to.not.include(node.name);
+    } finally {
+      await node.stop();
+      // The pod is bound to a node that no longer exists: remove it directly.
+      await core.deleteNamespacedPod({ name: "stubborn", namespace: ns.name, gracePeriodSeconds: 0 }).catch(() => undefined);
+      await ns.cleanup();
+    }
+  });
+});
