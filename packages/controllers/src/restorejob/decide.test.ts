@@ -1,0 +1,269 @@
+import { expect } from "chai";
+import type { V1Pod, V1StatefulSet } from "@kubernetes/client-node";
+import { repoAccessFor } from "../backuprepo/access.ts";
+import { defaultTimeouts } from "../options.ts";
+import { decide, type Decision, type JobState, type Observation } from "./decide.ts";
+import { planRestore } from "./plan.ts";
+import type { PvcView } from "./snapshot.ts";
+import { backup, pod, repo, restoreJob, statefulSet, tool } from "./fixtures.test-util.ts";
+
+const NOW = new Date("2024-05-01T12:00:00Z");
+const ago = (ms: number) => new Date(NOW.getTime() - ms).toISOString();
+const progressing = (phase: string, since = ago(1000)) => ({ type: "Progressing", status: "True", reason: phase, lastTransitionTime: since });
+const verified = { type: "Verified", status: "True", reason: "ChecksumsMatch", lastTransitionTime: ago(1000) };
+
+interface Row {
+  name: string;
+  phase?: string;
+  conditions?: Array<{ type: string; status: string; reason: string; lastTransitionTime: string }>;
+  annotations?: Record<string, string>;
+  backups?: ReturnType<typeof backup>[];
+  tools?: ReturnType<typeof tool>[];
+  sts?: V1StatefulSet[];
+  stsPods?: number;
+  pods?: V1Pod[];
+  jobs?: Record<string, JobState>;
+  pvcs?: Record<string, PvcView>;
+  snapshot?: Observation["snapshot"];
+  expect: (d: Decision) => void;
+}
+
+const physicalTool = tool("vol", { physical: ["pull"] });
+const ok = (phase: JobState["phase"], failures = 0, message?: string): JobState => ({ phase, failures, message });
+const actions = (d: Decision) => d.actions.map((a) => (a.type === "createJob" ? `createJob:${a.job.metadata?.name}` : a.type === "scale" ? `scale:${a.statefulSet}=${a.replicas}` : a.type === "recordReplicas" ? `record:${a.statefulSet}=${a.replicas}` : a.type === "createPVC" ? `createPVC:${a.pvc.metadata?.name}` : a.type === "deletePVC" ? `deletePVC:${a.name}` : a.type));
+const reasons = (d: Decision) => d.events.map((e) => e.reason);
+
+const rows: Row[] = [
+  {
+    name: "a new RestoreJob becomes New with a startTimestamp and a Started Event",
+    expect: (d) => {
+      expect(d.status.phase).to.equal("New");
+      expect(d.status.startTimestamp).to.equal(NOW.toISOString());
+      expect(reasons(d)).to.deep.equal(["Started"]);
+    },
+  },
+  {
+    name: "fails when the Backup does not exist, naming it and the field to fix",
+    phase: "New", backups: [],
+    expect: (d) => {
+      expect(d.status.phase).to.equal("Failed");
+      expect(d.status.failureReason).to.equal('BackupNotFound: Backup "ns/full" not found: create it or change RestoreJob "ns/rj" .spec.backupJobName');
+      expect(d.events[0]).to.include({ type: "Warning", reason: "BackupNotFound" });
+    },
+  },
+  {
+    name: "waits while the Backup is still InProgress",
+    phase: "New", backups: [backup("full", { phase: "InProgress" })],
+    expect: (d) => {
+      expect(d.status.phase).to.equal("New");
+      expect(d.actions).to.deep.equal([]);
+      expect(d.requeueAfter).to.be.greaterThan(0);
+    },
+  },
+  {
+    name: "fails when no StatefulSet matches the selector, before verifying anything",
+    phase: "New", sts: [],
+    expect: (d) => {
+      expect(d.status.failureReason).to.match(/^TargetNotFound: no StatefulSet in namespace "ns" matches RestoreJob "ns\/rj"/);
+      expect(d.actions).to.deep.equal([]);
+    },
+  },
+  {
+    name: "fails when two StatefulSets match the selector, naming both",
+    phase: "New", sts: [statefulSet("a", 1), statefulSet("b", 1)],
+    expect: (d) => expect(d.status.failureReason).to.match(/^TargetAmbiguous: 2 StatefulSets \(a, b\) match/),
+  },
+  {
+    name: "starts the verification Job first (the target is not touched)",
+    phase: "New",
+    expect: (d) => {
+      expect(actions(d)).to.deep.equal(["ensureRepoAccess", "createJob:rj-verify"]);
+      expect(reasons(d)).to.deep.equal(["Verifying"]);
+      expect(d.status.phase).to.equal("New");
+    },
+  },
+  {
+    name: "fails with the agent's message when verification fails, and never scales the target",
+    phase: "New", jobs: { "rj-verify": ok("failed", 1, 'container "verify-0" exited 1: dp-agent: object "dir.dpar" chunk 3: checksum mismatch') },
+    expect: (d) => {
+      expect(d.status.phase).to.equal("Failed");
+      expect(d.status.failureReason).to.contain('VerificationFailed: Backup "ns/full" failed verification, the target was not touched: container "verify-0" exited 1: dp-agent: object "dir.dpar"');
+      expect(d.actions).to.deep.equal([]);
+      expect(d.status.completionTimestamp).to.equal(NOW.toISOString());
+    },
+  },
+  {
+    name: "moves to InProgressPhy once verified",
+    phase: "New", jobs: { "rj-verify": ok("succeeded") },
+    expect: (d) => {
+      expect(d.status.phase).to.equal("InProgressPhy");
+      expect(reasons(d)).to.deep.equal(["Verified", "ScalingDown"]);
+      expect(d.status.conditions?.find((c) => c.type === "Verified")?.status).to.equal("True");
+    },
+  },
+  {
+    name: "skips verification of a backup dp-agent did not write, with a Warning",
+    phase: "New", backups: [backup("full", { checksum: false })],
+    expect: (d) => {
+      expect(d.status.phase).to.equal("InProgressPhy");
+      expect(d.events[0]).to.include({ type: "Warning", reason: "VerificationSkipped" });
+    },
+  },
+  {
+    name: "records the original replicas before scaling down",
+    phase: "InProgressPhy", conditions: [verified], sts: [statefulSet("db", 3)],
+    expect: (d) => expect(actions(d)).to.deep.equal(["record:db=3"]),
+  },
+  {
+    name: "scales the StatefulSet to 0 once its replicas are recorded",
+    phase: "InProgressPhy", conditions: [verified], annotations: { "dataprotection.kubeblocks.io/original-replicas": "db=3" }, sts: [statefulSet("db", 3)],
+    expect: (d) => {
+      expect(actions(d)).to.deep.equal(["scale:db=0"]);
+      expect(reasons(d)).to.deep.equal(["ScalingDown"]);
+    },
+  },
+  {
+    name: "waits for the pods to go before restoring",
+    phase: "InProgressPhy", conditions: [verified], annotations: { "dataprotection.kubeblocks.io/original-replicas": "db=3" }, sts: [statefulSet("db", 0, 1)], stsPods: 1,
+    expect: (d) => expect(d.actions).to.deep.equal([]),
+  },
+  {
+    name: "starts the restore Job once the StatefulSet has no pods",
+    phase: "InProgressPhy", conditions: [verified], annotations: { "dataprotection.kubeblocks.io/original-replicas": "db=3" }, sts: [statefulSet("db", 0)],
+    expect: (d) => {
+      expect(actions(d)).to.deep.equal(["ensureRepoAccess", "createJob:rj-restore"]);
+      expect(reasons(d)).to.deep.equal(["Restoring"]);
+    },
+  },
+  {
+    name: "does not scale down again while the restore Job runs",
+    phase: "InProgressPhy", conditions: [verified], annotations: { "dataprotection.kubeblocks.io/original-replicas": "db=3" }, sts: [statefulSet("db", 3)], jobs: { "rj-restore": ok("running") },
+    expect: (d) => expect(d.actions).to.deep.equal([]),
+  },
+  {
+    name: "scales back and completes when the restore Job succeeds",
+    phase: "InProgressPhy", conditions: [verified], annotations: { "dataprotection.kubeblocks.io/original-replicas": "db=3" }, sts: [statefulSet("db", 0)], jobs: { "rj-restore": ok("succeeded") },
+    expect: (d) => {
+      expect(actions(d)).to.deep.equal(["scale:db=3"]);
+      expect(d.status.phase).to.equal("Completed");
+      expect(reasons(d)).to.deep.equal(["ScalingUp", "Completed"]);
+      expect(d.requeueAfter).to.equal(undefined);
+    },
+  },
+  {
+    name: "scales back also when the restore Job fails, recording the attempts",
+    phase: "InProgressPhy", conditions: [verified], annotations: { "dataprotection.kubeblocks.io/original-replicas": "db=3" }, sts: [statefulSet("db", 0)], jobs: { "rj-restore": ok("failed", 3, 'container "restore-0" exited 2') },
+    expect: (d) => {
+      expect(actions(d)).to.deep.equal(["scale:db=3"]);
+      expect(d.status.phase).to.equal("Failed");
+      expect(d.status.attempts).to.equal(3);
+      expect(d.status.failureReason).to.contain('JobFailed: restore Job "rj-restore" failed after 3 attempt(s): container "restore-0" exited 2');
+    },
+  },
+  {
+    name: "a Failed RestoreJob whose scale-back was lost scales back on the next reconcile",
+    phase: "Failed", annotations: { "dataprotection.kubeblocks.io/original-replicas": "db=3" }, sts: [statefulSet("db", 0)],
+    expect: (d) => expect(actions(d)).to.deep.equal(["scale:db=3"]),
+  },
+  {
+    name: "a Completed RestoreJob leaves a StatefulSet the user rescaled alone",
+    phase: "Completed", annotations: { "dataprotection.kubeblocks.io/original-replicas": "db=3" }, sts: [statefulSet("db", 5)],
+    conditions: [{ type: "WorkloadRestarted", status: "True", reason: "ScaledBack", lastTransitionTime: ago(1) }],
+    expect: (d) => expect(d.actions).to.deep.equal([]),
+  },
+  {
+    name: "logical ReadWrite: one Job, for the primary pod only",
+    phase: "InProgressLogic", tools: [tool("vol", { logical: ["psql"], scope: "ReadWrite" })], conditions: [progressing("InProgressLogic")],
+    pods: [pod("db-0", { role: "secondary" }), pod("db-1", { role: "primary" })],
+    expect: (d) => expect(actions(d)).to.deep.equal(["ensureRepoAccess", "createJob:rj-logic-db-1"]),
+  },
+  {
+    name: "logical All: one Job per pod",
+    phase: "InProgressLogic", tools: [tool("vol", { logical: ["psql"] })], conditions: [progressing("InProgressLogic")],
+    pods: [pod("db-0"), pod("db-1")],
+    expect: (d) => expect(actions(d).filter((a) => a.startsWith("createJob"))).to.deep.equal(["createJob:rj-logic-db-0", "createJob:rj-logic-db-1"]),
+  },
+  {
+    name: "logical: waits for every target pod to be ready",
+    phase: "InProgressLogic", tools: [tool("vol", { logical: ["psql"] })], conditions: [progressing("InProgressLogic")],
+    pods: [pod("db-0"), pod("db-1", { ready: false })],
+    expect: (d) => {
+      expect(d.actions).to.deep.equal([]);
+      expect(d.status.phase).to.equal("InProgressLogic");
+    },
+  },
+  {
+    name: "logical: fails when the pods are not ready within targetPodWaitMs",
+    phase: "InProgressLogic", tools: [tool("vol", { logical: ["psql"] })], conditions: [progressing("InProgressLogic", ago(defaultTimeouts.targetPodWaitMs + 1))],
+    pods: [pod("db-0", { ready: false })],
+    expect: (d) => expect(d.status.failureReason).to.match(/^TargetPodNotFound: 0 of 1 target pods/),
+  },
+  {
+    name: "logical: completes when every pod's Job succeeded",
+    phase: "InProgressLogic", tools: [tool("vol", { logical: ["psql"] })], conditions: [progressing("InProgressLogic")],
+    pods: [pod("db-0"), pod("db-1")], jobs: { "rj-logic-db-0": ok("succeeded"), "rj-logic-db-1": ok("succeeded") },
+    expect: (d) => {
+      expect(d.status.phase).to.equal("Completed");
+      expect(d.events.at(-1)?.message).to.equal('restored Backup "full" through pod(s) "db-0", "db-1"');
+    },
+  },
+  {
+    name: "snapshot: replaces the existing PVC with one provisioned from the VolumeSnapshot",
+    phase: "InProgressPhy", backups: [backup("full", { type: "snapshot", snapshot: "snap-1", checksum: false })], annotations: { "dataprotection.kubeblocks.io/original-replicas": "db=1" },
+    sts: [statefulSet("db", 0)], pvcs: { "data-db-0": { ours: false, terminating: false, bound: true } }, snapshot: { readyToUse: true },
+    expect: (d) => expect(actions(d)).to.deep.equal(["deletePVC:data-db-0"]),
+  },
+  {
+    name: "snapshot: creates the PVC from the snapshot once the old one is gone",
+    phase: "InProgressPhy", backups: [backup("full", { type: "snapshot", snapshot: "snap-1", checksum: false })], annotations: { "dataprotection.kubeblocks.io/original-replicas": "db=1" },
+    sts: [statefulSet("db", 0)], snapshot: { readyToUse: true },
+    expect: (d) => {
+      expect(actions(d)).to.deep.equal(["createPVC:data-db-0"]);
+      const a = d.actions[0]!;
+      if (a.type !== "createPVC") throw new Error("not createPVC");
+      expect(a.pvc.spec?.dataSource).to.deep.equal({ apiGroup: "snapshot.storage.k8s.io", kind: "VolumeSnapshot", name: "snap-1" });
+      expect(a.pvc.spec?.storageClassName).to.equal("fast");
+      expect(a.pvc.spec?.resources?.requests?.storage).to.equal("2Gi");
+    },
+  },
+  {
+    name: "snapshot: scales back and completes once our PVC is bound",
+    phase: "InProgressPhy", backups: [backup("full", { type: "snapshot", snapshot: "snap-1", checksum: false })], annotations: { "dataprotection.kubeblocks.io/original-replicas": "db=1" },
+    sts: [statefulSet("db", 0)], pvcs: { "data-db-0": { ours: true, terminating: false, bound: true } }, snapshot: { readyToUse: true },
+    expect: (d) => {
+      expect(actions(d)).to.deep.equal(["scale:db=1"]);
+      expect(d.status.phase).to.equal("Completed");
+    },
+  },
+];
+
+describe("restorejob decide", () => {
+  for (const r of rows) {
+    it(r.name, () => {
+      const rj = restoreJob({ phase: r.phase, annotations: r.annotations, conditions: r.conditions });
+      const plan = planRestore({
+        restore: rj,
+        backups: r.backups ?? [backup("full")],
+        tools: new Map((r.tools ?? [physicalTool]).map((t) => [t.metadata!.name!, t])),
+        repos: new Map([["repo", repo()]]),
+      });
+      const sts = r.sts ?? [statefulSet("db", 2)];
+      const recordedRaw = r.annotations?.["dataprotection.kubeblocks.io/original-replicas"];
+      const obs: Observation = {
+        restore: rj,
+        plan,
+        statefulSets: sts,
+        statefulSetPods: new Map(sts.map((s) => [s.metadata!.name!, r.stsPods ?? 0])),
+        recorded: recordedRaw ? { name: recordedRaw.split("=")[0]!, replicas: Number(recordedRaw.split("=")[1]) } : undefined,
+        pods: r.pods ?? [],
+        jobs: new Map(Object.entries(r.jobs ?? {})),
+        pvcs: new Map(Object.entries(r.pvcs ?? {})),
+        snapshot: r.snapshot,
+        access: repoAccessFor(repo()),
+        agentImage: "agent:1",
+        timeouts: defaultTimeouts,
+      };
+      r.expect(decide(obs, NOW));
+    });
+  }
+});

@@ -1,0 +1,71 @@
+import { expect } from "chai";
+import type { V1EnvVar } from "@kubernetes/client-node";
+import { repoAccessFor } from "../backuprepo/access.ts";
+import { buildLogicalJob, buildPhysicalJob, buildVerifyJob } from "./job.ts";
+import { planRestore, type RestorePlan } from "./plan.ts";
+import { backup, pod, repo, restoreJob, tool } from "./fixtures.test-util.ts";
+
+function okPlan(p: ReturnType<typeof planRestore>): RestorePlan {
+  if (p.kind !== "ok") throw new Error(JSON.stringify(p));
+  return p.plan;
+}
+const envOf = (env: V1EnvVar[] | undefined) => Object.fromEntries((env ?? []).map((e) => [e.name, e.value ?? e.valueFrom?.secretKeyRef?.key]));
+const access = repoAccessFor(repo());
+
+describe("restorejob job builders", () => {
+  const chain = [backup("b0"), backup("i1", { parent: "b0", chain: ["b0"] })];
+  const t = tool("vol", { physical: ["set -e", "dp-agent pull-dir $DATA_DIR"], incr: ["dp-agent pull-dir $DATA_DIR"], logical: ["psql < x"] });
+  const rj = restoreJob({ backup: "i1", onFailAttempted: 2 });
+  const plan = okPlan(planRestore({ restore: rj, backups: chain, tools: new Map([["vol", t]]), repos: new Map([["repo", repo()]]) }));
+
+  it("verifies every backup of the chain with dp-agent, one container each, owned by the RestoreJob", () => {
+    const job = buildVerifyJob(rj, plan, access, "agent:1");
+    expect(job.metadata?.name).to.equal("rj-verify");
+    expect(job.metadata?.ownerReferences?.[0]).to.include({ kind: "RestoreJob", name: "rj", uid: "uid-rj", controller: true });
+    const spec = job.spec!.template.spec!;
+    expect([...(spec.initContainers ?? []), ...spec.containers].map((c) => [c.name, c.command?.join(" "), envOf(c.env).BACKUP_DIR])).to.deep.equal([
+      ["verify-0", "dp-agent verify", "/backupdata/ns/b0"],
+      ["verify-1", "dp-agent verify", "/backupdata/ns/i1"],
+    ]);
+    expect(spec.volumes?.map((v) => v.persistentVolumeClaim?.claimName)).to.deep.equal(["dp-backup-repo"]);
+  });
+
+  it("runs base then incremental restore commands in order with targetVolumes, the backup volume and the contract env", () => {
+    const job = buildPhysicalJob(rj, plan, access);
+    const spec = job.spec!.template.spec!;
+    expect(job.spec?.backoffLimit).to.equal(2);
+    expect(spec.restartPolicy).to.equal("Never");
+    const [base, incr] = [spec.initContainers![0]!, spec.containers[0]!];
+    expect(base.args).to.deep.equal(["set -e\ndp-agent pull-dir $DATA_DIR"]);
+    expect(incr.args).to.deep.equal(["dp-agent pull-dir $DATA_DIR"]);
+    expect(envOf(base.env)).to.include({ BACKUP_NAME: "b0", BACKUP_DIR: "/backupdata/ns/b0", DATA_DIR: "/data", DB_USER: "user", DB_PASSWORD: "pw", DP_REPO_KIND: "filesystem", DP_RESTORE_STEP: "base" });
+    expect(envOf(incr.env)).to.include({ BACKUP_NAME: "i1", BACKUP_DIR: "/backupdata/ns/i1", DP_RESTORE_STEP: "incremental" });
+    expect(incr.volumeMounts?.map((m) => `${m.name}:${m.mountPath}`)).to.deep.equal(["data:/data", "dp-backup-data:/backupdata"]);
+    expect(spec.volumes?.map((v) => v.persistentVolumeClaim?.claimName)).to.deep.equal(["data-db-0", "dp-backup-repo"]);
+  });
+
+  it("runs a logical restore on the target pod's node against its IP, with its PVCs at its mount paths", () => {
+    const job = buildLogicalJob(rj, plan, access, pod("db-1", { ip: "10.1.2.3" }));
+    const spec = job.spec!.template.spec!;
+    expect(job.metadata?.name).to.equal("rj-logic-db-1");
+    expect(spec.nodeName).to.equal("node-1");
+    expect(envOf(spec.containers[0]!.env)).to.include({ DB_HOST: "10.1.2.3", DB_PORT: "5432" });
+    expect(spec.containers[0]!.volumeMounts?.map((m) => `${m.name}:${m.mountPath}`)).to.deep.equal(["data:/var/lib/db", "dp-backup-data:/backupdata"]);
+  });
+
+  it("passes the recovery time to every step of a point-in-time restore", () => {
+    const bs = [
+      backup("full", { start: "2024-05-01T10:00:00Z", stop: "2024-05-01T10:05:00Z" }),
+      backup("log", { type: "logfile", tool: "pitr", start: "2024-05-01T09:00:00Z", stop: "2024-05-01T11:00:00Z" }),
+    ];
+    const r = restoreJob({ restoreTime: "2024-05-01T10:30:00Z" });
+    const p = okPlan(planRestore({ restore: r, backups: bs, tools: new Map([["vol", tool("vol", { physical: ["full"] })], ["pitr", tool("pitr", { physical: ["replay"] })]]), repos: new Map([["repo", repo()]]) }));
+    const spec = buildPhysicalJob(r, p, access).spec!.template.spec!;
+    const log = spec.containers[0]!;
+    expect(log.args).to.deep.equal(["replay"]);
+    expect(envOf(log.env)).to.include({
+      BACKUP_NAME: "log", KB_RECOVERY_TIME: "2024-05-01T10:30:00Z", KB_RECOVERY_TIMESTAMP: String(Date.parse("2024-05-01T10:30:00Z") / 1000),
+      BACKUP_START_TIME: "2024-05-01T10:00:00Z", BASE_BACKUP_NAME: "full",
+    });
+  });
+});

@@ -1,0 +1,135 @@
+// Pure builders: the verification Job, the physical restore Job and the per-pod
+// logical restore Jobs of a RestoreJob. Steps run in plan order as init containers,
+// the last one as the main container, so a Job is one ordered, retryable unit.
+import type { V1Container, V1EnvVar, V1Job, V1Pod, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
+import type { Backup, BackupTool, RestoreJob } from "@dataprotection/api";
+import { childName, setControllerReference, type KubeObject } from "@dataprotection/runtime";
+import { Kinds } from "../kinds.ts";
+import type { RepoAccess } from "../backuprepo/access.ts";
+import { backupDirOf, backupFilePath, toolEnv } from "../backup/env.ts";
+import { commandsOf, type RestoreMode, type RestorePlan, type RestoreStep } from "./plan.ts";
+import { iso, startTimeOf } from "./pitr.ts";
+
+/** Label on every child of a RestoreJob, naming it. */
+export const LabelRestoreJob = "dataprotection.kubeblocks.io/restorejob";
+/** Label on restore Jobs and their pods: verify, physical or logical. */
+export const LabelRestoreStage = "dataprotection.kubeblocks.io/restore-stage";
+/** Label on a logical restore Job: the target pod it restores into. */
+export const LabelTargetPod = "dataprotection.kubeblocks.io/target-pod";
+
+export const verifyJobName = (rj: RestoreJob): string => childName(rj.metadata.name ?? "", "verify");
+export const physicalJobName = (rj: RestoreJob): string => childName(rj.metadata.name ?? "", "restore");
+export const logicalJobName = (rj: RestoreJob, pod: string): string => childName(rj.metadata.name ?? "", `logic-${pod}`);
+
+/** "/<namespace>/<backup>" as recorded by the backup (either spelling), else the KubeBlocks default. */
+export function filePathOf(b: Backup): string {
+  const p = b.status?.manifests?.backupTool?.filePath;
+  if (!p) return backupFilePath(b.metadata.namespace ?? "", b.metadata.name ?? "");
+  return `/${p.replace(/^\/+|\/+$/g, "")}`;
+}
+
+/** The point-in-time variables (KubeBlocks 0.6 names) for every step of a PITR plan. */
+export function pitrEnv(plan: RestorePlan): V1EnvVar[] {
+  if (!plan.pitr) return [];
+  const { time, base } = plan.pitr;
+  const env: V1EnvVar[] = [
+    { name: "KB_RECOVERY_TIME", value: iso(time) },
+    { name: "KB_RECOVERY_TIMESTAMP", value: String(Math.floor(time.getTime() / 1000)) },
+  ];
+  const start = startTimeOf(base);
+  if (start) env.push({ name: "BACKUP_START_TIME", value: iso(start) });
+  env.push({ name: "BASE_BACKUP_NAME", value: base.metadata.name ?? "" }, { name: "BASE_BACKUP_DIR", value: backupDirOf(filePathOf(base)) });
+  for (const [k, v] of Object.entries(base.status?.manifests?.userContext ?? {})) env.push({ name: k.toUpperCase(), value: v });
+  return env;
+}
+
+function jobShell(rj: RestoreJob, name: string, stage: string, labels: Record<string, string>, containers: V1Container[], volumes: V1Volume[], extra: Partial<NonNullable<V1Job["spec"]>["template"]["spec"]> = {}): V1Job {
+  const allLabels = { [LabelRestoreJob]: rj.metadata.name ?? "", [LabelRestoreStage]: stage, ...labels };
+  const main = containers[containers.length - 1]!;
+  const job: V1Job & { metadata: NonNullable<V1Job["metadata"]> } = {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name, namespace: rj.metadata.namespace, labels: allLabels },
+    spec: {
+      backoffLimit: rj.spec.onFailAttempted ?? 0,
+      template: {
+        metadata: { labels: allLabels },
+        spec: {
+          restartPolicy: "Never",
+          ...extra,
+          initContainers: containers.length > 1 ? containers.slice(0, -1) : undefined,
+          containers: [main],
+          volumes,
+        },
+      },
+    },
+  };
+  return setControllerReference(job, rj as RestoreJob & KubeObject, Kinds.RestoreJob);
+}
+
+/** One container per backup: `dp-agent verify` reads every chunk and checks every checksum, writing nothing. */
+export function buildVerifyJob(rj: RestoreJob, plan: RestorePlan, access: RepoAccess, agentImage: string): V1Job {
+  const containers: V1Container[] = plan.verify.map((b, i) => ({
+    name: `verify-${i}`,
+    image: agentImage,
+    command: ["dp-agent", "verify"],
+    env: [
+      { name: "BACKUP_NAME", value: b.metadata.name ?? "" },
+      { name: "BACKUP_DIR", value: backupDirOf(filePathOf(b)) },
+      ...access.env,
+      { name: "DP_BACKUP_PATH", value: filePathOf(b).slice(1) },
+    ],
+    volumeMounts: access.volumeMounts,
+    terminationMessagePolicy: "FallbackToLogsOnError",
+  }));
+  return jobShell(rj, verifyJobName(rj), "verify", {}, containers, access.volumes);
+}
+
+function stepContainer(rj: RestoreJob, plan: RestorePlan, step: RestoreStep, i: number, mode: RestoreMode, access: RepoAccess, mounts: V1VolumeMount[], target?: { pod: V1Pod; container: V1Container }): V1Container {
+  const tool: BackupTool = step.tool;
+  const env = toolEnv({
+    backupName: step.backup.metadata.name ?? "",
+    filePath: filePathOf(step.backup),
+    target,
+    secret: rj.spec.target.secret,
+    access,
+    tool,
+    extra: [...pitrEnv(plan), { name: "DP_RESTORE_STEP", value: step.kind }],
+  });
+  return {
+    name: `restore-${i}`,
+    image: tool.spec.image,
+    command: ["sh", "-c"],
+    // KubeBlocks passes the commands as `sh -c` args; joining lets multi-line lists run in order.
+    args: [commandsOf(step, mode).join("\n")],
+    env,
+    envFrom: tool.spec.envFrom as V1Container["envFrom"],
+    resources: tool.spec.resources as V1Container["resources"],
+    volumeMounts: [...mounts, ...access.volumeMounts],
+    terminationMessagePolicy: "FallbackToLogsOnError",
+  };
+}
+
+/** The physical restore: targetVolumes mounted at targetVolumeMounts plus the backup volume. */
+export function buildPhysicalJob(rj: RestoreJob, plan: RestorePlan, access: RepoAccess): V1Job {
+  const mounts = (rj.spec.targetVolumeMounts ?? []) as V1VolumeMount[];
+  const containers = plan.steps.map((s, i) => stepContainer(rj, plan, s, i, "physical", access, mounts));
+  const volumes = [...((rj.spec.targetVolumes ?? []) as V1Volume[]), ...access.volumes];
+  return jobShell(rj, physicalJobName(rj), "physical", {}, containers, volumes);
+}
+
+/**
+ * The logical restore into one running target pod: on its node, DB_HOST = its IP,
+ * credentials from target.secret, and its PVC volumes at its container's mount paths.
+ */
+export function buildLogicalJob(rj: RestoreJob, plan: RestorePlan, access: RepoAccess, pod: V1Pod): V1Job {
+  const container = pod.spec?.containers[0] ?? { name: "main" };
+  const pvcVolumes = (pod.spec?.volumes ?? []).filter((v) => v.persistentVolumeClaim);
+  const names = new Set(pvcVolumes.map((v) => v.name));
+  const mounts = (container.volumeMounts ?? []).filter((m) => names.has(m.name));
+  const containers = plan.steps.map((s, i) => stepContainer(rj, plan, s, i, "logical", access, mounts, { pod, container }));
+  const podName = pod.metadata?.name ?? "";
+  return jobShell(rj, logicalJobName(rj, podName), "logical", { [LabelTargetPod]: podName }, containers, [...pvcVolumes, ...access.volumes], {
+    nodeName: pod.spec?.nodeName,
+  });
+}

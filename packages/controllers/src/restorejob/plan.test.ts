@@ -1,0 +1,70 @@
+import { expect } from "chai";
+import type { Backup, BackupTool } from "@dataprotection/api";
+import { planRestore, type PlanResult } from "./plan.ts";
+import { backup, repo, restoreJob, tool } from "./fixtures.test-util.ts";
+
+const inc = tool("vol", { physical: ["full"], incr: ["incr"] });
+function plan(backups: Backup[], o: { backup?: string; restoreTime?: string; tools?: BackupTool[] } = {}): PlanResult {
+  return planRestore({
+    restore: restoreJob({ backup: o.backup, restoreTime: o.restoreTime }),
+    backups,
+    tools: new Map((o.tools ?? [inc, tool("pitr", { physical: ["replay"] })]).map((x) => [x.metadata!.name!, x])),
+    repos: new Map([["repo", repo()]]),
+  });
+}
+const steps = (p: PlanResult) => (p.kind === "ok" ? p.plan.steps.map((s) => `${s.kind}:${s.backup.metadata.name}`) : [`${p.kind}:${"reason" in p ? p.reason : p.message}`]);
+
+describe("restorejob plan", () => {
+  it("restores a full backup in one base step and verifies it", () => {
+    const p = plan([backup("full")]);
+    expect(steps(p)).to.deep.equal(["base:full"]);
+    if (p.kind === "ok") expect(p.plan.verify.map((b) => b.metadata.name)).to.deep.equal(["full"]);
+  });
+
+  it("restores an incremental chain base first, in the recorded order", () => {
+    const bs = [backup("b0"), backup("i1", { parent: "b0", chain: ["b0"] }), backup("i2", { parent: "i1", chain: ["b0", "i1"] })];
+    expect(steps(plan(bs, { backup: "i2" }))).to.deep.equal(["base:b0", "incremental:i1", "incremental:i2"]);
+  });
+
+  it("walks parentBackupName when the chain is not recorded", () => {
+    const bs = [backup("b0"), backup("i1", { parent: "b0" }), backup("i2", { parent: "i1" })];
+    expect(steps(plan(bs, { backup: "i2" }))).to.deep.equal(["base:b0", "incremental:i1", "incremental:i2"]);
+  });
+
+  it("fails when a backup of the chain is missing, naming it", () => {
+    const p = plan([backup("i1", { parent: "b0", chain: ["b0"] })], { backup: "i1" });
+    expect(p.kind).to.equal("fail");
+    if (p.kind === "fail") expect(p.message).to.equal('Backup "ns/i1" needs Backup "ns/b0" of its incremental chain, which is missing: restore a backup whose chain is complete');
+  });
+
+  it("fails when the tool has no incrementalRestoreCommands for an incremental step", () => {
+    const bs = [backup("b0"), backup("i1", { parent: "b0", chain: ["b0"] })];
+    const p = plan(bs, { backup: "i1", tools: [tool("vol", { physical: ["full"] })] });
+    expect(p.kind === "fail" && p.reason).to.equal("NoRestoreCommands");
+  });
+
+  it("plans a point-in-time restore as base then the logfile replay", () => {
+    const bs = [
+      backup("full", { start: "2024-05-01T10:00:00Z", stop: "2024-05-01T10:05:00Z" }),
+      backup("log", { type: "logfile", tool: "pitr", start: "2024-05-01T09:00:00Z", stop: "2024-05-01T11:00:00Z" }),
+    ];
+    const p = plan(bs, { restoreTime: "2024-05-01T10:30:00Z" });
+    expect(steps(p)).to.deep.equal(["base:full", "logfile:log"]);
+    if (p.kind === "ok") expect(p.plan.pitr?.time.toISOString()).to.equal("2024-05-01T10:30:00.000Z");
+  });
+
+  it("refuses a malformed restoreTime", () => {
+    const p = plan([backup("full")], { restoreTime: "yesterday" });
+    expect(p.kind === "fail" && p.reason).to.equal("RestoreTimeInvalid");
+  });
+
+  it("fails when the tool is gone, naming it", () => {
+    const p = plan([backup("full", { tool: "gone" })]);
+    expect(p.kind === "fail" && p.message).to.equal('cannot restore Backup "ns/full": BackupTool "gone" not found: create it');
+  });
+
+  it("plans a snapshot backup without verification", () => {
+    const p = plan([backup("snap", { type: "snapshot", snapshot: "vs-1", checksum: false })], { backup: "snap" });
+    expect(p.kind === "ok" && [p.plan.volumeSnapshotName, p.plan.verify.length]).to.deep.equal(["vs-1", 0]);
+  });
+});

@@ -1,0 +1,157 @@
+// Pure: what a RestoreJob restores. Resolves the Backup, its incremental chain, the
+// point-in-time choice, the tools and the repo into ordered steps, or says why not.
+import { BackupPhase, BackupType, type Backup, type BackupRepo, type BackupTool, type RestoreJob } from "@dataprotection/api";
+import { choosePitr } from "./pitr.ts";
+import { Reason } from "./reasons.ts";
+
+export type RestoreMode = "physical" | "logical";
+
+/** One run of tool commands against one backup's data, in plan order. */
+export interface RestoreStep {
+  backup: Backup;
+  tool: BackupTool;
+  /** "base": restoreCommands; "incremental": incrementalRestoreCommands; "logfile": the log tool's restoreCommands. */
+  kind: "base" | "incremental" | "logfile";
+}
+
+export interface RestorePlan {
+  /** The Backup named by spec.backupJobName. */
+  backup: Backup;
+  steps: RestoreStep[];
+  modes: RestoreMode[];
+  /** Where the data lives: a BackupRepo, or a KubeBlocks 0.6 backup PVC. */
+  repo?: BackupRepo;
+  legacyPVC?: string;
+  pitr?: { time: Date; base: Backup; log: Backup };
+  /** Snapshot backups: the VolumeSnapshot the target PVCs are provisioned from. */
+  volumeSnapshotName?: string;
+  /** Backups whose agent checksums are verified before the target is touched. */
+  verify: Backup[];
+}
+
+export type PlanResult =
+  | { kind: "ok"; plan: RestorePlan }
+  | { kind: "fail"; reason: Reason; message: string }
+  | { kind: "wait"; message: string };
+
+export interface PlanInputs {
+  restore: RestoreJob;
+  /** Backups of the RestoreJob's namespace. */
+  backups: readonly Backup[];
+  tools: ReadonlyMap<string, BackupTool>;
+  repos: ReadonlyMap<string, BackupRepo>;
+}
+
+const fail = (reason: Reason, message: string): PlanResult => ({ kind: "fail", reason, message });
+
+export function commandsOf(step: RestoreStep, mode: RestoreMode): string[] {
+  const cfg = step.tool.spec[mode];
+  return (step.kind === "incremental" ? cfg?.incrementalRestoreCommands : cfg?.restoreCommands) ?? [];
+}
+
+export function planRestore(i: PlanInputs): PlanResult {
+  const ns = i.restore.metadata.namespace ?? "";
+  const rjName = `${ns}/${i.restore.metadata.name}`;
+  const byName = new Map(i.backups.map((b) => [b.metadata.name ?? "", b]));
+  const name = i.restore.spec.backupJobName;
+  const backup = byName.get(name);
+  if (!backup) return fail(Reason.BackupNotFound, `Backup "${ns}/${name}" not found: create it or change RestoreJob "${rjName}" .spec.backupJobName`);
+  const phase = backup.status?.phase;
+  if (phase === BackupPhase.Failed) return fail(Reason.BackupFailed, `Backup "${ns}/${name}" is Failed (${backup.status?.failureReason ?? "no reason"}): restore another backup`);
+
+  if (backup.spec.backupType === BackupType.Snapshot) {
+    if (phase !== BackupPhase.Completed) return { kind: "wait", message: `Backup "${ns}/${name}" is ${phase ?? "New"}; waiting for it to complete` };
+    const snap = backup.status?.manifests?.backupSnapshot?.volumeSnapshotName;
+    if (!snap) return fail(Reason.SnapshotNotReady, `snapshot Backup "${ns}/${name}" records no status.manifests.backupSnapshot.volumeSnapshotName: restore another backup`);
+    return { kind: "ok", plan: { backup, steps: [], modes: ["physical"], volumeSnapshotName: snap, verify: [] } };
+  }
+
+  let planned: Array<Omit<RestoreStep, "tool">> = [];
+  let pitr: RestorePlan["pitr"];
+  const restoreTime = i.restore.spec.restoreTime;
+  if (restoreTime) {
+    const time = new Date(restoreTime);
+    if (Number.isNaN(time.getTime())) return fail(Reason.RestoreTimeInvalid, `RestoreJob "${rjName}" .spec.restoreTime ${JSON.stringify(restoreTime)} is not an RFC 3339 time: write e.g. 2024-05-01T12:00:00Z`);
+    const policy = backup.spec.backupPolicyName;
+    const choice = choosePitr(time, i.backups.filter((b) => b.spec.backupPolicyName === policy), `${ns}/${policy}`);
+    if (!choice.ok) return fail(choice.reason === "NoLogfileBackup" ? Reason.NoLogfileBackup : Reason.RestoreTimeOutOfWindow, choice.message);
+    const chain = chainOf(choice.base, byName);
+    if (!Array.isArray(chain)) return chain;
+    planned = [...chain, { backup: choice.log, kind: "logfile" }];
+    pitr = { time, base: choice.base, log: choice.log };
+  } else {
+    if (phase !== BackupPhase.Completed) return { kind: "wait", message: `Backup "${ns}/${name}" is ${phase ?? "New"}; waiting for it to complete` };
+    const chain = chainOf(backup, byName);
+    if (!Array.isArray(chain)) return chain;
+    planned = chain;
+  }
+
+  const steps: RestoreStep[] = [];
+  for (const s of planned) {
+    const toolName = s.backup.status?.backupToolName;
+    const tool = toolName ? i.tools.get(toolName) : undefined;
+    if (!tool) {
+      const what = toolName ? `BackupTool "${toolName}" not found: create it` : `it records no status.backupToolName`;
+      return fail(Reason.ToolNotFound, `cannot restore Backup "${ns}/${s.backup.metadata.name}": ${what}`);
+    }
+    steps.push({ ...s, tool });
+  }
+
+  const base = steps[0]!;
+  const modes = (["physical", "logical"] as const).filter((m) => commandsOf(base, m).length > 0);
+  if (modes.length === 0) return fail(Reason.NoRestoreCommands, `BackupTool "${base.tool.metadata.name}" has neither physical.restoreCommands nor logical.restoreCommands: add them to restore Backup "${ns}/${base.backup.metadata.name}"`);
+  for (const s of steps.slice(1)) {
+    for (const m of modes) {
+      if (commandsOf(s, m).length === 0) {
+        const field = s.kind === "incremental" ? `${m}.incrementalRestoreCommands` : `${m}.restoreCommands`;
+        return fail(Reason.NoRestoreCommands, `BackupTool "${s.tool.metadata.name}" has no ${field}: add them to restore ${s.kind} Backup "${ns}/${s.backup.metadata.name}"`);
+      }
+    }
+  }
+
+  const repoNames = new Set(steps.map((s) => s.backup.status?.backupRepoName ?? ""));
+  if (repoNames.size > 1) return fail(Reason.MixedRepos, `the backups to restore live in different repos (${[...repoNames].join(", ")}): restore them with separate RestoreJobs`);
+  const repoName = [...repoNames][0] ?? "";
+  let repo: BackupRepo | undefined;
+  let legacyPVC: string | undefined;
+  if (repoName) {
+    repo = i.repos.get(repoName);
+    if (!repo) return fail(Reason.RepoNotFound, `BackupRepo "${repoName}" of Backup "${ns}/${base.backup.metadata.name}" not found: recreate it to restore its data`);
+  } else {
+    legacyPVC = base.backup.status?.persistentVolumeClaimName;
+    if (!legacyPVC) return fail(Reason.RepoNotFound, `Backup "${ns}/${base.backup.metadata.name}" records neither status.backupRepoName nor status.persistentVolumeClaimName: its data cannot be found`);
+  }
+
+  const verify = steps.map((s) => s.backup).filter(hasAgentChecksums);
+  return { kind: "ok", plan: { backup, steps, modes, repo, legacyPVC, pitr, verify } };
+}
+
+/** Whether dp-agent wrote the backup (it then has a manifest the agent can verify). */
+export function hasAgentChecksums(b: Backup): boolean {
+  const m = b.status?.manifests?.backupTool;
+  return !!(m?.checksum || m?.files?.length);
+}
+
+/** The base and incrementals (base first) that restore `b`, each Completed. */
+function chainOf(b: Backup, byName: ReadonlyMap<string, Backup>): Array<Omit<RestoreStep, "tool">> | PlanResult {
+  const ns = b.metadata.namespace ?? "";
+  let names = b.status?.incrementalChain;
+  if (!names) {
+    // Not recorded: walk spec.parentBackupName (bounded, cycles refused).
+    names = [];
+    let cur = b.spec.parentBackupName;
+    while (cur && names.length <= 256 && !names.includes(cur)) {
+      names.unshift(cur);
+      cur = byName.get(cur)?.spec.parentBackupName;
+    }
+  }
+  const out: Array<Omit<RestoreStep, "tool">> = [];
+  for (const n of [...names, b.metadata.name ?? ""]) {
+    const x = byName.get(n);
+    if (!x || x.status?.phase !== BackupPhase.Completed) {
+      return fail(Reason.ChainIncomplete, `Backup "${ns}/${b.metadata.name}" needs Backup "${ns}/${n}" of its incremental chain, which is ${x ? x.status?.phase ?? "New" : "missing"}: restore a backup whose chain is complete`);
+    }
+    out.push({ backup: x, kind: out.length === 0 ? "base" : "incremental" });
+  }
+  return out;
+}

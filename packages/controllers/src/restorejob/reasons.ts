@@ -1,0 +1,41 @@
+// Failure reasons and Event reasons of the RestoreJob controller, shared by status,
+// Events and tests.
+
+/** Why a RestoreJob failed (status.failureReason starts with one of these). */
+export const Reason = {
+  BackupNotFound: "BackupNotFound",
+  BackupFailed: "BackupFailed",
+  BackupNotCompleted: "BackupNotCompleted",
+  ToolNotFound: "ToolNotFound",
+  NoRestoreCommands: "NoRestoreCommands",
+  RepoNotFound: "RepoNotFound",
+  MixedRepos: "MixedRepos",
+  ChainIncomplete: "ChainIncomplete",
+  TargetNotFound: "TargetNotFound",
+  TargetAmbiguous: "TargetAmbiguous",
+  TargetPodNotFound: "TargetPodNotFound",
+  NoReadWritePod: "NoReadWritePod",
+  RestoreTimeInvalid: "RestoreTimeInvalid",
+  RestoreTimeOutOfWindow: "RestoreTimeOutOfWindow",
+  NoLogfileBackup: "NoLogfileBackup",
+  SnapshotNotReady: "SnapshotNotReady",
+  VerificationFailed: "VerificationFailed",
+  JobFailed: "JobFailed",
+  Timeout: "Timeout",
+} as const;
+export type Reason = (typeof Reason)[keyof typeof Reason];
+
+/** Normal Event reasons, one per transition or step. */
+export const EventReason = {
+  Started: "Started",
+  Verifying: "Verifying",
+  Verified: "Verified",
+  VerificationSkipped: "VerificationSkipped",
+  ScalingDown: "ScalingDown",
+  Restoring: "Restoring",
+  ProvisioningFromSnapshot: "ProvisioningFromSnapshot",
+  ScalingUp: "ScalingUp",
+  LogicalRestoring: "LogicalRestoring",
+  Completed: "Completed",
+} as const;
+export type EventReason = (typeof EventReason)[keyof typeof EventReason];

@@ -1,0 +1,171 @@
+// The shell: read the world from the cache, call decide(), apply its actions, record
+// its Events, write status. Every `if` that matters lives in decide.ts.
+import type { V1Job, V1PersistentVolumeClaim, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
+import type { Backup, BackupRepo, BackupTool, RestoreJob } from "@dataprotection/api";
+import {
+  clone, controllerOf, isAlreadyExists, isConflict, isNotFound, matchesSelector,
+  type Cache, type KubeClient, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult,
+} from "@dataprotection/runtime";
+import { Kinds } from "../kinds.ts";
+import type { OperatorContext } from "../options.ts";
+import { BACKUP_MOUNT_PATH, repoAccessFor, type RepoAccess } from "../backuprepo/access.ts";
+import { ensureRepoAccess } from "../backuprepo/ensure.ts";
+import { decide, type Action, type JobState, type Observation } from "./decide.ts";
+import { planRestore, type RestorePlan } from "./plan.ts";
+import { pvcView, type PvcView } from "./snapshot.ts";
+
+/** Annotation on a RestoreJob: "<statefulset>=<replicas>" recorded before scaling the target down. */
+export const AnnotationOriginalReplicas = "dataprotection.kubeblocks.io/original-replicas";
+
+type Obj<T> = T & KubeObject;
+
+export function parseRecorded(rj: RestoreJob): { name: string; replicas: number } | undefined {
+  const v = rj.metadata.annotations?.[AnnotationOriginalReplicas];
+  const m = v ? /^(.+)=(\d+)$/.exec(v) : null;
+  return m ? { name: m[1]!, replicas: Number(m[2]) } : undefined;
+}
+
+/** A KubeBlocks 0.6 backup PVC (no repo): mounted at /backupdata, read as a filesystem repo. */
+function legacyAccess(pvc: string): RepoAccess {
+  return {
+    repoName: "",
+    accessMethod: "Mount",
+    pvcName: pvc,
+    env: [{ name: "DP_REPO_KIND", value: "filesystem" }, { name: "DP_REPO_PATH", value: BACKUP_MOUNT_PATH }],
+    volumes: [{ name: "dp-backup-data", persistentVolumeClaim: { claimName: pvc } }],
+    volumeMounts: [{ name: "dp-backup-data", mountPath: BACKUP_MOUNT_PATH }],
+    secretCopies: [],
+    encrypted: false,
+  };
+}
+
+function accessOf(plan: RestorePlan): RepoAccess | undefined {
+  if (plan.repo) return repoAccessFor(plan.repo);
+  return plan.legacyPVC ? legacyAccess(plan.legacyPVC) : undefined;
+}
+
+function jobState(job: V1Job, pods: readonly V1Pod[]): JobState {
+  const cond = (t: string) => (job.status?.conditions ?? []).some((c) => c.type === t && c.status === "True");
+  const failures = job.status?.failed ?? 0;
+  let message: string | undefined;
+  const failed = pods.filter((p) => p.status?.phase === "Failed").sort((a, b) => (b.metadata?.creationTimestamp ?? "").toString().localeCompare((a.metadata?.creationTimestamp ?? "").toString()));
+  for (const p of failed) {
+    const statuses = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])];
+    const t = statuses.map((s) => ({ name: s.name, t: s.state?.terminated })).find((s) => s.t && s.t.exitCode !== 0);
+    if (t?.t) {
+      const text = (t.t.message ?? "").trim().split("\n").filter(Boolean).slice(-3).join(" | ");
+      message = `container "${t.name}" exited ${t.t.exitCode}${text ? `: ${text}` : ""}`;
+      break;
+    }
+  }
+  return { phase: cond("Complete") ? "succeeded" : cond("Failed") ? "failed" : "running", failures, message };
+}
+
+export async function observe(cache: Cache, client: KubeClient, rj: RestoreJob, ctx: OperatorContext): Promise<Observation> {
+  const ns = rj.metadata.namespace ?? "";
+  const plan = planRestore({
+    restore: rj,
+    backups: cache.list<Obj<Backup>>(Kinds.Backup, { namespace: ns }),
+    tools: new Map(cache.list<Obj<BackupTool>>(Kinds.BackupTool).map((t) => [t.metadata.name ?? "", t])),
+    repos: new Map(cache.list<Obj<BackupRepo>>(Kinds.BackupRepo).map((r) => [r.metadata.name ?? "", r])),
+  });
+  const selector = rj.spec.target.labelsSelector ?? {};
+  const statefulSets = cache.list<Obj<V1StatefulSet>>(Kinds.StatefulSet, { namespace: ns }).filter((s) => matchesSelector(s.metadata.labels, selector));
+  const nsPods = cache.list<Obj<V1Pod>>(Kinds.Pod, { namespace: ns });
+  const statefulSetPods = new Map(statefulSets.map((s) => [s.metadata.name ?? "", nsPods.filter((p) => controllerOf(p)?.uid === s.metadata.uid).length]));
+  const jobs = new Map<string, JobState>();
+  for (const j of cache.ownedBy<Obj<V1Job>>(Kinds.Job, rj.metadata.uid ?? "")) {
+    jobs.set(j.metadata.name ?? "", jobState(j, nsPods.filter((p) => controllerOf(p)?.uid === j.metadata.uid)));
+  }
+  const pvcs = new Map<string, PvcView>();
+  let snapshot: Observation["snapshot"];
+  if (plan.kind === "ok" && plan.plan.volumeSnapshotName) {
+    for (const v of rj.spec.targetVolumes ?? []) {
+      const claim = v.persistentVolumeClaim?.claimName;
+      const pvc = claim ? cache.get<Obj<V1PersistentVolumeClaim>>(Kinds.PersistentVolumeClaim, claim, ns) : undefined;
+      if (claim && pvc) pvcs.set(claim, pvcView(pvc, rj));
+    }
+    // Read directly: clusters without the snapshot CRDs must not stall the cache.
+    const snap = await client.get<KubeObject & { status?: { readyToUse?: boolean; restoreSize?: string | number } }>(Kinds.VolumeSnapshot, plan.plan.volumeSnapshotName, ns).catch((e: unknown) => {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    });
+    snapshot = { readyToUse: !!snap?.status?.readyToUse, restoreSize: snap?.status?.restoreSize === undefined ? undefined : String(snap.status.restoreSize) };
+  }
+  return {
+    restore: rj,
+    plan,
+    statefulSets,
+    statefulSetPods,
+    recorded: parseRecorded(rj),
+    pods: nsPods.filter((p) => matchesSelector(p.metadata.labels, selector)),
+    jobs,
+    pvcs,
+    snapshot,
+    access: plan.kind === "ok" ? accessOf(plan.plan) : undefined,
+    agentImage: ctx.agentImage,
+    timeouts: ctx.timeouts,
+  };
+}
+
+async function tolerate(p: Promise<unknown>, ok: (e: unknown) => boolean): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    if (!ok(e)) throw e;
+  }
+}
+
+async function apply(a: Action, rj: RestoreJob, obs: Observation, rc: ReconcileContext, ctx: OperatorContext): Promise<void> {
+  const ns = rj.metadata.namespace ?? "";
+  const c = rc.client;
+  switch (a.type) {
+    case "ensureRepoAccess":
+      if (obs.plan.kind === "ok" && obs.plan.plan.repo) await ensureRepoAccess(c, rc.cache, obs.plan.plan.repo, ns, ctx.namespace);
+      return;
+    case "createJob":
+      return tolerate(c.create(Kinds.Job, a.job as Obj<V1Job>), isAlreadyExists);
+    case "recordReplicas":
+      // Guarded by resourceVersion: a stale cache must never overwrite the recorded count.
+      await c.patch(Kinds.RestoreJob, rj.metadata.name ?? "", ns, { metadata: { resourceVersion: rj.metadata.resourceVersion, annotations: { [AnnotationOriginalReplicas]: `${a.statefulSet}=${a.replicas}` } } });
+      return;
+    case "scale":
+      await c.patch(Kinds.StatefulSet, a.statefulSet, ns, { spec: { replicas: a.replicas } });
+      return;
+    case "deletePVC":
+      return tolerate(c.delete(Kinds.PersistentVolumeClaim, a.name, ns), isNotFound);
+    case "createPVC":
+      return tolerate(c.create(Kinds.PersistentVolumeClaim, a.pvc as Obj<V1PersistentVolumeClaim>), isAlreadyExists);
+  }
+}
+
+export function restoreJobReconciler(ctx: OperatorContext) {
+  return async (req: ObjectKey, rc: ReconcileContext): Promise<ReconcileResult> => {
+    const rj = rc.cache.get<Obj<RestoreJob>>(Kinds.RestoreJob, req.name, req.namespace);
+    if (!rj || rj.metadata.deletionTimestamp) return {};
+    const obs = await observe(rc.cache, rc.client, rj, ctx);
+    const d = decide(obs, new Date(rc.clock.now()));
+    for (const a of d.actions) {
+      if (rc.signal.aborted) return {};
+      try {
+        await apply(a, rj, obs, rc, ctx);
+      } catch (e) {
+        if (isConflict(e)) return { requeue: true };
+        throw e;
+      }
+    }
+    for (const ev of d.events) rc.events.record(rj, ev.type, ev.reason, ev.message);
+    const draft = clone(rj);
+    draft.status = d.status;
+    if (JSON.stringify(draft.status) !== JSON.stringify(rj.status ?? {})) {
+      try {
+        // The cached resourceVersion: a decision made on stale status is dropped, not merged.
+        await rc.client.replace(Kinds.RestoreJob, draft, "status");
+      } catch (e) {
+        if (isConflict(e)) return { requeue: true };
+        throw e;
+      }
+    }
+    return d.requeueAfter ? { requeueAfter: d.requeueAfter } : {};
+  };
+}
