@@ -1,5 +1,29 @@
-import type { Manager } from "@dataprotection/runtime";
+// Registers the BackupPolicy controller: for(BackupPolicy); its Backups, and the tools and
+// repos it names, wake it. Time comes from the operator's clock (a FakeClock in tests).
+import type { Backup, BackupPolicy } from "@dataprotection/api";
+import type { KubeObject, Manager, ObjectKey } from "@dataprotection/runtime";
+import { Kinds } from "../kinds.ts";
 import type { OperatorContext } from "../options.ts";
+import { reconcileBackupPolicy } from "./reconcile.ts";
 
-/** Registers the BackupPolicy controller. (Scaffold: the controller is being written.) */
-export function registerBackupPolicyController(_manager: Manager, _ctx: OperatorContext): void {}
+type PolicyObject = BackupPolicy & KubeObject;
+
+const keyOf = (p: PolicyObject): ObjectKey => ({ namespace: p.metadata.namespace, name: p.metadata.name ?? "" });
+
+export function registerBackupPolicyController(manager: Manager, _ctx: OperatorContext): void {
+  const policies = (): PolicyObject[] => manager.cache.list<PolicyObject>(Kinds.BackupPolicy);
+  const naming = (field: "backupToolName" | "backupRepoName", name: string | undefined): ObjectKey[] =>
+    policies().filter((p) => p.spec.datafile?.[field] === name || p.spec.logfile?.[field] === name).map(keyOf);
+  manager
+    .controller("backuppolicy")
+    .for(Kinds.BackupPolicy)
+    .watches(Kinds.Backup, (b) => {
+      const policy = (b as Backup & KubeObject).spec?.backupPolicyName;
+      return policy ? [{ namespace: b.metadata.namespace, name: policy }] : [];
+    })
+    .watches(Kinds.BackupTool, (t) => naming("backupToolName", t.metadata.name))
+    .watches(Kinds.BackupRepo, (r) => naming("backupRepoName", r.metadata.name))
+    // Ticks are requeues; the resync heals a lost timer or a missed event.
+    .withOptions({ workers: 4, resyncPeriodMs: 5 * 60_000 })
+    .reconciler(reconcileBackupPolicy);
+}

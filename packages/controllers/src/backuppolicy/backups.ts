@@ -1,0 +1,73 @@
+// Pure: the Backups a policy makes, and the narrow view of Backups its decisions read.
+import {
+  BackupProtectionRetain, DataProtectionAPIVersion, LabelAutoBackup, LabelBackupPolicy, LabelBackupProtection,
+  LabelBackupProtectionLegacy, LabelBackupType, type Backup,
+} from "@dataprotection/api";
+import { childName, type KubeObject } from "@dataprotection/runtime";
+import type { BackupSummary, BackupType } from "./types.ts";
+
+/** What decisions know about a Backup beyond retention's summary. */
+export interface ObservedBackup extends BackupSummary {
+  /** metadata.deletionTimestamp is set: already on its way out. */
+  deleting: boolean;
+}
+
+/** Label values are at most 63 characters; longer policy names get a hashed, bounded value. */
+export function policyLabelValue(policyName: string): string {
+  return policyName.length <= 63 ? policyName : childName(policyName, "");
+}
+
+/** The Backup a schedule creates for one tick: labelled with its policy, type and that a schedule made it. */
+export function buildScheduledBackup(policy: { namespace: string; name: string }, type: BackupType, name: string): Backup & KubeObject {
+  return {
+    apiVersion: DataProtectionAPIVersion,
+    kind: "Backup",
+    metadata: {
+      name,
+      namespace: policy.namespace,
+      labels: { [LabelBackupPolicy]: policyLabelValue(policy.name), [LabelBackupType]: type, [LabelAutoBackup]: "true" },
+    },
+    spec: { backupPolicyName: policy.name, backupType: type },
+  };
+}
+
+export function isProtected(labels: Readonly<Record<string, string>> | undefined): boolean {
+  return labels?.[LabelBackupProtection] === BackupProtectionRetain || labels?.[LabelBackupProtectionLegacy] === BackupProtectionRetain;
+}
+
+/** Maps a Backup as stored (timestamps are RFC 3339 strings) onto what the decisions read. */
+export function observeBackup(b: Backup): ObservedBackup {
+  const m = b.metadata ?? {};
+  const labels = m.labels as Record<string, string> | undefined;
+  const parent = b.spec.parentBackupName ?? b.status?.parentBackupName;
+  return {
+    name: m.name ?? "",
+    namespace: m.namespace ?? "",
+    backupType: (b.spec.backupType ?? "datafile") as BackupType,
+    phase: b.status?.phase,
+    policyName: b.spec.backupPolicyName ?? "",
+    scheduled: labels?.[LabelAutoBackup] === "true",
+    protected: isProtected(labels),
+    ...(parent ? { parentBackupName: parent } : {}),
+    creationTimestamp: toDate(m.creationTimestamp) ?? new Date(0),
+    ...optionalDate("completionTimestamp", b.status?.completionTimestamp),
+    ...optionalDate("expiration", b.status?.expiration),
+    deleting: m.deletionTimestamp !== undefined && m.deletionTimestamp !== null,
+  };
+}
+
+function toDate(v: unknown): Date | undefined {
+  if (v === undefined || v === null || v === "") return undefined;
+  const d = v instanceof Date ? v : new Date(String(v));
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+function optionalDate<K extends string>(key: K, v: unknown): Partial<Record<K, Date>> {
+  const d = toDate(v);
+  return d ? ({ [key]: d } as Record<K, Date>) : {};
+}
+
+/** Still working (or not yet picked up): New, InProgress, Running or no phase, and not being deleted. */
+export function isActive(b: ObservedBackup): boolean {
+  return !b.deleting && (b.phase === undefined || b.phase === "New" || b.phase === "InProgress" || b.phase === "Running");
+}

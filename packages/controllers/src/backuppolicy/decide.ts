@@ -1,0 +1,221 @@
+// Pure: one BackupPolicy reconcile as a decision. (policy, the namespace's Backups, which
+// tools and repos exist, now) -> Backups to create, Backups to delete, status, Events, requeue.
+// No I/O and no clock: the shell in reconcile.ts applies it.
+import { BackupPolicyPhase, type BackupPolicy, type BackupPolicyStatus, type Condition } from "@dataprotection/api";
+import { backupNameForTick } from "./backup-name.ts";
+import { isActive, type ObservedBackup } from "./backups.ts";
+import { latestTickAtOrBefore, nextTickAfter } from "./cron.ts";
+import { EventReason, PruneReason } from "./reasons.ts";
+import { selectBackupsToPrune, type HistoryLimit } from "./retention.ts";
+import { decideTick, formatTime } from "./schedule.ts";
+import { BACKUP_TYPES, type BackupType } from "./types.ts";
+import { failureReasonOf, validatePolicy, type PolicyWorld } from "./validate.ts";
+
+/** KubeBlocks 0.6's default when backupsHistoryLimit is left out (the CRD defaults it too). */
+export const DEFAULT_HISTORY_LIMIT = 7;
+
+export interface PolicyObservation {
+  policy: BackupPolicy;
+  /** Every Backup of the policy's namespace (retention keeps parents of any kept Backup). */
+  backups: readonly ObservedBackup[];
+  world: PolicyWorld;
+  now: Date;
+}
+
+export interface PolicyEvent {
+  type: "Normal" | "Warning";
+  reason: string;
+  message: string;
+}
+
+export interface BackupToCreate {
+  type: BackupType;
+  name: string;
+  tick: Date;
+  /** Recorded once the Backup was created (not when it already existed). */
+  event: PolicyEvent;
+}
+
+export interface BackupToDelete {
+  name: string;
+  reason: PruneReason;
+  event: PolicyEvent;
+}
+
+export interface PolicyDecision {
+  creates: BackupToCreate[];
+  deletes: BackupToDelete[];
+  /** The whole status to write once creates and deletes are done. */
+  status: BackupPolicyStatus;
+  events: PolicyEvent[];
+  /** When to look again: the next tick or expiration; undefined = only on change. */
+  requeueAfterMs?: number;
+}
+
+export function decidePolicy(o: PolicyObservation): PolicyDecision {
+  const { policy, now } = o;
+  const name = policy.metadata?.name ?? "";
+  const namespace = policy.metadata?.namespace ?? "";
+  const prev = policy.status ?? {};
+  const firstReconcile = prev.observedGeneration === undefined;
+  const validation = validatePolicy(policy, o.world);
+  const failed = validation.problems.length > 0;
+  const own = o.backups.filter((b) => b.policyName === name);
+  const d: PolicyDecision = { creates: [], deletes: [], status: {}, events: [] };
+  const wakeAt: Date[] = [];
+
+  const enabled = enabledSince(policy, now, firstReconcile);
+  d.events.push(...enabled.events);
+
+  let lastScheduleTime = toDate(prev.lastScheduleTime);
+  if (!failed) {
+    const names = new Set(o.backups.map((b) => b.name));
+    for (const type of ["snapshot", "datafile"] as const) {
+      const cron = validation.crons[type];
+      if (!cron) continue;
+      const running = own.find((b) => b.backupType === type && b.scheduled && isActive(b));
+      const tick = decideTick({
+        policyName: name, backupType: type, cron, now, existingBackupNames: names,
+        lastScheduleTime: toDate(prev.lastScheduleTime),
+        policyCreationTime: enabled.since[type] ?? now,
+        startingDeadlineMinutes: policy.spec.schedule?.startingDeadlineMinutes,
+        runningBackupOfType: running ? { name: running.name, phase: running.phase ?? "" } : undefined,
+      });
+      wakeAt.push(tick.next);
+      if (tick.action === "wait") continue;
+      lastScheduleTime = later(lastScheduleTime, tick.tick);
+      if (tick.action === "create") {
+        const late = now.getTime() - tick.tick.getTime() >= 60_000 ? ` (late by ${Math.floor((now.getTime() - tick.tick.getTime()) / 60_000)}m: catching up once)` : "";
+        d.creates.push({ type, name: tick.name, tick: tick.tick, event: { type: "Normal", reason: EventReason.BackupScheduled, message: `created Backup "${tick.name}" for the ${type} tick ${formatTime(tick.tick)}${late}` } });
+      } else if (tick.action === "skip") {
+        d.events.push({ type: "Warning", reason: tick.reason, message: tick.message });
+      }
+    }
+    const logfile = decideLogfile(name, own, names, validation.crons.logfile, now);
+    if (logfile.create) {
+      d.creates.push(logfile.create);
+      lastScheduleTime = later(lastScheduleTime, logfile.create.tick);
+    }
+    if (logfile.wakeAt) wakeAt.push(logfile.wakeAt);
+  }
+
+  // Retention runs even on a Failed policy: expiration and history limits do not depend on the tool.
+  const live = o.backups.filter((b) => !b.deleting);
+  const limits: HistoryLimit[] = BACKUP_TYPES.filter((t) => policy.spec[t] !== undefined).map((t) => ({
+    namespace, policyName: name, backupType: t, limit: policy.spec[t]?.backupsHistoryLimit ?? DEFAULT_HISTORY_LIMIT,
+  }));
+  const byName = new Map(live.map((b) => [b.name, b]));
+  for (const s of selectBackupsToPrune(live, { now, historyLimits: limits })) {
+    const b = byName.get(s.name);
+    if (!b || b.policyName !== name || s.namespace !== namespace) continue;
+    const why = s.reason === PruneReason.Expired
+      ? `expired at ${formatTime(b.expiration ?? now)}${policy.spec.retention?.ttl ? ` (retention.ttl ${policy.spec.retention.ttl})` : ""}`
+      : `beyond backupsHistoryLimit ${limits.find((l) => l.backupType === b.backupType)?.limit} of the policy's scheduled ${b.backupType} Backups`;
+    d.deletes.push({ name: s.name, reason: s.reason, event: { type: "Normal", reason: EventReason.BackupPruned, message: `deleted Backup "${s.name}": ${why}` } });
+  }
+  const pruned = new Set(d.deletes.map((x) => x.name));
+  for (const b of own) if (b.expiration && b.expiration > now && !b.deleting && !pruned.has(b.name)) wakeAt.push(b.expiration);
+
+  const failureReason = failed ? failureReasonOf(validation.problems) : undefined;
+  if (failed && (prev.phase !== BackupPolicyPhase.Failed || prev.failureReason !== failureReason)) {
+    d.events.push({ type: "Warning", reason: validation.problems[0].reason, message: failureReason ?? "" });
+  } else if (!failed && prev.phase !== BackupPolicyPhase.Available) {
+    const was = prev.phase === BackupPolicyPhase.Failed ? ` (recovered from: ${prev.failureReason ?? "Failed"})` : "";
+    d.events.push({ type: "Normal", reason: EventReason.PolicyAvailable, message: `BackupPolicy "${namespace}/${name}" is Available${was}` });
+  }
+
+  const status: BackupPolicyStatus = { ...prev, observedGeneration: policy.metadata?.generation, phase: failed ? BackupPolicyPhase.Failed : BackupPolicyPhase.Available };
+  if (failureReason) status.failureReason = failureReason;
+  else delete status.failureReason;
+  if (lastScheduleTime) status.lastScheduleTime = formatTime(lastScheduleTime);
+  const lastSuccess = lastSuccessfulTime(own, toDate(prev.lastSuccessfulTime));
+  if (lastSuccess) status.lastSuccessfulTime = formatTime(lastSuccess);
+  status.conditions = enabled.conditions(prev.conditions ?? []);
+  d.status = status;
+
+  const soonest = wakeAt.reduce<Date | undefined>((a, b) => (a === undefined || b < a ? b : a), undefined);
+  if (soonest) d.requeueAfterMs = Math.max(1, soonest.getTime() - now.getTime());
+  return d;
+}
+
+/**
+ * Keeps one logfile Backup going while the logfile schedule is enabled. Its name is that
+ * of the latest cron tick, so a logfile Backup that ended (Failed) is replaced at the next
+ * tick at the earliest, not in a tight loop.
+ */
+function decideLogfile(policyName: string, own: readonly ObservedBackup[], names: ReadonlySet<string>, cron: Parameters<typeof nextTickAfter>[0] | undefined, now: Date): { create?: BackupToCreate; wakeAt?: Date } {
+  if (!cron) return {};
+  if (own.some((b) => b.backupType === "logfile" && isActive(b))) return {};
+  const tick = latestTickAtOrBefore(cron, now) ?? new Date(Math.floor(now.getTime() / 60_000) * 60_000);
+  const name = backupNameForTick(policyName, "logfile", tick);
+  if (names.has(name)) return { wakeAt: nextTickAfter(cron, now) };
+  const message = `created logfile Backup "${name}": archives logs continuously while .spec.schedule.logfile is enabled`;
+  return { create: { type: "logfile", name, tick, event: { type: "Normal", reason: EventReason.LogfileBackupCreated, message } } };
+}
+
+const CONDITION_OF: Record<BackupType, string> = {
+  snapshot: "SnapshotScheduleEnabled",
+  datafile: "DatafileScheduleEnabled",
+  logfile: "LogfileScheduleEnabled",
+};
+
+/**
+ * Since when each schedule has been enabled, kept in a `<Type>ScheduleEnabled` condition:
+ * ticks at or before it never fire, so enabling a schedule (or creating a policy) does not
+ * back up the past. A new policy counts from its creation.
+ */
+function enabledSince(policy: BackupPolicy, now: Date, firstReconcile: boolean): {
+  since: Partial<Record<BackupType, Date>>;
+  events: PolicyEvent[];
+  conditions: (prev: readonly Condition[]) => Condition[];
+} {
+  const created = toDate(policy.metadata?.creationTimestamp) ?? now;
+  const generation = policy.metadata?.generation;
+  const prevConditions = policy.status?.conditions ?? [];
+  const since: Partial<Record<BackupType, Date>> = {};
+  const events: PolicyEvent[] = [];
+  const next = new Map<string, Condition | undefined>();
+  for (const type of BACKUP_TYPES) {
+    const condType = CONDITION_OF[type];
+    const current = prevConditions.find((c) => c.type === condType);
+    const schedule = policy.spec.schedule?.[type];
+    if (schedule?.enable === true) {
+      if (current?.status === "True") {
+        since[type] = toDate(current.lastTransitionTime) ?? created;
+        next.set(condType, { ...current, observedGeneration: generation });
+        continue;
+      }
+      const at = firstReconcile && current === undefined ? created : now;
+      since[type] = at;
+      const message = `${type} schedule "${schedule.cronExpression}" enabled; ticks after ${formatTime(at)} fire`;
+      next.set(condType, { type: condType, status: "True", reason: "Enabled", message, lastTransitionTime: formatTime(at), observedGeneration: generation });
+      if (!firstReconcile) events.push({ type: "Normal", reason: EventReason.ScheduleEnabled, message });
+    } else if (current?.status === "True") {
+      const message = `${type} schedule disabled`;
+      next.set(condType, { type: condType, status: "False", reason: "Disabled", message, lastTransitionTime: formatTime(now), observedGeneration: generation });
+      events.push({ type: "Normal", reason: EventReason.ScheduleDisabled, message });
+    }
+  }
+  const conditions = (prev: readonly Condition[]): Condition[] => {
+    const out = prev.map((c) => (next.has(c.type) ? next.get(c.type) : c)).filter((c): c is Condition => c !== undefined);
+    for (const [t, c] of next) if (c && !prev.some((p) => p.type === t)) out.push(c);
+    return out;
+  };
+  return { since, events, conditions };
+}
+
+function lastSuccessfulTime(own: readonly ObservedBackup[], prev: Date | undefined): Date | undefined {
+  let t = prev;
+  for (const b of own) if (b.scheduled && b.phase === "Completed") t = later(t, b.completionTimestamp ?? b.creationTimestamp);
+  return t;
+}
+
+function later(a: Date | undefined, b: Date): Date {
+  return a === undefined || b > a ? b : a;
+}
+
+function toDate(v: unknown): Date | undefined {
+  if (typeof v !== "string" || v === "") return undefined;
+  const d = new Date(v);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}

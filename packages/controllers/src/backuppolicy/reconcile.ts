@@ -1,0 +1,57 @@
+// The shell: read the policy, its namespace's Backups and which tools and repos exist from
+// the cache, call decidePolicy, apply: create Backups, delete pruned ones, write status.
+// Every `if` that matters lives in decide.ts; this file only does I/O in a crash-safe order
+// (create before recording the tick, so a restart finds the Backup by its name).
+import type { Backup, BackupPolicy, BackupRepo, BackupTool } from "@dataprotection/api";
+import {
+  isAlreadyExists, isNotFound, updateStatus,
+  type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult,
+} from "@dataprotection/runtime";
+import { Kinds } from "../kinds.ts";
+import { buildScheduledBackup, observeBackup } from "./backups.ts";
+import { decidePolicy, type PolicyEvent } from "./decide.ts";
+
+type PolicyObject = BackupPolicy & KubeObject;
+
+export async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+  const policy = ctx.cache.get<PolicyObject>(Kinds.BackupPolicy, req.name, req.namespace);
+  if (!policy || policy.metadata.deletionTimestamp) return;
+  const namespace = policy.metadata.namespace ?? "";
+  const decision = decidePolicy({
+    policy,
+    backups: ctx.cache.list<Backup & KubeObject>(Kinds.Backup, { namespace }).map(observeBackup),
+    world: {
+      tools: new Set(ctx.cache.list<BackupTool & KubeObject>(Kinds.BackupTool).map((t) => t.metadata.name ?? "")),
+      repos: new Set(ctx.cache.list<BackupRepo & KubeObject>(Kinds.BackupRepo).map((r) => r.metadata.name ?? "")),
+    },
+    now: new Date(ctx.clock.now()),
+  });
+  const record = (e: PolicyEvent): void => ctx.events.record(policy, e.type, e.reason, e.message);
+
+  for (const c of decision.creates) {
+    if (ctx.signal.aborted) return;
+    try {
+      await ctx.client.create(Kinds.Backup, buildScheduledBackup({ namespace, name: req.name }, c.type, c.name));
+      record(c.event);
+      ctx.log.info("created scheduled backup", { backup: c.name, backupType: c.type, tick: c.tick.toISOString() });
+    } catch (e) {
+      // Made before a restart (or seen late by the cache): this tick is done.
+      if (!isAlreadyExists(e)) throw e;
+    }
+  }
+  for (const del of decision.deletes) {
+    if (ctx.signal.aborted) return;
+    try {
+      await ctx.client.delete(Kinds.Backup, del.name, namespace);
+      record(del.event);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  }
+  for (const e of decision.events) record(e);
+  if (ctx.signal.aborted) return;
+  await updateStatus(ctx.client, Kinds.BackupPolicy, policy, (draft) => {
+    draft.status = decision.status;
+  }, { mode: "merge" });
+  return decision.requeueAfterMs !== undefined ? { requeueAfter: decision.requeueAfterMs } : {};
+}
