@@ -58,7 +58,7 @@ describe("api CRDs on a real API server", function () {
     kc = cp.kubeConfig;
     // client-node's typed serializer drops wire-format keys it does not map (x-kubernetes-*,
     // default), so hand it its model form; the test below checks nothing was lost.
-    await installCrds(kc, crdDocuments().map((d) => loadYaml<KubernetesObject>(JSON.stringify(d))));
+    await installCrds(kc, crdDocuments() as KubernetesObject[]);
     objects = kc.makeApiClient(KubernetesObjectApi);
     await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
   });

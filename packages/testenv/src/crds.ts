@@ -1,4 +1,4 @@
-import { ApiextensionsV1Api, KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import { ApiextensionsV1Api, KubernetesObjectApi, PatchStrategy, loadYaml, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import { waitFor } from "./controlplane/readiness.ts";
 
 /**
@@ -9,7 +9,10 @@ export async function installCrds(kubeConfig: KubeConfig, docs: KubernetesObject
   const objects = kubeConfig.makeApiClient(KubernetesObjectApi);
   const ext = kubeConfig.makeApiClient(ApiextensionsV1Api);
   for (const doc of docs) {
-    await objects.patch(doc, undefined, undefined, "dataprotection-testenv", true, PatchStrategy.ServerSideApply);
+    // The typed serializer drops wire keys it does not know (x-kubernetes-*, default)
+    // unless the object went through its own deserializer first.
+    const typed = loadYaml<KubernetesObject>(JSON.stringify(doc));
+    await objects.patch(typed, undefined, undefined, "dataprotection-testenv", true, PatchStrategy.ServerSideApply);
   }
   for (const doc of docs) {
     const name = doc.metadata?.name;
