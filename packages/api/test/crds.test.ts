@@ -3,7 +3,7 @@
 import { expect } from "chai";
 import { request } from "node:https";
 import { randomBytes } from "node:crypto";
-import { ApiextensionsV1Api, CoreV1Api, KubernetesObjectApi, dumpYaml, loadYaml, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import { ApiextensionsV1Api, CoreV1Api, KubernetesObjectApi, dumpYaml, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import { parse } from "yaml";
 import { sharedControlPlane, installCrds } from "@dataprotection/testenv";
 import { crdDocuments, kinds, kindInfo, type Kind } from "@dataprotection/api";
