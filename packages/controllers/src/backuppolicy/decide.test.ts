@@ -35,7 +35,7 @@ function backup(name: string, o: { type?: BackupType; phase?: string; created?: 
   const b = buildScheduledBackup({ namespace: "ns", name: o.policy ?? "pg" }, o.type ?? "datafile", name);
   if (o.scheduled === false) delete b.metadata.labels?.[LabelAutoBackup];
   if (o.retain) b.metadata.labels = { ...b.metadata.labels, [LabelBackupProtection]: "retain" };
-  b.metadata.creationTimestamp = o.created ?? "2026-11-23T10:00:01Z";
+  Object.assign(b.metadata, { creationTimestamp: o.created ?? "2026-11-23T10:00:01Z" });
   b.status = { ...(o.phase ? { phase: o.phase as "Completed" } : {}), ...(o.expiration ? { expiration: o.expiration } : {}) };
   return observeBackup(b);
 }
