@@ -124,17 +124,13 @@ export class Controller {
   }
 
   private subscribe(kind: Kind, map: MapFunc, enqueue: (k: ObjectKey) => void): void {
-    const each = (o: KubeObject): void => {
-      for (const k of map(o)) enqueue(k);
+    const each = (...objs: KubeObject[]): void => {
+      const keys = new Map<string, ObjectKey>();
+      for (const o of objs) for (const k of map(o)) keys.set(keyOf(k), k);
+      for (const k of keys.values()) enqueue(k);
     };
-    const h: EventHandler = {
-      onAdd: each,
-      onUpdate: (a, b) => {
-        each(a);
-        each(b);
-      },
-      onDelete: each,
-    };
+    // An update maps the old object too: a child that changed owner must wake both owners.
+    const h: EventHandler = { onAdd: (o) => each(o), onUpdate: (a, b) => each(a, b), onDelete: (o) => each(o) };
     this.unsubscribe.push(this.d.cache.informer(kind).addHandler(h));
   }
 

@@ -2,6 +2,8 @@ import { expect } from "chai";
 import { FakeClock } from "./clock.ts";
 import { WorkQueue } from "./workqueue.ts";
 
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
 describe("WorkQueue", () => {
   it("hands out a key added many times only once", async () => {
     const q = new WorkQueue();
@@ -20,10 +22,10 @@ describe("WorkQueue", () => {
     expect(q.length).to.equal(0, "a key in processing waits for done()");
     let second: string | undefined;
     void q.get().then((x) => (second = x));
-    await Promise.resolve();
+    await tick();
     expect(second).to.equal(undefined);
     q.done(k!);
-    await Promise.resolve();
+    await tick();
     expect(second).to.equal("a");
   });
 
@@ -67,11 +69,29 @@ describe("WorkQueue", () => {
     expect(await q.get()).to.equal(undefined, "no work after shutdown");
     q.add("c");
     expect(q.length).to.equal(0);
-    await Promise.resolve();
+    await tick();
     expect(drained).to.equal(false);
     q.done(k!);
     await p;
     expect(drained).to.equal(true);
+  });
+
+  it("lets a burst of adds dedup before waking a waiting worker", async () => {
+    const q = new WorkQueue();
+    const got: string[] = [];
+    const worker = (async () => {
+      for (let k = await q.get(); k !== undefined; k = await q.get()) {
+        got.push(k);
+        q.done(k);
+      }
+    })();
+    await tick();
+    q.add("a");
+    q.add("a");
+    await tick();
+    await q.shutdown();
+    await worker;
+    expect(got).to.deep.equal(["a"]);
   });
 
   it("wakes idle workers in order with distinct keys", async () => {

@@ -32,6 +32,7 @@ export class WorkQueue {
   private getters: Array<(key: string | undefined) => void> = [];
   private idle: Array<() => void> = [];
   private closed = false;
+  private waking = false;
 
   constructor(opts: WorkQueueOptions = {}) {
     this.clock = opts.clock ?? realClock;
@@ -116,14 +117,16 @@ export class WorkQueue {
   }
 
   private push(key: string): void {
-    const g = this.getters.shift();
-    if (g) {
-      this.queue.push(key);
-      g(this.take());
-      return;
-    }
     this.queue.push(key);
     this.observer.depth?.(this.length);
+    // Hand out on a microtask, so keys added in one burst (old and new object of an update) dedup first.
+    if (this.getters.length > 0 && !this.waking) {
+      this.waking = true;
+      queueMicrotask(() => {
+        this.waking = false;
+        while (this.getters.length > 0 && this.length > 0) this.getters.shift()!(this.take());
+      });
+    }
   }
 
   private take(): string {
