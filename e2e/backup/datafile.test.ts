@@ -1,0 +1,114 @@
+// Datafile backups end to end: the volume tool through dp-agent (1,000 files, restored
+// byte-identical), a KubeBlocks 0.6-style plain-files tool, and deletion removing the data.
+import { expect } from "chai";
+import { join } from "node:path";
+import { readFile } from "node:fs/promises";
+import { CoreV1Api } from "@kubernetes/client-node";
+import type { Operator } from "@dataprotection/controllers";
+import { e2eCluster, eventsFor, startTestOperator, testNamespace, until } from "../harness.ts";
+import {
+  backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, deleteBackup, exists, getBackup, hostPathOf, installShared,
+  readTree, runJob, seedScript, startTargetPod, testTimeouts,
+} from "./fixtures.ts";
+
+describe("Backup: datafile backups through a Job", function () {
+  this.timeout(240_000);
+  let op: Operator;
+
+  before(async () => {
+    const { controlPlane } = await e2eCluster();
+    await installShared(controlPlane.kubeConfig);
+    op = await startTestOperator({ controllers: ["backup", "backuptool"], timeouts: testTimeouts });
+  });
+  after(async () => op?.stop());
+
+  it("backs up a PVC of 1,000 files with the volume tool, fills every status field, and the data restores byte-identical; deleting the Backup removes its data", async () => {
+    const { controlPlane } = await e2eCluster();
+    const kc = controlPlane.kubeConfig;
+    const ns = await testNamespace(kc, "bk-volume");
+    try {
+      await createPVC(kc, ns.name, "data");
+      await runJob(kc, ns.name, "seed", seedScript(1000), [{ claim: "data", path: "/data" }]);
+      const target = await startTargetPod(kc, ns.name, "db-0", { app: "db", "app.kubernetes.io/instance": "pg-cluster" });
+      await createPolicy(kc, ns.name, "daily", datafilePolicy("volume"));
+      await createBackup(kc, ns.name, "b1", "daily");
+
+      const b = await backupInPhase(kc, ns.name, "b1", ["Completed"], 120_000);
+      const s = b.status!;
+      expect(s.phase).to.equal("Completed");
+      expect(s.backupToolName).to.equal("volume");
+      expect(s.backupRepoName).to.equal("e2e-backup-repo");
+      expect(s.persistentVolumeClaimName).to.match(/^dp-backup-/);
+      expect(s.sourceCluster).to.equal("pg-cluster");
+      expect(Number.isNaN(Date.parse(s.startTimestamp!))).to.equal(false);
+      expect(Date.parse(s.completionTimestamp!)).to.be.at.least(Date.parse(s.startTimestamp!));
+      expect(s.duration).to.match(/^[0-9.hms]+$/);
+      expect(Date.parse(s.expiration!) - Date.parse(s.startTimestamp!)).to.equal(7 * 24 * 3_600_000);
+      expect(s.totalSize).to.match(/^[0-9.]+(Ki|Mi|Gi)?$/);
+      const target0 = JSON.parse(s.manifests!.target!) as { podName: string; nodeName: string };
+      expect(target0.podName).to.equal(target.metadata!.name);
+      expect(target0.nodeName).to.equal("local-node-0");
+      const bt = s.manifests!.backupTool!;
+      expect(bt.filePath).to.equal(`/${ns.name}/b1`);
+      expect(bt.volumeName).to.equal(s.persistentVolumeClaimName);
+      expect(bt.uploadTotalSize).to.equal(s.totalSize);
+      expect(bt.checksum).to.match(/^sha256:[0-9a-f]{64}$/);
+      expect(Number.isNaN(Date.parse(bt.checkpoint!))).to.equal(false);
+      const reasons = (await eventsFor(kc, ns.name, "b1")).map((e) => e.reason);
+      expect(reasons).to.include.members(["BackupStarted", "BackupCompleted"]);
+
+      // Restore with dp-agent into a fresh PVC and compare every byte with the source.
+      await createPVC(kc, ns.name, "restored");
+      await runJob(kc, ns.name, "restore", "dp-agent pull-dir /restore", [{ claim: s.persistentVolumeClaimName!, path: "/backupdata" }, { claim: "restored", path: "/restore" }], [
+        { name: "DP_REPO_KIND", value: "filesystem" }, { name: "DP_REPO_PATH", value: "/backupdata" }, { name: "DP_BACKUP_PATH", value: `${ns.name}/b1` },
+      ]);
+      const source = await readTree(await hostPathOf(kc, ns.name, "data"));
+      const restored = await readTree(await hostPathOf(kc, ns.name, "restored"));
+      expect(source.size).to.equal(1000);
+      expect([...restored.keys()].sort()).to.deep.equal([...source.keys()].sort());
+      for (const [k, v] of source) expect(restored.get(k)!.equals(v), k).to.equal(true);
+
+      // Deleting the Backup removes its data from the repo.
+      const repoDir = await hostPathOf(kc, ns.name, s.persistentVolumeClaimName!);
+      expect(await exists(join(repoDir, ns.name, "b1"))).to.equal(true);
+      await deleteBackup(kc, ns.name, "b1");
+      await until("Backup b1 gone", async () => ((await getBackup(kc, ns.name, "b1")) ? undefined : true), 60_000);
+      expect(await exists(join(repoDir, ns.name, "b1"))).to.equal(false);
+      const after = (await eventsFor(kc, ns.name, "b1")).map((e) => e.reason);
+      expect(after).to.include.members(["DeletingData", "DataDeleted"]);
+    } finally {
+      await ns.cleanup();
+    }
+  });
+
+  it("runs a KubeBlocks 0.6-style tool that writes plain files into BACKUP_DIR with DB_HOST/DB_USER/DB_PASSWORD, unchanged", async () => {
+    const { controlPlane } = await e2eCluster();
+    const kc = controlPlane.kubeConfig;
+    const core = kc.makeApiClient(CoreV1Api);
+    const ns = await testNamespace(kc, "bk-kb06");
+    try {
+      await createPVC(kc, ns.name, "data");
+      await runJob(kc, ns.name, "seed", seedScript(20), [{ claim: "data", path: "/data" }]);
+      await core.createNamespacedSecret({ namespace: ns.name, body: { metadata: { name: "pg-cred" }, stringData: { username: "postgres", password: "s3cret" } } });
+      const target = await startTargetPod(kc, ns.name);
+      await createPolicy(kc, ns.name, "kb", datafilePolicy("kb-basebackup-files", {
+        target: { labelsSelector: { matchExpressions: [{ key: "app", operator: "In", values: ["db"] }] }, secret: { name: "pg-cred", usernameKey: "username", passwordKey: "password" } },
+      }));
+      await createBackup(kc, ns.name, "kb1", "kb");
+      const b = await backupInPhase(kc, ns.name, "kb1", ["Completed"], 120_000);
+      const s = b.status!;
+      expect(s.backupToolName).to.equal("kb-basebackup-files");
+      expect(s.manifests!.backupTool!.checksum).to.match(/^sha256:[0-9a-f]{64}$/);
+      expect((s.manifests!.backupTool!.files ?? []).map((f) => f.name).sort()).to.deep.equal(["backup.info", "base.tar"]);
+      expect(s.totalSize).to.match(/Ki$/);
+      const dir = join(await hostPathOf(kc, ns.name, s.persistentVolumeClaimName!), ns.name, "kb1");
+      const info = await readFile(join(dir, "backup.info"), "utf8");
+      expect(info).to.contain(`host=${target.status!.podIP} user=postgres password-sha=`);
+      expect(info).to.not.contain("s3cret");
+      const tar = await readFile(join(dir, "base.tar"));
+      expect(tar.includes(Buffer.from("file-19.bin"))).to.equal(true);
+    } finally {
+      await ns.cleanup();
+    }
+  });
+});

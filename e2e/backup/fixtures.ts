@@ -1,0 +1,176 @@
+// Shared set-up of the Backup e2e suites: a Mount repo on local-path, the built-in tools,
+// a target "database" pod with a data PVC, policies and Backups, and reading results back.
+import { BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Job, type V1Pod } from "@kubernetes/client-node";
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { DataProtectionGroup, StorageGroup, type Backup, type BackupPolicy, type BackupTool } from "@dataprotection/api";
+import { builtinTools } from "@dataprotection/tools";
+import { getCustom, until } from "../harness.ts";
+
+export const REPO = "e2e-backup-repo";
+export const PROVIDER = "e2e-backup-local-pvc";
+const V = "v1alpha1";
+
+/** Timeouts short enough for tests; every wait in the operator stays bounded. */
+export const testTimeouts = { targetPodWaitMs: 3_000, podStartMs: 15_000, snapshotReadyMs: 30_000, hookMs: 30_000 };
+
+async function createIgnoringExists(fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    if ((e as { code?: number }).code !== 409) throw e;
+  }
+}
+
+/** The cluster-scoped objects every suite needs: provider, default-less repo, built-in tools. */
+export async function installShared(kc: KubeConfig, extraTools: BackupTool[] = []): Promise<void> {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  await createIgnoringExists(() => api.createClusterCustomObject({
+    group: StorageGroup, version: V, plural: "storageproviders",
+    body: {
+      apiVersion: `${StorageGroup}/${V}`, kind: "StorageProvider", metadata: { name: PROVIDER },
+      spec: { persistentVolumeClaimTemplate: "spec:\n  storageClassName: local-path\n  accessModes:\n    - ReadWriteOnce\n" },
+    },
+  }));
+  await createIgnoringExists(() => api.createClusterCustomObject({
+    group: DataProtectionGroup, version: V, plural: "backuprepos",
+    body: { apiVersion: `${DataProtectionGroup}/${V}`, kind: "BackupRepo", metadata: { name: REPO }, spec: { storageProviderRef: PROVIDER, volumeCapacity: "1Gi", pvReclaimPolicy: "Delete", accessMethod: "Mount" } },
+  }));
+  for (const t of [...builtinTools, ...extraTools]) {
+    await createIgnoringExists(() => api.createClusterCustomObject({ group: DataProtectionGroup, version: V, plural: "backuptools", body: t }));
+  }
+}
+
+export function tool(name: string, backupCommands: string[], extra: Partial<BackupTool["spec"]> = {}): BackupTool {
+  return { apiVersion: `${DataProtectionGroup}/${V}`, kind: "BackupTool", metadata: { name }, spec: { image: "busybox", deployKind: "job", type: "file", backupCommands, ...extra } };
+}
+
+/** A Job that runs `script` with the PVC `claim` at /data, waited until Complete. */
+export async function runJob(kc: KubeConfig, ns: string, name: string, script: string, volumes: Array<{ claim: string; path: string }>, env: Array<{ name: string; value: string }> = []): Promise<V1Pod> {
+  const batch = kc.makeApiClient(BatchV1Api);
+  const core = kc.makeApiClient(CoreV1Api);
+  const job: V1Job = {
+    metadata: { name },
+    spec: {
+      backoffLimit: 0,
+      template: {
+        spec: {
+          restartPolicy: "Never",
+          containers: [{ name: "main", image: "busybox", command: ["sh", "-c", script], env, volumeMounts: volumes.map((v, i) => ({ name: `v${i}`, mountPath: v.path })) }],
+          volumes: volumes.map((v, i) => ({ name: `v${i}`, persistentVolumeClaim: { claimName: v.claim } })),
+        },
+      },
+    },
+  };
+  await batch.createNamespacedJob({ namespace: ns, body: job });
+  return until(`Job ${ns}/${name} complete`, async () => {
+    const j = await batch.readNamespacedJob({ name, namespace: ns });
+    const failed = j.status?.conditions?.find((c) => c.type === "Failed" && c.status === "True");
+    const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: `job-name=${name}` });
+    if (failed) throw new Error(`Job ${name} failed: ${JSON.stringify(pods.items[0]?.status?.containerStatuses?.[0]?.state)}`);
+    return j.status?.conditions?.some((c) => c.type === "Complete" && c.status === "True") ? pods.items[0] : undefined;
+  }, 90_000);
+}
+
+export async function createPVC(kc: KubeConfig, ns: string, name: string, labels: Record<string, string> = {}): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.createNamespacedPersistentVolumeClaim({ namespace: ns, body: { metadata: { name, labels }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "100Mi" } } } } });
+}
+
+/** A "database" pod labelled app=db with the PVC `data` at /data, Running. */
+export async function startTargetPod(kc: KubeConfig, ns: string, name = "db-0", labels: Record<string, string> = { app: "db" }, claim = "data"): Promise<V1Pod> {
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.createNamespacedPod({
+    namespace: ns,
+    body: {
+      metadata: { name, labels },
+      spec: {
+        containers: [{ name: "db", image: "postgres:14", command: ["sh", "-c", "exec sleep 100000"], ports: [{ containerPort: 5432 }], volumeMounts: [{ name: "data", mountPath: "/data" }] }],
+        volumes: [{ name: "data", persistentVolumeClaim: { claimName: claim } }],
+        terminationGracePeriodSeconds: 1,
+      },
+    },
+  });
+  return until(`pod ${ns}/${name} Running`, async () => {
+    const p = await core.readNamespacedPod({ name, namespace: ns });
+    return p.status?.phase === "Running" ? p : undefined;
+  }, 60_000);
+}
+
+export async function createPolicy(kc: KubeConfig, ns: string, name: string, spec: BackupPolicy["spec"]): Promise<void> {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  await api.createNamespacedCustomObject({ group: DataProtectionGroup, version: V, namespace: ns, plural: "backuppolicies", body: { apiVersion: `${DataProtectionGroup}/${V}`, kind: "BackupPolicy", metadata: { name }, spec } });
+}
+
+export function datafilePolicy(toolName: string, extra: Record<string, unknown> = {}): BackupPolicy["spec"] {
+  return {
+    retention: { ttl: "7d" },
+    datafile: { backupToolName: toolName, backupRepoName: REPO, backupsHistoryLimit: 7, target: { labelsSelector: { matchLabels: { app: "db" } } }, ...extra },
+  } as BackupPolicy["spec"];
+}
+
+export async function createBackup(kc: KubeConfig, ns: string, name: string, policy: string, extra: Partial<Backup["spec"]> = {}, labels: Record<string, string> = {}): Promise<void> {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  await api.createNamespacedCustomObject({
+    group: DataProtectionGroup, version: V, namespace: ns, plural: "backups",
+    body: { apiVersion: `${DataProtectionGroup}/${V}`, kind: "Backup", metadata: { name, labels }, spec: { backupPolicyName: policy, backupType: "datafile", ...extra } },
+  });
+}
+
+export async function deleteBackup(kc: KubeConfig, ns: string, name: string): Promise<void> {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  await api.deleteNamespacedCustomObject({ group: DataProtectionGroup, version: V, namespace: ns, plural: "backups", name });
+}
+
+export function getBackup(kc: KubeConfig, ns: string, name: string): Promise<Backup | undefined> {
+  return getCustom<Backup>(kc, DataProtectionGroup, "backups", ns, name);
+}
+
+/** Waits for the Backup to reach one of `phases` and returns it. */
+export function backupInPhase(kc: KubeConfig, ns: string, name: string, phases: string[], timeoutMs = 90_000): Promise<Backup> {
+  return until(`Backup ${ns}/${name} in ${phases.join("|")}`, async () => {
+    const b = await getBackup(kc, ns, name);
+    if (b?.status?.phase && phases.includes(b.status.phase)) return b;
+    if (b?.status?.phase === "Failed" && !phases.includes("Failed")) throw new Error(`Backup failed: ${b.status.failureReason}`);
+    return undefined;
+  }, timeoutMs, 300);
+}
+
+/** Host directory of a bound PVC (local-path PVs are hostPath). */
+export async function hostPathOf(kc: KubeConfig, ns: string, claim: string): Promise<string> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const pvc = await until(`PVC ${ns}/${claim} bound`, async () => {
+    const c = await core.readNamespacedPersistentVolumeClaim({ name: claim, namespace: ns });
+    return c.spec?.volumeName ? c : undefined;
+  });
+  const pv = await core.readPersistentVolume({ name: pvc.spec!.volumeName! });
+  return pv.spec!.hostPath!.path;
+}
+
+/** Every regular file under dir (relative path -> bytes). */
+export async function readTree(dir: string): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  const walk = async (rel: string): Promise<void> => {
+    for (const e of await readdir(join(dir, rel), { withFileTypes: true })) {
+      const p = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) out.set(p, await readFile(join(dir, p)));
+    }
+  };
+  await walk("");
+  return out;
+}
+
+export async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+export async function jobsOf(kc: KubeConfig, ns: string, backup: string): Promise<V1Job[]> {
+  const batch = kc.makeApiClient(BatchV1Api);
+  const list = await batch.listNamespacedJob({ namespace: ns, labelSelector: `dataprotection.kubeblocks.io/backup-name=${backup},dataprotection.kubeblocks.io/job-role=tool` });
+  return list.items;
+}
+
+/** Seeds /data of PVC `data` with `count` files of varied sizes in nested directories. */
+export const seedScript = (count: number) =>
+  `i=0; while [ $i -lt ${count} ]; do d=/data/dir$((i % 10)); mkdir -p $d; head -c $(( (i * 37) % 3000 + 1 )) /dev/urandom > $d/file-$i.bin; i=$((i + 1)); done; echo seeded`;

@@ -1,0 +1,193 @@
+// Pure state machine of datafile Backups (and the New-phase dispatch for every type):
+// observation + now -> actions + status. No I/O, no clock: everything comes in as arguments.
+import type { V1Job, V1Pod } from "@kubernetes/client-node";
+import { BackupPhase, type Backup, type BackupStatus } from "@dataprotection/api";
+import { childName } from "@dataprotection/runtime";
+import { parseTTL } from "../backuppolicy/ttl.ts";
+import { nothing, rfc3339, withCondition, type Decision } from "./decision.ts";
+import { backupDirOf, toolEnv } from "./env.ts";
+import { buildBackupJob, toolJobName } from "./job.ts";
+import { Condition, Reason, failureReason } from "./reasons.ts";
+import { formatBytes, formatDuration, parseToolReport, podStartProblem, terminationMessageOf, toolStartedAt } from "./report.ts";
+import { sourceClusterOf, targetManifest } from "./target.ts";
+import type { BackupPlan, Validation } from "./validate.ts";
+
+/** status for a Backup that failed for `reason`, with the Warning Event that says so. */
+export function failed(backup: Backup, reason: Reason, message: string, now: Date): Decision {
+  return {
+    actions: [],
+    status: {
+      phase: BackupPhase.Failed,
+      failureReason: failureReason(reason, message),
+      completionTimestamp: rfc3339(now),
+      conditions: withCondition(backup.status?.conditions, Condition.Validated, backup.status?.phase === BackupPhase.InProgress ? "True" : "False", reason, message, now),
+    },
+    events: [{ type: "Warning", reason, message: `Backup failed: ${message}` }],
+  };
+}
+
+/** The status every type writes when it starts. */
+export function startedStatus(b: Backup, plan: BackupPlan, now: Date, phase: BackupStatus["phase"]): Partial<BackupStatus> {
+  const ttl = plan.policy.spec.retention?.ttl;
+  const parsed = ttl ? parseTTL(ttl) : undefined;
+  const d = plan.destination;
+  return {
+    phase,
+    startTimestamp: rfc3339(now),
+    ...(parsed?.ok ? { expiration: rfc3339(new Date(now.getTime() + parsed.milliseconds)) } : {}),
+    ...(plan.tool ? { backupToolName: plan.tool.metadata?.name } : {}),
+    ...(d?.repoName ? { backupRepoName: d.repoName } : {}),
+    ...(d?.access.pvcName ? { persistentVolumeClaimName: d.access.pvcName } : {}),
+    sourceCluster: sourceClusterOf(plan.target.pod),
+    manifests: {
+      ...b.status?.manifests,
+      target: targetManifest(plan.target.pod, plan.target.container),
+      ...(d ? { backupTool: { filePath: plan.filePath, ...(d.access.pvcName ? { volumeName: d.access.pvcName } : {}), encrypted: d.access.encrypted } } : {}),
+    },
+    ...(plan.parent ? { parentBackupName: plan.parent.metadata?.name, incrementalChain: plan.chain } : {}),
+    attempts: 0,
+    failureReason: undefined,
+    observedGeneration: b.metadata?.generation,
+    conditions: withCondition(b.status?.conditions, Condition.Validated, "True", Reason.BackupStarted, "policy, tool, destination and target resolved", now),
+  };
+}
+
+/** New datafile Backup, validated: set up the repo access, start attempt 0, go InProgress. */
+export function startDatafile(b: Backup, plan: BackupPlan, now: Date): Decision {
+  const d = plan.destination!;
+  const tool = plan.tool!;
+  const parent = plan.parent;
+  const env = toolEnv({
+    backupName: b.metadata!.name!,
+    filePath: plan.filePath,
+    target: plan.target,
+    secret: plan.secret,
+    ttl: plan.policy.spec.retention?.ttl,
+    access: d.access,
+    tool,
+    parent: parent
+      ? { name: parent.metadata!.name!, dir: backupDirOf(parent.status?.manifests?.backupTool?.filePath ?? ""), checkpoint: parent.status?.manifests?.backupTool?.checkpoint }
+      : undefined,
+  });
+  const command = parent ? tool.spec.incrementalBackupCommands! : tool.spec.backupCommands;
+  const job = buildBackupJob({ backup: b, tool, target: plan.target, access: d.access, env, command }, 0);
+  const actions: Decision["actions"] = [];
+  if (d.claim) actions.push({ kind: "ensureClaim", claim: d.claim });
+  if (d.access.secretCopies.length) actions.push({ kind: "copySecrets", copies: d.access.secretCopies });
+  actions.push({ kind: "createJob", job });
+  return {
+    actions,
+    status: startedStatus(b, plan, now, BackupPhase.InProgress),
+    events: [{ type: "Normal", reason: Reason.BackupStarted, message: `started ${parent ? "incremental " : ""}backup with BackupTool "${tool.metadata?.name}" on pod ${plan.target.pod.metadata?.name}: Job ${job.metadata?.name}` }],
+  };
+}
+
+/** Validation outcome for a New Backup that is not ready to start. */
+export function notStarted(b: Backup, v: Exclude<Validation, { kind: "ok" }>, now: Date): Decision {
+  if (v.kind === "fail") return failed(b, v.reason, v.message, now);
+  const status = { phase: BackupPhase.New, conditions: withCondition(b.status?.conditions, Condition.Validated, "False", v.reason, v.message, now) };
+  return { actions: [], status, events: [{ type: "Normal", reason: v.reason, message: v.message }], requeueAfterMs: v.retryAfterMs };
+}
+
+export interface DatafileObservation {
+  backup: Backup;
+  /** The Job of the current attempt (status.attempts), if it exists. */
+  job?: V1Job;
+  /** Its pods, newest last. */
+  pods: readonly V1Pod[];
+  /** policy.spec.datafile.onFailAttempted (0 when the policy is gone). */
+  onFailAttempted: number;
+  podStartMs: number;
+}
+
+const jobCondition = (j: V1Job, type: string) => j.status?.conditions?.some((c) => c.type === type && c.status === "True");
+
+/** The Job of the next attempt: the failed one's pod template under the next deterministic name. */
+export function nextAttemptJob(failedJob: V1Job, backupName: string, attempt: number): V1Job {
+  const labels = { ...(failedJob.metadata?.labels ?? {}) };
+  const template = structuredClone(failedJob.spec!.template);
+  // The API server adds these to the failed Job; the new Job gets its own.
+  for (const k of ["controller-uid", "batch.kubernetes.io/controller-uid", "job-name", "batch.kubernetes.io/job-name"]) {
+    delete template.metadata?.labels?.[k];
+    delete labels[k];
+  }
+  delete template.spec?.nodeName;
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name: toolJobName(backupName, attempt), namespace: failedJob.metadata?.namespace, labels },
+    spec: { backoffLimit: 0, template },
+  };
+}
+
+/** InProgress datafile Backup: follow the current attempt's Job to Completed or Failed. */
+export function decideDatafile(o: DatafileObservation, now: Date): Decision {
+  const b = o.backup;
+  const name = b.metadata!.name!;
+  const attempt = b.status?.attempts ?? 0;
+  const jobName = toolJobName(name, attempt);
+  const ns = b.metadata?.namespace;
+  const job = o.job;
+  if (!job) return failed(b, Reason.JobNotFound, `Job "${ns}/${jobName}" of the backup disappeared before it finished: create a new Backup`, now);
+  const pod = o.pods[o.pods.length - 1];
+
+  if (jobCondition(job, "Complete")) {
+    const report = parseToolReport(terminationMessageOf(pod)) ?? {};
+    const start = Date.parse(b.status?.startTimestamp ?? "") || now.getTime();
+    const done = job.status?.completionTime ? new Date(job.status.completionTime) : now;
+    const prevTool = b.status?.manifests?.backupTool ?? {};
+    const size = report.totalSize !== undefined ? formatBytes(report.totalSize) : undefined;
+    const checkpoint = report.checkpoint ?? toolStartedAt(pod) ?? b.status?.startTimestamp;
+    return {
+      actions: [],
+      status: {
+        phase: BackupPhase.Completed,
+        completionTimestamp: rfc3339(done),
+        duration: formatDuration(done.getTime() - start),
+        ...(size ? { totalSize: size } : {}),
+        failureReason: undefined,
+        manifests: {
+          ...b.status?.manifests,
+          backupTool: {
+            ...prevTool,
+            ...(size ? { uploadTotalSize: size } : {}),
+            ...(report.checksum ? { checksum: report.checksum } : {}),
+            ...(checkpoint ? { checkpoint } : {}),
+            ...(report.files ? { files: report.files } : {}),
+          },
+        },
+        conditions: withCondition(b.status?.conditions, Condition.ToolJobSucceeded, "True", Reason.BackupCompleted, `Job ${jobName} succeeded`, now),
+      },
+      events: [{ type: "Normal", reason: Reason.BackupCompleted, message: `backup completed${size ? `: ${size}` : ""} in ${formatDuration(done.getTime() - start)} (Job ${jobName})` }],
+    };
+  }
+
+  if (jobCondition(job, "Failed")) {
+    const why = (terminationMessageOf(pod) || job.status?.conditions?.find((c) => c.type === "Failed")?.message || "the tool failed").trim().slice(-400);
+    const failures = attempt + 1;
+    if (failures <= o.onFailAttempted) {
+      return {
+        actions: [{ kind: "createJob", job: nextAttemptJob(job, name, failures) }],
+        status: { attempts: failures },
+        events: [{ type: "Warning", reason: Reason.AttemptFailed, message: `attempt ${failures} of ${o.onFailAttempted + 1} failed (Job ${jobName}: ${why}); starting attempt ${failures + 1}` }],
+      };
+    }
+    const tries = o.onFailAttempted > 0 ? ` after ${failures} attempts` : "";
+    const d = failed(b, Reason.JobFailed, `Job "${ns}/${jobName}" failed${tries}: ${why}`, now);
+    d.status!.attempts = failures;
+    return d;
+  }
+
+  // Running or starting: a pod that cannot start fails the backup after podStartMs.
+  const problem = pod ? podStartProblem(pod) : `Job ${jobName} has created no pod yet`;
+  if (!problem) return nothing();
+  const created = Date.parse(String(job.metadata?.creationTimestamp ?? "")) || now.getTime();
+  const left = created + o.podStartMs - now.getTime();
+  if (left > 0) return { ...nothing(), requeueAfterMs: Math.min(left, 5_000) };
+  const d = failed(b, Reason.PodCannotStart, `${problem} (for more than ${Math.round(o.podStartMs / 1000)}s): fix it and create a new Backup`, now);
+  d.actions.push({ kind: "delete", child: "Job", name: jobName });
+  return d;
+}
+
+/** Deterministic names of the per-backup helper Jobs. */
+export const helperJobName = (backupName: string, role: "delete" | "prehook" | "posthook" | string): string => childName(backupName, role);

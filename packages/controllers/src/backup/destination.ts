@@ -1,0 +1,106 @@
+// Pure: where a Backup's data goes. Backup label, then the policy's backupRepoName, then the
+// single default repo, then the policy's own persistentVolumeClaim (KubeBlocks 0.6 order).
+import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
+import {
+  AccessMethod, AnnotationIsDefaultRepo, BackupRepoPhase, CreatePVCPolicy, LabelBackupRepoName,
+  type Backup, type BackupRepo, type CommonBackupPolicy,
+} from "@dataprotection/api";
+import { BACKUP_MOUNT_PATH, type RepoAccess } from "../backuprepo/access.ts";
+import { Reason } from "./reasons.ts";
+
+/** A claim the shell must find, or create when `create` is set. */
+export interface ClaimToEnsure {
+  name: string;
+  create: boolean;
+  storageClassName?: string;
+  capacity: string;
+  accessModes: string[];
+  labels: Record<string, string>;
+}
+
+/**
+ * A repo destination carries the repo; the shell makes its access real in the namespace
+ * (backuprepo's ensureRepoAccess: PVC, Secret copies) and fills `access`. A policy PVC
+ * destination has its access and the claim to ensure already.
+ */
+export type Destination =
+  | { ok: true; repoName?: string; repo?: BackupRepo; access?: RepoAccess; claim?: ClaimToEnsure }
+  | { ok: false; reason: Reason; message: string };
+
+export function isDefaultRepo(r: BackupRepo): boolean {
+  return r.metadata?.annotations?.[AnnotationIsDefaultRepo] === "true";
+}
+
+/** RepoAccess for a policy's own PVC: a filesystem repo mounted at /backupdata. */
+export function pvcAccess(claimName: string): RepoAccess {
+  return {
+    repoName: "",
+    accessMethod: AccessMethod.Mount,
+    pvcName: claimName,
+    env: [{ name: "DP_REPO_KIND", value: "filesystem" }, { name: "DP_REPO_PATH", value: BACKUP_MOUNT_PATH }],
+    volumes: [{ name: "dp-backup-data", persistentVolumeClaim: { claimName } }],
+    volumeMounts: [{ name: "dp-backup-data", mountPath: BACKUP_MOUNT_PATH }],
+    secretCopies: [],
+    encrypted: false,
+  };
+}
+
+export function claimManifest(c: ClaimToEnsure, namespace: string): V1PersistentVolumeClaim {
+  return {
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: { name: c.name, namespace, labels: c.labels },
+    spec: {
+      accessModes: c.accessModes,
+      resources: { requests: { storage: c.capacity } },
+      ...(c.storageClassName ? { storageClassName: c.storageClassName } : {}),
+    },
+  };
+}
+
+export function repoDestination(repo: BackupRepo): Destination {
+  const name = repo.metadata?.name ?? "";
+  if (repo.status?.phase === BackupRepoPhase.Failed) {
+    return { ok: false, reason: Reason.RepoNotReady, message: `BackupRepo "${name}" is Failed (${repo.status.failureReason ?? "see its status"}): fix the repo or choose another` };
+  }
+  return { ok: true, repoName: name, repo };
+}
+
+/**
+ * Resolves the destination. `pinnedRepo` (an incremental backup's parent repo) wins over
+ * everything, so a chain never spans repos.
+ */
+export function resolveDestination(backup: Backup, policyRef: string, section: CommonBackupPolicy, repos: readonly BackupRepo[], pinnedRepo?: string): Destination {
+  const byName = (n: string, from: string): Destination => {
+    const repo = repos.find((r) => r.metadata?.name === n);
+    if (!repo) return { ok: false, reason: Reason.RepoNotFound, message: `BackupRepo "${n}" (${from}) not found: create it or change ${from}` };
+    return repoDestination(repo);
+  };
+  if (pinnedRepo) return byName(pinnedRepo, "the parent backup's status.backupRepoName");
+  const label = backup.metadata?.labels?.[LabelBackupRepoName];
+  if (label) return byName(label, `Backup label ${LabelBackupRepoName}`);
+  if (section.backupRepoName) return byName(section.backupRepoName, `BackupPolicy "${policyRef}" .backupRepoName`);
+  const defaults = repos.filter(isDefaultRepo);
+  if (defaults.length > 1) {
+    const names = defaults.map((r) => `"${r.metadata?.name}"`).join(", ");
+    return { ok: false, reason: Reason.AmbiguousDefaultRepo, message: `${defaults.length} BackupRepos are annotated ${AnnotationIsDefaultRepo}=true (${names}): keep one default` };
+  }
+  if (defaults.length === 1) return repoDestination(defaults[0]);
+  const pvc = section.persistentVolumeClaim;
+  if (pvc?.name) {
+    const claim: ClaimToEnsure = {
+      name: pvc.name,
+      create: (pvc.createPolicy ?? CreatePVCPolicy.IfNotPresent) === CreatePVCPolicy.IfNotPresent,
+      storageClassName: pvc.storageClassName,
+      capacity: String(pvc.initCapacity ?? "100Gi"),
+      accessModes: ["ReadWriteMany"],
+      labels: {},
+    };
+    return { ok: true, access: pvcAccess(pvc.name), claim };
+  }
+  return {
+    ok: false,
+    reason: Reason.NoBackupDestination,
+    message: `no place to store the backup: label the Backup ${LabelBackupRepoName}, set BackupPolicy "${policyRef}" .backupRepoName or .persistentVolumeClaim.name, or annotate a BackupRepo ${AnnotationIsDefaultRepo}=true`,
+  };
+}

@@ -1,0 +1,139 @@
+// Pure builders: the pod that runs a BackupTool next to its target, wrapped in a Job
+// (datafile) or reused by the logfile StatefulSet. See DESIGN.md "Execution contract".
+import type { V1Container, V1EnvVar, V1Job, V1PodSpec, V1PodTemplateSpec, V1Volume, V1VolumeMount, V1Pod, V1ResourceRequirements, V1EnvFromSource } from "@kubernetes/client-node";
+import type { Backup, BackupTool } from "@dataprotection/api";
+import { childName } from "@dataprotection/runtime";
+import type { RepoAccess } from "../backuprepo/access.ts";
+
+export const LabelBackupName = "dataprotection.kubeblocks.io/backup-name";
+/** What a child pod does for its Backup: tool, delete, prehook, posthook, status. */
+export const LabelJobRole = "dataprotection.kubeblocks.io/job-role";
+export const ManagedBy = { "app.kubernetes.io/managed-by": "dataprotection" } as const;
+/** On a BackupTool: "true" lets its pods run as the image's user (root) instead of non-root. */
+export const AnnotationRunAsRoot = "dataprotection.kubeblocks.io/run-as-root";
+/** uid tool pods run as when neither the target nor the tool names one. */
+export const DEFAULT_TOOL_UID = 65532;
+export const TOOL_CONTAINER = "backup";
+const SA_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/** Deterministic Job name of attempt n (0-based): a restarted operator finds it, never a twin. */
+export function toolJobName(backupName: string, attempt: number): string {
+  return childName(backupName, `backup-${attempt + 1}`);
+}
+
+export function childLabels(backup: Backup, role: string): Record<string, string> {
+  return { ...ManagedBy, [LabelBackupName]: backup.metadata?.name ?? "", [LabelJobRole]: role };
+}
+
+/**
+ * Runs the tool's command unchanged ("$@"); when it succeeded without leaving a
+ * termination message (a tool writing plain files into BACKUP_DIR instead of using
+ * dp-agent), reports the files' total size, a sha256 over them and up to 40 names.
+ * No "$$" and no "$(NAME)": the kubelet would expand them.
+ */
+export const PLAIN_FILES_REPORT = [
+  '"$@"',
+  "rc=$?",
+  "t=/dev/termination-log",
+  'if [ "$rc" -eq 0 ] && [ -d "$BACKUP_DIR" ] && ! [ -s "$t" ]; then',
+  '  cd "$BACKUP_DIR" || exit "$rc"',
+  "  IFS='\n'",
+  "  total=0; names=''; n=0",
+  "  for f in `find . -type f | sed 's|^\\./||' | LC_ALL=C sort`; do",
+  "    s=`wc -c < \"$f\" | tr -d ' '`; total=`expr \"$total\" + \"$s\"`",
+  "    n=`expr \"$n\" + 1`",
+  "    if [ \"$n\" -le 40 ]; then q=`printf '%s' \"$f\" | sed 's/[\\\\\"]/\\\\&/g'`; names=\"$names${names:+,}\\\"$q\\\"\"; fi",
+  "  done",
+  "  sum=`find . -type f | sed 's|^\\./||' | LC_ALL=C sort | while read -r f; do sha256sum \"$f\"; done | sha256sum | cut -d' ' -f1`",
+  "  printf '{\"totalSize\":%s,\"checksum\":\"sha256:%s\",\"files\":[%s],\"plainFiles\":true}' \"$total\" \"$sum\" \"$names\" > \"$t\"",
+  "fi",
+  'exit "$rc"',
+].join("\n");
+
+export function wrapToolCommand(command: readonly string[]): string[] {
+  return ["sh", "-c", PLAIN_FILES_REPORT, "dp-tool", ...command];
+}
+
+/** The target's volumes minus service-account token volumes (the tool pod gets none). */
+function targetVolumes(pod: V1Pod): V1Volume[] {
+  return (pod.spec?.volumes ?? []).filter((v) => !v.projected?.sources?.some((s) => s.serviceAccountToken));
+}
+
+function targetMounts(pod: V1Pod, container: V1Container): V1VolumeMount[] {
+  const names = new Set(targetVolumes(pod).map((v) => v.name));
+  return (container.volumeMounts ?? []).filter((m) => names.has(m.name) && m.mountPath !== SA_TOKEN_PATH);
+}
+
+/** Pins a pod to one node through the scheduler (so an unschedulable pod is reported, not stuck). */
+export function nodeAffinity(node: string): NonNullable<V1PodSpec["affinity"]> {
+  return {
+    nodeAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: [{ matchFields: [{ key: "metadata.name", operator: "In", values: [node] }] }],
+      },
+    },
+  };
+}
+
+export interface ToolPodInput {
+  backup: Backup;
+  tool: BackupTool;
+  target: { pod: V1Pod; container: V1Container };
+  access: RepoAccess;
+  env: V1EnvVar[];
+  command: readonly string[];
+  role: string;
+  /** Restart policy of the pod: Never for Jobs, Always for the logfile StatefulSet. */
+  restartPolicy: "Never" | "Always";
+}
+
+/** Tool pods run non-root: as the target's user when it has one, else 65532, unless the tool asks for root. */
+export function toolSecurityContext(tool: BackupTool, pod: V1Pod, container: V1Container): V1PodSpec["securityContext"] {
+  if (tool.metadata?.annotations?.[AnnotationRunAsRoot] === "true") return {};
+  const uid = container.securityContext?.runAsUser ?? pod.spec?.securityContext?.runAsUser ?? DEFAULT_TOOL_UID;
+  const gid = container.securityContext?.runAsGroup ?? pod.spec?.securityContext?.runAsGroup;
+  const sc: NonNullable<V1PodSpec["securityContext"]> = { runAsNonRoot: uid !== 0, runAsUser: uid };
+  if (gid !== undefined) sc.runAsGroup = gid;
+  const fsGroup = pod.spec?.securityContext?.fsGroup;
+  if (fsGroup !== undefined) sc.fsGroup = fsGroup;
+  return sc;
+}
+
+export function buildToolPodTemplate(i: ToolPodInput): V1PodTemplateSpec {
+  const { pod, container } = i.target;
+  const node = pod.spec?.nodeName;
+  const spec: V1PodSpec = {
+    restartPolicy: i.restartPolicy,
+    automountServiceAccountToken: false,
+    securityContext: toolSecurityContext(i.tool, pod, container),
+    volumes: [...targetVolumes(pod), ...i.access.volumes],
+    tolerations: pod.spec?.tolerations,
+    containers: [{
+      name: TOOL_CONTAINER,
+      image: i.tool.spec.image || container.image,
+      imagePullPolicy: "IfNotPresent",
+      command: wrapToolCommand(i.command),
+      env: i.env,
+      envFrom: (i.tool.spec.envFrom ?? []) as V1EnvFromSource[],
+      resources: (i.tool.spec.resources ?? {}) as V1ResourceRequirements,
+      volumeMounts: [...targetMounts(pod, container), ...i.access.volumeMounts],
+      terminationMessagePolicy: "FallbackToLogsOnError",
+    }],
+  };
+  if (node) spec.affinity = nodeAffinity(node);
+  return { metadata: { labels: childLabels(i.backup, i.role) }, spec };
+}
+
+/** The datafile Job: one pod, no Job-level retries (onFailAttempted makes new attempts). */
+export function buildBackupJob(i: Omit<ToolPodInput, "restartPolicy" | "role">, attempt: number): V1Job {
+  const name = toolJobName(i.backup.metadata!.name!, attempt);
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name, namespace: i.backup.metadata?.namespace, labels: childLabels(i.backup, "tool") },
+    spec: {
+      backoffLimit: 0,
+      template: buildToolPodTemplate({ ...i, role: "tool", restartPolicy: "Never" }),
+    },
+  };
+}

@@ -1,0 +1,85 @@
+// Pure: logfile (PITR) backups. The tool runs continuously as a one-replica StatefulSet;
+// the Backup stays Running, its backupLog.stopTime kept current, until the policy's logfile
+// schedule is disabled or the policy is deleted, then Completed.
+import type { V1StatefulSet } from "@kubernetes/client-node";
+import { BackupPhase, type Backup, type BackupPolicy } from "@dataprotection/api";
+import { childName, type KubeObject } from "@dataprotection/runtime";
+import { archiveIntervalEnv, archiveIntervalSeconds } from "../backuppolicy/archive-interval.ts";
+import { startedStatus } from "./decide.ts";
+import { rfc3339, type Decision } from "./decision.ts";
+import { toolEnv } from "./env.ts";
+import { buildToolPodTemplate, childLabels } from "./job.ts";
+import { Reason } from "./reasons.ts";
+import { formatDuration } from "./report.ts";
+import type { BackupPlan } from "./validate.ts";
+
+/** How often at most a Running logfile Backup refreshes stopTime and availableReplicas. */
+export const MAX_LOG_STATUS_INTERVAL_MS = 10_000;
+
+export function logStatefulSetName(backupName: string): string {
+  return childName(backupName, "log");
+}
+
+export function buildLogStatefulSet(b: Backup, plan: BackupPlan): V1StatefulSet {
+  const d = plan.destination!;
+  const tool = plan.tool!;
+  const cron = plan.policy.spec.schedule?.logfile?.cronExpression;
+  const env = toolEnv({
+    backupName: b.metadata!.name!, filePath: plan.filePath, target: plan.target, secret: plan.secret,
+    ttl: plan.policy.spec.retention?.ttl, logfile: true, archiveInterval: cron ? archiveIntervalEnv(cron) : "60s", access: d.access, tool,
+  });
+  const template = buildToolPodTemplate({ backup: b, tool, target: plan.target, access: d.access, env, command: tool.spec.backupCommands, role: "logfile", restartPolicy: "Always" });
+  const name = logStatefulSetName(b.metadata!.name!);
+  return {
+    apiVersion: "apps/v1",
+    kind: "StatefulSet",
+    metadata: { name, namespace: b.metadata?.namespace, labels: childLabels(b, "logfile") },
+    spec: { replicas: 1, serviceName: name, selector: { matchLabels: childLabels(b, "logfile") }, template },
+  };
+}
+
+export function startLogfile(b: Backup, plan: BackupPlan, now: Date): Decision {
+  const d = plan.destination!;
+  const actions: Decision["actions"] = [];
+  if (d.claim) actions.push({ kind: "ensureClaim", claim: d.claim });
+  if (d.access.secretCopies.length) actions.push({ kind: "copySecrets", copies: d.access.secretCopies });
+  const sts = buildLogStatefulSet(b, plan);
+  actions.push({ kind: "createStatefulSet", sts });
+  const status = startedStatus(b, plan, now, BackupPhase.Running);
+  status.manifests = { ...status.manifests, backupLog: { startTime: rfc3339(now) }, backupTool: { ...status.manifests?.backupTool, logFilePath: plan.filePath } };
+  if (d.access.pvcName) status.logFilePersistentVolumeClaimName = d.access.pvcName;
+  status.availableReplicas = 0;
+  return { actions, status, events: [{ type: "Normal", reason: Reason.BackupRunning, message: `archiving logs continuously with BackupTool "${plan.tool?.metadata?.name}" (StatefulSet ${sts.metadata?.name})` }] };
+}
+
+export interface LogfileObservation {
+  backup: Backup;
+  policy?: BackupPolicy;
+  statefulSet?: KubeObject & { status?: { availableReplicas?: number } };
+}
+
+export function decideLogfile(o: LogfileObservation, now: Date): Decision {
+  const b = o.backup;
+  const log = b.status?.manifests?.backupLog ?? {};
+  const schedule = o.policy?.spec.schedule?.logfile;
+  if (!o.policy || !schedule?.enable) {
+    const why = o.policy ? `the logfile schedule of BackupPolicy "${o.policy.metadata?.name}" is disabled` : `BackupPolicy "${b.spec.backupPolicyName}" was deleted`;
+    const start = Date.parse(b.status?.startTimestamp ?? "") || now.getTime();
+    return {
+      actions: [{ kind: "delete", child: "StatefulSet", name: logStatefulSetName(b.metadata!.name!) }],
+      status: {
+        phase: BackupPhase.Completed,
+        completionTimestamp: rfc3339(now),
+        duration: formatDuration(now.getTime() - start),
+        availableReplicas: 0,
+        manifests: { ...b.status?.manifests, backupLog: { ...log, stopTime: rfc3339(now) } },
+      },
+      events: [{ type: "Normal", reason: Reason.LogArchivingStopped, message: `stopped log archiving: ${why}` }],
+    };
+  }
+  const interval = Math.min(archiveIntervalSeconds(schedule.cronExpression) * 1000, MAX_LOG_STATUS_INTERVAL_MS);
+  const available = o.statefulSet?.status?.availableReplicas ?? 0;
+  const status: Decision["status"] = { availableReplicas: available };
+  if (available > 0) status.manifests = { ...b.status?.manifests, backupLog: { ...log, stopTime: rfc3339(now) } };
+  return { actions: [], status, events: [], requeueAfterMs: interval };
+}

@@ -1,0 +1,58 @@
+// Failure reasons and Event reasons of Backups: one PascalCase constant per outcome,
+// shared by status.failureReason (as "<Reason>: <message>"), Events and tests.
+
+export const Reason = {
+  // Validation (New -> Failed)
+  PolicyNotFound: "PolicyNotFound",
+  PolicySectionMissing: "PolicySectionMissing",
+  ToolNotFound: "ToolNotFound",
+  ToolUnsuitable: "ToolUnsuitable",
+  RepoNotFound: "RepoNotFound",
+  RepoNotReady: "RepoNotReady",
+  AmbiguousDefaultRepo: "AmbiguousDefaultRepo",
+  NoBackupDestination: "NoBackupDestination",
+  PVCNotFound: "PVCNotFound",
+  SecretNotFound: "SecretNotFound",
+  TargetPodNotFound: "TargetPodNotFound",
+  ParentNotFound: "ParentNotFound",
+  ParentNotCompleted: "ParentNotCompleted",
+  // Running
+  JobFailed: "JobFailed",
+  JobNotFound: "JobNotFound",
+  PodCannotStart: "PodCannotStart",
+  HookFailed: "HookFailed",
+  SnapshotFailed: "SnapshotFailed",
+  StatefulSetNotFound: "StatefulSetNotFound",
+  // Normal transitions
+  BackupStarted: "BackupStarted",
+  BackupRunning: "BackupRunning",
+  BackupCompleted: "BackupCompleted",
+  BackupFailed: "BackupFailed",
+  AttemptFailed: "AttemptFailed",
+  WaitingForTargetPod: "WaitingForTargetPod",
+  WaitingForParent: "WaitingForParent",
+  HookCompleted: "HookCompleted",
+  SnapshotCreated: "SnapshotCreated",
+  StatusUpdateFailed: "StatusUpdateFailed",
+  StatusUpdated: "StatusUpdated",
+  LogArchivingStopped: "LogArchivingStopped",
+  // Deletion
+  DeletionBlocked: "DeletionBlocked",
+  DeletingData: "DeletingData",
+  DataDeleted: "DataDeleted",
+  DataDeleteFailed: "DataDeleteFailed",
+  DataRetained: "DataRetained",
+} as const;
+export type Reason = (typeof Reason)[keyof typeof Reason];
+
+/** Condition types written to status.conditions. */
+export const Condition = {
+  Validated: "Validated",
+  ToolJobSucceeded: "ToolJobSucceeded",
+  DataDeleted: "DataDeleted",
+} as const;
+
+/** status.failureReason: the reason first, so users and tests can match on it. */
+export function failureReason(reason: Reason, message: string): string {
+  return `${reason}: ${message}`;
+}

@@ -1,0 +1,309 @@
+// The shell: read from the cache, call the pure decide functions, apply what they return.
+// Every `if` that matters lives in decide.ts / validate.ts / delete.ts / snapshot.ts / logfile.ts.
+import type { V1Job, V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
+import {
+  BackupPhase, BackupType, Finalizer,
+  type Backup, type BackupPolicy, type BackupRepo, type BackupTool, type StorageProvider,
+} from "@dataprotection/api";
+import {
+  ApiError, addFinalizer, clone, hasFinalizer, isAlreadyExists, isNotFound, removeFinalizer, setControllerReference, updateStatus,
+  type KubeClient, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult,
+} from "@dataprotection/runtime";
+import { credentialCopyData, repoAccessFor, type SecretCopy } from "../backuprepo/access.ts";
+import { ensureRepoAccess, readObject, RepoAccessError } from "../backuprepo/ensure.ts";
+import { Kinds } from "../kinds.ts";
+import type { OperatorContext } from "../options.ts";
+import { decideDatafile, failed, helperJobName, notStarted, startDatafile } from "./decide.ts";
+import type { Action, Decision } from "./decision.ts";
+import { decideDeletion } from "./delete.ts";
+import { claimManifest, type ClaimToEnsure } from "./destination.ts";
+import { LabelBackupName, toolJobName } from "./job.ts";
+import { decideLogfile, logStatefulSetName, startLogfile } from "./logfile.ts";
+import { Reason } from "./reasons.ts";
+import { decideSnapshot, startSnapshot, type SnapshotObservation } from "./snapshot.ts";
+import type { VolumeSnapshotObject } from "./snapshot-types.ts";
+import { backupTypeOf, sectionOf, validateNewBackup } from "./validate.ts";
+
+const byCreation = (a: KubeObject, b: KubeObject) => String(a.metadata.creationTimestamp ?? "").localeCompare(String(b.metadata.creationTimestamp ?? ""));
+
+export class BackupReconciler {
+  constructor(private readonly op: OperatorContext) {}
+
+  async reconcile(req: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    let b = ctx.cache.get<Backup & KubeObject>(Kinds.Backup, req.name, req.namespace);
+    if (!b) return;
+    const now = new Date(ctx.clock.now());
+    if (b.metadata.deletionTimestamp) {
+      if (!hasFinalizer(b, Finalizer)) return;
+      return this.apply(ctx, b, decideDeletion(await this.observeDeletion(ctx, b), now));
+    }
+    if (!hasFinalizer(b, Finalizer)) b = await addFinalizer(ctx.client, Kinds.Backup, b, Finalizer);
+    const phase = b.status?.phase ?? BackupPhase.New;
+    const type = backupTypeOf(b);
+    if (phase === BackupPhase.New) return this.apply(ctx, b, await this.decideNew(ctx, b, now));
+    if (phase === BackupPhase.InProgress && type === BackupType.Datafile) {
+      const jobName = toolJobName(b.metadata.name!, b.status?.attempts ?? 0);
+      const policy = this.policyOf(ctx, b);
+      return this.apply(ctx, b, decideDatafile({
+        backup: b,
+        job: await this.job(ctx, b.metadata.namespace!, jobName),
+        pods: this.jobPods(ctx, b.metadata.namespace!, jobName),
+        onFailAttempted: policy?.spec.datafile?.onFailAttempted ?? 0,
+        podStartMs: this.op.timeouts.podStartMs,
+      }, now));
+    }
+    if (phase === BackupPhase.InProgress && type === BackupType.Snapshot) return this.apply(ctx, b, decideSnapshot(await this.observeSnapshot(ctx, b), now));
+    if (phase === BackupPhase.Running && type === BackupType.Logfile) {
+      const policy = this.policyOf(ctx, b);
+      const sts = ctx.cache.get<KubeObject & { status?: { availableReplicas?: number } }>(Kinds.StatefulSet, logStatefulSetName(b.metadata.name!), b.metadata.namespace);
+      return this.apply(ctx, b, decideLogfile({ backup: b, policy, statefulSet: sts }, now));
+    }
+  }
+
+  private policyOf(ctx: ReconcileContext, b: Backup): BackupPolicy | undefined {
+    return ctx.cache.get<BackupPolicy & KubeObject>(Kinds.BackupPolicy, b.spec.backupPolicyName, b.metadata?.namespace);
+  }
+
+  private async decideNew(ctx: ReconcileContext, b: Backup & KubeObject, now: Date): Promise<Decision> {
+    const ns = b.metadata.namespace!;
+    const type = backupTypeOf(b);
+    const policy = this.policyOf(ctx, b);
+    const section = policy ? sectionOf(policy, type) : undefined;
+    const toolName = section && section.name !== "snapshot" ? section.policy.backupToolName : undefined;
+    const secretName = section?.policy.target.secret?.name;
+    const v = validateNewBackup({
+      backup: b,
+      policy,
+      tool: toolName ? ctx.cache.get<BackupTool & KubeObject>(Kinds.BackupTool, toolName) : undefined,
+      repos: ctx.cache.list<BackupRepo & KubeObject>(Kinds.BackupRepo),
+      pods: ctx.cache.list<V1Pod & KubeObject>(Kinds.Pod, { namespace: ns }),
+      parent: b.spec.parentBackupName ? ctx.cache.get<Backup & KubeObject>(Kinds.Backup, b.spec.parentBackupName, ns) : undefined,
+      secretFound: secretName ? await exists(ctx.client, Kinds.Secret, secretName, ns) : undefined,
+      now,
+      targetPodWaitMs: this.op.timeouts.targetPodWaitMs,
+    });
+    if (v.kind !== "ok") return notStarted(b, v, now);
+    const dest = v.destination;
+    if (dest?.repo) {
+      try {
+        v.plan.destination = { repoName: dest.repoName, access: await ensureRepoAccess(ctx.client, ctx.cache, dest.repo, ns, this.op.namespace) };
+      } catch (e) {
+        if (!(e instanceof RepoAccessError)) throw e;
+        // A repo still being set up is worth waiting for; anything else needs the user.
+        if (e.reason === "RepoNotReady") return notStarted(b, { kind: "wait", reason: Reason.RepoNotReady, message: e.message, retryAfterMs: 2_000 }, now);
+        return failed(b, repoReason(e.reason), e.message, now);
+      }
+    } else if (dest?.access) {
+      const claim = dest.claim;
+      if (claim && !claim.create && !(await exists(ctx.client, Kinds.PersistentVolumeClaim, claim.name, ns))) {
+        return failed(b, Reason.PVCNotFound, `PersistentVolumeClaim "${ns}/${claim.name}" (BackupPolicy .persistentVolumeClaim, createPolicy Never) not found: create it or set createPolicy IfNotPresent`, now);
+      }
+      v.plan.destination = { access: dest.access, claim };
+    }
+    if (v.plan.type === BackupType.Snapshot) return startSnapshot(b, v.plan, now);
+    if (v.plan.type === BackupType.Logfile) return startLogfile(b, v.plan, now);
+    return startDatafile(b, v.plan, now);
+  }
+
+  private async repoAccess(ctx: ReconcileContext, repoName: string | undefined) {
+    const repo = repoName ? ctx.cache.get<BackupRepo & KubeObject>(Kinds.BackupRepo, repoName) : undefined;
+    if (!repo) return undefined;
+    const provider = await readObject<StorageProvider & KubeObject>(ctx.client, undefined, Kinds.StorageProvider, repo.spec.storageProviderRef);
+    return repoAccessFor(repo, provider);
+  }
+
+  private async observeDeletion(ctx: ReconcileContext, b: Backup & KubeObject) {
+    const ns = b.metadata.namespace!;
+    const name = b.metadata.name!;
+    const owned = ctx.cache.ownedBy<V1Job & KubeObject>(Kinds.Job, b.metadata.uid!);
+    const deleteName = helperJobName(name, "delete");
+    const children = ctx.cache.list<Backup & KubeObject>(Kinds.Backup, { namespace: ns }).filter((c) => c.spec.parentBackupName === name);
+    return {
+      backup: b,
+      children,
+      repoAccess: await this.repoAccess(ctx, b.status?.backupRepoName),
+      deleteJob: owned.find((j) => j.metadata.name === deleteName),
+      deletePods: this.jobPods(ctx, ns, deleteName),
+      activeJobs: owned.filter((j) => j.metadata.name !== deleteName && !j.metadata.deletionTimestamp && !j.status?.conditions?.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True")).map((j) => j.metadata.name!),
+      hasStatefulSet: ctx.cache.ownedBy(Kinds.StatefulSet, b.metadata.uid!).some((s) => !s.metadata.deletionTimestamp),
+      snapshots: ctx.cache.ownedBy(Kinds.VolumeSnapshot, b.metadata.uid!).filter((s) => !s.metadata.deletionTimestamp).map((s) => s.metadata.name!),
+      agentImage: this.op.agentImage,
+    };
+  }
+
+  private async observeSnapshot(ctx: ReconcileContext, b: Backup & KubeObject): Promise<SnapshotObservation> {
+    const ns = b.metadata.namespace!;
+    const name = b.metadata.name!;
+    const hook = (role: string) => {
+      const jn = helperJobName(name, role);
+      return { job: ctx.cache.get<V1Job & KubeObject>(Kinds.Job, jn, ns), pods: this.jobPods(ctx, ns, jn) };
+    };
+    let target: SnapshotObservation["target"];
+    const claims: V1PersistentVolumeClaim[] = [];
+    const t = parseTarget(b.status?.manifests?.target);
+    const pod = t.podName ? ctx.cache.get<V1Pod & KubeObject>(Kinds.Pod, t.podName, ns) : undefined;
+    const container = pod?.spec?.containers.find((c) => c.name === t.containerName) ?? pod?.spec?.containers[0];
+    if (pod && container) {
+      target = { pod, container };
+      for (const v of pod.spec?.volumes ?? []) {
+        if (!v.persistentVolumeClaim) continue;
+        const c = await ctx.client.get<V1PersistentVolumeClaim & KubeObject>(Kinds.PersistentVolumeClaim, v.persistentVolumeClaim.claimName, ns).catch((e: unknown) => {
+          if (isNotFound(e)) return undefined;
+          throw e;
+        });
+        if (c) claims.push(c);
+      }
+    }
+    return {
+      backup: b,
+      policy: this.policyOf(ctx, b),
+      target,
+      claims,
+      preHook: hook("prehook"),
+      postHook: hook("posthook"),
+      snapshots: ctx.cache.ownedBy<VolumeSnapshotObject & KubeObject>(Kinds.VolumeSnapshot, b.metadata.uid!),
+      hookMs: this.op.timeouts.hookMs,
+      snapshotReadyMs: this.op.timeouts.snapshotReadyMs,
+    };
+  }
+
+  /** The Job from the cache, confirmed with a read when the cache has not seen it (yet). */
+  private async job(ctx: ReconcileContext, ns: string, name: string): Promise<V1Job | undefined> {
+    const cached = ctx.cache.get<V1Job & KubeObject>(Kinds.Job, name, ns);
+    if (cached) return cached;
+    try {
+      return await ctx.client.get<V1Job & KubeObject>(Kinds.Job, name, ns);
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  private jobPods(ctx: ReconcileContext, ns: string, jobName: string): V1Pod[] {
+    return ctx.cache.list<V1Pod & KubeObject>(Kinds.Pod, { namespace: ns, labels: { "job-name": jobName } }).sort(byCreation);
+  }
+
+  private async apply(ctx: ReconcileContext, b: Backup & KubeObject, d: Decision): Promise<ReconcileResult | void> {
+    const ns = b.metadata.namespace!;
+    try {
+      for (const a of d.actions) await this.act(ctx, b, a);
+    } catch (e) {
+      if (e instanceof ActionFailed) return this.apply(ctx, b, failed(b, e.reason, e.message, new Date(ctx.clock.now())));
+      // Nothing can be created in a namespace being deleted: let the Backup go with its namespace.
+      if (b.metadata.deletionTimestamp && e instanceof ApiError && e.statusCode === 403 && /being terminated/.test(e.message)) {
+        ctx.events.warning(b, Reason.DataDeleteFailed, `namespace ${ns} is being deleted: the backup's data cannot be removed by a Job and stays in the repo`);
+        await removeFinalizer(ctx.client, Kinds.Backup, b, Finalizer);
+        return;
+      }
+      throw e;
+    }
+    if (d.status) {
+      const patch = d.status;
+      await updateStatus(ctx.client, Kinds.Backup, b, (draft) => {
+        const next: Record<string, unknown> = { ...(draft.status ?? {}), ...patch };
+        for (const k of Object.keys(next)) if (next[k] === undefined) delete next[k];
+        draft.status = next as Backup["status"];
+      });
+    }
+    for (const e of d.events) ctx.events.record(b, e.type, e.reason, e.message);
+    if (d.finalizer === "remove") await removeFinalizer(ctx.client, Kinds.Backup, b, Finalizer);
+    return d.requeueAfterMs ? { requeueAfter: d.requeueAfterMs } : undefined;
+  }
+
+  private async act(ctx: ReconcileContext, b: Backup & KubeObject, a: Action): Promise<void> {
+    const ns = b.metadata.namespace!;
+    switch (a.kind) {
+      case "ensureClaim":
+        return ensureClaim(ctx.client, a.claim, ns);
+      case "copySecrets":
+        for (const c of a.copies) await copySecret(ctx.client, c, ns);
+        return;
+      case "createJob":
+        return createOwned(ctx.client, Kinds.Job, a.job as V1Job & KubeObject, b);
+      case "createStatefulSet":
+        return createOwned(ctx.client, Kinds.StatefulSet, a.sts as KubeObject, b);
+      case "createSnapshot":
+        return createOwned(ctx.client, Kinds.VolumeSnapshot, a.snapshot, b);
+      case "delete": {
+        const kind = a.child === "Job" ? Kinds.Job : a.child === "StatefulSet" ? Kinds.StatefulSet : Kinds.VolumeSnapshot;
+        await ctx.client.delete(kind, a.name, ns, { propagationPolicy: "Background" }).catch((e: unknown) => {
+          if (!isNotFound(e)) throw e;
+        });
+      }
+    }
+  }
+}
+
+/** backuprepo's reasons, as Backup failure reasons. */
+function repoReason(r: string): Reason {
+  return r === "SecretNotFound" || r === "SecretKeyMissing" ? Reason.SecretNotFound : r === "RepoNotReady" ? Reason.RepoNotReady : Reason.RepoNotFound;
+}
+
+function parseTarget(json: string | undefined): { podName?: string; containerName?: string } {
+  try {
+    const v = JSON.parse(json ?? "{}") as { podName?: unknown; containerName?: unknown };
+    return { podName: typeof v.podName === "string" ? v.podName : undefined, containerName: typeof v.containerName === "string" ? v.containerName : undefined };
+  } catch {
+    return {};
+  }
+}
+
+/** A prerequisite the shell found missing while applying actions: fails the Backup. */
+class ActionFailed extends Error {
+  constructor(readonly reason: Reason, message: string) {
+    super(message);
+  }
+}
+
+async function exists(client: KubeClient, kind: typeof Kinds.Secret, name: string, ns: string): Promise<boolean> {
+  try {
+    await client.get(kind, name, ns);
+    return true;
+  } catch (e) {
+    if (isNotFound(e)) return false;
+    throw e;
+  }
+}
+
+async function createOwned(client: KubeClient, kind: typeof Kinds.Job, obj: KubeObject, owner: Backup & KubeObject): Promise<void> {
+  const child = setControllerReference(clone(obj), owner, Kinds.Backup);
+  child.metadata.labels = { ...child.metadata.labels, [LabelBackupName]: owner.metadata.name! };
+  try {
+    await client.create(kind, child);
+  } catch (e) {
+    if (!isAlreadyExists(e)) throw e;
+  }
+}
+
+// Until backuprepo/ exports its helper: the repo's PVC in the workload namespace.
+async function ensureClaim(client: KubeClient, claim: ClaimToEnsure, ns: string): Promise<void> {
+  if (await exists(client, Kinds.PersistentVolumeClaim, claim.name, ns)) return;
+  if (!claim.create) throw new ActionFailed(Reason.PVCNotFound, `PersistentVolumeClaim "${ns}/${claim.name}" not found: create it`);
+  try {
+    await client.create(Kinds.PersistentVolumeClaim, claimManifest(claim, ns) as KubeObject);
+  } catch (e) {
+    if (!isAlreadyExists(e)) throw e;
+  }
+}
+
+// Until backuprepo/ exports its helper: a repo Secret copied into the workload namespace.
+async function copySecret(client: KubeClient, c: SecretCopy, ns: string): Promise<void> {
+  let src: V1Secret & KubeObject;
+  try {
+    src = await client.get<V1Secret & KubeObject>(Kinds.Secret, c.from.name, c.from.namespace);
+  } catch (e) {
+    if (isNotFound(e)) throw new ActionFailed(Reason.SecretNotFound, `Secret "${c.from.namespace}/${c.from.name}" of the BackupRepo not found: create it or fix the repo`);
+    throw e;
+  }
+  const decoded = Object.fromEntries(Object.entries(src.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]));
+  const picked = c.keys ? Object.fromEntries(c.keys.filter((k) => k in decoded).map((k) => [k, decoded[k]])) : credentialCopyData(decoded);
+  const data = Object.fromEntries(Object.entries(picked).map(([k, v]) => [k, Buffer.from(v).toString("base64")]));
+  const copy: V1Secret & KubeObject = { apiVersion: "v1", kind: "Secret", metadata: { name: c.to, namespace: ns, labels: { "app.kubernetes.io/managed-by": "dataprotection" } }, type: "Opaque", data };
+  try {
+    await client.create(Kinds.Secret, copy);
+  } catch (e) {
+    if (!isAlreadyExists(e)) throw e;
+    const cur = await client.get<V1Secret & KubeObject>(Kinds.Secret, c.to, ns);
+    if (JSON.stringify(cur.data ?? {}) !== JSON.stringify(data)) await client.replace(Kinds.Secret, { ...cur, data });
+  }
+}

@@ -1,0 +1,100 @@
+// Pure: what a tool pod tells the controller — its termination message (dp-agent's report or
+// the plain-files report of job.ts), why it cannot start — and the status formats used.
+import type { V1Pod } from "@kubernetes/client-node";
+import type { BackupFile } from "@dataprotection/api";
+import { TOOL_CONTAINER } from "./job.ts";
+
+export interface ToolReport {
+  totalSize?: number;
+  checksum?: string;
+  files?: BackupFile[];
+  checkpoint?: string;
+  plainFiles?: boolean;
+}
+
+/** Parses a termination message; undefined when it is not a JSON report. */
+export function parseToolReport(message: string | undefined): ToolReport | undefined {
+  if (!message) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(message.trim());
+  } catch {
+    return undefined;
+  }
+  if (!v || typeof v !== "object" || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  const r: ToolReport = {};
+  if (typeof o.totalSize === "number" && Number.isFinite(o.totalSize)) r.totalSize = o.totalSize;
+  if (typeof o.checksum === "string") r.checksum = o.checksum;
+  if (typeof o.checkpoint === "string") r.checkpoint = o.checkpoint;
+  if (Array.isArray(o.files)) r.files = o.files.filter((f): f is string => typeof f === "string").map((name) => ({ name }));
+  if (o.plainFiles === true) r.plainFiles = true;
+  return r;
+}
+
+function toolStatus(pod: V1Pod | undefined, container = TOOL_CONTAINER) {
+  return pod?.status?.containerStatuses?.find((c) => c.name === container);
+}
+
+/** The tool container's termination message (empty string when none). */
+export function terminationMessageOf(pod: V1Pod | undefined, container = TOOL_CONTAINER): string {
+  return toolStatus(pod, container)?.state?.terminated?.message ?? "";
+}
+
+/** When the tool container started (the incremental checkpoint default), as RFC 3339. */
+export function toolStartedAt(pod: V1Pod | undefined, container = TOOL_CONTAINER): string | undefined {
+  const s = toolStatus(pod, container)?.state;
+  const t = s?.terminated?.startedAt ?? s?.running?.startedAt;
+  return t ? new Date(t).toISOString().replace(/\.\d{3}Z$/, "Z") : undefined;
+}
+
+const STUCK_REASONS = new Set([
+  "CreateContainerConfigError", "CreateContainerError", "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull",
+]);
+
+/** Why a pod has not started, if it looks stuck; undefined when it runs or is merely starting. */
+export function podStartProblem(pod: V1Pod): string | undefined {
+  if (pod.status?.phase && pod.status.phase !== "Pending") return undefined;
+  const sched = pod.status?.conditions?.find((c) => c.type === "PodScheduled");
+  if (sched?.status === "False") return `pod ${pod.metadata?.name} cannot be scheduled: ${sched.message ?? sched.reason ?? "Unschedulable"}`;
+  for (const c of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
+    const w = c.state?.waiting;
+    if (!w) continue;
+    if (STUCK_REASONS.has(w.reason ?? "")) return `container ${c.name} of pod ${pod.metadata?.name}: ${w.reason}: ${w.message ?? ""}`.trim();
+    if (w.message) return `container ${c.name} of pod ${pod.metadata?.name} is ${w.reason ?? "waiting"}: ${w.message}`;
+  }
+  return `pod ${pod.metadata?.name} is Pending`;
+}
+
+/** Bytes as a quantity string with a binary unit, e.g. 1536 -> "1.5Ki". */
+export function formatBytes(n: number): string {
+  const units = ["Ki", "Mi", "Gi", "Ti", "Pi"];
+  if (n < 1024) return String(Math.max(0, Math.round(n)));
+  let v = n;
+  let u = -1;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${Number(v.toFixed(2))}${units[u]}`;
+}
+
+/** Parses a Kubernetes quantity (restoreSize) into bytes; NaN when unreadable. */
+export function parseQuantity(q: string | number | undefined): number {
+  if (q === undefined) return NaN;
+  if (typeof q === "number") return q;
+  const m = /^([0-9.]+)([KMGTPE]i?|[kmu]?)$/.exec(q.trim());
+  if (!m) return NaN;
+  const pow: Record<string, number> = { "": 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60, m: 1e-3, u: 1e-6 };
+  return Number(m[1]) * (pow[m[2]] ?? NaN);
+}
+
+/** A duration as Go's time.Duration prints it ("1h2m0.5s", "350ms", "0s"). */
+export function formatDuration(ms: number): string {
+  if (ms <= 0) return "0s";
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  const s = Number(((ms % 60_000) / 1000).toFixed(3));
+  return `${h ? `${h}h` : ""}${h || m ? `${m}m` : ""}${s}s`;
+}

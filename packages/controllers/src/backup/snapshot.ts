@@ -1,0 +1,172 @@
+// Pure: snapshot backups. pre hooks (a Job) -> one VolumeSnapshot per target data PVC (and
+// log PVC) -> all readyToUse -> post hooks (a Job) -> Completed. Each step is read back from
+// the children, so a restart resumes where it stopped; each wait is bounded.
+import type { V1Container, V1Job, V1PersistentVolumeClaim, V1Pod, V1EnvVar, V1EnvFromSource } from "@kubernetes/client-node";
+import { BackupPhase, LabelVolumeType, type Backup, type BackupPolicy, type BackupPolicyHook } from "@dataprotection/api";
+import { childName } from "@dataprotection/runtime";
+import { failed, helperJobName, startedStatus } from "./decide.ts";
+import { nothing, rfc3339, type Decision } from "./decision.ts";
+import { childLabels, nodeAffinity } from "./job.ts";
+import { Reason } from "./reasons.ts";
+import { formatBytes, formatDuration, parseQuantity, terminationMessageOf } from "./report.ts";
+import type { VolumeSnapshotObject } from "./snapshot-types.ts";
+import type { BackupPlan } from "./validate.ts";
+
+export const HOOK_CONTAINER = "hook";
+
+/** A hook runs as a Job on the target's node, in the target container's image, env and mounts. */
+export function buildHookJob(b: Backup, role: "prehook" | "posthook", command: string[], hooks: BackupPolicyHook, pod: V1Pod, container: V1Container): V1Job {
+  const names = new Set((container.volumeMounts ?? []).map((m) => m.name));
+  const volumes = (pod.spec?.volumes ?? []).filter((v) => names.has(v.name) && !v.projected?.sources?.some((s) => s.serviceAccountToken));
+  const kept = new Set(volumes.map((v) => v.name));
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name: helperJobName(b.metadata!.name!, role), namespace: b.metadata?.namespace, labels: childLabels(b, role) },
+    spec: {
+      backoffLimit: 0,
+      template: {
+        metadata: { labels: childLabels(b, role) },
+        spec: {
+          restartPolicy: "Never",
+          automountServiceAccountToken: false,
+          securityContext: pod.spec?.securityContext,
+          tolerations: pod.spec?.tolerations,
+          affinity: pod.spec?.nodeName ? nodeAffinity(pod.spec.nodeName) : undefined,
+          volumes,
+          containers: [{
+            name: HOOK_CONTAINER,
+            image: hooks.image || container.image,
+            command,
+            env: (container.env ?? []) as V1EnvVar[],
+            envFrom: (container.envFrom ?? []) as V1EnvFromSource[],
+            securityContext: container.securityContext,
+            volumeMounts: (container.volumeMounts ?? []).filter((m) => kept.has(m.name)),
+            terminationMessagePolicy: "FallbackToLogsOnError",
+          }],
+        },
+      },
+    },
+  };
+}
+
+/** The claims to snapshot: those labelled data or log; every claim of the pod when none is labelled. */
+export function claimsToSnapshot(pod: V1Pod, claims: readonly V1PersistentVolumeClaim[]): Array<{ claim: string; volumeType: string }> {
+  const used = (pod.spec?.volumes ?? []).map((v) => v.persistentVolumeClaim?.claimName).filter((n): n is string => !!n);
+  const byName = new Map(claims.map((c) => [c.metadata?.name, c]));
+  const labelled = used
+    .map((n) => ({ claim: n, volumeType: byName.get(n)?.metadata?.labels?.[LabelVolumeType] ?? "" }))
+    .filter((c) => c.volumeType === "data" || c.volumeType === "log");
+  return labelled.length ? labelled : used.map((claim) => ({ claim, volumeType: "data" }));
+}
+
+export function snapshotName(backupName: string, index: number, volumeType: string): string {
+  if (index === 0) return backupName;
+  return childName(backupName, `${volumeType}-${index}`);
+}
+
+export function buildVolumeSnapshot(b: Backup, name: string, claim: string, volumeType: string): VolumeSnapshotObject {
+  return {
+    apiVersion: "snapshot.storage.k8s.io/v1",
+    kind: "VolumeSnapshot",
+    metadata: { name, namespace: b.metadata?.namespace, labels: { ...childLabels(b, "snapshot"), [LabelVolumeType]: volumeType } },
+    spec: { source: { persistentVolumeClaimName: claim } },
+  };
+}
+
+export function startSnapshot(b: Backup, plan: BackupPlan, now: Date): Decision {
+  const status = startedStatus(b, plan, now, BackupPhase.InProgress);
+  return { actions: [], status, events: [{ type: "Normal", reason: Reason.BackupStarted, message: `started snapshot backup of pod ${plan.target.pod.metadata?.name}` }], requeueAfterMs: 1 };
+}
+
+interface HookObservation {
+  job?: V1Job;
+  pods: readonly V1Pod[];
+}
+
+export interface SnapshotObservation {
+  backup: Backup;
+  policy?: BackupPolicy;
+  /** The pod named in status.manifests.target, if it still exists. */
+  target?: { pod: V1Pod; container: V1Container };
+  claims: readonly V1PersistentVolumeClaim[];
+  preHook: HookObservation;
+  postHook: HookObservation;
+  snapshots: readonly VolumeSnapshotObject[];
+  hookMs: number;
+  snapshotReadyMs: number;
+}
+
+const cond = (j: V1Job, type: string) => j.status?.conditions?.some((c) => c.type === type && c.status === "True");
+const ageMs = (o: { metadata?: { creationTimestamp?: unknown } }, now: Date) => now.getTime() - (Date.parse(String(o.metadata?.creationTimestamp ?? "")) || now.getTime());
+
+type HookState = { done: true } | { done: false; decision: Decision };
+
+function followHook(o: SnapshotObservation, role: "prehook" | "posthook", commands: string[] | undefined, h: HookObservation, now: Date): HookState {
+  if (!commands?.length) return { done: true };
+  const b = o.backup;
+  const hooks = o.policy?.spec.snapshot?.hooks ?? {};
+  if (!h.job) {
+    if (!o.target) return { done: false, decision: failed(b, Reason.TargetPodNotFound, `target pod of the backup is gone: the ${role} cannot run`, now) };
+    return { done: false, decision: { actions: [{ kind: "createJob", job: buildHookJob(b, role, commands, hooks, o.target.pod, o.target.container) }], events: [], requeueAfterMs: 2_000 } };
+  }
+  if (cond(h.job, "Complete")) return { done: true };
+  const which = role === "prehook" ? "preCommands" : "postCommands";
+  if (cond(h.job, "Failed")) {
+    const why = terminationMessageOf(h.pods[h.pods.length - 1], HOOK_CONTAINER).trim().slice(-300) || "exit status non-zero";
+    return { done: false, decision: failed(b, Reason.HookFailed, `hooks.${which} failed (Job ${h.job.metadata?.name}): ${why}`, now) };
+  }
+  if (ageMs(h.job, now) > o.hookMs) {
+    const d = failed(b, Reason.HookFailed, `hooks.${which} did not finish within ${Math.round(o.hookMs / 1000)}s (Job ${h.job.metadata?.name})`, now);
+    d.actions.push({ kind: "delete", child: "Job", name: h.job.metadata!.name! });
+    return { done: false, decision: d };
+  }
+  return { done: false, decision: { ...nothing(), requeueAfterMs: 2_000 } };
+}
+
+export function decideSnapshot(o: SnapshotObservation, now: Date): Decision {
+  const b = o.backup;
+  const name = b.metadata!.name!;
+  const hooks = o.policy?.spec.snapshot?.hooks;
+  const pre = followHook(o, "prehook", hooks?.preCommands, o.preHook, now);
+  if (!pre.done) return pre.decision;
+
+  let snaps = [...o.snapshots];
+  if (snaps.length === 0) {
+    if (!o.target) return failed(b, Reason.TargetPodNotFound, `target pod of the backup is gone before its volumes were snapshotted`, now);
+    const claims = claimsToSnapshot(o.target.pod, o.claims);
+    if (!claims.length) return failed(b, Reason.SnapshotFailed, `target pod ${o.target.pod.metadata?.name} has no PersistentVolumeClaim to snapshot`, now);
+    const actions: Decision["actions"] = claims.map((c, i) => ({ kind: "createSnapshot", snapshot: buildVolumeSnapshot(b, snapshotName(name, i, c.volumeType), c.claim, c.volumeType) }));
+    return { actions, events: [{ type: "Normal", reason: Reason.SnapshotCreated, message: `created VolumeSnapshot(s) of ${claims.map((c) => c.claim).join(", ")}` }], requeueAfterMs: 1_000 };
+  }
+  snaps = snaps.sort((a, b2) => String(a.metadata.name).localeCompare(String(b2.metadata.name)));
+  const broken = snaps.find((s) => s.status?.error?.message);
+  if (broken) return failed(b, Reason.SnapshotFailed, `VolumeSnapshot ${broken.metadata.name}: ${broken.status!.error!.message}`, now);
+  const pending = snaps.filter((s) => !s.status?.readyToUse);
+  if (pending.length) {
+    const oldest = Math.max(...pending.map((s) => ageMs(s, now)));
+    if (oldest > o.snapshotReadyMs) return failed(b, Reason.SnapshotFailed, `VolumeSnapshot ${pending[0].metadata.name} not readyToUse after ${Math.round(o.snapshotReadyMs / 1000)}s: check the CSI snapshotter`, now);
+    return { ...nothing(), requeueAfterMs: 1_000 };
+  }
+
+  const post = followHook(o, "posthook", hooks?.postCommands, o.postHook, now);
+  if (!post.done) return post.decision;
+
+  const total = snaps.reduce((n, s) => n + (parseQuantity(s.status?.restoreSize) || 0), 0);
+  const start = Date.parse(b.status?.startTimestamp ?? "") || now.getTime();
+  const main = snaps.find((s) => s.metadata.name === name) ?? snaps[0];
+  return {
+    actions: [],
+    status: {
+      phase: BackupPhase.Completed,
+      completionTimestamp: rfc3339(now),
+      duration: formatDuration(now.getTime() - start),
+      totalSize: formatBytes(total),
+      manifests: {
+        ...b.status?.manifests,
+        backupSnapshot: { volumeSnapshotName: main.metadata.name, ...(main.status?.boundVolumeSnapshotContentName ? { volumeSnapshotContentName: main.status.boundVolumeSnapshotContentName } : {}) },
+      },
+    },
+    events: [{ type: "Normal", reason: Reason.BackupCompleted, message: `snapshot backup completed: ${snaps.map((s) => s.metadata.name).join(", ")} (${formatBytes(total)})` }],
+  };
+}

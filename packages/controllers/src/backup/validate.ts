@@ -1,0 +1,139 @@
+// Pure: checks a New Backup against the world and resolves everything its run needs.
+import type { V1Container, V1Pod } from "@kubernetes/client-node";
+import {
+  AnnotationPathPrefix, BackupPhase, BackupType, DeployKind,
+  type Backup, type BackupPolicy, type BackupRepo, type BackupTool, type CommonBackupPolicy, type SnapshotPolicy,
+} from "@dataprotection/api";
+import { backupFilePath, type DbSecret } from "./env.ts";
+import { resolveDestination, type ClaimToEnsure, type Destination } from "./destination.ts";
+import type { RepoAccess } from "../backuprepo/access.ts";
+import { Reason } from "./reasons.ts";
+import { pinnedPodName, selectTargetPod } from "./target.ts";
+
+export type Section = { name: "datafile" | "logfile"; policy: CommonBackupPolicy } | { name: "snapshot"; policy: SnapshotPolicy };
+
+export function backupTypeOf(b: Backup): BackupType {
+  return (b.spec.backupType ?? BackupType.Datafile) as BackupType;
+}
+
+/** The policy section a Backup of this type uses, if the policy has it. */
+export function sectionOf(policy: BackupPolicy, type: BackupType): Section | undefined {
+  if (type === BackupType.Snapshot) return policy.spec.snapshot ? { name: "snapshot", policy: policy.spec.snapshot } : undefined;
+  const p = type === BackupType.Logfile ? policy.spec.logfile : policy.spec.datafile;
+  return p ? { name: type === BackupType.Logfile ? "logfile" : "datafile", policy: p } : undefined;
+}
+
+export interface NewObservation {
+  backup: Backup;
+  policy?: BackupPolicy;
+  tool?: BackupTool;
+  repos: readonly BackupRepo[];
+  /** Pods of the Backup's namespace. */
+  pods: readonly V1Pod[];
+  parent?: Backup;
+  /** Whether target.secret exists; undefined when the policy names none. */
+  secretFound?: boolean;
+  now: Date;
+  targetPodWaitMs: number;
+}
+
+export interface BackupPlan {
+  type: BackupType;
+  policy: BackupPolicy;
+  section: Section;
+  tool?: BackupTool;
+  /** Set by the shell once the repo access exists in the namespace. */
+  destination?: ResolvedDestination;
+  target: { pod: V1Pod; container: V1Container };
+  filePath: string;
+  secret?: DbSecret;
+  parent?: Backup;
+  chain?: string[];
+}
+
+/** Where the data goes, with the access a tool pod uses. */
+export interface ResolvedDestination {
+  repoName?: string;
+  access: RepoAccess;
+  claim?: ClaimToEnsure;
+}
+
+export type Validation =
+  | { kind: "fail"; reason: Reason; message: string }
+  | { kind: "wait"; reason: Reason; message: string; retryAfterMs: number }
+  | { kind: "ok"; plan: BackupPlan; destination?: Extract<Destination, { ok: true }> };
+
+const fail = (reason: Reason, message: string): Validation => ({ kind: "fail", reason, message });
+
+export function validateNewBackup(o: NewObservation): Validation {
+  const b = o.backup;
+  const ns = b.metadata?.namespace ?? "";
+  const name = b.metadata?.name ?? "";
+  const type = backupTypeOf(b);
+  const policyName = b.spec.backupPolicyName;
+  const policyRef = `${ns}/${policyName}`;
+  if (!o.policy) return fail(Reason.PolicyNotFound, `BackupPolicy "${policyRef}" not found: create it or change Backup "${ns}/${name}" .spec.backupPolicyName`);
+  const section = sectionOf(o.policy, type);
+  if (!section) return fail(Reason.PolicySectionMissing, `BackupPolicy "${policyRef}" has no .spec.${type} section: add it to back up with backupType ${type}`);
+
+  let tool: BackupTool | undefined;
+  if (section.name !== "snapshot") {
+    const toolName = section.policy.backupToolName;
+    tool = o.tool;
+    if (!tool) return fail(Reason.ToolNotFound, `BackupTool "${toolName}" not found: create it or change BackupPolicy "${policyRef}" .spec.${section.name}.backupToolName`);
+    const kind = tool.spec.deployKind ?? DeployKind.Job;
+    const want = section.name === "logfile" ? DeployKind.StatefulSet : DeployKind.Job;
+    if (kind !== want) {
+      return fail(Reason.ToolUnsuitable, `BackupTool "${toolName}" has deployKind ${kind} but a ${section.name} backup needs ${want}: use another tool in BackupPolicy "${policyRef}" .spec.${section.name}.backupToolName`);
+    }
+    if (b.spec.parentBackupName && !(tool.spec.incrementalBackupCommands ?? []).length) {
+      return fail(Reason.ToolUnsuitable, `BackupTool "${toolName}" has no incrementalBackupCommands, so Backup "${ns}/${name}" cannot be incremental: add them or drop .spec.parentBackupName`);
+    }
+  }
+
+  let parent: Backup | undefined;
+  let chain: string[] | undefined;
+  if (b.spec.parentBackupName) {
+    parent = o.parent;
+    const pref = `${ns}/${b.spec.parentBackupName}`;
+    if (!parent || parent.metadata?.deletionTimestamp) return fail(Reason.ParentNotFound, `parent Backup "${pref}" not found: create it or change .spec.parentBackupName`);
+    const phase = parent.status?.phase;
+    if (phase === BackupPhase.Failed) return fail(Reason.ParentNotCompleted, `parent Backup "${pref}" is Failed: choose a Completed parent`);
+    if (phase !== BackupPhase.Completed) {
+      return { kind: "wait", reason: Reason.WaitingForParent, message: `waiting for parent Backup "${pref}" to complete (phase ${phase ?? "New"})`, retryAfterMs: 5_000 };
+    }
+    if (backupTypeOf(parent) !== BackupType.Datafile) return fail(Reason.ParentNotCompleted, `parent Backup "${pref}" is a ${backupTypeOf(parent)} backup: the parent of an incremental backup must be a datafile backup`);
+    chain = [...(parent.status?.incrementalChain ?? []), parent.metadata!.name!];
+  }
+
+  let destination: Extract<Destination, { ok: true }> | undefined;
+  if (section.name !== "snapshot") {
+    const d = resolveDestination(b, policyRef, section.policy, o.repos, parent?.status?.backupRepoName);
+    if (!d.ok) return fail(d.reason, d.message);
+    destination = d;
+  }
+
+  const secret = section.policy.target.secret;
+  if (secret?.name && o.secretFound === false) {
+    return fail(Reason.SecretNotFound, `Secret "${ns}/${secret.name}" (BackupPolicy "${policyRef}" .spec.${section.name}.target.secret) not found: create it or fix the policy`);
+  }
+
+  const containerName = section.name === "snapshot" ? section.policy.hooks?.containerName : undefined;
+  const t = selectTargetPod(o.pods, section.policy.target.labelsSelector, pinnedPodName(b, o.policy), containerName);
+  if (!t.ok) {
+    const created = Date.parse(b.metadata?.creationTimestamp ? String(b.metadata.creationTimestamp) : "") || o.now.getTime();
+    const left = created + o.targetPodWaitMs - o.now.getTime();
+    if (left > 0) return { kind: "wait", reason: Reason.WaitingForTargetPod, message: t.message, retryAfterMs: Math.min(left, 2_000) };
+    return fail(Reason.TargetPodNotFound, `${t.message} (waited ${Math.round(o.targetPodWaitMs / 1000)}s)`);
+  }
+
+  const prefix = o.policy.metadata?.annotations?.[AnnotationPathPrefix];
+  return {
+    kind: "ok",
+    plan: {
+      type, policy: o.policy, section, tool, target: { pod: t.pod, container: t.container },
+      filePath: backupFilePath(ns, name, prefix), secret: secret?.name ? secret : undefined, parent, chain,
+    },
+    destination,
+  };
+}

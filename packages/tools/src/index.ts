@@ -1,0 +1,75 @@
+// Built-in BackupTools. Each is a plain BackupTool object: install it with kubectl/helm or
+// create it from code. Commands run in the tool pod described in DESIGN.md ("Execution contract").
+import type { BackupTool } from "@dataprotection/api";
+
+/** The image that carries dp-agent (the operator's image). */
+export const AGENT_IMAGE = "ghcr.io/dataprotection/operator:0.1.0";
+
+/**
+ * `volume`: backs up the directory $DATA_DIR (default /data, the target's data mount) with
+ * `dp-agent push-dir`, and restores it with `dp-agent pull-dir`. Incremental backups store the
+ * files changed since the parent's checkpoint plus the full file list (files.list).
+ */
+export const volumeTool: BackupTool = {
+  apiVersion: "dataprotection.kubeblocks.io/v1alpha1",
+  kind: "BackupTool",
+  metadata: { name: "volume", labels: { "app.kubernetes.io/managed-by": "dataprotection" } },
+  spec: {
+    image: AGENT_IMAGE,
+    deployKind: "job",
+    type: "file",
+    env: [{ name: "DATA_DIR", value: "/data" }],
+    backupCommands: ["sh", "-c", 'set -e; dp-agent push-dir "${DATA_DIR:-/data}"'],
+    incrementalBackupCommands: [
+      "sh", "-c",
+      [
+        "set -e",
+        'd="${DATA_DIR:-/data}"',
+        "stage=`mktemp -d`",
+        "trap 'rm -rf \"$stage\"' EXIT",
+        'cd "$d"',
+        "find . -mindepth 1 | LC_ALL=C sort | dp-agent push files.list",
+        'find . -type f -newermt "$PARENT_CHECKPOINT" -exec cp -a --parents {} "$stage" \\;',
+        'dp-agent push-dir "$stage"',
+      ].join("\n"),
+    ],
+    physical: {
+      restoreCommands: ["sh", "-c", 'set -e; mkdir -p "${DATA_DIR:-/data}"; dp-agent pull-dir "${DATA_DIR:-/data}"'],
+      incrementalRestoreCommands: ["sh", "-c", 'set -e; dp-agent pull-dir "${DATA_DIR:-/data}"'],
+    },
+  },
+};
+
+/**
+ * A KubeBlocks 0.6-style tool, unchanged in shape: it writes plain files into BACKUP_DIR
+ * (a base.tar of the data directory, like `pg_basebackup -Ft`, and a connection info file made
+ * from DB_HOST/DB_USER/DB_PASSWORD) and restores with `tar -xf`.
+ */
+export const kubeblocksFilesTool: BackupTool = {
+  apiVersion: "dataprotection.kubeblocks.io/v1alpha1",
+  kind: "BackupTool",
+  metadata: { name: "kb-basebackup-files", labels: { "app.kubernetes.io/managed-by": "dataprotection" } },
+  spec: {
+    image: "registry.cn-hangzhou.aliyuncs.com/apecloud/postgresql:14.8.0",
+    deployKind: "job",
+    type: "file",
+    env: [{ name: "DATA_DIR", value: "/data" }],
+    backupCommands: [
+      "sh", "-c",
+      [
+        "set -e",
+        "mkdir -p ${BACKUP_DIR}",
+        'echo "connecting to ${DB_HOST} as ${DB_USER}"',
+        'pw=`printf %s "${DB_PASSWORD}" | sha256sum | cut -c1-16`',
+        'printf "host=%s user=%s password-sha=%s\\n" "${DB_HOST}" "${DB_USER}" "$pw" > ${BACKUP_DIR}/backup.info',
+        "tar -cf ${BACKUP_DIR}/base.tar -C ${DATA_DIR} .",
+        "sync",
+      ].join("\n"),
+    ],
+    physical: {
+      restoreCommands: ["sh", "-c", "set -e; mkdir -p ${DATA_DIR}; tar -xf ${BACKUP_DIR}/base.tar -C ${DATA_DIR}"],
+    },
+  },
+};
+
+export const builtinTools: readonly BackupTool[] = [volumeTool, kubeblocksFilesTool];
