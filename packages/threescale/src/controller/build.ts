@@ -1,0 +1,91 @@
+// Pure builders: the destination PVC of an APIManagerBackup and the tool Jobs of both CRs.
+import type { V1EnvVar, V1Job, V1PersistentVolumeClaim } from "@kubernetes/client-node";
+import type { APIManagerBackupSpec } from "@dataprotection/api";
+import { childName } from "@dataprotection/runtime";
+import { BACKUP_COMMAND, RESTORE_COMMAND, TOOL_ACCOUNT, TOOL_ENV, TOOL_IMAGE } from "../tool/definition.ts";
+
+export const AnnotationAPIManagerName = "apps.3scale.net/apimanager-name";
+export const AnnotationAPIManagerUID = "apps.3scale.net/apimanager-uid";
+export const AnnotationBackupName = "apps.3scale.net/apimanagerbackup-name";
+export const AnnotationBackupUID = "apps.3scale.net/apimanagerbackup-uid";
+export const LabelOwner = "threescale.dataprotection/owner";
+const MOUNT = "/backupdata";
+
+/** Named after the CR; no owner reference, so the backup outlives the APIManagerBackup (as upstream). */
+export function destinationClaim(backup: { name: string; uid?: string; namespace: string; spec: APIManagerBackupSpec }, am: { name: string; uid?: string }): V1PersistentVolumeClaim {
+  const p = backup.spec.backupDestination.persistentVolumeClaim ?? {};
+  const spec: NonNullable<V1PersistentVolumeClaim["spec"]> = {
+    accessModes: ["ReadWriteOnce"],
+    resources: { requests: { storage: String(p.resources?.requests ?? "1Gi") } },
+  };
+  if (p.storageClass) spec.storageClassName = p.storageClass;
+  if (p.volumeName) spec.volumeName = p.volumeName;
+  return {
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: {
+      name: backup.name,
+      namespace: backup.namespace,
+      annotations: { [AnnotationAPIManagerName]: am.name, [AnnotationAPIManagerUID]: am.uid ?? "", [AnnotationBackupName]: backup.name, [AnnotationBackupUID]: backup.uid ?? "" },
+    },
+    spec,
+  };
+}
+
+export const backupJobName = (cr: string): string => childName(cr, "backup");
+export const restoreJobName = (cr: string): string => childName(cr, "restore");
+
+export interface ToolJobInput {
+  kind: "APIManagerBackup" | "APIManagerRestore";
+  cr: { name: string; namespace: string; uid: string };
+  claimName: string;
+  readOnly?: boolean;
+  extraEnv?: V1EnvVar[];
+  /** Hard bound on the whole Job (Job activeDeadlineSeconds). */
+  deadlineSeconds: number;
+  image?: string;
+}
+
+/** The tool's commands, env and service account, with the upstream plain layout on the PVC root. */
+export function buildToolJob(i: ToolJobInput): V1Job {
+  const backup = i.kind === "APIManagerBackup";
+  const name = backup ? backupJobName(i.cr.name) : restoreJobName(i.cr.name);
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: {
+      name,
+      namespace: i.cr.namespace,
+      labels: { [LabelOwner]: i.cr.name, "app.kubernetes.io/managed-by": "dataprotection" },
+      ownerReferences: [{ apiVersion: "apps.3scale.net/v1alpha1", kind: i.kind, name: i.cr.name, uid: i.cr.uid, controller: true, blockOwnerDeletion: true }],
+    },
+    spec: {
+      backoffLimit: 0,
+      activeDeadlineSeconds: i.deadlineSeconds,
+      template: {
+        metadata: { labels: { [LabelOwner]: i.cr.name } },
+        spec: {
+          restartPolicy: "Never",
+          serviceAccountName: TOOL_ACCOUNT,
+          volumes: [{ name: "backup", persistentVolumeClaim: { claimName: i.claimName, readOnly: i.readOnly || undefined } }],
+          containers: [{
+            name: "threescale",
+            image: i.image ?? TOOL_IMAGE,
+            command: backup ? BACKUP_COMMAND : RESTORE_COMMAND,
+            env: [
+              ...TOOL_ENV.filter((e) => !e.name.startsWith("THREESCALE_KUBE_")),
+              { name: "BACKUP_NAME", value: i.cr.name },
+              { name: "BACKUP_DIR", value: MOUNT },
+              { name: "THREESCALE_STORE", value: "plain" },
+              { name: "THREESCALE_DIR", value: MOUNT },
+              { name: "THREESCALE_CONTAINER", value: "threescale" },
+              ...(i.extraEnv ?? []),
+            ],
+            volumeMounts: [{ name: "backup", mountPath: MOUNT, readOnly: i.readOnly || undefined }],
+            terminationMessagePolicy: "FallbackToLogsOnError",
+          }],
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,17 @@
+// Registers the APIManagerBackup and APIManagerRestore controllers with an operator:
+// createOperator(opts, [threescaleControllers()]).
+import type { OperatorContext } from "@dataprotection/controllers";
+import { Kinds } from "@dataprotection/controllers";
+import type { Manager } from "@dataprotection/runtime";
+import { APIManagerBackupReconciler, APIManagerRestoreReconciler, type ThreescaleOptions } from "./reconcile.ts";
+
+export function threescaleControllers(o: ThreescaleOptions = {}): (manager: Manager, ctx: OperatorContext) => void {
+  return (manager, ctx) => {
+    manager.controller("apimanagerbackup").for(Kinds.APIManagerBackup).owns(Kinds.Job)
+      .watches(Kinds.APIManager, (a) => manager.cache.list(Kinds.APIManagerBackup, { namespace: a.metadata.namespace }).map((b) => ({ namespace: b.metadata.namespace, name: b.metadata.name! })))
+      .reconciler(new APIManagerBackupReconciler(ctx, o));
+    manager.controller("apimanagerrestore").for(Kinds.APIManagerRestore).owns(Kinds.Job)
+      .watches(Kinds.APIManagerBackup, (b) => manager.cache.list(Kinds.APIManagerRestore, { namespace: b.metadata.namespace }).map((r) => ({ namespace: r.metadata.namespace, name: r.metadata.name! })))
+      .reconciler(new APIManagerRestoreReconciler(ctx, o));
+  };
+}

@@ -1,0 +1,13 @@
+import { Kinds as Builtin, type Kind } from "@dataprotection/runtime";
+
+export const Kinds = {
+  ...Builtin,
+  Deployment: { group: "apps", version: "v1", kind: "Deployment", plural: "deployments", namespaced: true },
+  APIManager: { group: "apps.3scale.net", version: "v1alpha1", kind: "APIManager", plural: "apimanagers", namespaced: true },
+} satisfies Record<string, Kind>;
+
+export const RbacKinds = {
+  ServiceAccount: { group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", namespaced: true },
+  Role: { group: "rbac.authorization.k8s.io", version: "v1", kind: "Role", plural: "roles", namespaced: true },
+  RoleBinding: { group: "rbac.authorization.k8s.io", version: "v1", kind: "RoleBinding", plural: "rolebindings", namespaced: true },
+} satisfies Record<string, Kind>;
