@@ -83,6 +83,8 @@ export class Controller {
   private unsubscribe: Array<() => void> = [];
   private abort = new AbortController();
   private cancelResync?: () => void;
+  /** Workers of the previous leadership term; new ones wait for them so a key never runs twice at once. */
+  private draining: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly spec: ControllerSpec,
@@ -104,7 +106,9 @@ export class Controller {
     this.subscribe(this.spec.forKind, (o) => [{ namespace: o.metadata.namespace, name: o.metadata.name! }], enqueue);
     for (const kind of this.spec.owns) this.subscribe(kind, (o) => this.ownerKeys(o), enqueue);
     for (const w of this.spec.watches) this.subscribe(w.kind, w.map, enqueue);
-    for (let i = 0; i < (this.spec.workers ?? 1); i++) this.workers.push(this.work(queue));
+    const workers = this.spec.workers ?? 1;
+    const started = this.draining.then(() => Promise.all(Array.from({ length: workers }, () => this.work(queue))));
+    this.workers.push(started.then(() => undefined));
     this.scheduleResync();
   }
 
@@ -119,8 +123,15 @@ export class Controller {
     this.cancelResync?.();
     for (const u of this.unsubscribe.splice(0)) u();
     if (!graceful) this.abort.abort(new Error("leadership lost"));
+    const workers = Promise.all(this.workers.splice(0));
+    this.draining = workers;
     await queue.shutdown();
-    await Promise.all(this.workers.splice(0));
+    await workers;
+  }
+
+  /** Aborts the signal of in-flight reconciles (shutdown took too long). */
+  abortInFlight(): void {
+    this.abort.abort(new Error("shutdown timeout"));
   }
 
   private subscribe(kind: Kind, map: MapFunc, enqueue: (k: ObjectKey) => void): void {

@@ -27,7 +27,10 @@ export interface InformerOptions {
   backoff?: BackoffOptions;
   /** The server ends each watch after a random 5-10 minutes by default (as client-go). */
   watchTimeoutSeconds?: () => number;
-  /** A watch silent for longer than this is restarted; default: timeout + 30s. */
+  /**
+   * A watch silent for longer than this is restarted (a dead TCP path never closes).
+   * Default 200s: with allowWatchBookmarks the API server sends a bookmark every 1-2 minutes.
+   */
   idleTimeoutMs?: number;
   onRestart?(reason: RestartReason): void;
   onRelist?(): void;
@@ -70,7 +73,7 @@ export class Informer {
   addHandler(h: EventHandler): () => void {
     this.handlers.add(h);
     if (this.synced) for (const o of this.store.values()) h.onAdd?.(o);
-    return () => this.handlers.delete(h);
+    return () => void this.handlers.delete(h);
   }
 
   start(): void {
@@ -138,7 +141,7 @@ export class Informer {
     for (const key of [...this.store.keys()]) {
       if (!seen.has(key)) {
         const old = this.store.remove(key)!;
-        for (const h of this.handlers) h.onDelete?.(old);
+        this.notify((h) => h.onDelete?.(old));
       }
     }
     this.rv = list.metadata.resourceVersion ?? "";
@@ -151,7 +154,7 @@ export class Informer {
   /** One watch from this.rv; resolves when the server ends it; true if any event arrived. */
   private async watchOnce(signal: AbortSignal): Promise<boolean> {
     const timeoutSeconds = this.o.watchTimeoutSeconds?.() ?? Math.round(300 + Math.random() * 300);
-    const idleTimeoutMs = this.o.idleTimeoutMs ?? (timeoutSeconds + 30) * 1000;
+    const idleTimeoutMs = this.o.idleTimeoutMs ?? 200_000;
     let delivered = false;
     await this.client.watch(this.kind, { namespace: this.o.namespace, labelSelector: this.o.labelSelector, resourceVersion: this.rv, timeoutSeconds, idleTimeoutMs, signal }, (e) => {
       if (e.type === "ERROR") {
@@ -174,7 +177,7 @@ export class Informer {
     if (type === "DELETED") {
       const old = this.store.remove(key);
       if (rv) this.rv = rv;
-      for (const h of this.handlers) h.onDelete?.(old ?? deepFreeze(obj));
+      this.notify((h) => h.onDelete?.(old ?? deepFreeze(obj)));
       return;
     }
     const old = this.store.get(key);
@@ -185,9 +188,17 @@ export class Informer {
     deepFreeze(obj);
     this.store.upsert(obj);
     if (rv) this.rv = rv;
+    this.notify((h) => (old ? h.onUpdate?.(old, obj) : h.onAdd?.(obj)));
+  }
+
+  // A throwing handler (a user map function) must not break the watch for everyone.
+  private notify(call: (h: EventHandler) => void): void {
     for (const h of this.handlers) {
-      if (old) h.onUpdate?.(old, obj);
-      else h.onAdd?.(obj);
+      try {
+        call(h);
+      } catch (e) {
+        this.log?.error("event handler failed", { kind: this.kind.kind, error: String(e) });
+      }
     }
   }
 }

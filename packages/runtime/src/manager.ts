@@ -27,6 +27,8 @@ export interface ManagerOptions {
   healthHost?: string;
   /** Informer tuning (watch timeouts, backoff), mostly for tests. */
   informer?: CacheOptions["informer"];
+  /** How long stop() waits for in-flight reconciles before aborting their signal (default 30s). */
+  shutdownTimeoutMs?: number;
 }
 
 /**
@@ -141,7 +143,14 @@ export class Manager {
   private async shutdown(): Promise<void> {
     this.stopElection.abort();
     await this.electing;
-    await this.stopControllers(true);
+    const drained = this.stopControllers(true);
+    let cancel = (): void => {};
+    const timedOut = await Promise.race([drained.then(() => false), new Promise<boolean>((r) => (cancel = this.clock.setTimeout(() => r(true), this.o.shutdownTimeoutMs ?? 30_000)))]);
+    cancel();
+    if (timedOut) {
+      this.logger.warn("reconciles still running at shutdown timeout; aborting them");
+      for (const c of this.controllers) c.abortInFlight();
+    }
     await this.elector?.release();
     if (this.o.leaderElection) this.metrics.leader.set({ name: this.o.leaderElection.leaseName }, 0);
     await this.events.flush();

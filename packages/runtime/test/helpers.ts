@@ -62,6 +62,7 @@ export async function retrying<T>(fn: () => Promise<T>, attempts = 200): Promise
 export class TcpProxy {
   private server = net.createServer((s) => this.accept(s));
   private sockets = new Set<net.Socket>();
+  private pairs: Array<[net.Socket, net.Socket]> = [];
   private open = true;
   port = 0;
 
@@ -80,6 +81,17 @@ export class TcpProxy {
 
   restore(): void {
     this.open = true;
+  }
+
+  /** Existing connections stop carrying bytes but stay open (a half-dead path); new ones work. */
+  freeze(): void {
+    for (const [a, b] of this.pairs) {
+      a.unpipe(b);
+      b.unpipe(a);
+      a.pause();
+      b.pause();
+    }
+    this.pairs = [];
   }
 
   async close(): Promise<void> {
@@ -113,5 +125,6 @@ export class TcpProxy {
     upstream.on("error", drop).on("close", drop);
     client.pipe(upstream);
     upstream.pipe(client);
+    this.pairs.push([client, upstream]);
   }
 }

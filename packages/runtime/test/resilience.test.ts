@@ -85,4 +85,30 @@ describe("runtime: watch resilience", function () {
       await ns.remove();
     }
   });
+
+  it("restarts a watch that went silent (connection open, no bytes) and sees the updates it missed", async () => {
+    const cp = await sharedControlPlane();
+    const client = new KubeClient(cp.kubeConfig);
+    const ns = await testNamespace(client, "rt-stall");
+    const target = new URL(cp.server);
+    const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port) });
+    await proxy.listen();
+    const mgr = new Manager({ kubeConfig: proxy.kubeConfigFor(cp.kubeConfig), namespace: ns.name, logger: memoryLogger().logger, informer: { ...informer, idleTimeoutMs: 3000, watchTimeoutSeconds: () => 600 } });
+    const r = new MirrorReconciler();
+    mgr.controller("mirror").for(Kinds.ConfigMap).reconciler(r);
+    try {
+      await client.create<GenericObject>(Kinds.ConfigMap, { metadata: { name: "quiet", namespace: ns.name }, data: { v: "0" } });
+      await mgr.start();
+      await waitFor("reconciled", () => r.lastSeen.get(`${ns.name}/quiet`) === "0");
+      const before = await metricSum(mgr.metrics.registry, "runtime_watch_restarts_total", { reason: "stalled" });
+      proxy.freeze();
+      await client.patch(Kinds.ConfigMap, "quiet", ns.name, { data: { v: "1" } });
+      await waitFor("update seen through a new watch", () => r.lastSeen.get(`${ns.name}/quiet`) === "1", 30_000);
+      expect(await metricSum(mgr.metrics.registry, "runtime_watch_restarts_total", { reason: "stalled" })).to.be.greaterThan(before);
+    } finally {
+      await mgr.stop();
+      await proxy.close();
+      await ns.remove();
+    }
+  });
 });
