@@ -185,8 +185,11 @@ export class BackupReconciler {
 
   private async apply(ctx: ReconcileContext, b: Backup & KubeObject, d: Decision): Promise<ReconcileResult | void> {
     const ns = b.metadata.namespace!;
+    // Creations before the status that relies on them; deletions after the status that explains them.
+    const creates = d.actions.filter((a) => a.kind !== "delete");
+    const deletes = d.actions.filter((a) => a.kind === "delete");
     try {
-      for (const a of d.actions) await this.act(ctx, b, a);
+      for (const a of creates) await this.act(ctx, b, a);
     } catch (e) {
       if (e instanceof ActionFailed) return this.apply(ctx, b, failed(b, e.reason, e.message, new Date(ctx.clock.now())));
       // Nothing can be created in a namespace being deleted: let the Backup go with its namespace.
@@ -205,6 +208,7 @@ export class BackupReconciler {
         draft.status = next as Backup["status"];
       });
     }
+    for (const a of deletes) await this.act(ctx, b, a);
     for (const e of d.events) ctx.events.record(b, e.type, e.reason, e.message);
     if (d.finalizer === "remove") await removeFinalizer(ctx.client, Kinds.Backup, b, Finalizer);
     return d.requeueAfterMs ? { requeueAfter: d.requeueAfterMs } : undefined;

@@ -1,0 +1,119 @@
+// Every failure path ends Failed with a specific failureReason and a Warning Event, never hanging;
+// an operator restart while a Job runs finds that Job instead of creating a twin.
+import { expect } from "chai";
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Operator } from "@dataprotection/controllers";
+import { e2eCluster, eventsFor, startTestOperator, testNamespace } from "../harness.ts";
+import {
+  backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, installShared, jobsOf, startTargetPod, testTimeouts, tool,
+} from "./fixtures.ts";
+import { until } from "../harness.ts";
+
+const failTool = tool("e2e-fails", ["sh", "-c", "echo tool says boom >&2; exit 1"]);
+const slowTool = tool("e2e-slow", ["sh", "-c", 'sleep 6; mkdir -p "$BACKUP_DIR"; echo done > "$BACKUP_DIR/out.txt"']);
+const badSecretTool = tool("e2e-bad-secret", ["sh", "-c", "echo never"], { env: [{ name: "TOKEN", valueFrom: { secretKeyRef: { name: "no-such-secret", key: "token" } } }] });
+
+async function expectFailed(kc: KubeConfig, ns: string, name: string, reason: string, timeoutMs = 60_000): Promise<string> {
+  const b = await backupInPhase(kc, ns, name, ["Failed"], timeoutMs);
+  expect(b.status!.failureReason).to.match(new RegExp(`^${reason}: `));
+  const events = await until(`Warning ${reason} Event`, async () => {
+    const evs = (await eventsFor(kc, ns, name)).filter((e) => e.type === "Warning" && e.reason === reason);
+    return evs.length ? evs : undefined;
+  }, 15_000);
+  expect(events[0].message).to.contain("Backup failed");
+  return b.status!.failureReason!;
+}
+
+describe("Backup: failure paths and restarts", function () {
+  this.timeout(240_000);
+  let op: Operator | undefined;
+
+  before(async () => {
+    const { controlPlane } = await e2eCluster();
+    await installShared(controlPlane.kubeConfig, [failTool, slowTool, badSecretTool]);
+    op = await startTestOperator({ controllers: ["backup", "backuptool"], timeouts: testTimeouts });
+  });
+  after(async () => op?.stop());
+
+  it("fails on a missing policy, a missing tool, a missing Secret and no target pod, each naming what is missing", async () => {
+    const kc = (await e2eCluster()).controlPlane.kubeConfig;
+    const ns = await testNamespace(kc, "bk-invalid");
+    try {
+      await createPolicy(kc, ns.name, "no-tool", datafilePolicy("no-such-tool"));
+      await createPolicy(kc, ns.name, "no-target", { ...datafilePolicy("volume"), datafile: { ...datafilePolicy("volume").datafile!, target: { labelsSelector: { matchLabels: { app: "nothing-here" } } } } });
+      await createPolicy(kc, ns.name, "no-secret", datafilePolicy("volume", { target: { labelsSelector: { matchLabels: { app: "db" } }, secret: { name: "absent-cred", usernameKey: "username", passwordKey: "password" } } }));
+      await createBackup(kc, ns.name, "p", "no-such-policy");
+      await createBackup(kc, ns.name, "t", "no-tool");
+      await createBackup(kc, ns.name, "n", "no-target");
+      await createBackup(kc, ns.name, "s", "no-secret");
+      expect(await expectFailed(kc, ns.name, "p", "PolicyNotFound")).to.contain(`BackupPolicy "${ns.name}/no-such-policy" not found`);
+      expect(await expectFailed(kc, ns.name, "t", "ToolNotFound")).to.contain(`BackupTool "no-such-tool" not found: create it or change BackupPolicy "${ns.name}/no-tool" .spec.datafile.backupToolName`);
+      expect(await expectFailed(kc, ns.name, "s", "SecretNotFound")).to.contain(`Secret "${ns.name}/absent-cred"`);
+      expect(await expectFailed(kc, ns.name, "n", "TargetPodNotFound")).to.contain("app=nothing-here");
+    } finally {
+      await ns.cleanup();
+    }
+  });
+
+  it("fails when the tool exits 1, and retries exactly onFailAttempted times first", async () => {
+    const kc = (await e2eCluster()).controlPlane.kubeConfig;
+    const ns = await testNamespace(kc, "bk-toolfail");
+    try {
+      await createPVC(kc, ns.name, "data");
+      await startTargetPod(kc, ns.name);
+      await createPolicy(kc, ns.name, "once", datafilePolicy("e2e-fails"));
+      await createPolicy(kc, ns.name, "thrice", datafilePolicy("e2e-fails", { onFailAttempted: 2 }));
+      await createBackup(kc, ns.name, "once", "once");
+      await createBackup(kc, ns.name, "thrice", "thrice");
+      expect(await expectFailed(kc, ns.name, "once", "JobFailed")).to.contain("tool says boom");
+      expect(await jobsOf(kc, ns.name, "once")).to.have.length(1);
+
+      const reason = await expectFailed(kc, ns.name, "thrice", "JobFailed", 120_000);
+      expect(reason).to.contain("after 3 attempts");
+      const b = await backupInPhase(kc, ns.name, "thrice", ["Failed"]);
+      expect(b.status!.attempts).to.equal(3);
+      expect(await jobsOf(kc, ns.name, "thrice")).to.have.length(3);
+      const attempts = (await eventsFor(kc, ns.name, "thrice")).filter((e) => e.reason === "AttemptFailed");
+      expect(attempts.map((e) => e.message?.slice(0, 18)).sort()).to.deep.equal(["attempt 1 of 3 fai", "attempt 2 of 3 fai"]);
+    } finally {
+      await ns.cleanup();
+    }
+  });
+
+  it("fails a backup whose tool pod cannot start (missing Secret) after the bounded wait", async () => {
+    const kc = (await e2eCluster()).controlPlane.kubeConfig;
+    const ns = await testNamespace(kc, "bk-nostart");
+    try {
+      await createPVC(kc, ns.name, "data");
+      await startTargetPod(kc, ns.name);
+      await createPolicy(kc, ns.name, "p", datafilePolicy("e2e-bad-secret"));
+      await createBackup(kc, ns.name, "b", "p");
+      const reason = await expectFailed(kc, ns.name, "b", "PodCannotStart", 90_000);
+      expect(reason).to.contain("no-such-secret");
+      await until("tool Job deleted", async () => ((await jobsOf(kc, ns.name, "b")).length === 0 ? true : undefined), 30_000);
+    } finally {
+      await ns.cleanup();
+    }
+  });
+
+  it("after an operator restart while the Job runs, finds that Job (exactly one) and completes the Backup", async () => {
+    const kc = (await e2eCluster()).controlPlane.kubeConfig;
+    const ns = await testNamespace(kc, "bk-restart");
+    try {
+      await createPVC(kc, ns.name, "data");
+      await startTargetPod(kc, ns.name);
+      await createPolicy(kc, ns.name, "p", datafilePolicy("e2e-slow"));
+      await createBackup(kc, ns.name, "b", "p");
+      await backupInPhase(kc, ns.name, "b", ["InProgress"]);
+      expect(await jobsOf(kc, ns.name, "b")).to.have.length(1);
+      await op!.stop();
+      op = undefined;
+      op = await startTestOperator({ controllers: ["backup", "backuptool"], timeouts: testTimeouts });
+      const b = await backupInPhase(kc, ns.name, "b", ["Completed"], 90_000);
+      expect(b.status!.totalSize).to.equal("5");
+      expect(await jobsOf(kc, ns.name, "b")).to.have.length(1);
+    } finally {
+      await ns.cleanup();
+    }
+  });
+});
