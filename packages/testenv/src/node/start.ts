@@ -111,7 +111,7 @@ export async function startLocalNode(cp: ControlPlane, opts: LocalNodeOptions = 
   try {
     if (opts.storage ?? true) {
       const custom = kc.makeApiClient(CustomObjectsApi);
-      await installCrds(kc, snapshotCrds() as Parameters<typeof installCrds>[1]);
+      await installCrds(kc, snapshotCrds());
       const snapshots = new SnapshotController(custom, core, dataDir, log);
       const provisioner = new LocalPathProvisioner(core, kc.makeApiClient(StorageV1Api), dataDir, name, snapshots, events, log);
       await provisioner.ensureDefaultClass();

@@ -1,17 +1,35 @@
 // The CSI snapshot CRDs (snapshot.storage.k8s.io/v1), field names and shapes as in
 // kubernetes-csi/external-snapshotter client/config/crd, trimmed to what the emulation uses.
-import type { V1CustomResourceDefinition, V1JSONSchemaProps } from "@kubernetes/client-node";
+import type { KubernetesObject } from "@kubernetes/client-node";
+
+/** A JSON Schema node in wire form (installCrds takes plain JSON, not client-node models). */
+type JsonSchema = { [key: string]: unknown };
+
+/** A CRD in wire form. */
+export interface CrdDocument extends KubernetesObject {
+  spec: {
+    group: string;
+    names: { kind: string; listKind: string; plural: string; singular: string; shortNames: string[] };
+    scope: string;
+    versions: Array<{
+      name: string; served: boolean; storage: boolean;
+      schema: { openAPIV3Schema: JsonSchema };
+      subresources?: { status: Record<string, never> };
+      additionalPrinterColumns: Array<{ name: string; type: string; jsonPath: string }>;
+    }>;
+  };
+}
 
 export const GROUP = "snapshot.storage.k8s.io";
 export const VERSION = "v1";
 
-const str = (description: string): V1JSONSchemaProps => ({ type: "string", description });
-const bool = (description: string): V1JSONSchemaProps => ({ type: "boolean", description });
-const deletionPolicy: V1JSONSchemaProps = {
-  type: "string", _enum: ["Delete", "Retain"],
+const str = (description: string): JsonSchema => ({ type: "string", description });
+const bool = (description: string): JsonSchema => ({ type: "boolean", description });
+const deletionPolicy: JsonSchema = {
+  type: "string", enum: ["Delete", "Retain"],
   description: "Whether the physical snapshot is deleted with its VolumeSnapshotContent.",
 };
-const snapshotError: V1JSONSchemaProps = {
+const snapshotError: JsonSchema = {
   type: "object",
   description: "The last error while creating the snapshot; cleared once it succeeds.",
   properties: { message: str("Error message; may be logged, so it holds no secrets."), time: { type: "string", format: "date-time" } },
@@ -19,8 +37,8 @@ const snapshotError: V1JSONSchemaProps = {
 
 function crd(
   kind: string, plural: string, singular: string, shortNames: string[], scope: "Namespaced" | "Cluster",
-  schema: V1JSONSchemaProps, status: boolean, columns: Array<[string, string, string]>,
-): V1CustomResourceDefinition {
+  schema: JsonSchema, status: boolean, columns: Array<[string, string, string]>,
+): CrdDocument {
   return {
     apiVersion: "apiextensions.k8s.io/v1",
     kind: "CustomResourceDefinition",
@@ -58,7 +76,7 @@ const volumeSnapshot = crd("VolumeSnapshot", "volumesnapshots", "volumesnapshot"
             persistentVolumeClaimName: str("The PVC to snapshot, in the snapshot's namespace. Immutable."),
             volumeSnapshotContentName: str("A pre-existing VolumeSnapshotContent. Immutable."),
           },
-          x_kubernetes_validations: [
+          "x-kubernetes-validations": [
             { rule: "!has(oldSelf.persistentVolumeClaimName) || has(self.persistentVolumeClaimName)", message: "persistentVolumeClaimName is required once set" },
             { rule: "!has(oldSelf.volumeSnapshotContentName) || has(self.volumeSnapshotContentName)", message: "volumeSnapshotContentName is required once set" },
             { rule: "(has(self.volumeSnapshotContentName) && !has(self.persistentVolumeClaimName)) || (!has(self.volumeSnapshotContentName) && has(self.persistentVolumeClaimName))", message: "exactly one of volumeSnapshotContentName and persistentVolumeClaimName must be set" },
@@ -73,7 +91,7 @@ const volumeSnapshot = crd("VolumeSnapshot", "volumesnapshots", "volumesnapshot"
         boundVolumeSnapshotContentName: str("The VolumeSnapshotContent this snapshot is bound to."),
         creationTime: { type: "string", format: "date-time", description: "When the point-in-time snapshot was taken." },
         readyToUse: bool("True when the snapshot can be used to restore a volume."),
-        restoreSize: { x_kubernetes_int_or_string: true, pattern: "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$", description: "Minimum size of a volume restored from this snapshot." },
+        restoreSize: { anyOf: [{ type: "integer" }, { type: "string" }], "x-kubernetes-int-or-string": true, pattern: "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$", description: "Minimum size of a volume restored from this snapshot." },
         error: snapshotError,
         volumeGroupSnapshotName: str("The VolumeGroupSnapshot this snapshot is part of, if any."),
       },
@@ -107,16 +125,16 @@ const volumeSnapshotContent = crd("VolumeSnapshotContent", "volumesnapshotconten
             volumeHandle: str("The volume the snapshot was taken from. Immutable."),
             snapshotHandle: str("The physical snapshot on the storage system. Immutable."),
           },
-          x_kubernetes_validations: [
+          "x-kubernetes-validations": [
             { rule: "(has(self.volumeHandle) && !has(self.snapshotHandle)) || (!has(self.volumeHandle) && has(self.snapshotHandle))", message: "exactly one of volumeHandle and snapshotHandle must be set" },
           ],
         },
-        sourceVolumeMode: { type: "string", _enum: ["Block", "Filesystem"] },
+        sourceVolumeMode: { type: "string", enum: ["Block", "Filesystem"] },
         volumeSnapshotClassName: str("The VolumeSnapshotClass this content was created with."),
         volumeSnapshotRef: {
           type: "object",
           description: "The VolumeSnapshot this content is bound to.",
-          x_kubernetes_map_type: "atomic",
+          "x-kubernetes-map-type": "atomic",
           properties: {
             apiVersion: { type: "string" }, fieldPath: { type: "string" }, kind: { type: "string" },
             name: { type: "string" }, namespace: { type: "string" }, resourceVersion: { type: "string" }, uid: { type: "string" },
@@ -161,6 +179,6 @@ const volumeSnapshotClass = crd("VolumeSnapshotClass", "volumesnapshotclasses", 
 ]);
 
 /** The three snapshot CRDs, ready for installCrds(). */
-export function snapshotCrds(): V1CustomResourceDefinition[] {
+export function snapshotCrds(): CrdDocument[] {
   return [volumeSnapshotClass, volumeSnapshotContent, volumeSnapshot];
 }
