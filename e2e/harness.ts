@@ -24,11 +24,11 @@ export function e2eCluster(): Promise<Cluster> {
  * two operators on one cluster would fight over the same objects.
  * Logs go to DP_E2E_LOG=1 ? stderr : nowhere, so test output stays readable.
  */
-export async function startTestOperator(o: Partial<OperatorOptions> = {}): Promise<Operator> {
+export async function startTestOperator(o: Partial<OperatorOptions> = {}, extraControllers: Parameters<typeof createOperator>[1] = []): Promise<Operator> {
   const { controlPlane } = await e2eCluster();
   const logger = createLogger({ level: process.env.DP_E2E_LOG ? "debug" : "error" });
   logger.silent = !process.env.DP_E2E_LOG;
-  const op = createOperator({ kubeConfig: controlPlane.kubeConfig, logger, ...o });
+  const op = createOperator({ kubeConfig: controlPlane.kubeConfig, logger, ...o }, extraControllers);
   await op.start();
   return op;
 }
