@@ -115,6 +115,7 @@ async function converge(repo: Repo, status: BackupRepoStatus, ctx: ReconcileCont
   if (passed?.status === "True" && passed.observedGeneration === gen) return ready(name);
   const result = method === AccessMethod.Mount ? await preCheckMount(repo, status, ctx, op, now) : await preCheckTool(repo, provider, credential, op);
   if (result.phase === BackupRepoPhase.Ready) {
+    ctx.events.normal(repo, Reason.PreCheckPassed, result.message);
     status.conditions = setCondition(status.conditions, { type: Condition.PreCheckPassed, status: "True", reason: Reason.PreCheckPassed, message: result.message, observedGeneration: gen }, now);
     return ready(name);
   }
