@@ -1,0 +1,137 @@
+// Table-driven tests of the pure Backup decisions: validation, the datafile state machine, deletion.
+import { expect } from "chai";
+import { AnnotationIsDefaultRepo, LabelBackupRepoName, type Backup } from "@dataprotection/api";
+import { decideDatafile, startDatafile } from "./decide.ts";
+import { decideDeletion } from "./delete.ts";
+import { pvcAccess } from "./destination.ts";
+import { Reason } from "./reasons.ts";
+import { backup, job, NOW, pod, policy, repo, tool, toolPod } from "./testdata.ts";
+import { validateNewBackup, type NewObservation } from "./validate.ts";
+
+const base = (): NewObservation => ({
+  backup: backup(), policy: policy(), tool: tool(), repos: [repo()], pods: [pod("db-0", { app: "db" })], now: NOW, targetPodWaitMs: 60_000,
+});
+
+describe("validateNewBackup", () => {
+  const rows: Array<{ name: string; obs: (o: NewObservation) => NewObservation; want: string; text?: string }> = [
+    { name: "resolves a valid backup", obs: (o) => o, want: "ok" },
+    { name: "fails when the policy is missing", obs: (o) => ({ ...o, policy: undefined }), want: Reason.PolicyNotFound, text: 'BackupPolicy "ns/daily" not found' },
+    { name: "fails when the policy lacks the type's section", obs: (o) => ({ ...o, backup: backup({ backupType: "logfile" }) }), want: Reason.PolicySectionMissing, text: ".spec.logfile" },
+    { name: "fails when the tool is missing, naming the policy field", obs: (o) => ({ ...o, tool: undefined }), want: Reason.ToolNotFound, text: 'change BackupPolicy "ns/daily" .spec.datafile.backupToolName' },
+    { name: "fails a statefulSet tool for a datafile backup", obs: (o) => ({ ...o, tool: tool({ deployKind: "statefulSet" }) }), want: Reason.ToolUnsuitable },
+    { name: "fails an incremental backup when the tool has no incremental commands", obs: (o) => ({ ...o, backup: backup({ parentBackupName: "p" }) }), want: Reason.ToolUnsuitable },
+    { name: "fails when the named repo is missing", obs: (o) => ({ ...o, repos: [] }), want: Reason.RepoNotFound },
+    { name: "fails on two default repos without a policy repo", obs: (o) => ({ ...o, policy: policy({ backupRepoName: undefined }), repos: [repo("a", { [AnnotationIsDefaultRepo]: "true" }), repo("b", { [AnnotationIsDefaultRepo]: "true" })] }), want: Reason.AmbiguousDefaultRepo },
+    { name: "fails with no destination at all", obs: (o) => ({ ...o, policy: policy({ backupRepoName: undefined }), repos: [] }), want: Reason.NoBackupDestination },
+    { name: "fails when target.secret is missing", obs: (o) => ({ ...o, policy: policy({ target: { labelsSelector: { matchLabels: { app: "db" } }, secret: { name: "cred" } } }), secretFound: false }), want: Reason.SecretNotFound, text: 'Secret "ns/cred"' },
+    { name: "waits for a target pod within the bounded wait", obs: (o) => ({ ...o, pods: [] }), want: "wait" },
+    { name: "fails without a target pod once the wait is over", obs: (o) => ({ ...o, pods: [], targetPodWaitMs: 500 }), want: Reason.TargetPodNotFound, text: "app=db" },
+    { name: "does not take a Pending pod as the target", obs: (o) => ({ ...o, pods: [pod("db-0", { app: "db" }, "Pending")], targetPodWaitMs: 500 }), want: Reason.TargetPodNotFound, text: "none is Running" },
+    { name: "waits for an InProgress parent", obs: (o) => ({ ...o, tool: tool({ incrementalBackupCommands: ["x"] }), backup: backup({ parentBackupName: "p" }), parent: { ...backup(), metadata: { name: "p", namespace: "ns" }, status: { phase: "InProgress" } } }), want: "wait" },
+    { name: "fails when the parent is missing", obs: (o) => ({ ...o, tool: tool({ incrementalBackupCommands: ["x"] }), backup: backup({ parentBackupName: "p" }) }), want: Reason.ParentNotFound },
+  ];
+  for (const r of rows) {
+    it(r.name, () => {
+      const v = validateNewBackup(r.obs(base()));
+      const got = v.kind === "fail" ? v.reason : v.kind;
+      expect(got).to.equal(r.want);
+      if (r.text && v.kind === "fail") expect(v.message).to.contain(r.text);
+    });
+  }
+
+  it("prefers the Backup's repo label over the policy's repo, and the policy's over the default", () => {
+    const o = base();
+    const labelled = { ...o, backup: { ...backup(), metadata: { ...backup().metadata, labels: { [LabelBackupRepoName]: "other" } } }, repos: [repo(), repo("other")] };
+    const v1 = validateNewBackup(labelled);
+    expect(v1.kind === "ok" && v1.destination?.repoName).to.equal("other");
+    const v2 = validateNewBackup({ ...o, repos: [repo(), repo("d", { [AnnotationIsDefaultRepo]: "true" })] });
+    expect(v2.kind === "ok" && v2.destination?.repoName).to.equal("repo");
+  });
+
+  it("picks the primary among matching pods, and a pinned pod over both", () => {
+    const pods = [pod("db-0", { app: "db", "kubeblocks.io/role": "secondary" }), pod("db-1", { app: "db", "kubeblocks.io/role": "primary" })];
+    const v = validateNewBackup({ ...base(), pods });
+    expect(v.kind === "ok" && v.plan.target.pod.metadata?.name).to.equal("db-1");
+    const pinned = { ...backup(), metadata: { ...backup().metadata, annotations: { "dataprotection.kubeblocks.io/target-pod-name": "db-0" } } };
+    const v2 = validateNewBackup({ ...base(), backup: pinned, pods });
+    expect(v2.kind === "ok" && v2.plan.target.pod.metadata?.name).to.equal("db-0");
+  });
+
+  it("records the incremental chain, base first", () => {
+    const parent: Backup = { ...backup(), metadata: { name: "c1", namespace: "ns" }, status: { phase: "Completed", incrementalChain: ["base"], backupRepoName: "repo" } };
+    const v = validateNewBackup({ ...base(), tool: tool({ incrementalBackupCommands: ["x"] }), backup: backup({ parentBackupName: "c1" }), parent });
+    expect(v.kind === "ok" && v.plan.chain).to.deep.equal(["base", "c1"]);
+  });
+});
+
+describe("startDatafile", () => {
+  it("creates attempt 1's Job and goes InProgress with the resolved status fields", () => {
+    const v = validateNewBackup(base());
+    if (v.kind !== "ok") throw new Error("expected ok");
+    v.plan.destination = { repoName: "repo", access: pvcAccess("dp-backup-repo") };
+    const d = startDatafile(backup(), v.plan, NOW);
+    expect(d.actions.map((a) => a.kind)).to.deep.equal(["createJob"]);
+    expect(d.status).to.include({ phase: "InProgress", startTimestamp: "2024-05-01T10:00:00Z", expiration: "2024-05-08T10:00:00Z", backupToolName: "volume", backupRepoName: "repo", persistentVolumeClaimName: "dp-backup-repo", attempts: 0 });
+    expect(d.status!.manifests!.backupTool).to.deep.include({ filePath: "/ns/b1", volumeName: "dp-backup-repo" });
+    expect(d.events[0].reason).to.equal(Reason.BackupStarted);
+  });
+});
+
+describe("decideDatafile", () => {
+  const running = backup({}, { phase: "InProgress", startTimestamp: "2024-05-01T09:59:00Z", attempts: 0, manifests: { backupTool: { filePath: "/ns/b1" } } });
+  const obs = { backup: running, pods: [], onFailAttempted: 0, podStartMs: 300_000 };
+  const report = JSON.stringify({ totalSize: 1536, checksum: "sha256:ab", files: ["dir.dpar"], filePath: "ns/b1" });
+
+  it("completes with size, checksum, files, checkpoint and duration from the termination message", () => {
+    const d = decideDatafile({ ...obs, job: job("b1-backup-1", "Complete"), pods: [toolPod(report)] }, NOW);
+    expect(d.status).to.include({ phase: "Completed", totalSize: "1.5Ki", completionTimestamp: "2024-05-01T09:59:40Z", duration: "40s" });
+    expect(d.status!.manifests!.backupTool).to.deep.equal({ filePath: "/ns/b1", uploadTotalSize: "1.5Ki", checksum: "sha256:ab", checkpoint: "2024-05-01T09:59:10Z", files: [{ name: "dir.dpar" }] });
+  });
+
+  const rows: Array<{ name: string; o: Partial<Parameters<typeof decideDatafile>[0]>; phase?: string; reason?: string; actions?: string[]; attempts?: number }> = [
+    { name: "fails when the Job disappeared", o: {}, phase: "Failed", reason: Reason.JobNotFound },
+    { name: "fails when the Job failed and no attempts are left", o: { job: job("b1-backup-1", "Failed"), pods: [toolPod("boom", 1)] }, phase: "Failed", reason: Reason.JobFailed, attempts: 1 },
+    { name: "starts the next attempt while onFailAttempted allows", o: { job: job("b1-backup-1", "Failed"), onFailAttempted: 2 }, actions: ["createJob"], attempts: 1 },
+    { name: "waits for a running Job", o: { job: job("b1-backup-1") , pods: [{ metadata: { name: "p" }, status: { phase: "Running" } }] } },
+    { name: "waits, bounded, for a pod that cannot start yet", o: { job: job("b1-backup-1", undefined, "2024-05-01T09:59:50Z"), pods: [{ metadata: { name: "p" }, status: { phase: "Pending", containerStatuses: [{ name: "backup", image: "", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason: "CreateContainerConfigError", message: "secret x not found" } } }] } }] } },
+    { name: "fails a pod that cannot start after podStartMs and deletes its Job", o: { job: job("b1-backup-1", undefined, "2024-05-01T09:50:00Z"), pods: [{ metadata: { name: "p" }, status: { phase: "Pending", containerStatuses: [{ name: "backup", image: "", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason: "CreateContainerConfigError", message: "secret x not found" } } }] } }] }, phase: "Failed", reason: Reason.PodCannotStart, actions: ["delete"] },
+  ];
+  for (const r of rows) {
+    it(r.name, () => {
+      const d = decideDatafile({ ...obs, ...r.o }, NOW);
+      expect(d.status?.phase).to.equal(r.phase);
+      if (r.reason) expect(d.status?.failureReason).to.match(new RegExp(`^${r.reason}: `));
+      expect(d.actions.map((a) => a.kind)).to.deep.equal(r.actions ?? []);
+      if (r.attempts !== undefined) expect(d.status?.attempts).to.equal(r.attempts);
+    });
+  }
+
+  it("names the next attempt's Job deterministically and drops the old Job's generated labels", () => {
+    const d = decideDatafile({ ...obs, job: job("b1-backup-1", "Failed"), onFailAttempted: 1 }, NOW);
+    const a = d.actions[0];
+    if (a.kind !== "createJob") throw new Error("expected createJob");
+    expect(a.job.metadata?.name).to.equal("b1-backup-2");
+    expect(a.job.spec?.template.metadata?.labels).to.not.have.property("controller-uid");
+  });
+});
+
+describe("decideDeletion", () => {
+  const done = backup({}, { phase: "Completed", startTimestamp: "2024-05-01T09:00:00Z", persistentVolumeClaimName: "pvc", manifests: { backupTool: { filePath: "/ns/b1" } } });
+  const obs = { backup: done, children: [], deletePods: [], activeJobs: [], hasStatefulSet: false, snapshots: [], agentImage: "agent" };
+  const rows: Array<{ name: string; o: Partial<Parameters<typeof decideDeletion>[0]>; finalizer?: string; actions?: string[]; event?: string }> = [
+    { name: "refuses while an incremental child exists", o: { children: [backup({ parentBackupName: "b1" })] }, event: Reason.DeletionBlocked },
+    { name: "starts the delete Job", o: {}, actions: ["createJob"], event: Reason.DeletingData },
+    { name: "removes the finalizer once the data is gone", o: { deleteJob: job("b1-delete", "Complete") }, finalizer: "remove", event: Reason.DataDeleted },
+    { name: "retries a failed delete Job with an Event", o: { deleteJob: job("b1-delete", "Failed") }, actions: ["delete"], event: Reason.DataDeleteFailed },
+    { name: "keeps a protected backup's data", o: { backup: { ...done, metadata: { ...done.metadata, labels: { "dataprotection.kubeblocks.io/backup-protection": "retain" } } } }, finalizer: "remove", event: Reason.DataRetained },
+    { name: "has nothing to delete for a backup that never started", o: { backup: backup() }, finalizer: "remove" },
+  ];
+  for (const r of rows) {
+    it(r.name, () => {
+      const d = decideDeletion({ ...obs, ...r.o }, NOW);
+      expect(d.finalizer).to.equal(r.finalizer);
+      expect(d.actions.map((a) => a.kind)).to.deep.equal(r.actions ?? []);
+      if (r.event) expect(d.events.map((e) => e.reason)).to.include(r.event);
+    });
+  }
+});

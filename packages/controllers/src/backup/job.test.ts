@@ -1,0 +1,80 @@
+// The built tool Job compared field by field with the execution contract.
+import { expect } from "chai";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pvcAccess } from "./destination.ts";
+import { backupFilePath, toolEnv } from "./env.ts";
+import { AnnotationRunAsRoot, buildBackupJob, PLAIN_FILES_REPORT, toolJobName } from "./job.ts";
+import { parseToolReport } from "./report.ts";
+import { backup, pod, tool } from "./testdata.ts";
+
+describe("toolEnv", () => {
+  it("follows the KubeBlocks 0.6 order, then the repo, then the tool's own env", () => {
+    const p = pod("db-0", { app: "db" });
+    const env = toolEnv({
+      backupName: "b1", filePath: backupFilePath("ns", "b1", "pg"), target: { pod: p, container: p.spec!.containers[0] },
+      secret: { name: "cred", usernameKey: "user", passwordKey: "pw" }, ttl: "7d", access: pvcAccess("repo-pvc"),
+      tool: tool({ env: [{ name: "DATA_DIR", value: "/data" }] }),
+    });
+    expect(env.map((e) => e.name)).to.deep.equal(["DB_HOST", "DB_PORT", "BACKUP_NAME", "BACKUP_DIR", "DB_USER", "DB_PASSWORD", "TTL", "DP_REPO_KIND", "DP_REPO_PATH", "DP_BACKUP_PATH", "DP_TOOL", "DATA_DIR"]);
+    const v = Object.fromEntries(env.map((e) => [e.name, e.value ?? e.valueFrom?.secretKeyRef?.key]));
+    expect(v).to.include({ DB_HOST: "10.0.0.7", DB_PORT: "5432", BACKUP_DIR: "/backupdata/ns/pg/b1", DB_USER: "user", DB_PASSWORD: "pw", TTL: "7d", DP_BACKUP_PATH: "ns/pg/b1" });
+  });
+});
+
+describe("buildBackupJob", () => {
+  const p = pod("db-0", { app: "db" });
+  const input = { backup: backup(), tool: tool({ resources: { limits: { cpu: "1" } } }), target: { pod: p, container: p.spec!.containers[0] }, access: pvcAccess("repo-pvc"), env: [], command: ["sh", "-c", "backup"] };
+
+  it("runs the tool once on the target's node with its volumes, the repo at /backupdata, and no service-account token", () => {
+    const j = buildBackupJob(input, 0);
+    expect(j.metadata?.name).to.equal(toolJobName("b1", 0)).and.equal("b1-backup-1");
+    expect(j.spec?.backoffLimit).to.equal(0);
+    const spec = j.spec!.template.spec!;
+    expect(spec.restartPolicy).to.equal("Never");
+    expect(spec.automountServiceAccountToken).to.equal(false);
+    expect(spec.volumes!.map((v) => v.name)).to.deep.equal(["data", "dp-backup-data"]);
+    const c = spec.containers[0];
+    expect(c.volumeMounts!.map((m) => m.mountPath)).to.deep.equal(["/data", "/backupdata"]);
+    expect(c.image).to.equal("img");
+    expect(c.command!.slice(-3)).to.deep.equal(["sh", "-c", "backup"]);
+    expect(c.resources).to.deep.equal({ limits: { cpu: "1" } });
+    expect(spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms[0].matchFields).to.deep.equal([{ key: "metadata.name", operator: "In", values: ["node-1"] }]);
+    expect(spec.securityContext).to.deep.equal({ runAsNonRoot: true, runAsUser: 65532 });
+  });
+
+  it("runs as the image's user only when the tool asks", () => {
+    const rootTool = { ...tool(), metadata: { name: "volume", annotations: { [AnnotationRunAsRoot]: "true" } } };
+    expect(buildBackupJob({ ...input, tool: rootTool }, 0).spec!.template.spec!.securityContext).to.deep.equal({});
+  });
+});
+
+describe("PLAIN_FILES_REPORT", () => {
+  it("reports size, checksum and names of plain files when the tool left no termination message", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dp-report-"));
+    const backupDir = join(dir, "bk");
+    mkdirSync(join(backupDir, "sub"), { recursive: true });
+    writeFileSync(join(backupDir, "a.txt"), "hello");
+    writeFileSync(join(backupDir, "sub", "b.bin"), "12345678");
+    const term = join(dir, "term");
+    writeFileSync(term, "");
+    // The script writes /dev/termination-log; point it at a file for the test.
+    const script = PLAIN_FILES_REPORT.replace("t=/dev/termination-log", `t=${term}`);
+    execFileSync("sh", ["-c", script, "dp-tool", "true"], { env: { ...process.env, BACKUP_DIR: backupDir } });
+    const r = parseToolReport(readFileSync(term, "utf8"));
+    expect(r).to.deep.include({ totalSize: 13, plainFiles: true, files: [{ name: "a.txt" }, { name: "sub/b.bin" }] });
+    expect(r?.checksum).to.match(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it("keeps the tool's exit status", () => {
+    let code = 0;
+    try {
+      execFileSync("sh", ["-c", PLAIN_FILES_REPORT, "dp-tool", "sh", "-c", "exit 3"], { env: { ...process.env, BACKUP_DIR: "/nonexistent" } });
+    } catch (e) {
+      code = (e as { status: number }).status;
+    }
+    expect(code).to.equal(3);
+  });
+});
