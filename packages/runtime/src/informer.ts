@@ -108,8 +108,11 @@ export class Informer {
           needList = false;
         }
         const delivered = await this.watchOnce(signal);
+        if (signal.aborted) break;
+        this.o.onRestart?.("closed");
+        // A server timeout after events or bookmarks is normal; a watch that ends empty-handed is not: back off.
         if (delivered) failures = 0;
-        if (!signal.aborted) this.o.onRestart?.("closed");
+        else await sleep(this.clock, backoffDelay(failures++, this.backoff), signal);
         continue;
       } catch (e) {
         if (signal.aborted) break;

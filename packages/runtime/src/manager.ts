@@ -141,8 +141,7 @@ export class Manager {
   }
 
   private async shutdown(): Promise<void> {
-    this.stopElection.abort();
-    await this.electing;
+    // Keep renewing the lease while in-flight reconciles finish, so no other replica starts on the same keys.
     const drained = this.stopControllers(true);
     let cancel = (): void => {};
     const timedOut = await Promise.race([drained.then(() => false), new Promise<boolean>((r) => (cancel = this.clock.setTimeout(() => r(true), this.o.shutdownTimeoutMs ?? 30_000)))]);
@@ -151,6 +150,8 @@ export class Manager {
       this.logger.warn("reconciles still running at shutdown timeout; aborting them");
       for (const c of this.controllers) c.abortInFlight();
     }
+    this.stopElection.abort();
+    await this.electing;
     await this.elector?.release();
     if (this.o.leaderElection) this.metrics.leader.set({ name: this.o.leaderElection.leaseName }, 0);
     await this.events.flush();
