@@ -15,17 +15,18 @@ export function backup(over: Partial<Backup["spec"]> = {}, status?: Backup["stat
 
 export function policy(datafile: Record<string, unknown> = {}): BackupPolicy {
   return {
+    apiVersion: "dataprotection.kubeblocks.io/v1alpha1", kind: "BackupPolicy",
     metadata: { name: "daily", namespace: "ns" },
     spec: { retention: { ttl: "7d" }, datafile: { backupToolName: "volume", backupRepoName: "repo", backupsHistoryLimit: 7, target: { labelsSelector: { matchLabels: { app: "db" } } }, ...datafile } },
-  } as BackupPolicy;
+  } as unknown as BackupPolicy;
 }
 
 export function tool(over: Partial<BackupTool["spec"]> = {}): BackupTool {
-  return { metadata: { name: "volume" }, spec: { image: "img", deployKind: "job", type: "file", backupCommands: ["sh", "-c", "x"], ...over } };
+  return { apiVersion: "dataprotection.kubeblocks.io/v1alpha1", kind: "BackupTool", metadata: { name: "volume" }, spec: { image: "img", deployKind: "job", type: "file", backupCommands: ["sh", "-c", "x"], ...over } };
 }
 
 export function repo(name = "repo", annotations: Record<string, string> = {}): BackupRepo {
-  return { metadata: { name, annotations }, spec: { storageProviderRef: "p", pvReclaimPolicy: "Retain" } };
+  return { apiVersion: "dataprotection.kubeblocks.io/v1alpha1", kind: "BackupRepo", metadata: { name, annotations }, spec: { storageProviderRef: "p", pvReclaimPolicy: "Retain" } };
 }
 
 export function pod(name: string, labels: Record<string, string>, phase = "Running"): V1Pod {
