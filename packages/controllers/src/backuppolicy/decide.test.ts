@@ -40,9 +40,14 @@ function backup(name: string, o: { type?: BackupType; phase?: string; created?: 
   return observeBackup(b);
 }
 
+const nows = new WeakMap<PolicyDecision, Date>();
 function decide(p: BackupPolicy, now: string, backups: ObservedBackup[] = [], w = world): PolicyDecision {
-  return decidePolicy({ policy: p, backups, world: w, now: at(now) });
+  const d = decidePolicy({ policy: p, backups, world: w, now: at(now) });
+  nows.set(d, at(now));
+  return d;
 }
+/** ms from the decision's now to its wakeAt. */
+const after = (d: PolicyDecision): number | undefined => (d.wakeAt ? d.wakeAt.getTime() - (nows.get(d)?.getTime() ?? 0) : undefined);
 
 const created = (d: PolicyDecision) => d.creates.map((c) => c.name);
 const reasons = (d: PolicyDecision) => d.events.map((e) => e.reason);
@@ -67,17 +72,24 @@ describe("decidePolicy: schedules", () => {
     expect(d.creates).to.deep.equal([]);
     expect(d.status.phase).to.equal("Available");
     expect(d.status.observedGeneration).to.equal(3);
-    expect(d.requeueAfterMs).to.equal(60_000);
+    expect(after(d)).to.equal(60_000);
     expect(reasons(d)).to.deep.equal(["PolicyAvailable"]);
-    expect(d.status.conditions?.[0]).to.include({ type: "DatafileScheduleEnabled", status: "True", lastTransitionTime: CREATED });
+    expect(d.status.conditions?.[0]).to.include({ type: "DatafileScheduleEnabled", status: "True", lastTransitionTime: "2026-11-23T09:59:00Z" });
   });
 
-  it("creates the tick's Backup once the tick passed a new policy's creation", () => {
+  it("does not back up a tick that passed before the policy was first seen (operator down at its creation)", () => {
     const d = decide(policy(), "2026-11-23T10:00:01Z");
+    expect(d.creates).to.deep.equal([]);
+    expect(d.status.conditions?.[0]).to.include({ lastTransitionTime: "2026-11-23T10:00:01Z" });
+    expect(after(d)).to.equal(5 * 60_000 - 1000);
+  });
+
+  it("creates the tick's Backup once a tick passed after the schedule was seen enabled", () => {
+    const d = decide(policy({}, seen()), "2026-11-23T10:00:01Z");
     expect(created(d)).to.deep.equal(["pg-datafile-202611231000"]);
     expect(d.creates[0].event.reason).to.equal("BackupScheduled");
     expect(d.status.lastScheduleTime).to.equal("2026-11-23T10:00:00Z");
-    expect(d.requeueAfterMs).to.equal(5 * 60_000 - 1000);
+    expect(after(d)).to.equal(5 * 60_000 - 1000);
   });
 
   it("only records the tick when its Backup already exists (made before a restart)", () => {
@@ -126,7 +138,7 @@ describe("decidePolicy: schedules", () => {
     const p = policy({
       snapshot: { target: { labelsSelector: { matchLabels: { app: "pg" } } } },
       schedule: { datafile: { cronExpression: "0 * * * *", enable: true }, snapshot: { cronExpression: "*/5 * * * *", enable: true } },
-    });
+    }, seen({ conditions: [...(seen().conditions ?? []), { type: "SnapshotScheduleEnabled", status: "True", reason: "Enabled", message: "", lastTransitionTime: CREATED }] }));
     const d = decide(p, "2026-11-23T11:00:02Z");
     expect(created(d)).to.deep.equal(["pg-snapshot-202611231100", "pg-datafile-202611231100"]);
   });
@@ -145,7 +157,7 @@ describe("decidePolicy: schedules", () => {
     expect(d.creates).to.deep.equal([]);
     expect(reasons(d)).to.deep.equal(["ScheduleDisabled"]);
     expect(d.status.conditions?.[0]).to.include({ type: "DatafileScheduleEnabled", status: "False" });
-    expect(d.requeueAfterMs).to.equal(undefined);
+    expect(after(d)).to.equal(undefined);
   });
 });
 
@@ -172,7 +184,7 @@ describe("decidePolicy: logfile", () => {
     const ended = backup("pg-logfile-202611231005", { type: "logfile", phase: "Failed" });
     const same = decide(logfilePolicy(), "2026-11-23T10:07:00Z", [ended]);
     expect(same.creates).to.deep.equal([]);
-    expect(same.requeueAfterMs).to.equal(3 * 60_000);
+    expect(after(same)).to.equal(3 * 60_000);
     expect(created(decide(logfilePolicy(), "2026-11-23T10:10:00Z", [ended]))).to.deep.equal(["pg-logfile-202611231010"]);
   });
 });
@@ -227,7 +239,7 @@ describe("decidePolicy: retention", () => {
     const d = decide(policy({ schedule: {} }, seen()), "2026-11-23T10:00:00Z", bs);
     expect(d.deletes.map((x) => [x.name, x.reason])).to.deep.equal([["old", "Expired"]]);
     expect(d.deletes[0].event.message).to.contain('deleted Backup "old": expired at 2026-11-23T09:00:00Z');
-    expect(d.requeueAfterMs).to.equal(60_000);
+    expect(after(d)).to.equal(60_000);
   });
 
   it("keeps backupsHistoryLimit scheduled Backups of a type; protected, running and manual ones are not counted", () => {

@@ -49,7 +49,7 @@ export interface PolicyDecision {
   status: BackupPolicyStatus;
   events: PolicyEvent[];
   /** When to look again: the next tick or expiration; undefined = only on change. */
-  requeueAfterMs?: number;
+  wakeAt?: Date;
 }
 
 export function decidePolicy(o: PolicyObservation): PolicyDecision {
@@ -133,8 +133,7 @@ export function decidePolicy(o: PolicyObservation): PolicyDecision {
   status.conditions = enabled.conditions(prev.conditions ?? []);
   d.status = status;
 
-  const soonest = wakeAt.reduce<Date | undefined>((a, b) => (a === undefined || b < a ? b : a), undefined);
-  if (soonest) d.requeueAfterMs = Math.max(1, soonest.getTime() - now.getTime());
+  d.wakeAt = wakeAt.reduce<Date | undefined>((a, b) => (a === undefined || b < a ? b : a), undefined);
   return d;
 }
 
@@ -162,7 +161,8 @@ const CONDITION_OF: Record<BackupType, string> = {
 /**
  * Since when each schedule has been enabled, kept in a `<Type>ScheduleEnabled` condition:
  * ticks at or before it never fire, so enabling a schedule (or creating a policy) does not
- * back up the past. A new policy counts from its creation.
+ * back up the past. It is when the controller first saw the schedule enabled (on its own
+ * clock, so API-server clock skew cannot fire a past tick).
  */
 function enabledSince(policy: BackupPolicy, now: Date, firstReconcile: boolean): {
   since: Partial<Record<BackupType, Date>>;
@@ -185,7 +185,9 @@ function enabledSince(policy: BackupPolicy, now: Date, firstReconcile: boolean):
         next.set(condType, { ...current, observedGeneration: generation });
         continue;
       }
-      const at = firstReconcile && current === undefined ? created : now;
+      // First seen now: ticks before it never fire, whether the policy is new or the operator was down
+      // when it was created (as a KubeBlocks 0.6 CronJob made at reconcile). Never before creation.
+      const at = created > now ? created : now;
       since[type] = at;
       const message = `${type} schedule "${schedule.cronExpression}" enabled; ticks after ${formatTime(at)} fire`;
       next.set(condType, { type: condType, status: "True", reason: "Enabled", message, lastTransitionTime: formatTime(at), observedGeneration: generation });

@@ -53,5 +53,6 @@ export async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContex
   await updateStatus(ctx.client, Kinds.BackupPolicy, policy, (draft) => {
     draft.status = decision.status;
   }, { mode: "merge" });
-  return decision.requeueAfterMs !== undefined ? { requeueAfter: decision.requeueAfterMs } : {};
+  // Measured after the writes, so a slow reconcile does not push the next tick late.
+  return decision.wakeAt ? { requeueAfter: Math.max(1, decision.wakeAt.getTime() - ctx.clock.now()) } : {};
 }
