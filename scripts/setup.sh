@@ -41,4 +41,11 @@ if [[ ! -x "$DP_CACHE/bin/versitygw" ]]; then
   GOPATH="$DP_CACHE/gopath" GOBIN="$DP_CACHE/bin" go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 fi
 
+# moto_server: an S3 (+IAM) server with real signature checks, for the BackupRepo e2e suite.
+if [[ ! -x "$DP_CACHE/moto/bin/moto_server" ]]; then
+  echo "setup: pip install moto[server] into $DP_CACHE/moto"
+  python3 -m venv "$DP_CACHE/moto"
+  "$DP_CACHE/moto/bin/pip" install -q 'moto[server]==5.2.1'
+fi
+
 echo "setup: done in $((SECONDS - t0))s"

@@ -1,10 +1,17 @@
 // A real S3-compatible server for the repo suites: moto_server with signature checking
 // (INITIAL_NO_AUTH_ACTION_COUNT), an IAM user whose keys the tests use, and one bucket.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 import { createServer } from "node:net";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
+
+// scripts/setup.sh installs moto (with boto3) into a venv in the cache; PATH is the fallback.
+const venvBin = join(process.env.DP_CACHE || join(homedir(), ".cache", "dataprotection"), "moto", "bin");
+const tool = (name: string) => (existsSync(join(venvBin, name)) ? join(venvBin, name) : name);
 
 export interface S3Server {
   endpoint: string;
@@ -41,7 +48,7 @@ print(json.dumps({"id": k["AccessKeyId"], "secret": k["SecretAccessKey"]}))
 export async function startS3Server(bucket = "dp-e2e"): Promise<S3Server> {
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn("moto_server", ["-H", "127.0.0.1", "-p", String(port)], {
+  const child: ChildProcess = spawn(tool("moto_server"), ["-H", "127.0.0.1", "-p", String(port)], {
     env: { ...process.env, INITIAL_NO_AUTH_ACTION_COUNT: "4" },
     stdio: "ignore",
   });
@@ -61,7 +68,7 @@ export async function startS3Server(bucket = "dp-e2e"): Promise<S3Server> {
       if (Date.now() > deadline) throw new Error(`moto_server did not answer on ${endpoint} within 30s`);
       await new Promise((r) => setTimeout(r, 200));
     }
-    const { stdout } = await run("python3", ["-c", SETUP, endpoint, bucket]);
+    const { stdout } = await run(tool("python3"), ["-c", SETUP, endpoint, bucket]);
     const keys = JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as { id: string; secret: string };
     return { endpoint, bucket, accessKeyId: keys.id, secretAccessKey: keys.secret, stop };
   } catch (e) {
