@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { readFile } from "node:fs/promises";
 import { CoreV1Api } from "@kubernetes/client-node";
 import type { Operator } from "@dataprotection/controllers";
-import { e2eCluster, eventsFor, startTestOperator, testNamespace, until } from "../harness.ts";
+import { DataProtectionGroup, type BackupTool } from "@dataprotection/api";
+import { e2eCluster, eventsFor, getCustom, startTestOperator, testNamespace, until } from "../harness.ts";
 import {
   backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, deleteBackup, exists, getBackup, hostPathOf, installShared,
   readTree, runJob, seedScript, startTargetPod, testTimeouts,
@@ -54,6 +55,11 @@ describe("Backup: datafile backups through a Job", function () {
       expect(bt.uploadTotalSize).to.equal(s.totalSize);
       expect(bt.checksum).to.match(/^sha256:[0-9a-f]{64}$/);
       expect(Number.isNaN(Date.parse(bt.checkpoint!))).to.equal(false);
+      const volume = await until("BackupTool volume validated", async () => {
+        const t = await getCustom<BackupTool>(kc, DataProtectionGroup, "backuptools", undefined, "volume");
+        return t?.status?.conditions?.find((c) => c.type === "Valid") ? t : undefined;
+      });
+      expect(volume.status!.conditions!.map((c) => `${c.type}=${c.status}`).sort()).to.deep.equal(["RestoreSupported=True", "Valid=True"]);
       const reasons = (await eventsFor(kc, ns.name, "b1")).map((e) => e.reason);
       expect(reasons).to.include.members(["BackupStarted", "BackupCompleted"]);
 
