@@ -107,7 +107,7 @@ export async function prepareContainer(
     ...Object.fromEntries(resolved.env),
   };
   return {
-    plan: { mounts, command: expandCommand(c, resolved.env), workingDir: c.workingDir, uid: ids.uid, gid: ids.gid },
+    plan: { mounts, command: expandCommand(c, resolved.env), workingDir: c.workingDir, uid: ids.uid, gid: ids.gid, groups: ids.groups },
     env,
     terminationFile,
     logFile: logFileOf(podDir, c.name),

@@ -1,9 +1,15 @@
 // Core v1 Events from the node, so `kubectl describe` explains waits and failures.
 import type { CoreV1Api, V1ObjectReference } from "@kubernetes/client-node";
+import { errorMessage } from "./errors.ts";
 
 export class EventRecorder {
   private seq = 0;
-  constructor(private readonly core: CoreV1Api, private readonly component: string, private readonly host: string) {}
+  constructor(
+    private readonly core: CoreV1Api,
+    private readonly component: string,
+    private readonly host: string,
+    private readonly log: (m: string) => void = () => undefined,
+  ) {}
 
   /** Best effort: an Event that cannot be written must not stop the node. */
   async record(obj: V1ObjectReference, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
@@ -21,8 +27,9 @@ export class EventRecorder {
           reportingComponent: this.component, reportingInstance: this.host,
         },
       });
-    } catch {
-      // ignored on purpose (namespace terminating, apiserver restarting)
+    } catch (err) {
+      // Not fatal (namespace terminating, apiserver restarting), but worth a log line.
+      this.log(`event ${reason} for ${namespace}/${obj.name}: ${errorMessage(err)}`);
     }
   }
 }

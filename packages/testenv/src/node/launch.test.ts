@@ -37,5 +37,7 @@ describe("launch plan", () => {
     expect(effectiveIds({ runAsUser: 1, runAsGroup: 2 }, { runAsUser: 3 })).to.deep.equal({ uid: 3, gid: 2 });
     expect(effectiveIds({ runAsUser: 5 }, undefined)).to.deep.equal({ uid: 5, gid: 0 });
     expect(effectiveIds(undefined, undefined)).to.deep.equal({ uid: undefined, gid: undefined });
+    expect(effectiveIds({ runAsUser: 7, fsGroup: 2000, supplementalGroups: [5, 2000] }, undefined)).to.deep.equal({ uid: 7, gid: 0, groups: [2000, 5] });
+    expect(buildLaunchScript({ mounts: [], command: ["id"], uid: 7, gid: 0, groups: [2000, 5] })).to.match(/--groups=2000,5 -- "\$@"$/);
   });
 });

@@ -20,6 +20,8 @@ export interface LaunchPlan {
   workingDir?: string;
   uid?: number;
   gid?: number;
+  /** Supplementary groups (fsGroup, supplementalGroups). */
+  groups?: number[];
 }
 
 /** POSIX single-quote quoting. */
@@ -40,11 +42,11 @@ export function buildLaunchScript(plan: LaunchPlan): string {
     if (m.readOnly) lines.push(`mount -o remount,bind,ro ${t}`);
   }
   if (plan.workingDir) lines.push(`mkdir -p ${shQuote(plan.workingDir)}`, `cd ${shQuote(plan.workingDir)}`);
-  if (plan.uid !== undefined || plan.gid !== undefined) {
+  if (plan.uid !== undefined || plan.gid !== undefined || plan.groups?.length) {
     const ids = [
       plan.uid !== undefined ? `--reuid=${plan.uid}` : "",
       plan.gid !== undefined ? `--regid=${plan.gid}` : "",
-      "--clear-groups",
+      plan.groups?.length ? `--groups=${plan.groups.join(",")}` : "--clear-groups",
     ].filter(Boolean).join(" ");
     lines.push(`exec setpriv ${ids} -- "$@"`);
   } else {
@@ -61,14 +63,15 @@ export function launchArgv(plan: LaunchPlan): { file: string; args: string[] } {
   };
 }
 
-/** Effective uid/gid: container securityContext over pod securityContext. */
+/** Effective uid/gid/groups: container securityContext over pod securityContext. */
 export function effectiveIds(
-  podSc: { runAsUser?: number; runAsGroup?: number } | undefined,
+  podSc: { runAsUser?: number; runAsGroup?: number; fsGroup?: number; supplementalGroups?: number[] } | undefined,
   cSc: { runAsUser?: number; runAsGroup?: number } | undefined,
-): { uid?: number; gid?: number } {
+): { uid?: number; gid?: number; groups?: number[] } {
   const uid = cSc?.runAsUser ?? podSc?.runAsUser;
   let gid = cSc?.runAsGroup ?? podSc?.runAsGroup;
   // As with container runtimes: a uid without a group runs with gid 0.
   if (uid !== undefined && gid === undefined) gid = 0;
-  return { uid, gid };
+  const groups = [...new Set([...(podSc?.fsGroup !== undefined ? [podSc.fsGroup] : []), ...(podSc?.supplementalGroups ?? [])])];
+  return groups.length ? { uid, gid, groups } : { uid, gid };
 }

@@ -39,7 +39,7 @@ export async function startLocalNode(cp: ControlPlane, opts: LocalNodeOptions = 
   const capacity = nodeCapacity(shape);
   const apiUrl = new URL(cp.server);
   const procs = new ProcessTable();
-  const events = new EventRecorder(core, "kubelet", name);
+  const events = new EventRecorder(core, "kubelet", name, log);
   const ctx: NodeContext = {
     core, dataDir, caPem: cp.caPem, apiHost: apiUrl.hostname, apiPort: apiUrl.port || "443", procs, events, log,
     facts: { nodeName: name, ip: shape.ip, allocatable: { cpu: capacity.cpu, memory: capacity.memory, "ephemeral-storage": capacity["ephemeral-storage"] } },

@@ -1,5 +1,5 @@
 // I/O: makes each pod volume exist as a host path (files written, PVCs resolved to their PV dir).
-import { mkdir, writeFile, rename, chmod, stat } from "node:fs/promises";
+import { chmod, chown, mkdir, rename, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { CoreV1Api, V1Pod, V1Volume, V1VolumeProjection } from "@kubernetes/client-node";
 import type { NodeFacts } from "./fieldref.ts";
@@ -37,7 +37,8 @@ function plain(data: Record<string, string> | undefined, binary?: Record<string,
   return out;
 }
 
-async function writeFiles(dir: string, files: FileSpec[]): Promise<void> {
+/** As kubelet with fsGroup: volume files belong to that group. */
+async function writeFiles(dir: string, files: FileSpec[], fsGroup: number | undefined): Promise<void> {
   await mkdir(dir, { recursive: true });
   for (const f of files) {
     if (!safeRelative(f.path)) throw new VolumeNotReady(`invalid path ${JSON.stringify(f.path)} in volume`);
@@ -47,6 +48,7 @@ async function writeFiles(dir: string, files: FileSpec[]): Promise<void> {
     const tmp = `${target}.tmp-${process.pid}`;
     await writeFile(tmp, f.content);
     await chmod(tmp, f.mode & 0o7777);
+    if (fsGroup !== undefined) await chown(tmp, 0, fsGroup);
     await rename(tmp, target);
   }
 }
@@ -139,9 +141,11 @@ async function claimPath(ctx: VolumeContext, claimName: string): Promise<string>
 
 async function setupVolume(ctx: VolumeContext, v: V1Volume, expiries: Date[]): Promise<string> {
   const dir = join(ctx.podDir, "volumes", v.name);
+  const fsGroup = ctx.pod.spec?.securityContext?.fsGroup;
   if (v.emptyDir) {
     await mkdir(dir, { recursive: true });
     await chmod(dir, 0o777); // as kubelet: any uid in the pod may write
+    if (fsGroup !== undefined) await chown(dir, 0, fsGroup);
     return dir;
   }
   if (v.hostPath) {
@@ -165,17 +169,17 @@ async function setupVolume(ctx: VolumeContext, v: V1Volume, expiries: Date[]): P
   if (v.secret) {
     const s = v.secret;
     const data = await readSecret(ctx, s.secretName ?? "", s.optional ?? false);
-    await writeFiles(dir, data ? unwrap(keyFiles(`secret "${s.secretName}"`, data, s.items, s.defaultMode ?? 0o644, s.optional ?? false)) : []);
+    await writeFiles(dir, data ? unwrap(keyFiles(`secret "${s.secretName}"`, data, s.items, s.defaultMode ?? 0o644, s.optional ?? false)) : [], fsGroup);
     return dir;
   }
   if (v.configMap) {
     const c = v.configMap;
     const data = await readConfigMap(ctx, c.name ?? "", c.optional ?? false);
-    await writeFiles(dir, data ? unwrap(keyFiles(`configmap "${c.name}"`, data, c.items, c.defaultMode ?? 0o644, c.optional ?? false)) : []);
+    await writeFiles(dir, data ? unwrap(keyFiles(`configmap "${c.name}"`, data, c.items, c.defaultMode ?? 0o644, c.optional ?? false)) : [], fsGroup);
     return dir;
   }
   if (v.downwardAPI) {
-    await writeFiles(dir, unwrap(downwardFiles(ctx.pod, v.downwardAPI.items, v.downwardAPI.defaultMode ?? 0o644, ctx.facts)));
+    await writeFiles(dir, unwrap(downwardFiles(ctx.pod, v.downwardAPI.items, v.downwardAPI.defaultMode ?? 0o644, ctx.facts)), fsGroup);
     return dir;
   }
   if (v.projected) {
@@ -183,7 +187,7 @@ async function setupVolume(ctx: VolumeContext, v: V1Volume, expiries: Date[]): P
     for (const src of v.projected.sources ?? []) {
       files.push(...(await projectedFiles(ctx, src, v.projected.defaultMode ?? 0o644, expiries)));
     }
-    await writeFiles(dir, files);
+    await writeFiles(dir, files, fsGroup);
     return dir;
   }
   throw new VolumeNotReady(`volume "${v.name}": unsupported source; the local node supports emptyDir, hostPath, persistentVolumeClaim, ephemeral, secret, configMap, downwardAPI, projected`);
