@@ -5,24 +5,11 @@ import { AppsV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DataProtectionGroup, type RestoreJob } from "@dataprotection/api";
 import type { Operator } from "@dataprotection/controllers";
-import { e2eCluster, eventsFor, getCustom, startTestOperator, testNamespace, until } from "../harness.ts";
+import { e2eCluster, eventsFor, startTestOperator, testNamespace } from "../harness.ts";
 import {
-  agent, createPolicy, createRepo, createRestoreJob, createStatefulSet, createTool, deleteClusterObjects, pvcHostPath, seedBackup, treeDigest, waitReady, type Repo,
+  agent, createPolicy, createRepo, createRestoreJob, createStatefulSet, createTool, deleteClusterObjects, pvcHostPath, seedBackup, treeDigest, waitReady, waitRestore, type Repo,
 } from "./seed.ts";
-
-export async function waitRestore(kc: KubeConfig, ns: string, name: string, phase: "Completed" | "Failed"): Promise<RestoreJob> {
-  return until(`RestoreJob ${ns}/${name} ${phase}`, async () => {
-    const rj = await getCustom<RestoreJob>(kc, DataProtectionGroup, "restorejobs", ns, name);
-    const p = rj?.status?.phase;
-    if (p === "Completed" || p === "Failed") {
-      if (p !== phase) throw new Error(`RestoreJob ${name} is ${p}: ${rj?.status?.failureReason ?? ""}`);
-      return rj;
-    }
-    return undefined;
-  }, 150_000, 500);
-}
 
 describe("RestoreJob physical restore (e2e)", function () {
   this.timeout(400_000);

@@ -7,8 +7,8 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, lstatSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DataProtectionGroup, type BackupStatus, type BackupToolSpec } from "@dataprotection/api";
-import { until } from "../harness.ts";
+import { DataProtectionGroup, StorageGroup, type BackupStatus, type BackupToolSpec, type RestoreJob } from "@dataprotection/api";
+import { getCustom, until } from "../harness.ts";
 
 const V = "v1alpha1";
 
@@ -33,8 +33,12 @@ export async function pvcHostPath(kc: KubeConfig, ns: string, claim: string): Pr
 export async function createRepo(kc: KubeConfig, ns: string): Promise<Repo> {
   const custom = kc.makeApiClient(CustomObjectsApi);
   const name = `repo-${ns}`;
+  // The PVC below exists already, so the provider's templates are never rendered.
+  await custom.createClusterCustomObject({ group: StorageGroup, version: V, plural: "storageproviders", body: {
+    apiVersion: `${StorageGroup}/${V}`, kind: "StorageProvider", metadata: { name }, spec: {},
+  } });
   await custom.createClusterCustomObject({ group: DataProtectionGroup, version: V, plural: "backuprepos", body: {
-    apiVersion: `${DataProtectionGroup}/${V}`, kind: "BackupRepo", metadata: { name }, spec: { storageProviderRef: "local-path", pvReclaimPolicy: "Delete" },
+    apiVersion: `${DataProtectionGroup}/${V}`, kind: "BackupRepo", metadata: { name }, spec: { storageProviderRef: name, pvReclaimPolicy: "Delete" },
   } });
   const claim = `dp-backup-${name}`;
   await kc.makeApiClient(CoreV1Api).createNamespacedPersistentVolumeClaim({ namespace: ns, body: {
@@ -62,6 +66,7 @@ export async function deleteClusterObjects(kc: KubeConfig, repos: string[], tool
   const custom = kc.makeApiClient(CustomObjectsApi);
   const del = (plural: string, name: string) => custom.deleteClusterCustomObject({ group: DataProtectionGroup, version: V, plural, name }).catch(() => undefined);
   await Promise.all([...repos.map((n) => del("backuprepos", n)), ...tools.map((n) => del("backuptools", n))]);
+  await Promise.all(repos.map((name) => custom.deleteClusterCustomObject({ group: StorageGroup, version: V, plural: "storageproviders", name }).catch(() => undefined)));
 }
 
 /** Runs dp-agent on the host against the repo directory, as a tool pod would. */
@@ -131,7 +136,7 @@ export async function seedBackup(kc: KubeConfig, ns: string, s: SeedBackup): Pro
 }
 
 /** A StatefulSet whose pods idle with a 1Mi PVC "data" at /data. */
-export async function createStatefulSet(kc: KubeConfig, ns: string, name: string, replicas: number, labels: Record<string, string>): Promise<V1StatefulSet> {
+export async function createStatefulSet(kc: KubeConfig, ns: string, name: string, replicas: number, labels: Record<string, string>, port?: number): Promise<V1StatefulSet> {
   return kc.makeApiClient(AppsV1Api).createNamespacedStatefulSet({ namespace: ns, body: {
     metadata: { name, labels },
     spec: {
@@ -140,7 +145,7 @@ export async function createStatefulSet(kc: KubeConfig, ns: string, name: string
       selector: { matchLabels: labels },
       template: {
         metadata: { labels },
-        spec: { containers: [{ name: "main", image: "busybox", command: ["sh", "-c", "sleep 3600"], volumeMounts: [{ name: "data", mountPath: "/data" }] }], terminationGracePeriodSeconds: 1 },
+        spec: { containers: [{ name: "main", image: "busybox", command: ["sh", "-c", "sleep 3600"], ports: port ? [{ containerPort: port }] : undefined, volumeMounts: [{ name: "data", mountPath: "/data" }] }], terminationGracePeriodSeconds: 1 },
       },
       volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Mi" } } } }],
     },
@@ -178,12 +183,25 @@ export interface RestoreJobSpecInput {
   claim?: string;
   restoreTime?: string;
   onFailAttempted?: number;
+  /** Secret with keys username/password for DB_USER/DB_PASSWORD. */
+  secret?: string;
+}
+
+/** Waits until the RestoreJob reaches `phase`; fails at once on the other terminal phase, with its reason. */
+export async function waitRestore(kc: KubeConfig, ns: string, name: string, phase: "Completed" | "Failed"): Promise<RestoreJob> {
+  return until(`RestoreJob ${ns}/${name} ${phase}`, async () => {
+    const rj = await getCustom<RestoreJob>(kc, DataProtectionGroup, "restorejobs", ns, name);
+    const p = rj?.status?.phase;
+    if (p !== "Completed" && p !== "Failed") throw new Error(`still ${p ?? "unset"}: ${JSON.stringify(rj?.status?.conditions ?? [])}`);
+    if (p !== phase) throw new Error(`RestoreJob ${name} is ${p}: ${rj?.status?.failureReason ?? ""}`);
+    return rj;
+  }, 150_000, 500);
 }
 
 export async function createRestoreJob(kc: KubeConfig, ns: string, name: string, i: RestoreJobSpecInput): Promise<void> {
   const spec: Record<string, unknown> = {
     backupJobName: i.backupJobName,
-    target: { labelsSelector: { matchLabels: i.labels } },
+    target: { labelsSelector: { matchLabels: i.labels }, ...(i.secret ? { secret: { name: i.secret, usernameKey: "username", passwordKey: "password" } } : {}) },
     targetVolumes: i.claim ? [{ name: "data", persistentVolumeClaim: { claimName: i.claim } }] : [],
     targetVolumeMounts: i.claim ? [{ name: "data", mountPath: "/data" }] : [],
   };

@@ -30,7 +30,7 @@ interface Row {
 
 const physicalTool = tool("vol", { physical: ["pull"] });
 const ok = (phase: JobState["phase"], failures = 0, message?: string): JobState => ({ phase, failures, message });
-const actions = (d: Decision) => d.actions.map((a) => (a.type === "createJob" ? `createJob:${a.job.metadata?.name}` : a.type === "scale" ? `scale:${a.statefulSet}=${a.replicas}` : a.type === "recordReplicas" ? `record:${a.statefulSet}=${a.replicas}` : a.type === "createPVC" ? `createPVC:${a.pvc.metadata?.name}` : a.type === "deletePVC" ? `deletePVC:${a.name}` : a.type));
+const actions = (d: Decision) => d.actions.map((a) => (a.type === "createJob" ? `createJob:${a.build(repoAccessFor(repo())).metadata?.name}` : a.type === "scale" ? `scale:${a.statefulSet}=${a.replicas}` : a.type === "recordReplicas" ? `record:${a.statefulSet}=${a.replicas}` : a.type === "createPVC" ? `createPVC:${a.pvc.metadata?.name}` : `deletePVC:${a.name}`));
 const reasons = (d: Decision) => d.events.map((e) => e.reason);
 
 const rows: Row[] = [
@@ -77,7 +77,7 @@ const rows: Row[] = [
     name: "starts the verification Job first (the target is not touched)",
     phase: "New",
     expect: (d) => {
-      expect(actions(d)).to.deep.equal(["ensureRepoAccess", "createJob:rj-verify"]);
+      expect(actions(d)).to.deep.equal(["createJob:rj-verify"]);
       expect(reasons(d)).to.deep.equal(["Verifying"]);
       expect(d.status.phase).to.equal("New");
     },
@@ -131,7 +131,7 @@ const rows: Row[] = [
     name: "starts the restore Job once the StatefulSet has no pods",
     phase: "InProgressPhy", conditions: [verified], annotations: { "dataprotection.kubeblocks.io/original-replicas": "db=3" }, sts: [statefulSet("db", 0)],
     expect: (d) => {
-      expect(actions(d)).to.deep.equal(["ensureRepoAccess", "createJob:rj-restore"]);
+      expect(actions(d)).to.deep.equal(["createJob:rj-restore"]);
       expect(reasons(d)).to.deep.equal(["Restoring"]);
     },
   },
@@ -175,7 +175,7 @@ const rows: Row[] = [
     name: "logical ReadWrite: one Job, for the primary pod only",
     phase: "InProgressLogic", tools: [tool("vol", { logical: ["psql"], scope: "ReadWrite" })], conditions: [progressing("InProgressLogic")],
     pods: [pod("db-0", { role: "secondary" }), pod("db-1", { role: "primary" })],
-    expect: (d) => expect(actions(d)).to.deep.equal(["ensureRepoAccess", "createJob:rj-logic-db-1"]),
+    expect: (d) => expect(actions(d)).to.deep.equal(["createJob:rj-logic-db-1"]),
   },
   {
     name: "logical All: one Job per pod",
@@ -259,7 +259,6 @@ describe("restorejob decide", () => {
         jobs: new Map(Object.entries(r.jobs ?? {})),
         pvcs: new Map(Object.entries(r.pvcs ?? {})),
         snapshot: r.snapshot,
-        access: repoAccessFor(repo()),
         agentImage: "agent:1",
         timeouts: defaultTimeouts,
       };

@@ -35,14 +35,13 @@ export interface Observation {
   pvcs: ReadonlyMap<string, PvcView>;
   /** Snapshot restores: the VolumeSnapshot's readiness and size. */
   snapshot?: { readyToUse: boolean; restoreSize?: string };
-  access?: RepoAccess;
   agentImage: string;
   timeouts: Timeouts;
 }
 
 export type Action =
-  | { type: "ensureRepoAccess" }
-  | { type: "createJob"; job: V1Job }
+  /** The shell makes the repo usable in the namespace (ensureRepoAccess) and builds the Job with what it returns. */
+  | { type: "createJob"; name: string; build: (access: RepoAccess) => V1Job }
   | { type: "recordReplicas"; statefulSet: string; replicas: number }
   | { type: "scale"; statefulSet: string; replicas: number }
   | { type: "deletePVC"; name: string }
@@ -173,8 +172,7 @@ function decideNew(b: Builder, plan: RestorePlan): Decision {
     const job = b.obs.jobs.get(name);
     if (!job) {
       const names = plan.verify.map((x) => `"${x.metadata.name}"`).join(", ");
-      return b.act({ type: "ensureRepoAccess" })
-        .act({ type: "createJob", job: buildVerifyJob(b.obs.restore, plan, b.obs.access!, b.obs.agentImage) })
+      return b.act({ type: "createJob", name, build: (a) => buildVerifyJob(b.obs.restore, plan, a, b.obs.agentImage) })
         .event(EventReason.Verifying, `verifying the checksums of Backup ${names} before touching the target`)
         .wait();
     }
@@ -214,8 +212,7 @@ function decidePhysical(b: Builder, plan: RestorePlan): Decision {
   if (plan.volumeSnapshotName) return snapshotStep(b, plan, sts);
 
   if (!job) {
-    return b.act({ type: "ensureRepoAccess" })
-      .act({ type: "createJob", job: buildPhysicalJob(rj, plan, b.obs.access!) })
+    return b.act({ type: "createJob", name: jobName, build: (a) => buildPhysicalJob(rj, plan, a) })
       .event(EventReason.Restoring, `restoring ${plan.steps.map((s) => `${s.kind} Backup "${s.backup.metadata.name}"`).join(", then ")} into the volumes of StatefulSet "${name}"`)
       .wait();
   }
@@ -280,8 +277,7 @@ function decideLogical(b: Builder, plan: RestorePlan): Decision {
     const name = logicalJobName(rj, pod.metadata?.name ?? "");
     const job = b.obs.jobs.get(name);
     if (!job) {
-      b.act({ type: "ensureRepoAccess" })
-        .act({ type: "createJob", job: buildLogicalJob(rj, plan, b.obs.access!, pod) })
+      b.act({ type: "createJob", name, build: (a) => buildLogicalJob(rj, plan, a, pod) })
         .event(EventReason.LogicalRestoring, `running the logical restore of Backup "${plan.backup.metadata.name}" against pod "${pod.metadata?.name}" (podScope ${scope})`);
       running++;
       continue;

@@ -8,7 +8,7 @@ import {
 } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
 import type { OperatorContext } from "../options.ts";
-import { BACKUP_MOUNT_PATH, repoAccessFor, type RepoAccess } from "../backuprepo/access.ts";
+import { BACKUP_MOUNT_PATH, type RepoAccess } from "../backuprepo/access.ts";
 import { ensureRepoAccess } from "../backuprepo/ensure.ts";
 import { decide, type Action, type JobState, type Observation } from "./decide.ts";
 import { planRestore, type RestorePlan } from "./plan.ts";
@@ -39,9 +39,10 @@ function legacyAccess(pvc: string): RepoAccess {
   };
 }
 
-function accessOf(plan: RestorePlan): RepoAccess | undefined {
-  if (plan.repo) return repoAccessFor(plan.repo);
-  return plan.legacyPVC ? legacyAccess(plan.legacyPVC) : undefined;
+/** Makes the plan's repo usable in `namespace` and says how tool pods reach it. */
+async function accessFor(plan: RestorePlan, rc: ReconcileContext, namespace: string, ctx: OperatorContext): Promise<RepoAccess> {
+  if (plan.repo) return ensureRepoAccess(rc.client, rc.cache, plan.repo, namespace, ctx.namespace);
+  return legacyAccess(plan.legacyPVC ?? "");
 }
 
 function jobState(job: V1Job, pods: readonly V1Pod[]): JobState {
@@ -102,7 +103,6 @@ export async function observe(cache: Cache, client: KubeClient, rj: RestoreJob, 
     jobs,
     pvcs,
     snapshot,
-    access: plan.kind === "ok" ? accessOf(plan.plan) : undefined,
     agentImage: ctx.agentImage,
     timeouts: ctx.timeouts,
   };
@@ -120,11 +120,11 @@ async function apply(a: Action, rj: RestoreJob, obs: Observation, rc: ReconcileC
   const ns = rj.metadata.namespace ?? "";
   const c = rc.client;
   switch (a.type) {
-    case "ensureRepoAccess":
-      if (obs.plan.kind === "ok" && obs.plan.plan.repo) await ensureRepoAccess(c, rc.cache, obs.plan.plan.repo, ns, ctx.namespace);
-      return;
-    case "createJob":
-      return tolerate(c.create(Kinds.Job, a.job as Obj<V1Job>), isAlreadyExists);
+    case "createJob": {
+      if (obs.plan.kind !== "ok") return;
+      const access = await accessFor(obs.plan.plan, rc, ns, ctx);
+      return tolerate(c.create(Kinds.Job, a.build(access) as Obj<V1Job>), isAlreadyExists);
+    }
     case "recordReplicas":
       // Guarded by resourceVersion: a stale cache must never overwrite the recorded count.
       await c.patch(Kinds.RestoreJob, rj.metadata.name ?? "", ns, { metadata: { resourceVersion: rj.metadata.resourceVersion, annotations: { [AnnotationOriginalReplicas]: `${a.statefulSet}=${a.replicas}` } } });
