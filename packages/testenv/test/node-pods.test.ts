@@ -2,8 +2,13 @@
 // statuses and Events kubelet would give for the usual mistakes.
 import { expect } from "chai";
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { sharedCluster } from "../src/node/shared-cluster.ts";
 import { containerTerminated, testNamespace, until } from "./node-helpers.ts";
+
+const run = promisify(execFile);
 
 describe("local node pods", function () {
   this.timeout(180_000);
@@ -128,5 +133,15 @@ describe("local node pods", function () {
     expect(cs.restartCount).to.equal(1);
     expect(cs.lastState?.terminated?.exitCode).to.equal(1);
     expect(cs.state?.terminated?.exitCode).to.equal(0);
+  });
+
+  it("serves container logs to kubectl through the API server", async () => {
+    const { controlPlane } = await sharedCluster();
+    await create("talker", { restartPolicy: "Never", containers: [{ name: "main", image: "busybox", command: ["sh", "-c", "echo one; echo two >&2; echo three"] }] });
+    await terminated("talker");
+    const all = await core.readNamespacedPodLog({ name: "talker", namespace: ns.name, container: "main" });
+    expect(all).to.equal("one\ntwo\nthree\n");
+    const { stdout } = await run(join(controlPlane.binDir, "kubectl"), ["--kubeconfig", controlPlane.kubeconfigPath, "logs", "-n", ns.name, "talker", "--tail=2"]);
+    expect(stdout).to.equal("two\nthree\n");
   });
 });

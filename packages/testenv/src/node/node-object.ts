@@ -8,6 +8,8 @@ export interface NodeShape {
   memoryBytes: number;
   pods: number;
   kubeletVersion: string;
+  /** Port of the node's log server (daemonEndpoints), 0 if none. */
+  kubeletPort: number;
 }
 
 export function nodeCapacity(s: NodeShape): Record<string, string> {
@@ -43,11 +45,9 @@ export function nodeStatus(s: NodeShape, prev: V1NodeStatus | undefined, now: Da
     capacity,
     allocatable: capacity,
     conditions: nodeConditions(prev?.conditions, now),
-    addresses: [
-      { type: "InternalIP", address: s.ip },
-      { type: "Hostname", address: s.name },
-    ],
-    daemonEndpoints: { kubeletEndpoint: { Port: 0 } },
+    // Only an IP: the API server prefers a Hostname address, and the node name does not resolve.
+    addresses: [{ type: "InternalIP", address: s.ip }],
+    daemonEndpoints: { kubeletEndpoint: { Port: s.kubeletPort } },
     nodeInfo: {
       architecture: process.arch === "x64" ? "amd64" : process.arch,
       operatingSystem: "linux",

@@ -61,6 +61,19 @@ export class PodWorker {
     this.pod = pod;
   }
 
+  /** Whether the named container has a process now. */
+  isRunning(container: string): boolean {
+    return this.running.has(container);
+  }
+
+  get namespace(): string {
+    return this.pod.metadata!.namespace!;
+  }
+
+  get name(): string {
+    return this.pod.metadata!.name!;
+  }
+
   pids(): number[] {
     return [...this.running.values()].map((t) => t.pid);
   }

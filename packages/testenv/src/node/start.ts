@@ -1,6 +1,6 @@
 // The local node: registers a Node, runs the pods bound to it as processes, provisions
 // local-path PVs and emulates CSI snapshots. Level-based: every sync re-lists.
-import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, StorageV1Api, type V1Pod } from "@kubernetes/client-node";
@@ -14,6 +14,8 @@ import { errorMessage, isNotFound } from "./errors.ts";
 import { EventRecorder } from "./events.ts";
 import { NodeHeartbeat } from "./heartbeat.ts";
 import { Resync, WatchKicker } from "./kicker.ts";
+import { startKubeletServer } from "./kubelet-server.ts";
+import { findLogFile } from "./logs.ts";
 import { nodeCapacity, type NodeShape } from "./node-object.ts";
 import { PodWorker } from "./pod-worker.ts";
 import { ProcessTable } from "./processes.ts";
@@ -35,7 +37,15 @@ export async function startLocalNode(cp: ControlPlane, opts: LocalNodeOptions = 
   const log = opts.log ?? (() => undefined);
   const kc = cp.kubeConfig;
   const core = kc.makeApiClient(CoreV1Api);
-  const shape: NodeShape = { name, ip: "127.0.0.1", cpus: cpus().length, memoryBytes: totalmem(), pods: 110, kubeletVersion: kubernetesVersion() };
+  const workers = new Map<string, PodWorker>();
+  const kubelet = await startKubeletServer({
+    dataDir, nodeName: name,
+    running: (ns, pod, container) => [...workers.values()].some((w) => w.namespace === ns && w.name === pod && w.isRunning(container)),
+  });
+  const shape: NodeShape = {
+    name, ip: "127.0.0.1", cpus: cpus().length, memoryBytes: totalmem(), pods: 110,
+    kubeletVersion: kubernetesVersion(), kubeletPort: kubelet.port,
+  };
   const capacity = nodeCapacity(shape);
   const apiUrl = new URL(cp.server);
   const procs = new ProcessTable();
@@ -45,7 +55,6 @@ export async function startLocalNode(cp: ControlPlane, opts: LocalNodeOptions = 
     facts: { nodeName: name, ip: shape.ip, allocatable: { cpu: capacity.cpu, memory: capacity.memory, "ephemeral-storage": capacity["ephemeral-storage"] } },
   };
 
-  const workers = new Map<string, PodWorker>();
   /** Pods already handed to deletion, so the delete is issued once. */
   const finishing = new Set<string>();
   const kicker = new WatchKicker(kc, () => podSync.kick());
@@ -102,6 +111,7 @@ export async function startLocalNode(cp: ControlPlane, opts: LocalNodeOptions = 
       await Promise.all([...workers.values()].map((w) => w.terminate(STOP_GRACE_SECONDS)));
       await procs.killAll(0); // anything a worker lost track of
       await heartbeat.stop();
+      await kubelet.close();
       if (registered && (opts.deleteNodeOnStop ?? true)) await heartbeat.deleteNode().catch((e) => log(`delete node: ${errorMessage(e)}`));
       if (ownsDir) await rm(dataDir, { recursive: true, force: true });
     })();
@@ -138,13 +148,9 @@ export async function startLocalNode(cp: ControlPlane, opts: LocalNodeOptions = 
   }
 
   const logs = async (namespace: string, pod: string, container: string): Promise<string> => {
-    const podsDir = join(dataDir, "pods");
-    const prefix = `${namespace}_${pod}_`;
-    const dirs = (await readdir(podsDir).catch(() => [] as string[])).filter((d) => d.startsWith(prefix));
-    const withTimes = await Promise.all(dirs.map(async (d) => ({ d, t: (await stat(join(podsDir, d))).mtimeMs })));
-    withTimes.sort((a, b) => b.t - a.t);
-    if (!withTimes.length) throw new Error(`no pod ${namespace}/${pod} ran on node ${name}`);
-    return readFile(join(podsDir, withTimes[0].d, "logs", `${container}.log`), "utf8").catch(() => "");
+    const file = await findLogFile(dataDir, namespace, pod, container);
+    if (!file) throw new Error(`no pod ${namespace}/${pod} ran on node ${name}`);
+    return readFile(file, "utf8").catch(() => "");
   };
 
   return { name, dataDir, logs, pids: () => procs.pids(), stop };
