@@ -81,7 +81,8 @@ describe("RestoreJob logical restore (e2e)", function () {
     const events = await eventsFor(kc, ns.name, "rw");
     expect(events.map((e) => e.reason)).to.include.members(["Started", "Verified", "LogicalRestoring", "Completed"]);
     expect(events.map((e) => e.reason)).to.not.include("ScalingDown");
-    expect(events.find((e) => e.reason === "LogicalRestoring")?.message).to.contain('against pod "pg-1" (podScope ReadWrite)');
+    const perPod = events.filter((e) => e.reason === "LogicalRestoring" && e.message?.includes("against pod")).map((e) => e.message);
+    expect(perPod).to.deep.equal(['running the logical restore of Backup "dump-rw" against pod "pg-1" (podScope ReadWrite)']);
   });
 
   it("podScope All restores through every pod", async () => {
