@@ -28,10 +28,12 @@ export async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContex
   });
   const record = (e: PolicyEvent): void => ctx.events.record(policy, e.type, e.reason, e.message);
 
+  let created = false;
   for (const c of decision.creates) {
     if (ctx.signal.aborted) return;
     try {
       await ctx.client.create(Kinds.Backup, buildScheduledBackup({ namespace, name: req.name }, c.type, c.name));
+      created = true;
       record(c.event);
       ctx.log.info("created scheduled backup", { backup: c.name, backupType: c.type, tick: c.tick.toISOString() });
     } catch (e) {
@@ -39,6 +41,9 @@ export async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContex
       if (!isAlreadyExists(e)) throw e;
     }
   }
+  // The tick is recorded by the next pass (which finds the Backup by its name), so when many
+  // policies share a tick every Backup is created before any status is written.
+  if (created) return { requeueAfter: 1 };
   for (const del of decision.deletes) {
     if (ctx.signal.aborted) return;
     try {
