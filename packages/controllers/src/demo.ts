@@ -82,7 +82,7 @@ export async function runEmbeddedDemo(logger: Logger): Promise<void> {
 
   console.log("dataprotection: no KUBECONFIG and not in a cluster: starting the embedded control plane ...");
   const cp = await startControlPlane({ kubeconfigPath });
-  const node = await startLocalNode(cp);
+  const node = await startLocalNode(cp, { log: process.env.DP_NODE_LOG ? (m) => console.error(`[node] ${m}`) : undefined });
   await installCrds(cp.kubeConfig, crdDocuments() as KubernetesObject[]);
   const operator = createOperator({ kubeConfig: cp.kubeConfig, logger, healthPort: 0 });
   await operator.start();
@@ -116,7 +116,9 @@ EOF
     stopping = true;
     console.log("\ndataprotection: stopping ...");
     await operator.stop();
+    console.log("dataprotection: operator stopped; stopping the local node ...");
     await node.stop();
+    console.log("dataprotection: local node stopped; stopping the control plane ...");
     await cp.stop();
     process.exit(0);
   };

@@ -75,8 +75,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    // Reverse order: clients first, etcd last.
-    for (const p of [...procs].reverse()) await p.stop();
+    // Clients first (in parallel), then the API server, etcd last.
+    await Promise.all(procs.map((p) => p.stop()));
     await api.stop();
     await etcd.stop();
     if (ownsDir) await rm(dir, { recursive: true, force: true });
