@@ -1,12 +1,12 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { PassThrough, Readable, Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { type RepoBackend, backendFromConfig, checkKey, isRepoError } from "@dataprotection/storage";
 import { unpackDir } from "./archive/unpack.ts";
 import { packDir } from "./archive/pack.ts";
 import type { AgentConfig } from "./env.ts";
 import { AgentError } from "./errors.ts";
 import { MANIFEST_NAME, type Manifest, type ManifestFile, readManifest, recordFile, removeFile } from "./manifest.ts";
-import { readObject } from "./object-reader.ts";
+import { type ChunkConsumer, readObject } from "./object-reader.ts";
 import { writeObject } from "./object-writer.ts";
 import { terminationReport } from "./termination.ts";
 
@@ -54,11 +54,10 @@ export class Agent {
   }
 
   async pushDir(dir: string, name: string): Promise<CommandResult> {
-    const source = Readable.from(packDir(dir, this.io.warn), { objectMode: false, highWaterMark: 1 << 20 });
-    return { manifest: await this.store(name, "directory", source) };
+    return { manifest: await this.store(name, "directory", packDir(dir, this.io.warn)) };
   }
 
-  private async store(name: string, kind: ManifestFile["kind"], source: Readable): Promise<Manifest> {
+  private async store(name: string, kind: ManifestFile["kind"], source: AsyncIterable<Buffer>): Promise<Manifest> {
     const key = this.key(name);
     const startTime = new Date().toISOString();
     const w = await writeObject(this.backend, key, name, source, {
@@ -87,21 +86,18 @@ export class Agent {
   }
 
   async pullDir(dir: string, name: string): Promise<CommandResult> {
-    const pipe = new PassThrough({ highWaterMark: 1 << 20 });
-    const [read, unpack] = await Promise.allSettled([this.read(name, pipe), unpackDir(pipe, dir)]);
-    // A verification failure explains an unpack failure, not the other way round.
-    if (read.status === "rejected") throw read.reason;
-    if (unpack.status === "rejected") throw unpack.reason;
+    // A verification failure reaches unpackDir as the error of its next read, so it explains the failure.
+    await this.read(name, (chunks) => unpackDir(chunks, dir));
     return {};
   }
 
-  private async read(name: string, sink: Writable): Promise<void> {
+  private async read(name: string, sink: Writable | ChunkConsumer): Promise<void> {
     const manifest = await readManifest(this.backend, this.config.backupPath);
     const expect = manifest?.files.find((f) => f.name === name)?.sha256;
     try {
-      await readObject(this.backend, this.key(name), name, sink, { key: this.config.key, expectSha256: expect });
+      await readObject(this.backend, this.key(name), name, sink, { key: this.config.key, expectSha256: expect, threads: this.config.compression.threads });
     } catch (err) {
-      sink.destroy();
+      if (typeof sink !== "function") sink.destroy();
       if (isRepoError(err, "NotFound")) {
         throw new AgentError(`object "${name}" not found in backup ${this.config.backupPath} (repo ${this.backend.location})`);
       }
@@ -117,22 +113,16 @@ export class Agent {
     }
     for (const name of names) {
       const entry = manifest?.files.find((f) => f.name === name);
-      let size = 0;
-      const discard = new Writable({
-        highWaterMark: 1 << 20,
-        write(chunk: Buffer, _e, cb) {
-          size += chunk.length;
-          cb();
-        },
-      });
+      const discard: ChunkConsumer = async (chunks) => {
+        for await (const _ of chunks);
+      };
       try {
-        const r = await readObject(this.backend, this.key(name), name, discard, { key: this.config.key, expectSha256: entry?.sha256 });
+        const r = await readObject(this.backend, this.key(name), name, discard, { key: this.config.key, expectSha256: entry?.sha256, threads: this.config.compression.threads });
         this.io.print(`ok\t${name}\t${r.size}\t${r.storedSize}\tsha256:${r.sha256}`);
       } catch (err) {
         if (isRepoError(err, "NotFound")) throw new AgentError(`object "${name}" not found in backup ${this.config.backupPath} (repo ${this.backend.location})`);
         throw err;
       }
-      void size;
     }
     return {};
   }

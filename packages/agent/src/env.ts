@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { posix } from "node:path";
 import type { RepoConfig } from "@dataprotection/storage";
-import type { CompressionOptions } from "./compression.ts";
+import type { CompressionOptions } from "./object-writer.ts";
 import { AgentError } from "./errors.ts";
 import { COMPRESSIONS, type Compression } from "./format/header.ts";
 import { type KeySource, parseKey } from "./format/keys.ts";

@@ -1,13 +1,19 @@
-import { randomBytes } from "node:crypto";
-import { type Readable, type Transform, pipeline } from "node:stream";
-import { type RepoBackend, isRepoError } from "@dataprotection/storage";
-import { errnoOf } from "./errors.ts";
-import { type CompressionOptions, compressor } from "./compression.ts";
-import { FrameCodec } from "./format/frames.ts";
+import { createHash, randomBytes } from "node:crypto";
+import type { RepoBackend } from "@dataprotection/storage";
+import { type ChunkSpec, maxFrame } from "./chunks/codec.ts";
+import { ChunkPool, type Slot } from "./chunks/pool.ts";
+import { FLAG_FINAL, encodeTrailer } from "./format/frames.ts";
+import type { Compression } from "./format/header.ts";
 import { encodeHeader } from "./format/header.ts";
 import { type KeySource, kdfOf, keyCheck, objectKey } from "./format/keys.ts";
-import { Sealer } from "./format/seal.ts";
-import { HashTap } from "./hash-tap.ts";
+
+export interface CompressionOptions {
+  algorithm: Compression;
+  /** zstd 1..19 (default 3), gzip 1..9 (default 6). */
+  level?: number;
+  /** Worker threads that compress and encrypt chunks; 0 does it on the main thread. */
+  threads?: number;
+}
 
 export interface WriteOptions {
   compression: CompressionOptions;
@@ -24,14 +30,16 @@ export interface WrittenObject {
 
 /**
  * Stream `source` into the repo under `repoKey` as a sealed object named `name`
- * (the name is bound into every chunk). Constant memory: every stage has a bounded
- * buffer and the backend pulls. On any failure nothing is left in the repo.
+ * (the name is bound into every chunk). Chunks are compressed and sealed on worker
+ * threads while the main thread reads, hashes and writes; a fixed set of slots
+ * bounds the memory. A buffer the source yields must stay valid only until the
+ * next one is asked for. On any failure nothing is left in the repo.
  */
 export async function writeObject(
   backend: RepoBackend,
   repoKey: string,
   name: string,
-  source: Readable,
+  source: AsyncIterable<Buffer>,
   opts: WriteOptions,
 ): Promise<WrittenObject> {
   const salt = randomBytes(16);
@@ -44,30 +52,99 @@ export async function writeObject(
     salt,
     keyCheck: key ? keyCheck(key) : Buffer.alloc(8),
   });
-  const tap = new HashTap();
-  const sealer = new Sealer(header, new FrameCodec(header, name, key), opts.chunkSize, tap.stats);
-  const stages: (Readable | Transform)[] = [source, tap];
-  const comp = compressor(opts.compression);
-  if (comp) stages.push(comp);
-  stages.push(sealer);
-  // pipeline destroys every stage (and so the backend's body) on the first error.
-  const piped = new Promise<Error | undefined>((resolve) => pipeline(stages as unknown as [Readable, Transform], (err) => resolve(err ?? undefined)));
+  const spec: ChunkSpec = { header, name, key, compression: opts.compression.algorithm, level: opts.compression.level, chunkSize: opts.chunkSize };
+  const stats: Stats = { size: 0, chunks: 0, sha256: "" };
   let storedSize: number;
   try {
-    storedSize = await backend.put(repoKey, sealer);
+    storedSize = await backend.put(repoKey, sealedFrames(source, spec, opts.compression.threads ?? 0, stats));
   } catch (err) {
-    sealer.destroy();
-    const streamError = await piped;
     // An error from the input (e.g. stdin) says more than the backend's view of it.
-    if (streamError && errnoOf(streamError) !== "ERR_STREAM_PREMATURE_CLOSE" && !isRepoError(err)) throw streamError;
-    throw err;
+    throw stats.error ?? err;
   }
-  const streamError = await piped;
-  if (streamError) throw streamError;
-  return {
-    size: tap.stats.size,
-    storedSize,
-    sha256: tap.stats.sha256!.toString("hex"),
-    chunks: sealer.chunks,
-  };
+  return { size: stats.size, storedSize, sha256: stats.sha256, chunks: stats.chunks };
+}
+
+interface Stats {
+  size: number;
+  chunks: number;
+  sha256: string;
+  error?: unknown;
+}
+
+// Header, then frames in order. Each yielded buffer is a slot's output, reused once the backend asks for the next.
+async function* sealedFrames(
+  source: AsyncIterable<Buffer>,
+  spec: ChunkSpec,
+  threads: number,
+  stats: Stats,
+): AsyncGenerator<Buffer> {
+  yield spec.header;
+  // Two jobs per thread keep every thread busy while the main thread reads and writes.
+  const pool = new ChunkPool(spec, threads, 2 * threads + 2, spec.chunkSize, maxFrame(spec.chunkSize));
+  const hash = createHash("sha256");
+  const input = new Filler(source);
+  const inflight: { slot: Slot; done: Promise<number> }[] = [];
+  let index = 0;
+  try {
+    for (;;) {
+      let slot: Slot | undefined;
+      while (!input.ended && (slot = pool.take())) {
+        const n = await input.fill(slot.input);
+        if (n === 0) {
+          pool.give(slot);
+          break;
+        }
+        const plain = slot.input.subarray(0, n);
+        hash.update(plain);
+        stats.size += n;
+        const done = pool.run(slot, { op: "seal", index: index++, len: n });
+        done.catch(() => undefined); // awaited in order below
+        inflight.push({ slot, done });
+      }
+      const head = inflight.shift();
+      if (!head) break;
+      yield head.slot.output.subarray(0, await head.done);
+      pool.give(head.slot);
+    }
+    stats.sha256 = hash.digest("hex");
+    const trailer = Buffer.allocUnsafe(maxFrame(64));
+    yield trailer.subarray(0, pool.codec.frames.sealInto(index++, FLAG_FINAL, encodeTrailer(stats.size, Buffer.from(stats.sha256, "hex")), trailer));
+    stats.chunks = index;
+  } catch (err) {
+    stats.error = err;
+    throw err;
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Copies a stream of buffers into fixed-size chunks. */
+class Filler {
+  private readonly it: AsyncIterator<Buffer>;
+  private rest?: Buffer;
+  ended = false;
+
+  constructor(source: AsyncIterable<Buffer>) {
+    this.it = source[Symbol.asyncIterator]();
+  }
+
+  /** Fill `buf` completely, or less at the end of the stream; returns the byte count. */
+  async fill(buf: Buffer): Promise<number> {
+    let off = 0;
+    while (off < buf.length && !this.ended) {
+      if (!this.rest || this.rest.length === 0) {
+        const next = await this.it.next();
+        if (next.done) {
+          this.ended = true;
+          break;
+        }
+        this.rest = typeof next.value === "string" ? Buffer.from(next.value) : next.value;
+        continue;
+      }
+      const n = this.rest.copy(buf, off);
+      this.rest = this.rest.subarray(n);
+      off += n;
+    }
+    return off;
+  }
 }

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,6 +38,32 @@ describe("object format", () => {
       });
     }
   }
+
+  it("round-trips many chunks on worker threads, storing incompressible chunks raw", async () => {
+    const mixed = Buffer.concat([plain, randomBytes(10 * CHUNK), plain.subarray(0, 12345)]);
+    // The source lends one buffer, refilled between reads: the writer must copy before asking again.
+    const lent = Buffer.alloc(3000);
+    async function* source(): AsyncGenerator<Buffer> {
+      for (let off = 0; off < mixed.length; off += lent.length) {
+        const n = mixed.copy(lent, 0, off, off + lent.length);
+        yield lent.subarray(0, n);
+        lent.fill(0xee);
+      }
+    }
+    const w = await writeObject(b, "o", "o", source(), { compression: { algorithm: "zstd", threads: 2 }, key, chunkSize: CHUNK });
+    const stored = readFileSync(join(root, "o"));
+    let raw = 0;
+    for (let off = 36; off < stored.length; off += 5 + stored.readUInt32BE(off + 1) + 16) if (stored[off] & 2) raw++;
+    expect(raw, "fully random chunks are stored raw").to.be.within(9, 11);
+    const s = sink();
+    const r = await readObject(b, "o", "o", s.w, { key, threads: 2 });
+    expect(s.bytes().equals(mixed)).to.equal(true);
+    expect(r.sha256).to.equal(w.sha256);
+    stored[36 + 5 + stored.readUInt32BE(37) + 16 + 5 + 7] ^= 1;
+    writeFileSync(join(root, "o"), stored);
+    const err = await readObject(b, "o", "o", sink().w, { key, threads: 2 }).catch((e: unknown) => e);
+    expect(String(err)).to.contain('object "o" is corrupt at chunk 1');
+  });
 
   it("detects a flipped byte anywhere, naming the object", async () => {
     await writeObject(b, "o", "dump.sql", Readable.from([plain]), { compression: { algorithm: "none" }, key, chunkSize: CHUNK });

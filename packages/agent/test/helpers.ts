@@ -1,10 +1,22 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { lstatSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const agentBin = resolve(dirname(fileURLToPath(import.meta.url)), "../bin/dp-agent");
+const pkg = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+export const agentBin = join(pkg, "bin/dp-agent");
+
+/** Build the bundle bin/dp-agent prefers when any source is newer, so tests run what pods run. */
+export function ensureBundle(): void {
+  const bundle = join(pkg, "dist/dp-agent.js");
+  const built = existsSync(bundle) ? statSync(bundle).mtimeMs : 0;
+  const newest = Math.max(...[join(pkg, "src"), join(pkg, "../storage/src")].flatMap((d) => readdirSync(d, { recursive: true, encoding: "utf8" }).map((f) => statSync(join(d, f)).mtimeMs)));
+  if (newest <= built) return;
+  const r = spawnSync(process.execPath, [join(pkg, "scripts/build.mjs")], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`building dp-agent failed: ${r.stderr}`);
+}
+ensureBundle();
 
 export interface AgentRun {
   status: number | null;

@@ -1,15 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { lstat, mkdir, open, opendir, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
+import { type FileHandle, lstat, mkdir, open, opendir, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import type { Readable } from "node:stream";
 import { RepoError } from "./errors.ts";
 import { checkKey, checkPrefix } from "./keys.ts";
-import type { FilesystemRepoConfig, ObjectInfo, RepoBackend } from "./types.ts";
+import type { FilesystemRepoConfig, ObjectInfo, PutBody, RepoBackend } from "./types.ts";
 
 // Temp files carry this marker so list() hides them and a crashed put can be cleaned up.
 const TEMP_MARK = ".dp-tmp-";
+// Start a background datasync after this many bytes (one at a time).
+const SYNC_EVERY = 64 << 20;
 
 /** A repo on a mounted filesystem (a PVC): keys are paths under `root`. */
 export class FilesystemBackend implements RepoBackend {
@@ -27,24 +27,37 @@ export class FilesystemBackend implements RepoBackend {
     return join(this.root, ...checkKey(key).split("/"));
   }
 
-  async put(key: string, body: Readable | Buffer): Promise<number> {
+  async put(key: string, body: PutBody): Promise<number> {
     const target = this.path(key);
     const temp = join(dirname(target), `${TEMP_MARK}${randomBytes(6).toString("hex")}`);
+    let fh: FileHandle | undefined;
+    let flushing: Promise<void> | undefined;
     try {
       await mkdir(dirname(target), { recursive: true });
-      const out = createWriteStream(temp, { flags: "wx", highWaterMark: 1 << 20 });
-      await pipeline(Buffer.isBuffer(body) ? Readable.from([body]) : body, out);
-      // fsync before rename so a crash never leaves a renamed but empty object.
-      const fh = await open(temp, "r+");
-      try {
-        await fh.datasync();
-      } finally {
-        await fh.close();
+      fh = await open(temp, "wx");
+      const out = fh;
+      let size = 0;
+      let unsynced = 0;
+      for await (const chunk of Buffer.isBuffer(body) ? [body] : (body as AsyncIterable<Buffer>)) {
+        for (let off = 0; off < chunk.length; ) off += (await out.write(chunk, off, chunk.length - off, size + off)).bytesWritten;
+        size += chunk.length;
+        unsynced += chunk.length;
+        // Write back as we go, so the fsync before the rename has little left to do.
+        if (unsynced >= SYNC_EVERY && !flushing) {
+          unsynced = 0;
+          flushing = out.datasync().finally(() => (flushing = undefined));
+        }
       }
-      const size = (await stat(temp)).size;
+      await flushing;
+      // fsync before rename so a crash never leaves a renamed but empty object.
+      await out.datasync();
+      await out.close();
+      fh = undefined;
       await rename(temp, target);
       return size;
     } catch (err) {
+      await flushing?.catch(() => undefined);
+      await fh?.close().catch(() => undefined);
       await rm(temp, { force: true }).catch(() => undefined);
       throw this.mapError(err, key, "write");
     }

@@ -12,7 +12,7 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { RepoError } from "./errors.ts";
 import { checkKey, checkPrefix } from "./keys.ts";
-import type { ObjectInfo, RepoBackend, S3RepoConfig } from "./types.ts";
+import type { ObjectInfo, PutBody, RepoBackend, S3RepoConfig } from "./types.ts";
 import { mapS3Error } from "./s3-errors.ts";
 
 const MiB = 1024 * 1024;
@@ -68,9 +68,10 @@ export class S3Backend implements RepoBackend {
     return mapS3Error(err, { op, bucket: this.bucket, key: key && this.fullKey(key), endpoint: this.endpoint });
   }
 
-  async put(key: string, body: Readable | Buffer): Promise<number> {
+  async put(key: string, body: PutBody): Promise<number> {
     let size = 0;
-    const counted = body;
+    // Lent buffers are copied: the SDK keeps them until a whole part is assembled.
+    const counted = Buffer.isBuffer(body) || body instanceof Readable ? body : Readable.from(copies(body), { objectMode: false, highWaterMark: 1 << 20 });
     if (Buffer.isBuffer(counted)) size = counted.length;
     else counted.on("data", (c: Buffer) => (size += c.length));
     // Upload sends one PUT below partSize, otherwise a multipart upload that it
@@ -177,4 +178,8 @@ export class S3Backend implements RepoBackend {
     await this.put(key, Buffer.from("probe"));
     await this.delete(key);
   }
+}
+
+async function* copies(body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  for await (const b of body) yield Buffer.from(b);
 }

@@ -1,5 +1,8 @@
 import type { Readable } from "node:stream";
 
+/** What put() stores: a stream, one buffer, or buffers lent one at a time (see put). */
+export type PutBody = Readable | Buffer | AsyncIterable<Buffer>;
+
 /** What a backend knows about one stored object. */
 export interface ObjectInfo {
   key: string;
@@ -50,9 +53,11 @@ export interface RepoBackend {
   /**
    * Store `body` under `key`. Atomic: readers never see a partial object; on any
    * failure (including an error from `body`) nothing is left under `key` or a temp name.
-   * Resolves with the number of bytes stored.
+   * Resolves with the number of bytes stored. A buffer yielded by an iterable body
+   * is the producer's again once the backend asks for the next one (so producers can
+   * reuse a few buffers instead of allocating one per chunk).
    */
-  put(key: string, body: Readable | Buffer): Promise<number>;
+  put(key: string, body: PutBody): Promise<number>;
   /** Stream an object. Rejects with RepoError("NotFound") when absent. */
   get(key: string): Promise<Readable>;
   /** Size and mtime of an object, or undefined when absent. */

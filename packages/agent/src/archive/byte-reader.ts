@@ -1,6 +1,10 @@
 import { AgentError } from "../errors.ts";
 
-/** Pulls exact byte counts out of an async stream of buffers, without copying when it can. */
+/**
+ * Pulls exact byte counts out of an async stream of buffers, without copying when it
+ * can. The source may reuse a buffer once the next one is asked for, so what is
+ * returned is valid until the next call, and leftovers are copied before moving on.
+ */
 export class ByteReader {
   private parts: Buffer[] = [];
   private have = 0;
@@ -13,7 +17,7 @@ export class ByteReader {
   /** Exactly n bytes, or an error when the stream ends first. */
   async read(n: number): Promise<Buffer> {
     while (this.have < n) {
-      const next = await this.it.next();
+      const next = await this.advance();
       if (next.done) throw new AgentError(`${this.what} ends unexpectedly (truncated archive)`);
       this.parts.push(next.value);
       this.have += next.value.length;
@@ -24,12 +28,17 @@ export class ByteReader {
   /** Up to n bytes (at least 1): whatever is buffered, to stream large contents piecewise. */
   async readSome(n: number): Promise<Buffer> {
     if (this.have === 0) {
-      const next = await this.it.next();
+      const next = await this.advance();
       if (next.done) throw new AgentError(`${this.what} ends unexpectedly (truncated archive)`);
       this.parts.push(next.value);
       this.have += next.value.length;
     }
     return this.take(Math.min(n, this.parts[0].length));
+  }
+
+  private advance(): Promise<IteratorResult<Buffer>> {
+    if (this.have > 0) this.parts = [Buffer.concat(this.parts)];
+    return this.it.next();
   }
 
   /** True when the source is exhausted and nothing is buffered. */

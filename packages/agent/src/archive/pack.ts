@@ -18,7 +18,10 @@ interface Item {
   content?: Buffer;
 }
 
-/** Yield the archive stream of `root`, pre-order, names sorted; warns on stderr about skipped special files. */
+/**
+ * Yield the archive stream of `root`, pre-order, names sorted; warns on stderr about
+ * skipped special files. A yielded buffer is valid until the next one is asked for.
+ */
 export async function* packDir(root: string, warn: (msg: string) => void = () => undefined): AsyncGenerator<Buffer> {
   const st = await lstat(root).catch((err: unknown) => {
     throw new AgentError(`cannot read directory ${root}: ${errnoOf(err) ?? String(err)}`);
@@ -120,8 +123,9 @@ async function* streamFile(path: string, rel: string): AsyncGenerator<Buffer> {
   });
   try {
     let hole = 0;
+    // One buffer per file: the consumer is done with a block when it asks for the next.
+    const buf = Buffer.allocUnsafe(BLOCK);
     for (;;) {
-      const buf = Buffer.allocUnsafe(BLOCK);
       const { bytesRead } = await fh.read(buf, 0, BLOCK, null);
       if (bytesRead === 0) break;
       const block = buf.subarray(0, bytesRead);

@@ -64,7 +64,8 @@ export async function unpackDir(source: AsyncIterable<Buffer>, target: string): 
       } else if (type === T_FILE) {
         const first = await readSegmentHead(r);
         if (first.kind === S_DATA) {
-          const data = await r.read(first.len);
+          // A copy: the reader's buffers are lent only until its next read.
+          const data = Buffer.from(await r.read(first.len));
           const next = await readSegmentHead(r);
           bytes += data.length;
           if (next.kind === S_END) {

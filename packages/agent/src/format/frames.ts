@@ -4,14 +4,18 @@ import { HEADER_LEN } from "./header.ts";
 /**
  * After the header the object is a sequence of frames:
  *   u8 flags | u32 BE payload length | payload | tag
- * Data frames (flags 0) carry up to chunkSize bytes of the compressed stream; the
- * last frame (flags FINAL) carries the trailer: u64 plaintext size + sha256 of the
- * plaintext. The tag is the AES-GCM tag (16 B) or, unencrypted, sha256(AAD | payload)
- * (32 B). AAD = header | name | chunk index | flags, so a frame moved, dropped,
- * copied from another object or relabelled final fails verification.
+ * A data frame carries one chunk: up to chunkSize plaintext bytes, compressed on
+ * their own (so chunks can be sealed and opened in parallel), or stored as they are
+ * (flag RAW) when compression would not shrink them. The last frame (flag FINAL)
+ * carries the trailer: u64 plaintext size + sha256 of the plaintext. The tag is the
+ * AES-GCM tag (16 B) or, unencrypted, sha256(AAD | payload) (32 B). AAD = header |
+ * name | chunk index | flags, so a frame moved, dropped, copied from another object
+ * or relabelled (final, raw) fails verification.
  */
 export const FRAME_HEAD = 5;
 export const FLAG_FINAL = 1;
+export const FLAG_RAW = 2;
+export const FLAGS = FLAG_FINAL | FLAG_RAW;
 export const TRAILER_LEN = 40;
 export const GCM_TAG = 16;
 export const DIGEST_TAG = 32;
@@ -46,22 +50,23 @@ export class FrameCodec {
     return n;
   }
 
-  frameHead(flags: number, payloadLen: number): Buffer {
-    const h = Buffer.allocUnsafe(FRAME_HEAD);
-    h.writeUInt8(flags, 0);
-    h.writeUInt32BE(payloadLen, 1);
-    return h;
-  }
-
-  /** Returns [sealed payload, tag]; payload is encrypted (a new buffer) or passed through. */
-  seal(index: number, flags: number, payload: Buffer): [Buffer, Buffer] {
+  /** Write the whole frame (head, sealed payload, tag) into `out`; returns its length. */
+  sealInto(index: number, flags: number, payload: Buffer, out: Buffer): number {
+    out.writeUInt8(flags, 0);
+    out.writeUInt32BE(payload.length, 1);
     const aad = this.aad(index, flags);
-    if (!this.key) return [payload, createHash("sha256").update(aad).update(payload).digest()];
+    const end = FRAME_HEAD + payload.length;
+    if (!this.key) {
+      if (payload.buffer !== out.buffer || payload.byteOffset !== out.byteOffset + FRAME_HEAD) payload.copy(out, FRAME_HEAD);
+      createHash("sha256").update(aad).update(payload).digest().copy(out, end);
+      return end + DIGEST_TAG;
+    }
     const c = createCipheriv("aes-256-gcm", this.key, this.nonce(index));
     c.setAAD(aad);
-    const out = c.update(payload);
+    c.update(payload).copy(out, FRAME_HEAD);
     c.final();
-    return [out, c.getAuthTag()];
+    c.getAuthTag().copy(out, end);
+    return end + GCM_TAG;
   }
 
   /** The verified plaintext payload, or undefined when the frame fails verification. */

@@ -3,17 +3,17 @@ import { AgentError } from "../errors.ts";
 /**
  * Object header, 36 bytes, written once at the start of every stored object:
  *   0  "DPAG"  magic
- *   4  u8      format version (1)
+ *   4  u8      format version (2: chunks compressed independently)
  *   5  u8      compression (0 none, 1 zstd, 2 gzip)
  *   6  u8      encryption (0 none, 1 AES-256-GCM)
  *   7  u8      key derivation (0 none, 1 raw 32-byte key, 2 scrypt passphrase)
- *   8  u32 BE  chunk size: the most payload bytes one frame carries
+ *   8  u32 BE  chunk size: the most plaintext bytes one chunk (frame) carries
  *  12  16 B    random per-object salt (HKDF/scrypt salt)
  *  28  8 B     key check: first 8 bytes of HMAC(objectKey, "key check"), zero when unencrypted
  * The whole header is part of every chunk's AAD / digest, so editing it breaks chunk 0.
  */
 export const MAGIC = Buffer.from("DPAG");
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 export const HEADER_LEN = 36;
 
 export const COMPRESSIONS = ["none", "zstd", "gzip"] as const;
