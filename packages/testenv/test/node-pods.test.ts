@@ -144,4 +144,33 @@ describe("local node pods", function () {
     const { stdout } = await run(join(controlPlane.binDir, "kubectl"), ["--kubeconfig", controlPlane.kubeconfigPath, "logs", "-n", ns.name, "talker", "--tail=2"]);
     expect(stdout).to.equal("two\nthree\n");
   });
+
+  it("holds Ready until the readiness probe passes and restarts a container whose liveness probe fails", async () => {
+    await create("probed", {
+      containers: [
+        {
+          name: "main", image: "busybox", command: ["sh", "-c", "sleep 2; touch /w/ready; exec sleep 1000"],
+          volumeMounts: [{ name: "w", mountPath: "/w" }],
+          readinessProbe: { exec: { command: ["test", "-f", "/w/ready"] }, periodSeconds: 1 },
+        },
+        {
+          name: "dies", image: "busybox", command: ["sleep", "1000"],
+          livenessProbe: { tcpSocket: { port: 1 }, periodSeconds: 1, failureThreshold: 2 },
+        },
+      ],
+      terminationGracePeriodSeconds: 1,
+      volumes: [{ name: "w", emptyDir: {} }],
+    });
+    const early = await until("probed running", async () => {
+      const p = await read("probed");
+      return p.status?.containerStatuses?.find((c) => c.name === "main")?.state?.running ? p : undefined;
+    });
+    expect(early.status?.containerStatuses?.find((c) => c.name === "main")?.ready).to.equal(false);
+    await until("main ready", async () =>
+      (await read("probed")).status?.containerStatuses?.find((c) => c.name === "main")?.ready ? true : undefined, 30_000);
+    await until("dies restarted", async () =>
+      ((await read("probed")).status?.containerStatuses?.find((c) => c.name === "dies")?.restartCount ?? 0) >= 1 ? true : undefined, 30_000);
+    const evs = await core.listNamespacedEvent({ namespace: ns.name, fieldSelector: "involvedObject.name=probed" });
+    expect(evs.items.map((e) => e.reason)).to.include("Unhealthy");
+  });
 });

@@ -2,13 +2,14 @@
 // restart policy; status written after every change; graceful termination on deletion.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { V1Container, V1ObjectReference, V1Pod } from "@kubernetes/client-node";
+import type { V1Container, V1ObjectReference, V1Pod, V1Probe } from "@kubernetes/client-node";
 import type { NodeContext } from "./context.ts";
 import {
   ContainerCannotRun, ContainerConfigError, prepareContainer, startContainer, terminationMessage, type PreparedContainer,
 } from "./container.ts";
 import { errorMessage, isConflict, isNotFound } from "./errors.ts";
 import { buildPodStatus, podPhase, restartPolicyOf, terminatedReason, type ContainerRuntime, type PodRuntime } from "./pod-status.ts";
+import { ProbeCounter, runProbe } from "./probe.ts";
 import { killGroup, type Tracked } from "./processes.ts";
 import { setupVolumes, VolumeNotReady } from "./volumes.ts";
 
@@ -213,9 +214,11 @@ export class PodWorker {
     // terminate() may have run while the process was being spawned.
     if (this.stopping) void killGroup(proc, 0);
     st.state = { kind: "running", startedAt, pid: proc.pid };
-    st.ready = true;
+    st.ready = !c.readinessProbe && !c.startupProbe;
     this.changed();
+    const probes = this.startProbes(c, st, proc, p);
     const exit = await proc.exited;
+    probes.stop();
     this.running.delete(c.name);
     const sig = signalExitCode(exit.signal);
     const exitCode = exit.code ?? (sig !== undefined ? 128 + sig : 1);
@@ -226,6 +229,63 @@ export class PodWorker {
     };
     this.changed();
     return exitCode;
+  }
+
+  /** Startup probe first; then readiness (sets ready) and liveness (kills on failure). */
+  private startProbes(c: V1Container, st: ContainerRuntime, proc: Tracked, p: PreparedContainer): { stop(): void } {
+    let stopped = false;
+    const timers = new Set<NodeJS.Timeout>();
+    const later = (fn: () => void, seconds: number) => {
+      const t = setTimeout(() => { timers.delete(t); fn(); }, seconds * 1000);
+      timers.add(t);
+    };
+    const loop = (probe: V1Probe, counter: ProbeCounter, onFlip: (ok: boolean) => void, once = false) => {
+      const tick = async () => {
+        if (stopped || this.stopping) return;
+        const ok = await runProbe(probe, c, proc.pid, p.plan, p.env, this.ctx.procs).catch(() => false);
+        if (stopped) return;
+        if (counter.record(ok)) onFlip(counter.result);
+        if (!(once && counter.result)) later(() => void tick(), probe.periodSeconds ?? 10);
+      };
+      later(() => void tick(), probe.initialDelaySeconds ?? 0);
+    };
+    const kill = (what: string) => {
+      void this.warn("Warning", "Unhealthy", `${what} probe failed for container ${c.name}; restarting it`);
+      void killGroup(proc, (this.pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000);
+    };
+    const steady = () => {
+      if (c.readinessProbe) {
+        loop(c.readinessProbe, new ProbeCounter(c.readinessProbe, false), (ok) => {
+          st.ready = ok;
+          this.changed();
+        });
+      } else if (!st.ready) {
+        st.ready = true;
+        this.changed();
+      }
+      if (c.livenessProbe) loop(c.livenessProbe, new ProbeCounter(c.livenessProbe, true), (ok) => !ok && kill("Liveness"));
+    };
+    if (c.startupProbe) {
+      const startup = c.startupProbe;
+      const counter = new ProbeCounter(startup, false);
+      let failures = 0;
+      loop(startup, counter, () => steady(), true);
+      // A startup probe that never passes kills the container after failureThreshold tries.
+      const watchdog = () => {
+        if (stopped || counter.result) return;
+        if (++failures > (startup.failureThreshold ?? 3)) kill("Startup");
+        else later(watchdog, startup.periodSeconds ?? 10);
+      };
+      later(watchdog, (startup.initialDelaySeconds ?? 0) + (startup.periodSeconds ?? 10));
+    } else {
+      steady();
+    }
+    return {
+      stop: () => {
+        stopped = true;
+        for (const t of timers) clearTimeout(t);
+      },
+    };
   }
 
   private async runInit(c: V1Container, st: ContainerRuntime, volumes: Map<string, string>): Promise<boolean> {
