@@ -82,4 +82,25 @@ describe("local node processes", function () {
       await ns.cleanup();
     }
   });
+
+  it("finishes a pod's status after the API server restarts mid-run", async () => {
+    const { controlPlane } = await sharedCluster();
+    const core = controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+    const ns = await testNamespace(controlPlane.kubeConfig, "node-apirestart");
+    try {
+      await core.createNamespacedPod({
+        namespace: ns.name,
+        body: { metadata: { name: "short" }, spec: { restartPolicy: "Never", containers: [{ name: "main", image: "busybox", command: ["sleep", "2"] }] } },
+      });
+      await until("short running", async () => ((await core.readNamespacedPod({ name: "short", namespace: ns.name })).status?.phase === "Running" ? true : undefined));
+      await controlPlane.restartApiServer();
+      const pod = await until("short Succeeded", async () => {
+        const p = await core.readNamespacedPod({ name: "short", namespace: ns.name });
+        return p.status?.phase === "Succeeded" ? p : undefined;
+      }, 60_000);
+      expect(pod.status?.containerStatuses?.[0].state?.terminated?.reason).to.equal("Completed");
+    } finally {
+      await ns.cleanup();
+    }
+  });
 });

@@ -32,6 +32,7 @@ export class PodWorker {
   private stopping = false;
   private readonly wakers = new Set<() => void>();
   private lastWritten = "";
+  private writeFailed = false;
   private writing: Promise<void> = Promise.resolve();
   private readonly warned = new Set<string>();
   private terminating: Promise<void> | undefined;
@@ -60,6 +61,8 @@ export class PodWorker {
   /** Newer pod object from the API (resourceVersion for status writes). */
   update(pod: V1Pod): void {
     this.pod = pod;
+    // A status write lost to an API outage is retried on the next sync.
+    if (this.writeFailed) this.changed();
   }
 
   /** Whether the named container has a process now. */
@@ -325,7 +328,10 @@ export class PodWorker {
   }
 
   private changed(): void {
-    this.writing = this.writing.then(() => this.writeStatus()).catch((err) => {
+    this.writing = this.writing.then(() => this.writeStatus()).then(() => {
+      this.writeFailed = false;
+    }, (err) => {
+      this.writeFailed = true;
       this.ctx.log(`pod ${this.key()}: status: ${errorMessage(err)}`);
     });
   }
