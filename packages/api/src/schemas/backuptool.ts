@@ -34,6 +34,8 @@ export const BackupToolSpecSchema = named("BackupToolSpec", "BackupToolSpec defi
   incrementalBackupCommands: Type.Optional(strArray("Array of command that apps can do database incremental backup. like xtrabackup, that can performs an incremental backup file.", { maxItems: 256 })),
   physical: Type.Optional(describe(PhysicalConfigSchema, "backup tool can support physical restore, in this case, restore must be RESTART database.")),
   logical: Type.Optional(describe(LogicalConfigSchema, "backup tool can support logical restore, in this case, restore NOT RESTART database.")),
+  serviceAccountName: Type.Optional(str("The ServiceAccount (in the workload's namespace) the tool's pods run as, with its token mounted: backup Jobs, logfile StatefulSets and restore Jobs. Unset: the pods run with no service-account token.", { maxLength: 253, ...EXT })),
+  targetless: Type.Optional(bool("true: the tool reaches its data by itself (an API, a CLI with its own ServiceAccount) and needs no target pod. A BackupPolicy whose target.labelsSelector is empty (no matchLabels, no matchExpressions) and that pins no pod then runs it without one: no DB_HOST/DB_PORT, no target volumes, no node pinning. With a non-empty selector the target is used as usual.", EXT)),
 }, {
   "x-kubernetes-validations": [
     celRule<{ backupCommands?: string[] }>("size(self.backupCommands) > 0", "spec.backupCommands: at least one backup command is required",

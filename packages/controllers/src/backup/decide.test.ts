@@ -28,6 +28,10 @@ describe("validateNewBackup", () => {
     { name: "fails without a target pod once the wait is over", obs: (o) => ({ ...o, pods: [], targetPodWaitMs: 500 }), want: Reason.TargetPodNotFound, text: "app=db" },
     { name: "does not take a Pending pod as the target", obs: (o) => ({ ...o, pods: [pod("db-0", { app: "db" }, "Pending")], targetPodWaitMs: 500 }), want: Reason.TargetPodNotFound, text: "none is Running" },
     { name: "waits for an InProgress parent", obs: (o) => ({ ...o, tool: tool({ incrementalBackupCommands: ["x"] }), backup: backup({ parentBackupName: "p" }), parent: { ...backup(), metadata: { name: "p", namespace: "ns" }, status: { phase: "InProgress" } } }), want: "wait" },
+    { name: "fails when the tool's ServiceAccount is missing in the namespace", obs: (o) => ({ ...o, tool: tool({ serviceAccountName: "cli" }), serviceAccountFound: false }), want: Reason.ServiceAccountNotFound, text: 'ServiceAccount "ns/cli"' },
+    { name: "runs a targetless tool without any pod when the selector is empty", obs: (o) => ({ ...o, tool: tool({ targetless: true }), policy: policy({ target: { labelsSelector: {} } }), pods: [] }), want: "ok" },
+    { name: "still needs a target for a targetless tool when the policy selects pods", obs: (o) => ({ ...o, tool: tool({ targetless: true }), pods: [], targetPodWaitMs: 500 }), want: Reason.TargetPodNotFound },
+    { name: "still needs a target for an empty selector when the tool is not targetless", obs: (o) => ({ ...o, policy: policy({ target: { labelsSelector: {} } }), pods: [], targetPodWaitMs: 500 }), want: Reason.TargetPodNotFound },
     { name: "fails when the parent is missing", obs: (o) => ({ ...o, tool: tool({ incrementalBackupCommands: ["x"] }), backup: backup({ parentBackupName: "p" }) }), want: Reason.ParentNotFound },
   ];
   for (const r of rows) {
@@ -51,10 +55,10 @@ describe("validateNewBackup", () => {
   it("picks the primary among matching pods, and a pinned pod over both", () => {
     const pods = [pod("db-0", { app: "db", "kubeblocks.io/role": "secondary" }), pod("db-1", { app: "db", "kubeblocks.io/role": "primary" })];
     const v = validateNewBackup({ ...base(), pods });
-    expect(v.kind === "ok" && v.plan.target.pod.metadata?.name).to.equal("db-1");
+    expect(v.kind === "ok" && v.plan.target?.pod.metadata?.name).to.equal("db-1");
     const pinned = { ...backup(), metadata: { ...backup().metadata, annotations: { "dataprotection.kubeblocks.io/target-pod-name": "db-0" } } };
     const v2 = validateNewBackup({ ...base(), backup: pinned, pods });
-    expect(v2.kind === "ok" && v2.plan.target.pod.metadata?.name).to.equal("db-0");
+    expect(v2.kind === "ok" && v2.plan.target?.pod.metadata?.name).to.equal("db-0");
   });
 
   it("records the incremental chain, base first", () => {
@@ -65,6 +69,20 @@ describe("validateNewBackup", () => {
 });
 
 describe("startDatafile", () => {
+  it("starts a targetless tool without target fields in status", () => {
+    const v = validateNewBackup({ ...base(), tool: tool({ targetless: true }), policy: policy({ target: { labelsSelector: {} } }), pods: [] });
+    if (v.kind !== "ok") throw new Error("expected ok");
+    expect(v.plan.target).to.equal(undefined);
+    v.plan.destination = { repoName: "repo", access: pvcAccess("dp-backup-repo") };
+    const d = startDatafile(backup(), v.plan, NOW);
+    expect(d.status!.manifests!.target).to.equal(undefined);
+    expect(d.status!.sourceCluster).to.equal(undefined);
+    const a = d.actions.find((x) => x.kind === "createJob");
+    const env = a?.kind === "createJob" ? a.job.spec!.template.spec!.containers[0].env!.map((e) => e.name) : [];
+    expect(env).to.include("BACKUP_DIR").and.not.include("DB_HOST");
+    expect(d.events[0].message).to.contain("without a target pod");
+  });
+
   it("creates attempt 1's Job and goes InProgress with the resolved status fields", () => {
     const v = validateNewBackup(base());
     if (v.kind !== "ok") throw new Error("expected ok");

@@ -38,10 +38,10 @@ export function startedStatus(b: Backup, plan: BackupPlan, now: Date, phase: Bac
     ...(plan.tool ? { backupToolName: plan.tool.metadata?.name } : {}),
     ...(d?.repoName ? { backupRepoName: d.repoName } : {}),
     ...(d?.access.pvcName ? { persistentVolumeClaimName: d.access.pvcName } : {}),
-    sourceCluster: sourceClusterOf(plan.target.pod),
+    ...(plan.target ? { sourceCluster: sourceClusterOf(plan.target.pod) } : {}),
     manifests: {
       ...b.status?.manifests,
-      target: targetManifest(plan.target.pod, plan.target.container),
+      ...(plan.target ? { target: targetManifest(plan.target.pod, plan.target.container) } : {}),
       ...(d ? { backupTool: { filePath: plan.filePath, ...(d.access.pvcName ? { volumeName: d.access.pvcName } : {}), encrypted: d.access.encrypted } } : {}),
     },
     ...(plan.parent ? { parentBackupName: plan.parent.metadata?.name, incrementalChain: plan.chain } : {}),
@@ -78,7 +78,7 @@ export function startDatafile(b: Backup, plan: BackupPlan, now: Date): Decision 
   return {
     actions,
     status: startedStatus(b, plan, now, BackupPhase.InProgress),
-    events: [{ type: "Normal", reason: Reason.BackupStarted, message: `started ${parent ? "incremental " : ""}backup with BackupTool "${tool.metadata?.name}" on pod ${plan.target.pod.metadata?.name}: Job ${job.metadata?.name}` }],
+    events: [{ type: "Normal", reason: Reason.BackupStarted, message: `started ${parent ? "incremental " : ""}backup with BackupTool "${tool.metadata?.name}" ${plan.target ? `on pod ${plan.target.pod.metadata?.name}` : "without a target pod (targetless tool)"}: Job ${job.metadata?.name}` }],
   };
 }
 

@@ -45,6 +45,26 @@ describe("buildBackupJob", () => {
     expect(spec.securityContext).to.deep.equal({ runAsNonRoot: true, runAsUser: 65532 });
   });
 
+  it("runs with the tool's ServiceAccount and its token when spec.serviceAccountName is set", () => {
+    const spec = buildBackupJob({ ...input, tool: tool({ serviceAccountName: "threescale-cli" }) }, 0).spec!.template.spec!;
+    expect(spec.serviceAccountName).to.equal("threescale-cli");
+    expect(spec.automountServiceAccountToken).to.equal(true);
+    // The target's own token volume is still never copied.
+    expect(spec.volumes!.map((v) => v.name)).to.deep.equal(["data", "dp-backup-data"]);
+  });
+
+  it("builds a targetless Job: no target volumes or mounts, no node pinning, no DB_HOST", () => {
+    const t = tool({ targetless: true });
+    const env = toolEnv({ backupName: "b1", filePath: "/ns/b1", access: pvcAccess("repo-pvc"), tool: t });
+    expect(env.map((e) => e.name)).to.not.include.members(["DB_HOST", "DB_PORT"]);
+    const spec = buildBackupJob({ ...input, tool: t, target: undefined, env }, 0).spec!.template.spec!;
+    expect(spec.volumes!.map((v) => v.name)).to.deep.equal(["dp-backup-data"]);
+    expect(spec.containers[0].volumeMounts!.map((m) => m.mountPath)).to.deep.equal(["/backupdata"]);
+    expect(spec.affinity).to.equal(undefined);
+    expect(spec.containers[0].image).to.equal("img");
+    expect(spec.securityContext).to.deep.equal({ runAsNonRoot: true, runAsUser: 65532 });
+  });
+
   it("runs as the image's user only when the tool asks", () => {
     const rootTool = { ...tool(), metadata: { name: "volume", annotations: { [AnnotationRunAsRoot]: "true" } } };
     expect(buildBackupJob({ ...input, tool: rootTool }, 0).spec!.template.spec!.securityContext).to.deep.equal({});

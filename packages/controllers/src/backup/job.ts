@@ -78,7 +78,8 @@ export function nodeAffinity(node: string): NonNullable<V1PodSpec["affinity"]> {
 export interface ToolPodInput {
   backup: Backup;
   tool: BackupTool;
-  target: { pod: V1Pod; container: V1Container };
+  /** Absent for a targetless tool (BackupTool.spec.targetless): no target volumes, no node pinning. */
+  target?: { pod: V1Pod; container: V1Container };
   access: RepoAccess;
   env: V1EnvVar[];
   command: readonly string[];
@@ -88,35 +89,45 @@ export interface ToolPodInput {
 }
 
 /** Tool pods run non-root: as the target's user when it has one, else 65532, unless the tool asks for root. */
-export function toolSecurityContext(tool: BackupTool, pod: V1Pod, container: V1Container): V1PodSpec["securityContext"] {
+export function toolSecurityContext(tool: BackupTool, pod: V1Pod | undefined, container: V1Container | undefined): V1PodSpec["securityContext"] {
   if (tool.metadata?.annotations?.[AnnotationRunAsRoot] === "true") return {};
-  const uid = container.securityContext?.runAsUser ?? pod.spec?.securityContext?.runAsUser ?? DEFAULT_TOOL_UID;
-  const gid = container.securityContext?.runAsGroup ?? pod.spec?.securityContext?.runAsGroup;
+  const uid = container?.securityContext?.runAsUser ?? pod?.spec?.securityContext?.runAsUser ?? DEFAULT_TOOL_UID;
+  const gid = container?.securityContext?.runAsGroup ?? pod?.spec?.securityContext?.runAsGroup;
   const sc: NonNullable<V1PodSpec["securityContext"]> = { runAsNonRoot: uid !== 0, runAsUser: uid };
   if (gid !== undefined) sc.runAsGroup = gid;
-  const fsGroup = pod.spec?.securityContext?.fsGroup;
+  const fsGroup = pod?.spec?.securityContext?.fsGroup;
   if (fsGroup !== undefined) sc.fsGroup = fsGroup;
   return sc;
 }
 
+/**
+ * The identity of a tool pod: BackupTool.spec.serviceAccountName (of the pod's namespace) with
+ * its token mounted, or no token at all. RestoreJob's Job builder uses it too.
+ */
+export function toolServiceAccount(tool: BackupTool): Pick<V1PodSpec, "serviceAccountName" | "automountServiceAccountToken"> {
+  const sa = tool.spec.serviceAccountName;
+  return sa ? { serviceAccountName: sa, automountServiceAccountToken: true } : { automountServiceAccountToken: false };
+}
+
 export function buildToolPodTemplate(i: ToolPodInput): V1PodTemplateSpec {
-  const { pod, container } = i.target;
-  const node = pod.spec?.nodeName;
+  const pod = i.target?.pod;
+  const container = i.target?.container;
+  const node = pod?.spec?.nodeName;
   const spec: V1PodSpec = {
     restartPolicy: i.restartPolicy,
-    automountServiceAccountToken: false,
+    ...toolServiceAccount(i.tool),
     securityContext: toolSecurityContext(i.tool, pod, container),
-    volumes: [...targetVolumes(pod), ...i.access.volumes],
-    tolerations: pod.spec?.tolerations,
+    volumes: [...(pod ? targetVolumes(pod) : []), ...i.access.volumes],
+    tolerations: pod?.spec?.tolerations,
     containers: [{
       name: TOOL_CONTAINER,
-      image: i.tool.spec.image || container.image,
+      image: i.tool.spec.image || container?.image,
       imagePullPolicy: "IfNotPresent",
       command: wrapToolCommand(i.command),
       env: i.env,
       envFrom: (i.tool.spec.envFrom ?? []) as V1EnvFromSource[],
       resources: (i.tool.spec.resources ?? {}) as V1ResourceRequirements,
-      volumeMounts: [...targetMounts(pod, container), ...i.access.volumeMounts],
+      volumeMounts: [...(pod && container ? targetMounts(pod, container) : []), ...i.access.volumeMounts],
       terminationMessagePolicy: "FallbackToLogsOnError",
     }],
   };

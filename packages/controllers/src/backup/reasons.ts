@@ -13,6 +13,7 @@ export const Reason = {
   NoBackupDestination: "NoBackupDestination",
   PVCNotFound: "PVCNotFound",
   SecretNotFound: "SecretNotFound",
+  ServiceAccountNotFound: "ServiceAccountNotFound",
   TargetPodNotFound: "TargetPodNotFound",
   ParentNotFound: "ParentNotFound",
   ParentNotCompleted: "ParentNotCompleted",

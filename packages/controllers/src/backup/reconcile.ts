@@ -7,7 +7,7 @@ import {
 } from "@dataprotection/api";
 import {
   ApiError, addFinalizer, clone, hasFinalizer, isAlreadyExists, isNotFound, removeFinalizer, setControllerReference, updateStatus,
-  type KubeClient, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult,
+  type Kind, type KubeClient, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult,
 } from "@dataprotection/runtime";
 import { credentialCopyData, repoAccessFor, type SecretCopy } from "../backuprepo/access.ts";
 import { ensureRepoAccess, readObject, RepoAccessError } from "../backuprepo/ensure.ts";
@@ -24,6 +24,7 @@ import { decideSnapshot, startSnapshot, type SnapshotObservation } from "./snaps
 import type { VolumeSnapshotObject } from "./snapshot-types.ts";
 import { backupTypeOf, sectionOf, validateNewBackup } from "./validate.ts";
 
+const ServiceAccountKind = { group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", namespaced: true };
 const byCreation = (a: KubeObject, b: KubeObject) => String(a.metadata.creationTimestamp ?? "").localeCompare(String(b.metadata.creationTimestamp ?? ""));
 
 export class BackupReconciler {
@@ -71,14 +72,17 @@ export class BackupReconciler {
     const section = policy ? sectionOf(policy, type) : undefined;
     const toolName = section && section.name !== "snapshot" ? section.policy.backupToolName : undefined;
     const secretName = section?.policy.target.secret?.name;
+    const tool = toolName ? ctx.cache.get<BackupTool & KubeObject>(Kinds.BackupTool, toolName) : undefined;
+    const saName = tool?.spec.serviceAccountName;
     const v = validateNewBackup({
       backup: b,
       policy,
-      tool: toolName ? ctx.cache.get<BackupTool & KubeObject>(Kinds.BackupTool, toolName) : undefined,
+      tool,
       repos: ctx.cache.list<BackupRepo & KubeObject>(Kinds.BackupRepo),
       pods: ctx.cache.list<V1Pod & KubeObject>(Kinds.Pod, { namespace: ns }),
       parent: b.spec.parentBackupName ? ctx.cache.get<Backup & KubeObject>(Kinds.Backup, b.spec.parentBackupName, ns) : undefined,
       secretFound: secretName ? await exists(ctx.client, Kinds.Secret, secretName, ns) : undefined,
+      serviceAccountFound: saName ? await exists(ctx.client, ServiceAccountKind, saName, ns) : undefined,
       now,
       targetPodWaitMs: this.op.timeouts.targetPodWaitMs,
     });
@@ -259,7 +263,7 @@ class ActionFailed extends Error {
   }
 }
 
-async function exists(client: KubeClient, kind: typeof Kinds.Secret, name: string, ns: string): Promise<boolean> {
+async function exists(client: KubeClient, kind: Kind, name: string, ns: string): Promise<boolean> {
   try {
     await client.get(kind, name, ns);
     return true;

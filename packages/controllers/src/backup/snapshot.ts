@@ -76,7 +76,7 @@ export function buildVolumeSnapshot(b: Backup, name: string, claim: string, volu
 
 export function startSnapshot(b: Backup, plan: BackupPlan, now: Date): Decision {
   const status = startedStatus(b, plan, now, BackupPhase.InProgress);
-  return { actions: [], status, events: [{ type: "Normal", reason: Reason.BackupStarted, message: `started snapshot backup of pod ${plan.target.pod.metadata?.name}` }], requeueAfterMs: 1 };
+  return { actions: [], status, events: [{ type: "Normal", reason: Reason.BackupStarted, message: `started snapshot backup of pod ${plan.target?.pod.metadata?.name}` }], requeueAfterMs: 1 };
 }
 
 interface HookObservation {

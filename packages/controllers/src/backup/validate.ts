@@ -2,7 +2,7 @@
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import {
   AnnotationPathPrefix, BackupPhase, BackupType, DeployKind,
-  type Backup, type BackupPolicy, type BackupRepo, type BackupTool, type CommonBackupPolicy, type SnapshotPolicy,
+  type Backup, type BackupPolicy, type BackupRepo, type BackupTool, type CommonBackupPolicy, type LabelSelector, type SnapshotPolicy,
 } from "@dataprotection/api";
 import { backupFilePath, type DbSecret } from "./env.ts";
 import { resolveDestination, type ClaimToEnsure, type Destination } from "./destination.ts";
@@ -33,6 +33,8 @@ export interface NewObservation {
   parent?: Backup;
   /** Whether target.secret exists; undefined when the policy names none. */
   secretFound?: boolean;
+  /** Whether the tool's spec.serviceAccountName exists in the namespace; undefined when it names none. */
+  serviceAccountFound?: boolean;
   now: Date;
   targetPodWaitMs: number;
 }
@@ -44,7 +46,8 @@ export interface BackupPlan {
   tool?: BackupTool;
   /** Set by the shell once the repo access exists in the namespace. */
   destination?: ResolvedDestination;
-  target: { pod: V1Pod; container: V1Container };
+  /** Absent when a targetless tool runs without a target pod (see runsTargetless). */
+  target?: { pod: V1Pod; container: V1Container };
   filePath: string;
   secret?: DbSecret;
   parent?: Backup;
@@ -118,6 +121,19 @@ export function validateNewBackup(o: NewObservation): Validation {
     return fail(Reason.SecretNotFound, `Secret "${ns}/${secret.name}" (BackupPolicy "${policyRef}" .spec.${section.name}.target.secret) not found: create it or fix the policy`);
   }
 
+  const sa = tool?.spec.serviceAccountName;
+  if (sa && o.serviceAccountFound === false) {
+    return fail(Reason.ServiceAccountNotFound, `ServiceAccount "${ns}/${sa}" (BackupTool "${tool?.metadata?.name}" .spec.serviceAccountName) not found: create it in namespace ${ns} or change the tool`);
+  }
+
+  const prefix = o.policy.metadata?.annotations?.[AnnotationPathPrefix];
+  const plan = (target?: BackupPlan["target"]): Validation => ({
+    kind: "ok",
+    plan: { type, policy: o.policy!, section, tool, target, filePath: backupFilePath(ns, name, prefix), secret: secret?.name ? secret : undefined, parent, chain },
+    destination,
+  });
+  if (tool && runsTargetless(tool, section.policy.target.labelsSelector, pinnedPodName(b, o.policy))) return plan(undefined);
+
   const containerName = section.name === "snapshot" ? section.policy.hooks?.containerName : undefined;
   const t = selectTargetPod(o.pods, section.policy.target.labelsSelector, pinnedPodName(b, o.policy), containerName);
   if (!t.ok) {
@@ -127,13 +143,15 @@ export function validateNewBackup(o: NewObservation): Validation {
     return fail(Reason.TargetPodNotFound, `${t.message} (waited ${Math.round(o.targetPodWaitMs / 1000)}s)`);
   }
 
-  const prefix = o.policy.metadata?.annotations?.[AnnotationPathPrefix];
-  return {
-    kind: "ok",
-    plan: {
-      type, policy: o.policy, section, tool, target: { pod: t.pod, container: t.container },
-      filePath: backupFilePath(ns, name, prefix), secret: secret?.name ? secret : undefined, parent, chain,
-    },
-    destination,
-  };
+  return plan({ pod: t.pod, container: t.container });
+}
+
+/** An empty selector: no matchLabels and no matchExpressions (Kubernetes would match every pod). */
+export function isEmptySelector(s: LabelSelector | undefined): boolean {
+  return !s || (Object.keys(s.matchLabels ?? {}).length === 0 && (s.matchExpressions ?? []).length === 0);
+}
+
+/** A targetless tool (spec.targetless) runs without a target pod when the policy selects none and pins none. */
+export function runsTargetless(tool: BackupTool, selector: LabelSelector | undefined, pinned: string | undefined): boolean {
+  return tool.spec.targetless === true && isEmptySelector(selector) && !pinned;
 }
