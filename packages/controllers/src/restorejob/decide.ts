@@ -9,6 +9,7 @@ import type { Timeouts } from "../options.ts";
 import { buildLogicalJob, buildPhysicalJob, buildVerifyJob, logicalJobName, physicalJobName, verifyJobName } from "./job.ts";
 import type { PlanResult, RestorePlan } from "./plan.ts";
 import { buildSnapshotPVC, type PvcView } from "./snapshot.ts";
+import { buildTargetlessJob, restoresTargetless, targetlessJobName } from "./targetless.ts";
 import { EventReason, Reason } from "./reasons.ts";
 
 export interface JobState {
@@ -249,8 +250,23 @@ function isReady(p: V1Pod): boolean {
     && (p.status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
 }
 
+/** A targetless tool with no pods selected: one Job, no target pod (targetless.ts). */
+function decideTargetless(b: Builder, plan: RestorePlan): Decision {
+  const name = targetlessJobName(b.obs.restore);
+  const job = b.obs.jobs.get(name);
+  if (!job) {
+    return b.act({ type: "createJob", name, build: (a) => buildTargetlessJob(b.obs.restore, plan, a) })
+      .event(EventReason.LogicalRestoring, `running the logical restore of Backup "${plan.backup.metadata.name}" once, without a target pod (BackupTool "${plan.steps[0]!.tool.metadata.name}" is targetless)`)
+      .wait();
+  }
+  if (job.phase === "failed") return b.finish(false, Reason.JobFailed, `logical restore Job "${name}" failed after ${job.failures} attempt(s): ${job.message ?? "see its pod logs"}`);
+  if (job.phase === "running") return b.wait();
+  return b.finish(true, EventReason.Completed, `restored Backup "${plan.backup.metadata.name}" (targetless, Job "${name}")`);
+}
+
 function decideLogical(b: Builder, plan: RestorePlan): Decision {
   const rj = b.obs.restore;
+  if (restoresTargetless(rj, plan)) return decideTargetless(b, plan);
   const scope = plan.steps[0]!.tool.spec.logical?.podScope ?? PodRestoreScope.All;
   const pods = [...b.obs.pods].sort((x, y) => (x.metadata?.name ?? "").localeCompare(y.metadata?.name ?? ""));
   const ready = pods.filter(isReady);

@@ -43,7 +43,7 @@ export function pitrEnv(plan: RestorePlan): V1EnvVar[] {
   return env;
 }
 
-function jobShell(rj: RestoreJob, name: string, stage: string, labels: Record<string, string>, containers: V1Container[], volumes: V1Volume[], extra: Partial<NonNullable<V1Job["spec"]>["template"]["spec"]> = {}): V1Job {
+export function jobShell(rj: RestoreJob, name: string, stage: string, labels: Record<string, string>, containers: V1Container[], volumes: V1Volume[], extra: Partial<NonNullable<V1Job["spec"]>["template"]["spec"]> = {}): V1Job {
   const allLabels = { [LabelRestoreJob]: rj.metadata.name ?? "", [LabelRestoreStage]: stage, ...labels };
   const main = containers[containers.length - 1]!;
   const job: V1Job & { metadata: NonNullable<V1Job["metadata"]> } = {
@@ -85,7 +85,7 @@ export function buildVerifyJob(rj: RestoreJob, plan: RestorePlan, access: RepoAc
   return jobShell(rj, verifyJobName(rj), "verify", {}, containers, access.volumes);
 }
 
-function stepContainer(rj: RestoreJob, plan: RestorePlan, step: RestoreStep, i: number, mode: RestoreMode, access: RepoAccess, mounts: V1VolumeMount[], target?: { pod: V1Pod; container: V1Container }): V1Container {
+export function stepContainer(rj: RestoreJob, plan: RestorePlan, step: RestoreStep, i: number, mode: RestoreMode, access: RepoAccess, mounts: V1VolumeMount[], target?: { pod: V1Pod; container: V1Container }): V1Container {
   const tool: BackupTool = step.tool;
   const env = toolEnv({
     backupName: step.backup.metadata.name ?? "",

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { buildHelperJob, buildResyncJob, RESYNC_COMMAND, SYSTEM_STORAGE_MOUNT } from "../tool/helper.ts";
-import { buildToolJob, destinationClaim } from "./build.ts";
+import { threescaleToolFor } from "../tool/definition.ts";
+import { buildBackup, buildPolicy, buildRestoreJob, buildToolJob, destinationClaim } from "./build.ts";
 
 describe("threescale builders", () => {
   it("destination PVC: named after the CR, volumeName/storageClass/requests honoured, annotated, no owner", () => {
@@ -53,5 +54,32 @@ describe("threescale builders", () => {
     expect(pod.containers[0]).to.deep.include({ name: "system-sidekiq", image: "system", command: RESYNC_COMMAND, env: [{ name: "E", value: "1" }] });
     expect(pod.containers[0].readinessProbe).to.equal(undefined);
     expect(j.spec!.backoffLimit).to.equal(0);
+  });
+});
+
+describe("threescale builders: the generic objects", () => {
+  const cr = { name: "b1", namespace: "ns", uid: "u1" };
+  it("policy: targetless tool (empty selector), the CR's PVC with createPolicy Never, owned by the CR", () => {
+    const p = buildPolicy(cr, { kind: "pvc", claimName: "b1" }, "threescale-apimanager-plain");
+    expect(p.metadata).to.deep.include({ name: "b1-threescale", namespace: "ns" });
+    expect(p.metadata!.ownerReferences![0]).to.deep.include({ kind: "APIManagerBackup", uid: "u1", controller: true });
+    expect(p.spec.datafile).to.deep.equal({ backupToolName: "threescale-apimanager-plain", target: { labelsSelector: {} }, persistentVolumeClaim: { name: "b1", createPolicy: "Never" } });
+    expect(buildPolicy(cr, { kind: "repo", repoName: "r" }, "threescale-apimanager").spec.datafile).to.deep.include({ backupRepoName: "r" });
+  });
+  it("Backup named after the CR on that policy; RestoreJob on the Backup, empty selector", () => {
+    expect(buildBackup(cr)).to.deep.include({ spec: { backupPolicyName: "b1-threescale", backupType: "datafile" } });
+    expect(buildBackup(cr).metadata!.name).to.equal("b1");
+    const rj = buildRestoreJob({ name: "r1", namespace: "ns", uid: "u2" }, "b1");
+    expect(rj.spec).to.deep.include({ backupJobName: "b1", target: { labelsSelector: {} } });
+    expect(rj.metadata!.ownerReferences![0]).to.deep.include({ kind: "APIManagerRestore", uid: "u2" });
+  });
+  it("tools: targetless, run as the tool account; the plain variant writes at the volume's root", () => {
+    const agent = threescaleToolFor();
+    const plain = threescaleToolFor({ plain: true, env: [{ name: "X", value: "1" }] });
+    expect(agent.spec).to.deep.include({ targetless: true, serviceAccountName: "threescale-apimanager", backupCommands: ["threescale-dp", "backup"] });
+    expect(plain.metadata!.name).to.equal("threescale-apimanager-plain");
+    const env = Object.fromEntries(plain.spec.env!.filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+    expect(env).to.deep.equal({ THREESCALE_STORE: "plain", THREESCALE_DIR: "/backupdata", X: "1" });
+    expect(agent.spec.env!.some((e) => e.name === "THREESCALE_STORE")).to.equal(false);
   });
 });

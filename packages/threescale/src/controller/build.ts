@@ -1,6 +1,7 @@
-// Pure builders: the destination PVC of an APIManagerBackup and the tool Jobs of both CRs.
+// Pure builders: the destination PVC of an APIManagerBackup, the generic BackupPolicy/Backup/RestoreJob
+// the CRs drive, and the direct restore Job (a PVC restore source with no Backup object).
 import type { V1EnvVar, V1Job, V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import type { APIManagerBackupSpec } from "@dataprotection/api";
+import { BackupType, CreatePVCPolicy, DataProtectionAPIVersion, type APIManagerBackupSpec, type Backup, type BackupPolicy, type RestoreJob } from "@dataprotection/api";
 import { childName } from "@dataprotection/runtime";
 import { BACKUP_COMMAND, RESTORE_COMMAND, TOOL_ACCOUNT, TOOL_ENV, TOOL_IMAGE } from "../tool/definition.ts";
 
@@ -88,4 +89,47 @@ export function buildToolJob(i: ToolJobInput): V1Job {
       },
     },
   };
+}
+
+/** Names of the generic objects an APIManagerBackup/Restore drives (the Backup keeps the CR's name: the CLI reads spec.apiManagerName through it). */
+export const genericBackupName = (cr: string): string => cr;
+export const genericPolicyName = (cr: string): string => childName(cr, "threescale");
+export const genericRestoreName = (cr: string): string => childName(cr, "threescale");
+
+export type Destination = { kind: "pvc"; claimName: string } | { kind: "repo"; repoName: string };
+
+const owner = (kind: "APIManagerBackup" | "APIManagerRestore", cr: { name: string; uid: string }) => [{ apiVersion: "apps.3scale.net/v1alpha1", kind, name: cr.name, uid: cr.uid, controller: true, blockOwnerDeletion: true }];
+
+/**
+ * The BackupPolicy of an APIManagerBackup: the targetless tool (empty selector), writing the plain
+ * upstream layout into the destination PVC the controller created (createPolicy Never), or
+ * through dp-agent into the named BackupRepo.
+ */
+export function buildPolicy(cr: { name: string; namespace: string; uid: string }, dest: Destination, toolName: string): BackupPolicy {
+  const where = dest.kind === "pvc" ? { persistentVolumeClaim: { name: dest.claimName, createPolicy: CreatePVCPolicy.Never } } : { backupRepoName: dest.repoName };
+  return {
+    apiVersion: DataProtectionAPIVersion,
+    kind: "BackupPolicy",
+    metadata: { name: genericPolicyName(cr.name), namespace: cr.namespace, labels: { [LabelOwner]: cr.name, "app.kubernetes.io/managed-by": "dataprotection" }, ownerReferences: owner("APIManagerBackup", cr) },
+    spec: { datafile: { backupToolName: toolName, target: { labelsSelector: {} }, ...where } },
+  } as BackupPolicy;
+}
+
+export function buildBackup(cr: { name: string; namespace: string; uid: string }): Backup {
+  return {
+    apiVersion: DataProtectionAPIVersion,
+    kind: "Backup",
+    metadata: { name: genericBackupName(cr.name), namespace: cr.namespace, labels: { [LabelOwner]: cr.name, "app.kubernetes.io/managed-by": "dataprotection" }, ownerReferences: owner("APIManagerBackup", cr) },
+    spec: { backupPolicyName: genericPolicyName(cr.name), backupType: BackupType.Datafile },
+  } as Backup;
+}
+
+/** The RestoreJob of an APIManagerRestore: the tool's logical restore, targetless (empty selector). */
+export function buildRestoreJob(cr: { name: string; namespace: string; uid: string }, backupName: string): RestoreJob {
+  return {
+    apiVersion: DataProtectionAPIVersion,
+    kind: "RestoreJob",
+    metadata: { name: genericRestoreName(cr.name), namespace: cr.namespace, labels: { [LabelOwner]: cr.name, "app.kubernetes.io/managed-by": "dataprotection" }, ownerReferences: owner("APIManagerRestore", cr) },
+    spec: { backupJobName: backupName, target: { labelsSelector: {} }, targetVolumes: [], targetVolumeMounts: [] },
+  } as RestoreJob;
 }

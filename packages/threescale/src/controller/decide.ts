@@ -1,7 +1,6 @@
-// Pure state machines of APIManagerBackup and APIManagerRestore over their tool Job.
+// Shared by the APIManagerBackup/Restore decisions: the direct tool Job's state, reports, conditions.
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
-import type { APIManagerBackupStatus, APIManagerRestoreStatus, Condition } from "@dataprotection/api";
-import { selectAPIManager, type APIManagerObject } from "../tool/apimanager.ts";
+import type { Condition } from "@dataprotection/api";
 import { Reason } from "../tool/reasons.ts";
 
 export interface JobObservation {
@@ -19,7 +18,7 @@ function terminated(pods: V1Pod[]) {
   return pods.map((p) => p.status?.containerStatuses?.[0]?.state?.terminated).find((t) => t);
 }
 
-function parseReport(msg: string | undefined): Record<string, unknown> {
+export function parseReport(msg: string | undefined): Record<string, unknown> {
   try {
     const v: unknown = JSON.parse(msg ?? "");
     return v && typeof v === "object" ? (v as Record<string, unknown>) : {};
@@ -57,7 +56,7 @@ export function condition(type: string, status: "True" | "False", reason: string
   return { type, status, reason, message, lastTransitionTime: now.toISOString() } as Condition;
 }
 
-export type Step = "ensureRbac" | "ensureDestination" | "createJob";
+export type Step = "ensureRbac" | "ensureTools" | "ensureDestination" | "ensurePolicy" | "createBackup" | "createJob" | "createRestoreJob";
 
 export interface Decision<S> {
   steps: Step[];
@@ -66,106 +65,25 @@ export interface Decision<S> {
   requeueAfterMs?: number;
 }
 
-export interface BackupObservation {
-  name: string;
-  namespace: string;
-  status: APIManagerBackupStatus;
-  apiManagerName?: string;
-  apimanagers: APIManagerObject[];
-  job: JobObservation;
-  pvcName: string;
-  now: Date;
-  podStartMs: number;
-}
+export const done = (s: { completed?: boolean; failureReason?: string }): boolean => s.completed === true || !!s.failureReason;
 
-const done = (s: { completed?: boolean; failureReason?: string }) => s.completed === true || !!s.failureReason;
-
-function failedStatus<S extends { conditions?: Condition[]; failureReason?: string; completionTime?: string }>(s: S, reason: string, message: string, now: Date): S {
+export function failedStatus<S extends { conditions?: Condition[]; failureReason?: string }>(s: S, reason: string, message: string, now: Date): S {
   return { ...s, failureReason: `${reason}: ${message}`, conditions: [condition("Failed", "True", reason, message, now)] };
 }
 
-export function decideBackup(o: BackupObservation): Decision<APIManagerBackupStatus> {
-  const s = o.status;
-  if (done(s)) return { steps: [] };
-  const now = o.now;
-  const start = s.startTime ? {} : { startTime: now.toISOString() };
-  const js = jobState(o.job, now, o.podStartMs);
-  if (js.state === "absent") {
-    const sel = selectAPIManager(o.apimanagers, o.namespace, o.apiManagerName);
-    if (!sel.ok) {
-      return { steps: [], status: failedStatus({ ...s, ...start, completed: false }, sel.reason, sel.message, now), event: { type: "Warning", reason: sel.reason, message: sel.message } };
-    }
-    const amName = sel.apimanager.metadata.name!;
-    const msg = `backing up APIManager "${amName}" to PersistentVolumeClaim "${o.pvcName}"`;
-    return {
-      steps: ["ensureRbac", "ensureDestination", "createJob"],
-      status: { ...s, ...start, completed: false, apiManagerSourceName: amName, backupPersistentVolumeClaimName: o.pvcName, mainStepsCompleted: { ...s.mainStepsCompleted, destinationCreated: true }, conditions: [condition("Running", "True", Reason.BackupStarted, msg, now)] },
-      event: { type: "Normal", reason: Reason.BackupStarted, message: msg },
-    };
-  }
-  if (js.state === "running") return { steps: [], requeueAfterMs: 5_000 };
-  if (js.state === "failed") {
-    return { steps: [], status: failedStatus({ ...s, completed: false }, js.reason, js.message, now), event: { type: "Warning", reason: Reason.BackupFailed, message: `${js.reason}: ${js.message}` } };
-  }
-  const msg = `APIManager "${s.apiManagerSourceName}" backed up to PersistentVolumeClaim "${o.pvcName}"`;
-  return {
-    steps: [],
-    status: {
-      ...s, completed: true, completionTime: now.toISOString(),
-      mainStepsCompleted: { ...s.mainStepsCompleted, secretsBackedUp: true, configMapsBackedUp: true, apiManagerBackedUp: true, systemFileStorageBackedUp: true },
-      conditions: [condition("Completed", "True", Reason.BackupCompleted, msg, now)],
-    },
-    event: { type: "Normal", reason: Reason.BackupCompleted, message: msg },
-  };
+/**
+ * Why a generic Backup/RestoreJob failed: the tool's own {reason, message} (its termination
+ * message) when it reported one, else the generic failureReason "<Reason>: <message>".
+ */
+export function failureOf(report: Record<string, unknown> | undefined, failureReason: string | undefined, fallback: string): { reason: string; message: string } {
+  if (typeof report?.reason === "string" && typeof report.message === "string") return { reason: report.reason, message: report.message };
+  const m = /^([A-Za-z]+): ([\s\S]*)$/.exec(failureReason ?? "");
+  if (m) return { reason: m[1]!, message: m[2]! };
+  return { reason: fallback, message: failureReason || "no reason recorded" };
 }
 
-export interface RestoreObservation {
-  name: string;
-  namespace: string;
-  status: APIManagerRestoreStatus;
-  /** The PVC holding the backup, or why there is none. */
-  source: { ok: true; claimName: string } | { ok: false; reason: string; message: string; wait?: boolean };
-  apimanagers: APIManagerObject[];
-  job: JobObservation;
-  now: Date;
-  podStartMs: number;
-}
-
-export function decideRestore(o: RestoreObservation): Decision<APIManagerRestoreStatus> {
-  const s = o.status;
-  if (done(s)) return { steps: [] };
-  const now = o.now;
-  const start = s.startTime ? {} : { startTime: now.toISOString() };
-  const js = jobState(o.job, now, o.podStartMs);
-  if (js.state === "absent") {
-    if (!o.source.ok) {
-      const src = o.source;
-      return { steps: [], status: failedStatus({ ...s, ...start, completed: false }, src.reason, src.message, now), event: { type: "Warning", reason: src.reason, message: src.message } };
-    }
-    if (o.apimanagers.length > 0) {
-      const msg = `APIManager ${o.apimanagers.map((a) => `"${a.metadata.name}"`).join(", ")} already exists in namespace ${o.namespace}: restore into a namespace without an APIManager (or delete it first)`;
-      return { steps: [], status: failedStatus({ ...s, ...start, completed: false }, Reason.APIManagerExists, msg, now), event: { type: "Warning", reason: Reason.APIManagerExists, message: msg } };
-    }
-    const msg = `restoring from PersistentVolumeClaim "${o.source.claimName}"`;
-    return {
-      steps: ["ensureRbac", "createJob"],
-      status: { ...s, ...start, completed: false, conditions: [condition("Running", "True", Reason.RestoreStarted, msg, now)] },
-      event: { type: "Normal", reason: Reason.RestoreStarted, message: msg },
-    };
-  }
-  if (js.state === "running") return { steps: [], requeueAfterMs: 5_000 };
-  if (js.state === "failed") {
-    return { steps: [], status: failedStatus({ ...s, completed: false }, js.reason, js.message, now), event: { type: "Warning", reason: Reason.RestoreFailed, message: `${js.reason}: ${js.message}` } };
-  }
-  const am = typeof js.report.apiManager === "string" ? js.report.apiManager : undefined;
-  const msg = `APIManager "${am}" restored${js.report.resynced ? " and routes resynced" : ""}`;
-  return {
-    steps: [],
-    status: {
-      ...s, completed: true, completionTime: now.toISOString(), apiManagerToRestoreRef: { name: am },
-      mainStepsCompleted: { ...s.mainStepsCompleted, secretsRestored: true, configMapsRestored: true, systemFileStorageRestored: true, apiManagerRestored: true, apiManagerReady: true, routesResynced: js.report.resynced === true },
-      conditions: [condition("Completed", "True", Reason.RestoreCompleted, msg, now)],
-    },
-    event: { type: "Normal", reason: Reason.RestoreCompleted, message: msg },
-  };
+/** Bounded waits: how long a generic child may run before the CR gives up on it. */
+export function overdue(startTime: string | undefined, now: Date, deadlineMs: number): boolean {
+  const t = Date.parse(startTime ?? "");
+  return Number.isFinite(t) && now.getTime() - t > deadlineMs;
 }

@@ -1,5 +1,6 @@
 // Registers the APIManagerBackup and APIManagerRestore controllers with an operator:
-// createOperator(opts, [threescaleControllers()]).
+// createOperator(opts, [threescaleControllers()]). They drive the generic Backup and RestoreJob
+// controllers, which must run in the same operator ("backup", "restorejob").
 import type { OperatorContext } from "@dataprotection/controllers";
 import { Kinds } from "@dataprotection/controllers";
 import type { Manager } from "@dataprotection/runtime";
@@ -7,10 +8,11 @@ import { APIManagerBackupReconciler, APIManagerRestoreReconciler, type Threescal
 
 export function threescaleControllers(o: ThreescaleOptions = {}): (manager: Manager, ctx: OperatorContext) => void {
   return (manager, ctx) => {
-    manager.controller("apimanagerbackup").for(Kinds.APIManagerBackup).owns(Kinds.Job)
+    manager.cache.informer(Kinds.BackupRepo);
+    manager.controller("apimanagerbackup").for(Kinds.APIManagerBackup).owns(Kinds.Backup)
       .watches(Kinds.APIManager, (a) => manager.cache.list(Kinds.APIManagerBackup, { namespace: a.metadata.namespace }).map((b) => ({ namespace: b.metadata.namespace, name: b.metadata.name! })))
       .reconciler(new APIManagerBackupReconciler(ctx, o));
-    manager.controller("apimanagerrestore").for(Kinds.APIManagerRestore).owns(Kinds.Job)
+    manager.controller("apimanagerrestore").for(Kinds.APIManagerRestore).owns(Kinds.Job).owns(Kinds.RestoreJob)
       .watches(Kinds.APIManagerBackup, (b) => manager.cache.list(Kinds.APIManagerRestore, { namespace: b.metadata.namespace }).map((r) => ({ namespace: r.metadata.namespace, name: r.metadata.name! })))
       .reconciler(new APIManagerRestoreReconciler(ctx, o));
   };

@@ -22,7 +22,7 @@ export interface BackupResult {
 export async function runBackup(ctx: StepContext): Promise<BackupResult> {
   const { client, namespace: ns, store } = ctx;
   const list = await client.list<APIManagerObject & KubeObject>(Kinds.APIManager, { namespace: ns });
-  const sel = selectAPIManager(list.items, ns, ctx.env.APIMANAGER_NAME || undefined);
+  const sel = selectAPIManager(list.items, ns, ctx.env.APIMANAGER_NAME || (list.items.length > 1 ? await requestedName(ctx) : undefined));
   if (!sel.ok) throw new StepError(sel.reason, sel.message);
   const am = sel.apimanager;
   const amName = am.metadata.name!;
@@ -57,6 +57,17 @@ export async function runBackup(ctx: StepContext): Promise<BackupResult> {
   }
   if (absent.length) await store.putFile(ABSENT_FILE, toBackupJson({ absent }));
   return { apiManager: amName, absent, fileStorage: fs.kind };
+}
+
+/**
+ * With several APIManagers and no APIMANAGER_NAME: the spec.apiManagerName of the
+ * APIManagerBackup this run is for (its generic Backup carries the same name, BACKUP_NAME).
+ */
+async function requestedName(ctx: StepContext): Promise<string | undefined> {
+  const name = ctx.env.BACKUP_NAME;
+  if (!name) return undefined;
+  const cr = await getOrUndefined<KubeObject & { spec?: { apiManagerName?: string } }>(ctx.client, Kinds.APIManagerBackup, name, ctx.namespace).catch(() => undefined);
+  return cr?.spec?.apiManagerName || undefined;
 }
 
 /** In the helper pod: the system-storage files into the store. */

@@ -25,6 +25,8 @@ export const Reason = {
   SourceNotFound: "SourceNotFound",
   SourceNotCompleted: "SourceNotCompleted",
   StepCompleted: "StepCompleted",
+  BackupNameTaken: "BackupNameTaken",
+  DefaultRepoTakesBackup: "DefaultRepoTakesBackup",
 } as const;
 
 /** An expected failure of a CLI step: its reason goes into the termination message. */
