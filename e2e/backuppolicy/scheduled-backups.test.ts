@@ -26,8 +26,9 @@ describe("BackupPolicy: scheduled Backups run by the Backup controller (e2e)", f
   });
 
   after(async () => {
-    await op?.stop();
+    // The namespace goes first: its Backups' finalizers need the Backup controller running.
     await ns?.cleanup();
+    await op?.stop();
     c?.close();
   });
 
