@@ -78,11 +78,13 @@ export function decideDeletion(o: DeleteObservation, now: Date): Decision {
   }
   const stop: Decision["actions"] = o.activeJobs.map((name) => ({ kind: "delete", child: "Job", name }));
   if (o.hasStatefulSet) stop.push({ kind: "delete", child: "StatefulSet", name: logStatefulSetName(b.metadata!.name!) });
-  for (const s of o.snapshots) stop.push({ kind: "delete", child: "VolumeSnapshot", name: s });
 
   if (isProtected(b)) {
-    return { actions: stop, events: [{ type: "Normal", reason: Reason.DataRetained, message: `Backup is protected (${LabelBackupProtection}=${BackupProtectionRetain}): its data stays in the repo` }], finalizer: "remove" };
+    const snaps = o.snapshots.length ? ` and its VolumeSnapshot(s) ${o.snapshots.join(", ")} are kept` : "";
+    return { actions: stop, events: [{ type: "Normal", reason: Reason.DataRetained, message: `Backup is protected (${LabelBackupProtection}=${BackupProtectionRetain}): its data stays in the repo${snaps}` }], finalizer: "remove" };
   }
+  // Snapshots carry no owner reference (so protected ones survive): unprotected ones go here.
+  for (const s of o.snapshots) stop.push({ kind: "delete", child: "VolumeSnapshot", name: s });
   const filePath = b.status?.manifests?.backupTool?.filePath;
   const started = !!b.status?.startTimestamp && b.status?.phase !== BackupPhase.New;
   if (!filePath || !started) return { actions: stop, events: [], finalizer: "remove" };

@@ -1,4 +1,5 @@
-// Registers the Backup controller: for(Backup), owns(Job, StatefulSet, VolumeSnapshot); pods,
+// Registers the Backup controller: for(Backup), owns(Job, StatefulSet); VolumeSnapshots (labelled,
+// not owned, so protected ones survive their Backup) wake theirs; pods,
 // policies, tools and repos wake the Backups that wait on them.
 import { BackupPhase, type Backup } from "@dataprotection/api";
 import type { KubeObject, Manager, ObjectKey } from "@dataprotection/runtime";
@@ -18,7 +19,10 @@ export function registerBackupController(manager: Manager, ctx: OperatorContext)
     .for(Kinds.Backup)
     .owns(Kinds.Job)
     .owns(Kinds.StatefulSet)
-    .owns(Kinds.VolumeSnapshot)
+    .watches(Kinds.VolumeSnapshot, (s) => {
+      const owner = s.metadata.labels?.[LabelBackupName];
+      return owner ? [{ namespace: s.metadata.namespace, name: owner }] : [];
+    })
     // A tool pod wakes its Backup (start problems); any pod may be the target a New Backup waits for.
     .watches(Kinds.Pod, (p) => {
       const owner = p.metadata.labels?.[LabelBackupName];

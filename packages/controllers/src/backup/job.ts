@@ -6,6 +6,8 @@ import { childName } from "@dataprotection/runtime";
 import type { RepoAccess } from "../backuprepo/access.ts";
 
 export const LabelBackupName = "dataprotection.kubeblocks.io/backup-name";
+/** On VolumeSnapshots: the uid of the Backup that made them (they carry no owner reference, see snapshot.ts). */
+export const LabelBackupUID = "dataprotection.kubeblocks.io/backup-uid";
 /** What a child pod does for its Backup: tool, delete, prehook, posthook, status. */
 export const LabelJobRole = "dataprotection.kubeblocks.io/job-role";
 export const ManagedBy = { "app.kubernetes.io/managed-by": "dataprotection" } as const;

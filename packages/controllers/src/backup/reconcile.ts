@@ -17,7 +17,7 @@ import { decideDatafile, failed, helperJobName, notStarted, startDatafile } from
 import type { Action, Decision } from "./decision.ts";
 import { decideDeletion } from "./delete.ts";
 import { claimManifest, type ClaimToEnsure } from "./destination.ts";
-import { LabelBackupName, toolJobName } from "./job.ts";
+import { LabelBackupName, LabelBackupUID, toolJobName } from "./job.ts";
 import { decideLogfile, logStatefulSetName, startLogfile } from "./logfile.ts";
 import { Reason } from "./reasons.ts";
 import { decideSnapshot, startSnapshot, type SnapshotObservation } from "./snapshot.ts";
@@ -130,7 +130,7 @@ export class BackupReconciler {
       deletePods: this.jobPods(ctx, ns, deleteName),
       activeJobs: owned.filter((j) => j.metadata.name !== deleteName && !j.metadata.deletionTimestamp && !j.status?.conditions?.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True")).map((j) => j.metadata.name!),
       hasStatefulSet: ctx.cache.ownedBy(Kinds.StatefulSet, b.metadata.uid!).some((s) => !s.metadata.deletionTimestamp),
-      snapshots: ctx.cache.ownedBy(Kinds.VolumeSnapshot, b.metadata.uid!).filter((s) => !s.metadata.deletionTimestamp).map((s) => s.metadata.name!),
+      snapshots: this.snapshotsOf(ctx, b).filter((s) => !s.metadata.deletionTimestamp).map((s) => s.metadata.name!),
       agentImage: this.op.agentImage,
     };
   }
@@ -165,10 +165,15 @@ export class BackupReconciler {
       claims,
       preHook: hook("prehook"),
       postHook: hook("posthook"),
-      snapshots: ctx.cache.ownedBy<VolumeSnapshotObject & KubeObject>(Kinds.VolumeSnapshot, b.metadata.uid!),
+      snapshots: this.snapshotsOf(ctx, b),
       hookMs: this.op.timeouts.hookMs,
       snapshotReadyMs: this.op.timeouts.snapshotReadyMs,
     };
+  }
+
+  /** The Backup's VolumeSnapshots: by uid label, as they carry no owner reference. */
+  private snapshotsOf(ctx: ReconcileContext, b: Backup & KubeObject): Array<VolumeSnapshotObject & KubeObject> {
+    return ctx.cache.list<VolumeSnapshotObject & KubeObject>(Kinds.VolumeSnapshot, { namespace: b.metadata.namespace, labels: { [LabelBackupUID]: b.metadata.uid! } });
   }
 
   /** The Job from the cache, confirmed with a read when the cache has not seen it (yet). */
@@ -231,7 +236,7 @@ export class BackupReconciler {
       case "createStatefulSet":
         return createOwned(ctx.client, Kinds.StatefulSet, a.sts as KubeObject, b);
       case "createSnapshot":
-        return createOwned(ctx.client, Kinds.VolumeSnapshot, a.snapshot, b);
+        return createSnapshot(ctx.client, a.snapshot as VolumeSnapshotObject & KubeObject, b);
       case "delete": {
         const kind = a.child === "Job" ? Kinds.Job : a.child === "StatefulSet" ? Kinds.StatefulSet : Kinds.VolumeSnapshot;
         await ctx.client.delete(kind, a.name, ns, { propagationPolicy: "Background" }).catch((e: unknown) => {
@@ -280,6 +285,19 @@ async function createOwned(client: KubeClient, kind: typeof Kinds.Job, obj: Kube
     await client.create(kind, child);
   } catch (e) {
     if (!isAlreadyExists(e)) throw e;
+  }
+}
+
+/** A VolumeSnapshot without owner reference; one of the same name left by another Backup fails this one. */
+async function createSnapshot(client: KubeClient, snap: VolumeSnapshotObject & KubeObject, owner: Backup & KubeObject): Promise<void> {
+  try {
+    await client.create(Kinds.VolumeSnapshot, snap);
+  } catch (e) {
+    if (!isAlreadyExists(e)) throw e;
+    const cur = await client.get<VolumeSnapshotObject & KubeObject>(Kinds.VolumeSnapshot, snap.metadata.name!, snap.metadata.namespace);
+    if (cur.metadata.labels?.[LabelBackupUID] !== owner.metadata.uid) {
+      throw new ActionFailed(Reason.SnapshotFailed, `VolumeSnapshot "${snap.metadata.namespace}/${snap.metadata.name}" already exists and belongs to another Backup (a protected one deleted earlier keeps its snapshots): delete it or give the Backup another name`);
+    }
   }
 }
 

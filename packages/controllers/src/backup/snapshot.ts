@@ -6,7 +6,7 @@ import { BackupPhase, LabelVolumeType, type Backup, type BackupPolicy, type Back
 import { childName } from "@dataprotection/runtime";
 import { failed, helperJobName, startedStatus } from "./decide.ts";
 import { nothing, rfc3339, type Decision } from "./decision.ts";
-import { childLabels, nodeAffinity } from "./job.ts";
+import { childLabels, LabelBackupUID, nodeAffinity } from "./job.ts";
 import { Reason } from "./reasons.ts";
 import { formatBytes, formatDuration, parseQuantity, terminationMessageOf } from "./report.ts";
 import type { VolumeSnapshotObject } from "./snapshot-types.ts";
@@ -65,11 +65,16 @@ export function snapshotName(backupName: string, index: number, volumeType: stri
   return childName(backupName, `${volumeType}-${index}`);
 }
 
+/**
+ * A VolumeSnapshot of one claim. No owner reference: the garbage collector would delete it with
+ * the Backup even when the Backup is protected. The finalizer deletes it explicitly instead
+ * (delete.ts); the Backup finds its snapshots by the uid label.
+ */
 export function buildVolumeSnapshot(b: Backup, name: string, claim: string, volumeType: string): VolumeSnapshotObject {
   return {
     apiVersion: "snapshot.storage.k8s.io/v1",
     kind: "VolumeSnapshot",
-    metadata: { name, namespace: b.metadata?.namespace, labels: { ...childLabels(b, "snapshot"), [LabelVolumeType]: volumeType } },
+    metadata: { name, namespace: b.metadata?.namespace, labels: { ...childLabels(b, "snapshot"), [LabelBackupUID]: b.metadata?.uid ?? "", [LabelVolumeType]: volumeType } },
     spec: { source: { persistentVolumeClaimName: claim } },
   };
 }
