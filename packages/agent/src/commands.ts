@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream, createWriteStream, fstatSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
 import { type RepoBackend, backendFromConfig, checkKey, isRepoError } from "@dataprotection/storage";
 import { unpackDir } from "./archive/unpack.ts";
@@ -19,12 +19,18 @@ export interface Io {
 }
 
 export const processIo: Io = {
-  stdin: () => createReadStream("", { fd: 0, highWaterMark: 1 << 20, autoClose: false }),
-  // fs streams, not process.stdout: writes go through the thread pool and overlap with our work.
-  stdout: () => createWriteStream("", { fd: 1, highWaterMark: 1 << 20, autoClose: false }),
+  // A pipe or socket may be non-blocking (EAGAIN from a plain read or write), which only
+  // libuv's streams handle; anything else goes through fs streams on the thread pool.
+  stdin: () => (isStream(0) ? process.stdin : createReadStream("", { fd: 0, highWaterMark: 1 << 20, autoClose: false })),
+  stdout: () => (isStream(1) ? process.stdout : createWriteStream("", { fd: 1, highWaterMark: 1 << 20, autoClose: false })),
   print: (line) => process.stdout.write(line + "\n"),
   warn: (line) => process.stderr.write(`dp-agent: ${line}\n`),
 };
+
+function isStream(fd: number): boolean {
+  const st = fstatSync(fd);
+  return st.isFIFO() || st.isSocket();
+}
 
 /** The result a command leaves for the termination message, when it changed the backup. */
 export type CommandResult = { manifest?: Manifest };

@@ -11,7 +11,7 @@ export const agentBin = join(pkg, "bin/dp-agent");
 export function ensureBundle(): void {
   const bundle = join(pkg, "dist/dp-agent.js");
   const built = existsSync(bundle) ? statSync(bundle).mtimeMs : 0;
-  const newest = Math.max(...[join(pkg, "src"), join(pkg, "../storage/src")].flatMap((d) => readdirSync(d, { recursive: true, encoding: "utf8" }).map((f) => statSync(join(d, f)).mtimeMs)));
+  const newest = Math.max(...[join(pkg, "src"), join(pkg, "../storage/src")].flatMap((d) => readdirSync(d, { recursive: true, encoding: "utf8" }).filter((f) => !f.endsWith(".test.ts")).map((f) => statSync(join(d, f)).mtimeMs)));
   if (newest <= built) return;
   const r = spawnSync(process.execPath, [join(pkg, "scripts/build.mjs")], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`building dp-agent failed: ${r.stderr}`);

@@ -21,7 +21,9 @@ interface Pending {
 // the worker registers tsx itself: loader hooks are not inherited by worker threads.
 const FROM_SOURCE = import.meta.url.endsWith(".ts");
 const WORKER_URL = FROM_SOURCE ? new URL("./worker.ts", import.meta.url) : new URL("./chunk-worker.js", import.meta.url);
-const SOURCE_BOOT = `import("tsx/esm/api").then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
+const SOURCE_BOOT = FROM_SOURCE
+  ? `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`
+  : "";
 
 /**
  * Seals or opens chunks on `threads` worker threads, over a fixed set of slots in
