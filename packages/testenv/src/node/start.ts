@@ -26,6 +26,13 @@ import type { LocalNode, LocalNodeOptions } from "./types.ts";
 /** How long stop() lets containers handle SIGTERM. */
 const STOP_GRACE_SECONDS = 2;
 
+/** Waits for `p`, but at most `ms`. */
+async function bounded(p: Promise<unknown> | undefined, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
 function graceOf(pod: V1Pod): number {
   return pod.metadata?.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
 }
@@ -103,16 +110,20 @@ export async function startLocalNode(cp: ControlPlane, opts: LocalNodeOptions = 
   const heartbeat = new NodeHeartbeat(core, kc.makeApiClient(CoordinationV1Api), shape, log);
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
+    // API calls may hang when the control plane is going down too (Ctrl-C reaches every
+    // process of the group): bound every step that talks to it; killing is local.
     stopping ??= (async () => {
       kicker.stop();
       storageKicker?.stop();
-      await podSync.stop();
-      await storageSync?.stop();
-      await Promise.all([...workers.values()].map((w) => w.terminate(STOP_GRACE_SECONDS)));
-      await procs.killAll(0); // anything a worker lost track of
-      await heartbeat.stop();
+      await bounded(podSync.stop(), 2000);
+      await bounded(storageSync?.stop(), 2000);
+      await bounded(Promise.all([...workers.values()].map((w) => w.terminate(STOP_GRACE_SECONDS))), (STOP_GRACE_SECONDS + 3) * 1000);
+      await procs.killAll(0); // anything still running, whatever the API did
+      await bounded(heartbeat.stop(), 2000);
       await kubelet.close();
-      if (registered && (opts.deleteNodeOnStop ?? true)) await heartbeat.deleteNode().catch((e) => log(`delete node: ${errorMessage(e)}`));
+      if (registered && (opts.deleteNodeOnStop ?? true)) {
+        await bounded(heartbeat.deleteNode().catch((e) => log(`delete node: ${errorMessage(e)}`)), 3000);
+      }
       if (ownsDir) await rm(dataDir, { recursive: true, force: true });
     })();
     return stopping;
