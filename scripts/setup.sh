@@ -31,6 +31,9 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
   npm ci --no-audit --no-fund
 fi
 
+# dp-agent as one prebuilt bundle: 0.1 s start instead of ~0.7 s through tsx (falls back to tsx if absent).
+npm run build -w @dataprotection/agent
+
 # --- the real control plane, built from the Go module proxy (cached) -------------
 bash packages/testenv/scripts/build-k8s.sh
 
