@@ -38,7 +38,7 @@ describe("3scale: APIManagerBackup / APIManagerRestore", function () {
     await installApiManagerCrd(kc);
     standIn = new StandIn3scale(kc);
     standIn.start();
-    op = await startTestOperator({ controllers: [], timeouts: { podStartMs: 60_000 } }, [threescaleControllers({ readyTimeoutSeconds: 8, env: [{ name: "THREESCALE_POLL_MS", value: "300" }, { name: "DP_COMPRESSION_THREADS", value: "1" }] })]);
+    op = await startTestOperator({ controllers: ["backup", "restorejob"], timeouts: { podStartMs: 60_000 } }, [threescaleControllers({ readyTimeoutSeconds: 8, env: [{ name: "THREESCALE_POLL_MS", value: "300" }, { name: "DP_COMPRESSION_THREADS", value: "1" }] })]);
   });
   after(async () => {
     standIn?.stop();

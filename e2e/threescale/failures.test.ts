@@ -24,7 +24,7 @@ describe("3scale: failure paths", function () {
     await installApiManagerCrd(kc);
     standIn = new StandIn3scale(kc);
     standIn.start();
-    op = await startTestOperator({ controllers: [], timeouts: { podStartMs: 60_000 } }, [threescaleControllers({ readyTimeoutSeconds: 4, env: [{ name: "THREESCALE_POLL_MS", value: "300" }] })]);
+    op = await startTestOperator({ controllers: ["backup", "restorejob"], timeouts: { podStartMs: 60_000 } }, [threescaleControllers({ readyTimeoutSeconds: 4, env: [{ name: "THREESCALE_POLL_MS", value: "300" }] })]);
   });
   after(async () => {
     standIn?.stop();

@@ -26,7 +26,7 @@ describe("3scale: S3 System FileStorage", function () {
     s3 = await startS3Server(["threescale-files"]);
     standIn = new StandIn3scale(kc);
     standIn.start();
-    op = await startTestOperator({ controllers: [], timeouts: { podStartMs: 60_000 } }, [threescaleControllers({ readyTimeoutSeconds: 30, env: [{ name: "THREESCALE_POLL_MS", value: "300" }] })]);
+    op = await startTestOperator({ controllers: ["backup", "restorejob"], timeouts: { podStartMs: 60_000 } }, [threescaleControllers({ readyTimeoutSeconds: 30, env: [{ name: "THREESCALE_POLL_MS", value: "300" }] })]);
   });
   after(async () => {
     standIn?.stop();

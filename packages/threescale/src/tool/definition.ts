@@ -55,7 +55,8 @@ export function threescaleToolFor(o: { plain?: boolean; image?: string; env?: V1
       targetless: true,
       env: env as NonNullable<BackupTool["spec"]["env"]>,
       backupCommands: BACKUP_COMMAND,
-      logical: { restoreCommands: RESTORE_COMMAND },
+      // Restore commands are lines of a `sh -c` script (KubeBlocks), backup commands an argv.
+      logical: { restoreCommands: [RESTORE_COMMAND.join(" ")] },
     },
   };
 }
