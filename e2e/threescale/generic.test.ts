@@ -42,7 +42,7 @@ describe("3scale: the tool through BackupPolicy + Backup + RestoreJob, encrypted
     standIn.start();
     op = await startTestOperator({ controllers: ["backup", "restorejob", "backuprepo", "storageprovider"], timeouts: { podStartMs: 60_000 } });
     // The tool as an operator install provides it (cluster-scoped; other 3scale suites may have it with their env).
-    const tool = threescaleToolFor({ env: [{ name: "THREESCALE_POLL_MS", value: "300" }, { name: "THREESCALE_READY_TIMEOUT_SECONDS", value: "30" }, { name: "DP_COMPRESSION_THREADS", value: "1" }] }) as KubeObject;
+    const tool = threescaleToolFor({ env: [{ name: "THREESCALE_POLL_MS", value: "300" }, { name: "THREESCALE_READY_TIMEOUT_SECONDS", value: "30" }, { name: "DP_COMPRESSION_THREADS", value: "1" }] }) as KubeObject & { spec: unknown };
     const have = await client.get<KubeObject>(Kinds.BackupTool, TOOL_NAME).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
     if (have) await client.replace(Kinds.BackupTool, { ...have, spec: tool.spec } as KubeObject);
     else await client.create(Kinds.BackupTool, tool);
