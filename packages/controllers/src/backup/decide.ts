@@ -1,6 +1,6 @@
 // Pure state machine of datafile Backups (and the New-phase dispatch for every type):
 // observation + now -> actions + status. No I/O, no clock: everything comes in as arguments.
-import type { V1Job, V1Pod } from "@kubernetes/client-node";
+import type { V1Container, V1Job, V1Pod } from "@kubernetes/client-node";
 import { BackupPhase, type Backup, type BackupStatus } from "@dataprotection/api";
 import { childName } from "@dataprotection/runtime";
 import { parseTTL } from "../backuppolicy/ttl.ts";
@@ -10,6 +10,7 @@ import { buildBackupJob, toolJobName } from "./job.ts";
 import { Condition, Reason, failureReason } from "./reasons.ts";
 import { formatBytes, formatDuration, parseToolReport, podStartProblem, terminationMessageOf, toolStartedAt } from "./report.ts";
 import { sourceClusterOf, targetManifest } from "./target.ts";
+import { buildStatusUpdateJob, followStatusUpdates, statusUpdatesOf, type ObservedUpdate } from "./statusupdate.ts";
 import type { BackupPlan, Validation } from "./validate.ts";
 
 /** status for a Backup that failed for `reason`, with the Warning Event that says so. */
@@ -74,7 +75,11 @@ export function startDatafile(b: Backup, plan: BackupPlan, now: Date): Decision 
   const actions: Decision["actions"] = [];
   if (d.claim) actions.push({ kind: "ensureClaim", claim: d.claim });
   if (d.access.secretCopies.length) actions.push({ kind: "copySecrets", copies: d.access.secretCopies });
+  // Pre-stage status updates run first: the tool Job is created suspended and resumed after them.
+  const pre = plan.section.name === "snapshot" ? [] : statusUpdatesOf(plan.section.policy, "pre");
+  if (pre.length) job.spec!.suspend = true;
   actions.push({ kind: "createJob", job });
+  pre.forEach((u, i) => actions.push({ kind: "createJob", job: buildStatusUpdateJob(b, u, "pre", i, job, plan.target) }));
   return {
     actions,
     status: startedStatus(b, plan, now, BackupPhase.InProgress),
@@ -98,6 +103,12 @@ export interface DatafileObservation {
   /** policy.spec.datafile.onFailAttempted (0 when the policy is gone). */
   onFailAttempted: number;
   podStartMs: number;
+  /** backupStatusUpdates of each stage with their Jobs (index order). */
+  pre?: readonly ObservedUpdate[];
+  post?: readonly ObservedUpdate[];
+  /** The target (from status.manifests.target), for post-stage Jobs. */
+  target?: { pod: V1Pod; container: V1Container };
+  hookMs?: number;
 }
 
 const jobCondition = (j: V1Job, type: string) => j.status?.conditions?.some((c) => c.type === type && c.status === "True");
@@ -130,36 +141,25 @@ export function decideDatafile(o: DatafileObservation, now: Date): Decision {
   const job = o.job;
   if (!job) return failed(b, Reason.JobNotFound, `Job "${ns}/${jobName}" of the backup disappeared before it finished: create a new Backup`, now);
   const pod = o.pods[o.pods.length - 1];
+  const hookMs = o.hookMs ?? 300_000;
+
+  if (job.spec?.suspend) {
+    const s = followStatusUpdates(name, "pre", o.pre ?? [], b.status ?? {}, hookMs, now);
+    const stop: Decision["actions"] = s.stop.map((n) => ({ kind: "delete", child: "Job", name: n }));
+    if (!s.done) return { actions: stop, events: [], requeueAfterMs: s.requeueAfterMs };
+    return { actions: [...stop, { kind: "resumeJob", name: jobName }], status: touched(s.status, o.pre ?? []), events: s.events };
+  }
 
   if (jobCondition(job, "Complete")) {
-    const report = parseToolReport(terminationMessageOf(pod)) ?? {};
-    const start = Date.parse(b.status?.startTimestamp ?? "") || now.getTime();
-    const done = job.status?.completionTime ? new Date(job.status.completionTime) : now;
-    const prevTool = b.status?.manifests?.backupTool ?? {};
-    const size = report.totalSize !== undefined ? formatBytes(report.totalSize) : undefined;
-    const checkpoint = report.checkpoint ?? toolStartedAt(pod) ?? b.status?.startTimestamp;
-    return {
-      actions: [],
-      status: {
-        phase: BackupPhase.Completed,
-        completionTimestamp: rfc3339(done),
-        duration: formatDuration(done.getTime() - start),
-        ...(size ? { totalSize: size } : {}),
-        failureReason: undefined,
-        manifests: {
-          ...b.status?.manifests,
-          backupTool: {
-            ...prevTool,
-            ...(size ? { uploadTotalSize: size } : {}),
-            ...(report.checksum ? { checksum: report.checksum } : {}),
-            ...(checkpoint ? { checkpoint } : {}),
-            ...(report.files ? { files: report.files } : {}),
-          },
-        },
-        conditions: withCondition(b.status?.conditions, Condition.ToolJobSucceeded, "True", Reason.BackupCompleted, `Job ${jobName} succeeded`, now),
-      },
-      events: [{ type: "Normal", reason: Reason.BackupCompleted, message: `backup completed${size ? `: ${size}` : ""} in ${formatDuration(done.getTime() - start)} (Job ${jobName})` }],
-    };
+    const post = o.post ?? [];
+    const missing = post.map((u, i) => (u.job ? undefined : buildStatusUpdateJob(b, u.update, "post", i, job, o.target))).filter((j): j is V1Job => !!j);
+    if (missing.length) return { actions: missing.map((j) => ({ kind: "createJob", job: j })), events: [], requeueAfterMs: 1_000 };
+    const d = completeDatafile(o, job, pod, now);
+    // Post-stage results are merged on top of the completed status (they may refine it).
+    const s = followStatusUpdates(name, "post", post, { ...b.status, ...d.status }, hookMs, now);
+    const stop: Decision["actions"] = s.stop.map((n) => ({ kind: "delete", child: "Job", name: n }));
+    if (!s.done) return { actions: stop, events: [], requeueAfterMs: s.requeueAfterMs };
+    return { ...d, actions: stop, status: { ...d.status, ...touched(s.status, post) }, events: [...s.events, ...d.events] };
   }
 
   if (jobCondition(job, "Failed")) {
@@ -178,15 +178,54 @@ export function decideDatafile(o: DatafileObservation, now: Date): Decision {
     return d;
   }
 
-  // Running or starting: a pod that cannot start fails the backup after podStartMs.
+  // Running or starting: a pod that cannot start fails the backup after podStartMs (counted from the Job's start: it may have been suspended).
   const problem = pod ? podStartProblem(pod) : `Job ${jobName} has created no pod yet`;
   if (!problem) return nothing();
-  const created = Date.parse(String(job.metadata?.creationTimestamp ?? "")) || now.getTime();
+  const created = Date.parse(String(job.status?.startTime ?? job.metadata?.creationTimestamp ?? "")) || now.getTime();
   const left = created + o.podStartMs - now.getTime();
   if (left > 0) return { ...nothing(), requeueAfterMs: Math.min(left, 5_000) };
   const d = failed(b, Reason.PodCannotStart, `${problem} (for more than ${Math.round(o.podStartMs / 1000)}s): fix it and create a new Backup`, now);
   d.actions.push({ kind: "delete", child: "Job", name: jobName });
   return d;
+}
+
+/** The top-level status keys the updates wrote (each path's first segment, or every key of a path-less result). */
+function touched(status: Partial<BackupStatus>, updates: readonly ObservedUpdate[]): Partial<BackupStatus> {
+  const keys = updates.some((u) => !u.update.path?.trim()) ? Object.keys(status) : updates.map((u) => u.update.path!.trim().split(".")[0]);
+  return Object.fromEntries(keys.filter((k) => k in status).map((k) => [k, (status as Record<string, unknown>)[k]])) as Partial<BackupStatus>;
+}
+
+function completeDatafile(o: DatafileObservation, job: V1Job, pod: V1Pod | undefined, now: Date): Decision {
+  const b = o.backup;
+  const jobName = job.metadata?.name ?? "";
+  const report = parseToolReport(terminationMessageOf(pod)) ?? {};
+  const start = Date.parse(b.status?.startTimestamp ?? "") || now.getTime();
+  const done = job.status?.completionTime ? new Date(job.status.completionTime) : now;
+  const prevTool = b.status?.manifests?.backupTool ?? {};
+  const size = report.totalSize !== undefined ? formatBytes(report.totalSize) : undefined;
+  const checkpoint = report.checkpoint ?? toolStartedAt(pod) ?? b.status?.startTimestamp;
+  return {
+    actions: [],
+    status: {
+      phase: BackupPhase.Completed,
+      completionTimestamp: rfc3339(done),
+      duration: formatDuration(done.getTime() - start),
+      ...(size ? { totalSize: size } : {}),
+      failureReason: undefined,
+      manifests: {
+        ...b.status?.manifests,
+        backupTool: {
+          ...prevTool,
+          ...(size ? { uploadTotalSize: size } : {}),
+          ...(report.checksum ? { checksum: report.checksum } : {}),
+          ...(checkpoint ? { checkpoint } : {}),
+          ...(report.files ? { files: report.files } : {}),
+        },
+      },
+      conditions: withCondition(b.status?.conditions, Condition.ToolJobSucceeded, "True", Reason.BackupCompleted, `Job ${jobName} succeeded`, now),
+    },
+    events: [{ type: "Normal", reason: Reason.BackupCompleted, message: `backup completed${size ? `: ${size}` : ""} in ${formatDuration(done.getTime() - start)} (Job ${jobName})` }],
+  };
 }
 
 /** Deterministic names of the per-backup helper Jobs. */

@@ -14,7 +14,9 @@ export type Action =
   | { kind: "createJob"; job: V1Job }
   | { kind: "createStatefulSet"; sts: V1StatefulSet }
   | { kind: "createSnapshot"; snapshot: VolumeSnapshotObject }
-  | { kind: "delete"; child: ChildKind; name: string };
+  | { kind: "delete"; child: ChildKind; name: string }
+  /** Unsuspends a Job created suspended (the tool Job waits for pre-stage status updates); applied after status. */
+  | { kind: "resumeJob"; name: string };
 
 export interface BackupEvent {
   type: "Normal" | "Warning";

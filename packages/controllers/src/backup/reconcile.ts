@@ -1,6 +1,6 @@
 // The shell: read from the cache, call the pure decide functions, apply what they return.
 // Every `if` that matters lives in decide.ts / validate.ts / delete.ts / snapshot.ts / logfile.ts.
-import type { V1Job, V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
+import type { V1Container, V1Job, V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
 import {
   BackupPhase, BackupType, Finalizer,
   type Backup, type BackupPolicy, type BackupRepo, type BackupTool, type StorageProvider,
@@ -22,6 +22,7 @@ import { decideLogfile, logStatefulSetName, startLogfile } from "./logfile.ts";
 import { Reason } from "./reasons.ts";
 import { decideSnapshot, startSnapshot, type SnapshotObservation } from "./snapshot.ts";
 import type { VolumeSnapshotObject } from "./snapshot-types.ts";
+import { statusJobName, statusUpdatesOf, type ObservedUpdate, type Stage } from "./statusupdate.ts";
 import { backupTypeOf, sectionOf, validateNewBackup } from "./validate.ts";
 
 const ServiceAccountKind = { group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", namespaced: true };
@@ -50,6 +51,10 @@ export class BackupReconciler {
         job: await this.job(ctx, b.metadata.namespace!, jobName),
         pods: this.jobPods(ctx, b.metadata.namespace!, jobName),
         onFailAttempted: policy?.spec.datafile?.onFailAttempted ?? 0,
+        pre: this.statusUpdates(ctx, b, policy, "pre"),
+        post: this.statusUpdates(ctx, b, policy, "post"),
+        target: this.targetOf(ctx, b),
+        hookMs: this.op.timeouts.hookMs,
         podStartMs: this.op.timeouts.podStartMs,
       }, now));
     }
@@ -142,14 +147,10 @@ export class BackupReconciler {
       const jn = helperJobName(name, role);
       return { job: ctx.cache.get<V1Job & KubeObject>(Kinds.Job, jn, ns), pods: this.jobPods(ctx, ns, jn) };
     };
-    let target: SnapshotObservation["target"];
+    const target = this.targetOf(ctx, b);
     const claims: V1PersistentVolumeClaim[] = [];
-    const t = parseTarget(b.status?.manifests?.target);
-    const pod = t.podName ? ctx.cache.get<V1Pod & KubeObject>(Kinds.Pod, t.podName, ns) : undefined;
-    const container = pod?.spec?.containers.find((c) => c.name === t.containerName) ?? pod?.spec?.containers[0];
-    if (pod && container) {
-      target = { pod, container };
-      for (const v of pod.spec?.volumes ?? []) {
+    if (target) {
+      for (const v of target.pod.spec?.volumes ?? []) {
         if (!v.persistentVolumeClaim) continue;
         const c = await ctx.client.get<V1PersistentVolumeClaim & KubeObject>(Kinds.PersistentVolumeClaim, v.persistentVolumeClaim.claimName, ns).catch((e: unknown) => {
           if (isNotFound(e)) return undefined;
@@ -169,6 +170,23 @@ export class BackupReconciler {
       hookMs: this.op.timeouts.hookMs,
       snapshotReadyMs: this.op.timeouts.snapshotReadyMs,
     };
+  }
+
+  /** The target pod recorded in status.manifests.target, if it still exists. */
+  private targetOf(ctx: ReconcileContext, b: Backup & KubeObject): { pod: V1Pod; container: V1Container } | undefined {
+    const t = parseTarget(b.status?.manifests?.target);
+    const pod = t.podName ? ctx.cache.get<V1Pod & KubeObject>(Kinds.Pod, t.podName, b.metadata.namespace) : undefined;
+    const container = pod?.spec?.containers.find((c) => c.name === t.containerName) ?? pod?.spec?.containers[0];
+    return pod && container ? { pod, container } : undefined;
+  }
+
+  /** One stage's backupStatusUpdates of the datafile policy, with their Jobs and pods. */
+  private statusUpdates(ctx: ReconcileContext, b: Backup & KubeObject, policy: BackupPolicy | undefined, stage: Stage): ObservedUpdate[] {
+    const ns = b.metadata.namespace!;
+    return statusUpdatesOf(policy?.spec.datafile, stage).map((update, i) => {
+      const name = statusJobName(b.metadata.name!, stage, i);
+      return { update, job: ctx.cache.get<V1Job & KubeObject>(Kinds.Job, name, ns), pods: this.jobPods(ctx, ns, name) };
+    });
   }
 
   /** The Backup's VolumeSnapshots: by uid label, as they carry no owner reference. */
@@ -195,8 +213,8 @@ export class BackupReconciler {
   private async apply(ctx: ReconcileContext, b: Backup & KubeObject, d: Decision): Promise<ReconcileResult | void> {
     const ns = b.metadata.namespace!;
     // Creations before the status that relies on them; deletions after the status that explains them.
-    const creates = d.actions.filter((a) => a.kind !== "delete");
-    const deletes = d.actions.filter((a) => a.kind === "delete");
+    const creates = d.actions.filter((a) => a.kind !== "delete" && a.kind !== "resumeJob");
+    const deletes = d.actions.filter((a) => a.kind === "delete" || a.kind === "resumeJob");
     try {
       for (const a of creates) await this.act(ctx, b, a);
     } catch (e) {
@@ -237,6 +255,9 @@ export class BackupReconciler {
         return createOwned(ctx.client, Kinds.StatefulSet, a.sts as KubeObject, b);
       case "createSnapshot":
         return createSnapshot(ctx.client, a.snapshot as VolumeSnapshotObject & KubeObject, b);
+      case "resumeJob":
+        await ctx.client.patch(Kinds.Job, a.name, ns, { spec: { suspend: false } });
+        return;
       case "delete": {
         const kind = a.child === "Job" ? Kinds.Job : a.child === "StatefulSet" ? Kinds.StatefulSet : Kinds.VolumeSnapshot;
         await ctx.client.delete(kind, a.name, ns, { propagationPolicy: "Background" }).catch((e: unknown) => {

@@ -1,0 +1,67 @@
+// backupStatusUpdates end to end: pre scripts run before the tool (they see the data as it was),
+// post scripts after it; their JSON lands at `path`; with no script the tool's backup.info is
+// read; a failing script only raises a Warning Event and the Backup still completes.
+import { expect } from "chai";
+import type { BackupPolicy } from "@dataprotection/api";
+import type { Operator } from "@dataprotection/controllers";
+import { e2eCluster, eventsFor, startTestOperator, testNamespace, until } from "../harness.ts";
+import { backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, installShared, runJob, startTargetPod, testTimeouts, tool } from "./fixtures.ts";
+
+const markerTool = tool("e2e-marker", ["sh", "-c", 'set -e; echo after > /data/marker; mkdir -p "$BACKUP_DIR"; printf \'{"tool":"wrote-backup-info"}\' > "$BACKUP_DIR/backup.info"']);
+// The marker was written by root: the tool rewrites it as root.
+markerTool.metadata!.annotations = { "dataprotection.kubeblocks.io/run-as-root": "true" };
+
+describe("Backup: backupStatusUpdates as Jobs next to the target", function () {
+  this.timeout(240_000);
+  let op: Operator;
+
+  before(async () => {
+    const { controlPlane } = await e2eCluster();
+    await installShared(controlPlane.kubeConfig, [markerTool]);
+    op = await startTestOperator({ controllers: ["backup"], timeouts: testTimeouts });
+  });
+  after(async () => op?.stop());
+
+  it("merges pre and post script output and backup.info into status, in order, and survives a failing script", async () => {
+    const kc = (await e2eCluster()).controlPlane.kubeConfig;
+    const ns = await testNamespace(kc, "bk-status");
+    try {
+      await createPVC(kc, ns.name, "data");
+      await runJob(kc, ns.name, "seed", "echo before > /data/marker", [{ claim: "data", path: "/data" }]);
+      await startTargetPod(kc, ns.name);
+      const spec = datafilePolicy(markerTool.metadata!.name!, {
+        backupStatusUpdates: [
+          { updateStage: "pre", path: "manifests.userContext", containerName: "db", script: "printf '{\"pre\":\"%s\"}' \"`cat /data/marker`\"" },
+          { updateStage: "post", path: "manifests.userContext", script: "printf '{\"post\":\"%s\"}' \"`cat /data/marker`\"" },
+          { updateStage: "post", path: "manifests.userContext" },
+          { updateStage: "post", path: "manifests.backupLog", script: "echo '{\"startTime\":\"2024-01-01T00:00:00Z\",\"stopTime\":\"2024-01-01T01:00:00Z\"}'" },
+          { updateStage: "post", path: "manifests.userContext", script: "echo broken >&2; exit 3" },
+        ],
+      }) as BackupPolicy["spec"];
+      await createPolicy(kc, ns.name, "upd", spec);
+      await createBackup(kc, ns.name, "u1", "upd");
+
+      const b = await backupInPhase(kc, ns.name, "u1", ["Completed"], 150_000);
+      const m = b.status!.manifests!;
+      expect(m.userContext).to.deep.equal({ pre: "before", post: "after", tool: "wrote-backup-info" });
+      expect(m.backupLog).to.deep.equal({ startTime: "2024-01-01T00:00:00Z", stopTime: "2024-01-01T01:00:00Z" });
+      expect(m.backupTool!.files!.map((f) => f.name)).to.deep.equal(["backup.info"]);
+
+      // Events are written asynchronously: wait for all five.
+      const events = await until("five status update Events", async () => {
+        const evs = (await eventsFor(kc, ns.name, "u1")).filter((e) => e.reason?.startsWith("StatusUpdate"));
+        return evs.length >= 5 ? evs : undefined;
+      }, 15_000);
+      expect(events.filter((e) => e.reason === "StatusUpdated").map((e) => e.message!.replace(/, Job .*/, "")).sort()).to.deep.equal([
+        "backupStatusUpdates post #1 (path manifests.userContext)", "backupStatusUpdates post #2 (path manifests.userContext)",
+        "backupStatusUpdates post #3 (path manifests.backupLog)", "backupStatusUpdates pre #1 (path manifests.userContext)",
+      ]);
+      const failed = events.filter((e) => e.reason === "StatusUpdateFailed");
+      expect(failed).to.have.length(1);
+      expect(failed[0].type).to.equal("Warning");
+      expect(failed[0].message).to.contain("post #4").and.contain("broken");
+    } finally {
+      await ns.cleanup();
+    }
+  });
+});
