@@ -16,7 +16,10 @@ export const DEFAULT_HISTORY_LIMIT = 7;
 
 export interface PolicyObservation {
   policy: BackupPolicy;
-  /** Every Backup of the policy's namespace (retention keeps parents of any kept Backup). */
+  /**
+   * The policy's Backups and every Backup descending from one of them (retention keeps the
+   * parents of any kept Backup); more of the namespace's Backups change nothing.
+   */
   backups: readonly ObservedBackup[];
   world: PolicyWorld;
   now: Date;
@@ -32,8 +35,13 @@ export interface BackupToCreate {
   type: BackupType;
   name: string;
   tick: Date;
-  /** Recorded once the Backup was created (not when it already existed). */
   event: PolicyEvent;
+  /**
+   * true: record `event` once this pass created the Backup (logfile Backups). false: a
+   * scheduled tick, whose Event the next pass records with the tick (decision "advance");
+   * record it now only if this pass records the tick itself (the Backup already existed).
+   */
+  eventOnCreate: boolean;
 }
 
 export interface BackupToDelete {
@@ -85,8 +93,11 @@ export function decidePolicy(o: PolicyObservation): PolicyDecision {
       if (tick.action === "wait") continue;
       lastScheduleTime = later(lastScheduleTime, tick.tick);
       if (tick.action === "create") {
-        const late = now.getTime() - tick.tick.getTime() >= 60_000 ? ` (late by ${Math.floor((now.getTime() - tick.tick.getTime()) / 60_000)}m: catching up once)` : "";
-        d.creates.push({ type, name: tick.name, tick: tick.tick, event: { type: "Normal", reason: EventReason.BackupScheduled, message: `created Backup "${tick.name}" for the ${type} tick ${formatTime(tick.tick)}${late}` } });
+        d.creates.push({ type, name: tick.name, tick: tick.tick, event: scheduledEvent(type, tick.name, tick.tick, now), eventOnCreate: false });
+      } else if (tick.action === "advance") {
+        // The pass after the create records the tick, and its Event with it: when many
+        // policies share a tick, Events go out after every due Backup was created.
+        d.events.push(scheduledEvent(type, tick.name, tick.tick, now));
       } else if (tick.action === "skip") {
         d.events.push({ type: "Warning", reason: tick.reason, message: tick.message });
       }
@@ -137,6 +148,12 @@ export function decidePolicy(o: PolicyObservation): PolicyDecision {
   return d;
 }
 
+function scheduledEvent(type: BackupType, name: string, tick: Date, now: Date): PolicyEvent {
+  const lateMs = now.getTime() - tick.getTime();
+  const late = lateMs >= 60_000 ? ` (late by ${Math.floor(lateMs / 60_000)}m: catching up once)` : "";
+  return { type: "Normal", reason: EventReason.BackupScheduled, message: `created Backup "${name}" for the ${type} tick ${formatTime(tick)}${late}` };
+}
+
 /**
  * Keeps one logfile Backup going while the logfile schedule is enabled. Its name is that
  * of the latest cron tick, so a logfile Backup that ended (Failed) is replaced at the next
@@ -149,7 +166,7 @@ function decideLogfile(policyName: string, own: readonly ObservedBackup[], names
   const name = backupNameForTick(policyName, "logfile", tick);
   if (names.has(name)) return { wakeAt: nextTickAfter(cron, now) };
   const message = `created logfile Backup "${name}": archives logs continuously while .spec.schedule.logfile is enabled`;
-  return { create: { type: "logfile", name, tick, event: { type: "Normal", reason: EventReason.LogfileBackupCreated, message } } };
+  return { create: { type: "logfile", name, tick, event: { type: "Normal", reason: EventReason.LogfileBackupCreated, message }, eventOnCreate: true } };
 }
 
 const CONDITION_OF: Record<BackupType, string> = {

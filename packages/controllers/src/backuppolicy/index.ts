@@ -4,6 +4,7 @@ import type { Backup, BackupPolicy } from "@dataprotection/api";
 import type { KubeObject, Manager, ObjectKey } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
 import type { OperatorContext } from "../options.ts";
+import { BackupsByParent, BackupsByPolicy, backupParentIndexValues, backupPolicyIndexValues } from "./related.ts";
 import { reconcileBackupPolicy } from "./reconcile.ts";
 
 type PolicyObject = BackupPolicy & KubeObject;
@@ -11,6 +12,10 @@ type PolicyObject = BackupPolicy & KubeObject;
 const keyOf = (p: PolicyObject): ObjectKey => ({ namespace: p.metadata.namespace, name: p.metadata.name ?? "" });
 
 export function registerBackupPolicyController(manager: Manager, _ctx: OperatorContext): void {
+  // A reconcile reads only its policy's Backups and their descendants: at a shared tick,
+  // 1,000 reconciles each scanning a namespace of thousands of Backups cost seconds of CPU.
+  manager.cache.addIndex(Kinds.Backup, BackupsByPolicy, backupPolicyIndexValues);
+  manager.cache.addIndex(Kinds.Backup, BackupsByParent, backupParentIndexValues);
   const policies = (): PolicyObject[] => manager.cache.list<PolicyObject>(Kinds.BackupPolicy);
   const naming = (field: "backupToolName" | "backupRepoName", name: string | undefined): ObjectKey[] =>
     policies().filter((p) => p.spec.datafile?.[field] === name || p.spec.logfile?.[field] === name).map(keyOf);

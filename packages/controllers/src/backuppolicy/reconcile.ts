@@ -2,7 +2,7 @@
 // the cache, call decidePolicy, apply: create Backups, delete pruned ones, write status.
 // Every `if` that matters lives in decide.ts; this file only does I/O in a crash-safe order
 // (create before recording the tick, so a restart finds the Backup by its name).
-import type { Backup, BackupPolicy, BackupRepo, BackupTool } from "@dataprotection/api";
+import type { BackupPolicy, BackupRepo, BackupTool } from "@dataprotection/api";
 import {
   isAlreadyExists, isNotFound, updateStatus,
   type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult,
@@ -10,6 +10,7 @@ import {
 import { Kinds } from "../kinds.ts";
 import { buildScheduledBackup, observeBackup } from "./backups.ts";
 import { decidePolicy, type PolicyEvent } from "./decide.ts";
+import { relatedBackups } from "./related.ts";
 
 type PolicyObject = BackupPolicy & KubeObject;
 
@@ -19,7 +20,7 @@ export async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContex
   const namespace = policy.metadata.namespace ?? "";
   const decision = decidePolicy({
     policy,
-    backups: ctx.cache.list<Backup & KubeObject>(Kinds.Backup, { namespace }).map(observeBackup),
+    backups: relatedBackups(ctx.cache, namespace, req.name).map(observeBackup),
     world: {
       tools: new Set(ctx.cache.list<BackupTool & KubeObject>(Kinds.BackupTool).map((t) => t.metadata.name ?? "")),
       repos: new Set(ctx.cache.list<BackupRepo & KubeObject>(Kinds.BackupRepo).map((r) => r.metadata.name ?? "")),
@@ -34,15 +35,16 @@ export async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContex
     try {
       await ctx.client.create(Kinds.Backup, buildScheduledBackup({ namespace, name: req.name }, c.type, c.name));
       created = true;
-      record(c.event);
+      if (c.eventOnCreate) record(c.event);
       ctx.log.info("created scheduled backup", { backup: c.name, backupType: c.type, tick: c.tick.toISOString() });
     } catch (e) {
-      // Made before a restart (or seen late by the cache): this tick is done.
+      // Made before a restart (or seen late by the cache): this pass records the tick, and its Event.
       if (!isAlreadyExists(e)) throw e;
+      if (!c.eventOnCreate) record(c.event);
     }
   }
-  // The tick is recorded by the next pass (which finds the Backup by its name), so when many
-  // policies share a tick every Backup is created before any status is written.
+  // The tick and its Event are recorded by the next pass (which finds the Backup by its name),
+  // so when many policies share a tick every Backup is created before any other write.
   if (created) return { requeueAfter: 1 };
   for (const del of decision.deletes) {
     if (ctx.signal.aborted) return;
