@@ -13,7 +13,7 @@ export interface CacheOptions {
   clock?: Clock;
   logger?: Logger;
   /** Per-informer overrides (timeouts, backoff); mostly for tests. */
-  informer?: Pick<InformerOptions, "backoff" | "watchTimeoutSeconds" | "idleTimeoutMs">;
+  informer?: Pick<InformerOptions, "backoff" | "watchTimeoutSeconds" | "idleTimeoutMs" | "absentRetryMs">;
   onRestart?(kind: Kind, reason: RestartReason): void;
   onRelist?(kind: Kind): void;
 }
@@ -39,13 +39,17 @@ export class Cache {
     private readonly o: CacheOptions = {},
   ) {}
 
-  /** The informer of a kind, created (and started, if the cache runs) on first call. */
-  informer(kind: Kind): Informer {
+  /**
+   * The informer of a kind, created (and started, if the cache runs) on first call. `optional`
+   * (decided by the first call) tolerates a kind the API server does not serve: see isAvailable().
+   */
+  informer(kind: Kind, o: { optional?: boolean } = {}): Informer {
     const id = kindId(kind);
     let inf = this.informers.get(id);
     if (!inf) {
       inf = new Informer(this.client, kind, {
         ...this.o.informer,
+        optional: o.optional,
         namespace: kind.namespaced ? this.o.namespace : undefined,
         clock: this.o.clock,
         logger: this.o.logger,
@@ -62,6 +66,11 @@ export class Cache {
   addIndex(kind: Kind, name: string, fn: IndexFunc): void {
     const store = this.informer(kind).store;
     if (!store.hasIndex(name)) store.addIndex(name, fn);
+  }
+
+  /** Whether a cached kind is served: always true once synced, except for an absent optional kind. */
+  isAvailable(kind: Kind): boolean {
+    return this.synced(kind).available;
   }
 
   get<T extends KubeObject>(kind: Kind, name: string, namespace?: string): T | undefined {

@@ -63,7 +63,7 @@ export interface ControllerSpec extends ControllerOptions {
   name: string;
   forKind: Kind;
   owns: Kind[];
-  watches: Array<{ kind: Kind; map: MapFunc }>;
+  watches: Array<{ kind: Kind; map: MapFunc; optional?: boolean }>;
   reconciler: Reconciler;
 }
 

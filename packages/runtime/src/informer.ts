@@ -2,7 +2,7 @@ import type { Logger } from "winston";
 import { backoffDelay, type BackoffOptions } from "./backoff.ts";
 import { WatchStalledError, type KubeClient, type WatchEvent } from "./client.ts";
 import { realClock, sleep, type Clock } from "./clock.ts";
-import { ApiError, isGone } from "./errors.ts";
+import { ApiError, isGone, isNotFound } from "./errors.ts";
 import { apiVersionOf, type Kind } from "./kinds.ts";
 import { deepFreeze, objectKey, type KubeObject } from "./object.ts";
 import { Store } from "./store.ts";
@@ -34,6 +34,13 @@ export interface InformerOptions {
   idleTimeoutMs?: number;
   onRestart?(reason: RestartReason): void;
   onRelist?(): void;
+  /**
+   * The kind may not be served (a CRD not installed): a 404 on list counts as synced and empty
+   * (`available` false) instead of blocking sync forever; the list is retried every
+   * `absentRetryMs` (default 30s) and the informer starts watching once the kind appears.
+   */
+  optional?: boolean;
+  absentRetryMs?: number;
 }
 
 /**
@@ -46,6 +53,7 @@ export class Informer {
   private handlers = new Set<EventHandler>();
   private rv = "";
   private synced = false;
+  private absent = false;
   private syncWaiters: Array<() => void> = [];
   private abort = new AbortController();
   private loop?: Promise<void>;
@@ -63,6 +71,11 @@ export class Informer {
 
   get hasSynced(): boolean {
     return this.synced;
+  }
+
+  /** Synced and served: false for an optional kind the API server does not serve (yet). */
+  get available(): boolean {
+    return this.synced && !this.absent;
   }
 
   get resourceVersion(): string {
@@ -105,6 +118,10 @@ export class Informer {
       try {
         if (needList) {
           await this.relist(signal);
+          if (this.absent) {
+            await sleep(this.clock, this.o.absentRetryMs ?? 30_000, signal);
+            continue;
+          }
           needList = false;
         }
         const delivered = await this.watchOnce(signal);
@@ -118,7 +135,8 @@ export class Informer {
         if (signal.aborted) break;
         const reason: RestartReason = isGone(e) ? "expired" : e instanceof WatchStalledError ? "stalled" : "error";
         this.o.onRestart?.(reason);
-        if (reason === "expired") {
+        // An optional kind whose watch fails (e.g. its CRD was deleted) lists again: a 404 then empties it.
+        if (reason === "expired" || (this.o.optional && isNotFound(e))) {
           this.log?.info("watch expired, relisting", { kind: this.kind.kind, resourceVersion: this.rv });
           needList = true;
           failures = 0;
@@ -133,7 +151,17 @@ export class Informer {
 
   /** Lists everything and reconciles the store with it, emitting adds, updates and deletes. */
   private async relist(signal: AbortSignal): Promise<void> {
-    const list = await this.client.listAll(this.kind, { namespace: this.o.namespace, labelSelector: this.o.labelSelector });
+    let list: Awaited<ReturnType<KubeClient["listAll"]>>;
+    try {
+      list = await this.client.listAll(this.kind, { namespace: this.o.namespace, labelSelector: this.o.labelSelector });
+      if (this.absent) this.log?.info("optional kind is served now", { kind: this.kind.kind });
+      this.absent = false;
+    } catch (e) {
+      if (!this.o.optional || !isNotFound(e)) throw e;
+      if (!this.absent) this.log?.warn("optional kind is not served by the API server; retrying its list", { kind: this.kind.kind, retryInMs: this.o.absentRetryMs ?? 30_000 });
+      this.absent = true;
+      list = { items: [], metadata: {} };
+    }
     if (signal.aborted) return;
     if (this.synced) this.o.onRelist?.();
     const seen = new Set<string>();

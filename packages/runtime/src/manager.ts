@@ -163,7 +163,8 @@ export class Manager {
 
   private add(c: ControllerSpec): void {
     if (this.started) throw new Error("add controllers before start()");
-    for (const k of [c.forKind, ...c.owns, ...c.watches.map((w) => w.kind)]) this.cache.informer(k);
+    for (const k of [c.forKind, ...c.owns]) this.cache.informer(k);
+    for (const w of c.watches) this.cache.informer(w.kind, { optional: w.optional });
     this.controllers.push(new Controller(c, { cache: this.cache, client: this.client, events: this.events, metrics: this.metrics, logger: this.logger, clock: this.clock }));
   }
 
@@ -185,7 +186,7 @@ export class Manager {
 export class ControllerBuilder {
   private forKind?: Kind;
   private ownsKinds: Kind[] = [];
-  private watched: Array<{ kind: Kind; map: MapFunc }> = [];
+  private watched: Array<{ kind: Kind; map: MapFunc; optional?: boolean }> = [];
   private options: ControllerOptions = {};
 
   constructor(
@@ -205,9 +206,12 @@ export class ControllerBuilder {
     return this;
   }
 
-  /** Anything else: map decides which primary keys an event affects. */
-  watches(kind: Kind, map: MapFunc): this {
-    this.watched.push({ kind, map });
+  /**
+   * Anything else: map decides which primary keys an event affects. `optional`: the kind may not
+   * be served (a CRD not installed); the cache then syncs it empty (cache.isAvailable(kind) false).
+   */
+  watches(kind: Kind, map: MapFunc, o: { optional?: boolean } = {}): this {
+    this.watched.push({ kind, map, ...(o.optional ? { optional: true } : {}) });
     return this;
   }
 

@@ -22,7 +22,7 @@ export function registerBackupController(manager: Manager, ctx: OperatorContext)
     .watches(Kinds.VolumeSnapshot, (s) => {
       const owner = s.metadata.labels?.[LabelBackupName];
       return owner ? [{ namespace: s.metadata.namespace, name: owner }] : [];
-    })
+    }, { optional: true })
     // A tool pod wakes its Backup (start problems); any pod may be the target a New Backup waits for.
     .watches(Kinds.Pod, (p) => {
       const owner = p.metadata.labels?.[LabelBackupName];

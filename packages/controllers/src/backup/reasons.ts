@@ -23,6 +23,7 @@ export const Reason = {
   PodCannotStart: "PodCannotStart",
   HookFailed: "HookFailed",
   SnapshotFailed: "SnapshotFailed",
+  SnapshotAPIUnavailable: "SnapshotAPIUnavailable",
   StatefulSetNotFound: "StatefulSetNotFound",
   // Normal transitions
   BackupStarted: "BackupStarted",

@@ -20,7 +20,7 @@ import { claimManifest, type ClaimToEnsure } from "./destination.ts";
 import { LabelBackupName, LabelBackupUID, toolJobName } from "./job.ts";
 import { decideLogfile, logStatefulSetName, startLogfile } from "./logfile.ts";
 import { Reason } from "./reasons.ts";
-import { decideSnapshot, startSnapshot, type SnapshotObservation } from "./snapshot.ts";
+import { decideSnapshot, snapshotApiUnavailable, startSnapshot, type SnapshotObservation } from "./snapshot.ts";
 import type { VolumeSnapshotObject } from "./snapshot-types.ts";
 import { statusJobName, statusUpdatesOf, type ObservedUpdate, type Stage } from "./statusupdate.ts";
 import { backupTypeOf, sectionOf, validateNewBackup } from "./validate.ts";
@@ -42,6 +42,9 @@ export class BackupReconciler {
     if (!hasFinalizer(b, Finalizer)) b = await addFinalizer(ctx.client, Kinds.Backup, b, Finalizer);
     const phase = b.status?.phase ?? BackupPhase.New;
     const type = backupTypeOf(b);
+    // Optional kind: a cluster without the snapshot CRDs fails snapshot backups instead of never starting the operator.
+    const snapshotting = type === BackupType.Snapshot && (phase === BackupPhase.New || phase === BackupPhase.InProgress);
+    if (snapshotting && !ctx.cache.isAvailable(Kinds.VolumeSnapshot)) return this.apply(ctx, b, snapshotApiUnavailable(b, now));
     if (phase === BackupPhase.New) return this.apply(ctx, b, await this.decideNew(ctx, b, now));
     if (phase === BackupPhase.InProgress && type === BackupType.Datafile) {
       const jobName = toolJobName(b.metadata.name!, b.status?.attempts ?? 0);

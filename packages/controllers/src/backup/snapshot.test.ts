@@ -6,7 +6,7 @@ import type { Backup, BackupPolicy } from "@dataprotection/api";
 import { decideDeletion } from "./delete.ts";
 import { LabelBackupUID } from "./job.ts";
 import { Reason } from "./reasons.ts";
-import { buildVolumeSnapshot, claimsToSnapshot, decideSnapshot, type SnapshotObservation } from "./snapshot.ts";
+import { buildVolumeSnapshot, claimsToSnapshot, decideSnapshot, snapshotApiUnavailable, type SnapshotObservation } from "./snapshot.ts";
 import type { VolumeSnapshotObject } from "./snapshot-types.ts";
 import { backup, job, NOW, pod } from "./testdata.ts";
 
@@ -57,6 +57,15 @@ describe("decideSnapshot", () => {
     const d = decideSnapshot({ ...base(), policy: snapPolicy(), snapshots: [ready] }, NOW);
     expect(d.status).to.include({ totalSize: "2Ki", duration: "1m0s" });
     expect(d.status!.manifests!.backupSnapshot).to.deep.equal({ volumeSnapshotName: "b1", volumeSnapshotContentName: "snapcontent-1" });
+  });
+});
+
+describe("snapshotApiUnavailable", () => {
+  it("fails the backup naming what to install and the datafile alternative", () => {
+    const d = snapshotApiUnavailable(backup({ backupType: "snapshot" }), NOW);
+    expect(d.status?.phase).to.equal("Failed");
+    expect(d.status?.failureReason).to.match(/^SnapshotAPIUnavailable: this cluster does not serve snapshot.storage.k8s.io\/v1 VolumeSnapshots: install/);
+    expect(d.events[0]).to.include({ type: "Warning", reason: Reason.SnapshotAPIUnavailable });
   });
 });
 

@@ -79,6 +79,11 @@ export function buildVolumeSnapshot(b: Backup, name: string, claim: string, volu
   };
 }
 
+/** A snapshot Backup on a cluster that does not serve snapshot.storage.k8s.io/v1 VolumeSnapshots. */
+export function snapshotApiUnavailable(b: Backup, now: Date): Decision {
+  return failed(b, Reason.SnapshotAPIUnavailable, `this cluster does not serve snapshot.storage.k8s.io/v1 VolumeSnapshots: install the CSI external-snapshotter CRDs and controller (and a VolumeSnapshotClass), or use backupType datafile in BackupPolicy "${b.metadata?.namespace}/${b.spec.backupPolicyName}"`, now);
+}
+
 export function startSnapshot(b: Backup, plan: BackupPlan, now: Date): Decision {
   const status = startedStatus(b, plan, now, BackupPhase.InProgress);
   return { actions: [], status, events: [{ type: "Normal", reason: Reason.BackupStarted, message: `started snapshot backup of pod ${plan.target?.pod.metadata?.name}` }], requeueAfterMs: 1 };
