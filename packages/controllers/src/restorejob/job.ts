@@ -2,6 +2,7 @@
 // logical restore Jobs of a RestoreJob. Steps run in plan order as init containers,
 // the last one as the main container, so a Job is one ordered, retryable unit.
 import type { V1Container, V1EnvVar, V1Job, V1Pod, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
+import { toolServiceAccount } from "../backup/job.ts";
 import type { Backup, BackupTool, RestoreJob } from "@dataprotection/api";
 import { childName, setControllerReference, type KubeObject } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
@@ -115,7 +116,7 @@ export function buildPhysicalJob(rj: RestoreJob, plan: RestorePlan, access: Repo
   const mounts = (rj.spec.targetVolumeMounts ?? []) as V1VolumeMount[];
   const containers = plan.steps.map((s, i) => stepContainer(rj, plan, s, i, "physical", access, mounts));
   const volumes = [...((rj.spec.targetVolumes ?? []) as V1Volume[]), ...access.volumes];
-  return jobShell(rj, physicalJobName(rj), "physical", {}, containers, volumes);
+  return jobShell(rj, physicalJobName(rj), "physical", {}, containers, volumes, toolServiceAccount(plan.steps[plan.steps.length - 1]!.tool));
 }
 
 /**
@@ -131,5 +132,6 @@ export function buildLogicalJob(rj: RestoreJob, plan: RestorePlan, access: RepoA
   const podName = pod.metadata?.name ?? "";
   return jobShell(rj, logicalJobName(rj, podName), "logical", { [LabelTargetPod]: podName }, containers, [...pvcVolumes, ...access.volumes], {
     nodeName: pod.spec?.nodeName,
+    ...toolServiceAccount(plan.steps[plan.steps.length - 1]!.tool),
   });
 }
