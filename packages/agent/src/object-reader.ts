@@ -1,7 +1,6 @@
-import { createHash } from "node:crypto";
 import type { Readable, Writable } from "node:stream";
 import { finished } from "node:stream/promises";
-import type { RepoBackend } from "@dataprotection/storage";
+import type { ObjectFile, RepoBackend } from "@dataprotection/storage";
 import { ChunkError, type ChunkSpec, maxFrame } from "./chunks/codec.ts";
 import { churned } from "./chunks/gc.ts";
 import { ChunkPool, type Slot } from "./chunks/pool.ts";
@@ -9,6 +8,7 @@ import { AgentError } from "./errors.ts";
 import { FLAGS, FLAG_FINAL, FRAME_HEAD, TRAILER_LEN, decodeTrailer } from "./format/frames.ts";
 import { HEADER_LEN, type ObjectHeader, decodeHeader } from "./format/header.ts";
 import { type KeySource, keyCheck, objectKey } from "./format/keys.ts";
+import { copyInto } from "./chunks/copy.ts";
 
 export interface ReadResult {
   size: number;
@@ -30,7 +30,7 @@ export interface ReadOptions {
 /**
  * Stream object `name` from `repoKey` into `sink`, releasing only bytes of chunks
  * that verified, in order: worker threads open chunks ahead while the main thread
- * hashes and hands them on. Rejects with an AgentError naming the object on a wrong
+ * hands them on (and the first worker hashes them, in order). Rejects with an AgentError naming the object on a wrong
  * key, corruption, truncation, or a plaintext size/sha256 that differs from the
  * trailer (or from `expectSha256`, e.g. from the manifest).
  */
@@ -41,38 +41,35 @@ export async function readObject(
   sink: Writable | ChunkConsumer,
   opts: ReadOptions,
 ): Promise<ReadResult> {
-  const body = await backend.get(repoKey);
-  let parsed;
-  try {
-    parsed = await readHeader(body, name);
-  } catch (err) {
-    body.destroy();
-    throw err;
-  }
-  const { header, rawHeader } = parsed;
+  // Filesystem repos: positioned reads straight into the chunk slots; otherwise the stream.
+  const src: FrameSource = backend.openRead ? new FileFrames(await backend.openRead(repoKey)) : new StreamFrames(await backend.get(repoKey));
+  let header: ObjectHeader;
+  let rawHeader: Buffer;
   let key: Buffer | undefined;
-  if (header.encryption !== "none") {
-    if (!opts.key) {
-      body.destroy();
-      throw new AgentError(`object "${name}" is encrypted: set DP_ENCRYPTION_KEY or DP_ENCRYPTION_KEY_FILE`);
+  try {
+    rawHeader = await src.header(name);
+    header = decodeHeader(rawHeader, name);
+    if (header.encryption !== "none") {
+      if (!opts.key) throw new AgentError(`object "${name}" is encrypted: set DP_ENCRYPTION_KEY or DP_ENCRYPTION_KEY_FILE`);
+      key = await objectKey(opts.key, header.salt);
+      if (!keyCheck(key).equals(header.keyCheck)) throw new AgentError(`object "${name}" cannot be decrypted: the encryption key is not the one it was written with`);
     }
-    key = await objectKey(opts.key, header.salt);
-    if (!keyCheck(key).equals(header.keyCheck)) {
-      body.destroy();
-      throw new AgentError(`object "${name}" cannot be decrypted: the encryption key is not the one it was written with`);
-    }
+  } catch (err) {
+    await src.close();
+    throw err;
   }
   const spec: ChunkSpec = { header: rawHeader, name, key, compression: header.compression, chunkSize: header.chunkSize };
   const threads = opts.threads ?? 0;
-  const pool = new ChunkPool(spec, threads, 2 * threads + 2, maxFrame(header.chunkSize) - FRAME_HEAD, header.chunkSize);
+  // Slot inputs hold a frame's payload|tag and, read along with it, the next frame's head.
+  const pool = new ChunkPool(spec, threads, 2 * threads + 2, maxFrame(header.chunkSize), header.chunkSize);
   const st: ReadState = { size: 0, storedSize: HEADER_LEN, sha256: "", verified: false };
-  const chunks = openedChunks(body, name, pool, st);
+  const chunks = openedChunks(src, name, pool, st);
   try {
     if (typeof sink === "function") await sink(chunks);
     else await writeTo(sink, chunks);
   } finally {
     await chunks.return(undefined);
-    body.destroy();
+    await src.close();
   }
   if (!st.verified) throw new Error(`internal: object "${name}" was not read to its end`);
   if (opts.expectSha256 && opts.expectSha256 !== st.sha256) {
@@ -89,53 +86,51 @@ interface ReadState {
 }
 
 // Verified plaintext chunks in order. Each is a slot's output, reused once the consumer asks for the next.
-async function* openedChunks(body: Readable, name: string, pool: ChunkPool, st: ReadState): AsyncGenerator<Buffer> {
-  const it = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  const frames = new FrameBuffer();
+async function* openedChunks(src: FrameSource, name: string, pool: ChunkPool, st: ReadState): AsyncGenerator<Buffer> {
   const { tagLen } = pool.codec.frames;
   const chunkSize = pool.codec.spec.chunkSize;
-  const hash = createHash("sha256");
   const inflight: { slot: Slot; index: number; done: Promise<number> }[] = [];
+  // The hash thread takes each chunk next to the consumer; its slot frees when both are done.
+  const hashing = new Set<Promise<void>>();
   const corrupt = (index: number, why: string): AgentError => new AgentError(`object "${name}" is corrupt at chunk ${index} (${why})`);
   let index = 0;
   let ended = false;
   let trailer: { size: number; sha256: string } | undefined;
   try {
     for (;;) {
-      // Parse and dispatch frames while a slot is free; read the body only when a frame is incomplete.
-      while (!trailer && pool.hasFree()) {
-        const h = frames.head();
-        if (h) {
-          if (h.flags & ~FLAGS) throw corrupt(index, "bad frame flags");
-          const final = (h.flags & FLAG_FINAL) !== 0;
-          if (final ? h.len !== TRAILER_LEN : h.len === 0 || h.len > chunkSize) throw corrupt(index, `bad frame length ${h.len}`);
-          const total = FRAME_HEAD + h.len + tagLen;
-          if (frames.have >= total) {
-            frames.skip(FRAME_HEAD);
-            if (final) {
-              const t = frames.take(h.len + tagLen);
-              const plain = pool.codec.frames.open(index, h.flags, t.subarray(0, h.len), t.subarray(h.len));
-              if (!plain) throw corrupt(index, tagLen === 16 ? "authentication failed" : "checksum mismatch");
-              trailer = decodeTrailer(plain);
-              index++;
-              break;
-            }
-            const slot = pool.take()!;
-            frames.copyTo(slot.input, h.len + tagLen);
-            const done = pool.run(slot, { op: "open", index, flags: h.flags, len: h.len });
-            done.catch(() => undefined); // awaited in order below
-            inflight.push({ slot, index: index++, done });
-            continue;
+      // Every slot waits for the hash thread: wait for one rather than for nothing.
+      if (inflight.length === 0 && !trailer && !ended && !pool.hasFree()) await pool.whenFree();
+      // Read and dispatch frames while a slot is free.
+      while (!trailer && !ended && pool.hasFree()) {
+        const h = await src.head();
+        if (!h) {
+          ended = true;
+          break;
+        }
+        if (h.flags & ~FLAGS) throw corrupt(index, "bad frame flags");
+        const final = (h.flags & FLAG_FINAL) !== 0;
+        if (final ? h.len !== TRAILER_LEN : h.len === 0 || h.len > chunkSize) throw corrupt(index, `bad frame length ${h.len}`);
+        if (final) {
+          const t = Buffer.allocUnsafe(h.len + tagLen + FRAME_HEAD);
+          if (!(await src.body(t, h.len + tagLen))) {
+            ended = true;
+            break;
           }
+          const plain = pool.codec.frames.open(index, h.flags, t.subarray(0, h.len), t.subarray(h.len, h.len + tagLen));
+          if (!plain) throw corrupt(index, tagLen === 16 ? "authentication failed" : "checksum mismatch");
+          trailer = decodeTrailer(plain);
+          index++;
+          break;
         }
-        if (ended) break;
-        const next = await it.next();
-        if (next.done) ended = true;
-        else {
-          st.storedSize += next.value.length;
-          churned(next.value.length);
-          frames.push(next.value);
+        const slot = pool.take()!;
+        if (!(await src.body(slot.input, h.len + tagLen))) {
+          pool.give(slot);
+          ended = true;
+          break;
         }
+        const done = pool.run(slot, { op: "open", index, flags: h.flags, len: h.len });
+        done.catch(() => undefined); // awaited in order below
+        inflight.push({ slot, index: index++, done });
       }
       const head = inflight.shift();
       if (!head) break;
@@ -147,25 +142,162 @@ async function* openedChunks(body: Readable, name: string, pool: ChunkPool, st: 
         if (err.why === "auth") throw corrupt(head.index, err.message);
         throw new AgentError(`object "${name}" does not decompress at chunk ${head.index}: ${err.message}`);
       }
+      // Authenticated (tag or digest) by the worker: the bytes may go out while the hash thread reads them too.
       const plain = head.slot.output.subarray(0, len);
-      hash.update(plain);
+      const hashed = pool.hash(head.slot, "output", len);
+      hashed.catch(() => undefined); // a failed hash thread fails digest() below
       st.size += len;
       yield plain;
-      pool.give(head.slot);
+      const slot = head.slot;
+      const h: Promise<void> = hashed.then(
+        () => {
+          hashing.delete(h);
+          pool.give(slot);
+        },
+        () => void hashing.delete(h),
+      );
+      hashing.add(h);
     }
+    await Promise.all(hashing);
     if (!trailer) throw new AgentError(`object "${name}" is truncated at chunk ${index} (the final chunk is missing)`);
-    if (frames.have > 0) throw corrupt(index, "data after the final chunk");
-    for (let next = await it.next(); !next.done; next = await it.next()) {
-      st.storedSize += next.value.length;
-      if (next.value.length > 0) throw corrupt(index, "data after the final chunk");
-    }
-    st.sha256 = hash.digest("hex");
+    if (await src.more()) throw corrupt(index, "data after the final chunk");
+    st.storedSize = src.stored;
+    st.sha256 = await pool.digest();
     if (st.size !== trailer.size || st.sha256 !== trailer.sha256) {
       throw new AgentError(`object "${name}" failed its checksum: ${st.size} bytes sha256 ${st.sha256}, expected ${trailer.size} bytes sha256 ${trailer.sha256}`);
     }
     st.verified = true;
   } finally {
     await pool.close();
+  }
+}
+
+/** Where frames come from: the object's header, then each frame's head and payload|tag. */
+interface FrameSource {
+  /** The fixed-size header (an AgentError when the object is shorter). */
+  header(name: string): Promise<Buffer>;
+  /** The next frame's flags and payload length, or undefined when no whole head is left. */
+  head(): Promise<{ flags: number; len: number } | undefined>;
+  /** Move the frame's head and its `n` bytes of payload|tag into `dst` (room for n + FRAME_HEAD); false when the object ends first. */
+  body(dst: Buffer, n: number): Promise<boolean>;
+  /** Whether any bytes follow what was read. */
+  more(): Promise<boolean>;
+  /** Bytes of the object read (all of it, after more() said false). */
+  readonly stored: number;
+  close(): Promise<void>;
+}
+
+/** A filesystem object: positioned reads straight into the slots, one per frame (each also reads the next frame's head). */
+class FileFrames implements FrameSource {
+  private pos = 0;
+  private nextHead?: Buffer;
+
+  constructor(private readonly file: ObjectFile) {}
+
+  get stored(): number {
+    return this.file.size;
+  }
+
+  private async readFull(dst: Buffer, n: number, at: number): Promise<boolean> {
+    for (let off = 0; off < n; ) {
+      const k = await this.file.read(dst, off, n - off, at + off);
+      if (k === 0) return false;
+      off += k;
+    }
+    return true;
+  }
+
+  async header(name: string): Promise<Buffer> {
+    if (this.file.size === 0) throw new AgentError(`object "${name}" is empty (truncated)`);
+    const b = Buffer.alloc(HEADER_LEN);
+    if (this.file.size < HEADER_LEN || !(await this.readFull(b, HEADER_LEN, 0))) throw new AgentError(`object "${name}" is truncated inside its header`);
+    this.pos = HEADER_LEN;
+    return b;
+  }
+
+  async head(): Promise<{ flags: number; len: number } | undefined> {
+    if (!this.nextHead) {
+      if (this.file.size - this.pos < FRAME_HEAD) return undefined;
+      const b = Buffer.allocUnsafe(FRAME_HEAD);
+      if (!(await this.readFull(b, FRAME_HEAD, this.pos))) return undefined;
+      this.nextHead = b;
+    }
+    return { flags: this.nextHead.readUInt8(0), len: this.nextHead.readUInt32BE(1) };
+  }
+
+  async body(dst: Buffer, n: number): Promise<boolean> {
+    const at = this.pos + FRAME_HEAD;
+    if (at + n > this.file.size) return false;
+    const extra = at + n + FRAME_HEAD <= this.file.size && dst.length >= n + FRAME_HEAD ? FRAME_HEAD : 0;
+    if (!(await this.readFull(dst, n + extra, at))) return false;
+    this.pos = at + n;
+    this.nextHead = extra ? Buffer.from(dst.subarray(n, n + FRAME_HEAD)) : undefined;
+    return true;
+  }
+
+  more(): Promise<boolean> {
+    return Promise.resolve(this.pos < this.file.size);
+  }
+
+  close(): Promise<void> {
+    return this.file.close().catch(() => undefined);
+  }
+}
+
+/** Any other repo: the object's stream, cut into frames. */
+class StreamFrames implements FrameSource {
+  private readonly frames = new FrameBuffer();
+  private iterator?: AsyncIterator<Buffer>;
+  private ended = false;
+  stored = HEADER_LEN;
+
+  constructor(private readonly stream: Readable) {}
+
+  // Made after the header is read off the stream.
+  private get it(): AsyncIterator<Buffer> {
+    return (this.iterator ??= this.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
+  }
+
+  async header(name: string): Promise<Buffer> {
+    return (await readHeader(this.stream, name)).rawHeader;
+  }
+
+  private async need(n: number): Promise<boolean> {
+    while (this.frames.have < n && !this.ended) {
+      const next = await this.it.next();
+      if (next.done) this.ended = true;
+      else {
+        this.stored += next.value.length;
+        churned(next.value.length);
+        this.frames.push(next.value);
+      }
+    }
+    return this.frames.have >= n;
+  }
+
+  async head(): Promise<{ flags: number; len: number } | undefined> {
+    return (await this.need(FRAME_HEAD)) ? this.frames.head() : undefined;
+  }
+
+  async body(dst: Buffer, n: number): Promise<boolean> {
+    if (!(await this.need(FRAME_HEAD + n))) return false;
+    this.frames.skip(FRAME_HEAD);
+    this.frames.copyTo(dst, n);
+    return true;
+  }
+
+  async more(): Promise<boolean> {
+    if (this.frames.have > 0) return true;
+    for (let next = await this.it.next(); !next.done; next = await this.it.next()) {
+      this.stored += next.value.length;
+      if (next.value.length > 0) return true;
+    }
+    return false;
+  }
+
+  close(): Promise<void> {
+    this.stream.destroy();
+    return Promise.resolve();
   }
 }
 
@@ -203,7 +335,7 @@ class FrameBuffer {
     while (off < n) {
       const p = this.parts[0];
       const k = Math.min(p.length, n - off);
-      if (dst) p.copy(dst, off, 0, k);
+      if (dst) copyInto(k === p.length ? p : p.subarray(0, k), dst, off);
       off += k;
       if (k === p.length) this.parts.shift();
       else this.parts[0] = p.subarray(k);

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { RepoBackend } from "@dataprotection/storage";
 import { type ChunkSpec, maxFrame } from "./chunks/codec.ts";
 import { ChunkPool, type Slot } from "./chunks/pool.ts";
@@ -6,6 +6,7 @@ import { FLAG_FINAL, encodeTrailer } from "./format/frames.ts";
 import type { Compression } from "./format/header.ts";
 import { encodeHeader } from "./format/header.ts";
 import { type KeySource, kdfOf, keyCheck, objectKey } from "./format/keys.ts";
+import { copyInto } from "./chunks/copy.ts";
 
 export interface CompressionOptions {
   algorithm: Compression;
@@ -31,7 +32,7 @@ export interface WrittenObject {
 /**
  * Stream `source` into the repo under `repoKey` as a sealed object named `name`
  * (the name is bound into every chunk). Chunks are compressed and sealed on worker
- * threads while the main thread reads, hashes and writes; a fixed set of slots
+ * threads (the first also hashes them, in order) while the main thread reads and writes; a fixed set of slots
  * bounds the memory. A buffer the source yields must stay valid only until the
  * next one is asked for. On any failure nothing is left in the repo.
  */
@@ -72,6 +73,8 @@ interface Stats {
 }
 
 // Header, then frames in order. Each yielded buffer is a slot's output, reused once the backend asks for the next.
+// Reading runs as its own loop, so it goes on while the backend writes: reading, hashing (hash
+// thread), sealing (chunk threads) and writing overlap, and only the free slots hold it back.
 async function* sealedFrames(
   source: AsyncIterable<Buffer>,
   spec: ChunkSpec,
@@ -79,42 +82,64 @@ async function* sealedFrames(
   stats: Stats,
 ): AsyncGenerator<Buffer> {
   yield spec.header;
-  // Two jobs per thread keep every thread busy while the main thread reads and writes.
-  const pool = new ChunkPool(spec, threads, 2 * threads + 2, spec.chunkSize, maxFrame(spec.chunkSize));
-  const hash = createHash("sha256");
+  // Three jobs per thread: every thread stays busy while the reader runs ahead of the writer.
+  const pool = new ChunkPool(spec, threads, 3 * threads + 3, spec.chunkSize, maxFrame(spec.chunkSize));
   const input = new Filler(source);
-  const inflight: { slot: Slot; done: Promise<number> }[] = [];
+  const ready: { slot: Slot; done: Promise<number> }[] = [];
+  let wake: (() => void) | undefined;
+  let reading = true;
+  let readError: { err: unknown } | undefined;
+  let stop = false;
   let index = 0;
+  const reader = (async () => {
+    try {
+      for (;;) {
+        await pool.whenFree();
+        const slot = stop ? undefined : pool.take();
+        if (!slot) return;
+        const n = await input.fill(slot.input);
+        if (n === 0 || stop) {
+          pool.give(slot);
+          return;
+        }
+        stats.size += n;
+        const hashed = pool.hash(slot, "input", n);
+        const sealed = pool.run(slot, { op: "seal", index: index++, len: n });
+        const done = Promise.all([sealed, hashed]).then(([len]) => len);
+        done.catch(() => undefined); // awaited in order below
+        ready.push({ slot, done });
+        wake?.();
+      }
+    } catch (err) {
+      readError = { err };
+    } finally {
+      reading = false;
+      wake?.();
+    }
+  })();
   try {
     for (;;) {
-      let slot: Slot | undefined;
-      while (!input.ended && (slot = pool.take())) {
-        const n = await input.fill(slot.input);
-        if (n === 0) {
-          pool.give(slot);
-          break;
-        }
-        const plain = slot.input.subarray(0, n);
-        hash.update(plain);
-        stats.size += n;
-        const done = pool.run(slot, { op: "seal", index: index++, len: n });
-        done.catch(() => undefined); // awaited in order below
-        inflight.push({ slot, done });
-      }
-      const head = inflight.shift();
+      while (ready.length === 0 && reading) await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+      const head = ready.shift();
       if (!head) break;
-      yield head.slot.output.subarray(0, await head.done);
+      const len = await head.done;
+      yield head.slot.output.subarray(0, len);
       pool.give(head.slot);
     }
-    stats.sha256 = hash.digest("hex");
+    if (readError) throw readError.err;
+    stats.sha256 = await pool.digest();
     const trailer = Buffer.allocUnsafe(maxFrame(64));
     yield trailer.subarray(0, pool.codec.frames.sealInto(index++, FLAG_FINAL, encodeTrailer(stats.size, Buffer.from(stats.sha256, "hex")), trailer));
     stats.chunks = index;
   } catch (err) {
-    stats.error = err;
+    stats.error = readError?.err ?? err;
     throw err;
   } finally {
+    stop = true;
     await pool.close();
+    await reader;
+    await input.close();
   }
 }
 
@@ -126,6 +151,11 @@ class Filler {
 
   constructor(source: AsyncIterable<Buffer>) {
     this.it = source[Symbol.asyncIterator]();
+  }
+
+  /** Let the source clean up (close files) when we stop early. */
+  async close(): Promise<void> {
+    if (!this.ended) await this.it.return?.(undefined).catch(() => undefined);
   }
 
   /** Fill `buf` completely, or less at the end of the stream; returns the byte count. */
@@ -141,7 +171,7 @@ class Filler {
         this.rest = typeof next.value === "string" ? Buffer.from(next.value) : next.value;
         continue;
       }
-      const n = this.rest.copy(buf, off);
+      const n = copyInto(this.rest, buf, off);
       this.rest = this.rest.subarray(n);
       off += n;
     }

@@ -4,7 +4,7 @@ import { dirname, join, relative, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { RepoError } from "./errors.ts";
 import { checkKey, checkPrefix } from "./keys.ts";
-import type { FilesystemRepoConfig, ObjectInfo, PutBody, RepoBackend } from "./types.ts";
+import type { FilesystemRepoConfig, ObjectFile, ObjectInfo, PutBody, RepoBackend } from "./types.ts";
 
 // Temp files carry this marker so list() hides them and a crashed put can be cleaned up.
 const TEMP_MARK = ".dp-tmp-";
@@ -70,6 +70,26 @@ export class FilesystemBackend implements RepoBackend {
       throw this.mapError(err, key, "read");
     });
     return fh.createReadStream({ highWaterMark: 1 << 20 });
+  }
+
+  async openRead(key: string): Promise<ObjectFile> {
+    const fh = await open(this.path(key), "r").catch((err: unknown) => {
+      throw this.mapError(err, key, "read");
+    });
+    try {
+      const { size } = await fh.stat();
+      const read = async (buf: Uint8Array, offset: number, length: number, position: number): Promise<number> => {
+        try {
+          return (await fh.read(buf, offset, length, position)).bytesRead;
+        } catch (err) {
+          throw this.mapError(err, key, "read");
+        }
+      };
+      return { size, read, close: () => fh.close() };
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      throw this.mapError(err, key, "read");
+    }
   }
 
   async stat(key: string): Promise<ObjectInfo | undefined> {

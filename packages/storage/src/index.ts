@@ -1,5 +1,5 @@
 // Repo backends shared by dp-agent (data path) and the controllers (repo pre-check, deleting backups).
-export type { ObjectInfo, PutBody, RepoBackend, RepoConfig, FilesystemRepoConfig, S3RepoConfig } from "./types.ts";
+export type { ObjectFile, ObjectInfo, PutBody, RepoBackend, RepoConfig, FilesystemRepoConfig, S3RepoConfig } from "./types.ts";
 export { RepoError, isRepoError } from "./errors.ts";
 export type { RepoErrorCode } from "./errors.ts";
 export { backendFromConfig } from "./config.ts";

@@ -3,6 +3,15 @@ import type { Readable } from "node:stream";
 /** What put() stores: a stream, one buffer, or buffers lent one at a time (see put). */
 export type PutBody = Readable | Buffer | AsyncIterable<Buffer>;
 
+/** An object opened for positioned reads (see RepoBackend.openRead). */
+export interface ObjectFile {
+  /** Size in bytes when opened. */
+  readonly size: number;
+  /** Read up to `length` bytes at `position` into `buf` at `offset`; resolves with the count (0 at the end). */
+  read(buf: Uint8Array, offset: number, length: number, position: number): Promise<number>;
+  close(): Promise<void>;
+}
+
 /** What a backend knows about one stored object. */
 export interface ObjectInfo {
   key: string;
@@ -60,6 +69,12 @@ export interface RepoBackend {
   put(key: string, body: PutBody): Promise<number>;
   /** Stream an object. Rejects with RepoError("NotFound") when absent. */
   get(key: string): Promise<Readable>;
+  /**
+   * Optional (filesystem repos): open an object for positioned reads into the caller's
+   * buffers, so a reader can place bytes where it needs them without a copy or a buffer
+   * allocated per read. Rejects with RepoError("NotFound") when absent.
+   */
+  openRead?(key: string): Promise<ObjectFile>;
   /** Size and mtime of an object, or undefined when absent. */
   stat(key: string): Promise<ObjectInfo | undefined>;
   /** Every object whose key starts with `prefix` (a "directory" prefix should end in "/"). */

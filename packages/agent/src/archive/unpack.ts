@@ -4,9 +4,17 @@ import { dirname, join } from "node:path";
 import { AgentError, errnoOf } from "../errors.ts";
 import { ByteReader } from "./byte-reader.ts";
 import { ARCHIVE_MAGIC, type EntryMeta, S_DATA, S_END, S_HOLE, T_DIR, T_END, T_FILE, T_SYMLINK, safeRelPath } from "./format.ts";
+import { copyInto } from "../chunks/copy.ts";
 
 // Small files are written concurrently, up to this many at once.
 const IN_FLIGHT = 32;
+// Large files are copied into buffers of this size and written from them in the background,
+// from a pool shared by all files: whole aligned 1 MiB writes (2 MiB writes measured slower
+// here), one in flight per file (concurrent writes to one file contend for its inode lock),
+// and a file is finished and closed in the background while the next one fills. The chunk a
+// piece came from is released as soon as it is copied, so reading never waits for the disk.
+const WRITE_BUF = 1 << 20;
+const WRITE_BUFS = 4;
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 export interface UnpackResult {
@@ -36,6 +44,7 @@ export async function unpackDir(source: AsyncIterable<Buffer>, target: string): 
     const q = p.catch((err: unknown) => void (failure ??= err)).finally(() => pending.delete(q));
     pending.add(q);
   };
+  const bufs = new BufferPool(WRITE_BUF, WRITE_BUFS);
   await mkdir(target, { recursive: true }).catch(fail);
   try {
     for (;;) {
@@ -74,9 +83,11 @@ export async function unpackDir(source: AsyncIterable<Buffer>, target: string): 
             track(writeSmall(path, meta, data, asRoot));
             continue;
           }
-          bytes += await writeLarge(r, path, meta, asRoot, [first, data], next);
+          while (pending.size >= IN_FLIGHT) await Promise.race(pending);
+          bytes += await writeLarge(r, bufs, track, path, meta, asRoot, [first, data], next);
         } else {
-          bytes += await writeLarge(r, path, meta, asRoot, undefined, first);
+          while (pending.size >= IN_FLIGHT) await Promise.race(pending);
+          bytes += await writeLarge(r, bufs, track, path, meta, asRoot, undefined, first);
         }
       } else {
         throw new AgentError(`directory stream is corrupt (entry type ${type})`);
@@ -135,8 +146,103 @@ async function writeSmall(path: string, meta: EntryMeta, data: Buffer, asRoot: b
   }
 }
 
+/** A fixed set of equal buffers; take() waits for one to be given back. */
+class BufferPool {
+  private readonly free: Buffer[] = [];
+  private readonly waiters: ((b: Buffer) => void)[] = [];
+
+  constructor(
+    readonly size: number,
+    private count: number,
+  ) {}
+
+  take(): Promise<Buffer> {
+    const b = this.free.pop();
+    if (b) return Promise.resolve(b);
+    if (this.count > 0) {
+      this.count--;
+      return Promise.resolve(Buffer.allocUnsafe(this.size));
+    }
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  give(b: Buffer): void {
+    const w = this.waiters.shift();
+    if (w) w(b);
+    else this.free.push(b);
+  }
+}
+
+/**
+ * Writes one file from pooled buffers: each full buffer goes out as one positioned write in
+ * the background, one write at a time per file (concurrent writes to one file only contend
+ * for its inode lock, burning system time); other files' writes run alongside.
+ */
+class BufferedFile {
+  private buf?: Buffer;
+  private fill = 0;
+  private start = 0;
+  private tail: Promise<void> = Promise.resolve();
+  private failure?: unknown;
+  pos = 0;
+
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly bufs: BufferPool,
+  ) {}
+
+  async append(b: Buffer): Promise<void> {
+    for (let off = 0; off < b.length; ) {
+      if (this.failure) throw this.failure;
+      if (!this.buf) {
+        this.buf = await this.bufs.take();
+        this.fill = 0;
+        this.start = this.pos;
+      }
+      const n = copyInto(off === 0 ? b : b.subarray(off), this.buf, this.fill);
+      this.fill += n;
+      this.pos += n;
+      off += n;
+      if (this.fill === this.buf.length) this.flush();
+    }
+  }
+
+  skip(n: number): void {
+    this.flush();
+    this.pos += n;
+  }
+
+  private flush(): void {
+    const buf = this.buf;
+    if (!buf) return;
+    this.buf = undefined;
+    const len = this.fill;
+    const at = this.start;
+    this.tail = this.tail.then(async () => {
+      try {
+        if (!this.failure) for (let off = 0; off < len; ) off += (await this.fh.write(buf, off, len - off, at + off)).bytesWritten;
+      } catch (err) {
+        this.failure ??= err;
+      } finally {
+        this.bufs.give(buf);
+      }
+    });
+  }
+
+  /** Flush and wait for every write; throws the first write error. */
+  async done(): Promise<void> {
+    this.flush();
+    await this.tail;
+    if (this.failure) throw this.failure;
+  }
+}
+
+// Stream a file's segments into buffered background writes; the file is finished (trailing
+// hole, owner, mode, times, close) in the background via `track`. Returns its size.
 async function writeLarge(
   r: ByteReader,
+  bufs: BufferPool,
+  track: (p: Promise<void>) => void,
   path: string,
   meta: EntryMeta,
   asRoot: boolean,
@@ -146,31 +252,39 @@ async function writeLarge(
   const fh = await create(path, meta.m & 0o777).catch((err: unknown) => {
     throw new AgentError(`cannot write ${path}: ${errnoOf(err) ?? String(err)}`, { cause: err });
   });
-  let pos = 0;
-  const put = async (b: Buffer): Promise<void> => {
-    let off = 0;
-    while (off < b.length) off += (await fh.write(b, off, b.length - off, pos + off)).bytesWritten;
-    pos += b.length;
-  };
+  const out = new BufferedFile(fh, bufs);
+  const wrap = (err: unknown): AgentError => (err instanceof AgentError ? err : new AgentError(`cannot write ${path}: ${errnoOf(err) ?? String(err)}`, { cause: err }));
   try {
-    if (head) await put(head[1]);
+    if (head) await out.append(head[1]);
     while (seg.kind !== S_END) {
-      if (seg.kind === S_HOLE) pos += seg.len;
+      if (seg.kind === S_HOLE) out.skip(seg.len);
       else for (let left = seg.len; left > 0; ) {
         const b = await r.readSome(left);
-        await put(b);
+        await out.append(b);
         left -= b.length;
       }
       seg = await readSegmentHead(r);
     }
-    // Trailing holes: extend without writing, so the file stays sparse.
-    await fh.truncate(pos);
-    await finish(fh, meta, asRoot);
   } catch (err) {
-    if (err instanceof AgentError) throw err;
-    throw new AgentError(`cannot write ${path}: ${errnoOf(err) ?? String(err)}`, { cause: err });
-  } finally {
-    await fh.close();
+    // Let the writes already under way finish (they hold verified bytes) before the file closes.
+    await out.done().catch(() => undefined);
+    await fh.close().catch(() => undefined);
+    throw wrap(err);
   }
-  return pos;
+  const size = out.pos;
+  track(
+    (async () => {
+      try {
+        await out.done();
+        // Trailing holes: extend without writing, so the file stays sparse.
+        await fh.truncate(size);
+        await finish(fh, meta, asRoot);
+      } catch (err) {
+        throw wrap(err);
+      } finally {
+        await fh.close();
+      }
+    })(),
+  );
+  return size;
 }

@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import type { CCtx, DCtx } from "zstd-napi/binding.js";
 import { FLAG_RAW, FRAME_HEAD, FrameCodec } from "../format/frames.ts";
 import type { Compression } from "../format/header.ts";
+import { copyInto } from "./copy.ts";
 
 // The low-level binding: one-shot (de)compression into our own buffers, no stream machinery.
 const zstd = createRequire(import.meta.url)("zstd-napi/binding.js") as typeof import("zstd-napi/binding.js");
@@ -36,6 +37,7 @@ export class ChunkCodec {
   private cctx?: CCtx;
   private dctx?: DCtx;
   private scratch?: Buffer;
+  private openScratch?: Buffer;
 
   constructor(readonly spec: ChunkSpec) {
     this.frames = new FrameCodec(spec.header, spec.name, spec.key);
@@ -49,16 +51,27 @@ export class ChunkCodec {
 
   /** Verify frame `index` and write its plaintext into `out` (chunkSize bytes); returns its length. */
   open(index: number, flags: number, payload: Buffer, tag: Buffer, out: Buffer): number {
-    const plain = this.frames.open(index, flags, payload, tag);
-    if (!plain) throw new ChunkError("auth", this.frames.tagLen === 16 ? "authentication failed" : "checksum mismatch");
-    if (flags & FLAG_RAW || this.spec.compression === "none") {
-      if (plain.length > out.length) throw new ChunkError("decompress", `chunk of ${plain.length} bytes is larger than the chunk size`);
-      return plain.copy(out);
+    const raw = (flags & FLAG_RAW) !== 0 || this.spec.compression === "none";
+    if (payload.length > out.length) throw new ChunkError("decompress", `chunk of ${payload.length} bytes is larger than the chunk size`);
+    const authFailed = (): ChunkError => new ChunkError("auth", this.frames.tagLen === 16 ? "authentication failed" : "checksum mismatch");
+    let plain: Buffer;
+    if (this.spec.key) {
+      // Decrypted straight into place (a raw chunk into `out`), released only once the tag verified.
+      const dst = raw ? out : (this.openScratch ??= Buffer.allocUnsafe(this.spec.chunkSize));
+      const n = this.frames.openInto(index, flags, payload, tag, dst);
+      if (n === undefined) throw authFailed();
+      if (raw) return n;
+      plain = dst.subarray(0, n);
+    } else {
+      const p = this.frames.open(index, flags, payload, tag);
+      if (!p) throw authFailed();
+      if (raw) return copyInto(p, out);
+      plain = p;
     }
     try {
       if (this.spec.compression === "zstd") return (this.dctx ??= new zstd.DCtx()).decompress(out, plain);
       const b = gunzipSync(plain, { maxOutputLength: out.length });
-      return b.copy(out);
+      return copyInto(b, out);
     } catch (err) {
       throw new ChunkError("decompress", err instanceof Error ? err.message : String(err));
     }

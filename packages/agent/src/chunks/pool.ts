@@ -1,3 +1,4 @@
+import { type Hash, createHash } from "node:crypto";
 import { Worker } from "node:worker_threads";
 import { type ChunkSpec, ChunkCodec, ChunkError } from "./codec.ts";
 import { churned } from "./gc.ts";
@@ -10,9 +11,11 @@ export interface Slot {
 }
 
 export type Job = { op: "seal"; index: number; len: number } | { op: "open"; index: number; flags: number; len: number };
-type Reply = { id: number; len: number } | { id: number; why: ChunkError["why"]; message: string };
+/** For the hash thread: add a slot's input or output (or loose bytes) to the running sha256, or finish it. */
+export type HashJob = { op: "hash"; slot: number; out: boolean; len: number } | { op: "bytes"; data: Uint8Array } | { op: "digest" };
+type Reply = { id: number; len: number; digest?: string } | { id: number; why: ChunkError["why"]; message: string };
 interface Pending {
-  resolve: (len: number) => void;
+  resolve: (r: { len: number; digest?: string }) => void;
   reject: (err: Error) => void;
   worker: number;
 }
@@ -30,6 +33,12 @@ const SOURCE_BOOT = FROM_SOURCE
  * shared memory: no buffer is allocated or copied per chunk between threads, and
  * the slots bound the memory in flight. With 0 threads, or for the first job (small
  * objects should not pay for starting threads), the work runs inline.
+ *
+ * The object's plaintext sha256 is sequential: the first worker also keeps it, taking the
+ * chunks in order (a worker handles its messages in order) between its seal/open jobs,
+ * so the main thread only moves bytes, and no thread (~12 MiB each) is added for it.
+ * The first chunk is copied aside and sent only when a second one follows, so a
+ * one-chunk object starts no thread at all.
  */
 export class ChunkPool {
   readonly slots: Slot[] = [];
@@ -59,6 +68,11 @@ export class ChunkPool {
   }
 
   private readonly memory: ArrayBufferLike;
+  private waiters: (() => void)[] = [];
+  private inlineHash?: Hash;
+  private hashing = false;
+  private firstChunk?: Buffer;
+  private hashedChunks = 0;
 
   take(): Slot | undefined {
     return this.free.pop();
@@ -70,6 +84,59 @@ export class ChunkPool {
 
   give(slot: Slot): void {
     this.free.push(slot);
+    this.waiters.shift()?.();
+  }
+
+  /** Resolves once a slot is free (at once if one is), or when the pool closes. */
+  whenFree(): Promise<void> {
+    if (this.free.length > 0 || this.failure) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /**
+   * Add `len` bytes of the slot's input (or output) to the object's sha256, strictly in
+   * call order. The slot must stay untouched until the promise resolves.
+   */
+  hash(slot: Slot, where: "input" | "output", len: number): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const bytes = slot[where].subarray(0, len);
+    if (this.threads === 0) {
+      (this.inlineHash ??= createHash("sha256")).update(bytes);
+      return Promise.resolve();
+    }
+    if (this.hashedChunks++ === 0) {
+      this.firstChunk = Buffer.from(bytes);
+      return Promise.resolve();
+    }
+    if (!this.hashing) {
+      this.workers ??= this.start();
+      this.hashing = true;
+      const first = this.firstChunk ?? Buffer.alloc(0);
+      this.firstChunk = undefined;
+      this.toHasher({ op: "bytes", data: first }).catch(() => undefined); // a failure rejects the next call too
+    }
+    return this.toHasher({ op: "hash", slot: slot.id, out: where === "output", len }).then(() => undefined);
+  }
+
+  /** The sha256 (hex) of everything hashed, once the hash thread has caught up. */
+  async digest(): Promise<string> {
+    if (this.failure) throw this.failure;
+    if (!this.hashing) {
+      const h = this.inlineHash ?? createHash("sha256");
+      if (this.firstChunk) h.update(this.firstChunk);
+      return h.digest("hex");
+    }
+    const r = await this.toHasher({ op: "digest" });
+    return r.digest ?? "";
+  }
+
+  private toHasher(job: HashJob): Promise<{ len: number; digest?: string }> {
+    const workers = this.workers;
+    if (!workers || workers.length === 0) return Promise.reject(this.failure ?? new Error("internal: no hash thread"));
+    const id = this.nextId++;
+    this.load[0]++;
+    workers[0].postMessage({ id, ...job });
+    return new Promise((resolve, reject) => this.pending.set(id, { resolve, reject, worker: 0 }));
   }
 
   get codec(): ChunkCodec {
@@ -92,7 +159,7 @@ export class ChunkPool {
     const id = this.nextId++;
     this.load[w]++;
     workers[w].postMessage({ id, slot: slot.id, ...job });
-    return new Promise((resolve, reject) => this.pending.set(id, { resolve, reject, worker: w }));
+    return new Promise((resolve, reject) => this.pending.set(id, { resolve: (r) => resolve(r.len), reject, worker: w }));
   }
 
   private runInline(slot: Slot, job: Job): number {
@@ -105,19 +172,26 @@ export class ChunkPool {
   private start(): Worker[] {
     const workers: Worker[] = [];
     for (let i = 0; i < this.threads; i++) {
-      const w = new Worker(FROM_SOURCE ? SOURCE_BOOT : WORKER_URL, {
-        eval: FROM_SOURCE,
-        workerData: { spec: this.spec, memory: this.memory, inSize: this.inSize, outSize: this.outSize },
-        stdout: false,
-        stderr: false,
-      });
-      w.on("message", (r: Reply) => this.settle(r));
-      w.on("error", (err) => this.fail(err));
-      w.on("exit", (code) => code !== 0 && this.fail(new Error(`dp-agent chunk worker exited with code ${code}`)));
-      workers.push(w);
+      workers.push(this.spawn(i));
       this.load.push(0);
     }
     return workers;
+  }
+
+  private spawn(i: number): Worker {
+    const w = new Worker(FROM_SOURCE ? SOURCE_BOOT : WORKER_URL, {
+      eval: FROM_SOURCE,
+      workerData: { spec: this.spec, memory: this.memory, inSize: this.inSize, outSize: this.outSize },
+      stdout: false,
+      stderr: false,
+      // Chunk work allocates little on the JS heap: small heaps keep each thread's RSS down.
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
+      name: `dp-chunk-${i}`,
+    });
+    w.on("message", (r: Reply) => this.settle(r));
+    w.on("error", (err) => this.fail(err));
+    w.on("exit", (code) => code !== 0 && this.fail(new Error(`dp-agent chunk worker exited with code ${code}`)));
+    return w;
   }
 
   private settle(r: Reply): void {
@@ -126,21 +200,20 @@ export class ChunkPool {
     this.pending.delete(r.id);
     this.load[p.worker]--;
     if ("why" in r) p.reject(new ChunkError(r.why, r.message));
-    else p.resolve(r.len);
+    else p.resolve(r);
   }
 
   private fail(err: Error): void {
     this.failure ??= err;
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
+    for (const w of this.waiters.splice(0)) w();
   }
 
   async close(): Promise<void> {
     const workers = this.workers ?? [];
     this.workers = [];
-    this.failure ??= new Error("dp-agent chunk pool closed");
-    for (const p of this.pending.values()) p.reject(this.failure);
-    this.pending.clear();
+    this.fail(new Error("dp-agent chunk pool closed"));
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }

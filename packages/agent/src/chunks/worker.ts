@@ -1,28 +1,48 @@
-// A chunk worker thread: seals or opens the chunk in the slot it is told about (see pool.ts).
+// A chunk worker thread: seals or opens the chunk in the slot it is told about, or, as the
+// pool's hash thread, adds slots to the object's sha256 in the order it is told (see pool.ts).
+import { createHash } from "node:crypto";
 import { parentPort, workerData } from "node:worker_threads";
 import { type ChunkSpec, ChunkCodec, ChunkError } from "./codec.ts";
 import { churned } from "./gc.ts";
-import type { Job } from "./pool.ts";
+import type { HashJob, Job } from "./pool.ts";
 
 const data = workerData as { spec: ChunkSpec; memory: SharedArrayBuffer; inSize: number; outSize: number };
 // Buffers arrive as plain Uint8Arrays.
 const spec: ChunkSpec = { ...data.spec, header: Buffer.from(data.spec.header), key: data.spec.key && Buffer.from(data.spec.key) };
-const codec = new ChunkCodec(spec);
-const tagLen = codec.frames.tagLen;
+let codec: ChunkCodec | undefined;
+let hash = createHash("sha256");
 
-parentPort!.on("message", (m: Job & { id: number; slot: number }) => {
-  const base = m.slot * (data.inSize + data.outSize);
-  const input = Buffer.from(data.memory, base, data.inSize);
-  const output = Buffer.from(data.memory, base + data.inSize, data.outSize);
+parentPort!.on("message", (m: (Job & { slot: number }) | HashJob | { id: number }) => {
+  const { id } = m as { id: number };
+  const job = m as (Job & { slot: number }) | HashJob;
   try {
+    if (job.op === "bytes") {
+      hash.update(job.data);
+      parentPort!.postMessage({ id, len: job.data.length });
+      return;
+    }
+    if (job.op === "digest") {
+      parentPort!.postMessage({ id, len: 0, digest: hash.digest("hex") });
+      hash = createHash("sha256");
+      return;
+    }
+    const base = job.slot * (data.inSize + data.outSize);
+    if (job.op === "hash") {
+      hash.update(new Uint8Array(data.memory, job.out ? base + data.inSize : base, job.len));
+      parentPort!.postMessage({ id, len: job.len });
+      return;
+    }
+    codec ??= new ChunkCodec(spec);
+    const input = Buffer.from(data.memory, base, data.inSize);
+    const output = Buffer.from(data.memory, base + data.inSize, data.outSize);
     const len =
-      m.op === "seal"
-        ? codec.seal(m.index, input.subarray(0, m.len), output)
-        : codec.open(m.index, m.flags, input.subarray(0, m.len), input.subarray(m.len, m.len + tagLen), output);
-    parentPort!.postMessage({ id: m.id, len });
-    churned(m.len);
+      job.op === "seal"
+        ? codec.seal(job.index, input.subarray(0, job.len), output)
+        : codec.open(job.index, job.flags, input.subarray(0, job.len), input.subarray(job.len, job.len + codec.frames.tagLen), output);
+    parentPort!.postMessage({ id, len });
+    churned(job.len);
   } catch (err) {
     const why = err instanceof ChunkError ? err.why : "internal";
-    parentPort!.postMessage({ id: m.id, why, message: err instanceof Error ? err.message : String(err) });
+    parentPort!.postMessage({ id, why, message: err instanceof Error ? err.message : String(err) });
   }
 });

@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash } from "node:crypto";
 import { HEADER_LEN } from "./header.ts";
+import { copyInto } from "../chunks/copy.ts";
 
 /**
  * After the header the object is a sequence of frames:
@@ -19,6 +20,7 @@ export const FLAGS = FLAG_FINAL | FLAG_RAW;
 export const TRAILER_LEN = 40;
 export const GCM_TAG = 16;
 export const DIGEST_TAG = 32;
+const PIECE = 64 << 10;
 
 export class FrameCodec {
   private readonly aadPrefix: Buffer;
@@ -57,16 +59,37 @@ export class FrameCodec {
     const aad = this.aad(index, flags);
     const end = FRAME_HEAD + payload.length;
     if (!this.key) {
-      if (payload.buffer !== out.buffer || payload.byteOffset !== out.byteOffset + FRAME_HEAD) payload.copy(out, FRAME_HEAD);
+      if (payload.buffer !== out.buffer || payload.byteOffset !== out.byteOffset + FRAME_HEAD) copyInto(payload, out, FRAME_HEAD);
       createHash("sha256").update(aad).update(payload).digest().copy(out, end);
       return end + DIGEST_TAG;
     }
     const c = createCipheriv("aes-256-gcm", this.key, this.nonce(index));
     c.setAAD(aad);
-    c.update(payload).copy(out, FRAME_HEAD);
+    // In pieces: each output is small enough for malloc to reuse (a fresh 1 MiB buffer per chunk is
+    // an mmap, page faults and an munmap, on every thread).
+    for (let off = 0; off < payload.length; off += PIECE) copyInto(c.update(payload.subarray(off, off + PIECE)), out, FRAME_HEAD + off);
     c.final();
     c.getAuthTag().copy(out, end);
     return end + GCM_TAG;
+  }
+
+  /**
+   * Decrypt and verify an encrypted frame's payload into `out` (at least payload-sized); returns
+   * its length, or undefined when the frame fails verification (`out` then holds garbage that
+   * must not be used).
+   */
+  openInto(index: number, flags: number, payload: Buffer, tag: Buffer, out: Buffer): number | undefined {
+    if (!this.key) throw new Error("internal: openInto needs an encrypted object");
+    const d = createDecipheriv("aes-256-gcm", this.key, this.nonce(index));
+    d.setAAD(this.aad(index, flags));
+    d.setAuthTag(tag);
+    for (let off = 0; off < payload.length; off += PIECE) copyInto(d.update(payload.subarray(off, off + PIECE)), out, off);
+    try {
+      d.final();
+    } catch {
+      return undefined;
+    }
+    return payload.length;
   }
 
   /** The verified plaintext payload, or undefined when the frame fails verification. */

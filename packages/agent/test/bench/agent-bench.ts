@@ -1,7 +1,9 @@
 // npm run bench:agent — dp-agent push-dir/pull-dir against tar|zstd and restic on the
-// standard dataset, in one run. DP_BENCH_GIB (default 2) sets the dataset size.
+// standard dataset, in one run. DP_BENCH_GIB (default 2) sets the dataset size,
+// DP_BENCH_REPS (default 3) the repetitions (the report gives medians).
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -12,6 +14,9 @@ const gib = Number(process.env.DP_BENCH_GIB ?? "2");
 const work = process.env.DP_BENCH_DIR ?? "/tmp/dp-bench";
 const data = join(work, `data-${gib}`);
 const key = "5f".repeat(32);
+const reps = Number(process.env.DP_BENCH_REPS ?? "3");
+
+type Name = "agentPush" | "refPush" | "restic" | "agentPull" | "refPull";
 
 interface Run {
   seconds: number;
@@ -35,6 +40,29 @@ function need(bin: string): void {
   if (spawnSync("sh", ["-c", `command -v ${bin}`]).status !== 0) throw new Error(`${bin} is missing: run npm run setup`);
 }
 
+// Before every timed run: write back dirty pages (so one contender does not pay for the
+// writeback of the previous one's output), drop the page cache when we may (root), then
+// read the run's input once, so every run starts from the same state: input cached, no
+// dirty pages, no output of an earlier run cached.
+let dropped = true;
+function settle(inputs: string[]): void {
+  spawnSync("sync");
+  try {
+    writeFileSync("/proc/sys/vm/drop_caches", "1");
+  } catch {
+    dropped = false;
+  }
+  for (const i of inputs) sh(`find ${i} -type f -exec cat {} + > /dev/null`);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+const load = (): string => loadavg().map((l) => l.toFixed(1)).join(" ");
+
 function main(): void {
   ["zstd", "tar", "restic", "python3", "/usr/bin/time"].forEach(need);
   mkdirSync(work, { recursive: true });
@@ -44,47 +72,59 @@ function main(): void {
     writeFileSync(join(data, ".done"), "");
   }
   const bytes = Number(execFileSync("du", ["-sb", "--exclude=.done", data], { encoding: "utf8" }).split("\t")[0]);
-  sh(`cat ${data}/*/* > /dev/null`); // warm the page cache for every contender alike
   const out = (n: string): string => {
     const p = join(work, n);
     rmSync(p, { recursive: true, force: true });
     return p;
   };
-  const env = { DP_REPO_PATH: out("repo"), DP_BACKUP_PATH: "bench/b1", DP_ENCRYPTION_KEY: key, DP_COMPRESSION: "zstd", DP_COMPRESSION_LEVEL: "3", DP_TERMINATION_MESSAGE_PATH: join(work, "termination") };
-  mkdirSync(env.DP_REPO_PATH, { recursive: true });
-
+  const env = { DP_REPO_PATH: join(work, "repo"), DP_BACKUP_PATH: "bench/b1", DP_ENCRYPTION_KEY: key, DP_COMPRESSION: "zstd", DP_COMPRESSION_LEVEL: "3", DP_TERMINATION_MESSAGE_PATH: join(work, "termination") };
   const tarFile = join(work, "ref.tar.zst");
-  const refPush = sh(`tar -cf - -C ${data} . | zstd -q -3 -T0 > ${tarFile}`);
-  const refDst = out("ref-restore");
-  mkdirSync(refDst);
-  const refPull = sh(`zstd -q -d < ${tarFile} | tar -xf - -C ${refDst}`);
-
-  const agentPush = sh(`${agentBin} push-dir ${data}`, env);
-  const agentDst = out("agent-restore");
-  const agentPull = sh(`${agentBin} pull-dir ${agentDst}`, env);
-  sh(`diff -r ${data} ${agentDst} > /dev/null`);
-  const stored = (JSON.parse(readFileSync(env.DP_TERMINATION_MESSAGE_PATH, "utf8")) as { totalSize: number }).totalSize;
-
-  const resticRepo = out("restic");
+  const resticRepo = join(work, "restic");
   const renv = { RESTIC_REPOSITORY: resticRepo, RESTIC_PASSWORD: "bench-password", RESTIC_CACHE_DIR: join(work, "restic-cache") };
-  sh(`restic init --repository-version 2 -q`, renv);
-  const restic = sh(`restic backup -q --compression auto ${data}`, renv);
-
+  const loadStart = load();
+  const runs: Record<Name, Run[]> = { agentPush: [], refPush: [], restic: [], agentPull: [], refPull: [] };
+  let stored = 0;
+  for (let rep = 0; rep < reps; rep++) {
+    // Alternate who goes first, so neither side always runs on the other's leftovers.
+    const oursFirst = rep % 2 === 1;
+    const pushes: [Name, () => Run][] = [
+      ["refPush", () => (out("ref.tar.zst"), settle([data]), sh(`tar -cf - -C ${data} . | zstd -q -3 -T0 > ${tarFile}`))],
+      ["agentPush", () => (out("repo"), mkdirSync(env.DP_REPO_PATH), settle([data]), sh(`${agentBin} push-dir ${data}`, env))],
+    ];
+    const pulls: [Name, () => Run][] = [
+      ["refPull", () => (mkdirSync(out("ref-restore")), settle([tarFile]), sh(`zstd -q -d < ${tarFile} | tar -xf - -C ${join(work, "ref-restore")}`))],
+      ["agentPull", () => (out("agent-restore"), settle([env.DP_REPO_PATH]), sh(`${agentBin} pull-dir ${join(work, "agent-restore")}`, env))],
+    ];
+    for (const [name, run] of oursFirst ? pushes.reverse() : pushes) runs[name].push(run());
+    stored = (JSON.parse(readFileSync(env.DP_TERMINATION_MESSAGE_PATH, "utf8")) as { totalSize: number }).totalSize;
+    for (const [name, run] of oursFirst ? pulls.reverse() : pulls) runs[name].push(run());
+    if (rep === 0) sh(`diff -r ${data} ${join(work, "agent-restore")} > /dev/null`);
+    out("restic");
+    sh(`restic init --repository-version 2 -q`, renv);
+    settle([data]);
+    runs.restic.push(sh(`restic backup -q --compression auto ${data}`, renv));
+    console.log(`rep ${rep + 1}/${reps} (load ${load()}): ` + Object.entries(runs).map(([n, r]) => `${n} ${r[rep].seconds.toFixed(2)}s`).join(", "));
+  }
+  const loadEnd = load();
+  const med = (n: Name): Run => ({ seconds: median(runs[n].map((r) => r.seconds)), rssMiB: Math.max(...runs[n].map((r) => r.rssMiB)) });
+  const [agentPush, refPush, restic, agentPull, refPull] = (["agentPush", "refPush", "restic", "agentPull", "refPull"] as const).map(med);
   const mbs = (r: Run): number => bytes / 1048576 / r.seconds;
+  const all = (n: Name): string => runs[n].map((r) => r.seconds.toFixed(2)).join(", ");
   const rows = [
-    ["dp-agent push-dir (zstd-3, AES-256-GCM, fsync)", agentPush],
-    ["tar -cf - DIR | zstd -3 -T0 > FILE", refPush],
-    ["restic backup (repo v2, compression auto)", restic],
-    ["dp-agent pull-dir", agentPull],
-    ["zstd -d < FILE | tar -x", refPull],
+    ["dp-agent push-dir (zstd-3, AES-256-GCM, fsync)", agentPush, "agentPush"],
+    ["tar -cf - DIR | zstd -3 -T0 > FILE", refPush, "refPush"],
+    ["restic backup (repo v2, compression auto)", restic, "restic"],
+    ["dp-agent pull-dir", agentPull, "agentPull"],
+    ["zstd -d < FILE | tar -x", refPull, "refPull"],
   ] as const;
   const lines = [
-    `Dataset: make-dataset.py ${gib} GiB (${(bytes / 1048576).toFixed(0)} MiB), page cache warm, ${process.env.DP_BENCH_NOTE ?? "2 shared cores"}.`,
+    `Dataset: make-dataset.py ${gib} GiB (${(bytes / 1048576).toFixed(0)} MiB), ${process.env.DP_BENCH_NOTE ?? "2 shared cores"}, load average ${loadStart} at start, ${loadEnd} at end (1/5/15 min).`,
+    `Method: ${reps} repetitions, median seconds (peak RSS: the largest); before each timed run \`sync\`${dropped ? ", drop the page cache" : " (page cache not dropped: not root)"} and read that run's input once; who goes first alternates between repetitions.`,
     `Stored: dp-agent ${(stored / 1048576).toFixed(0)} MiB, tar|zstd ${(Number(execFileSync("stat", ["-c", "%s", tarFile], { encoding: "utf8" })) / 1048576).toFixed(0)} MiB.`,
     "",
-    "| run | seconds | MiB/s | peak RSS MiB |",
-    "|---|---:|---:|---:|",
-    ...rows.map(([n, r]) => `| ${n.replace(/\|/g, "\\|")} | ${r.seconds.toFixed(2)} | ${mbs(r).toFixed(0)} | ${r.rssMiB.toFixed(0)} |`),
+    "| run | median s | MiB/s | peak RSS MiB | all runs s |",
+    "|---|---:|---:|---:|---|",
+    ...rows.map(([n, r, k]) => `| ${n.replace(/\|/g, "\\|")} | ${r.seconds.toFixed(2)} | ${mbs(r).toFixed(0)} | ${r.rssMiB.toFixed(0)} | ${all(k)} |`),
     "",
     `Ratios: push vs tar|zstd ${(refPush.seconds / agentPush.seconds).toFixed(2)}x (goal >= 0.9), ` +
       `push vs restic ${(restic.seconds / agentPush.seconds).toFixed(2)}x (goal >= 2), ` +
