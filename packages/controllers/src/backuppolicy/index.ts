@@ -30,6 +30,6 @@ export function registerBackupPolicyController(manager: Manager, _ctx: OperatorC
     .watches(Kinds.BackupRepo, (r) => naming("backupRepoName", r.metadata.name))
     // Ticks are requeues; the resync heals a lost timer or a missed event.
     // Many policies share a tick: enough workers to keep the API server busy with their creates.
-    .withOptions({ workers: 16, resyncPeriodMs: 5 * 60_000 })
+    .withOptions({ workers: 64, resyncPeriodMs: 5 * 60_000 })
     .reconciler(reconcileBackupPolicy);
 }

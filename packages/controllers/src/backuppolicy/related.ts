@@ -25,15 +25,20 @@ export function backupParentIndexValues(o: KubeObject): string[] {
 
 /** The policy's Backups plus, transitively, every Backup whose parent is among them. */
 export function relatedBackups(cache: Cache, namespace: string, policyName: string): BackupObject[] {
-  const found = new Map<string, BackupObject>();
   const list = (index: string, value: string): BackupObject[] =>
     cache.list<BackupObject>(Kinds.Backup, { index: { name: index, value: `${namespace}/${value}` } });
-  const pending = list(BackupsByPolicy, policyName);
+  return withDescendants(list(BackupsByPolicy, policyName), (name) => list(BackupsByParent, name));
+}
+
+/** roots and everything reachable through childrenOf(name), each once (cyclic parent names end the walk). */
+export function withDescendants<T extends KubeObject>(roots: readonly T[], childrenOf: (name: string) => readonly T[]): T[] {
+  const found = new Map<string, T>();
+  const pending = [...roots];
   for (let b = pending.pop(); b !== undefined; b = pending.pop()) {
     const name = b.metadata.name ?? "";
     if (found.has(name)) continue;
     found.set(name, b);
-    pending.push(...list(BackupsByParent, name));
+    pending.push(...childrenOf(name));
   }
   return [...found.values()];
 }
