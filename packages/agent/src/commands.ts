@@ -78,6 +78,8 @@ export class Agent {
       size: w.size,
       storedSize: w.storedSize,
       sha256: w.sha256,
+      checksumAlgorithm: "sha256-chunked",
+      chunkSize: this.config.chunkSize,
       chunks: w.chunks,
       compression: c.algorithm === "none" ? "none" : `${c.algorithm}:${c.level ?? (c.algorithm === "zstd" ? 3 : 6)}`,
       encryption: this.config.key ? `aes-256-gcm:${this.config.key.kind === "raw" ? "raw-key" : "scrypt"}` : "none",

@@ -12,8 +12,19 @@ export interface ManifestFile {
   size: number;
   /** Bytes stored in the repo (header, frames, tags included). */
   storedSize: number;
-  /** sha256 of the plaintext, hex. */
+  /**
+   * The object's checksum, hex: see `checksumAlgorithm`. Absent algorithm (objects of format
+   * v2): sha256 of the plaintext.
+   */
   sha256: string;
+  /**
+   * "sha256-chunked" (format v3): sha256 over the concatenated sha256 digests of the plaintext
+   * chunks of `chunkSize` bytes, in order; an object of at most one chunk has the plain sha256
+   * of its plaintext. dp-agent pull/verify recompute it from the bytes they release.
+   */
+  checksumAlgorithm?: "sha256" | "sha256-chunked";
+  /** Plaintext bytes per chunk (the chunked checksum depends on it). */
+  chunkSize?: number;
   chunks: number;
   compression: string;
   encryption: string;

@@ -1,7 +1,8 @@
 import type { Readable, Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import type { ObjectFile, RepoBackend } from "@dataprotection/storage";
-import { ChunkError, type ChunkSpec, maxFrame } from "./chunks/codec.ts";
+import { ChunkedSha256 } from "./chunks/checksum.ts";
+import { ChunkError, type ChunkResult, type ChunkSpec, maxFrame } from "./chunks/codec.ts";
 import { churned } from "./chunks/gc.ts";
 import { ChunkPool, type Slot } from "./chunks/pool.ts";
 import { AgentError } from "./errors.ts";
@@ -58,7 +59,8 @@ export async function readObject(
     await src.close();
     throw err;
   }
-  const spec: ChunkSpec = { header: rawHeader, name, key, compression: header.compression, chunkSize: header.chunkSize };
+  // v3: each worker hashes the chunks it opens (chunked checksum); v2: one thread hashes the stream.
+  const spec: ChunkSpec = { header: rawHeader, name, key, compression: header.compression, chunkSize: header.chunkSize, digests: header.version !== 2 };
   const threads = opts.threads ?? 0;
   // Slot inputs hold a frame's payload|tag and, read along with it, the next frame's head.
   const pool = new ChunkPool(spec, threads, 2 * threads + 2, maxFrame(header.chunkSize), header.chunkSize);
@@ -89,8 +91,10 @@ interface ReadState {
 async function* openedChunks(src: FrameSource, name: string, pool: ChunkPool, st: ReadState): AsyncGenerator<Buffer> {
   const { tagLen } = pool.codec.frames;
   const chunkSize = pool.codec.spec.chunkSize;
-  const inflight: { slot: Slot; index: number; done: Promise<number> }[] = [];
-  // The hash thread takes each chunk next to the consumer; its slot frees when both are done.
+  const inflight: { slot: Slot; index: number; done: Promise<ChunkResult> }[] = [];
+  // v3: chunk digests come with the opened chunks. v2: the first worker hashes each chunk next
+  // to the consumer, in order; its slot frees when both are done.
+  const sum = pool.codec.spec.digests ? new ChunkedSha256() : undefined;
   const hashing = new Set<Promise<void>>();
   const corrupt = (index: number, why: string): AgentError => new AgentError(`object "${name}" is corrupt at chunk ${index} (${why})`);
   let index = 0;
@@ -136,14 +140,22 @@ async function* openedChunks(src: FrameSource, name: string, pool: ChunkPool, st
       if (!head) break;
       let len: number;
       try {
-        len = await head.done;
+        const r = await head.done;
+        len = r.len;
+        sum?.add(r.digest!);
       } catch (err) {
         if (!(err instanceof ChunkError) || err.why === "internal") throw err;
         if (err.why === "auth") throw corrupt(head.index, err.message);
         throw new AgentError(`object "${name}" does not decompress at chunk ${head.index}: ${err.message}`);
       }
-      // Authenticated (tag or digest) by the worker: the bytes may go out while the hash thread reads them too.
+      // Authenticated (tag or digest) by the worker: the bytes may go out (v2: while the hash thread reads them too).
       const plain = head.slot.output.subarray(0, len);
+      if (sum) {
+        st.size += len;
+        yield plain;
+        pool.give(head.slot);
+        continue;
+      }
       const hashed = pool.hash(head.slot, "output", len);
       hashed.catch(() => undefined); // a failed hash thread fails digest() below
       st.size += len;
@@ -162,7 +174,7 @@ async function* openedChunks(src: FrameSource, name: string, pool: ChunkPool, st
     if (!trailer) throw new AgentError(`object "${name}" is truncated at chunk ${index} (the final chunk is missing)`);
     if (await src.more()) throw corrupt(index, "data after the final chunk");
     st.storedSize = src.stored;
-    st.sha256 = await pool.digest();
+    st.sha256 = sum ? sum.digest() : await pool.digest();
     if (st.size !== trailer.size || st.sha256 !== trailer.sha256) {
       throw new AgentError(`object "${name}" failed its checksum: ${st.size} bytes sha256 ${st.sha256}, expected ${trailer.size} bytes sha256 ${trailer.sha256}`);
     }

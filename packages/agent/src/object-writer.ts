@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { RepoBackend } from "@dataprotection/storage";
-import { type ChunkSpec, maxFrame } from "./chunks/codec.ts";
+import { ChunkedSha256 } from "./chunks/checksum.ts";
+import { type ChunkResult, type ChunkSpec, maxFrame } from "./chunks/codec.ts";
 import { ChunkPool, type Slot } from "./chunks/pool.ts";
 import { FLAG_FINAL, encodeTrailer } from "./format/frames.ts";
 import type { Compression } from "./format/header.ts";
@@ -53,7 +54,7 @@ export async function writeObject(
     salt,
     keyCheck: key ? keyCheck(key) : Buffer.alloc(8),
   });
-  const spec: ChunkSpec = { header, name, key, compression: opts.compression.algorithm, level: opts.compression.level, chunkSize: opts.chunkSize };
+  const spec: ChunkSpec = { header, name, key, compression: opts.compression.algorithm, level: opts.compression.level, chunkSize: opts.chunkSize, digests: true };
   const stats: Stats = { size: 0, chunks: 0, sha256: "" };
   let storedSize: number;
   try {
@@ -73,8 +74,8 @@ interface Stats {
 }
 
 // Header, then frames in order. Each yielded buffer is a slot's output, reused once the backend asks for the next.
-// Reading runs as its own loop, so it goes on while the backend writes: reading, hashing (hash
-// thread), sealing (chunk threads) and writing overlap, and only the free slots hold it back.
+// Reading runs as its own loop, so it goes on while the backend writes: reading, sealing and
+// hashing (chunk threads) and writing overlap, and only the free slots hold it back.
 async function* sealedFrames(
   source: AsyncIterable<Buffer>,
   spec: ChunkSpec,
@@ -85,7 +86,8 @@ async function* sealedFrames(
   // Three jobs per thread: every thread stays busy while the reader runs ahead of the writer.
   const pool = new ChunkPool(spec, threads, 3 * threads + 3, spec.chunkSize, maxFrame(spec.chunkSize));
   const input = new Filler(source);
-  const ready: { slot: Slot; done: Promise<number> }[] = [];
+  const ready: { slot: Slot; done: Promise<ChunkResult> }[] = [];
+  const sum = new ChunkedSha256();
   let wake: (() => void) | undefined;
   let reading = true;
   let readError: { err: unknown } | undefined;
@@ -103,9 +105,8 @@ async function* sealedFrames(
           return;
         }
         stats.size += n;
-        const hashed = pool.hash(slot, "input", n);
-        const sealed = pool.run(slot, { op: "seal", index: index++, len: n });
-        const done = Promise.all([sealed, hashed]).then(([len]) => len);
+        // The worker that seals the chunk also hashes it (format v3's chunked checksum).
+        const done = pool.run(slot, { op: "seal", index: index++, len: n });
         done.catch(() => undefined); // awaited in order below
         ready.push({ slot, done });
         wake?.();
@@ -123,12 +124,13 @@ async function* sealedFrames(
       wake = undefined;
       const head = ready.shift();
       if (!head) break;
-      const len = await head.done;
-      yield head.slot.output.subarray(0, len);
+      const r = await head.done;
+      sum.add(r.digest!);
+      yield head.slot.output.subarray(0, r.len);
       pool.give(head.slot);
     }
     if (readError) throw readError.err;
-    stats.sha256 = await pool.digest();
+    stats.sha256 = sum.digest();
     const trailer = Buffer.allocUnsafe(maxFrame(64));
     yield trailer.subarray(0, pool.codec.frames.sealInto(index++, FLAG_FINAL, encodeTrailer(stats.size, Buffer.from(stats.sha256, "hex")), trailer));
     stats.chunks = index;

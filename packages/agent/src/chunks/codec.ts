@@ -3,6 +3,8 @@ import { createRequire } from "node:module";
 import type { CCtx, DCtx } from "zstd-napi/binding.js";
 import { FLAG_RAW, FRAME_HEAD, FrameCodec } from "../format/frames.ts";
 import type { Compression } from "../format/header.ts";
+import { chunkDigest } from "./checksum.ts";
+import type { Job } from "./pool.ts";
 import { copyInto } from "./copy.ts";
 
 // The low-level binding: one-shot (de)compression into our own buffers, no stream machinery.
@@ -17,6 +19,8 @@ export interface ChunkSpec {
   compression: Compression;
   level?: number;
   chunkSize: number;
+  /** Also return each chunk's plaintext sha256 (format v3's chunked checksum). */
+  digests?: boolean;
 }
 
 /** Why a chunk did not open; the caller turns it into a message naming the object and chunk. */
@@ -91,4 +95,21 @@ export class ChunkCodec {
         return gzipSync(plain, { level: this.spec.level ?? 6, strategy: zlib.Z_DEFAULT_STRATEGY });
     }
   }
+}
+
+/** A sealed or opened chunk: the output length and, with spec.digests, the plaintext's sha256. */
+export interface ChunkResult {
+  len: number;
+  digest?: Uint8Array;
+}
+
+/** Seal or open one chunk (on whichever thread); with spec.digests, hash the plaintext too. */
+export function runJob(codec: ChunkCodec, input: Buffer, output: Buffer, job: Job): ChunkResult {
+  if (job.op === "seal") {
+    const len = codec.seal(job.index, input.subarray(0, job.len), output);
+    return { len, digest: codec.spec.digests ? chunkDigest(input.subarray(0, job.len)) : undefined };
+  }
+  const tag = codec.frames.tagLen;
+  const len = codec.open(job.index, job.flags, input.subarray(0, job.len), input.subarray(job.len, job.len + tag), output);
+  return { len, digest: codec.spec.digests ? chunkDigest(output.subarray(0, len)) : undefined };
 }

@@ -1,6 +1,6 @@
 import { type Hash, createHash } from "node:crypto";
 import { Worker } from "node:worker_threads";
-import { type ChunkSpec, ChunkCodec, ChunkError } from "./codec.ts";
+import { type ChunkResult, type ChunkSpec, ChunkCodec, ChunkError, runJob } from "./codec.ts";
 import { churned } from "./gc.ts";
 
 /** A job's memory: `input` (plaintext or a frame's payload|tag) and `output` (frame or plaintext). */
@@ -13,9 +13,9 @@ export interface Slot {
 export type Job = { op: "seal"; index: number; len: number } | { op: "open"; index: number; flags: number; len: number };
 /** For the hash thread: add a slot's input or output (or loose bytes) to the running sha256, or finish it. */
 export type HashJob = { op: "hash"; slot: number; out: boolean; len: number } | { op: "bytes"; data: Uint8Array } | { op: "digest" };
-type Reply = { id: number; len: number; digest?: string } | { id: number; why: ChunkError["why"]; message: string };
+type Reply = { id: number; len: number; digest?: string; chunk?: Uint8Array } | { id: number; why: ChunkError["why"]; message: string };
 interface Pending {
-  resolve: (r: { len: number; digest?: string }) => void;
+  resolve: (r: { len: number; digest?: string; chunk?: Uint8Array }) => void;
   reject: (err: Error) => void;
   worker: number;
 }
@@ -143,8 +143,8 @@ export class ChunkPool {
     return this.inline;
   }
 
-  /** Resolves with the output length; rejects with a ChunkError when a chunk does not open. */
-  run(slot: Slot, job: Job): Promise<number> {
+  /** Resolves with the output length (and digest); rejects with a ChunkError when a chunk does not open. */
+  run(slot: Slot, job: Job): Promise<ChunkResult> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.threads === 0 || (job.index === 0 && !this.workers)) {
       try {
@@ -159,14 +159,12 @@ export class ChunkPool {
     const id = this.nextId++;
     this.load[w]++;
     workers[w].postMessage({ id, slot: slot.id, ...job });
-    return new Promise((resolve, reject) => this.pending.set(id, { resolve: (r) => resolve(r.len), reject, worker: w }));
+    return new Promise((resolve, reject) => this.pending.set(id, { resolve: (r) => resolve({ len: r.len, digest: r.chunk }), reject, worker: w }));
   }
 
-  private runInline(slot: Slot, job: Job): number {
+  private runInline(slot: Slot, job: Job): ChunkResult {
     churned(job.len);
-    if (job.op === "seal") return this.inline.seal(job.index, slot.input.subarray(0, job.len), slot.output);
-    const tag = this.inline.frames.tagLen;
-    return this.inline.open(job.index, job.flags, slot.input.subarray(0, job.len), slot.input.subarray(job.len, job.len + tag), slot.output);
+    return runJob(this.inline, slot.input, slot.output, job);
   }
 
   private start(): Worker[] {
@@ -217,3 +215,4 @@ export class ChunkPool {
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }
+

@@ -2,7 +2,7 @@
 // pool's hash thread, adds slots to the object's sha256 in the order it is told (see pool.ts).
 import { createHash } from "node:crypto";
 import { parentPort, workerData } from "node:worker_threads";
-import { type ChunkSpec, ChunkCodec, ChunkError } from "./codec.ts";
+import { type ChunkSpec, ChunkCodec, ChunkError, runJob } from "./codec.ts";
 import { churned } from "./gc.ts";
 import type { HashJob, Job } from "./pool.ts";
 
@@ -35,11 +35,8 @@ parentPort!.on("message", (m: (Job & { slot: number }) | HashJob | { id: number 
     codec ??= new ChunkCodec(spec);
     const input = Buffer.from(data.memory, base, data.inSize);
     const output = Buffer.from(data.memory, base + data.inSize, data.outSize);
-    const len =
-      job.op === "seal"
-        ? codec.seal(job.index, input.subarray(0, job.len), output)
-        : codec.open(job.index, job.flags, input.subarray(0, job.len), input.subarray(job.len, job.len + codec.frames.tagLen), output);
-    parentPort!.postMessage({ id, len });
+    const r = runJob(codec, input, output, job);
+    parentPort!.postMessage({ id, len: r.len, chunk: r.digest });
     churned(job.len);
   } catch (err) {
     const why = err instanceof ChunkError ? err.why : "internal";

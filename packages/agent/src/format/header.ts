@@ -3,7 +3,9 @@ import { AgentError } from "../errors.ts";
 /**
  * Object header, 36 bytes, written once at the start of every stored object:
  *   0  "DPAG"  magic
- *   4  u8      format version (2: chunks compressed independently)
+ *   4  u8      format version (2: chunks compressed independently, trailer checksum = sha256
+ *              of the plaintext; 3: the same, trailer checksum = "sha256-chunked", see
+ *              chunks/checksum.ts). Written: 3; read: 2 and 3.
  *   5  u8      compression (0 none, 1 zstd, 2 gzip)
  *   6  u8      encryption (0 none, 1 AES-256-GCM)
  *   7  u8      key derivation (0 none, 1 raw 32-byte key, 2 scrypt passphrase)
@@ -13,7 +15,9 @@ import { AgentError } from "../errors.ts";
  * The whole header is part of every chunk's AAD / digest, so editing it breaks chunk 0.
  */
 export const MAGIC = Buffer.from("DPAG");
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
+/** Versions this reader still reads. */
+export const READ_VERSIONS = [2, 3];
 export const HEADER_LEN = 36;
 
 export const COMPRESSIONS = ["none", "zstd", "gzip"] as const;
@@ -24,6 +28,8 @@ export const KDFS = ["none", "raw", "scrypt"] as const;
 export type Kdf = (typeof KDFS)[number];
 
 export interface ObjectHeader {
+  /** Set when decoding; encodeHeader always writes FORMAT_VERSION. */
+  version?: number;
   compression: Compression;
   encryption: Encryption;
   kdf: Kdf;
@@ -49,7 +55,8 @@ export function decodeHeader(b: Buffer, name: string): ObjectHeader {
   const bad = (why: string): AgentError => new AgentError(`object "${name}" is not a dp-agent object or its header is corrupt (${why})`);
   if (b.length < HEADER_LEN) throw bad("too short");
   if (!b.subarray(0, 4).equals(MAGIC)) throw bad("bad magic");
-  if (b.readUInt8(4) !== FORMAT_VERSION) throw bad(`unsupported version ${b.readUInt8(4)}`);
+  const version = b.readUInt8(4);
+  if (!READ_VERSIONS.includes(version)) throw bad(`unsupported version ${version}`);
   const compression = COMPRESSIONS[b.readUInt8(5)];
   const encryption = ENCRYPTIONS[b.readUInt8(6)];
   const kdf = KDFS[b.readUInt8(7)];
@@ -58,6 +65,7 @@ export function decodeHeader(b: Buffer, name: string): ObjectHeader {
   if ((encryption === "none") !== (kdf === "none")) throw bad("inconsistent encryption fields");
   if (chunkSize < 1 || chunkSize > 64 * 1024 * 1024) throw bad(`chunk size ${chunkSize}`);
   return {
+    version,
     compression,
     encryption,
     kdf,
