@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,6 +38,27 @@ describe("object format", () => {
       });
     }
   }
+
+  it("checksums sha256-chunked: sha256 of the chunk sha256s, a one-chunk object its plain sha256, over the stream and the file reader", async () => {
+    const sha = (d: Uint8Array): Buffer => createHash("sha256").update(d).digest();
+    const data = Buffer.concat([plain, randomBytes(3 * CHUNK + 17)]);
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < data.length; i += CHUNK) chunks.push(sha(data.subarray(i, i + CHUNK)));
+    for (const threads of [0, 2]) {
+      const w = await writeObject(b, "o", "o", Readable.from([data]), { compression: { algorithm: "zstd", threads }, key, chunkSize: CHUNK });
+      expect(w.sha256).to.equal(sha(Buffer.concat(chunks)).toString("hex"));
+      // The stream path (S3) and the positioned-read path (filesystem) agree.
+      const stream: FilesystemBackend = Object.assign(Object.create(b) as FilesystemBackend, { openRead: undefined });
+      for (const backend of [b, stream]) {
+        const s = sink();
+        const r = await readObject(backend, "o", "o", s.w, { key, threads, expectSha256: w.sha256 });
+        expect(s.bytes().equals(data)).to.equal(true);
+        expect(r.sha256).to.equal(w.sha256);
+      }
+      const one = await writeObject(b, "p", "p", Readable.from([data.subarray(0, 100)]), { compression: { algorithm: "zstd", threads }, chunkSize: CHUNK });
+      expect(one.sha256).to.equal(sha(data.subarray(0, 100)).toString("hex"));
+    }
+  });
 
   it("round-trips many chunks on worker threads, storing incompressible chunks raw", async () => {
     const mixed = Buffer.concat([plain, randomBytes(10 * CHUNK), plain.subarray(0, 12345)]);
