@@ -88,16 +88,16 @@ describe("decidePolicy: schedules", () => {
     const d = decide(policy({}, seen()), "2026-11-23T10:00:01Z");
     expect(created(d)).to.deep.equal(["pg-datafile-202611231000"]);
     expect(d.creates[0].event.reason).to.equal("BackupScheduled");
-    expect(d.creates[0].eventOnCreate, "the pass recording the tick records its Event").to.equal(false);
+    expect(d.creates[0].eventOnCreate, "recorded with the tick, after the burst of creates").to.equal(false);
     expect(d.status.lastScheduleTime).to.equal("2026-11-23T10:00:00Z");
     expect(after(d)).to.equal(5 * 60_000 - 1000);
   });
 
-  it("records the tick and its BackupScheduled Event once its Backup exists (the pass after the create, or after a restart)", () => {
+  it("only records the tick when its Backup already exists (made before a restart)", () => {
     const d = decide(policy({}, seen()), "2026-11-23T10:00:03Z", [backup("pg-datafile-202611231000")]);
     expect(d.creates).to.deep.equal([]);
     expect(d.status.lastScheduleTime).to.equal("2026-11-23T10:00:00Z");
-    expect(d.events).to.deep.equal([{ type: "Normal", reason: "BackupScheduled", message: 'created Backup "pg-datafile-202611231000" for the datafile tick 2026-11-23T10:00:00Z' }]);
+    expect(d.events).to.deep.equal([]);
   });
 
   it("does nothing for a tick already recorded", () => {

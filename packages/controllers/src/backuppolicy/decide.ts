@@ -37,9 +37,9 @@ export interface BackupToCreate {
   tick: Date;
   event: PolicyEvent;
   /**
-   * true: record `event` once this pass created the Backup (logfile Backups). false: a
-   * scheduled tick, whose Event the next pass records with the tick (decision "advance");
-   * record it now only if this pass records the tick itself (the Backup already existed).
+   * Record `event` once this pass created the Backup (logfile Backups), or else (a scheduled
+   * tick) with the status write that records the tick, after the tick's burst of creates.
+   * Never when the Backup existed already (made before a restart).
    */
   eventOnCreate: boolean;
 }
@@ -94,10 +94,6 @@ export function decidePolicy(o: PolicyObservation): PolicyDecision {
       lastScheduleTime = later(lastScheduleTime, tick.tick);
       if (tick.action === "create") {
         d.creates.push({ type, name: tick.name, tick: tick.tick, event: scheduledEvent(type, tick.name, tick.tick, now), eventOnCreate: false });
-      } else if (tick.action === "advance") {
-        // The pass after the create records the tick, and its Event with it: when many
-        // policies share a tick, Events go out after every due Backup was created.
-        d.events.push(scheduledEvent(type, tick.name, tick.tick, now));
       } else if (tick.action === "skip") {
         d.events.push({ type: "Warning", reason: tick.reason, message: tick.message });
       }

@@ -5,7 +5,7 @@ import type { KubeObject, Manager, ObjectKey } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
 import type { OperatorContext } from "../options.ts";
 import { BackupsByParent, BackupsByPolicy, backupParentIndexValues, backupPolicyIndexValues } from "./related.ts";
-import { reconcileBackupPolicy } from "./reconcile.ts";
+import { backupPolicyReconciler } from "./reconcile.ts";
 
 type PolicyObject = BackupPolicy & KubeObject;
 
@@ -31,5 +31,5 @@ export function registerBackupPolicyController(manager: Manager, _ctx: OperatorC
     // Ticks are requeues; the resync heals a lost timer or a missed event.
     // Many policies share a tick: enough workers to keep the API server busy with their creates.
     .withOptions({ workers: 64, resyncPeriodMs: 5 * 60_000 })
-    .reconciler(reconcileBackupPolicy);
+    .reconciler(backupPolicyReconciler());
 }

@@ -1,11 +1,11 @@
-// The shell: read the policy, its namespace's Backups and which tools and repos exist from
-// the cache, call decidePolicy, apply: create Backups, delete pruned ones, write status.
-// Every `if` that matters lives in decide.ts; this file only does I/O in a crash-safe order
-// (create before recording the tick, so a restart finds the Backup by its name).
+// The shell: read the policy, its Backups and which tools and repos exist from the cache,
+// call decidePolicy, apply: create Backups, delete pruned ones, write status. Every `if` that
+// matters lives in decide.ts; this file only does I/O in a crash-safe order (create before
+// recording the tick, so a restart finds the Backup by its name).
 import type { BackupPolicy, BackupRepo, BackupTool } from "@dataprotection/api";
 import {
-  isAlreadyExists, isNotFound, updateStatus,
-  type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult,
+  isAlreadyExists, isNotFound, keyOf, updateStatus,
+  type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult, type Reconciler,
 } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
 import { buildScheduledBackup, observeBackup } from "./backups.ts";
@@ -14,9 +14,24 @@ import { relatedBackups } from "./related.ts";
 
 type PolicyObject = BackupPolicy & KubeObject;
 
-export async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+/**
+ * One reconciler per controller. It remembers, per policy, the BackupScheduled Events of the
+ * Backups it created until the pass that records their tick: when many policies share a tick,
+ * every create goes out before any Event or status write. Lost on a crash, like an Event
+ * not yet written; a Backup found after a restart gets none.
+ */
+export function backupPolicyReconciler(): Reconciler {
+  const pendingEvents = new Map<string, PolicyEvent[]>();
+  return { reconcile: (req, ctx) => reconcileBackupPolicy(req, ctx, pendingEvents) };
+}
+
+async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContext, pendingEvents: Map<string, PolicyEvent[]>): Promise<ReconcileResult | void> {
+  const key = keyOf(req);
   const policy = ctx.cache.get<PolicyObject>(Kinds.BackupPolicy, req.name, req.namespace);
-  if (!policy || policy.metadata.deletionTimestamp) return;
+  if (!policy || policy.metadata.deletionTimestamp) {
+    pendingEvents.delete(key);
+    return;
+  }
   const namespace = policy.metadata.namespace ?? "";
   const decision = decidePolicy({
     policy,
@@ -36,15 +51,15 @@ export async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContex
       await ctx.client.create(Kinds.Backup, buildScheduledBackup({ namespace, name: req.name }, c.type, c.name));
       created = true;
       if (c.eventOnCreate) record(c.event);
+      else pendingEvents.set(key, [...(pendingEvents.get(key) ?? []), c.event]);
       ctx.log.info("created scheduled backup", { backup: c.name, backupType: c.type, tick: c.tick.toISOString() });
     } catch (e) {
-      // Made before a restart (or seen late by the cache): this pass records the tick, and its Event.
+      // Made before a restart (or seen late by the cache): this tick is done.
       if (!isAlreadyExists(e)) throw e;
-      if (!c.eventOnCreate) record(c.event);
     }
   }
-  // The tick and its Event are recorded by the next pass (which finds the Backup by its name),
-  // so when many policies share a tick every Backup is created before any other write.
+  // The tick is recorded by the next pass (which finds the Backup by its name), so when many
+  // policies share a tick every Backup is created before any Event or status is written.
   if (created) return { requeueAfter: 1 };
   for (const del of decision.deletes) {
     if (ctx.signal.aborted) return;
@@ -55,7 +70,8 @@ export async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContex
       if (!isNotFound(e)) throw e;
     }
   }
-  for (const e of decision.events) record(e);
+  for (const e of [...(pendingEvents.get(key) ?? []), ...decision.events]) record(e);
+  pendingEvents.delete(key);
   if (ctx.signal.aborted) return;
   await updateStatus(ctx.client, Kinds.BackupPolicy, policy, (draft) => {
     draft.status = decision.status;
