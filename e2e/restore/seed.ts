@@ -158,7 +158,7 @@ export async function waitReady(kc: KubeConfig, ns: string, name: string, replic
   return until(`StatefulSet ${ns}/${name} at ${replicas} ready replicas`, async () => {
     const s = await apps.readNamespacedStatefulSet({ name, namespace: ns });
     return s.spec?.replicas === replicas && (s.status?.readyReplicas ?? 0) === replicas ? s : undefined;
-  }, 90_000);
+  }, 180_000);
 }
 
 /** Every file under dir (relative path -> sha256, "->target" for symlinks), for byte-exact comparisons. */

@@ -5,7 +5,7 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client
 import type { APIManagerBackupStatus, APIManagerRestoreStatus } from "@dataprotection/api";
 import type { Operator } from "@dataprotection/controllers";
 import { threescaleControllers } from "@dataprotection/threescale";
-import { e2eCluster, eventsFor, startTestOperator, testNamespace } from "../harness.ts";
+import { e2eCluster, eventsFor, startTestOperator, testNamespace, until } from "../harness.ts";
 import { G, StandIn3scale, V, apiManager, crStatus, installApiManagerCrd, seed3scale } from "./fixtures.ts";
 
 const done = (s: { completed?: boolean; failureReason?: string }) => s.completed === true || !!s.failureReason;
@@ -36,7 +36,8 @@ describe("3scale: failure paths", function () {
     expect(s.completed).to.equal(false);
     expect(s.failureReason).to.match(new RegExp(`^${reason}: `)).and.match(text);
     expect(s.conditions?.[0]).to.deep.include({ type: "Failed", reason });
-    expect((await eventsFor(kc, ns, name)).filter((e) => e.type === "Warning").length).to.be.above(0);
+    // Events are written after the status, asynchronously: wait for the Warning rather than race it.
+    await until(`a Warning Event for ${plural}/${name}`, async () => ((await eventsFor(kc, ns, name)).some((e) => e.type === "Warning") ? true : undefined), 30_000);
     return s;
   }
 
