@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
 import type { RepoBackend } from "@dataprotection/storage";
 import { ChunkedSha256 } from "./chunks/checksum.ts";
 import { type ChunkResult, type ChunkSpec, maxFrame } from "./chunks/codec.ts";
@@ -44,6 +45,9 @@ export async function writeObject(
   source: AsyncIterable<Buffer>,
   opts: WriteOptions,
 ): Promise<WrittenObject> {
+  // A source stream that fails before the first read (during key derivation or the backend's
+  // open) must not be an uncaught 'error' event: reading a failed stream rethrows its error.
+  if (source instanceof EventEmitter) source.on("error", () => undefined);
   const salt = randomBytes(16);
   const key = opts.key ? await objectKey(opts.key, salt) : undefined;
   const header = encodeHeader({
