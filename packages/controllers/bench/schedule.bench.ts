@@ -111,6 +111,12 @@ try {
   const list = await client.list<Backup & KubeObject>(Kinds.Backup, { namespace: ns });
   // The API server closes a watcher that falls behind a burst: resume from the last
   // resourceVersion seen (the replayed events arrive late, and count so).
+  // A tick during setup may have made Backups before this list: complete them too, or their
+  // policies skip every later tick ("previous still running").
+  for (const b of list.items) {
+    const name = b.metadata.name ?? "";
+    if (b.status?.phase !== "Completed") toComplete.push({ name, tick: tickOf(name) });
+  }
   let rv = list.metadata.resourceVersion;
   let watchRestarts = 0;
   const watching = (async () => {
