@@ -1,7 +1,6 @@
 // Shared by every e2e suite: the real control plane + local node with our CRDs installed,
 // an operator started in-process per suite, fresh namespaces, polling and Event lookups.
 import { CoreV1Api, CustomObjectsApi, type CoreV1Event, type KubeConfig } from "@kubernetes/client-node";
-import { randomBytes } from "node:crypto";
 import { crdDocuments } from "@dataprotection/api";
 import { createOperator, type Operator, type OperatorOptions } from "@dataprotection/controllers";
 import { installCrds, sharedCluster, type Cluster } from "@dataprotection/testenv";
@@ -33,41 +32,7 @@ export async function startTestOperator(o: Partial<OperatorOptions> = {}, extraC
   return op;
 }
 
-/** A fresh namespace; `cleanup()` deletes it and waits until it is gone. */
-export async function testNamespace(kc: KubeConfig, prefix: string): Promise<{ name: string; cleanup: () => Promise<void> }> {
-  const core = kc.makeApiClient(CoreV1Api);
-  const name = `${prefix}-${randomBytes(3).toString("hex")}`;
-  await core.createNamespace({ body: { metadata: { name } } });
-  const cleanup = async () => {
-    await core.deleteNamespace({ name }).catch(() => undefined);
-    await until(`namespace ${name} deleted`, async () => {
-      try {
-        await core.readNamespace({ name });
-        return undefined;
-      } catch {
-        return true;
-      }
-    }, 120_000, 500);
-  };
-  return { name, cleanup };
-}
-
-/** Polls until `fn` returns something other than undefined; fails with the last observation. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-      last = undefined;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+export { testNamespace, until } from "@dataprotection/testenv";
 
 /** Reads a custom object (namespace undefined for cluster-scoped kinds). */
 export async function getCustom<T>(kc: KubeConfig, group: string, plural: string, namespace: string | undefined, name: string): Promise<T | undefined> {
