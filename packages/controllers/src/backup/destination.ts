@@ -16,6 +16,8 @@ export interface ClaimToEnsure {
   capacity: string;
   accessModes: string[];
   labels: Record<string, string>;
+  /** policy persistentVolumeConfigMap: a ConfigMap whose `persistentVolume` key is a PV template. */
+  pvTemplate?: { name: string; namespace: string };
 }
 
 /**
@@ -95,6 +97,7 @@ export function resolveDestination(backup: Backup, policyRef: string, section: C
       capacity: String(pvc.initCapacity ?? "100Gi"),
       accessModes: ["ReadWriteMany"],
       labels: {},
+      ...(pvc.persistentVolumeConfigMap ? { pvTemplate: { name: pvc.persistentVolumeConfigMap.name, namespace: pvc.persistentVolumeConfigMap.namespace } } : {}),
     };
     return { ok: true, access: pvcAccess(pvc.name), claim };
   }

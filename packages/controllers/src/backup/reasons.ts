@@ -12,6 +12,7 @@ export const Reason = {
   AmbiguousDefaultRepo: "AmbiguousDefaultRepo",
   NoBackupDestination: "NoBackupDestination",
   PVCNotFound: "PVCNotFound",
+  PVTemplateInvalid: "PVTemplateInvalid",
   SecretNotFound: "SecretNotFound",
   ServiceAccountNotFound: "ServiceAccountNotFound",
   TargetPodNotFound: "TargetPodNotFound",

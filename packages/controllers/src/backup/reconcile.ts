@@ -1,6 +1,6 @@
 // The shell: read from the cache, call the pure decide functions, apply what they return.
 // Every `if` that matters lives in decide.ts / validate.ts / delete.ts / snapshot.ts / logfile.ts.
-import type { V1Container, V1Job, V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
+import type { V1ConfigMap, V1Container, V1Job, V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
 import {
   BackupPhase, BackupType, Finalizer,
   type Backup, type BackupPolicy, type BackupRepo, type BackupTool, type StorageProvider,
@@ -17,6 +17,7 @@ import { decideDatafile, failed, helperJobName, notStarted, startDatafile } from
 import type { Action, Decision } from "./decision.ts";
 import { decideDeletion } from "./delete.ts";
 import { claimManifest, type ClaimToEnsure } from "./destination.ts";
+import { persistentVolumeFromTemplate, PV_TEMPLATE_KEY } from "./pv-template.ts";
 import { LabelBackupName, LabelBackupUID, toolJobName } from "./job.ts";
 import { decideLogfile, logStatefulSetName, startLogfile } from "./logfile.ts";
 import { Reason } from "./reasons.ts";
@@ -329,11 +330,32 @@ async function createSnapshot(client: KubeClient, snap: VolumeSnapshotObject & K
 async function ensureClaim(client: KubeClient, claim: ClaimToEnsure, ns: string): Promise<void> {
   if (await exists(client, Kinds.PersistentVolumeClaim, claim.name, ns)) return;
   if (!claim.create) throw new ActionFailed(Reason.PVCNotFound, `PersistentVolumeClaim "${ns}/${claim.name}" not found: create it`);
+  const manifest = claim.pvTemplate ? await claimFromPVTemplate(client, claim.pvTemplate, claim.name, ns) : claimManifest(claim, ns);
   try {
-    await client.create(Kinds.PersistentVolumeClaim, claimManifest(claim, ns) as KubeObject);
+    await client.create(Kinds.PersistentVolumeClaim, manifest as KubeObject);
   } catch (e) {
     if (!isAlreadyExists(e)) throw e;
   }
+}
+
+// persistentVolumeConfigMap: create the templated PV (pre-bound) and return the claim for it.
+async function claimFromPVTemplate(client: KubeClient, ref: { name: string; namespace: string }, claimName: string, ns: string): Promise<V1PersistentVolumeClaim> {
+  const where = `"${ref.namespace}/${ref.name}" (BackupPolicy .persistentVolumeClaim.persistentVolumeConfigMap)`;
+  let cm: V1ConfigMap & KubeObject;
+  try {
+    cm = await client.get<V1ConfigMap & KubeObject>(Kinds.ConfigMap, ref.name, ref.namespace);
+  } catch (e) {
+    if (isNotFound(e)) throw new ActionFailed(Reason.PVTemplateInvalid, `ConfigMap ${where} not found: create it with a "${PV_TEMPLATE_KEY}" key`);
+    throw e;
+  }
+  const r = persistentVolumeFromTemplate(cm.data?.[PV_TEMPLATE_KEY], claimName, ns, where);
+  if (!r.ok) throw new ActionFailed(Reason.PVTemplateInvalid, r.message);
+  try {
+    await client.create(Kinds.PersistentVolume, r.pv as KubeObject);
+  } catch (e) {
+    if (!isAlreadyExists(e)) throw e;
+  }
+  return r.claim;
 }
 
 // Until backuprepo/ exports its helper: a repo Secret copied into the workload namespace.
