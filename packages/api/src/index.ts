@@ -10,6 +10,7 @@ export type * from "./schemas/restorejob.ts";
 export type * from "./schemas/storageprovider.ts";
 export type * from "./schemas/threescale.ts";
 export type { Condition, EnvVar, EnvFromSource, LabelSelector, ResourceRequirements, Volume, VolumeMount, SecretReference, ObjectMeta } from "./types/k8s.ts";
+export type { SnapshotError, VolumeSnapshot, VolumeSnapshotClass, VolumeSnapshotContent } from "./types/volumesnapshot.ts";
 export { TTL_PATTERN } from "./schemas/backuppolicy.ts";
 export { QUANTITY_PATTERN } from "./schemas/k8s.ts";
 export { validate, withDefaults, validateObject, formatErrors, validateBackup, validateBackupPolicy, validateBackupRepo, validateBackupTool, validateRestoreJob, validateStorageProvider, validateAPIManagerBackup, validateAPIManagerRestore, type ValidationError } from "./validate.ts";
