@@ -96,7 +96,7 @@ export async function untilTicked<T>(clock: FakeClock, what: string, fn: () => P
     const v = await fn();
     if (v === undefined && clock.now() + 1000 <= limit) clock.advance(1000);
     return v;
-  }, 30_000, 200);
+  }, 90_000, 200);
 }
 
 export async function exists(c: KubeClient, ns: string, name: string): Promise<boolean> {
