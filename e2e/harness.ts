@@ -32,7 +32,7 @@ export async function startTestOperator(o: Partial<OperatorOptions> = {}, extraC
   return op;
 }
 
-export { testNamespace, until } from "@dataprotection/testenv";
+export { describeNamespace, testNamespace, until, untilInNamespace } from "@dataprotection/testenv";
 
 /** Reads a custom object (namespace undefined for cluster-scoped kinds). */
 export async function getCustom<T>(kc: KubeConfig, group: string, plural: string, namespace: string | undefined, name: string): Promise<T | undefined> {

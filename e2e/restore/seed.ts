@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, lstatSync, readlinkSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DataProtectionGroup, StorageGroup, type BackupStatus, type BackupToolSpec, type RestoreJob } from "@dataprotection/api";
-import { getCustom, until } from "../harness.ts";
+import { getCustom, until, untilInNamespace } from "../harness.ts";
 
 const V = "v1alpha1";
 
@@ -155,7 +155,7 @@ export async function createStatefulSet(kc: KubeConfig, ns: string, name: string
 /** Waits until the StatefulSet wants `replicas` and that many of its pods are ready. */
 export async function waitReady(kc: KubeConfig, ns: string, name: string, replicas: number): Promise<V1StatefulSet> {
   const apps = kc.makeApiClient(AppsV1Api);
-  return until(`StatefulSet ${ns}/${name} at ${replicas} ready replicas`, async () => {
+  return untilInNamespace(kc, ns, `StatefulSet ${ns}/${name} at ${replicas} ready replicas`, async () => {
     const s = await apps.readNamespacedStatefulSet({ name, namespace: ns });
     return s.spec?.replicas === replicas && (s.status?.readyReplicas ?? 0) === replicas ? s : undefined;
   }, 180_000);
@@ -189,7 +189,7 @@ export interface RestoreJobSpecInput {
 
 /** Waits until the RestoreJob reaches `phase`; fails at once on the other terminal phase, with its reason. */
 export async function waitRestore(kc: KubeConfig, ns: string, name: string, phase: "Completed" | "Failed"): Promise<RestoreJob> {
-  return until(`RestoreJob ${ns}/${name} ${phase}`, async () => {
+  return untilInNamespace(kc, ns, `RestoreJob ${ns}/${name} ${phase}`, async () => {
     const rj = await getCustom<RestoreJob>(kc, DataProtectionGroup, "restorejobs", ns, name);
     const p = rj?.status?.phase;
     if (p !== "Completed" && p !== "Failed") throw new Error(`still ${p ?? "unset"}: ${JSON.stringify(rj?.status?.conditions ?? [])}`);

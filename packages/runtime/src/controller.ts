@@ -3,7 +3,7 @@ import type { Logger } from "winston";
 import type { BackoffOptions } from "./backoff.ts";
 import type { Cache } from "./cache.ts";
 import type { KubeClient } from "./client.ts";
-import type { Clock } from "./clock.ts";
+import { realClock, type Clock } from "./clock.ts";
 import { TerminalError } from "./errors.ts";
 import type { EventRecorder } from "./events.ts";
 import type { EventHandler } from "./informer.ts";
@@ -99,7 +99,7 @@ export class Controller {
   start(): void {
     if (this.queue) return;
     const { name } = this.spec;
-    const queue = new WorkQueue({ clock: this.d.clock, backoff: this.spec.backoff, observer: this.d.metrics.queueObserver(name) });
+    const queue = new WorkQueue({ clock: this.d.clock, retryClock: realClock, backoff: this.spec.backoff, observer: this.d.metrics.queueObserver(name) });
     this.queue = queue;
     this.abort = new AbortController();
     const enqueue = (k: ObjectKey): void => queue.add(keyOf(k));

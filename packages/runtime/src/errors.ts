@@ -33,3 +33,11 @@ export const isConflict = (e: unknown): boolean => code(e) === 409 && (e as ApiE
 export const isAlreadyExists = (e: unknown): boolean => code(e) === 409 && (e as ApiError).reason === "AlreadyExists";
 /** 410: the resourceVersion is older than what etcd or the watch cache keeps. */
 export const isGone = (e: unknown): boolean => code(e) === 410;
+/**
+ * Worth retrying as is: no answer at all (connection refused or reset, timeout), too many
+ * requests (priority and fairness), or a server-side failure. Other 4xx answers will repeat.
+ */
+export const isTransient = (e: unknown): boolean => {
+  const c = code(e);
+  return c === undefined || c === 429 || c >= 500;
+};

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "winston";
 import type { KubeClient } from "./client.ts";
 import { realClock, type Clock } from "./clock.ts";
-import { isNotFound } from "./errors.ts";
+import { isAlreadyExists, isNotFound, isTransient } from "./errors.ts";
 import { Kinds } from "./kinds.ts";
 import type { KubeObject } from "./object.ts";
 
@@ -45,7 +45,12 @@ export interface EventRecorderOptions {
   windowMs?: number;
   /** How many distinct (object, type, reason, message) series to remember. */
   maxSeries?: number;
+  /** Real-time waits before each retry of a write that failed transiently. */
+  retryDelaysMs?: readonly number[];
 }
+
+/** A busy API server (429, 5xx, a reset connection) gets a few seconds before an Event is dropped. */
+const DEFAULT_RETRY_DELAYS_MS = [200, 500, 1000, 2000, 4000];
 
 interface Series {
   namespace: string;
@@ -136,10 +141,16 @@ export class EventRecorder {
       while (s.written < s.count) {
         const target = s.count;
         const ts = new Date(s.last).toISOString();
-        if (!s.created) {
-          await this.sink.create({ ...s.ev, count: target, lastTimestamp: ts });
-          s.created = true;
-        } else {
+        await this.withRetries(async () => {
+          if (!s.created) {
+            // AlreadyExists: an earlier attempt landed although its answer was lost; the next
+            // repeat updates the count.
+            await this.sink.create({ ...s.ev, count: target, lastTimestamp: ts }).catch((e: unknown) => {
+              if (!isAlreadyExists(e)) throw e;
+            });
+            s.created = true;
+            return;
+          }
           try {
             await this.sink.update(s.namespace, s.name, target, ts);
           } catch (e) {
@@ -147,9 +158,11 @@ export class EventRecorder {
             // The Event expired (TTL) while we kept counting: start a new one.
             s.name = `${s.ev.involvedObject.name}.${randomBytes(8).toString("hex")}`;
             s.ev = { ...s.ev, metadata: { ...s.ev.metadata, name: s.name }, firstTimestamp: ts };
+            s.created = false;
             await this.sink.create({ ...s.ev, count: target, lastTimestamp: ts });
+            s.created = true;
           }
-        }
+        });
         s.written = target;
       }
     } catch (e) {
@@ -157,6 +170,19 @@ export class EventRecorder {
       s.written = s.count; // drop: Events are best effort
     } finally {
       s.busy = false;
+    }
+  }
+
+  /** Runs a write, retrying transient failures after real-time waits (never the injected clock). */
+  private async withRetries(write: () => Promise<void>): Promise<void> {
+    const delays = this.o.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await write();
+      } catch (e) {
+        if (attempt >= delays.length || !isTransient(e)) throw e;
+        await new Promise((r) => setTimeout(r, delays[attempt]));
+      }
     }
   }
 

@@ -59,6 +59,26 @@ describe("WorkQueue", () => {
     expect(q.retries("a")).to.equal(0);
   });
 
+  it("retries errors on the retry clock while requeueAfter follows the injected one", async () => {
+    const clock = new FakeClock();
+    const retryClock = new FakeClock();
+    const q = new WorkQueue({ clock, retryClock, backoff: { baseMs: 10, capMs: 50, jitter: 0 } });
+    q.addRateLimited("a");
+    clock.advance(60_000);
+    expect(q.length).to.equal(0, "moving the schedule's clock does not fire a retry");
+    retryClock.advance(10);
+    expect(q.length).to.equal(1);
+    q.done((await q.get())!);
+    q.addAfter("b", 500);
+    retryClock.advance(60_000);
+    expect(q.length).to.equal(0, "moving the retry clock does not fire a requeueAfter");
+    clock.advance(500);
+    expect(q.length).to.equal(1);
+    q.addRateLimited("c");
+    await q.shutdown();
+    expect(retryClock.pending).to.equal(0, "shutdown cancels pending retries");
+  });
+
   it("drains on shutdown: no new keys, waits for in-flight ones", async () => {
     const q = new WorkQueue();
     q.add("a");

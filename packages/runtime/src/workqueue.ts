@@ -11,7 +11,14 @@ export interface QueueObserver {
 }
 
 export interface WorkQueueOptions {
+  /** Time of requeueAfter (a FakeClock in tests of schedules). */
   clock?: Clock;
+  /**
+   * Time of error retries; defaults to `clock`. Controllers pass the real clock: a retry
+   * waits for the API server to recover, which happens in real time even when a test
+   * fakes the schedule's time (a retry parked on a FakeClock would wait forever).
+   */
+  retryClock?: Clock;
   backoff?: BackoffOptions;
   observer?: QueueObserver;
 }
@@ -22,6 +29,7 @@ export interface WorkQueueOptions {
  */
 export class WorkQueue {
   private readonly clock: Clock;
+  private readonly retryClock: Clock;
   private readonly limiter: KeyBackoff;
   private readonly observer: QueueObserver;
   private queue: string[] = [];
@@ -29,6 +37,7 @@ export class WorkQueue {
   private dirty = new Map<string, number>(); // key -> time it became ready
   private processing = new Set<string>();
   private waiting = new Map<string, { at: number; cancel: () => void }>();
+  private retrying = new Map<string, () => void>();
   private getters: Array<(key: string | undefined) => void> = [];
   private idle: Array<() => void> = [];
   private closed = false;
@@ -36,6 +45,7 @@ export class WorkQueue {
 
   constructor(opts: WorkQueueOptions = {}) {
     this.clock = opts.clock ?? realClock;
+    this.retryClock = opts.retryClock ?? this.clock;
     this.limiter = new KeyBackoff(opts.backoff);
     this.observer = opts.observer ?? {};
   }
@@ -77,8 +87,16 @@ export class WorkQueue {
 
   /** Adds the key after its per-key exponential backoff. */
   addRateLimited(key: string): void {
+    if (this.closed) return;
     this.observer.retried?.();
-    this.addAfter(key, this.limiter.next(key));
+    const ms = this.limiter.next(key);
+    if (this.retryClock === this.clock) return this.addAfter(key, ms);
+    if (this.retrying.has(key)) return; // one retry timer per key: the pending one re-adds it
+    const cancel = this.retryClock.setTimeout(() => {
+      this.retrying.delete(key);
+      this.add(key);
+    }, ms);
+    this.retrying.set(key, cancel);
   }
 
   /** Resets the key's backoff after a success. */
@@ -108,6 +126,8 @@ export class WorkQueue {
     this.closed = true;
     for (const w of this.waiting.values()) w.cancel();
     this.waiting.clear();
+    for (const cancel of this.retrying.values()) cancel();
+    this.retrying.clear();
     this.queue = [];
     this.head = 0;
     for (const g of this.getters.splice(0)) g(undefined);

@@ -9,4 +9,4 @@ export { startLocalNode } from "./node/start.ts";
 export { sharedCluster, stopSharedNode, type Cluster } from "./node/shared-cluster.ts";
 export { snapshotCrds } from "./snapshot/crds.ts";
 export type { VolumeSnapshot, VolumeSnapshotContent, VolumeSnapshotClass } from "./snapshot/types.ts";
-export { until, testNamespace } from "./helpers.ts";
+export { describeNamespace, until, untilInNamespace, testNamespace } from "./helpers.ts";

@@ -60,7 +60,9 @@ async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContext, pend
   }
   // The tick is recorded by the next pass (which finds the Backup by its name), so when many
   // policies share a tick every Backup is created before any Event or status is written.
-  if (created) return { requeueAfter: 1 };
+  // That pass is woken by the created Backup's watch event (level-based: the cache holds the
+  // Backup by then), not by a timer: a timer on an injected clock only fires when it moves.
+  if (created) return;
   for (const del of decision.deletes) {
     if (ctx.signal.aborted) return;
     try {
