@@ -1,12 +1,13 @@
 // Must-show 1 and 5: physical restore into the original StatefulSet and into a fresh PVC,
 // and a corrupt backup refused before the target is touched.
 import { expect } from "chai";
-import { AppsV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Operator } from "@dataprotection/controllers";
-import { e2eCluster, eventsFor, startTestOperator, testNamespace } from "../harness.ts";
+import { DataProtectionGroup, type RestoreJob } from "@dataprotection/api";
+import { e2eCluster, eventsFor, getCustom, startTestOperator, testNamespace, untilInNamespace } from "../harness.ts";
 import {
   agent, createPolicy, createRepo, createRestoreJob, createStatefulSet, createTool, deleteClusterObjects, pvcHostPath, seedBackup, treeDigest, waitReady, waitRestore, type Repo,
 } from "./seed.ts";
@@ -109,6 +110,40 @@ describe("RestoreJob physical restore (e2e)", function () {
     const jobs = await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: "batch", version: "v1", namespace: ns.name, plural: "jobs", labelSelector: "dataprotection.kubeblocks.io/restorejob=from-corrupt" }) as { items: Array<{ metadata: { name: string } }> };
     expect(jobs.items.map((j) => j.metadata.name)).to.deep.equal(["from-corrupt-verify"]);
     rmSync(join(dataDir, "after.txt"));
+  });
+
+  it("deleted mid-restore: stops the restore Job's pod, scales the StatefulSet back to its replicas, then goes away", async () => {
+    const slowTool = `slow-${ns.name}`;
+    await createTool(kc, slowTool, { physical: { restoreCommands: ["echo restoring slowly; sleep 600"] } });
+    try {
+      await seedBackup(kc, ns.name, { name: "slow", policy: "daily", tool: slowTool, repo, write: (p) => agent(repo, p, ["push-dir", dataDir]) });
+      const before = treeDigest(dataDir);
+      await createRestoreJob(kc, ns.name, "cancelled", { backupJobName: "slow", labels, claim: "data-db-0" });
+      const core = kc.makeApiClient(CoreV1Api);
+      await untilInNamespace(kc, ns.name, "the restore pod running", async () => {
+        const pods = await core.listNamespacedPod({ namespace: ns.name, labelSelector: "job-name=cancelled-restore" });
+        return pods.items.some((p) => p.status?.phase === "Running") ? true : undefined;
+      }, 120_000);
+      const rj = await getCustom<RestoreJob>(kc, DataProtectionGroup, "restorejobs", ns.name, "cancelled");
+      expect(rj?.metadata?.finalizers).to.include("dataprotection.kubeblocks.io/finalizer");
+      expect((await kc.makeApiClient(AppsV1Api).readNamespacedStatefulSet({ name: "db", namespace: ns.name })).spec?.replicas).to.equal(0);
+
+      await kc.makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({ group: DataProtectionGroup, version: "v1alpha1", namespace: ns.name, plural: "restorejobs", name: "cancelled" });
+      await untilInNamespace(kc, ns.name, "RestoreJob cancelled gone", async () => ((await getCustom(kc, DataProtectionGroup, "restorejobs", ns.name, "cancelled")) ? undefined : true), 120_000);
+      const left = await core.listNamespacedPod({ namespace: ns.name, labelSelector: "job-name=cancelled-restore" });
+      expect(left.items.map((p) => p.metadata?.name), "the restore pod is gone before the workload restarts").to.deep.equal([]);
+      await waitReady(kc, ns.name, "db", 2);
+      const warning = (await eventsFor(kc, ns.name, "cancelled")).find((e) => e.reason === "ScalingUp" && e.type === "Warning");
+      expect(warning?.message).to.contain('was deleted before it finished: scaling StatefulSet "db" back to 2 replicas');
+      expect(treeDigest(dataDir), "the sleeping restore wrote nothing").to.deep.equal(before);
+    } finally {
+      await deleteClusterObjects(kc, [], [slowTool]);
+    }
+  });
+
+  it("releases its finalizer once finished, so a finished RestoreJob deletes at once", async () => {
+    const rj = await getCustom<RestoreJob>(kc, DataProtectionGroup, "restorejobs", ns.name, "to-original");
+    expect(rj?.metadata?.finalizers ?? []).to.deep.equal([]);
   });
 });
 

@@ -53,6 +53,8 @@ export interface Decision {
   actions: Action[];
   events: Array<{ type: EventType; reason: string; message: string }>;
   requeueAfter?: number;
+  /** The restore is over and its workload scaled back: the deletion finalizer has nothing left to guard. */
+  releaseFinalizer?: boolean;
 }
 
 export const Cond = { Progressing: "Progressing", Verified: "Verified", WorkloadStopped: "WorkloadStopped", WorkloadRestarted: "WorkloadRestarted" } as const;
@@ -116,6 +118,7 @@ class Builder {
     if (exp) this.d.status.expiration = exp;
     const d = this.phase(ok ? RestoreJobPhase.Completed : RestoreJobPhase.Failed, reason, message, ok ? "Normal" : "Warning");
     delete d.requeueAfter;
+    d.releaseFinalizer = true;
     return d;
   }
   scaleBack(): void {
@@ -136,6 +139,7 @@ export function decide(obs: Observation, now: Date): Decision {
   if (obs.restore.metadata.generation !== undefined) b.d.status.observedGeneration = obs.restore.metadata.generation;
   if (phase === RestoreJobPhase.Completed || phase === RestoreJobPhase.Failed) {
     b.scaleBack();
+    b.d.releaseFinalizer = true;
     return b.d;
   }
   if (!phase) {

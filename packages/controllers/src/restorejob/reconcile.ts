@@ -3,7 +3,7 @@
 import type { V1Job, V1PersistentVolumeClaim, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
 import type { Backup, BackupRepo, BackupTool, RestoreJob } from "@dataprotection/api";
 import {
-  clone, controllerOf, isAlreadyExists, isConflict, isNotFound, matchesSelector,
+  clone, controllerOf, hasFinalizer, isAlreadyExists, isConflict, isNotFound, matchesSelector, removeFinalizer,
   type Cache, type KubeClient, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult,
 } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
@@ -13,6 +13,7 @@ import { ensureRepoAccess } from "../backuprepo/ensure.ts";
 import { decide, type Action, type JobState, type Observation } from "./decide.ts";
 import { planRestore, type RestorePlan } from "./plan.ts";
 import { pvcView, type PvcView } from "./snapshot.ts";
+import { decideDeletion, RestoreFinalizer, type DeletionObservation } from "./deletion.ts";
 
 /** Annotation on a RestoreJob: "<statefulset>=<replicas>" recorded before scaling the target down. */
 export const AnnotationOriginalReplicas = "dataprotection.kubeblocks.io/original-replicas";
@@ -45,7 +46,7 @@ async function accessFor(plan: RestorePlan, rc: ReconcileContext, namespace: str
   return legacyAccess(plan.legacyPVC ?? "");
 }
 
-function jobState(job: V1Job, pods: readonly V1Pod[]): JobState {
+function jobState(job: V1Job, pods: readonly V1Pod[]): JobState & { deleting: boolean } {
   const cond = (t: string) => (job.status?.conditions ?? []).some((c) => c.type === t && c.status === "True");
   const failures = job.status?.failed ?? 0;
   let message: string | undefined;
@@ -59,7 +60,7 @@ function jobState(job: V1Job, pods: readonly V1Pod[]): JobState {
       break;
     }
   }
-  return { phase: cond("Complete") ? "succeeded" : cond("Failed") ? "failed" : "running", failures, message };
+  return { phase: cond("Complete") ? "succeeded" : cond("Failed") ? "failed" : "running", failures, message, deleting: !!job.metadata?.deletionTimestamp };
 }
 
 export async function observe(cache: Cache, client: KubeClient, rj: RestoreJob, ctx: OperatorContext): Promise<Observation> {
@@ -74,7 +75,7 @@ export async function observe(cache: Cache, client: KubeClient, rj: RestoreJob, 
   const statefulSets = cache.list<Obj<V1StatefulSet>>(Kinds.StatefulSet, { namespace: ns }).filter((s) => matchesSelector(s.metadata.labels, selector));
   const nsPods = cache.list<Obj<V1Pod>>(Kinds.Pod, { namespace: ns });
   const statefulSetPods = new Map(statefulSets.map((s) => [s.metadata.name ?? "", nsPods.filter((p) => controllerOf(p)?.uid === s.metadata.uid).length]));
-  const jobs = new Map<string, JobState>();
+  const jobs = new Map<string, JobState & { deleting: boolean }>();
   for (const j of cache.ownedBy<Obj<V1Job>>(Kinds.Job, rj.metadata.uid ?? "")) {
     jobs.set(j.metadata.name ?? "", jobState(j, nsPods.filter((p) => controllerOf(p)?.uid === j.metadata.uid)));
   }
@@ -125,10 +126,13 @@ async function apply(a: Action, rj: RestoreJob, obs: Observation, rc: ReconcileC
       const access = await accessFor(obs.plan.plan, rc, ns, ctx);
       return tolerate(c.create(Kinds.Job, a.build(access) as Obj<V1Job>), isAlreadyExists);
     }
-    case "recordReplicas":
+    case "recordReplicas": {
       // Guarded by resourceVersion: a stale cache must never overwrite the recorded count.
-      await c.patch(Kinds.RestoreJob, rj.metadata.name ?? "", ns, { metadata: { resourceVersion: rj.metadata.resourceVersion, annotations: { [AnnotationOriginalReplicas]: `${a.statefulSet}=${a.replicas}` } } });
+      // The finalizer comes with it: from now on a deletion must scale the workload back.
+      const finalizers = [...new Set([...(rj.metadata.finalizers ?? []), RestoreFinalizer])];
+      await c.patch(Kinds.RestoreJob, rj.metadata.name ?? "", ns, { metadata: { resourceVersion: rj.metadata.resourceVersion, finalizers, annotations: { [AnnotationOriginalReplicas]: `${a.statefulSet}=${a.replicas}` } } });
       return;
+    }
     case "scale":
       await c.patch(Kinds.StatefulSet, a.statefulSet, ns, { spec: { replicas: a.replicas } });
       return;
@@ -142,7 +146,8 @@ async function apply(a: Action, rj: RestoreJob, obs: Observation, rc: ReconcileC
 export function restoreJobReconciler(ctx: OperatorContext) {
   return async (req: ObjectKey, rc: ReconcileContext): Promise<ReconcileResult> => {
     const rj = rc.cache.get<Obj<RestoreJob>>(Kinds.RestoreJob, req.name, req.namespace);
-    if (!rj || rj.metadata.deletionTimestamp) return {};
+    if (!rj) return {};
+    if (rj.metadata.deletionTimestamp) return finalizeDeletion(rj, rc);
     const obs = await observe(rc.cache, rc.client, rj, ctx);
     const d = decide(obs, new Date(rc.clock.now()));
     for (const a of d.actions) {
@@ -166,6 +171,44 @@ export function restoreJobReconciler(ctx: OperatorContext) {
         throw e;
       }
     }
+    // After the status write: a crash in between finds the terminal phase and releases then.
+    if (d.releaseFinalizer && hasFinalizer(rj, RestoreFinalizer)) await tolerate(removeFinalizer(rc.client, Kinds.RestoreJob, rj, RestoreFinalizer), isNotFound);
     return d.requeueAfter ? { requeueAfter: d.requeueAfter } : {};
   };
+}
+
+/** A deleted RestoreJob: stop its Jobs' pods, scale the workload back, then let it go. */
+async function finalizeDeletion(rj: Obj<RestoreJob>, rc: ReconcileContext): Promise<ReconcileResult> {
+  if (!hasFinalizer(rj, RestoreFinalizer)) return {};
+  const obs = observeForDeletion(rc.cache, rj);
+  const d = decideDeletion(obs);
+  const ns = rj.metadata.namespace ?? "";
+  for (const a of d.actions) {
+    if (rc.signal.aborted) return {};
+    switch (a.type) {
+      case "deleteJob":
+        await tolerate(rc.client.delete(Kinds.Job, a.name, ns, { propagationPolicy: "Foreground" }), isNotFound);
+        break;
+      case "scale":
+        await tolerate(rc.client.patch(Kinds.StatefulSet, a.statefulSet, ns, { spec: { replicas: a.replicas } }), isNotFound);
+        break;
+      case "removeFinalizer":
+        await tolerate(removeFinalizer(rc.client, Kinds.RestoreJob, rj, RestoreFinalizer), isNotFound);
+        break;
+    }
+  }
+  for (const ev of d.events) rc.events.record(rj, ev.type, ev.reason, ev.message);
+  return d.requeueAfter ? { requeueAfter: d.requeueAfter } : {};
+}
+
+function observeForDeletion(cache: Cache, rj: Obj<RestoreJob>): DeletionObservation {
+  const ns = rj.metadata.namespace ?? "";
+  const nsPods = cache.list<Obj<V1Pod>>(Kinds.Pod, { namespace: ns });
+  const jobs = new Map<string, JobState & { deleting: boolean }>();
+  for (const j of cache.ownedBy<Obj<V1Job>>(Kinds.Job, rj.metadata.uid ?? "")) {
+    jobs.set(j.metadata.name ?? "", jobState(j, nsPods.filter((p) => controllerOf(p)?.uid === j.metadata.uid)));
+  }
+  const recorded = parseRecorded(rj);
+  const sts = recorded ? cache.get<Obj<V1StatefulSet>>(Kinds.StatefulSet, recorded.name, ns) : undefined;
+  return { restore: rj, jobs, recorded, statefulSets: sts ? [sts] : [] };
 }

@@ -1,0 +1,54 @@
+// What deleting an unfinished RestoreJob must undo, as a pure function. A restore scales its
+// StatefulSet to 0; without this, deleting the RestoreJob mid-restore would leave the
+// workload down for good (KubeBlocks 0.6 does). Order matters: the restore Jobs' pods must
+// be gone before the StatefulSet's pods start again, so two writers never share a volume.
+import { Finalizer, type RestoreJob } from "@dataprotection/api";
+import type { V1StatefulSet } from "@kubernetes/client-node";
+import type { EventType } from "@dataprotection/runtime";
+import { Cond, type JobState } from "./decide.ts";
+import { EventReason } from "./reasons.ts";
+
+/** Finalizer a RestoreJob carries from the moment it records the replicas it will scale back to. */
+export const RestoreFinalizer = Finalizer;
+
+export type DeletionAction =
+  /** Foreground: the Job object stays until its pods are gone, so its absence means "stopped". */
+  | { type: "deleteJob"; name: string }
+  | { type: "scale"; statefulSet: string; replicas: number }
+  | { type: "removeFinalizer" };
+
+export interface DeletionDecision {
+  actions: DeletionAction[];
+  events: Array<{ type: EventType; reason: string; message: string }>;
+  /** Set while the Jobs' pods are still stopping. */
+  requeueAfter?: number;
+}
+
+export interface DeletionObservation {
+  restore: RestoreJob;
+  /** Jobs the RestoreJob owns, by name, with whether their deletion has begun. */
+  jobs: ReadonlyMap<string, JobState & { deleting?: boolean }>;
+  /** The StatefulSet and replicas recorded before scaling down. */
+  recorded?: { name: string; replicas: number };
+  statefulSets: readonly V1StatefulSet[];
+}
+
+export function decideDeletion(obs: DeletionObservation): DeletionDecision {
+  const d: DeletionDecision = { actions: [], events: [] };
+  if (!(obs.restore.metadata.finalizers ?? []).includes(RestoreFinalizer)) return d;
+  if (obs.jobs.size > 0) {
+    for (const [name, job] of obs.jobs) if (!job.deleting) d.actions.push({ type: "deleteJob", name });
+    d.requeueAfter = 1_000;
+    return d;
+  }
+  const restarted = (obs.restore.status?.conditions ?? []).some((c) => c.type === Cond.WorkloadRestarted && c.status === "True");
+  const r = obs.recorded;
+  const sts = r && obs.statefulSets.find((s) => s.metadata?.name === r.name);
+  if (r && sts && !restarted && (sts.spec?.replicas ?? 1) !== r.replicas) {
+    d.actions.push({ type: "scale", statefulSet: r.name, replicas: r.replicas });
+    const m = obs.restore.metadata;
+    d.events.push({ type: "Warning", reason: EventReason.ScalingUp, message: `RestoreJob "${m.namespace}/${m.name}" was deleted before it finished: scaling StatefulSet "${r.name}" back to ${r.replicas} replicas; its volumes may hold a partial restore` });
+  }
+  d.actions.push({ type: "removeFinalizer" });
+  return d;
+}
