@@ -12,7 +12,7 @@ export const PROVIDER = "e2e-backup-local-pvc";
 const V = "v1alpha1";
 
 /** Timeouts short enough for tests; every wait in the operator stays bounded. */
-export const testTimeouts = { targetPodWaitMs: 3_000, podStartMs: 15_000, snapshotReadyMs: 30_000, hookMs: 30_000 };
+export const testTimeouts = { targetPodWaitMs: 3_000, podStartMs: 45_000, snapshotReadyMs: 30_000, hookMs: 30_000 };
 
 async function createIgnoringExists(fn: () => Promise<unknown>): Promise<void> {
   try {

@@ -92,9 +92,18 @@ export function advanceTo(clock: FakeClock, t: number): void {
  */
 export async function untilTicked<T>(clock: FakeClock, what: string, fn: () => Promise<T | undefined>, maxNudgeMs = 20_000): Promise<T> {
   const limit = clock.now() + maxNudgeMs;
+  const nudge = (): void => {
+    if (clock.now() + 1000 <= limit) clock.advance(1000);
+  };
   return until(what, async () => {
-    const v = await fn();
-    if (v === undefined && clock.now() + 1000 <= limit) clock.advance(1000);
+    let v: T | undefined;
+    try {
+      v = await fn();
+    } catch (e) {
+      nudge();
+      throw e; // until reports the last one: what the test saw instead
+    }
+    if (v === undefined) nudge();
     return v;
   }, 90_000, 200);
 }

@@ -27,8 +27,13 @@ describe("BackupPolicy schedules (API server, FakeClock)", function () {
     await op?.stop();
     op = undefined;
   };
-  const recorded = async (policy: string, tick: Date): Promise<true | undefined> =>
-    (await getPolicy(c, ns.name, policy)).status?.lastScheduleTime === rfc3339(tick) ? true : undefined;
+  /** True once the tick is recorded; otherwise throws what the test saw (a timeout reports it). */
+  const recorded = async (policy: string, tick: Date): Promise<true> => {
+    const status = (await getPolicy(c, ns.name, policy)).status;
+    if (status?.lastScheduleTime === rfc3339(tick)) return true;
+    const backups = await backupNames(c, ns.name, policy);
+    throw new Error(`fake now ${rfc3339(new Date(clock.now()))}; policy status ${JSON.stringify(status)}; Backups [${backups.join(", ")}]`);
+  };
   const messages = async (policy: string, reason: string): Promise<string[]> =>
     (await eventsFor(kc, ns.name, policy)).filter((e) => e.reason === reason).map((e) => e.message ?? "");
 
@@ -151,7 +156,8 @@ describe("BackupPolicy schedules (API server, FakeClock)", function () {
     expect(await backupNames(c, ns.name, policy)).to.deep.equal([first]);
     const skips = await until("PreviousRunning Events", async () => {
       const m = await messages(policy, "PreviousRunning");
-      return m.length === 3 ? m : undefined;
+      if (m.length === 3) return m;
+      throw new Error(`${m.length} PreviousRunning Events: ${JSON.stringify(m)}`);
     });
     // The first skip may come before the operator's cache saw InProgress: New counts as running too.
     expect(skips[0]).to.match(new RegExp(`previous backup "${first}" still (New|InProgress)`));

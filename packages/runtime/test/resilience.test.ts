@@ -75,9 +75,17 @@ describe("runtime: watch resilience", function () {
         updated.every((n) => r.lastSeen.get(`${ns.name}/${n}`) === "gap") &&
         r.lastSeen.get(`${ns.name}/born-in-gap`) === "new");
       expect(await metricSum(mgr.metrics.registry, "runtime_watch_restarts_total", { reason: "expired" })).to.be.at.least(1);
-      const cached = mgr.cache.list<GenericObject>(Kinds.ConfigMap, { namespace: ns.name }).map((o) => o.metadata.name!);
-      const server = (await client.list<GenericObject>(Kinds.ConfigMap, { namespace: ns.name })).items.map((o) => o.metadata.name!);
-      expect(cached.sort()).to.deep.equal(server.sort());
+      // The reconciles above create mirrors; their watch events reach the cache a moment later.
+      const cacheAndServer = async (): Promise<[string[], string[]]> => [
+        mgr.cache.list<GenericObject>(Kinds.ConfigMap, { namespace: ns.name }).map((o) => o.metadata.name!).sort(),
+        (await client.list<GenericObject>(Kinds.ConfigMap, { namespace: ns.name })).items.map((o) => o.metadata.name!).sort(),
+      ];
+      await waitFor("the cache holds what the server holds", async () => {
+        const [cached, server] = await cacheAndServer();
+        return JSON.stringify(cached) === JSON.stringify(server);
+      }, 30_000);
+      const [cached, server] = await cacheAndServer();
+      expect(cached).to.deep.equal(server);
       for (const n of deleted) expect(cached).to.not.include(n);
     } finally {
       await mgr.stop();

@@ -4,7 +4,7 @@
 // recording the tick, so a restart finds the Backup by its name).
 import type { BackupPolicy, BackupRepo, BackupTool } from "@dataprotection/api";
 import {
-  isAlreadyExists, isNotFound, keyOf, updateStatus,
+  isAlreadyExists, isConflict, isNotFound, keyOf, updateStatus,
   type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult, type Reconciler,
 } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
@@ -72,12 +72,22 @@ async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContext, pend
       if (!isNotFound(e)) throw e;
     }
   }
+  if (ctx.signal.aborted) return;
+  // Guarded by the cached resourceVersion, and no conflict retry: a 409 means this pass
+  // decided on a stale policy (say, one that had not yet seen the tick the last pass
+  // recorded), so its decision and Events are dropped and a fresh pass decides again.
+  try {
+    await updateStatus(ctx.client, Kinds.BackupPolicy, policy, (draft) => {
+      draft.status = decision.status;
+    }, { mode: "merge", retries: 0 });
+  } catch (e) {
+    if (isConflict(e)) return { requeue: true };
+    throw e;
+  }
+  // Events after the status they describe: a tick's Event is written once, by the pass
+  // whose record of that tick landed.
   for (const e of [...(pendingEvents.get(key) ?? []), ...decision.events]) record(e);
   pendingEvents.delete(key);
-  if (ctx.signal.aborted) return;
-  await updateStatus(ctx.client, Kinds.BackupPolicy, policy, (draft) => {
-    draft.status = decision.status;
-  }, { mode: "merge" });
   // Measured after the writes, so a slow reconcile does not push the next tick late.
   return decision.wakeAt ? { requeueAfter: Math.max(1, decision.wakeAt.getTime() - ctx.clock.now()) } : {};
 }
