@@ -45,12 +45,20 @@ describe("3scale: APIManagerBackup / APIManagerRestore", function () {
     await op?.stop();
   });
 
-  it("backs up an APIManager with 13 Secrets, 2 ConfigMaps and 1,000 files, and restores it in a new namespace: objects equal modulo removed fields, files byte-identical, resync once", async () => {
+  it("backs up an APIManager with 13 Secrets, 2 ConfigMaps and 1,000 files to its PVC (a default BackupRepo does not take it), and restores it in a new namespace: objects equal modulo removed fields, files byte-identical, resync once", async () => {
     const core = kc.makeApiClient(CoreV1Api);
     const sc = `manual-${randomBytes(3).toString("hex")}`;
     const pv = await retainedPV(kc, sc);
     const src = await testNamespace(kc, "apim-src");
     const dst = await testNamespace(kc, "apim-dst");
+    // A cluster with a default repo: the generic Backup controller would pick it before a policy's PVC.
+    const defaultRepo = `default-${src.name}`;
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    await custom.createClusterCustomObject({ group: "dataprotection.kubeblocks.io", version: "v1alpha1", plural: "backuprepos", body: {
+      apiVersion: "dataprotection.kubeblocks.io/v1alpha1", kind: "BackupRepo",
+      metadata: { name: defaultRepo, annotations: { "dataprotection.kubeblocks.io/is-default-repo": "true" } },
+      spec: { storageProviderRef: "none", pvReclaimPolicy: "Retain" },
+    } });
     try {
       standIn.namespaces.add(src.name);
       standIn.namespaces.add(dst.name);
@@ -101,6 +109,7 @@ describe("3scale: APIManagerBackup / APIManagerRestore", function () {
       expect(await standIn.resyncLog(dst.name)).to.deep.equal(["exec rake zync:resync:domains"]);
       expect((await eventsFor(kc, dst.name, "restore1")).map((e) => e.reason)).to.include.members(["RestoreStarted", "RestoreCompleted"]);
     } finally {
+      await custom.deleteClusterCustomObject({ group: "dataprotection.kubeblocks.io", version: "v1alpha1", plural: "backuprepos", name: defaultRepo }).catch(() => undefined);
       await src.cleanup();
       await dst.cleanup();
       await core.deletePersistentVolume({ name: pv }).catch(() => undefined);

@@ -36,6 +36,12 @@ export const Plural = {
 export const AnnotationIsDefaultRepo = "dataprotection.kubeblocks.io/is-default-repo";
 /** Label on a Backup (or BackupPolicy) choosing its repo; wins over the policy's backupRepoName. */
 export const LabelBackupRepoName = "dataprotection.kubeblocks.io/backup-repo-name";
+/**
+ * Annotation on a Backup (extension): value {@link BackupDestinationPVC} writes it to its policy's
+ * persistentVolumeClaim even when a default BackupRepo exists (which otherwise comes first).
+ */
+export const AnnotationBackupDestination = "dataprotection.kubeblocks.io/backup-destination";
+export const BackupDestinationPVC = "persistentVolumeClaim";
 /** Annotation on a Backup or BackupPolicy naming the exact target pod. */
 export const AnnotationTargetPodName = "dataprotection.kubeblocks.io/target-pod-name";
 /** Label on a Backup; value {@link BackupProtectionRetain} keeps it from retention and deletion of its data. */

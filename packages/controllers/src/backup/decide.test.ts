@@ -1,6 +1,6 @@
 // Table-driven tests of the pure Backup decisions: validation, the datafile state machine, deletion.
 import { expect } from "chai";
-import { AnnotationIsDefaultRepo, LabelBackupRepoName, type Backup } from "@dataprotection/api";
+import { AnnotationBackupDestination, AnnotationIsDefaultRepo, BackupDestinationPVC, LabelBackupRepoName, type Backup } from "@dataprotection/api";
 import { decideDatafile, startDatafile } from "./decide.ts";
 import { decideDeletion } from "./delete.ts";
 import { pvcAccess } from "./destination.ts";
@@ -50,6 +50,17 @@ describe("validateNewBackup", () => {
     expect(v1.kind === "ok" && v1.destination?.repoName).to.equal("other");
     const v2 = validateNewBackup({ ...o, repos: [repo(), repo("d", { [AnnotationIsDefaultRepo]: "true" })] });
     expect(v2.kind === "ok" && v2.destination?.repoName).to.equal("repo");
+  });
+
+  it("writes a Backup annotated backup-destination=persistentVolumeClaim to the policy's claim, even with a default repo; without a claim it names the fix", () => {
+    const annotated = { ...backup(), metadata: { ...backup().metadata, annotations: { [AnnotationBackupDestination]: BackupDestinationPVC } } };
+    const withClaim = policy({ backupRepoName: undefined, persistentVolumeClaim: { name: "pvc-b1", createPolicy: "Never" } });
+    const v = validateNewBackup({ ...base(), backup: annotated, policy: withClaim, repos: [repo("d", { [AnnotationIsDefaultRepo]: "true" })] });
+    expect(v.kind === "ok" && [v.destination?.repoName, v.destination?.claim?.name, v.destination?.claim?.create]).to.deep.equal([undefined, "pvc-b1", false]);
+    const plain = validateNewBackup({ ...base(), policy: withClaim, repos: [repo("d", { [AnnotationIsDefaultRepo]: "true" })] });
+    expect(plain.kind === "ok" && plain.destination?.repoName, "unannotated: the KubeBlocks 0.6 order puts the default repo first").to.equal("d");
+    const noClaim = validateNewBackup({ ...base(), backup: annotated, policy: policy({ backupRepoName: undefined }) });
+    expect(noClaim.kind === "fail" && [noClaim.reason, noClaim.message.includes(".persistentVolumeClaim.name")]).to.deep.equal([Reason.NoBackupDestination, true]);
   });
 
   it("picks the primary among matching pods, and a pinned pod over both", () => {

@@ -1,8 +1,10 @@
 // Pure: where a Backup's data goes. Backup label, then the policy's backupRepoName, then the
 // single default repo, then the policy's own persistentVolumeClaim (KubeBlocks 0.6 order).
+// Extension: a Backup annotated backup-destination=persistentVolumeClaim goes to the policy's
+// claim before any repo but the label's (APIManagerBackup's PVC destination uses it).
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import {
-  AccessMethod, AnnotationIsDefaultRepo, BackupRepoPhase, CreatePVCPolicy, LabelBackupRepoName,
+  AccessMethod, AnnotationBackupDestination, AnnotationIsDefaultRepo, BackupDestinationPVC, BackupRepoPhase, CreatePVCPolicy, LabelBackupRepoName,
   type Backup, type BackupRepo, type CommonBackupPolicy,
 } from "@dataprotection/api";
 import { BACKUP_MOUNT_PATH, type RepoAccess } from "../backuprepo/access.ts";
@@ -81,6 +83,11 @@ export function resolveDestination(backup: Backup, policyRef: string, section: C
   if (pinnedRepo) return byName(pinnedRepo, "the parent backup's status.backupRepoName");
   const label = backup.metadata?.labels?.[LabelBackupRepoName];
   if (label) return byName(label, `Backup label ${LabelBackupRepoName}`);
+  const pvc = section.persistentVolumeClaim;
+  if (backup.metadata?.annotations?.[AnnotationBackupDestination] === BackupDestinationPVC) {
+    if (pvc?.name) return pvcDestination(pvc);
+    return { ok: false, reason: Reason.NoBackupDestination, message: `Backup annotation ${AnnotationBackupDestination}=${BackupDestinationPVC} asks for BackupPolicy "${policyRef}" .persistentVolumeClaim, which names no claim: set .persistentVolumeClaim.name or remove the annotation` };
+  }
   if (section.backupRepoName) return byName(section.backupRepoName, `BackupPolicy "${policyRef}" .backupRepoName`);
   const defaults = repos.filter(isDefaultRepo);
   if (defaults.length > 1) {
@@ -88,22 +95,24 @@ export function resolveDestination(backup: Backup, policyRef: string, section: C
     return { ok: false, reason: Reason.AmbiguousDefaultRepo, message: `${defaults.length} BackupRepos are annotated ${AnnotationIsDefaultRepo}=true (${names}): keep one default` };
   }
   if (defaults.length === 1) return repoDestination(defaults[0]);
-  const pvc = section.persistentVolumeClaim;
-  if (pvc?.name) {
-    const claim: ClaimToEnsure = {
-      name: pvc.name,
-      create: (pvc.createPolicy ?? CreatePVCPolicy.IfNotPresent) === CreatePVCPolicy.IfNotPresent,
-      storageClassName: pvc.storageClassName,
-      capacity: String(pvc.initCapacity ?? "100Gi"),
-      accessModes: ["ReadWriteMany"],
-      labels: {},
-      ...(pvc.persistentVolumeConfigMap ? { pvTemplate: { name: pvc.persistentVolumeConfigMap.name, namespace: pvc.persistentVolumeConfigMap.namespace } } : {}),
-    };
-    return { ok: true, access: pvcAccess(pvc.name), claim };
-  }
+  if (pvc?.name) return pvcDestination(pvc);
   return {
     ok: false,
     reason: Reason.NoBackupDestination,
     message: `no place to store the backup: label the Backup ${LabelBackupRepoName}, set BackupPolicy "${policyRef}" .backupRepoName or .persistentVolumeClaim.name, or annotate a BackupRepo ${AnnotationIsDefaultRepo}=true`,
   };
+}
+
+function pvcDestination(pvc: NonNullable<CommonBackupPolicy["persistentVolumeClaim"]>): Destination {
+  const name = pvc.name ?? "";
+  const claim: ClaimToEnsure = {
+    name,
+    create: (pvc.createPolicy ?? CreatePVCPolicy.IfNotPresent) === CreatePVCPolicy.IfNotPresent,
+    storageClassName: pvc.storageClassName,
+    capacity: String(pvc.initCapacity ?? "100Gi"),
+    accessModes: ["ReadWriteMany"],
+    labels: {},
+    ...(pvc.persistentVolumeConfigMap ? { pvTemplate: { name: pvc.persistentVolumeConfigMap.name, namespace: pvc.persistentVolumeConfigMap.namespace } } : {}),
+  };
+  return { ok: true, access: pvcAccess(name), claim };
 }

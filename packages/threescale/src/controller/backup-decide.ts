@@ -14,7 +14,6 @@ export interface BackupObservation {
   apimanagers: APIManagerObject[];
   destination: Destination;
   /** BackupRepos annotated default: the generic Backup prefers them to a policy PVC. */
-  defaultRepos: string[];
   /** The generic Backup named after the CR, and whether this CR owns it. */
   backup?: Backup;
   ownsBackup: boolean;
@@ -38,10 +37,6 @@ function start(o: BackupObservation): Decision<APIManagerBackupStatus> {
   }
   const sel = selectAPIManager(o.apimanagers, o.namespace, o.apiManagerName);
   if (!sel.ok) return fail(o, sel.reason, sel.message);
-  if (o.destination.kind === "pvc" && o.defaultRepos.length > 0) {
-    const repos = o.defaultRepos.map((r) => `"${r}"`).join(", ");
-    return fail(o, Reason.DefaultRepoTakesBackup, `BackupRepo ${repos} is annotated as the default repo, so the Backup of ${ref} would be written there instead of PersistentVolumeClaim "${o.destination.claimName}": use spec.backupDestination.backupRepo, or remove the default annotation`);
-  }
   const amName = sel.apimanager.metadata.name!;
   const where = o.destination.kind === "pvc" ? `PersistentVolumeClaim "${o.destination.claimName}"` : `BackupRepo "${o.destination.repoName}"`;
   const msg = `backing up APIManager "${amName}" to ${where} with Backup "${o.name}"`;

@@ -67,8 +67,10 @@ describe("threescale builders: the generic objects", () => {
     expect(buildPolicy(cr, { kind: "repo", repoName: "r" }, "threescale-apimanager").spec.datafile).to.deep.include({ backupRepoName: "r" });
   });
   it("Backup named after the CR on that policy; RestoreJob on the Backup, empty selector", () => {
-    expect(buildBackup(cr)).to.deep.include({ spec: { backupPolicyName: "b1-threescale", backupType: "datafile" } });
-    expect(buildBackup(cr).metadata!.name).to.equal("b1");
+    expect(buildBackup(cr, { kind: "repo", repoName: "r" })).to.deep.include({ spec: { backupPolicyName: "b1-threescale", backupType: "datafile" } });
+    expect(buildBackup(cr, { kind: "repo", repoName: "r" }).metadata!.name).to.equal("b1");
+    expect(buildBackup(cr, { kind: "repo", repoName: "r" }).metadata!.annotations).to.equal(undefined);
+    expect(buildBackup(cr, { kind: "pvc", claimName: "b1" }).metadata!.annotations, "a default repo must not take a PVC backup").to.deep.equal({ "dataprotection.kubeblocks.io/backup-destination": "persistentVolumeClaim" });
     const rj = buildRestoreJob({ name: "r1", namespace: "ns", uid: "u2" }, "b1");
     expect(rj.spec).to.deep.include({ backupJobName: "b1", target: { labelsSelector: {} } });
     expect(rj.metadata!.ownerReferences![0]).to.deep.include({ kind: "APIManagerRestore", uid: "u2" });

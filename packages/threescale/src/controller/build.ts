@@ -1,7 +1,7 @@
 // Pure builders: the destination PVC of an APIManagerBackup, the generic BackupPolicy/Backup/RestoreJob
 // the CRs drive, and the direct restore Job (a PVC restore source with no Backup object).
 import type { V1EnvVar, V1Job, V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import { BackupType, CreatePVCPolicy, DataProtectionAPIVersion, type APIManagerBackupSpec, type Backup, type BackupPolicy, type RestoreJob } from "@dataprotection/api";
+import { AnnotationBackupDestination, BackupDestinationPVC, BackupType, CreatePVCPolicy, DataProtectionAPIVersion, type APIManagerBackupSpec, type Backup, type BackupPolicy, type RestoreJob } from "@dataprotection/api";
 import { childName } from "@dataprotection/runtime";
 import { BACKUP_COMMAND, RESTORE_COMMAND, TOOL_ACCOUNT, TOOL_ENV, TOOL_IMAGE } from "../tool/definition.ts";
 
@@ -115,11 +115,13 @@ export function buildPolicy(cr: { name: string; namespace: string; uid: string }
   } as BackupPolicy;
 }
 
-export function buildBackup(cr: { name: string; namespace: string; uid: string }): Backup {
+/** A PVC destination is annotated so a cluster's default BackupRepo does not take the Backup instead. */
+export function buildBackup(cr: { name: string; namespace: string; uid: string }, dest: Destination): Backup {
+  const annotations = dest.kind === "pvc" ? { annotations: { [AnnotationBackupDestination]: BackupDestinationPVC } } : {};
   return {
     apiVersion: DataProtectionAPIVersion,
     kind: "Backup",
-    metadata: { name: genericBackupName(cr.name), namespace: cr.namespace, labels: { [LabelOwner]: cr.name, "app.kubernetes.io/managed-by": "dataprotection" }, ownerReferences: owner("APIManagerBackup", cr) },
+    metadata: { name: genericBackupName(cr.name), namespace: cr.namespace, labels: { [LabelOwner]: cr.name, "app.kubernetes.io/managed-by": "dataprotection" }, ...annotations, ownerReferences: owner("APIManagerBackup", cr) },
     spec: { backupPolicyName: genericPolicyName(cr.name), backupType: BackupType.Datafile },
   } as Backup;
 }

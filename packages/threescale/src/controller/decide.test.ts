@@ -44,7 +44,7 @@ describe("threescale controllers: failureOf", () => {
 const backupIn = (phase?: string, extra: Record<string, unknown> = {}): Backup => ({ metadata: { name: "b", namespace: "ns" }, spec: { backupPolicyName: "p" }, status: phase ? { phase, ...extra } : undefined }) as Backup;
 
 describe("threescale controllers: decideBackup (over the generic Backup)", () => {
-  const base: BackupObservation = { name: "b", namespace: "ns", status: {}, apimanagers: [{ metadata: { name: "am" } }], destination: { kind: "pvc", claimName: "b" }, defaultRepos: [], ownsBackup: false, now, deadlineMs: 600_000 };
+  const base: BackupObservation = { name: "b", namespace: "ns", status: {}, apimanagers: [{ metadata: { name: "am" } }], destination: { kind: "pvc", claimName: "b" }, ownsBackup: false, now, deadlineMs: 600_000 };
   const running: APIManagerBackupStatus = { startTime: "2024-05-01T09:59:00Z", apiManagerSourceName: "am", backupPersistentVolumeClaimName: "b" };
 
   it("starts: RBAC, tools, destination PVC, policy, Backup; status names the APIManager and the PVC", () => {
@@ -59,7 +59,6 @@ describe("threescale controllers: decideBackup (over the generic Backup)", () =>
   const failures: Array<[string, Partial<BackupObservation>, string, RegExp]> = [
     ["no APIManager", { apimanagers: [] }, "APIManagerNotFound", /no APIManager in namespace ns/],
     ["two APIManagers", { apimanagers: [{ metadata: { name: "a" } }, { metadata: { name: "c" } }] }, "MultipleAPIManagers", /a, c/],
-    ["a default repo would take a PVC backup", { defaultRepos: ["def"] }, "DefaultRepoTakesBackup", /BackupRepo "def" .* instead of PersistentVolumeClaim "b"/],
     ["a Backup of that name is someone else's", { backup: backupIn() }, "BackupNameTaken", /Backup "ns\/b" exists and does not belong/],
   ];
   for (const [what, o, reason, text] of failures) {

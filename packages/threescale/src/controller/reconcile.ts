@@ -1,8 +1,8 @@
 // Thin shells: read the CR and the world, call decideBackup/decideRestore, apply, write status.
 import type { V1Job, V1PersistentVolumeClaim, V1Pod } from "@kubernetes/client-node";
 import {
-  AnnotationIsDefaultRepo, RestoreJobPhase,
-  type APIManagerBackupSpec, type APIManagerBackupStatus, type APIManagerRestoreSpec, type APIManagerRestoreStatus, type Backup, type BackupRepo, type BackupTool, type RestoreJob,
+  RestoreJobPhase,
+  type APIManagerBackupSpec, type APIManagerBackupStatus, type APIManagerRestoreSpec, type APIManagerRestoreStatus, type Backup, type BackupTool, type RestoreJob,
 } from "@dataprotection/api";
 import { Kinds, type OperatorContext } from "@dataprotection/controllers";
 import { controllerOf, isAlreadyExists, isNotFound, updateStatus, type Kind, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult } from "@dataprotection/runtime";
@@ -107,7 +107,6 @@ export class APIManagerBackupReconciler {
     const failedBackup = ownsBackup && backup?.status?.phase === "Failed";
     const d = decideBackup({
       name, namespace: ns, status: cr.status ?? {}, apiManagerName: cr.spec.apiManagerName, apimanagers, destination,
-      defaultRepos: ctx.cache.list<BackupRepo & KubeObject>(Kinds.BackupRepo).filter((r) => r.metadata.annotations?.[AnnotationIsDefaultRepo] === "true").map((r) => r.metadata.name!),
       backup, ownsBackup,
       toolReport: failedBackup ? await toolReport(ctx, ns, `${LabelBackupName}=${genericBackupName(name)},${LabelJobRole}=tool`) : undefined,
       now: new Date(ctx.clock.now()), deadlineMs: (this.o.jobDeadlineSeconds ?? 7200) * 1000,
@@ -124,7 +123,7 @@ export class APIManagerBackupReconciler {
         }
       }
       if (step === "ensurePolicy") await createIfAbsent(ctx, Kinds.BackupPolicy, buildPolicy(uidRef, destination, destination.kind === "pvc" ? PLAIN_TOOL_NAME : TOOL_NAME));
-      if (step === "createBackup") await createIfAbsent(ctx, Kinds.Backup, buildBackup(uidRef));
+      if (step === "createBackup") await createIfAbsent(ctx, Kinds.Backup, buildBackup(uidRef, destination));
     }
     return finish(ctx, Kinds.APIManagerBackup, cr, d);
   }

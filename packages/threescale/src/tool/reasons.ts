@@ -26,7 +26,6 @@ export const Reason = {
   SourceNotCompleted: "SourceNotCompleted",
   StepCompleted: "StepCompleted",
   BackupNameTaken: "BackupNameTaken",
-  DefaultRepoTakesBackup: "DefaultRepoTakesBackup",
 } as const;
 
 /** An expected failure of a CLI step: its reason goes into the termination message. */
