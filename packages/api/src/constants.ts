@@ -61,3 +61,30 @@ export const LabelAutoBackup = "dataprotection.kubeblocks.io/autobackup";
 export const AnnotationPathPrefix = "dataprotection.kubeblocks.io/path-prefix";
 /** Label on PVC snapshots' source volumes selecting data and log volumes (value "data" or "log"). */
 export const LabelVolumeType = "kubeblocks.io/volume-type";
+/** Annotation on a RestoreJob: "<statefulset>=<replicas>", recorded before scaling the target down. */
+export const AnnotationOriginalReplicas = "dataprotection.kubeblocks.io/original-replicas";
+
+/** A label, annotation or finalizer users meet, for the generated API reference. */
+export interface WellKnownKey {
+  key: string;
+  type: "label" | "annotation" | "finalizer";
+  on: string;
+  meaning: string;
+  /** Not in KubeBlocks 0.6. */
+  extension?: boolean;
+}
+
+export const wellKnownKeys: readonly WellKnownKey[] = [
+  { key: AnnotationIsDefaultRepo, type: "annotation", on: "BackupRepo", meaning: '"true" makes it the default repo: Backups whose policy names no repo go there. Two defaults: both report the conflict and such Backups fail with AmbiguousDefaultRepo.' },
+  { key: LabelBackupRepoName, type: "label", on: "Backup", meaning: "The repo this Backup goes to; wins over everything but an incremental backup's parent repo." },
+  { key: AnnotationBackupDestination, type: "annotation", on: "Backup", meaning: `"${BackupDestinationPVC}": write to the policy's persistentVolumeClaim even when a default repo exists. APIManagerBackup sets it for PVC destinations.`, extension: true },
+  { key: AnnotationTargetPodName, type: "annotation", on: "Backup, BackupPolicy", meaning: "Pins the target pod by name (the Backup's wins); otherwise a pod labelled primary/leader is preferred among those matching target.labelsSelector." },
+  { key: LabelBackupProtection, type: "label", on: "Backup", meaning: `"${BackupProtectionRetain}": retention never deletes it, and deleting it keeps its data and VolumeSnapshots. ${LabelBackupProtectionLegacy} is honoured too.` },
+  { key: LabelBackupPolicy, type: "label", on: "Backup", meaning: "Set on scheduled Backups: the policy that made it (for selection with kubectl -l; the operator itself follows spec.backupPolicyName)." },
+  { key: LabelBackupType, type: "label", on: "Backup", meaning: "Set on scheduled Backups: datafile, logfile or snapshot." },
+  { key: LabelAutoBackup, type: "label", on: "Backup", meaning: '"true" on Backups made by a schedule; backupsHistoryLimit counts only these.' },
+  { key: AnnotationPathPrefix, type: "annotation", on: "BackupPolicy", meaning: "A path prefix inserted into its Backups' file paths in the repo." },
+  { key: LabelVolumeType, type: "label", on: "PersistentVolumeClaim", meaning: '"data" or "log": which of the target pod\'s claims a snapshot Backup takes (all claims when none is labelled).' },
+  { key: AnnotationOriginalReplicas, type: "annotation", on: "RestoreJob", meaning: "Written by the operator: the StatefulSet and replicas it scales back to after a physical restore.", extension: true },
+  { key: Finalizer, type: "finalizer", on: "Backup, BackupRepo, RestoreJob", meaning: "Backup: its data is deleted first. BackupRepo: waits until no Backup uses it. RestoreJob (extension): from scale-down to scale-back; deleting it mid-restore stops its Jobs' pods and scales the StatefulSet back." },
+];

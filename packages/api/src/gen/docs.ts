@@ -1,4 +1,5 @@
 // docs/api-reference.md: one section per kind and per named type, like the seed reference.
+import { wellKnownKeys } from "../constants.ts";
 import { kinds, type KindInfo } from "../kinds.ts";
 import { EXTENSION, K8S_TYPE, TYPE_DOC, type CelRule } from "../schemas/helpers.ts";
 import type { JsonSchema } from "./structural.ts";
@@ -121,6 +122,8 @@ export function apiReference(): string {
     parts.push("", kindSection(info, root));
     for (const child of Object.values(props(root))) collect(child, info.kind, sections);
   }
+  parts.push("", "## Labels, annotations and finalizers", "", "| Key | Type | On | Meaning |", "| --- | --- | --- | --- |");
+  for (const k of wellKnownKeys) parts.push(`| \`${k.key}\` | ${k.type} | ${k.on} | ${k.extension ? "(extension) " : ""}${cell(k.meaning)} |`);
   parts.push("", "## Types");
   for (const s of sections.values()) parts.push("", typeSection(s));
   return parts.join("\n") + "\n";

@@ -1,7 +1,7 @@
 // The shell: read the world from the cache, call decide(), apply its actions, record
 // its Events, write status. Every `if` that matters lives in decide.ts.
 import type { V1Job, V1PersistentVolumeClaim, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
-import type { Backup, BackupRepo, BackupTool, RestoreJob } from "@dataprotection/api";
+import { AnnotationOriginalReplicas, type Backup, type BackupRepo, type BackupTool, type RestoreJob } from "@dataprotection/api";
 import {
   clone, controllerOf, hasFinalizer, isAlreadyExists, isConflict, isNotFound, matchesSelector, removeFinalizer,
   type Cache, type KubeClient, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult,
@@ -15,8 +15,7 @@ import { planRestore, type RestorePlan } from "./plan.ts";
 import { pvcView, type PvcView } from "./snapshot.ts";
 import { decideDeletion, RestoreFinalizer, type DeletionObservation } from "./deletion.ts";
 
-/** Annotation on a RestoreJob: "<statefulset>=<replicas>" recorded before scaling the target down. */
-export const AnnotationOriginalReplicas = "dataprotection.kubeblocks.io/original-replicas";
+export { AnnotationOriginalReplicas };
 
 type Obj<T> = T & KubeObject;
 
