@@ -60,7 +60,13 @@ describe("runtime: observability", function () {
       expect((await fetch(`${base}/readyz`)).status).to.equal(200);
       expect((await fetch(`${base}/nope`)).status).to.equal(404);
 
-      const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      // Log lines reach `lines` through a stream, a tick or more after the metrics they go with.
+      const parse = (): Array<Record<string, unknown>> => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      await waitFor("the retry and three reconciles logged", () => {
+        const p = parse();
+        return p.filter((l) => l.message === "reconciling").length >= 3 && p.some((l) => l.message === "reconcile failed, will retry");
+      }, 30_000);
+      const parsed = parse();
       const rec = parsed.filter((l) => l.message === "reconciling");
       expect(rec.length).to.be.at.least(3);
       for (const l of rec) {

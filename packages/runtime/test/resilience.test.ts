@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { sharedControlPlane } from "@dataprotection/testenv";
-import { Kinds, KubeClient, Manager, type GenericObject } from "../src/index.ts";
+import { childName, Kinds, KubeClient, Manager, type GenericObject } from "../src/index.ts";
 import { memoryLogger, metricSum, retrying, TcpProxy, testNamespace, waitFor } from "./helpers.ts";
 import { MirrorReconciler, ParentLabel } from "./mirror.ts";
 
@@ -75,16 +75,25 @@ describe("runtime: watch resilience", function () {
         updated.every((n) => r.lastSeen.get(`${ns.name}/${n}`) === "gap") &&
         r.lastSeen.get(`${ns.name}/born-in-gap`) === "new");
       expect(await metricSum(mgr.metrics.registry, "runtime_watch_restarts_total", { reason: "expired" })).to.be.at.least(1);
-      // The reconciles above create mirrors; their watch events reach the cache a moment later.
+      // The reconciles above create mirrors: lastSeen is set before a mirror is created, so some
+      // creations may still be in flight, and their watch events reach the cache a moment later.
+      // Wait until every parent's mirror is cached and the cache equals the server, and assert on
+      // that very observation (a second read could catch a mirror created in between).
+      const mirrors = [...updated, "born-in-gap"].map((n) => childName(n, "mirror"));
       const cacheAndServer = async (): Promise<[string[], string[]]> => [
         mgr.cache.list<GenericObject>(Kinds.ConfigMap, { namespace: ns.name }).map((o) => o.metadata.name!).sort(),
         (await client.list<GenericObject>(Kinds.ConfigMap, { namespace: ns.name })).items.map((o) => o.metadata.name!).sort(),
       ];
-      await waitFor("the cache holds what the server holds", async () => {
-        const [cached, server] = await cacheAndServer();
-        return JSON.stringify(cached) === JSON.stringify(server);
-      }, 30_000);
-      const [cached, server] = await cacheAndServer();
+      let cached: string[] = [];
+      let server: string[] = [];
+      try {
+        await waitFor("every mirror cached and the cache holding what the server holds", async () => {
+          [cached, server] = await cacheAndServer();
+          return mirrors.every((m) => cached.includes(m)) && JSON.stringify(cached) === JSON.stringify(server);
+        }, 60_000);
+      } catch (e) {
+        throw new Error(`${String(e)}; last seen cache [${cached.join(", ")}], server [${server.join(", ")}]`);
+      }
       expect(cached).to.deep.equal(server);
       for (const n of deleted) expect(cached).to.not.include(n);
     } finally {

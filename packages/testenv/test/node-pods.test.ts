@@ -114,7 +114,12 @@ describe("local node pods", function () {
       return evs.items.find((e) => e.reason === "FailedMount");
     }, 60_000);
     expect(ev.message).to.contain('persistentvolumeclaim "absent" not found');
-    const pod = await read("no-claim");
+    // The node writes the Event and the pod's status separately, in the background: poll the status.
+    const pod = await until("no-claim Pending with its container waiting", async () => {
+      const p = await read("no-claim");
+      if (p.status?.containerStatuses?.[0]?.state?.waiting) return p;
+      throw new Error(`status ${JSON.stringify(p.status?.phase)} ${JSON.stringify(p.status?.containerStatuses)}`);
+    }, 60_000);
     expect(pod.status?.phase).to.equal("Pending");
     expect(pod.status?.containerStatuses?.[0].state?.waiting?.reason).to.equal("ContainerCreating");
   });
@@ -149,7 +154,9 @@ describe("local node pods", function () {
     await create("probed", {
       containers: [
         {
-          name: "main", image: "busybox", command: ["sh", "-c", "sleep 2; touch /w/ready; exec sleep 1000"],
+          // Not ready for 10 s: long enough that the first status showing it running (written in
+          // the background, late on a busy machine) still comes before the probe passes.
+          name: "main", image: "busybox", command: ["sh", "-c", "sleep 10; touch /w/ready; exec sleep 1000"],
           volumeMounts: [{ name: "w", mountPath: "/w" }],
           readinessProbe: { exec: { command: ["test", "-f", "/w/ready"] }, periodSeconds: 1 },
         },
@@ -167,10 +174,16 @@ describe("local node pods", function () {
     });
     expect(early.status?.containerStatuses?.find((c) => c.name === "main")?.ready).to.equal(false);
     await until("main ready", async () =>
-      (await read("probed")).status?.containerStatuses?.find((c) => c.name === "main")?.ready ? true : undefined, 30_000);
+      (await read("probed")).status?.containerStatuses?.find((c) => c.name === "main")?.ready ? true : undefined, 60_000);
     await until("dies restarted", async () =>
-      ((await read("probed")).status?.containerStatuses?.find((c) => c.name === "dies")?.restartCount ?? 0) >= 1 ? true : undefined, 30_000);
-    const evs = await core.listNamespacedEvent({ namespace: ns.name, fieldSelector: "involvedObject.name=probed" });
-    expect(evs.items.map((e) => e.reason)).to.include("Unhealthy");
+      ((await read("probed")).status?.containerStatuses?.find((c) => c.name === "dies")?.restartCount ?? 0) >= 1 ? true : undefined, 60_000);
+    // The node writes the Unhealthy Event in the background, next to the restart: poll for it.
+    const reasons = await until("an Unhealthy Event about probed", async () => {
+      const evs = await core.listNamespacedEvent({ namespace: ns.name, fieldSelector: "involvedObject.name=probed" });
+      const r = evs.items.map((e) => e.reason);
+      if (r.includes("Unhealthy")) return r;
+      throw new Error(`Events seen: ${r.join(", ")}`);
+    }, 60_000);
+    expect(reasons).to.include("Unhealthy");
   });
 });

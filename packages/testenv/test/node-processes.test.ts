@@ -32,7 +32,13 @@ describe("local node processes", function () {
       }, 60_000);
       for (const pid of pids) expect(processAlive(pid), `pid ${pid} alive`).to.equal(true);
       expect(node.pids()).to.include(pids[0]);
-      const running = await core.readNamespacedPod({ name: "sleeper", namespace: ns.name });
+      // The log line comes straight from the process; the Running/Ready status is written by the
+      // node in the background and can trail it on a busy machine.
+      const running = await until("sleeper Running and Ready", async () => {
+        const p = await core.readNamespacedPod({ name: "sleeper", namespace: ns.name });
+        if (p.status?.phase === "Running" && p.status.conditions?.find((c) => c.type === "Ready")?.status === "True") return p;
+        throw new Error(`phase ${p.status?.phase}, conditions ${JSON.stringify(p.status?.conditions?.map((c) => `${c.type}=${c.status}`))}`);
+      }, 60_000);
       expect(running.status?.phase).to.equal("Running");
       expect(running.status?.conditions?.find((c) => c.type === "Ready")?.status).to.equal("True");
       expect(running.status?.podIP).to.equal("127.0.0.1");
@@ -90,7 +96,9 @@ describe("local node processes", function () {
     try {
       await core.createNamespacedPod({
         namespace: ns.name,
-        body: { metadata: { name: "short" }, spec: { restartPolicy: "Never", containers: [{ name: "main", image: "busybox", command: ["sleep", "2"] }] } },
+        // Runs long enough that the test sees it Running (statuses are written in the background)
+        // before restarting the API server.
+        body: { metadata: { name: "short" }, spec: { restartPolicy: "Never", containers: [{ name: "main", image: "busybox", command: ["sleep", "6"] }] } },
       });
       await until("short running", async () => ((await core.readNamespacedPod({ name: "short", namespace: ns.name })).status?.phase === "Running" ? true : undefined));
       await controlPlane.restartApiServer();

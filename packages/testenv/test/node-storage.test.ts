@@ -93,7 +93,7 @@ describe("local node storage", function () {
       const copy = content.status!.snapshotHandle!;
       expect(existsSync(copy)).to.equal(true);
       await custom.deleteNamespacedCustomObject({ ...SNAP, plural: "volumesnapshots", namespace: ns.name, name: "snap" });
-      await until("snapshot copy removed", async () => (existsSync(copy) ? undefined : true), 30_000);
+      await until("snapshot copy removed", async () => (existsSync(copy) ? undefined : true), 60_000);
       await until("content deleted", async () => {
         try {
           await custom.getClusterCustomObject({ ...SNAP, plural: "volumesnapshotcontents", name: content.metadata.name! });
@@ -101,7 +101,7 @@ describe("local node storage", function () {
         } catch {
           return true;
         }
-      }, 30_000);
+      }, 60_000);
     } finally {
       await ns.cleanup();
     }
@@ -119,7 +119,7 @@ describe("local node storage", function () {
       const s = await until("snapshot error", async () => {
         const o = (await custom.getNamespacedCustomObject({ ...SNAP, plural: "volumesnapshots", namespace: ns.name, name: "orphan" })) as VolumeSnapshot;
         return o.status?.error ? o : undefined;
-      }, 30_000);
+      }, 60_000);
       expect(s.status?.readyToUse).to.equal(false);
       expect(s.status?.error?.message).to.contain(`PersistentVolumeClaim "${ns.name}/nope" not found`);
     } finally {
