@@ -95,7 +95,7 @@ export class Agent {
 
   async pullDir(dir: string, name: string): Promise<CommandResult> {
     // A verification failure reaches unpackDir as the error of its next read, so it explains the failure.
-    await this.read(name, (chunks) => unpackDir(chunks, dir));
+    await this.read(name, (chunks, hold) => unpackDir(chunks, dir, hold));
     return {};
   }
 

@@ -18,8 +18,17 @@ export interface ReadResult {
   header: ObjectHeader;
 }
 
-/** Takes the verified plaintext; each buffer is valid only until the next one is asked for. */
-export type ChunkConsumer = (chunks: AsyncIterable<Buffer>) => Promise<unknown>;
+/**
+ * Takes the verified plaintext; each buffer is valid only until the next one is asked for,
+ * unless the consumer holds it: `hold()` keeps the memory of the chunk last yielded (and so
+ * every buffer cut from it) valid until the returned release function is called, e.g. until
+ * a write from it has finished. Held chunks count against the reader's slots, so a consumer
+ * that holds too many makes the reader wait for a release.
+ */
+export type ChunkConsumer = (chunks: AsyncIterable<Buffer>, hold: () => () => void) => Promise<unknown>;
+
+/** Slots that may be held by the consumer on top of the reader's own (see ChunkConsumer). */
+const HELD_SLOTS = 4;
 
 export interface ReadOptions {
   key?: KeySource;
@@ -63,11 +72,13 @@ export async function readObject(
   const spec: ChunkSpec = { header: rawHeader, name, key, compression: header.compression, chunkSize: header.chunkSize, digests: header.version !== 2 };
   const threads = opts.threads ?? 0;
   // Slot inputs hold a frame's payload|tag and, read along with it, the next frame's head.
-  const pool = new ChunkPool(spec, threads, 2 * threads + 2, maxFrame(header.chunkSize), header.chunkSize);
+  // A consumer may hold chunks while it writes them: a few more slots keep the workers busy meanwhile.
+  const pool = new ChunkPool(spec, threads, 2 * threads + 2 + (typeof sink === "function" ? HELD_SLOTS : 0), maxFrame(header.chunkSize), header.chunkSize);
   const st: ReadState = { size: 0, storedSize: HEADER_LEN, sha256: "", verified: false };
-  const chunks = openedChunks(src, name, pool, st);
+  const refs = new SlotRefs(pool);
+  const chunks = openedChunks(src, name, pool, st, refs);
   try {
-    if (typeof sink === "function") await sink(chunks);
+    if (typeof sink === "function") await sink(chunks, () => refs.hold());
     else await writeTo(sink, chunks);
   } finally {
     await chunks.return(undefined);
@@ -80,6 +91,43 @@ export async function readObject(
   return { size: st.size, sha256: st.sha256, storedSize: st.storedSize, header };
 }
 
+/**
+ * Who still uses a slot: the reader until the consumer asks for the next chunk, the v2 hash
+ * thread until it has hashed it, and the consumer for each hold. The last one gives it back.
+ */
+class SlotRefs {
+  private readonly refs = new Map<Slot, number>();
+  /** The slot whose chunk was yielded last and is still the consumer's current one. */
+  current?: Slot;
+
+  constructor(private readonly pool: ChunkPool) {}
+
+  ref(slot: Slot): void {
+    this.refs.set(slot, (this.refs.get(slot) ?? 0) + 1);
+  }
+
+  unref(slot: Slot): void {
+    const n = (this.refs.get(slot) ?? 1) - 1;
+    if (n > 0) this.refs.set(slot, n);
+    else {
+      this.refs.delete(slot);
+      this.pool.give(slot);
+    }
+  }
+
+  hold(): () => void {
+    const slot = this.current;
+    if (!slot) return () => undefined;
+    this.ref(slot);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.unref(slot);
+    };
+  }
+}
+
 interface ReadState {
   size: number;
   storedSize: number;
@@ -88,7 +136,7 @@ interface ReadState {
 }
 
 // Verified plaintext chunks in order. Each is a slot's output, reused once the consumer asks for the next.
-async function* openedChunks(src: FrameSource, name: string, pool: ChunkPool, st: ReadState): AsyncGenerator<Buffer> {
+async function* openedChunks(src: FrameSource, name: string, pool: ChunkPool, st: ReadState, refs: SlotRefs): AsyncGenerator<Buffer> {
   const { tagLen } = pool.codec.frames;
   const chunkSize = pool.codec.spec.chunkSize;
   const inflight: { slot: Slot; index: number; done: Promise<ChunkResult> }[] = [];
@@ -150,25 +198,29 @@ async function* openedChunks(src: FrameSource, name: string, pool: ChunkPool, st
       }
       // Authenticated (tag or digest) by the worker: the bytes may go out (v2: while the hash thread reads them too).
       const plain = head.slot.output.subarray(0, len);
-      if (sum) {
-        st.size += len;
-        yield plain;
-        pool.give(head.slot);
-        continue;
-      }
-      const hashed = pool.hash(head.slot, "output", len);
-      hashed.catch(() => undefined); // a failed hash thread fails digest() below
-      st.size += len;
-      yield plain;
       const slot = head.slot;
-      const h: Promise<void> = hashed.then(
-        () => {
-          hashing.delete(h);
-          pool.give(slot);
-        },
-        () => void hashing.delete(h),
-      );
-      hashing.add(h);
+      refs.ref(slot);
+      if (!sum) {
+        // v2: the slot also waits for the hash thread.
+        refs.ref(slot);
+        const hashed = pool.hash(slot, "output", len);
+        const h: Promise<void> = hashed.then(
+          () => {
+            hashing.delete(h);
+            refs.unref(slot);
+          },
+          () => void hashing.delete(h), // a failed hash thread fails digest() below
+        );
+        hashing.add(h);
+      }
+      st.size += len;
+      refs.current = slot;
+      try {
+        yield plain;
+      } finally {
+        refs.current = undefined;
+      }
+      refs.unref(slot);
     }
     await Promise.all(hashing);
     if (!trailer) throw new AgentError(`object "${name}" is truncated at chunk ${index} (the final chunk is missing)`);
