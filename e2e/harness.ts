@@ -3,7 +3,7 @@
 import { CoreV1Api, CustomObjectsApi, type CoreV1Event, type KubeConfig } from "@kubernetes/client-node";
 import { crdDocuments } from "@dataprotection/api";
 import { createOperator, type Operator, type OperatorOptions } from "@dataprotection/controllers";
-import { installCrds, sharedCluster, type Cluster } from "@dataprotection/testenv";
+import { installCrds, sharedCluster, until, type Cluster } from "@dataprotection/testenv";
 import { createLogger } from "@dataprotection/runtime";
 
 let installed: Promise<Cluster> | undefined;
@@ -53,4 +53,22 @@ export async function eventsFor(kc: KubeConfig, namespace: string, name: string)
   const core = kc.makeApiClient(CoreV1Api);
   const list = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` });
   return list.items.sort((a, b) => String(a.lastTimestamp ?? a.eventTime ?? "").localeCompare(String(b.lastTimestamp ?? b.eventTime ?? "")));
+}
+
+/**
+ * Polls the Events about one object until `ok` holds, and returns them. The operator's
+ * EventRecorder writes in the background, after the status a test waited for, so a single read
+ * right after a phase change can miss the newest Event. A timeout lists the Events seen last.
+ */
+export async function untilEvents(kc: KubeConfig, namespace: string, name: string, what: string, ok: (events: CoreV1Event[]) => boolean, timeoutMs = 60_000): Promise<CoreV1Event[]> {
+  return until(`Events of ${namespace}/${name}: ${what}`, async () => {
+    const evs = await eventsFor(kc, namespace, name);
+    if (ok(evs)) return evs;
+    throw new Error(`seen [${evs.map((e) => `${e.type}/${e.reason}${(e.count ?? 1) > 1 ? ` x${e.count}` : ""}`).join(", ")}]`);
+  }, timeoutMs, 500);
+}
+
+/** untilEvents until every one of `reasons` is among the Events' reasons. */
+export function untilEventReasons(kc: KubeConfig, namespace: string, name: string, reasons: string[], timeoutMs = 60_000): Promise<CoreV1Event[]> {
+  return untilEvents(kc, namespace, name, `reasons include ${reasons.join(", ")}`, (evs) => reasons.every((r) => evs.some((e) => e.reason === r)), timeoutMs);
 }

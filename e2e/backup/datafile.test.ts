@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import { CoreV1Api } from "@kubernetes/client-node";
 import type { Operator } from "@dataprotection/controllers";
 import { DataProtectionGroup, type BackupTool } from "@dataprotection/api";
-import { e2eCluster, eventsFor, getCustom, startTestOperator, testNamespace, until } from "../harness.ts";
+import { e2eCluster, getCustom, startTestOperator, testNamespace, until, untilEventReasons } from "../harness.ts";
 import {
   backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, deleteBackup, exists, getBackup, hostPathOf, installShared,
   readTree, runJob, seedScript, startTargetPod, testTimeouts,
@@ -60,7 +60,8 @@ describe("Backup: datafile backups through a Job", function () {
         return t?.status?.conditions?.find((c) => c.type === "Valid") ? t : undefined;
       });
       expect(volume.status!.conditions!.map((c) => `${c.type}=${c.status}`).sort()).to.deep.equal(["RestoreSupported=True", "Valid=True"]);
-      const reasons = (await eventsFor(kc, ns.name, "b1")).map((e) => e.reason);
+      // BackupCompleted is written in the background, after the status: wait for it.
+      const reasons = (await untilEventReasons(kc, ns.name, "b1", ["BackupStarted", "BackupCompleted"])).map((e) => e.reason);
       expect(reasons).to.include.members(["BackupStarted", "BackupCompleted"]);
 
       // Restore with dp-agent into a fresh PVC and compare every byte with the source.
@@ -80,7 +81,8 @@ describe("Backup: datafile backups through a Job", function () {
       await deleteBackup(kc, ns.name, "b1");
       await until("Backup b1 gone", async () => ((await getBackup(kc, ns.name, "b1")) ? undefined : true), 60_000);
       expect(await exists(join(repoDir, ns.name, "b1"))).to.equal(false);
-      const after = (await eventsFor(kc, ns.name, "b1")).map((e) => e.reason);
+      // DataDeleted is recorded just before the finalizer goes and written asynchronously.
+      const after = (await untilEventReasons(kc, ns.name, "b1", ["DeletingData", "DataDeleted"])).map((e) => e.reason);
       expect(after).to.include.members(["DeletingData", "DataDeleted"]);
     } finally {
       await ns.cleanup();

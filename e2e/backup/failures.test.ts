@@ -3,7 +3,7 @@
 import { expect } from "chai";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Operator } from "@dataprotection/controllers";
-import { e2eCluster, eventsFor, startTestOperator, testNamespace } from "../harness.ts";
+import { e2eCluster, eventsFor, startTestOperator, testNamespace, untilEvents } from "../harness.ts";
 import {
   backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, installShared, jobsOf, startTargetPod, testTimeouts, tool,
 } from "./fixtures.ts";
@@ -19,7 +19,7 @@ async function expectFailed(kc: KubeConfig, ns: string, name: string, reason: st
   const events = await until(`Warning ${reason} Event`, async () => {
     const evs = (await eventsFor(kc, ns, name)).filter((e) => e.type === "Warning" && e.reason === reason);
     return evs.length ? evs : undefined;
-  }, 15_000);
+  }, 60_000);
   expect(events[0].message).to.contain("Backup failed");
   return b.status!.failureReason!;
 }
@@ -73,7 +73,9 @@ describe("Backup: failure paths and restarts", function () {
       const b = await backupInPhase(kc, ns.name, "thrice", ["Failed"]);
       expect(b.status!.attempts).to.equal(3);
       expect(await jobsOf(kc, ns.name, "thrice")).to.have.length(3);
-      const attempts = (await eventsFor(kc, ns.name, "thrice")).filter((e) => e.reason === "AttemptFailed");
+      // Events are written in the background: wait until both AttemptFailed Events are there.
+      const attempts = (await untilEvents(kc, ns.name, "thrice", "two AttemptFailed Events", (evs) => evs.filter((e) => e.reason === "AttemptFailed").length >= 2))
+        .filter((e) => e.reason === "AttemptFailed");
       expect(attempts.map((e) => e.message?.slice(0, 18)).sort()).to.deep.equal(["attempt 1 of 3 fai", "attempt 2 of 3 fai"]);
     } finally {
       await ns.cleanup();

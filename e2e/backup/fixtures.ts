@@ -11,8 +11,14 @@ export const REPO = "e2e-backup-repo";
 export const PROVIDER = "e2e-backup-local-pvc";
 const V = "v1alpha1";
 
-/** Timeouts short enough for tests; every wait in the operator stays bounded. */
-export const testTimeouts = { targetPodWaitMs: 3_000, podStartMs: 45_000, snapshotReadyMs: 30_000, hookMs: 30_000 };
+/**
+ * Timeouts short enough for tests; every wait in the operator stays bounded. Each is still long
+ * enough for a healthy but busy cluster: a target pod Running in the API server can reach the
+ * operator's cache seconds later, and hook / status-update Jobs and VolumeSnapshots wait for the
+ * scheduler, PV binding and pod start like the tool pod does (podStartMs). Only targetPodWaitMs
+ * is waited out by a test (TargetPodNotFound in failures.test.ts).
+ */
+export const testTimeouts = { targetPodWaitMs: 20_000, podStartMs: 45_000, snapshotReadyMs: 60_000, hookMs: 60_000 };
 
 async function createIgnoringExists(fn: () => Promise<unknown>): Promise<void> {
   try {

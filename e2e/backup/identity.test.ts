@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { readFile } from "node:fs/promises";
 import { BatchV1Api, CoreV1Api } from "@kubernetes/client-node";
 import type { Operator } from "@dataprotection/controllers";
-import { e2eCluster, eventsFor, startTestOperator, testNamespace } from "../harness.ts";
+import { e2eCluster, startTestOperator, testNamespace, untilEventReasons } from "../harness.ts";
 import { backupInPhase, createBackup, createPolicy, hostPathOf, installShared, REPO, testTimeouts, tool } from "./fixtures.ts";
 
 const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -40,7 +40,8 @@ describe("Backup: tools with their own ServiceAccount and no target pod", functi
       await createBackup(kc, ns.name, "no-sa", "api");
       const failed = await backupInPhase(kc, ns.name, "no-sa", ["Failed"], 60_000);
       expect(failed.status!.failureReason).to.match(/^ServiceAccountNotFound: ServiceAccount ".*\/threescale-cli"/);
-      expect((await eventsFor(kc, ns.name, "no-sa")).map((e) => e.reason)).to.include("ServiceAccountNotFound");
+      // The Event is written in the background, after the Failed status.
+      expect((await untilEventReasons(kc, ns.name, "no-sa", ["ServiceAccountNotFound"])).map((e) => e.reason)).to.include("ServiceAccountNotFound");
 
       await core.createNamespacedServiceAccount({ namespace: ns.name, body: { metadata: { name: "threescale-cli" } } });
       await createBackup(kc, ns.name, "cli1", "api");

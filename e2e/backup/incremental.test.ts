@@ -41,7 +41,7 @@ describe("Backup: incremental chains", function () {
       expect((inc1.status!.manifests!.backupTool!.files ?? []).map((f) => f.name).sort()).to.deep.equal(["dir.dpar", "files.list"]);
 
       await deleteBackup(kc, ns.name, "base");
-      await until("DeletionBlocked Event", async () => ((await eventsFor(kc, ns.name, "base")).some((e) => e.reason === "DeletionBlocked") ? true : undefined), 20_000);
+      await until("DeletionBlocked Event", async () => ((await eventsFor(kc, ns.name, "base")).some((e) => e.reason === "DeletionBlocked") ? true : undefined), 60_000);
       const still = await getBackup(kc, ns.name, "base");
       expect(still?.metadata?.deletionTimestamp).to.be.a("string");
       expect(still?.status?.phase).to.equal("Completed");

@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import type { Operator } from "@dataprotection/controllers";
 import type { BackupPolicy } from "@dataprotection/api";
-import { e2eCluster, eventsFor, startTestOperator, testNamespace, until } from "../harness.ts";
+import { e2eCluster, startTestOperator, testNamespace, until, untilEventReasons, untilEvents } from "../harness.ts";
 import { backupInPhase, createBackup, createPolicy, createPVC, deleteBackup, exists, getBackup, hostPathOf, installShared, startTargetPod, testTimeouts } from "./fixtures.ts";
 
 interface Snap { metadata: { name: string; ownerReferences?: unknown[] }; status?: { readyToUse?: boolean; restoreSize?: string; boundVolumeSnapshotContentName?: string } }
@@ -76,7 +76,8 @@ describe("Backup: snapshot backups with hooks", function () {
       expect(await readFile(join(copy, "pre-marker"), "utf8")).to.equal("frozen\n");
       expect(await exists(join(copy, "post-marker"))).to.equal(false);
       expect(await readFile(join(live, "post-marker"), "utf8")).to.equal("thawed\n");
-      expect((await eventsFor(kc, ns.name, "s1")).map((e) => e.reason)).to.include.members(["BackupStarted", "SnapshotCreated", "BackupCompleted"]);
+      // BackupCompleted is written in the background, after the Completed status.
+      expect((await untilEventReasons(kc, ns.name, "s1", ["BackupStarted", "SnapshotCreated", "BackupCompleted"])).map((e) => e.reason)).to.include.members(["BackupStarted", "SnapshotCreated", "BackupCompleted"]);
 
       await createBackup(kc, ns.name, "s2", "snap", { backupType: "snapshot" }, { "dataprotection.kubeblocks.io/backup-protection": "retain" });
       await backupInPhase(kc, ns.name, "s2", ["Completed"], 120_000);
@@ -94,7 +95,8 @@ describe("Backup: snapshot backups with hooks", function () {
       const kept = await getSnapshotObject(kc, ns.name, "volumesnapshots", "s2");
       expect(kept?.status?.readyToUse).to.equal(true);
       expect(await readFile(join(await snapshotDir(kc, ns.name, "s2"), "pre-marker"), "utf8")).to.equal("frozen\n");
-      const reasons = (await eventsFor(kc, ns.name, "s2")).filter((e) => e.reason === "DataRetained").map((e) => e.message);
+      // DataRetained is recorded as the finalizer goes and written asynchronously.
+      const reasons = (await untilEvents(kc, ns.name, "s2", "a DataRetained Event", (evs) => evs.some((e) => e.reason === "DataRetained"))).filter((e) => e.reason === "DataRetained").map((e) => e.message);
       expect(reasons[0]).to.contain("VolumeSnapshot(s) s2 are kept");
     } finally {
       await ns.cleanup();

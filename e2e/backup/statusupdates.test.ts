@@ -51,7 +51,7 @@ describe("Backup: backupStatusUpdates as Jobs next to the target", function () {
       const events = await until("five status update Events", async () => {
         const evs = (await eventsFor(kc, ns.name, "u1")).filter((e) => e.reason?.startsWith("StatusUpdate"));
         return evs.length >= 5 ? evs : undefined;
-      }, 15_000);
+      }, 60_000);
       expect(events.filter((e) => e.reason === "StatusUpdated").map((e) => e.message!.replace(/, Job .*/, "")).sort()).to.deep.equal([
         "backupStatusUpdates post #1 (path manifests.userContext)", "backupStatusUpdates post #2 (path manifests.userContext)",
         "backupStatusUpdates post #3 (path manifests.backupLog)", "backupStatusUpdates pre #1 (path manifests.userContext)",

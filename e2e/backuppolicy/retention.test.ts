@@ -6,7 +6,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { DataProtectionAPIVersion, LabelAutoBackup, LabelBackupProtection, type BackupStatus } from "@dataprotection/api";
 import { Kinds, type Operator } from "@dataprotection/controllers";
 import type { FakeClock, KubeClient } from "@dataprotection/runtime";
-import { e2eCluster, eventsFor, startTestOperator, testNamespace, until } from "../harness.ts";
+import { e2eCluster, eventsFor, startTestOperator, testNamespace, until, untilEvents } from "../harness.ts";
 import { advanceTo, backupNames, createPolicy, createTool, datafile, deleteTool, getPolicy, kube, rfc3339, schedulingClock, setBackupStatus } from "./helpers.ts";
 
 const HOUR = 3_600_000;
@@ -75,7 +75,9 @@ describe("BackupPolicy retention (API server, FakeClock)", function () {
     advanceTo(clock, start + 0.6 * HOUR);
     await new Promise((r) => setTimeout(r, 1000)); // let the requeue at t6's expiration run
     expect(await backupNames(c, ns.name, policy)).to.deep.equal(["t2-protected", "t3-parent", "t4-child", "t5-running", "t6-newest"]);
-    const pruned = (await eventsFor(kc, ns.name, policy)).filter((e) => e.reason === "BackupPruned").map((e) => e.message);
+    // The BackupPruned Event is written in the background, after the delete: wait for it.
+    const pruned = (await untilEvents(kc, ns.name, policy, "a BackupPruned Event", (evs) => evs.some((e) => e.reason === "BackupPruned")))
+      .filter((e) => e.reason === "BackupPruned").map((e) => e.message);
     expect(pruned).to.deep.equal(['deleted Backup "t1-expired": expired at ' + rfc3339(new Date(start + 0.1 * HOUR)) + " (retention.ttl 1h)"]);
   });
 

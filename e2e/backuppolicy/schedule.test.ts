@@ -6,7 +6,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { DataProtectionAPIVersion, LabelAutoBackup, LabelBackupPolicy, LabelBackupType } from "@dataprotection/api";
 import { Kinds, type Operator } from "@dataprotection/controllers";
 import type { FakeClock, KubeClient } from "@dataprotection/runtime";
-import { e2eCluster, eventsFor, startTestOperator, testNamespace, until } from "../harness.ts";
+import { e2eCluster, eventsFor, startTestOperator, testNamespace, until, untilEventReasons } from "../harness.ts";
 import {
   advanceTo, backupNames, completeNew, createPolicy, createTool, datafile, deleteTool, exists, getPolicy, kube, MINUTE, rfc3339,
   schedulingClock, setBackupStatus, tickName, untilTicked,
@@ -188,7 +188,8 @@ describe("BackupPolicy schedules (API server, FakeClock)", function () {
     const replacement = tickName(policy, "logfile", new Date(Math.floor(clock.now() / (5 * MINUTE)) * 5 * MINUTE));
     await until("replacement logfile Backup", async () => ((await exists(c, ns.name, replacement)) ? true : undefined));
     expect(await backupNames(c, ns.name, policy)).to.deep.equal([firstName, replacement].sort());
-    expect((await eventsFor(kc, ns.name, policy)).map((e) => e.reason)).to.include("LogfileBackupCreated");
+    // The Event follows the Backup's creation and is written in the background.
+    expect((await untilEventReasons(kc, ns.name, policy, ["LogfileBackupCreated"])).map((e) => e.reason)).to.include("LogfileBackupCreated");
 
     // Disabled: the Backup controller completes the running one; no new one appears.
     await c.patch(Kinds.BackupPolicy, policy, ns.name, { spec: { schedule: { logfile: { enable: false } } } });
@@ -214,7 +215,9 @@ describe("BackupPolicy schedules (API server, FakeClock)", function () {
     const failed = await until("Failed", async () => (await getPolicy(c, ns.name, policy)).status?.failureReason);
     expect((await getPolicy(c, ns.name, policy)).status?.phase).to.equal("Failed");
     expect(failed).to.contain(`ToolNotFound: BackupTool "${missingTool}" not found`).and.contain(`RepoNotFound: BackupRepo "${repo}" not found`).and.contain('InvalidCron: invalid cronExpression "61 * * * *"');
-    expect((await eventsFor(kc, ns.name, policy)).some((e) => e.type === "Warning" && e.reason === "InvalidCron")).to.equal(true);
+    // The Warning is written in the background, after the Failed status.
+    const invalidCron = await untilEventReasons(kc, ns.name, policy, ["InvalidCron"]);
+    expect(invalidCron.some((e) => e.type === "Warning" && e.reason === "InvalidCron")).to.equal(true);
 
     try {
       await createTool(c, missingTool);

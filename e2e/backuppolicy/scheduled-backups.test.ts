@@ -6,7 +6,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { LabelAutoBackup, LabelBackupPolicy, LabelBackupType } from "@dataprotection/api";
 import { Kinds, type Operator } from "@dataprotection/controllers";
 import type { KubeClient } from "@dataprotection/runtime";
-import { e2eCluster, eventsFor, startTestOperator, testNamespace, until } from "../harness.ts";
+import { e2eCluster, startTestOperator, testNamespace, until, untilEvents } from "../harness.ts";
 import { createPVC, datafilePolicy, installShared, startTargetPod, testTimeouts } from "../backup/fixtures.ts";
 import { backupsOf, createPolicy, getPolicy, kube, type BackupObject } from "./helpers.ts";
 
@@ -56,10 +56,21 @@ describe("BackupPolicy: scheduled Backups run by the Backup controller (e2e)", f
     }
     const oldest = [...completed.keys()].sort()[0];
     await until(`oldest Backup ${oldest} pruned`, async () => ((await backupsOf(c, ns.name, policy)).some((b) => b.metadata.name === oldest) ? undefined : true), 90_000, 1000);
-    const finished = (await backupsOf(c, ns.name, policy)).filter((b) => b.status?.phase === "Completed" || b.status?.phase === "Failed");
+    // More than 3 may have completed before the schedule was disabled: the pruning of the
+    // others (Backup controller finalizers: their data is deleted first) can trail the oldest's.
+    const finishedNames = async (): Promise<string[]> =>
+      (await backupsOf(c, ns.name, policy)).filter((b) => b.status?.phase === "Completed" || b.status?.phase === "Failed").map((b) => b.metadata.name ?? "");
+    const finished = await until("at most backupsHistoryLimit finished Backups left", async () => {
+      const names = await finishedNames();
+      if (names.length <= 2) return names;
+      throw new Error(`finished Backups: ${names.join(", ")}`);
+    }, 90_000, 1000);
     expect(finished.length).to.be.at.most(2);
-    const pruned = (await eventsFor(kc, ns.name, policy)).filter((e) => e.reason === "BackupPruned").map((e) => e.message ?? "");
-    expect(pruned.join("\n")).to.contain(`deleted Backup "${oldest}": beyond backupsHistoryLimit 2`);
+    // BackupPruned Events are written in the background.
+    const prunedMessage = `deleted Backup "${oldest}": beyond backupsHistoryLimit 2`;
+    const pruned = (await untilEvents(kc, ns.name, policy, `BackupPruned for ${oldest}`, (evs) => evs.some((e) => e.reason === "BackupPruned" && (e.message ?? "").includes(prunedMessage))))
+      .filter((e) => e.reason === "BackupPruned").map((e) => e.message ?? "");
+    expect(pruned.join("\n")).to.contain(prunedMessage);
     const status = (await getPolicy(c, ns.name, policy)).status;
     expect(status?.phase).to.equal("Available");
     expect(status?.lastScheduleTime).to.be.a("string");

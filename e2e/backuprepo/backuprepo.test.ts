@@ -8,7 +8,7 @@ import { AnnotationIsDefaultRepo, DataProtectionAPIVersion, LabelBackupRepoName,
 import { ensureRepoAccess, Kinds, type Operator } from "@dataprotection/controllers";
 import { KubeClient, isNotFound, type Kind, type KubeObject } from "@dataprotection/runtime";
 import { localPvcProvider, s3Provider } from "../../packages/controllers/src/storageprovider/builtin/index.ts";
-import { e2eCluster, eventsFor, startTestOperator, testNamespace, until } from "../harness.ts";
+import { e2eCluster, startTestOperator, testNamespace, until, untilEventReasons, untilEvents } from "../harness.ts";
 import { startS3Server, type S3Server } from "./s3server.ts";
 
 type Repo = BackupRepo & KubeObject;
@@ -92,7 +92,8 @@ describe("BackupRepo controller (e2e)", function () {
     expect(sc.provisioner).to.equal("dataprotection.local/local-path");
     expect(sc.reclaimPolicy).to.equal("Delete");
     expect(sc.metadata.ownerReferences?.[0]?.name).to.equal(name);
-    const reasons = (await eventsFor(kc, "default", name)).map((e) => e.reason);
+    // PreCheckPassed is written in the background, with or after the Ready status.
+    const reasons = (await untilEventReasons(kc, "default", name, ["StorageClassCreated", "PreCheckStarted", "PreCheckPassed"])).map((e) => e.reason);
     expect(reasons).to.include.members(["StorageClassCreated", "PreCheckStarted", "PreCheckPassed"]);
   });
 
@@ -123,7 +124,7 @@ describe("BackupRepo controller (e2e)", function () {
     const bad = await repoIn(`s3-bad-${suffix}`, "Failed");
     expect(bad.status?.failureReason).to.match(/^PreCheckFailed: /);
     expect(bad.status?.failureReason).to.match(/credential|signature|access/i);
-    const ev = (await eventsFor(kc, "default", `s3-bad-${suffix}`)).find((e) => e.reason === "PreCheckFailed");
+    const ev = (await untilEventReasons(kc, "default", `s3-bad-${suffix}`, ["PreCheckFailed"])).find((e) => e.reason === "PreCheckFailed");
     expect(ev?.type).to.equal("Warning");
   });
 
@@ -156,6 +157,10 @@ describe("BackupRepo controller (e2e)", function () {
     const backupName = `b-${suffix}`;
     const b = await create(Kinds.Backup, { apiVersion: DataProtectionAPIVersion, kind: "Backup", metadata: { name: backupName, namespace: ns.name }, spec: { backupPolicyName: "none", backupType: "datafile" } } as Backup & KubeObject);
     await client.replace(Kinds.Backup, { ...b, status: { backupRepoName: name } } as Backup & KubeObject, "status");
+    // The controller decides from its cache: delete the repo only once the cache holds the Backup's
+    // status, or a watch event still in flight would let the deletion through.
+    await until(`the operator's cache sees Backup ${backupName} use ${name}`, async () =>
+      operator.manager.cache.get<Backup & KubeObject>(Kinds.Backup, backupName, ns.name)?.status?.backupRepoName === name ? true : undefined, 60_000, 100);
     await client.delete(Kinds.BackupRepo, name);
     const blocked = await until("deletion blocked", async () => {
       const r = await getRepo(name);
@@ -164,7 +169,8 @@ describe("BackupRepo controller (e2e)", function () {
     expect(blocked.status?.phase).to.equal("Deleting");
     expect(blocked.metadata.deletionTimestamp).to.be.a("string");
     expect(blocked.status?.conditions?.find((c) => c.type === "DeletionBlocked")?.message).to.contain(`${ns.name}/${backupName}`);
-    expect((await eventsFor(kc, "default", name)).some((e) => e.reason === "DeletionBlocked" && e.type === "Warning")).to.equal(true);
+    const blockedEvents = await untilEvents(kc, "default", name, "a DeletionBlocked Warning", (evs) => evs.some((e) => e.reason === "DeletionBlocked" && e.type === "Warning"));
+    expect(blockedEvents.some((e) => e.reason === "DeletionBlocked" && e.type === "Warning")).to.equal(true);
     await client.delete(Kinds.Backup, backupName, ns.name);
     await until("repo deleted", async () => ((await getRepo(name)) ? undefined : true), 60_000, 300);
     // Its per-namespace PVC went with it.

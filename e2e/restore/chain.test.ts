@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Operator } from "@dataprotection/controllers";
-import { e2eCluster, eventsFor, startTestOperator, testNamespace } from "../harness.ts";
+import { e2eCluster, startTestOperator, testNamespace, untilEventReasons } from "../harness.ts";
 import {
   agent, createPolicy, createRepo, createRestoreJob, createStatefulSet, createTool, deleteClusterObjects, pvcHostPath, seedBackup, treeDigest, waitReady, waitRestore, type Repo,
 } from "./seed.ts";
@@ -92,7 +92,7 @@ describe("RestoreJob incremental and point-in-time restore (e2e)", function () {
     const pod = (await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: ns.name, labelSelector: "job-name=to-inc2-restore" })).items[0]!.metadata!.name!;
     const order = await Promise.all(["restore-0", "restore-1", "restore-2"].map((c) => node.logs(ns.name, pod, c)));
     expect(order.map((l) => l.trim().split("\n").at(-1))).to.deep.equal(["applied base base", "applied incremental inc1", "applied incremental inc2"]);
-    const restoring = (await eventsFor(kc, ns.name, "to-inc2")).find((e) => e.reason === "Restoring");
+    const restoring = (await untilEventReasons(kc, ns.name, "to-inc2", ["Restoring"])).find((e) => e.reason === "Restoring");
     expect(restoring?.message).to.contain('base Backup "base", then incremental Backup "inc1", then incremental Backup "inc2"');
     await waitReady(kc, ns.name, "incr", 1);
   });
@@ -133,7 +133,7 @@ describe("RestoreJob incremental and point-in-time restore (e2e)", function () {
     await createRestoreJob(kc, ns.name, "to-1033", { backupJobName: "log", labels: { app: "pitr" }, claim: "data-pitr-0", restoreTime: "2024-05-01T10:33:00Z" });
     await waitRestore(kc, ns.name, "to-1033", "Completed");
     expect(readFileSync(join(data, "entries.txt"), "utf8")).to.equal(entries.slice(0, 34).join(""));
-    const restoring = (await eventsFor(kc, ns.name, "to-1033")).find((e) => e.reason === "Restoring");
+    const restoring = (await untilEventReasons(kc, ns.name, "to-1033", ["Restoring"])).find((e) => e.reason === "Restoring");
     expect(restoring?.message).to.contain('base Backup "base1", then logfile Backup "log"');
 
     await createRestoreJob(kc, ns.name, "to-1130", { backupJobName: "log", labels: { app: "pitr" }, claim: "data-pitr-0", restoreTime: "2024-05-01T11:30:00Z" });

@@ -6,7 +6,7 @@ import { KubeClient, Kinds, type KubeObject } from "@dataprotection/runtime";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Operator } from "@dataprotection/controllers";
-import { e2eCluster, eventsFor, startTestOperator, testNamespace } from "../harness.ts";
+import { e2eCluster, startTestOperator, testNamespace, untilEventReasons } from "../harness.ts";
 import {
   agent, createPolicy, createRepo, createRestoreJob, createStatefulSet, createTool, deleteClusterObjects, pvcHostPath, seedBackup, waitReady, waitRestore, type Repo,
 } from "./seed.ts";
@@ -78,7 +78,8 @@ describe("RestoreJob logical restore (e2e)", function () {
     expect(read("pg-0", "db.txt")).to.equal(undefined);
     expect(rj.status?.phase).to.equal("Completed");
     await expectPodsUntouched();
-    const events = await eventsFor(kc, ns.name, "rw");
+    // The Completed Event is written in the background, after the Completed status.
+    const events = await untilEventReasons(kc, ns.name, "rw", ["Started", "Verified", "LogicalRestoring", "Completed"]);
     expect(events.map((e) => e.reason)).to.include.members(["Started", "Verified", "LogicalRestoring", "Completed"]);
     expect(events.map((e) => e.reason)).to.not.include("ScalingDown");
     const perPod = events.filter((e) => e.reason === "LogicalRestoring" && e.message?.includes("against pod")).map((e) => e.message);

@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync }
 import { join } from "node:path";
 import type { Operator } from "@dataprotection/controllers";
 import { DataProtectionGroup, type RestoreJob } from "@dataprotection/api";
-import { e2eCluster, eventsFor, getCustom, startTestOperator, testNamespace, untilInNamespace } from "../harness.ts";
+import { e2eCluster, getCustom, startTestOperator, testNamespace, until, untilEventReasons, untilEvents, untilInNamespace } from "../harness.ts";
 import {
   agent, createPolicy, createRepo, createRestoreJob, createStatefulSet, createTool, deleteClusterObjects, pvcHostPath, seedBackup, treeDigest, waitReady, waitRestore, type Repo,
 } from "./seed.ts";
@@ -65,7 +65,8 @@ describe("RestoreJob physical restore (e2e)", function () {
     expect(rj.status?.completionTimestamp).to.be.a("string");
     expect(rj.metadata?.annotations?.["dataprotection.kubeblocks.io/original-replicas"]).to.equal("db=2");
     await waitReady(kc, ns.name, "db", 2);
-    const reasons = (await eventsFor(kc, ns.name, "to-original")).map((e) => e.reason);
+    // The Completed Event is written in the background, after the Completed status.
+    const reasons = (await untilEventReasons(kc, ns.name, "to-original", ["Started", "Verifying", "Verified", "ScalingDown", "Restoring", "ScalingUp", "Completed"])).map((e) => e.reason);
     expect(reasons).to.include.members(["Started", "Verifying", "Verified", "ScalingDown", "Restoring", "ScalingUp", "Completed"]);
     const log = await (await e2eCluster()).node.logs(ns.name, await restorePod(kc, ns.name, "to-original-restore"), "restore-0");
     expect(log).to.contain(`restored full from /backupdata/${ns.name}/full`);
@@ -104,7 +105,8 @@ describe("RestoreJob physical restore (e2e)", function () {
     const sts = await kc.makeApiClient(AppsV1Api).readNamespacedStatefulSet({ name: "db", namespace: ns.name });
     expect(sts.spec?.replicas).to.equal(2);
     expect(sts.status?.readyReplicas).to.equal(2);
-    const events = await eventsFor(kc, ns.name, "from-corrupt");
+    // The VerificationFailed Warning is written in the background, after the Failed status.
+    const events = await untilEventReasons(kc, ns.name, "from-corrupt", ["VerificationFailed"]);
     expect(events.map((e) => e.reason)).to.not.include("ScalingDown");
     expect(events.find((e) => e.reason === "VerificationFailed")?.type).to.equal("Warning");
     const jobs = await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: "batch", version: "v1", namespace: ns.name, plural: "jobs", labelSelector: "dataprotection.kubeblocks.io/restorejob=from-corrupt" }) as { items: Array<{ metadata: { name: string } }> };
@@ -133,7 +135,9 @@ describe("RestoreJob physical restore (e2e)", function () {
       const left = await core.listNamespacedPod({ namespace: ns.name, labelSelector: "job-name=cancelled-restore" });
       expect(left.items.map((p) => p.metadata?.name), "the restore pod is gone before the workload restarts").to.deep.equal([]);
       await waitReady(kc, ns.name, "db", 2);
-      const warning = (await eventsFor(kc, ns.name, "cancelled")).find((e) => e.reason === "ScalingUp" && e.type === "Warning");
+      // Recorded as the finalizer goes, written in the background.
+      const warning = (await untilEvents(kc, ns.name, "cancelled", "a ScalingUp Warning", (evs) => evs.some((e) => e.reason === "ScalingUp" && e.type === "Warning")))
+        .find((e) => e.reason === "ScalingUp" && e.type === "Warning");
       expect(warning?.message).to.contain('was deleted before it finished: scaling StatefulSet "db" back to 2 replicas');
       expect(treeDigest(dataDir), "the sleeping restore wrote nothing").to.deep.equal(before);
     } finally {
@@ -142,7 +146,12 @@ describe("RestoreJob physical restore (e2e)", function () {
   });
 
   it("releases its finalizer once finished, so a finished RestoreJob deletes at once", async () => {
-    const rj = await getCustom<RestoreJob>(kc, DataProtectionGroup, "restorejobs", ns.name, "to-original");
+    // The finalizer is removed in a write of its own after the Completed status: poll for it.
+    const rj = await until("RestoreJob to-original without finalizers", async () => {
+      const x = await getCustom<RestoreJob>(kc, DataProtectionGroup, "restorejobs", ns.name, "to-original");
+      if (x && !(x.metadata?.finalizers ?? []).length) return x;
+      throw new Error(`finalizers ${JSON.stringify(x?.metadata?.finalizers)}`);
+    }, 60_000, 500);
     expect(rj?.metadata?.finalizers ?? []).to.deep.equal([]);
   });
 });

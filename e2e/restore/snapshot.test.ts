@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Operator } from "@dataprotection/controllers";
-import { e2eCluster, eventsFor, startTestOperator, testNamespace, until } from "../harness.ts";
+import { e2eCluster, startTestOperator, testNamespace, until, untilEventReasons } from "../harness.ts";
 import { createPolicy, createRepo, createRestoreJob, createStatefulSet, deleteClusterObjects, pvcHostPath, seedBackup, treeDigest, waitReady, waitRestore, type Repo } from "./seed.ts";
 
 describe("RestoreJob snapshot restore (e2e)", function () {
@@ -56,7 +56,8 @@ describe("RestoreJob snapshot restore (e2e)", function () {
     expect(restoredDir).to.not.equal(dir);
     expect(treeDigest(restoredDir)).to.deep.equal(original);
     await waitReady(kc, ns.name, "db", 1);
-    const reasons = (await eventsFor(kc, ns.name, "from-snap")).map((e) => e.reason);
+    // The Completed Event is written in the background, after the Completed status.
+    const reasons = (await untilEventReasons(kc, ns.name, "from-snap", ["Started", "ScalingDown", "ProvisioningFromSnapshot", "ScalingUp", "Completed"])).map((e) => e.reason);
     expect(reasons).to.include.members(["Started", "ScalingDown", "ProvisioningFromSnapshot", "ScalingUp", "Completed"]);
   });
 });

@@ -8,7 +8,7 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client
 import type { APIManagerBackupStatus, APIManagerRestoreStatus } from "@dataprotection/api";
 import type { Operator } from "@dataprotection/controllers";
 import { layout, threescaleControllers } from "@dataprotection/threescale";
-import { e2eCluster, eventsFor, startTestOperator, testNamespace } from "../harness.ts";
+import { e2eCluster, startTestOperator, testNamespace, untilEventReasons } from "../harness.ts";
 import { hostPathOf, readTree } from "../backup/fixtures.ts";
 import { G, StandIn3scale, V, apiManager, comparable, crStatus, installApiManagerCrd, seed3scale, seedSystemStorage, snapshot } from "./fixtures.ts";
 
@@ -38,7 +38,8 @@ describe("3scale: APIManagerBackup / APIManagerRestore", function () {
     await installApiManagerCrd(kc);
     standIn = new StandIn3scale(kc);
     standIn.start();
-    op = await startTestOperator({ controllers: ["backup", "restorejob"], timeouts: { podStartMs: 60_000 } }, [threescaleControllers({ readyTimeoutSeconds: 8, env: [{ name: "THREESCALE_POLL_MS", value: "300" }, { name: "DP_COMPRESSION_THREADS", value: "1" }] })]);
+    // readyTimeoutSeconds: the CLI waits for the stand-in's system-sidekiq to be ready; 8 s was short on a busy machine.
+    op = await startTestOperator({ controllers: ["backup", "restorejob"], timeouts: { podStartMs: 60_000 } }, [threescaleControllers({ readyTimeoutSeconds: 30, env: [{ name: "THREESCALE_POLL_MS", value: "300" }, { name: "DP_COMPRESSION_THREADS", value: "1" }] })]);
   });
   after(async () => {
     standIn?.stop();
@@ -75,7 +76,8 @@ describe("3scale: APIManagerBackup / APIManagerRestore", function () {
       expect(dest.spec).to.deep.include({ volumeName: pv, storageClassName: sc });
       expect(dest.metadata!.annotations).to.deep.include({ "apps.3scale.net/apimanager-name": "example-apimanager", "apps.3scale.net/apimanagerbackup-name": "backup1" });
       expect(dest.metadata!.ownerReferences).to.equal(undefined);
-      expect((await eventsFor(kc, src.name, "backup1")).map((e) => e.reason)).to.include.members(["BackupStarted", "BackupCompleted"]);
+      // BackupCompleted is written in the background, after the status.
+      expect((await untilEventReasons(kc, src.name, "backup1", ["BackupStarted", "BackupCompleted"])).map((e) => e.reason)).to.include.members(["BackupStarted", "BackupCompleted"]);
 
       // The plain upstream layout on the PV.
       const tree = await readTree(`/tmp/${pv}`);
@@ -107,7 +109,7 @@ describe("3scale: APIManagerBackup / APIManagerRestore", function () {
       expect(restored.size).to.equal(1000);
       for (const [k, v] of files) expect(restored.get(k)?.equals(v), k).to.equal(true);
       expect(await standIn.resyncLog(dst.name)).to.deep.equal(["exec rake zync:resync:domains"]);
-      expect((await eventsFor(kc, dst.name, "restore1")).map((e) => e.reason)).to.include.members(["RestoreStarted", "RestoreCompleted"]);
+      expect((await untilEventReasons(kc, dst.name, "restore1", ["RestoreStarted", "RestoreCompleted"])).map((e) => e.reason)).to.include.members(["RestoreStarted", "RestoreCompleted"]);
     } finally {
       await custom.deleteClusterCustomObject({ group: "dataprotection.kubeblocks.io", version: "v1alpha1", plural: "backuprepos", name: defaultRepo }).catch(() => undefined);
       await src.cleanup();
