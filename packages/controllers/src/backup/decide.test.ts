@@ -21,6 +21,7 @@ describe("validateNewBackup", () => {
     { name: "fails a statefulSet tool for a datafile backup", obs: (o) => ({ ...o, tool: tool({ deployKind: "statefulSet" }) }), want: Reason.ToolUnsuitable },
     { name: "fails an incremental backup when the tool has no incremental commands", obs: (o) => ({ ...o, backup: backup({ parentBackupName: "p" }) }), want: Reason.ToolUnsuitable },
     { name: "fails when the named repo is missing", obs: (o) => ({ ...o, repos: [] }), want: Reason.RepoNotFound },
+    { name: "fails when the named repo is being deleted", obs: (o) => ({ ...o, repos: [{ ...repo(), metadata: { ...repo().metadata, deletionTimestamp: "2024-05-01T09:00:00Z" as never } }] }), want: Reason.RepoNotReady, text: 'BackupRepo "repo" is being deleted' },
     { name: "fails on two default repos without a policy repo", obs: (o) => ({ ...o, policy: policy({ backupRepoName: undefined }), repos: [repo("a", { [AnnotationIsDefaultRepo]: "true" }), repo("b", { [AnnotationIsDefaultRepo]: "true" })] }), want: Reason.AmbiguousDefaultRepo },
     { name: "fails with no destination at all", obs: (o) => ({ ...o, policy: policy({ backupRepoName: undefined }), repos: [] }), want: Reason.NoBackupDestination },
     { name: "fails when target.secret is missing", obs: (o) => ({ ...o, policy: policy({ target: { labelsSelector: { matchLabels: { app: "db" } }, secret: { name: "cred" } } }), secretFound: false }), want: Reason.SecretNotFound, text: 'Secret "ns/cred"' },

@@ -64,6 +64,9 @@ export function claimManifest(c: ClaimToEnsure, namespace: string): V1Persistent
 
 export function repoDestination(repo: BackupRepo): Destination {
   const name = repo.metadata?.name ?? "";
+  if (repo.metadata?.deletionTimestamp) {
+    return { ok: false, reason: Reason.RepoNotReady, message: `BackupRepo "${name}" is being deleted: choose another repo` };
+  }
   if (repo.status?.phase === BackupRepoPhase.Failed) {
     return { ok: false, reason: Reason.RepoNotReady, message: `BackupRepo "${name}" is Failed (${repo.status.failureReason ?? "see its status"}): fix the repo or choose another` };
   }

@@ -225,7 +225,10 @@ async function reconcileDeletion(repo: Repo, ctx: ReconcileContext): Promise<Rec
   if (!hasFinalizer(repo, Finalizer)) return;
   const name = repo.metadata.name!;
   const now = new Date(ctx.clock.now());
-  const blocking = blockingBackups(ctx.cache.list<Backup & KubeObject>(Kinds.Backup), name);
+  let blocking = blockingBackups(ctx.cache.list<Backup & KubeObject>(Kinds.Backup), name);
+  // The cache may not hold a Backup created a moment ago: before removing the repo's PVCs,
+  // ask the API server itself (new Backups are refused once the repo is being deleted).
+  if (!blocking.length) blocking = blockingBackups((await ctx.client.list<Backup & KubeObject>(Kinds.Backup)).items, name);
   if (blocking.length) {
     const message = `BackupRepo "${name}" is still used by ${blocking.length} Backup(s): ${describeList(blocking)}: delete them (or wait for their deletion) before the repo`;
     const before = findCondition(repo.status?.conditions, Condition.DeletionBlocked)?.message;
