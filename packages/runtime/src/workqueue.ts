@@ -37,7 +37,7 @@ export class WorkQueue {
   private dirty = new Map<string, number>(); // key -> time it became ready
   private processing = new Set<string>();
   private waiting = new Map<string, { at: number; cancel: () => void }>();
-  private retrying = new Map<string, () => void>();
+  private retrying = new Map<string, { at: number; cancel: () => void }>();
   private getters: Array<(key: string | undefined) => void> = [];
   private idle: Array<() => void> = [];
   private closed = false;
@@ -74,29 +74,13 @@ export class WorkQueue {
   addAfter(key: string, ms: number): void {
     if (this.closed) return;
     if (ms <= 0) return this.add(key);
-    const at = this.clock.now() + ms;
-    const prev = this.waiting.get(key);
-    if (prev && prev.at <= at) return;
-    prev?.cancel();
-    const cancel = this.clock.setTimeout(() => {
-      this.waiting.delete(key);
-      this.add(key);
-    }, ms);
-    this.waiting.set(key, { at, cancel });
+    this.later(this.waiting, this.clock, key, ms);
   }
 
-  /** Adds the key after its per-key exponential backoff. */
+  /** Adds the key after its per-key exponential backoff (on the retry clock). */
   addRateLimited(key: string): void {
-    if (this.closed) return;
     this.observer.retried?.();
-    const ms = this.limiter.next(key);
-    if (this.retryClock === this.clock) return this.addAfter(key, ms);
-    if (this.retrying.has(key)) return; // one retry timer per key: the pending one re-adds it
-    const cancel = this.retryClock.setTimeout(() => {
-      this.retrying.delete(key);
-      this.add(key);
-    }, ms);
-    this.retrying.set(key, cancel);
+    this.later(this.retrying, this.retryClock, key, this.limiter.next(key));
   }
 
   /** Resets the key's backoff after a success. */
@@ -126,7 +110,7 @@ export class WorkQueue {
     this.closed = true;
     for (const w of this.waiting.values()) w.cancel();
     this.waiting.clear();
-    for (const cancel of this.retrying.values()) cancel();
+    for (const w of this.retrying.values()) w.cancel();
     this.retrying.clear();
     this.queue = [];
     this.head = 0;
@@ -134,6 +118,20 @@ export class WorkQueue {
     this.observer.depth?.(0);
     if (this.processing.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  // One timer per key and clock: a later time than the pending one is dropped, an earlier one replaces it.
+  private later(timers: Map<string, { at: number; cancel: () => void }>, clock: Clock, key: string, ms: number): void {
+    if (this.closed) return;
+    const at = clock.now() + ms;
+    const prev = timers.get(key);
+    if (prev && prev.at <= at) return;
+    prev?.cancel();
+    const cancel = clock.setTimeout(() => {
+      timers.delete(key);
+      this.add(key);
+    }, ms);
+    timers.set(key, { at, cancel });
   }
 
   private push(key: string): void {

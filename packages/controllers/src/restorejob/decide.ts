@@ -18,6 +18,8 @@ export interface JobState {
   failures: number;
   /** The failing container's termination message, when there is one. */
   message?: string;
+  /** The Job's deletion has begun. */
+  deleting?: boolean;
 }
 
 export interface Observation {

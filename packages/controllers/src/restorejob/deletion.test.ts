@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import type { RestoreJob } from "@dataprotection/api";
-import { decideDeletion, RestoreFinalizer, type DeletionObservation } from "./deletion.ts";
+import { Finalizer } from "@dataprotection/api";
+import { decideDeletion, type DeletionObservation } from "./deletion.ts";
 import type { JobState } from "./decide.ts";
 import { restoreJob, statefulSet } from "./fixtures.test-util.ts";
 
@@ -11,10 +12,10 @@ const deleted = (o: { finalizer?: boolean; restarted?: boolean } = {}): RestoreJ
     conditions: o.restarted ? [{ type: "WorkloadRestarted", status: "True", reason: "ScaledBack", lastTransitionTime: "2024-05-01T12:00:00Z" }] : [],
   });
   rj.metadata.deletionTimestamp = "2024-05-01T12:00:00Z" as never;
-  rj.metadata.finalizers = o.finalizer === false ? [] : [RestoreFinalizer];
+  rj.metadata.finalizers = o.finalizer === false ? [] : [Finalizer];
   return rj;
 };
-const job = (deleting = false): JobState & { deleting: boolean } => ({ phase: "running", failures: 0, deleting });
+const job = (deleting = false): JobState => ({ phase: "running", failures: 0, deleting });
 const obs = (rj: RestoreJob, o: Partial<DeletionObservation> = {}): DeletionObservation => ({
   restore: rj, jobs: new Map(), recorded: { name: "db", replicas: 2 }, statefulSets: [statefulSet("db", 0)], ...o,
 });

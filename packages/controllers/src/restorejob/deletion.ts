@@ -2,14 +2,12 @@
 // StatefulSet to 0; without this, deleting the RestoreJob mid-restore would leave the
 // workload down for good (KubeBlocks 0.6 does). Order matters: the restore Jobs' pods must
 // be gone before the StatefulSet's pods start again, so two writers never share a volume.
+// The finalizer (the shared one) is carried from the moment the replicas are recorded.
 import { Finalizer, type RestoreJob } from "@dataprotection/api";
 import type { V1StatefulSet } from "@kubernetes/client-node";
 import type { EventType } from "@dataprotection/runtime";
 import { Cond, type JobState } from "./decide.ts";
 import { EventReason } from "./reasons.ts";
-
-/** Finalizer a RestoreJob carries from the moment it records the replicas it will scale back to. */
-export const RestoreFinalizer = Finalizer;
 
 export type DeletionAction =
   /** Foreground: the Job object stays until its pods are gone, so its absence means "stopped". */
@@ -27,7 +25,7 @@ export interface DeletionDecision {
 export interface DeletionObservation {
   restore: RestoreJob;
   /** Jobs the RestoreJob owns, by name, with whether their deletion has begun. */
-  jobs: ReadonlyMap<string, JobState & { deleting?: boolean }>;
+  jobs: ReadonlyMap<string, JobState>;
   /** The StatefulSet and replicas recorded before scaling down. */
   recorded?: { name: string; replicas: number };
   statefulSets: readonly V1StatefulSet[];
@@ -35,7 +33,7 @@ export interface DeletionObservation {
 
 export function decideDeletion(obs: DeletionObservation): DeletionDecision {
   const d: DeletionDecision = { actions: [], events: [] };
-  if (!(obs.restore.metadata.finalizers ?? []).includes(RestoreFinalizer)) return d;
+  if (!(obs.restore.metadata.finalizers ?? []).includes(Finalizer)) return d;
   if (obs.jobs.size > 0) {
     for (const [name, job] of obs.jobs) if (!job.deleting) d.actions.push({ type: "deleteJob", name });
     d.requeueAfter = 1_000;

@@ -1,7 +1,7 @@
 // The shell: read the world from the cache, call decide(), apply its actions, record
 // its Events, write status. Every `if` that matters lives in decide.ts.
 import type { V1Job, V1PersistentVolumeClaim, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
-import { AnnotationOriginalReplicas, type Backup, type BackupRepo, type BackupTool, type RestoreJob } from "@dataprotection/api";
+import { AnnotationOriginalReplicas, Finalizer, type Backup, type BackupRepo, type BackupTool, type RestoreJob } from "@dataprotection/api";
 import {
   clone, controllerOf, hasFinalizer, isAlreadyExists, isConflict, isNotFound, matchesSelector, removeFinalizer,
   type Cache, type KubeClient, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult,
@@ -13,9 +13,8 @@ import { ensureRepoAccess } from "../backuprepo/ensure.ts";
 import { decide, type Action, type JobState, type Observation } from "./decide.ts";
 import { planRestore, type RestorePlan } from "./plan.ts";
 import { pvcView, type PvcView } from "./snapshot.ts";
-import { decideDeletion, RestoreFinalizer, type DeletionObservation } from "./deletion.ts";
+import { decideDeletion, type DeletionObservation } from "./deletion.ts";
 
-export { AnnotationOriginalReplicas };
 
 type Obj<T> = T & KubeObject;
 
@@ -45,7 +44,7 @@ async function accessFor(plan: RestorePlan, rc: ReconcileContext, namespace: str
   return legacyAccess(plan.legacyPVC ?? "");
 }
 
-function jobState(job: V1Job, pods: readonly V1Pod[]): JobState & { deleting: boolean } {
+function jobState(job: V1Job, pods: readonly V1Pod[]): JobState {
   const cond = (t: string) => (job.status?.conditions ?? []).some((c) => c.type === t && c.status === "True");
   const failures = job.status?.failed ?? 0;
   let message: string | undefined;
@@ -62,6 +61,15 @@ function jobState(job: V1Job, pods: readonly V1Pod[]): JobState & { deleting: bo
   return { phase: cond("Complete") ? "succeeded" : cond("Failed") ? "failed" : "running", failures, message, deleting: !!job.metadata?.deletionTimestamp };
 }
 
+/** The RestoreJob's Jobs by name, each judged with its pods. */
+function ownedJobs(cache: Cache, rj: RestoreJob, nsPods: readonly Obj<V1Pod>[]): Map<string, JobState> {
+  const jobs = new Map<string, JobState>();
+  for (const j of cache.ownedBy<Obj<V1Job>>(Kinds.Job, rj.metadata.uid ?? "")) {
+    jobs.set(j.metadata.name ?? "", jobState(j, nsPods.filter((p) => controllerOf(p)?.uid === j.metadata.uid)));
+  }
+  return jobs;
+}
+
 export async function observe(cache: Cache, client: KubeClient, rj: RestoreJob, ctx: OperatorContext): Promise<Observation> {
   const ns = rj.metadata.namespace ?? "";
   const plan = planRestore({
@@ -74,10 +82,7 @@ export async function observe(cache: Cache, client: KubeClient, rj: RestoreJob, 
   const statefulSets = cache.list<Obj<V1StatefulSet>>(Kinds.StatefulSet, { namespace: ns }).filter((s) => matchesSelector(s.metadata.labels, selector));
   const nsPods = cache.list<Obj<V1Pod>>(Kinds.Pod, { namespace: ns });
   const statefulSetPods = new Map(statefulSets.map((s) => [s.metadata.name ?? "", nsPods.filter((p) => controllerOf(p)?.uid === s.metadata.uid).length]));
-  const jobs = new Map<string, JobState & { deleting: boolean }>();
-  for (const j of cache.ownedBy<Obj<V1Job>>(Kinds.Job, rj.metadata.uid ?? "")) {
-    jobs.set(j.metadata.name ?? "", jobState(j, nsPods.filter((p) => controllerOf(p)?.uid === j.metadata.uid)));
-  }
+  const jobs = ownedJobs(cache, rj, nsPods);
   const pvcs = new Map<string, PvcView>();
   let snapshot: Observation["snapshot"];
   if (plan.kind === "ok" && plan.plan.volumeSnapshotName) {
@@ -128,7 +133,7 @@ async function apply(a: Action, rj: RestoreJob, obs: Observation, rc: ReconcileC
     case "recordReplicas": {
       // Guarded by resourceVersion: a stale cache must never overwrite the recorded count.
       // The finalizer comes with it: from now on a deletion must scale the workload back.
-      const finalizers = [...new Set([...(rj.metadata.finalizers ?? []), RestoreFinalizer])];
+      const finalizers = [...new Set([...(rj.metadata.finalizers ?? []), Finalizer])];
       await c.patch(Kinds.RestoreJob, rj.metadata.name ?? "", ns, { metadata: { resourceVersion: rj.metadata.resourceVersion, finalizers, annotations: { [AnnotationOriginalReplicas]: `${a.statefulSet}=${a.replicas}` } } });
       return;
     }
@@ -171,14 +176,14 @@ export function restoreJobReconciler(ctx: OperatorContext) {
       }
     }
     // After the status write: a crash in between finds the terminal phase and releases then.
-    if (d.releaseFinalizer && hasFinalizer(rj, RestoreFinalizer)) await tolerate(removeFinalizer(rc.client, Kinds.RestoreJob, rj, RestoreFinalizer), isNotFound);
+    if (d.releaseFinalizer && hasFinalizer(rj, Finalizer)) await tolerate(removeFinalizer(rc.client, Kinds.RestoreJob, rj, Finalizer), isNotFound);
     return d.requeueAfter ? { requeueAfter: d.requeueAfter } : {};
   };
 }
 
 /** A deleted RestoreJob: stop its Jobs' pods, scale the workload back, then let it go. */
 async function finalizeDeletion(rj: Obj<RestoreJob>, rc: ReconcileContext): Promise<ReconcileResult> {
-  if (!hasFinalizer(rj, RestoreFinalizer)) return {};
+  if (!hasFinalizer(rj, Finalizer)) return {};
   const obs = observeForDeletion(rc.cache, rj);
   const d = decideDeletion(obs);
   const ns = rj.metadata.namespace ?? "";
@@ -192,7 +197,7 @@ async function finalizeDeletion(rj: Obj<RestoreJob>, rc: ReconcileContext): Prom
         await tolerate(rc.client.patch(Kinds.StatefulSet, a.statefulSet, ns, { spec: { replicas: a.replicas } }), isNotFound);
         break;
       case "removeFinalizer":
-        await tolerate(removeFinalizer(rc.client, Kinds.RestoreJob, rj, RestoreFinalizer), isNotFound);
+        await tolerate(removeFinalizer(rc.client, Kinds.RestoreJob, rj, Finalizer), isNotFound);
         break;
     }
   }
@@ -203,10 +208,7 @@ async function finalizeDeletion(rj: Obj<RestoreJob>, rc: ReconcileContext): Prom
 function observeForDeletion(cache: Cache, rj: Obj<RestoreJob>): DeletionObservation {
   const ns = rj.metadata.namespace ?? "";
   const nsPods = cache.list<Obj<V1Pod>>(Kinds.Pod, { namespace: ns });
-  const jobs = new Map<string, JobState & { deleting: boolean }>();
-  for (const j of cache.ownedBy<Obj<V1Job>>(Kinds.Job, rj.metadata.uid ?? "")) {
-    jobs.set(j.metadata.name ?? "", jobState(j, nsPods.filter((p) => controllerOf(p)?.uid === j.metadata.uid)));
-  }
+  const jobs = ownedJobs(cache, rj, nsPods);
   const recorded = parseRecorded(rj);
   const sts = recorded ? cache.get<Obj<V1StatefulSet>>(Kinds.StatefulSet, recorded.name, ns) : undefined;
   return { restore: rj, jobs, recorded, statefulSets: sts ? [sts] : [] };
