@@ -70,6 +70,7 @@ export class Agent {
       compression: this.config.compression,
       key: this.config.key,
       chunkSize: this.config.chunkSize,
+      checksum: this.config.checksum,
     });
     const c = this.config.compression;
     return recordFile(this.backend, this.config.backupPath, this.config.tool, {
@@ -78,7 +79,7 @@ export class Agent {
       size: w.size,
       storedSize: w.storedSize,
       sha256: w.sha256,
-      checksumAlgorithm: "sha256-chunked",
+      checksumAlgorithm: this.config.checksum,
       chunkSize: this.config.chunkSize,
       chunks: w.chunks,
       compression: c.algorithm === "none" ? "none" : `${c.algorithm}:${c.level ?? (c.algorithm === "zstd" ? 3 : 6)}`,

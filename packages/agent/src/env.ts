@@ -3,6 +3,7 @@ import { availableParallelism } from "node:os";
 import { posix } from "node:path";
 import type { RepoConfig } from "@dataprotection/storage";
 import type { CompressionOptions } from "./object-writer.ts";
+import { CHECKSUMS, type ChecksumAlgorithm } from "./chunks/checksum.ts";
 import { AgentError } from "./errors.ts";
 import { COMPRESSIONS, type Compression } from "./format/header.ts";
 import { type KeySource, parseKey } from "./format/keys.ts";
@@ -15,6 +16,7 @@ export interface AgentConfig {
   key?: KeySource;
   compression: CompressionOptions;
   chunkSize: number;
+  checksum: ChecksumAlgorithm;
   tool?: string;
   terminationMessagePath: string;
 }
@@ -49,6 +51,8 @@ export function configFromEnv(env: Env): AgentConfig {
   const threads = int(env.DP_COMPRESSION_THREADS, "DP_COMPRESSION_THREADS") ?? availableParallelism();
   const chunkSize = int(env.DP_CHUNK_SIZE, "DP_CHUNK_SIZE") ?? 1 << 20;
   if (chunkSize < 4096 || chunkSize > 16 << 20) throw new AgentError("DP_CHUNK_SIZE must be between 4096 and 16777216 bytes");
+  const checksum = (env.DP_CHECKSUM || "sha256-tags") as ChecksumAlgorithm;
+  if (!CHECKSUMS.includes(checksum)) throw new AgentError(`DP_CHECKSUM=${checksum} is not supported: use sha256-tags or sha256-chunked`);
 
   return {
     repo,
@@ -56,6 +60,7 @@ export function configFromEnv(env: Env): AgentConfig {
     key: keyFrom(env),
     compression: { algorithm, level, threads },
     chunkSize,
+    checksum,
     tool: env.DP_TOOL || undefined,
     terminationMessagePath: env.DP_TERMINATION_MESSAGE_PATH || "/dev/termination-log",
   };

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { type RepoBackend, isRepoError } from "@dataprotection/storage";
+import type { ChecksumAlgorithm } from "./chunks/checksum.ts";
 import { AgentError } from "./errors.ts";
 
 export const MANIFEST_NAME = "manifest.json";
@@ -18,11 +19,12 @@ export interface ManifestFile {
    */
   sha256: string;
   /**
+   * "sha256-tags" (format v4, the default): sha256 over the data frames' tags in order.
    * "sha256-chunked" (format v3): sha256 over the concatenated sha256 digests of the plaintext
    * chunks of `chunkSize` bytes, in order; an object of at most one chunk has the plain sha256
-   * of its plaintext. dp-agent pull/verify recompute it from the bytes they release.
+   * of its plaintext. See chunks/checksum.ts; dp-agent pull/verify recompute either.
    */
-  checksumAlgorithm?: "sha256" | "sha256-chunked";
+  checksumAlgorithm?: "sha256" | ChecksumAlgorithm;
   /** Plaintext bytes per chunk (the chunked checksum depends on it). */
   chunkSize?: number;
   chunks: number;

@@ -1,7 +1,7 @@
 import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import type { RepoBackend } from "@dataprotection/storage";
-import { ChunkedSha256 } from "./chunks/checksum.ts";
+import { type ChunkChecksum, ChunkedSha256, TagSha256, checksumOfVersion } from "./chunks/checksum.ts";
 import { ChunkError, type ChunkResult, type ChunkSpec, maxFrame } from "./chunks/codec.ts";
 import { ChunkPool, type Slot } from "./chunks/pool.ts";
 import { AgentError } from "./errors.ts";
@@ -39,8 +39,8 @@ export interface ReadOptions {
 /**
  * Stream object `name` from `repoKey` into `sink`, releasing only bytes of chunks
  * that verified, in order: worker threads open chunks ahead while the main thread
- * hands them on (and the first worker hashes them, in order). Rejects with an AgentError naming the object on a wrong
- * key, corruption, truncation, or a plaintext size/sha256 that differs from the
+ * hands them on and keeps the checksum. Rejects with an AgentError naming the object on a wrong
+ * key, corruption, truncation, or a plaintext size or checksum that differs from the
  * trailer (or from `expectSha256`, e.g. from the manifest).
  */
 export async function readObject(
@@ -67,15 +67,17 @@ export async function readObject(
     await src.close();
     throw err;
   }
-  // v3: each worker hashes the chunks it opens (chunked checksum); v2: one thread hashes the stream.
-  const spec: ChunkSpec = { header: rawHeader, name, key, compression: header.compression, chunkSize: header.chunkSize, digests: header.version !== 2 };
+  // v4: the main thread hashes the frames' tags; v3: each worker hashes the chunks it opens
+  // (chunked checksum); v2: one thread hashes the stream.
+  const checksum = checksumOfVersion(header.version!);
+  const spec: ChunkSpec = { header: rawHeader, name, key, compression: header.compression, chunkSize: header.chunkSize, digests: checksum === "sha256-chunked" };
   const threads = opts.threads ?? 0;
   // Slot inputs hold a frame's payload|tag and, read along with it, the next frame's head.
   // A consumer may hold chunks while it writes them: a few more slots keep the workers busy meanwhile.
   const pool = new ChunkPool(spec, threads, 2 * threads + 2 + (typeof sink === "function" ? HELD_SLOTS : 0), maxFrame(header.chunkSize), header.chunkSize);
   const st: ReadState = { size: 0, storedSize: HEADER_LEN, sha256: "", verified: false };
   const refs = new SlotRefs(pool);
-  const chunks = openedChunks(src, name, pool, st, refs);
+  const chunks = openedChunks(src, name, pool, st, refs, checksum);
   try {
     if (typeof sink === "function") await sink(chunks, () => refs.hold());
     else await writeTo(sink, chunks);
@@ -135,13 +137,21 @@ interface ReadState {
 }
 
 // Verified plaintext chunks in order. Each is a slot's output, reused once the consumer asks for the next.
-async function* openedChunks(src: FrameSource, name: string, pool: ChunkPool, st: ReadState, refs: SlotRefs): AsyncGenerator<Buffer> {
+async function* openedChunks(
+  src: FrameSource,
+  name: string,
+  pool: ChunkPool,
+  st: ReadState,
+  refs: SlotRefs,
+  checksum: ReturnType<typeof checksumOfVersion>,
+): AsyncGenerator<Buffer> {
   const { tagLen } = pool.codec.frames;
   const chunkSize = pool.codec.spec.chunkSize;
-  const inflight: { slot: Slot; index: number; done: Promise<ChunkResult> }[] = [];
-  // v3: chunk digests come with the opened chunks. v2: the first worker hashes each chunk next
-  // to the consumer, in order; its slot frees when both are done.
-  const sum = pool.codec.spec.digests ? new ChunkedSha256() : undefined;
+  const inflight: { slot: Slot; index: number; payload: number; done: Promise<ChunkResult> }[] = [];
+  // v4: the tags of the opened frames, in order. v3: chunk digests come with the opened chunks.
+  // v2: the first worker hashes each chunk next to the consumer, in order; its slot frees when
+  // both are done.
+  const sum: ChunkChecksum | undefined = checksum === "sha256-tags" ? new TagSha256() : checksum === "sha256-chunked" ? new ChunkedSha256() : undefined;
   const hashing = new Set<Promise<void>>();
   const corrupt = (index: number, why: string): AgentError => new AgentError(`object "${name}" is corrupt at chunk ${index} (${why})`);
   let index = 0;
@@ -181,7 +191,7 @@ async function* openedChunks(src: FrameSource, name: string, pool: ChunkPool, st
         }
         const done = pool.run(slot, { op: "open", index, flags: h.flags, len: h.len });
         done.catch(() => undefined); // awaited in order below
-        inflight.push({ slot, index: index++, done });
+        inflight.push({ slot, index: index++, payload: h.len, done });
       }
       const head = inflight.shift();
       if (!head) break;
@@ -189,7 +199,7 @@ async function* openedChunks(src: FrameSource, name: string, pool: ChunkPool, st
       try {
         const r = await head.done;
         len = r.len;
-        sum?.add(r.digest!);
+        sum?.add(r.digest ?? head.slot.input.subarray(head.payload, head.payload + tagLen));
       } catch (err) {
         if (!(err instanceof ChunkError) || err.why === "internal") throw err;
         if (err.why === "auth") throw corrupt(head.index, err.message);

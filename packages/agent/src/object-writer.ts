@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { RepoBackend } from "@dataprotection/storage";
-import { ChunkedSha256 } from "./chunks/checksum.ts";
+import { type ChecksumAlgorithm, ChunkedSha256, TagSha256, formatVersionOf } from "./chunks/checksum.ts";
 import { type ChunkResult, type ChunkSpec, maxFrame } from "./chunks/codec.ts";
 import { ChunkPool, type Slot } from "./chunks/pool.ts";
 import { FLAG_FINAL, encodeTrailer } from "./format/frames.ts";
@@ -22,6 +22,8 @@ export interface WriteOptions {
   compression: CompressionOptions;
   key?: KeySource;
   chunkSize: number;
+  /** The object checksum (chunks/checksum.ts); default "sha256-tags". */
+  checksum?: ChecksumAlgorithm;
 }
 
 export interface WrittenObject {
@@ -34,7 +36,7 @@ export interface WrittenObject {
 /**
  * Stream `source` into the repo under `repoKey` as a sealed object named `name`
  * (the name is bound into every chunk). Chunks are compressed and sealed on worker
- * threads (the first also hashes them, in order) while the main thread reads and writes; a fixed set of slots
+ * threads while the main thread reads, folds the chunks into the checksum and writes; a fixed set of slots
  * bounds the memory. A buffer the source yields must stay valid only until the
  * next one is asked for. On any failure nothing is left in the repo.
  */
@@ -50,7 +52,9 @@ export async function writeObject(
   if (source instanceof EventEmitter) source.on("error", () => undefined);
   const salt = randomBytes(16);
   const key = opts.key ? await objectKey(opts.key, salt) : undefined;
+  const checksum = opts.checksum ?? "sha256-tags";
   const header = encodeHeader({
+    version: formatVersionOf(checksum),
     compression: opts.compression.algorithm,
     encryption: key ? "aes-256-gcm" : "none",
     kdf: kdfOf(opts.key),
@@ -58,7 +62,7 @@ export async function writeObject(
     salt,
     keyCheck: key ? keyCheck(key) : Buffer.alloc(8),
   });
-  const spec: ChunkSpec = { header, name, key, compression: opts.compression.algorithm, level: opts.compression.level, chunkSize: opts.chunkSize, digests: true };
+  const spec: ChunkSpec = { header, name, key, compression: opts.compression.algorithm, level: opts.compression.level, chunkSize: opts.chunkSize, digests: checksum === "sha256-chunked" };
   const stats: Stats = { size: 0, chunks: 0, sha256: "" };
   let storedSize: number;
   try {
@@ -91,7 +95,8 @@ async function* sealedFrames(
   const pool = new ChunkPool(spec, threads, 3 * threads + 3, spec.chunkSize, maxFrame(spec.chunkSize));
   const input = new Filler(source);
   const ready: { slot: Slot; done: Promise<ChunkResult> }[] = [];
-  const sum = new ChunkedSha256();
+  const sum = spec.digests ? new ChunkedSha256() : new TagSha256();
+  const { tagLen } = pool.codec.frames;
   let wake: (() => void) | undefined;
   let reading = true;
   let readError: { err: unknown } | undefined;
@@ -109,7 +114,7 @@ async function* sealedFrames(
           return;
         }
         stats.size += n;
-        // The worker that seals the chunk also hashes it (format v3's chunked checksum).
+        // With sha256-chunked the worker that seals the chunk also hashes its plaintext.
         const done = pool.run(slot, { op: "seal", index: index++, len: n });
         done.catch(() => undefined); // awaited in order below
         ready.push({ slot, done });
@@ -129,7 +134,8 @@ async function* sealedFrames(
       const head = ready.shift();
       if (!head) break;
       const r = await head.done;
-      sum.add(r.digest!);
+      // sha256-tags: the frame's tag is its last bytes.
+      sum.add(r.digest ?? head.slot.output.subarray(r.len - tagLen, r.len));
       yield head.slot.output.subarray(0, r.len);
       pool.give(head.slot);
     }

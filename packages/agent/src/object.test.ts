@@ -39,13 +39,46 @@ describe("object format", () => {
     }
   }
 
-  it("checksums sha256-chunked: sha256 of the chunk sha256s, a one-chunk object its plain sha256, over the stream and the file reader", async () => {
+  it("checksums sha256-tags by default (format v4): sha256 of the data frames' tags, encrypted or not, over the stream and the file reader", async () => {
+    const data = Buffer.concat([plain, randomBytes(3 * CHUNK + 17)]);
+    for (const k of [key, undefined]) {
+      for (const threads of [0, 2]) {
+        const w = await writeObject(b, "o", "o", Readable.from([data]), { compression: { algorithm: "zstd", threads }, key: k, chunkSize: CHUNK });
+        const stored = readFileSync(join(root, "o"));
+        expect(stored[4], "format version").to.equal(4);
+        // The tags, read independently from the stored frames.
+        const tagLen = k ? 16 : 32;
+        const tags: Buffer[] = [];
+        let off = 36;
+        while (!(stored[off] & 1)) {
+          const len = stored.readUInt32BE(off + 1);
+          tags.push(stored.subarray(off + 5 + len, off + 5 + len + tagLen));
+          off += 5 + len + tagLen;
+        }
+        expect(tags.length).to.equal(w.chunks - 1);
+        expect(w.sha256).to.equal(createHash("sha256").update(Buffer.concat(tags)).digest("hex"));
+        const stream: FilesystemBackend = Object.assign(Object.create(b) as FilesystemBackend, { openRead: undefined });
+        for (const backend of [b, stream]) {
+          const s = sink();
+          const r = await readObject(backend, "o", "o", s.w, { key: k, threads, expectSha256: w.sha256 });
+          expect(s.bytes().equals(data)).to.equal(true);
+          expect(r.sha256).to.equal(w.sha256);
+        }
+        // A manifest that names another object's checksum is refused.
+        const other = createHash("sha256").update("other").digest("hex");
+        expect(String(await readObject(b, "o", "o", sink().w, { key: k, threads, expectSha256: other }).catch((e: unknown) => e))).to.contain("does not match manifest.json");
+      }
+    }
+  });
+
+  it("checksums sha256-chunked on request (format v3): sha256 of the chunk sha256s, a one-chunk object its plain sha256, over the stream and the file reader", async () => {
     const sha = (d: Uint8Array): Buffer => createHash("sha256").update(d).digest();
     const data = Buffer.concat([plain, randomBytes(3 * CHUNK + 17)]);
     const chunks: Buffer[] = [];
     for (let i = 0; i < data.length; i += CHUNK) chunks.push(sha(data.subarray(i, i + CHUNK)));
     for (const threads of [0, 2]) {
-      const w = await writeObject(b, "o", "o", Readable.from([data]), { compression: { algorithm: "zstd", threads }, key, chunkSize: CHUNK });
+      const w = await writeObject(b, "o", "o", Readable.from([data]), { compression: { algorithm: "zstd", threads }, key, chunkSize: CHUNK, checksum: "sha256-chunked" });
+      expect(readFileSync(join(root, "o"))[4], "format version").to.equal(3);
       expect(w.sha256).to.equal(sha(Buffer.concat(chunks)).toString("hex"));
       // The stream path (S3) and the positioned-read path (filesystem) agree.
       const stream: FilesystemBackend = Object.assign(Object.create(b) as FilesystemBackend, { openRead: undefined });
@@ -55,7 +88,7 @@ describe("object format", () => {
         expect(s.bytes().equals(data)).to.equal(true);
         expect(r.sha256).to.equal(w.sha256);
       }
-      const one = await writeObject(b, "p", "p", Readable.from([data.subarray(0, 100)]), { compression: { algorithm: "zstd", threads }, chunkSize: CHUNK });
+      const one = await writeObject(b, "p", "p", Readable.from([data.subarray(0, 100)]), { compression: { algorithm: "zstd", threads }, chunkSize: CHUNK, checksum: "sha256-chunked" });
       expect(one.sha256).to.equal(sha(data.subarray(0, 100)).toString("hex"));
     }
   });

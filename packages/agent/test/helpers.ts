@@ -48,3 +48,20 @@ export function treeDigest(root: string): string {
   walk("");
   return h.digest("hex");
 }
+
+/**
+ * The "sha256-tags" checksum of a stored object, computed from its bytes as the README
+ * describes it (an independent reading of the format): sha256 over the data frames' tags.
+ */
+export function storedTagChecksum(stored: Buffer): string {
+  const tagLen = stored[6] === 0 ? 32 : 16;
+  const h = createHash("sha256");
+  for (let off = 36; off < stored.length; ) {
+    const flags = stored[off];
+    const len = stored.readUInt32BE(off + 1);
+    if (flags & 1) break;
+    h.update(stored.subarray(off + 5 + len, off + 5 + len + tagLen));
+    off += 5 + len + tagLen;
+  }
+  return h.digest("hex");
+}

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dpAgent, treeDigest } from "./helpers.ts";
+import { dpAgent, storedTagChecksum, treeDigest } from "./helpers.ts";
 
 const KEY = "0123456789abcdef".repeat(4);
 
@@ -25,14 +25,36 @@ describe("dp-agent round trips (must show 1)", function () {
       expect(push.status, push.stderr).to.equal(0);
       const report = JSON.parse(readFileSync(env.DP_TERMINATION_MESSAGE_PATH, "utf8")) as { totalSize: number; checksum: string; files: string[] };
       expect(report.files).to.deep.equal(["f"]);
-      expect(report.checksum).to.equal(`sha256:${createHash("sha256").update(data).digest("hex")}`);
-      expect(report.totalSize).to.be.greaterThan(0);
+      const stored = readFileSync(join(env.DP_REPO_PATH, "ns/b1/f"));
+      expect(stored[4], "format version").to.equal(4);
+      expect(report.checksum).to.equal(`sha256:${storedTagChecksum(stored)}`);
+      // No data frame, no tag: the checksum of nothing.
+      if (size === 0) expect(report.checksum).to.equal(`sha256:${createHash("sha256").digest("hex")}`);
+      expect(report.totalSize).to.equal(stored.length);
       const pull = dpAgent(["pull", "f"], env);
       expect(pull.status, pull.stderr).to.equal(0);
       expect(pull.stdout.equals(data)).to.equal(true);
       expect(dpAgent(["verify"], env).status).to.equal(0);
     });
   }
+
+  it("writes format v3 with DP_CHECKSUM=sha256-chunked (1 B: its plain sha256), reads it back, and refuses an unknown checksum", () => {
+    const data = Buffer.from("x");
+    const push = dpAgent(["push", "f"], { ...env, DP_CHECKSUM: "sha256-chunked" }, data);
+    expect(push.status, push.stderr).to.equal(0);
+    expect(readFileSync(join(env.DP_REPO_PATH, "ns/b1/f"))[4], "format version").to.equal(3);
+    const report = JSON.parse(readFileSync(env.DP_TERMINATION_MESSAGE_PATH, "utf8")) as { checksum: string };
+    expect(report.checksum).to.equal(`sha256:${createHash("sha256").update(data).digest("hex")}`);
+    const manifest = JSON.parse(readFileSync(join(env.DP_REPO_PATH, "ns/b1/manifest.json"), "utf8")) as { files: { checksumAlgorithm: string }[] };
+    expect(manifest.files[0].checksumAlgorithm).to.equal("sha256-chunked");
+    const pull = dpAgent(["pull", "f"], env);
+    expect(pull.status, pull.stderr).to.equal(0);
+    expect(pull.stdout.equals(data)).to.equal(true);
+    expect(dpAgent(["verify"], env).status).to.equal(0);
+    const bad = dpAgent(["push", "g"], { ...env, DP_CHECKSUM: "md5" }, data);
+    expect(bad.status).to.not.equal(0);
+    expect(bad.stderr).to.contain("DP_CHECKSUM=md5 is not supported: use sha256-tags or sha256-chunked");
+  });
 
   it("round-trips a 1 GiB sparse file with modes and symlinks, keeping it sparse", () => {
     const src = join(work, "src");

@@ -3,9 +3,9 @@ import { AgentError } from "../errors.ts";
 /**
  * Object header, 36 bytes, written once at the start of every stored object:
  *   0  "DPAG"  magic
- *   4  u8      format version (2: chunks compressed independently, trailer checksum = sha256
- *              of the plaintext; 3: the same, trailer checksum = "sha256-chunked", see
- *              chunks/checksum.ts). Written: 3; read: 2 and 3.
+ *   4  u8      format version, which also names the trailer checksum (chunks/checksum.ts); the
+ *              frames are the same in all three: 2: sha256 of the plaintext; 3: "sha256-chunked";
+ *              4: "sha256-tags". Written: 4 (3 on request); read: 2, 3 and 4.
  *   5  u8      compression (0 none, 1 zstd, 2 gzip)
  *   6  u8      encryption (0 none, 1 AES-256-GCM)
  *   7  u8      key derivation (0 none, 1 raw 32-byte key, 2 scrypt passphrase)
@@ -15,9 +15,9 @@ import { AgentError } from "../errors.ts";
  * The whole header is part of every chunk's AAD / digest, so editing it breaks chunk 0.
  */
 export const MAGIC = Buffer.from("DPAG");
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
 /** Versions this reader still reads. */
-export const READ_VERSIONS = [2, 3];
+export const READ_VERSIONS = [2, 3, 4];
 export const HEADER_LEN = 36;
 
 export const COMPRESSIONS = ["none", "zstd", "gzip"] as const;
@@ -28,7 +28,7 @@ export const KDFS = ["none", "raw", "scrypt"] as const;
 export type Kdf = (typeof KDFS)[number];
 
 export interface ObjectHeader {
-  /** Set when decoding; encodeHeader always writes FORMAT_VERSION. */
+  /** Set when decoding; encodeHeader writes it, or FORMAT_VERSION when absent. */
   version?: number;
   compression: Compression;
   encryption: Encryption;
@@ -41,7 +41,7 @@ export interface ObjectHeader {
 export function encodeHeader(h: ObjectHeader): Buffer {
   const b = Buffer.alloc(HEADER_LEN);
   MAGIC.copy(b, 0);
-  b.writeUInt8(FORMAT_VERSION, 4);
+  b.writeUInt8(h.version ?? FORMAT_VERSION, 4);
   b.writeUInt8(COMPRESSIONS.indexOf(h.compression), 5);
   b.writeUInt8(ENCRYPTIONS.indexOf(h.encryption), 6);
   b.writeUInt8(KDFS.indexOf(h.kdf), 7);
