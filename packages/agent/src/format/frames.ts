@@ -8,7 +8,7 @@ import { copyInto } from "../chunks/copy.ts";
  * A data frame carries one chunk: up to chunkSize plaintext bytes, compressed on
  * their own (so chunks can be sealed and opened in parallel), or stored as they are
  * (flag RAW) when compression would not shrink them. The last frame (flag FINAL)
- * carries the trailer: u64 plaintext size + sha256 of the plaintext. The tag is the
+ * carries the trailer: u64 plaintext size + the object checksum (chunks/checksum.ts). The tag is the
  * AES-GCM tag (16 B) or, unencrypted, sha256(AAD | payload) (32 B). AAD = header |
  * name | chunk index | flags, so a frame moved, dropped, copied from another object
  * or relabelled (final, raw) fails verification.
