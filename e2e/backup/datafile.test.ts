@@ -54,6 +54,8 @@ describe("Backup: datafile backups through a Job", function () {
       expect(bt.volumeName).to.equal(s.persistentVolumeClaimName);
       expect(bt.uploadTotalSize).to.equal(s.totalSize);
       expect(bt.checksum).to.match(/^sha256:[0-9a-f]{64}$/);
+      // One object (dir.dpar): its own size and checksum are the backup's.
+      expect(bt.files).to.deep.equal([{ name: "dir.dpar", size: s.totalSize, checksum: bt.checksum }]);
       expect(Number.isNaN(Date.parse(bt.checkpoint!))).to.equal(false);
       const volume = await until("BackupTool volume validated", async () => {
         const t = await getCustom<BackupTool>(kc, DataProtectionGroup, "backuptools", undefined, "volume");

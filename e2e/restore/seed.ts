@@ -114,7 +114,7 @@ export async function seedBackup(kc: KubeConfig, ns: string, s: SeedBackup): Pro
   } })) as { metadata: { resourceVersion: string } };
   const backupPath = `${ns}/${s.name}`;
   const report = s.write ? s.write(backupPath) : "";
-  const r = report ? (JSON.parse(report) as { checksum: string; files: string[]; totalSize: number }) : undefined;
+  const r = report ? (JSON.parse(report) as { checksum: string; files: ({ name: string } | string)[]; totalSize: number }) : undefined;
   const start = s.startTime ?? new Date().toISOString();
   const stop = s.stopTime ?? new Date().toISOString();
   const status: BackupStatus = {
@@ -126,7 +126,7 @@ export async function seedBackup(kc: KubeConfig, ns: string, s: SeedBackup): Pro
     ...(s.incrementalChain ? { incrementalChain: s.incrementalChain, parentBackupName: s.parent } : {}),
     manifests: {
       backupLog: { startTime: start, stopTime: stop },
-      ...(r ? { backupTool: { filePath: `/${backupPath}`, checksum: r.checksum, files: r.files.map((name) => ({ name })) } } : {}),
+      ...(r ? { backupTool: { filePath: `/${backupPath}`, checksum: r.checksum, files: r.files.map((f) => ({ name: typeof f === "string" ? f : f.name })) } } : {}),
     },
     ...s.status,
   };

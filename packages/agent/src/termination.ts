@@ -4,12 +4,20 @@ import { type Manifest, backupChecksum } from "./manifest.ts";
 // The kubelet keeps at most 4096 bytes of a termination message.
 const LIMIT = 4096;
 
+/** One object of the backup: its name, stored bytes and checksum ("sha256:<hex>"). */
+export interface ReportedFile {
+  name: string;
+  size: number;
+  checksum: string;
+}
+
 /** What the controller copies into status.totalSize and status.manifests.backupTool. */
 export interface TerminationReport {
   totalSize: number;
   dataSize: number;
   checksum: string;
-  files: string[];
+  /** Every object with its size and checksum; only names when that would not fit. */
+  files: ReportedFile[] | string[];
   filePath: string;
   filesTruncated?: boolean;
 }
@@ -19,10 +27,12 @@ export function terminationReport(m: Manifest): TerminationReport {
     totalSize: m.storedSize,
     dataSize: m.totalSize,
     checksum: backupChecksum(m),
-    files: m.files.map((f) => f.name),
+    files: m.files.map((f) => ({ name: f.name, size: f.storedSize, checksum: `sha256:${f.sha256}` })),
     filePath: m.backupPath,
   };
-  while (JSON.stringify(r).length > LIMIT && r.files.length > 0) {
+  const fits = (): boolean => JSON.stringify(r).length <= LIMIT;
+  if (!fits()) r.files = m.files.map((f) => f.name);
+  while (!fits() && r.files.length > 0) {
     r.files = r.files.slice(0, Math.floor(r.files.length / 2));
     r.filesTruncated = true;
   }

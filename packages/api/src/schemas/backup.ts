@@ -37,8 +37,8 @@ export const BackupSnapshotStatusSchema = named("BackupSnapshotStatus", "BackupS
 
 export const BackupFileSchema = named("BackupFile", "One file of a backup as reported by dp-agent.", {
   name: str("Path of the file relative to the backup directory."),
-  size: Type.Optional(str("Stored size of the file (after compression and encryption) as a quantity string such as 12Mi.")),
-  checksum: Type.Optional(str("sha256 of the stored file, as sha256:<hex>.")),
+  size: Type.Optional(str("Stored size of the file (after compression and encryption) as a quantity string such as 12Mi. Filled when the tool's report lists it.")),
+  checksum: Type.Optional(str("The file's checksum as dp-agent keeps it in the backup's manifest.json, as sha256:<hex> (by default sha256 over the file's authenticated chunk tags: see the dp-agent README). Filled when the tool's report lists it.")),
 });
 
 export const BackupToolManifestsStatusSchema = named("BackupToolManifestsStatus", "BackupToolManifestsStatus records the files written by the backup tool.", {

@@ -118,6 +118,12 @@ describe("decideDatafile", () => {
     expect(d.status!.manifests!.backupTool).to.deep.equal({ filePath: "/ns/b1", uploadTotalSize: "1.5Ki", checksum: "sha256:ab", checkpoint: "2024-05-01T09:59:10Z", files: [{ name: "dir.dpar" }] });
   });
 
+  it("fills each file's size and checksum when the report gives them, and keeps bare names", () => {
+    const detailed = JSON.stringify({ totalSize: 3 << 20, checksum: "sha256:cd", files: [{ name: "base.tar", size: 3 << 20, checksum: "sha256:ef" }, "pg_wal.tar", { size: 1 }, 7], filePath: "ns/b1" });
+    const d = decideDatafile({ ...obs, job: job("b1-backup-1", "Complete"), pods: [toolPod(detailed)] }, NOW);
+    expect(d.status!.manifests!.backupTool!.files).to.deep.equal([{ name: "base.tar", size: "3Mi", checksum: "sha256:ef" }, { name: "pg_wal.tar" }]);
+  });
+
   const rows: Array<{ name: string; o: Partial<Parameters<typeof decideDatafile>[0]>; phase?: string; reason?: string; actions?: string[]; attempts?: number }> = [
     { name: "fails when the Job disappeared", o: {}, phase: "Failed", reason: Reason.JobNotFound },
     { name: "fails when the Job failed and no attempts are left", o: { job: job("b1-backup-1", "Failed"), pods: [toolPod("boom", 1)] }, phase: "Failed", reason: Reason.JobFailed, attempts: 1 },

@@ -27,9 +27,17 @@ export function parseToolReport(message: string | undefined): ToolReport | undef
   if (typeof o.totalSize === "number" && Number.isFinite(o.totalSize)) r.totalSize = o.totalSize;
   if (typeof o.checksum === "string") r.checksum = o.checksum;
   if (typeof o.checkpoint === "string") r.checkpoint = o.checkpoint;
-  if (Array.isArray(o.files)) r.files = o.files.filter((f): f is string => typeof f === "string").map((name) => ({ name }));
+  if (Array.isArray(o.files)) r.files = o.files.flatMap(reportedFile);
   if (o.plainFiles === true) r.plainFiles = true;
   return r;
+}
+
+// A file entry: a name, or (dp-agent) { name, size: stored bytes, checksum }.
+function reportedFile(f: unknown): BackupFile[] {
+  if (typeof f === "string") return [{ name: f }];
+  if (!f || typeof f !== "object" || typeof (f as { name?: unknown }).name !== "string") return [];
+  const { name, size, checksum } = f as { name: string; size?: unknown; checksum?: unknown };
+  return [{ name, ...(typeof size === "number" && Number.isFinite(size) ? { size: formatBytes(size) } : {}), ...(typeof checksum === "string" ? { checksum } : {}) }];
 }
 
 function toolStatus(pod: V1Pod | undefined, container = TOOL_CONTAINER) {

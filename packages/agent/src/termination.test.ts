@@ -1,0 +1,43 @@
+import { expect } from "chai";
+import type { Manifest, ManifestFile } from "./manifest.ts";
+import { terminationReport } from "./termination.ts";
+
+function manifest(n: number): Manifest {
+  const files: ManifestFile[] = Array.from({ length: n }, (_, i) => ({
+    name: `wal/00000001000000000000${String(i).padStart(4, "0")}`,
+    kind: "stream",
+    size: 16 << 20,
+    storedSize: 1000 + i,
+    sha256: i.toString(16).padStart(64, "0"),
+    checksumAlgorithm: "sha256-tags",
+    chunks: 17,
+    compression: "zstd:3",
+    encryption: "none",
+    startTime: "2026-11-23T00:00:00Z",
+    stopTime: "2026-11-23T00:00:01Z",
+  }));
+  return { version: 1, backupPath: "ns/b1", startTime: "", stopTime: "", totalSize: n * (16 << 20), storedSize: files.reduce((a, f) => a + f.storedSize, 0), files };
+}
+
+describe("termination report", () => {
+  it("lists each object with its stored size and checksum", () => {
+    const r = terminationReport(manifest(2));
+    expect(r.files).to.deep.equal([
+      { name: "wal/000000010000000000000000", size: 1000, checksum: `sha256:${"0".repeat(64)}` },
+      { name: "wal/000000010000000000000001", size: 1001, checksum: `sha256:${"0".repeat(63)}1` },
+    ]);
+    expect(r).to.include({ totalSize: 2001, dataSize: 32 << 20, filePath: "ns/b1" });
+    expect(r.filesTruncated).to.equal(undefined);
+  });
+
+  it("falls back to names, then to fewer names, to stay within the kubelet's 4 KiB", () => {
+    const names = terminationReport(manifest(40));
+    expect(names.files).to.have.length(40);
+    expect(typeof names.files[0]).to.equal("string");
+    expect(names.filesTruncated).to.equal(undefined);
+    const cut = terminationReport(manifest(1000));
+    expect(cut.filesTruncated).to.equal(true);
+    expect(cut.files.length).to.be.within(1, 999);
+    expect(JSON.stringify(cut).length).to.be.at.most(4096);
+  });
+});
