@@ -1,5 +1,7 @@
 # One image for the operator, dp-agent (the data mover in tool pods) and threescale-dp
 # (the 3scale tool's CLI). Build: docker build -t dataprotection .
+# The built-in database tools' image (postgres, mariadb, redis: packages/tools) is the same plus
+# the database clients: docker build --target db-tools -t dataprotection-db-tools .
 # Nothing in the tests needs Docker: the local node runs the same commands as processes.
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
@@ -9,7 +11,7 @@ COPY packages ./packages
 # zstd-napi compiles its native addon here; tsx runs the TypeScript sources.
 RUN npm ci --no-audit --no-fund && npm run build -w @dataprotection/agent && npm prune --omit=dev --no-audit --no-fund && npm install --no-save --no-audit --no-fund tsx
 
-FROM node:20-bookworm-slim
+FROM node:20-bookworm-slim AS operator
 RUN apt-get update && apt-get install -y --no-install-recommends tar zstd ca-certificates && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/dataprotection
 COPY --from=build /src /opt/dataprotection
@@ -17,3 +19,13 @@ RUN ln -s /opt/dataprotection/packages/agent/bin/dp-agent /usr/local/bin/dp-agen
  && ln -s /opt/dataprotection/packages/threescale/bin/threescale-dp /usr/local/bin/threescale-dp
 USER 65532
 ENTRYPOINT ["node", "--import", "tsx", "/opt/dataprotection/packages/controllers/src/main.ts"]
+
+# Built-in database tools: dp-agent plus the clients their commands run (Debian bookworm's
+# PostgreSQL 15, MariaDB 10.11 and Redis 7.0 clients, the versions the e2e tests run against).
+FROM operator AS db-tools
+USER root
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client mariadb-client redis-tools && rm -rf /var/lib/apt/lists/*
+USER 65532
+
+# The default target stays the operator image.
+FROM operator

@@ -1,9 +1,9 @@
 // Built-in BackupTools. Each is a plain BackupTool object: install it with kubectl/helm or
 // create it from code. Commands run in the tool pod described in DESIGN.md ("Execution contract").
 import type { BackupTool } from "@dataprotection/api";
+import { AGENT_IMAGE } from "./images.ts";
 
-/** The image that carries dp-agent (the operator's image). */
-export const AGENT_IMAGE = "ghcr.io/dataprotection/operator:0.1.0";
+export { AGENT_IMAGE, DB_TOOLS_IMAGE } from "./images.ts";
 
 /**
  * `volume`: backs up the directory $DATA_DIR (default /data, the target's data mount) with
@@ -71,5 +71,7 @@ export const kubeblocksFilesTool: BackupTool = {
     },
   },
 };
+
+// Database tools, one file each (each adds its tools to the list below).
 
 export const builtinTools: readonly BackupTool[] = [volumeTool, kubeblocksFilesTool];
