@@ -75,3 +75,6 @@ export const kubeblocksFilesTool: BackupTool = {
 // Database tools, one file each (each adds its tools to the list below).
 
 export const builtinTools: readonly BackupTool[] = [volumeTool, kubeblocksFilesTool];
+
+/** What the Helm chart installs: the built-in tools but the KubeBlocks 0.6-style example. */
+export const shippedTools: readonly BackupTool[] = builtinTools.filter((t) => t !== kubeblocksFilesTool);
