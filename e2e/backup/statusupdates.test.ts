@@ -64,4 +64,38 @@ describe("Backup: backupStatusUpdates as Jobs next to the target", function () {
       await ns.cleanup();
     }
   });
+
+  it("runs a snapshot policy's updates too: pre before the VolumeSnapshot (it sees the pre hook's marker), post after the post hook", async () => {
+    const kc = (await e2eCluster()).controlPlane.kubeConfig;
+    const ns = await testNamespace(kc, "bk-status-snap");
+    try {
+      await createPVC(kc, ns.name, "data", { "kubeblocks.io/volume-type": "data" });
+      await runJob(kc, ns.name, "seed", "echo live > /data/marker", [{ claim: "data", path: "/data" }]);
+      await startTargetPod(kc, ns.name);
+      const spec = {
+        snapshot: {
+          target: { labelsSelector: { matchLabels: { app: "db" } } },
+          hooks: { containerName: "db", preCommands: ["sh", "-c", "echo frozen > /data/marker"], postCommands: ["sh", "-c", "echo thawed > /data/marker"] },
+          backupStatusUpdates: [
+            { updateStage: "pre", path: "manifests.userContext", script: "printf '{\"pre\":\"%s\",\"backup\":\"%s\"}' \"`cat /data/marker`\" \"$BACKUP_NAME\"" },
+            { updateStage: "post", path: "manifests.userContext", script: "printf '{\"post\":\"%s\"}' \"`cat /data/marker`\"" },
+          ],
+        },
+      } as BackupPolicy["spec"];
+      await createPolicy(kc, ns.name, "snap-upd", spec);
+      await createBackup(kc, ns.name, "s1", "snap-upd", { backupType: "snapshot" });
+      const b = await backupInPhase(kc, ns.name, "s1", ["Completed"], 150_000);
+      expect(b.status!.manifests!.userContext).to.deep.equal({ pre: "frozen", backup: "s1", post: "thawed" });
+      expect(b.status!.manifests!.backupSnapshot!.volumeSnapshotName).to.equal("s1");
+      const updated = await until("two StatusUpdated Events", async () => {
+        const evs = (await eventsFor(kc, ns.name, "s1")).filter((e) => e.reason === "StatusUpdated");
+        return evs.length >= 2 ? evs : undefined;
+      }, 60_000);
+      expect(updated.map((e) => e.message!.replace(/, Job .*/, "")).sort()).to.deep.equal([
+        "backupStatusUpdates post #1 (path manifests.userContext)", "backupStatusUpdates pre #1 (path manifests.userContext)",
+      ]);
+    } finally {
+      await ns.cleanup();
+    }
+  });
 });

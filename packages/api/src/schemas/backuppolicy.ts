@@ -39,7 +39,7 @@ const basePolicy = {
   target: describe(TargetCluster, "target database cluster for backup."),
   backupsHistoryLimit: Type.Optional(int32("the number of automatic backups to retain. Value must be non-negative integer. 0 means NO limit on the number of backups.", { minimum: 0, default: 7 })),
   onFailAttempted: Type.Optional(int32("count of backup stop retries on fail.", { minimum: 0 })),
-  backupStatusUpdates: Type.Optional(arrayOf(BackupStatusUpdateSchema, "define how to update metadata for backup status.", { maxItems: 32 })),
+  backupStatusUpdates: Type.Optional(arrayOf(BackupStatusUpdateSchema, "define how to update metadata for backup status. Each update runs as a short Job on the target pod's node with the target container's image, env and volumes (pre: before the tool Job or the VolumeSnapshots, post: after them); its JSON output is merged at `path`, and a failing one only raises a Warning Event. Datafile and snapshot backups run them; a continuous logfile backup (a StatefulSet) has no before and after and does not.", { maxItems: 32 })),
 };
 
 export const PersistentVolumeConfigMapSchema = named("PersistentVolumeConfigMap", "PersistentVolumeConfigMap references a ConfigMap holding a PersistentVolume template.", {

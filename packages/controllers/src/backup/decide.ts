@@ -190,7 +190,7 @@ export function decideDatafile(o: DatafileObservation, now: Date): Decision {
 }
 
 /** The top-level status keys the updates wrote (each path's first segment, or every key of a path-less result). */
-function touched(status: Partial<BackupStatus>, updates: readonly ObservedUpdate[]): Partial<BackupStatus> {
+export function touched(status: Partial<BackupStatus>, updates: readonly ObservedUpdate[]): Partial<BackupStatus> {
   const keys = updates.some((u) => !u.update.path?.trim()) ? Object.keys(status) : updates.map((u) => u.update.path!.trim().split(".")[0]);
   return Object.fromEntries(keys.filter((k) => k in status).map((k) => [k, (status as Record<string, unknown>)[k]])) as Partial<BackupStatus>;
 }

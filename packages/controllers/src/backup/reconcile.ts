@@ -163,14 +163,17 @@ export class BackupReconciler {
         if (c) claims.push(c);
       }
     }
+    const policy = this.policyOf(ctx, b);
     return {
       backup: b,
-      policy: this.policyOf(ctx, b),
+      policy,
       target,
       claims,
       preHook: hook("prehook"),
       postHook: hook("posthook"),
       snapshots: this.snapshotsOf(ctx, b),
+      pre: this.statusUpdates(ctx, b, policy, "pre"),
+      post: this.statusUpdates(ctx, b, policy, "post"),
       hookMs: this.op.timeouts.hookMs,
       snapshotReadyMs: this.op.timeouts.snapshotReadyMs,
     };
@@ -184,10 +187,11 @@ export class BackupReconciler {
     return pod && container ? { pod, container } : undefined;
   }
 
-  /** One stage's backupStatusUpdates of the datafile policy, with their Jobs and pods. */
+  /** One stage's backupStatusUpdates of the policy section the backup runs (datafile or snapshot), with their Jobs and pods. */
   private statusUpdates(ctx: ReconcileContext, b: Backup & KubeObject, policy: BackupPolicy | undefined, stage: Stage): ObservedUpdate[] {
     const ns = b.metadata.namespace!;
-    return statusUpdatesOf(policy?.spec.datafile, stage).map((update, i) => {
+    const section = b.spec.backupType === "snapshot" ? policy?.spec.snapshot : policy?.spec.datafile;
+    return statusUpdatesOf(section, stage).map((update, i) => {
       const name = statusJobName(b.metadata.name!, stage, i);
       return { update, job: ctx.cache.get<V1Job & KubeObject>(Kinds.Job, name, ns), pods: this.jobPods(ctx, ns, name) };
     });

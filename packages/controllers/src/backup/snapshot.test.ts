@@ -8,7 +8,7 @@ import { LabelBackupUID } from "./job.ts";
 import { Reason } from "./reasons.ts";
 import { buildVolumeSnapshot, claimsToSnapshot, decideSnapshot, snapshotApiUnavailable, type SnapshotObservation } from "./snapshot.ts";
 import type { VolumeSnapshotObject } from "./snapshot-types.ts";
-import { backup, job, NOW, pod } from "./testdata.ts";
+import { backup, job, NOW, pod, toolPod } from "./testdata.ts";
 
 const running = backup({ backupType: "snapshot" }, { phase: "InProgress", startTimestamp: "2024-05-01T09:59:00Z" });
 const snapPolicy = (hooks?: { preCommands?: string[]; postCommands?: string[] }): BackupPolicy => ({
@@ -57,6 +57,49 @@ describe("decideSnapshot", () => {
     const d = decideSnapshot({ ...base(), policy: snapPolicy(), snapshots: [ready] }, NOW);
     expect(d.status).to.include({ totalSize: "2Ki", duration: "1m0s" });
     expect(d.status!.manifests!.backupSnapshot).to.deep.equal({ volumeSnapshotName: "b1", volumeSnapshotContentName: "snapcontent-1" });
+  });
+});
+
+describe("decideSnapshot with backupStatusUpdates", () => {
+  const pre = { updateStage: "pre" as const, path: "manifests.backupLog", script: "echo '{\"startTime\":\"2024-05-01T09:59:01Z\"}'" };
+  const post = { updateStage: "post" as const, script: "echo '{\"totalSize\":\"9Gi\"}'" };
+  const withUpdates = (o: SnapshotObservation): SnapshotObservation => ({ ...o, policy: snapPolicy(), pre: [{ update: pre, pods: [] }], post: [{ update: post, pods: [] }] });
+  const done = (name: string, message: string) => ({ job: job(name, "Complete"), pods: [{ ...toolPod(undefined), status: { containerStatuses: [{ name: "status", image: "i", imageID: "", ready: false, restartCount: 0, state: { terminated: { exitCode: 0, message } } }] } }] });
+
+  it("runs the pre-stage Job on the target's node with the target container's image and env, before any snapshot", () => {
+    const d = decideSnapshot(withUpdates(base()), NOW);
+    expect(d.actions.map((a) => a.kind)).to.deep.equal(["createJob"]);
+    const j = (d.actions[0] as { job: import("@kubernetes/client-node").V1Job }).job;
+    expect(j.metadata?.name).to.equal("b1-status-pre-1");
+    const c = j.spec!.template.spec!.containers[0];
+    expect(c.name).to.equal("status");
+    expect(c.image).to.equal(target.spec!.containers[0].image);
+    expect(c.env!.map((e) => e.name)).to.include.members(["BACKUP_NAME", "DP_STATUS_SCRIPT"]);
+    expect(JSON.stringify(j.spec!.template.spec!.affinity)).to.contain(target.spec!.nodeName ?? "");
+  });
+
+  it("merges the pre-stage output into status in the pass that creates the snapshots, and the post-stage output into Completed", () => {
+    const preDone = { ...withUpdates(base()), pre: [{ update: pre, ...done("b1-status-pre-1", '{"startTime":"2024-05-01T09:59:01Z"}') }] };
+    const d1 = decideSnapshot(preDone, NOW);
+    expect(d1.actions.map((a) => a.kind)).to.deep.equal(["createSnapshot"]);
+    expect(d1.status?.manifests?.backupLog).to.deep.equal({ startTime: "2024-05-01T09:59:01Z" });
+    expect(d1.events.map((e) => e.reason)).to.deep.equal([Reason.StatusUpdated, Reason.SnapshotCreated]);
+
+    const ready1 = { ...preDone, snapshots: [ready] };
+    const d2 = decideSnapshot(ready1, NOW);
+    expect(d2.actions.map((a) => a.kind)).to.deep.equal(["createJob"]);
+    expect((d2.actions[0] as { job: { metadata: { name: string } } }).job.metadata.name).to.equal("b1-status-post-1");
+    expect(d2.status).to.equal(undefined);
+
+    const d3 = decideSnapshot({ ...ready1, post: [{ update: post, ...done("b1-status-post-1", '{"totalSize":"9Gi"}') }] }, NOW);
+    expect(d3.status).to.include({ phase: "Completed", totalSize: "9Gi" });
+    expect(d3.events.map((e) => e.reason)).to.deep.equal([Reason.StatusUpdated, Reason.BackupCompleted]);
+  });
+
+  it("a failed update only warns: the backup still completes", () => {
+    const d = decideSnapshot({ ...withUpdates(base()), pre: [], snapshots: [ready], post: [{ update: post, job: job("b1-status-post-1", "Failed"), pods: [] }] }, NOW);
+    expect(d.status?.phase).to.equal("Completed");
+    expect(d.events[0]).to.include({ type: "Warning", reason: Reason.StatusUpdateFailed });
   });
 });
 

@@ -1,16 +1,18 @@
-// Pure: snapshot backups. pre hooks (a Job) -> one VolumeSnapshot per target data PVC (and
-// log PVC) -> all readyToUse -> post hooks (a Job) -> Completed. Each step is read back from
-// the children, so a restart resumes where it stopped; each wait is bounded.
+// Pure: snapshot backups. pre hooks (a Job) -> pre-stage backupStatusUpdates (Jobs) -> one
+// VolumeSnapshot per target data PVC (and log PVC) -> all readyToUse -> post hooks (a Job) ->
+// post-stage backupStatusUpdates -> Completed. Each step is read back from the children, so a
+// restart resumes where it stopped; each wait is bounded.
 import type { V1Container, V1Job, V1PersistentVolumeClaim, V1Pod, V1EnvVar, V1EnvFromSource } from "@kubernetes/client-node";
 import { BackupPhase, LabelVolumeType, type Backup, type BackupPolicy, type BackupPolicyHook } from "@dataprotection/api";
 import { childName } from "@dataprotection/runtime";
-import { failed, helperJobName, startedStatus } from "./decide.ts";
+import { failed, helperJobName, startedStatus, touched } from "./decide.ts";
 import { nothing, rfc3339, type Decision } from "./decision.ts";
 import { childLabels, LabelBackupUID, nodeAffinity } from "./job.ts";
 import { Reason } from "./reasons.ts";
 import { formatBytes, formatDuration, parseQuantity, terminationMessageOf } from "./report.ts";
 import type { VolumeSnapshotObject } from "./snapshot-types.ts";
 import type { BackupPlan } from "./validate.ts";
+import { buildStatusUpdateJob, followStatusUpdates, type ObservedUpdate, type Stage } from "./statusupdate.ts";
 
 export const HOOK_CONTAINER = "hook";
 
@@ -103,6 +105,9 @@ export interface SnapshotObservation {
   preHook: HookObservation;
   postHook: HookObservation;
   snapshots: readonly VolumeSnapshotObject[];
+  /** The snapshot policy's backupStatusUpdates of each stage with their Jobs (index order). */
+  pre?: readonly ObservedUpdate[];
+  post?: readonly ObservedUpdate[];
   hookMs: number;
   snapshotReadyMs: number;
 }
@@ -134,6 +139,38 @@ function followHook(o: SnapshotObservation, role: "prehook" | "posthook", comman
   return { done: false, decision: { ...nothing(), requeueAfterMs: 2_000 } };
 }
 
+/**
+ * The base of a status-update Job of a snapshot backup (there is no tool Job to start from): the
+ * hook Job's pod (target node, the target container's mounts and security context) with only
+ * BACKUP_NAME in its env; buildStatusUpdateJob puts the target container's env in front.
+ */
+export function snapshotStatusBase(b: Backup, target: { pod: V1Pod; container: V1Container }): V1Job {
+  const base = buildHookJob(b, "prehook", ["true"], {}, target.pod, target.container);
+  const c = base.spec!.template.spec!.containers[0];
+  c.env = [{ name: "BACKUP_NAME", value: b.metadata!.name! }];
+  c.envFrom = [];
+  return base;
+}
+
+type StageState = { done: true; status: Partial<NonNullable<Backup["status"]>>; events: Decision["events"]; stop: Decision["actions"] } | { done: false; decision: Decision };
+
+/** Creates one stage's missing Jobs, then follows them (statusupdate.ts) until each has ended. */
+function followStage(o: SnapshotObservation, stage: Stage, status: Partial<NonNullable<Backup["status"]>>, now: Date): StageState {
+  const b = o.backup;
+  const updates = (stage === "pre" ? o.pre : o.post) ?? [];
+  if (!updates.length) return { done: true, status: {}, events: [], stop: [] };
+  const missing = updates.map((u, i) => ({ u, i })).filter(({ u }) => !u.job);
+  if (missing.length) {
+    if (!o.target) return { done: false, decision: failed(b, Reason.TargetPodNotFound, `target pod of the backup is gone: its ${stage}-stage backupStatusUpdates cannot run`, now) };
+    const base = snapshotStatusBase(b, o.target);
+    return { done: false, decision: { actions: missing.map(({ u, i }) => ({ kind: "createJob", job: buildStatusUpdateJob(b, u.update, stage, i, base, o.target) })), events: [], requeueAfterMs: 1_000 } };
+  }
+  const s = followStatusUpdates(b.metadata!.name!, stage, updates, status, o.hookMs, now);
+  const stop: Decision["actions"] = s.stop.map((n) => ({ kind: "delete", child: "Job", name: n }));
+  if (!s.done) return { done: false, decision: { actions: stop, events: [], requeueAfterMs: s.requeueAfterMs } };
+  return { done: true, status: touched(s.status, updates), events: s.events, stop };
+}
+
 export function decideSnapshot(o: SnapshotObservation, now: Date): Decision {
   const b = o.backup;
   const name = b.metadata!.name!;
@@ -146,8 +183,12 @@ export function decideSnapshot(o: SnapshotObservation, now: Date): Decision {
     if (!o.target) return failed(b, Reason.TargetPodNotFound, `target pod of the backup is gone before its volumes were snapshotted`, now);
     const claims = claimsToSnapshot(o.target.pod, o.claims);
     if (!claims.length) return failed(b, Reason.SnapshotFailed, `target pod ${o.target.pod.metadata?.name} has no PersistentVolumeClaim to snapshot`, now);
+    // Pre-stage updates are followed only until the snapshots exist, so their Events are recorded once.
+    const st = followStage(o, "pre", b.status ?? {}, now);
+    if (!st.done) return st.decision;
     const actions: Decision["actions"] = claims.map((c, i) => ({ kind: "createSnapshot", snapshot: buildVolumeSnapshot(b, snapshotName(name, i, c.volumeType), c.claim, c.volumeType) }));
-    return { actions, events: [{ type: "Normal", reason: Reason.SnapshotCreated, message: `created VolumeSnapshot(s) of ${claims.map((c) => c.claim).join(", ")}` }], requeueAfterMs: 1_000 };
+    const created = { type: "Normal" as const, reason: Reason.SnapshotCreated, message: `created VolumeSnapshot(s) of ${claims.map((c) => c.claim).join(", ")}` };
+    return { actions: [...actions, ...st.stop], ...(Object.keys(st.status).length ? { status: st.status } : {}), events: [...st.events, created], requeueAfterMs: 1_000 };
   }
   snaps = snaps.sort((a, b2) => String(a.metadata.name).localeCompare(String(b2.metadata.name)));
   const broken = snaps.find((s) => s.status?.error?.message);
@@ -165,18 +206,22 @@ export function decideSnapshot(o: SnapshotObservation, now: Date): Decision {
   const total = snaps.reduce((n, s) => n + (parseQuantity(s.status?.restoreSize) || 0), 0);
   const start = Date.parse(b.status?.startTimestamp ?? "") || now.getTime();
   const main = snaps.find((s) => s.metadata.name === name) ?? snaps[0];
-  return {
-    actions: [],
-    status: {
-      phase: BackupPhase.Completed,
-      completionTimestamp: rfc3339(now),
-      duration: formatDuration(now.getTime() - start),
-      totalSize: formatBytes(total),
-      manifests: {
-        ...b.status?.manifests,
-        backupSnapshot: { volumeSnapshotName: main.metadata.name, ...(main.status?.boundVolumeSnapshotContentName ? { volumeSnapshotContentName: main.status.boundVolumeSnapshotContentName } : {}) },
-      },
+  const completed: Partial<NonNullable<Backup["status"]>> = {
+    phase: BackupPhase.Completed,
+    completionTimestamp: rfc3339(now),
+    duration: formatDuration(now.getTime() - start),
+    totalSize: formatBytes(total),
+    manifests: {
+      ...b.status?.manifests,
+      backupSnapshot: { volumeSnapshotName: main.metadata.name, ...(main.status?.boundVolumeSnapshotContentName ? { volumeSnapshotContentName: main.status.boundVolumeSnapshotContentName } : {}) },
     },
-    events: [{ type: "Normal", reason: Reason.BackupCompleted, message: `snapshot backup completed: ${snaps.map((s) => s.metadata.name).join(", ")} (${formatBytes(total)})` }],
+  };
+  // Post-stage results are merged on top of the completed status (they may refine it).
+  const st = followStage(o, "post", { ...b.status, ...completed }, now);
+  if (!st.done) return st.decision;
+  return {
+    actions: st.stop,
+    status: { ...completed, ...st.status },
+    events: [...st.events, { type: "Normal", reason: Reason.BackupCompleted, message: `snapshot backup completed: ${snaps.map((s) => s.metadata.name).join(", ")} (${formatBytes(total)})` }],
   };
 }
