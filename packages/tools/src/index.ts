@@ -2,8 +2,10 @@
 // create it from code. Commands run in the tool pod described in DESIGN.md ("Execution contract").
 import type { BackupTool } from "@dataprotection/api";
 import { AGENT_IMAGE } from "./images.ts";
+import { postgresDumpTool, postgresBasebackupTool } from "./postgres.ts";
 
 export { AGENT_IMAGE, DB_TOOLS_IMAGE } from "./images.ts";
+export * from "./postgres.ts";
 
 /**
  * `volume`: backs up the directory $DATA_DIR (default /data, the target's data mount) with
@@ -74,7 +76,7 @@ export const kubeblocksFilesTool: BackupTool = {
 
 // Database tools, one file each (each adds its tools to the list below).
 
-export const builtinTools: readonly BackupTool[] = [volumeTool, kubeblocksFilesTool];
+export const builtinTools: readonly BackupTool[] = [volumeTool, kubeblocksFilesTool, postgresDumpTool, postgresBasebackupTool];
 
 /** What the Helm chart installs: the built-in tools but the KubeBlocks 0.6-style example. */
 export const shippedTools: readonly BackupTool[] = builtinTools.filter((t) => t !== kubeblocksFilesTool);
