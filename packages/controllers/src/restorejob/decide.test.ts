@@ -24,11 +24,12 @@ interface Row {
   pods?: V1Pod[];
   jobs?: Record<string, JobState>;
   pvcs?: Record<string, PvcView>;
-  snapshot?: Observation["snapshot"];
+  snapshots?: Observation["snapshots"];
   expect: (d: Decision) => void;
 }
 
 const physicalTool = tool("vol", { physical: ["pull"] });
+const snapOf = (name: string, volumeType = "data", sourceClaim = "data-db-0", readyToUse = true) => ({ name, volumeType, sourceClaim, readyToUse });
 const ok = (phase: JobState["phase"], failures = 0, message?: string): JobState => ({ phase, failures, message });
 const actions = (d: Decision) => d.actions.map((a) => (a.type === "createJob" ? `createJob:${a.build(repoAccessFor(repo())).metadata?.name}` : a.type === "scale" ? `scale:${a.statefulSet}=${a.replicas}` : a.type === "recordReplicas" ? `record:${a.statefulSet}=${a.replicas}` : a.type === "createPVC" ? `createPVC:${a.pvc.metadata?.name}` : `deletePVC:${a.name}`));
 const reasons = (d: Decision) => d.events.map((e) => e.reason);
@@ -210,13 +211,13 @@ const rows: Row[] = [
   {
     name: "snapshot: replaces the existing PVC with one provisioned from the VolumeSnapshot",
     phase: "InProgressPhy", backups: [backup("full", { type: "snapshot", snapshot: "snap-1", checksum: false })], annotations: { "dataprotection.kubeblocks.io/original-replicas": "db=1" },
-    sts: [statefulSet("db", 0)], pvcs: { "data-db-0": { ours: false, terminating: false, bound: true } }, snapshot: { readyToUse: true },
+    sts: [statefulSet("db", 0)], pvcs: { "data-db-0": { ours: false, terminating: false, bound: true } }, snapshots: [snapOf("snap-1")],
     expect: (d) => expect(actions(d)).to.deep.equal(["deletePVC:data-db-0"]),
   },
   {
     name: "snapshot: creates the PVC from the snapshot once the old one is gone",
     phase: "InProgressPhy", backups: [backup("full", { type: "snapshot", snapshot: "snap-1", checksum: false })], annotations: { "dataprotection.kubeblocks.io/original-replicas": "db=1" },
-    sts: [statefulSet("db", 0)], snapshot: { readyToUse: true },
+    sts: [statefulSet("db", 0)], snapshots: [snapOf("snap-1")],
     expect: (d) => {
       expect(actions(d)).to.deep.equal(["createPVC:data-db-0"]);
       const a = d.actions[0]!;
@@ -227,9 +228,28 @@ const rows: Row[] = [
     },
   },
   {
+    name: "snapshot: waits, before stopping anything, until the target claim's snapshot is readyToUse",
+    phase: "New", backups: [backup("full", { type: "snapshot", snapshot: "snap-1", checksum: false })],
+    sts: [statefulSet("db", 1)], snapshots: [snapOf("snap-1", "data", "data-db-0", false)],
+    expect: (d) => {
+      expect(d.status.phase).to.equal("New");
+      expect(actions(d)).to.deep.equal([]);
+    },
+  },
+  {
+    name: "snapshot: fails before stopping anything when a target claim has no snapshot of its volume type",
+    phase: "New", backups: [backup("full", { type: "snapshot", snapshot: "snap-1", checksum: false })],
+    sts: [statefulSet("db", 1)], snapshots: [snapOf("snap-1-log", "log", "log-db-0")],
+    expect: (d) => {
+      expect(d.status.phase).to.equal("Failed");
+      expect(actions(d)).to.deep.equal([]);
+      expect(d.status.failureReason).to.match(/^SnapshotNotReady: .*target claim "data-db-0" is a data volume but the backup has no data VolumeSnapshot \(it has "snap-1-log" \(log\)\)/);
+    },
+  },
+  {
     name: "snapshot: scales back and completes once our PVC is bound",
     phase: "InProgressPhy", backups: [backup("full", { type: "snapshot", snapshot: "snap-1", checksum: false })], annotations: { "dataprotection.kubeblocks.io/original-replicas": "db=1" },
-    sts: [statefulSet("db", 0)], pvcs: { "data-db-0": { ours: true, terminating: false, bound: true } }, snapshot: { readyToUse: true },
+    sts: [statefulSet("db", 0)], pvcs: { "data-db-0": { ours: true, terminating: false, bound: true } }, snapshots: [snapOf("snap-1")],
     expect: (d) => {
       expect(actions(d)).to.deep.equal(["scale:db=1"]);
       expect(d.status.phase).to.equal("Completed");
@@ -258,7 +278,7 @@ describe("restorejob decide", () => {
         pods: r.pods ?? [],
         jobs: new Map(Object.entries(r.jobs ?? {})),
         pvcs: new Map(Object.entries(r.pvcs ?? {})),
-        snapshot: r.snapshot,
+        snapshots: r.snapshots,
         agentImage: "agent:1",
         timeouts: defaultTimeouts,
       };

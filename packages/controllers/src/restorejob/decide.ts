@@ -8,7 +8,7 @@ import type { RepoAccess } from "../backuprepo/access.ts";
 import type { Timeouts } from "../options.ts";
 import { buildLogicalJob, buildPhysicalJob, buildVerifyJob, logicalJobName, physicalJobName, verifyJobName } from "./job.ts";
 import type { PlanResult, RestorePlan } from "./plan.ts";
-import { buildSnapshotPVC, type PvcView } from "./snapshot.ts";
+import { buildSnapshotPVC, mapClaimsToSnapshots, type PvcView, type SnapshotView } from "./snapshot.ts";
 import { buildTargetlessJob, restoresTargetless, targetlessJobName } from "./targetless.ts";
 import { EventReason, Reason } from "./reasons.ts";
 
@@ -36,8 +36,8 @@ export interface Observation {
   jobs: ReadonlyMap<string, JobState>;
   /** The claims named by targetVolumes (snapshot restores). */
   pvcs: ReadonlyMap<string, PvcView>;
-  /** Snapshot restores: the VolumeSnapshot's readiness and size. */
-  snapshot?: { readyToUse: boolean; restoreSize?: string };
+  /** Snapshot restores: the backup's VolumeSnapshots (each volume's own), with readiness and size. */
+  snapshots?: readonly SnapshotView[];
   agentImage: string;
   timeouts: Timeouts;
 }
@@ -168,12 +168,18 @@ function theStatefulSet(b: Builder): V1StatefulSet | Decision {
 
 function decideNew(b: Builder, plan: RestorePlan): Decision {
   const physical = plan.modes.includes("physical");
+  let sts: V1StatefulSet | undefined;
   if (physical) {
-    const sts = theStatefulSet(b);
-    if ("status" in sts && "actions" in sts) return sts;
+    const found = theStatefulSet(b);
+    if ("status" in found && "actions" in found) return found;
+    sts = found;
   }
   if (plan.volumeSnapshotName) {
-    if (!b.obs.snapshot?.readyToUse) return b.wait();
+    // Every target claim must have its snapshot before anything is stopped.
+    const m = snapshotMap(b, plan, sts);
+    if (!m.ok) return b.finish(false, m.reason, m.message);
+    const pending = [...new Set(m.map.values())].filter((s) => !s.readyToUse);
+    if (pending.length) return b.wait();
   } else if (plan.verify.length > 0 && !b.conditionTrue(Cond.Verified)) {
     const name = verifyJobName(b.obs.restore);
     const job = b.obs.jobs.get(name);
@@ -233,22 +239,33 @@ function decidePhysical(b: Builder, plan: RestorePlan): Decision {
   return b.finish(true, EventReason.Completed, `restored Backup "${plan.backup.metadata.name}" into StatefulSet "${name}"`);
 }
 
-function snapshotStep(b: Builder, plan: RestorePlan, sts: V1StatefulSet): Decision {
+/** Each target claim's VolumeSnapshot (snapshot.ts), or why there is none. */
+function snapshotMap(b: Builder, plan: RestorePlan, sts: V1StatefulSet | undefined): { ok: true; map: Map<string, SnapshotView> } | { ok: false; reason: Reason; message: string } {
   const claims = (b.obs.restore.spec.targetVolumes ?? []).map((v) => v.persistentVolumeClaim?.claimName).filter((c): c is string => !!c);
-  if (claims.length === 0) return b.finish(false, Reason.TargetNotFound, `${b.ref} .spec.targetVolumes names no persistentVolumeClaim to provision from VolumeSnapshot "${plan.volumeSnapshotName}": add one`);
+  if (claims.length === 0) return { ok: false, reason: Reason.TargetNotFound, message: `${b.ref} .spec.targetVolumes names no persistentVolumeClaim to provision from VolumeSnapshot "${plan.volumeSnapshotName}": add one` };
+  // A backup whose snapshots carry no labels (made by hand) has its one recorded snapshot.
+  const snapshots = b.obs.snapshots?.length ? b.obs.snapshots : [{ name: plan.volumeSnapshotName!, volumeType: "data", readyToUse: false }];
+  const m = mapClaimsToSnapshots(claims, snapshots, sts, b.obs.pvcs);
+  return m.ok ? m : { ok: false, reason: Reason.SnapshotNotReady, message: `${b.ref}: ${m.message}` };
+}
+
+function snapshotStep(b: Builder, plan: RestorePlan, sts: V1StatefulSet): Decision {
+  const m = snapshotMap(b, plan, sts);
+  if (!m.ok) return b.finish(false, m.reason, m.message);
   let pending = false;
-  for (const claim of claims) {
+  for (const [claim, snap] of m.map) {
     const v = b.obs.pvcs.get(claim);
     if (v && !v.ours) {
       pending = true;
-      if (!v.terminating) b.act({ type: "deletePVC", name: claim }).event(EventReason.ProvisioningFromSnapshot, `replacing PVC "${claim}" with a copy of VolumeSnapshot "${plan.volumeSnapshotName}"`);
+      if (!v.terminating) b.act({ type: "deletePVC", name: claim }).event(EventReason.ProvisioningFromSnapshot, `replacing PVC "${claim}" with a copy of VolumeSnapshot "${snap.name}"`);
     } else if (!v) {
       pending = true;
-      b.act({ type: "createPVC", pvc: buildSnapshotPVC(b.obs.restore, claim, plan.volumeSnapshotName!, sts, b.obs.snapshot?.restoreSize) });
+      b.act({ type: "createPVC", pvc: buildSnapshotPVC(b.obs.restore, claim, snap.name, sts, snap.restoreSize) });
     } else if (!v.bound) pending = true;
   }
   if (pending) return b.wait(1_000);
-  return b.finish(true, EventReason.Completed, `provisioned ${claims.map((c) => `PVC "${c}"`).join(", ")} from VolumeSnapshot "${plan.volumeSnapshotName}" for StatefulSet "${sts.metadata?.name}"`);
+  const what = [...m.map].map(([c, s]) => `PVC "${c}" from VolumeSnapshot "${s.name}"`).join(", ");
+  return b.finish(true, EventReason.Completed, `provisioned ${what} for StatefulSet "${sts.metadata?.name}"`);
 }
 
 function isReady(p: V1Pod): boolean {

@@ -1,7 +1,8 @@
 // The shell: read the world from the cache, call decide(), apply its actions, record
 // its Events, write status. Every `if` that matters lives in decide.ts.
 import type { V1Job, V1PersistentVolumeClaim, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
-import { AnnotationOriginalReplicas, Finalizer, type Backup, type BackupRepo, type BackupTool, type RestoreJob } from "@dataprotection/api";
+import { AnnotationOriginalReplicas, Finalizer, LabelVolumeType, type Backup, type BackupRepo, type BackupTool, type RestoreJob } from "@dataprotection/api";
+import { LabelBackupUID } from "../backup/job.ts";
 import {
   clone, controllerOf, hasFinalizer, isAlreadyExists, isConflict, isNotFound, matchesSelector, removeFinalizer,
   type Cache, type KubeClient, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult,
@@ -12,7 +13,7 @@ import { BACKUP_MOUNT_PATH, type RepoAccess } from "../backuprepo/access.ts";
 import { ensureRepoAccess } from "../backuprepo/ensure.ts";
 import { decide, type Action, type JobState, type Observation } from "./decide.ts";
 import { planRestore, type RestorePlan } from "./plan.ts";
-import { pvcView, type PvcView } from "./snapshot.ts";
+import { pvcView, type PvcView, type SnapshotView } from "./snapshot.ts";
 import { decideDeletion, type DeletionObservation } from "./deletion.ts";
 
 
@@ -84,19 +85,14 @@ export async function observe(cache: Cache, client: KubeClient, rj: RestoreJob, 
   const statefulSetPods = new Map(statefulSets.map((s) => [s.metadata.name ?? "", nsPods.filter((p) => controllerOf(p)?.uid === s.metadata.uid).length]));
   const jobs = ownedJobs(cache, rj, nsPods);
   const pvcs = new Map<string, PvcView>();
-  let snapshot: Observation["snapshot"];
+  let snapshots: SnapshotView[] | undefined;
   if (plan.kind === "ok" && plan.plan.volumeSnapshotName) {
     for (const v of rj.spec.targetVolumes ?? []) {
       const claim = v.persistentVolumeClaim?.claimName;
       const pvc = claim ? cache.get<Obj<V1PersistentVolumeClaim>>(Kinds.PersistentVolumeClaim, claim, ns) : undefined;
       if (claim && pvc) pvcs.set(claim, pvcView(pvc, rj));
     }
-    // Read directly: clusters without the snapshot CRDs must not stall the cache.
-    const snap = await client.get<KubeObject & { status?: { readyToUse?: boolean; restoreSize?: string | number } }>(Kinds.VolumeSnapshot, plan.plan.volumeSnapshotName, ns).catch((e: unknown) => {
-      if (isNotFound(e)) return undefined;
-      throw e;
-    });
-    snapshot = { readyToUse: !!snap?.status?.readyToUse, restoreSize: snap?.status?.restoreSize === undefined ? undefined : String(snap.status.restoreSize) };
+    snapshots = await backupSnapshots(client, ns, plan.plan.backup, plan.plan.volumeSnapshotName);
   }
   return {
     restore: rj,
@@ -107,7 +103,7 @@ export async function observe(cache: Cache, client: KubeClient, rj: RestoreJob, 
     pods: nsPods.filter((p) => matchesSelector(p.metadata.labels, selector)),
     jobs,
     pvcs,
-    snapshot,
+    snapshots,
     agentImage: ctx.agentImage,
     timeouts: ctx.timeouts,
   };
@@ -212,4 +208,30 @@ function observeForDeletion(cache: Cache, rj: Obj<RestoreJob>): DeletionObservat
   const recorded = parseRecorded(rj);
   const sts = recorded ? cache.get<Obj<V1StatefulSet>>(Kinds.StatefulSet, recorded.name, ns) : undefined;
   return { restore: rj, jobs, recorded, statefulSets: sts ? [sts] : [] };
+}
+
+type SnapshotObj = KubeObject & { spec?: { source?: { persistentVolumeClaimName?: string } }; status?: { readyToUse?: boolean; restoreSize?: string | number } };
+
+/**
+ * The VolumeSnapshots of a snapshot backup: those labelled with its uid (one per volume), else
+ * the one its status names. Read directly: clusters without the snapshot CRDs must not stall the cache.
+ */
+async function backupSnapshots(client: KubeClient, ns: string, backup: Backup, recorded: string): Promise<SnapshotView[]> {
+  const view = (s: SnapshotObj): SnapshotView => ({
+    name: s.metadata.name!,
+    volumeType: s.metadata.labels?.[LabelVolumeType] ?? "data",
+    sourceClaim: s.spec?.source?.persistentVolumeClaimName,
+    readyToUse: !!s.status?.readyToUse,
+    restoreSize: s.status?.restoreSize === undefined ? undefined : String(s.status.restoreSize),
+  });
+  const labelled = backup.metadata?.uid ? (await client.list<SnapshotObj>(Kinds.VolumeSnapshot, { namespace: ns, labelSelector: `${LabelBackupUID}=${backup.metadata!.uid}` }).catch((e: unknown) => {
+    if (isNotFound(e)) return { items: [] as SnapshotObj[] };
+    throw e;
+  })).items.filter((s) => !s.metadata.deletionTimestamp) : [];
+  if (labelled.length) return labelled.map(view);
+  const one = await client.get<SnapshotObj>(Kinds.VolumeSnapshot, recorded, ns).catch((e: unknown) => {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  });
+  return one ? [view(one)] : [];
 }
