@@ -64,6 +64,9 @@ export const LabelVolumeType = "kubeblocks.io/volume-type";
 /** Annotation on a RestoreJob: "<statefulset>=<replicas>", recorded before scaling the target down. */
 export const AnnotationOriginalReplicas = "dataprotection.kubeblocks.io/original-replicas";
 
+/** Annotation on a BackupTool: "true" runs its backup and restore pods as root (uid 0). */
+export const AnnotationRunAsRoot = "dataprotection.kubeblocks.io/run-as-root";
+
 /** A label, annotation or finalizer users meet, for the generated API reference. */
 export interface WellKnownKey {
   key: string;
@@ -85,6 +88,7 @@ export const wellKnownKeys: readonly WellKnownKey[] = [
   { key: LabelAutoBackup, type: "label", on: "Backup", meaning: '"true" on Backups made by a schedule; backupsHistoryLimit counts only these.' },
   { key: AnnotationPathPrefix, type: "annotation", on: "BackupPolicy", meaning: "A path prefix inserted into its Backups' file paths in the repo." },
   { key: LabelVolumeType, type: "label", on: "PersistentVolumeClaim", meaning: '"data" or "log": which of the target pod\'s claims a snapshot Backup takes (all claims when none is labelled).' },
+  { key: AnnotationRunAsRoot, type: "annotation", on: "BackupTool", meaning: '"true": its backup, restore and status-update pods run as root (uid 0), e.g. to read every file or restore owners. Otherwise a backup runs as the target container\'s uid (or 65532) and non-root, and a restore as the image\'s user.', extension: true },
   { key: AnnotationOriginalReplicas, type: "annotation", on: "RestoreJob", meaning: "Written by the operator: the StatefulSet and replicas it scales back to after a physical restore.", extension: true },
   { key: Finalizer, type: "finalizer", on: "Backup, BackupRepo, RestoreJob", meaning: "Backup: its data is deleted first. BackupRepo: waits until no Backup uses it. RestoreJob (extension): from scale-down to scale-back; deleting it mid-restore stops its Jobs' pods and scales the StatefulSet back." },
 ];

@@ -11,8 +11,15 @@ export const LabelBackupUID = "dataprotection.kubeblocks.io/backup-uid";
 /** What a child pod does for its Backup: tool, delete, prehook, posthook, status. */
 export const LabelJobRole = "dataprotection.kubeblocks.io/job-role";
 export const ManagedBy = { "app.kubernetes.io/managed-by": "dataprotection" } as const;
-/** On a BackupTool: "true" lets its pods run as the image's user (root) instead of non-root. */
-export const AnnotationRunAsRoot = "dataprotection.kubeblocks.io/run-as-root";
+import { AnnotationRunAsRoot } from "@dataprotection/api";
+export { AnnotationRunAsRoot };
+
+/** The pod security context of a tool annotated run-as-root. */
+export const ROOT_SECURITY_CONTEXT = { runAsUser: 0, runAsNonRoot: false } as const;
+
+export function runsAsRoot(tool: BackupTool): boolean {
+  return tool.metadata?.annotations?.[AnnotationRunAsRoot] === "true";
+}
 /** uid tool pods run as when neither the target nor the tool names one. */
 export const DEFAULT_TOOL_UID = 65532;
 export const TOOL_CONTAINER = "backup";
@@ -92,7 +99,7 @@ export interface ToolPodInput {
 
 /** Tool pods run non-root: as the target's user when it has one, else 65532, unless the tool asks for root. */
 export function toolSecurityContext(tool: BackupTool, pod: V1Pod | undefined, container: V1Container | undefined): V1PodSpec["securityContext"] {
-  if (tool.metadata?.annotations?.[AnnotationRunAsRoot] === "true") return {};
+  if (runsAsRoot(tool)) return { ...ROOT_SECURITY_CONTEXT };
   const uid = container?.securityContext?.runAsUser ?? pod?.spec?.securityContext?.runAsUser ?? DEFAULT_TOOL_UID;
   const gid = container?.securityContext?.runAsGroup ?? pod?.spec?.securityContext?.runAsGroup;
   const sc: NonNullable<V1PodSpec["securityContext"]> = { runAsNonRoot: uid !== 0, runAsUser: uid };

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import type { V1EnvVar } from "@kubernetes/client-node";
 import { repoAccessFor } from "../backuprepo/access.ts";
-import { buildLogicalJob, buildPhysicalJob, buildVerifyJob } from "./job.ts";
+import { buildLogicalJob, buildPhysicalJob, buildVerifyJob, shellCommand } from "./job.ts";
 import { planRestore, type RestorePlan } from "./plan.ts";
 import { backup, pod, repo, restoreJob, tool } from "./fixtures.test-util.ts";
 
@@ -51,6 +51,26 @@ describe("restorejob job builders", () => {
     expect(spec.nodeName).to.equal("node-1");
     expect(envOf(spec.containers[0]!.env)).to.include({ DB_HOST: "10.1.2.3", DB_PORT: "5432" });
     expect(spec.containers[0]!.volumeMounts?.map((m) => `${m.name}:${m.mountPath}`)).to.deep.equal(["data:/var/lib/db", "dp-backup-data:/backupdata"]);
+  });
+
+  it("runs a command list that is a shell invocation as it is, and script lines through one sh -c", () => {
+    expect(shellCommand(["sh", "-c", "set -e; tar -xf x", "arg0"])).to.deep.equal({ command: ["sh", "-c", "set -e; tar -xf x", "arg0"] });
+    expect(shellCommand(["/bin/bash", "-c", "echo hi"])).to.deep.equal({ command: ["/bin/bash", "-c", "echo hi"] });
+    expect(shellCommand(["set -e", "dp-agent pull-dir $DATA_DIR"])).to.deep.equal({ command: ["sh", "-c"], args: ["set -e\ndp-agent pull-dir $DATA_DIR"] });
+    expect(shellCommand(["sh -c 'x'"])).to.deep.equal({ command: ["sh", "-c"], args: ["sh -c 'x'"] });
+    const kb = tool("kb", { physical: ["sh", "-c", "set -e; mkdir -p ${DATA_DIR}; tar -xf ${BACKUP_DIR}/base.tar -C ${DATA_DIR}"] });
+    const p = okPlan(planRestore({ restore: restoreJob({ backup: "b0" }), backups: [backup("b0", { tool: "kb" })], tools: new Map([["kb", kb]]), repos: new Map([["repo", repo()]]) }));
+    const c = buildPhysicalJob(restoreJob({ backup: "b0" }), p, access).spec!.template.spec!.containers[0]!;
+    expect(c.command).to.deep.equal(["sh", "-c", "set -e; mkdir -p ${DATA_DIR}; tar -xf ${BACKUP_DIR}/base.tar -C ${DATA_DIR}"]);
+    expect(c.args).to.equal(undefined);
+  });
+
+  it("restores as root when the tool is annotated run-as-root, otherwise as the image's user", () => {
+    expect(buildPhysicalJob(rj, plan, access).spec!.template.spec!.securityContext).to.equal(undefined);
+    const rootTool = { ...t, metadata: { ...t.metadata, annotations: { "dataprotection.kubeblocks.io/run-as-root": "true" } } };
+    const p = okPlan(planRestore({ restore: rj, backups: chain, tools: new Map([["vol", rootTool]]), repos: new Map([["repo", repo()]]) }));
+    expect(buildPhysicalJob(rj, p, access).spec!.template.spec!.securityContext).to.deep.equal({ runAsUser: 0, runAsNonRoot: false });
+    expect(buildLogicalJob(rj, p, access, pod("db-1")).spec!.template.spec!.securityContext).to.deep.equal({ runAsUser: 0, runAsNonRoot: false });
   });
 
   it("passes the recovery time to every step of a point-in-time restore", () => {

@@ -2,7 +2,7 @@
 // logical restore Jobs of a RestoreJob. Steps run in plan order as init containers,
 // the last one as the main container, so a Job is one ordered, retryable unit.
 import type { V1Container, V1EnvVar, V1Job, V1Pod, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
-import { toolServiceAccount } from "../backup/job.ts";
+import { ROOT_SECURITY_CONTEXT, runsAsRoot, toolServiceAccount } from "../backup/job.ts";
 import type { Backup, BackupTool, RestoreJob } from "@dataprotection/api";
 import { childName, setControllerReference, type KubeObject } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
@@ -100,9 +100,7 @@ export function stepContainer(rj: RestoreJob, plan: RestorePlan, step: RestoreSt
   return {
     name: `restore-${i}`,
     image: tool.spec.image,
-    command: ["sh", "-c"],
-    // KubeBlocks passes the commands as `sh -c` args; joining lets multi-line lists run in order.
-    args: [commandsOf(step, mode).join("\n")],
+    ...shellCommand(commandsOf(step, mode)),
     env,
     envFrom: tool.spec.envFrom as V1Container["envFrom"],
     resources: tool.spec.resources as V1Container["resources"],
@@ -111,12 +109,28 @@ export function stepContainer(rj: RestoreJob, plan: RestorePlan, step: RestoreSt
   };
 }
 
+/**
+ * How a restore command list runs. A list that is itself a shell invocation (["sh", "-c",
+ * SCRIPT, ...], the form KubeBlocks 0.6 tools use for backupCommands) runs as it is; anything
+ * else is a list of script lines, run in order by one `sh -c`. (Joining a shell invocation into
+ * lines would run a bare `sh`, then "-c", then the script.)
+ */
+export function shellCommand(commands: readonly string[]): Pick<V1Container, "command" | "args"> {
+  if (commands.length >= 3 && /^(\/usr)?(\/bin\/)?(sh|bash|dash|ash)$/.test(commands[0]!) && commands[1] === "-c") return { command: [...commands] };
+  return { command: ["sh", "-c"], args: [commands.join("\n")] };
+}
+
+/** Root for tools annotated run-as-root (any step's); otherwise the image's user. */
+function restoreSecurityContext(plan: RestorePlan): Partial<NonNullable<V1Job["spec"]>["template"]["spec"]> {
+  return plan.steps.some((s) => runsAsRoot(s.tool)) ? { securityContext: { ...ROOT_SECURITY_CONTEXT } } : {};
+}
+
 /** The physical restore: targetVolumes mounted at targetVolumeMounts plus the backup volume. */
 export function buildPhysicalJob(rj: RestoreJob, plan: RestorePlan, access: RepoAccess): V1Job {
   const mounts = (rj.spec.targetVolumeMounts ?? []) as V1VolumeMount[];
   const containers = plan.steps.map((s, i) => stepContainer(rj, plan, s, i, "physical", access, mounts));
   const volumes = [...((rj.spec.targetVolumes ?? []) as V1Volume[]), ...access.volumes];
-  return jobShell(rj, physicalJobName(rj), "physical", {}, containers, volumes, toolServiceAccount(plan.steps[plan.steps.length - 1]!.tool));
+  return jobShell(rj, physicalJobName(rj), "physical", {}, containers, volumes, { ...toolServiceAccount(plan.steps[plan.steps.length - 1]!.tool), ...restoreSecurityContext(plan) });
 }
 
 /**
@@ -133,5 +147,6 @@ export function buildLogicalJob(rj: RestoreJob, plan: RestorePlan, access: RepoA
   return jobShell(rj, logicalJobName(rj, podName), "logical", { [LabelTargetPod]: podName }, containers, [...pvcVolumes, ...access.volumes], {
     nodeName: pod.spec?.nodeName,
     ...toolServiceAccount(plan.steps[plan.steps.length - 1]!.tool),
+    ...restoreSecurityContext(plan),
   });
 }
