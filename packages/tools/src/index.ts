@@ -3,9 +3,13 @@
 import type { BackupTool } from "@dataprotection/api";
 import { AGENT_IMAGE } from "./images.ts";
 import { postgresDumpTool, postgresBasebackupTool } from "./postgres.ts";
+import { mariadbDumpTool } from "./mariadb.ts";
+import { redisRdbTool } from "./redis.ts";
 
 export { AGENT_IMAGE, DB_TOOLS_IMAGE } from "./images.ts";
 export * from "./postgres.ts";
+export * from "./mariadb.ts";
+export * from "./redis.ts";
 
 /**
  * `volume`: backs up the directory $DATA_DIR (default /data, the target's data mount) with
@@ -76,7 +80,7 @@ export const kubeblocksFilesTool: BackupTool = {
 
 // Database tools, one file each (each adds its tools to the list below).
 
-export const builtinTools: readonly BackupTool[] = [volumeTool, kubeblocksFilesTool, postgresDumpTool, postgresBasebackupTool];
+export const builtinTools: readonly BackupTool[] = [volumeTool, kubeblocksFilesTool, postgresDumpTool, postgresBasebackupTool, mariadbDumpTool, redisRdbTool];
 
 /** What the Helm chart installs: the built-in tools but the KubeBlocks 0.6-style example. */
 export const shippedTools: readonly BackupTool[] = builtinTools.filter((t) => t !== kubeblocksFilesTool);

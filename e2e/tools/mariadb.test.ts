@@ -1,0 +1,210 @@
+// The built-in mariadb-dump tool end to end: a real MariaDB 10.11 server runs as a one-replica
+// StatefulSet on the local node (datadir on its PVC, password auth over TCP), the operator
+// backs it up with mariadb-dump through dp-agent, rows and objects change, and a logical
+// RestoreJob into the running server brings the user databases back to backup time.
+import { expect } from "chai";
+import { execFile } from "node:child_process";
+import { createServer } from "node:net";
+import { promisify } from "node:util";
+import { AppsV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import type { Operator } from "@dataprotection/controllers";
+import { mariadbDumpTool } from "@dataprotection/tools";
+import { e2eCluster, startTestOperator, testNamespace, untilEventReasons, untilInNamespace } from "../harness.ts";
+import { backupInPhase, createBackup, createPolicy, datafilePolicy, hostPathOf, installShared, testTimeouts } from "../backup/fixtures.ts";
+import { createRestoreJob, waitReady, waitRestore } from "../restore/seed.ts";
+
+const run = promisify(execFile);
+const PASSWORD = "maria-s3cret";
+const SUMMARY =
+  "SET SESSION group_concat_max_len = 16777216; SELECT CONCAT(COUNT(*), ':', SUM(id), ':', MD5(GROUP_CONCAT(id, '=', v ORDER BY id SEPARATOR ','))) FROM shop.items";
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const a = srv.address();
+      srv.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+async function mysqlIds(): Promise<{ uid: number; gid: number }> {
+  const uid = Number((await run("id", ["-u", "mysql"])).stdout.trim());
+  const gid = Number((await run("id", ["-g", "mysql"])).stdout.trim());
+  return { uid, gid };
+}
+
+/** SQL over TCP as the secret's account (password in MYSQL_PWD); the last result, tab-separated. */
+async function sql(port: number, text: string, password = PASSWORD): Promise<string> {
+  const { stdout } = await run("mariadb", ["--no-defaults", "--protocol=tcp", "-h", "127.0.0.1", "-P", String(port), "-u", "admin", "-N", "-B", "-e", text], {
+    env: { ...process.env, MYSQL_PWD: password },
+    maxBuffer: 16 << 20,
+  });
+  return stdout.trim();
+}
+
+function waitForServer(kc: KubeConfig, ns: string, port: number): Promise<true> {
+  return untilInNamespace(kc, ns, `mariadb on 127.0.0.1:${port} accepting queries`, async () => {
+    try {
+      return (await sql(port, "SELECT 1")) === "1" ? true : undefined;
+    } catch (e) {
+      throw new Error(`last error: ${(e as Error).message}`);
+    }
+  }, 180_000, 1000);
+}
+
+/**
+ * A one-replica StatefulSet "maria" running mariadbd as the mysql user on `port` (127.0.0.1
+ * only, socket in a temp dir), its datadir /data/mysql on the PVC data-maria-0, made by
+ * mariadb-install-db on first start. Every start runs an init file that (re)creates the account
+ * admin@'%' with the secret's password: root@localhost stays socket-only.
+ */
+async function createMariadb(kc: KubeConfig, ns: string, port: number, ids: { uid: number; gid: number }): Promise<void> {
+  const labels = { app: "maria", "app.kubernetes.io/instance": "maria-cluster" };
+  const server = [
+    "set -e",
+    "D=/data/mysql",
+    'if [ ! -d "$D/mysql" ]; then',
+    '  mariadb-install-db --no-defaults --datadir="$D" --auth-root-authentication-method=socket --skip-test-db > /data/install.log 2>&1',
+    "fi",
+    "run=`mktemp -d`",
+    'printf "%s\\n" "CREATE USER IF NOT EXISTS admin@\'%\' IDENTIFIED BY \'$ADMIN_PW\';" "GRANT ALL PRIVILEGES ON *.* TO admin@\'%\' WITH GRANT OPTION;" > "$run/init.sql"',
+    `exec mariadbd --no-defaults --datadir="$D" --socket="$run/mysqld.sock" --pid-file="$run/mysqld.pid" --port=${port} --bind-address=127.0.0.1`
+      + ' --skip-name-resolve --innodb-buffer-pool-size=32M --init-file="$run/init.sql"',
+  ].join("\n");
+  await kc.makeApiClient(AppsV1Api).createNamespacedStatefulSet({ namespace: ns, body: {
+    metadata: { name: "maria", labels },
+    spec: {
+      replicas: 1,
+      serviceName: "maria",
+      selector: { matchLabels: labels },
+      template: {
+        // The one pod is the primary: podScope ReadWrite picks the pod labelled so.
+        metadata: { labels: { ...labels, "kubeblocks.io/role": "primary" } },
+        spec: {
+          initContainers: [{
+            name: "datadir", image: "busybox",
+            command: ["sh", "-c", `mkdir -p /data/mysql && chown ${ids.uid}:${ids.gid} /data /data/mysql`],
+            securityContext: { runAsUser: 0 },
+            volumeMounts: [{ name: "data", mountPath: "/data" }],
+          }],
+          containers: [{
+            name: "mariadb", image: "mariadb:10.11", command: ["sh", "-c", server],
+            env: [{ name: "ADMIN_PW", value: PASSWORD }],
+            ports: [{ containerPort: port }],
+            securityContext: { runAsUser: ids.uid, runAsGroup: ids.gid },
+            volumeMounts: [{ name: "data", mountPath: "/data" }],
+          }],
+          terminationGracePeriodSeconds: 30,
+        },
+      },
+      volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "500Mi" } } } }],
+    },
+  } });
+  await kc.makeApiClient(CoreV1Api).createNamespacedSecret({ namespace: ns, body: { metadata: { name: "maria-cred" }, stringData: { username: "admin", password: PASSWORD } } });
+}
+
+describe("Built-in mariadb-dump tool against a real MariaDB 10.11 StatefulSet (e2e)", function () {
+  this.timeout(600_000);
+  let kc: KubeConfig;
+  let op: Operator;
+  const namespaces: Array<{ cleanup: () => Promise<void> }> = [];
+
+  before(async () => {
+    kc = (await e2eCluster()).controlPlane.kubeConfig;
+    await installShared(kc);
+    op = await startTestOperator({
+      controllers: ["backup", "backuptool", "restorejob"],
+      timeouts: { ...testTimeouts, targetPodWaitMs: 60_000, podStartMs: 90_000 },
+    });
+  });
+  after(async () => {
+    // With the operator still running: a Backup's finalizer deletes its data in the repo.
+    // Deleting a namespace stops its pods (SIGTERM to the servers) and frees their PVCs.
+    for (const ns of namespaces) await ns.cleanup();
+    await op?.stop();
+  });
+
+  it("backs up the user databases with mariadb-dump through dp-agent, and a logical RestoreJob into the running server brings back rows, routines and triggers of backup time", async () => {
+    const ns = await testNamespace(kc, "tool-mariadb", 180_000);
+    namespaces.push(ns);
+    const port = await freePort();
+    await createMariadb(kc, ns.name, port, await mysqlIds());
+    await waitReady(kc, ns.name, "maria", 1);
+    await waitForServer(kc, ns.name, port);
+    const denied = await sql(port, "SELECT 1", "wrong").then(() => "connected", (e: Error) => e.message);
+    expect(denied, "password auth is enforced: the tool connects with the secret's password").to.contain("Access denied");
+
+    await sql(port, [
+      "CREATE DATABASE shop",
+      "CREATE TABLE shop.items (id INT PRIMARY KEY, v VARCHAR(64) NOT NULL, updated INT NOT NULL DEFAULT 0) ENGINE=InnoDB",
+      "USE shop",
+      "INSERT INTO items (id, v) SELECT seq, MD5(seq) FROM seq_1_to_5000",
+      "CREATE FUNCTION doubled(x INT) RETURNS INT DETERMINISTIC RETURN x * 2",
+      "CREATE TRIGGER items_touch BEFORE UPDATE ON items FOR EACH ROW SET NEW.updated = OLD.updated + 1",
+      "CREATE DATABASE `crm db`",
+      "CREATE TABLE `crm db`.customers (id INT PRIMARY KEY, name VARCHAR(32), photo BLOB)",
+      "INSERT INTO `crm db`.customers SELECT seq, CONCAT('c', seq), UNHEX(MD5(seq)) FROM seq_1_to_300",
+    ].join(";\n"));
+    const items = await sql(port, SUMMARY);
+    expect(items).to.match(/^5000:12502500:[0-9a-f]{32}$/);
+    const customers = await sql(port, "SELECT CONCAT(COUNT(*), ':', MD5(GROUP_CONCAT(id, name, HEX(photo) ORDER BY id))) FROM `crm db`.customers");
+
+    await createPolicy(kc, ns.name, "maria", datafilePolicy(mariadbDumpTool.metadata!.name!, {
+      target: { labelsSelector: { matchLabels: { app: "maria" } }, secret: { name: "maria-cred", usernameKey: "username", passwordKey: "password" } },
+    }));
+    await createBackup(kc, ns.name, "dump1", "maria");
+    const b = await backupInPhase(kc, ns.name, "dump1", ["Completed"], 240_000);
+    const s = b.status!;
+    expect(s.backupToolName).to.equal("mariadb-dump");
+    expect(s.sourceCluster).to.equal("maria-cluster");
+    expect(s.totalSize).to.match(/^[0-9.]+(Ki|Mi|Gi)?$/);
+    expect(s.completionTimestamp).to.be.a("string");
+    const bt = s.manifests!.backupTool!;
+    expect(bt.filePath).to.equal(`/${ns.name}/dump1`);
+    expect(bt.checksum).to.match(/^sha256:[0-9a-f]{64}$/);
+    expect((bt.files ?? []).map((f) => f.name)).to.deep.equal(["dump.sql"]);
+    expect(bt.files![0]!.size).to.match(/^[1-9][0-9.]*(Ki|Mi|Gi)?$/);
+
+    // The dump holds the two user databases and no system schema.
+    const repoDir = await hostPathOf(kc, ns.name, s.persistentVolumeClaimName!);
+    const { stdout: dump } = await run("dp-agent", ["pull", "dump.sql"], {
+      env: { ...process.env, DP_REPO_KIND: "filesystem", DP_REPO_PATH: repoDir, DP_BACKUP_PATH: `${ns.name}/dump1` },
+      maxBuffer: 64 << 20,
+    });
+    const created = [...dump.matchAll(/^CREATE DATABASE .*?`([^`]+)`/gm)].map((m) => m[1]);
+    expect(created).to.deep.equal(["crm db", "shop"]);
+    expect(dump).to.not.match(/^USE `(mysql|sys|performance_schema)`/m);
+
+    // Changes after the backup that the restore must undo.
+    await sql(port, [
+      "USE shop",
+      "INSERT INTO items (id, v) VALUES (5001, 'after-backup')",
+      "UPDATE items SET v = 'changed' WHERE id <= 10",
+      "DELETE FROM items WHERE id BETWEEN 100 AND 199",
+      "DROP FUNCTION doubled",
+      "CREATE TABLE late (id INT)",
+      "DELETE FROM `crm db`.customers WHERE id > 100",
+    ].join(";\n"));
+    expect(await sql(port, SUMMARY)).to.not.equal(items);
+    const podUid = (await kc.makeApiClient(CoreV1Api).readNamespacedPod({ name: "maria-0", namespace: ns.name })).metadata!.uid;
+
+    await createRestoreJob(kc, ns.name, "from-dump1", { backupJobName: "dump1", labels: { app: "maria" }, secret: "maria-cred" });
+    await waitRestore(kc, ns.name, "from-dump1", "Completed");
+
+    expect(await sql(port, SUMMARY)).to.equal(items);
+    expect(await sql(port, "SELECT COUNT(*) FROM shop.items WHERE id = 5001"), "the row added after the backup is gone").to.equal("0");
+    expect(await sql(port, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'shop' AND table_name = 'late'"), "--add-drop-database: a table created after the backup is gone").to.equal("0");
+    expect(await sql(port, "SELECT CONCAT(COUNT(*), ':', MD5(GROUP_CONCAT(id, name, HEX(photo) ORDER BY id))) FROM `crm db`.customers")).to.equal(customers);
+    expect(await sql(port, "SELECT shop.doubled(21)"), "the routine is back").to.equal("42");
+    await sql(port, "UPDATE shop.items SET v = 'x' WHERE id = 1");
+    expect(await sql(port, "SELECT updated FROM shop.items WHERE id = 1"), "the trigger is back").to.equal("1");
+    // Logical: the server kept running, and its accounts (not in the dump) still work.
+    const pod = await kc.makeApiClient(CoreV1Api).readNamespacedPod({ name: "maria-0", namespace: ns.name });
+    expect(pod.metadata!.uid).to.equal(podUid);
+    expect(pod.status?.containerStatuses?.[0]?.restartCount).to.equal(0);
+    const events = await untilEventReasons(kc, ns.name, "from-dump1", ["LogicalRestoring", "Completed"]);
+    expect(events.map((e) => e.reason)).to.not.include("ScalingDown");
+  });
+});
