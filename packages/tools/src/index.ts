@@ -1,6 +1,6 @@
 // Built-in BackupTools. Each is a plain BackupTool object: install it with kubectl/helm or
 // create it from code. Commands run in the tool pod described in DESIGN.md ("Execution contract").
-import type { BackupTool } from "@dataprotection/api";
+import { AnnotationRunAsRoot, type BackupTool } from "@dataprotection/api";
 import { AGENT_IMAGE } from "./images.ts";
 import { postgresDumpTool, postgresBasebackupTool } from "./postgres.ts";
 import { mariadbDumpTool } from "./mariadb.ts";
@@ -19,7 +19,9 @@ export * from "./redis.ts";
 export const volumeTool: BackupTool = {
   apiVersion: "dataprotection.kubeblocks.io/v1alpha1",
   kind: "BackupTool",
-  metadata: { name: "volume", labels: { "app.kubernetes.io/managed-by": "dataprotection" } },
+  // Root: a volume holds files of any owner and mode; pull-dir restores owners, which needs root,
+  // and the restore writes into a data directory that belongs to the database's uid.
+  metadata: { name: "volume", labels: { "app.kubernetes.io/managed-by": "dataprotection" }, annotations: { [AnnotationRunAsRoot]: "true" } },
   spec: {
     image: AGENT_IMAGE,
     deployKind: "job",

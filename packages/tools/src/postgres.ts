@@ -3,29 +3,12 @@
 //
 // Scripts avoid `$$` and `$(...)`: Kubernetes expands `$(VAR)` and turns `$$` into `$` in
 // container commands and args. Backticks do the command substitution instead.
-import type { BackupTool } from "@dataprotection/api";
+import { AnnotationRunAsRoot, type BackupTool } from "@dataprotection/api";
 import { DB_TOOLS_IMAGE } from "./images.ts";
-
-/** Annotation that lets a tool's pods run as root (packages/controllers/src/backup/job.ts). */
-const RUN_AS_ROOT = "dataprotection.kubeblocks.io/run-as-root";
+import { checkedPipe } from "./shell.ts";
 
 /** libpq connection options from the env contract (DB_HOST, DB_PORT, DB_USER). */
 const CONNECT = '-h "$DB_HOST" -p "${DB_PORT:-5432}" -U "$DB_USER" -w';
-
-/**
- * `producer | consumer` that fails when either side fails. dash has no `pipefail`, so a failed
- * producer's exit status travels on fd 3 out of the command substitution (the consumer's
- * stdout goes to `out`, by default fd 4, the script's stdout); `set -e` catches the consumer's.
- * Backslashes in producer and consumer are unescaped once by the backquotes: keep them out
- * (pass such text in a variable).
- */
-function checkedPipe(producer: string, consumer: string, what: string, out = ">&4"): string[] {
-  return [
-    "exec 4>&1",
-    `rc=\`{ { ${producer} || echo $? >&3; } | ${consumer} ${out}; } 3>&1\``,
-    `if [ -n "$rc" ]; then echo "${what} failed (exit $rc)" >&2; exit 1; fi`,
-  ];
-}
 
 /**
  * Makes `pg_dumpall --clean --if-exists` output restorable with ON_ERROR_STOP into a server that
@@ -86,12 +69,7 @@ export const postgresDumpTool: BackupTool = {
           "set -e",
           'export PGPASSWORD="$DB_PASSWORD"',
           `filter='${PG_DUMPALL_RESTORE_FILTER}'`,
-          ...checkedPipe(
-            "dp-agent pull dump.sql",
-            `awk "$filter" | psql -X -q -v ON_ERROR_STOP=1 ${CONNECT} -d postgres`,
-            "dp-agent pull dump.sql",
-            ">/dev/null",
-          ),
+          ...checkedPipe("dp-agent pull dump.sql", `awk "$filter" | psql -X -q -v ON_ERROR_STOP=1 ${CONNECT} -d postgres >/dev/null`, "dp-agent pull dump.sql"),
           'echo "restored $BACKUP_NAME into $DB_HOST:${DB_PORT:-5432}"',
         ].join("\n"),
       ],
@@ -122,7 +100,7 @@ export const postgresBasebackupTool: BackupTool = {
   metadata: {
     name: "postgres-basebackup",
     labels: { "app.kubernetes.io/managed-by": "dataprotection" },
-    annotations: { [RUN_AS_ROOT]: "true" },
+    annotations: { [AnnotationRunAsRoot]: "true" },
   },
   spec: {
     image: DB_TOOLS_IMAGE,

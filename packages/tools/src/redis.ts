@@ -1,11 +1,8 @@
 // Built-in Redis tool: the server's RDB snapshot fetched over the replication protocol,
 // streamed through dp-agent, and written back into the data directory for a physical restore.
-import type { BackupTool } from "@dataprotection/api";
+import { AnnotationRunAsRoot, type BackupTool } from "@dataprotection/api";
 import { DB_TOOLS_IMAGE } from "./images.ts";
 import { checkedPipe } from "./shell.ts";
-
-/** Annotation that lets a tool's pods run as root (packages/controllers/src/backup/job.ts). */
-const RUN_AS_ROOT = "dataprotection.kubeblocks.io/run-as-root";
 
 /**
  * `redis-rdb` (physical): `redis-cli --rdb -` asks the server for a fresh RDB snapshot (as a
@@ -42,7 +39,7 @@ export const redisRdbTool: BackupTool = {
   metadata: {
     name: "redis-rdb",
     labels: { "app.kubernetes.io/managed-by": "dataprotection" },
-    annotations: { [RUN_AS_ROOT]: "true" },
+    annotations: { [AnnotationRunAsRoot]: "true" },
   },
   spec: {
     image: DB_TOOLS_IMAGE,

@@ -1,4 +1,4 @@
-// Shell fragments shared by the MariaDB and Redis tools. Tool scripts run under `sh -c` (dash in
+// Shell fragments shared by the database tools. Tool scripts run under `sh -c` (dash in
 // the db-tools image) and avoid `$(...)` and `$$`: Kubernetes expands `$(VAR)` and turns `$$`
 // into `$` in container commands and args, so command substitution uses backquotes.
 
