@@ -5,7 +5,6 @@
 import { expect } from "chai";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { chown, chmod, mkdtemp, rm, stat } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -14,6 +13,7 @@ import type { Operator } from "@dataprotection/controllers";
 import { DataProtectionGroup, type BackupTool } from "@dataprotection/api";
 import { e2eCluster, startTestOperator, testNamespace, until } from "../harness.ts";
 import { backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, exists, hostPathOf, installShared, runJob, testTimeouts, tool } from "./fixtures.ts";
+import { freePort, systemUser } from "../tools/db-server.ts";
 
 const run = promisify(execFile);
 const PASSWORD = "pg-s3cret";
@@ -33,23 +33,6 @@ const pgBasebackupTool: BackupTool = tool("e2e-postgres-basebackup", [
     restoreCommands: ["sh", "-c", "set -e; mkdir -p ${DATA_DIR}; tar -xf ${BACKUP_DIR}/base.tar -C ${DATA_DIR}; tar -xf ${BACKUP_DIR}/pg_wal.tar -C ${DATA_DIR}/pg_wal"],
   },
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address();
-      srv.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
-    });
-  });
-}
-
-async function ids(): Promise<{ uid: number; gid: number }> {
-  const uid = Number((await run("id", ["-u", "postgres"])).stdout.trim());
-  const gid = Number((await run("id", ["-g", "postgres"])).stdout.trim());
-  return { uid, gid };
-}
 
 async function psql(port: number, sql: string, password = PASSWORD): Promise<string> {
   const { stdout } = await run("psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-At", "-c", sql], {
@@ -94,7 +77,7 @@ describe("Backup: a KubeBlocks 0.6-style pg_basebackup tool against a real Postg
     const { controlPlane } = await e2eCluster();
     const kc = controlPlane.kubeConfig;
     const core = kc.makeApiClient(CoreV1Api);
-    const { uid, gid } = await ids();
+    const { uid, gid } = await systemUser("postgres");
     const port = await freePort();
     const ns = await testNamespace(kc, "bk-postgres");
     try {

@@ -4,36 +4,19 @@
 // RestoreJob into the running server brings the user databases back to backup time.
 import { expect } from "chai";
 import { execFile } from "node:child_process";
-import { createServer } from "node:net";
 import { promisify } from "node:util";
-import { AppsV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { Operator } from "@dataprotection/controllers";
 import { mariadbDumpTool } from "@dataprotection/tools";
 import { e2eCluster, startTestOperator, testNamespace, untilEventReasons, untilInNamespace } from "../harness.ts";
-import { backupInPhase, createBackup, createPolicy, datafilePolicy, hostPathOf, installShared, testTimeouts } from "../backup/fixtures.ts";
+import { createBackup, createPolicy, datafilePolicy, hostPathOf, installShared, testTimeouts } from "../backup/fixtures.ts";
 import { createRestoreJob, waitReady, waitRestore } from "../restore/seed.ts";
+import { createCredentials, createDatabaseStatefulSet, expectToolBackup, freePort, systemUser } from "./db-server.ts";
 
 const run = promisify(execFile);
 const PASSWORD = "maria-s3cret";
 const SUMMARY =
   "SET SESSION group_concat_max_len = 16777216; SELECT CONCAT(COUNT(*), ':', SUM(id), ':', MD5(GROUP_CONCAT(id, '=', v ORDER BY id SEPARATOR ','))) FROM shop.items";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address();
-      srv.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
-    });
-  });
-}
-
-async function mysqlIds(): Promise<{ uid: number; gid: number }> {
-  const uid = Number((await run("id", ["-u", "mysql"])).stdout.trim());
-  const gid = Number((await run("id", ["-g", "mysql"])).stdout.trim());
-  return { uid, gid };
-}
 
 /** SQL over TCP as the secret's account (password in MYSQL_PWD); the last result, tab-separated. */
 async function sql(port: number, text: string, password = PASSWORD): Promise<string> {
@@ -73,36 +56,13 @@ async function createMariadb(kc: KubeConfig, ns: string, port: number, ids: { ui
     `exec mariadbd --no-defaults --datadir="$D" --socket="$run/mysqld.sock" --pid-file="$run/mysqld.pid" --port=${port} --bind-address=127.0.0.1`
       + ' --skip-name-resolve --innodb-buffer-pool-size=32M --init-file="$run/init.sql"',
   ].join("\n");
-  await kc.makeApiClient(AppsV1Api).createNamespacedStatefulSet({ namespace: ns, body: {
-    metadata: { name: "maria", labels },
-    spec: {
-      replicas: 1,
-      serviceName: "maria",
-      selector: { matchLabels: labels },
-      template: {
-        // The one pod is the primary: podScope ReadWrite picks the pod labelled so.
-        metadata: { labels: { ...labels, "kubeblocks.io/role": "primary" } },
-        spec: {
-          initContainers: [{
-            name: "datadir", image: "busybox",
-            command: ["sh", "-c", `mkdir -p /data/mysql && chown ${ids.uid}:${ids.gid} /data /data/mysql`],
-            securityContext: { runAsUser: 0 },
-            volumeMounts: [{ name: "data", mountPath: "/data" }],
-          }],
-          containers: [{
-            name: "mariadb", image: "mariadb:10.11", command: ["sh", "-c", server],
-            env: [{ name: "ADMIN_PW", value: PASSWORD }],
-            ports: [{ containerPort: port }],
-            securityContext: { runAsUser: ids.uid, runAsGroup: ids.gid },
-            volumeMounts: [{ name: "data", mountPath: "/data" }],
-          }],
-          terminationGracePeriodSeconds: 30,
-        },
-      },
-      volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "500Mi" } } } }],
-    },
-  } });
-  await kc.makeApiClient(CoreV1Api).createNamespacedSecret({ namespace: ns, body: { metadata: { name: "maria-cred" }, stringData: { username: "admin", password: PASSWORD } } });
+  await createDatabaseStatefulSet(kc, ns, {
+    name: "maria", labels, container: "mariadb", image: "mariadb:10.11", script: server,
+    env: [{ name: "ADMIN_PW", value: PASSWORD }], port, ids,
+    prepare: `mkdir -p /data/mysql && chown ${ids.uid}:${ids.gid} /data /data/mysql`,
+    storage: "500Mi", terminationGracePeriodSeconds: 30, primary: true,
+  });
+  await createCredentials(kc, ns, "maria-cred", "admin", PASSWORD);
 }
 
 describe("Built-in mariadb-dump tool against a real MariaDB 10.11 StatefulSet (e2e)", function () {
@@ -130,7 +90,7 @@ describe("Built-in mariadb-dump tool against a real MariaDB 10.11 StatefulSet (e
     const ns = await testNamespace(kc, "tool-mariadb", 180_000);
     namespaces.push(ns);
     const port = await freePort();
-    await createMariadb(kc, ns.name, port, await mysqlIds());
+    await createMariadb(kc, ns.name, port, await systemUser("mysql"));
     await waitReady(kc, ns.name, "maria", 1);
     await waitForServer(kc, ns.name, port);
     const denied = await sql(port, "SELECT 1", "wrong").then(() => "connected", (e: Error) => e.message);
@@ -155,20 +115,10 @@ describe("Built-in mariadb-dump tool against a real MariaDB 10.11 StatefulSet (e
       target: { labelsSelector: { matchLabels: { app: "maria" } }, secret: { name: "maria-cred", usernameKey: "username", passwordKey: "password" } },
     }));
     await createBackup(kc, ns.name, "dump1", "maria");
-    const b = await backupInPhase(kc, ns.name, "dump1", ["Completed"], 240_000);
-    const s = b.status!;
-    expect(s.backupToolName).to.equal("mariadb-dump");
-    expect(s.sourceCluster).to.equal("maria-cluster");
-    expect(s.totalSize).to.match(/^[0-9.]+(Ki|Mi|Gi)?$/);
-    expect(s.completionTimestamp).to.be.a("string");
-    const bt = s.manifests!.backupTool!;
-    expect(bt.filePath).to.equal(`/${ns.name}/dump1`);
-    expect(bt.checksum).to.match(/^sha256:[0-9a-f]{64}$/);
-    expect((bt.files ?? []).map((f) => f.name)).to.deep.equal(["dump.sql"]);
-    expect(bt.files![0]!.size).to.match(/^[1-9][0-9.]*(Ki|Mi|Gi)?$/);
+    const b = await expectToolBackup(kc, ns.name, "dump1", { tool: "mariadb-dump", cluster: "maria-cluster", object: "dump.sql" });
 
     // The dump holds the two user databases and no system schema.
-    const repoDir = await hostPathOf(kc, ns.name, s.persistentVolumeClaimName!);
+    const repoDir = await hostPathOf(kc, ns.name, b.status!.persistentVolumeClaimName!);
     const { stdout: dump } = await run("dp-agent", ["pull", "dump.sql"], {
       env: { ...process.env, DP_REPO_KIND: "filesystem", DP_REPO_PATH: repoDir, DP_BACKUP_PATH: `${ns.name}/dump1` },
       maxBuffer: 64 << 20,

@@ -5,35 +5,18 @@
 import { expect } from "chai";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { createServer } from "node:net";
-import { AppsV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { Operator } from "@dataprotection/controllers";
 import { postgresBasebackupTool, postgresDumpTool } from "@dataprotection/tools";
 import { e2eCluster, startTestOperator, testNamespace, untilEventReasons, untilInNamespace } from "../harness.ts";
-import { backupInPhase, createBackup, createPolicy, datafilePolicy, installShared, testTimeouts } from "../backup/fixtures.ts";
+import { createBackup, createPolicy, datafilePolicy, installShared, testTimeouts } from "../backup/fixtures.ts";
 import { createRestoreJob, waitReady, waitRestore } from "../restore/seed.ts";
+import { createCredentials, createDatabaseStatefulSet, expectToolBackup, freePort, systemUser } from "./db-server.ts";
 
 const run = promisify(execFile);
 const PASSWORD = "pg-s3cret";
 const PGBIN = "/usr/lib/postgresql/15/bin";
 const SUMMARY = "select count(*) || ':' || sum(id) || ':' || md5(string_agg(id || '=' || v, ',' order by id)) from items";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address();
-      srv.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
-    });
-  });
-}
-
-async function postgresIds(): Promise<{ uid: number; gid: number }> {
-  const uid = Number((await run("id", ["-u", "postgres"])).stdout.trim());
-  const gid = Number((await run("id", ["-g", "postgres"])).stdout.trim());
-  return { uid, gid };
-}
 
 async function psql(port: number, sql: string, db = "postgres", password = PASSWORD): Promise<string> {
   const { stdout } = await run("psql", ["-X", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql], {
@@ -75,36 +58,13 @@ async function createPostgres(kc: KubeConfig, ns: string, port: number, ids: { u
     "fi",
     `exec postgres -D "$D" -p ${port} -k /tmp`,
   ].join("\n");
-  await kc.makeApiClient(AppsV1Api).createNamespacedStatefulSet({ namespace: ns, body: {
-    metadata: { name: "pg", labels },
-    spec: {
-      replicas: 1,
-      serviceName: "pg",
-      selector: { matchLabels: labels },
-      template: {
-        // The one pod is the primary: podScope ReadWrite picks the pod labelled so.
-        metadata: { labels: { ...labels, "kubeblocks.io/role": "primary" } },
-        spec: {
-          initContainers: [{
-            name: "datadir", image: "busybox",
-            command: ["sh", "-c", `mkdir -p /data/pgdata && chown ${ids.uid}:${ids.gid} /data /data/pgdata && chmod 700 /data/pgdata`],
-            securityContext: { runAsUser: 0 },
-            volumeMounts: [{ name: "data", mountPath: "/data" }],
-          }],
-          containers: [{
-            name: "postgresql", image: "postgres:15", command: ["sh", "-c", server],
-            env: [{ name: "PGPW", value: PASSWORD }],
-            ports: [{ containerPort: port }],
-            securityContext: { runAsUser: ids.uid, runAsGroup: ids.gid },
-            volumeMounts: [{ name: "data", mountPath: "/data" }],
-          }],
-          terminationGracePeriodSeconds: 20,
-        },
-      },
-      volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "200Mi" } } } }],
-    },
-  } });
-  await kc.makeApiClient(CoreV1Api).createNamespacedSecret({ namespace: ns, body: { metadata: { name: "pg-cred" }, stringData: { username: "postgres", password: PASSWORD } } });
+  await createDatabaseStatefulSet(kc, ns, {
+    name: "pg", labels, container: "postgresql", image: "postgres:15", script: server,
+    env: [{ name: "PGPW", value: PASSWORD }], port, ids,
+    prepare: `mkdir -p /data/pgdata && chown ${ids.uid}:${ids.gid} /data /data/pgdata && chmod 700 /data/pgdata`,
+    storage: "200Mi", terminationGracePeriodSeconds: 20, primary: true,
+  });
+  await createCredentials(kc, ns, "pg-cred", "postgres", PASSWORD);
 }
 
 const policy = (tool: string) => datafilePolicy(tool, {
@@ -121,7 +81,7 @@ describe("Built-in PostgreSQL tools against a real PostgreSQL 15 StatefulSet (e2
   before(async () => {
     kc = (await e2eCluster()).controlPlane.kubeConfig;
     await installShared(kc);
-    ids = await postgresIds();
+    ids = await systemUser("postgres");
     op = await startTestOperator({
       controllers: ["backup", "backuptool", "restorejob"],
       timeouts: { ...testTimeouts, targetPodWaitMs: 60_000, podStartMs: 90_000 },
@@ -161,21 +121,7 @@ describe("Built-in PostgreSQL tools against a real PostgreSQL 15 StatefulSet (e2
     await psql(port, "delete from orders where id > 100", "shop");
   }
 
-  async function expectBackup(ns: string, name: string, tool: string, object: string) {
-    const b = await backupInPhase(kc, ns, name, ["Completed"], 240_000);
-    const s = b.status!;
-    expect(s.backupToolName).to.equal(tool);
-    expect(s.sourceCluster).to.equal("pg-cluster");
-    expect(s.totalSize).to.match(/^[0-9.]+(Ki|Mi|Gi)?$/);
-    expect(s.startTimestamp).to.be.a("string");
-    expect(s.completionTimestamp).to.be.a("string");
-    const bt = s.manifests!.backupTool!;
-    expect(bt.filePath).to.equal(`/${ns}/${name}`);
-    expect(bt.checksum).to.match(/^sha256:[0-9a-f]{64}$/);
-    expect((bt.files ?? []).map((f) => f.name)).to.deep.equal([object]);
-    expect(bt.files![0]!.size).to.match(/^[0-9.]+(Ki|Mi|Gi)?$/);
-    return b;
-  }
+  const expectBackup = (ns: string, name: string, tool: string, object: string) => expectToolBackup(kc, ns, name, { tool, cluster: "pg-cluster", object });
 
   it("postgres-dump: pg_dumpall through dp-agent, then a logical RestoreJob into the running server brings back the rows of backup time in every database", async () => {
     const { ns, port } = await startSeededServer("tool-pgdump");

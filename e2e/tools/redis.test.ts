@@ -6,34 +6,17 @@
 import { expect } from "chai";
 import { execFile } from "node:child_process";
 import { readdir } from "node:fs/promises";
-import { createServer } from "node:net";
 import { promisify } from "node:util";
-import { AppsV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { Operator } from "@dataprotection/controllers";
 import { redisRdbTool } from "@dataprotection/tools";
 import { e2eCluster, startTestOperator, testNamespace, untilEventReasons, untilInNamespace } from "../harness.ts";
-import { backupInPhase, createBackup, createPolicy, datafilePolicy, installShared, testTimeouts } from "../backup/fixtures.ts";
+import { createBackup, createPolicy, datafilePolicy, installShared, testTimeouts } from "../backup/fixtures.ts";
 import { createRestoreJob, pvcHostPath, waitReady, waitRestore } from "../restore/seed.ts";
+import { createCredentials, createDatabaseStatefulSet, expectToolBackup, freePort, systemUser } from "./db-server.ts";
 
 const run = promisify(execFile);
 const PASSWORD = "redis-s3cret";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address();
-      srv.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
-    });
-  });
-}
-
-async function redisIds(): Promise<{ uid: number; gid: number }> {
-  const uid = Number((await run("id", ["-u", "redis"])).stdout.trim());
-  const gid = Number((await run("id", ["-g", "redis"])).stdout.trim());
-  return { uid, gid };
-}
 
 /** One command through redis-cli (password in REDISCLI_AUTH); a server error reply is thrown. */
 async function redis(port: number, args: string[], password = PASSWORD): Promise<string> {
@@ -82,35 +65,13 @@ async function createRedis(kc: KubeConfig, ns: string, port: number, ids: { uid:
     `exec redis-server --port ${port} --bind 127.0.0.1 --dir /data --requirepass "$REDIS_PW" --appendonly ${appendonly ? "yes" : "no"}`
       + " --save '3600 1' --enable-debug-command local --protected-mode no --logfile ''",
   ].join("\n");
-  await kc.makeApiClient(AppsV1Api).createNamespacedStatefulSet({ namespace: ns, body: {
-    metadata: { name: "redis", labels },
-    spec: {
-      replicas: 1,
-      serviceName: "redis",
-      selector: { matchLabels: labels },
-      template: {
-        metadata: { labels },
-        spec: {
-          initContainers: [{
-            name: "datadir", image: "busybox",
-            command: ["sh", "-c", `chown ${ids.uid}:${ids.gid} /data && chmod 750 /data`],
-            securityContext: { runAsUser: 0 },
-            volumeMounts: [{ name: "data", mountPath: "/data" }],
-          }],
-          containers: [{
-            name: "redis", image: "redis:7.0", command: ["sh", "-c", server],
-            env: [{ name: "REDIS_PW", value: PASSWORD }],
-            ports: [{ containerPort: port }],
-            securityContext: { runAsUser: ids.uid, runAsGroup: ids.gid },
-            volumeMounts: [{ name: "data", mountPath: "/data" }],
-          }],
-          terminationGracePeriodSeconds: 20,
-        },
-      },
-      volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "100Mi" } } } }],
-    },
-  } });
-  await kc.makeApiClient(CoreV1Api).createNamespacedSecret({ namespace: ns, body: { metadata: { name: "redis-cred" }, stringData: { username: "default", password: PASSWORD } } });
+  await createDatabaseStatefulSet(kc, ns, {
+    name: "redis", labels, container: "redis", image: "redis:7.0", script: server,
+    env: [{ name: "REDIS_PW", value: PASSWORD }], port, ids,
+    prepare: `chown ${ids.uid}:${ids.gid} /data && chmod 750 /data`,
+    storage: "100Mi", terminationGracePeriodSeconds: 20,
+  });
+  await createCredentials(kc, ns, "redis-cred", "default", PASSWORD);
 }
 
 describe("Built-in redis-rdb tool against a real Redis 7.0 StatefulSet (e2e)", function () {
@@ -123,7 +84,7 @@ describe("Built-in redis-rdb tool against a real Redis 7.0 StatefulSet (e2e)", f
   before(async () => {
     kc = (await e2eCluster()).controlPlane.kubeConfig;
     await installShared(kc);
-    ids = await redisIds();
+    ids = await systemUser("redis");
     op = await startTestOperator({
       controllers: ["backup", "backuptool", "restorejob"],
       timeouts: { ...testTimeouts, targetPodWaitMs: 60_000, podStartMs: 90_000 },
@@ -156,17 +117,7 @@ describe("Built-in redis-rdb tool against a real Redis 7.0 StatefulSet (e2e)", f
         target: { labelsSelector: { matchLabels: { app: "redis" } }, secret: { name: "redis-cred", usernameKey: "username", passwordKey: "password" } },
       }));
       await createBackup(kc, ns.name, "rdb1", "redis");
-      const b = await backupInPhase(kc, ns.name, "rdb1", ["Completed"], 240_000);
-      const s = b.status!;
-      expect(s.backupToolName).to.equal("redis-rdb");
-      expect(s.sourceCluster).to.equal("redis-cluster");
-      expect(s.totalSize).to.match(/^[0-9.]+(Ki|Mi|Gi)?$/);
-      expect(s.completionTimestamp).to.be.a("string");
-      const bt = s.manifests!.backupTool!;
-      expect(bt.filePath).to.equal(`/${ns.name}/rdb1`);
-      expect(bt.checksum).to.match(/^sha256:[0-9a-f]{64}$/);
-      expect((bt.files ?? []).map((f) => f.name)).to.deep.equal(["dump.rdb"]);
-      expect(bt.files![0]!.size).to.match(/^[1-9][0-9.]*(Ki|Mi|Gi)?$/);
+      await expectToolBackup(kc, ns.name, "rdb1", { tool: "redis-rdb", cluster: "redis-cluster", object: "dump.rdb" });
 
       // Changes after the backup, written to disk (RDB or AOF) before the server goes down.
       await redis(port, ["SET", "late", "after-backup"]);

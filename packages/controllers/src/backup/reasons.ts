@@ -12,6 +12,8 @@ export const Reason = {
   AmbiguousDefaultRepo: "AmbiguousDefaultRepo",
   NoBackupDestination: "NoBackupDestination",
   PVCNotFound: "PVCNotFound",
+  PVCPending: "PVCPending",
+  PVCNotBound: "PVCNotBound",
   PVTemplateInvalid: "PVTemplateInvalid",
   SecretNotFound: "SecretNotFound",
   ServiceAccountNotFound: "ServiceAccountNotFound",

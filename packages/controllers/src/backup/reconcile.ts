@@ -1,6 +1,6 @@
 // The shell: read from the cache, call the pure decide functions, apply what they return.
-// Every `if` that matters lives in decide.ts / validate.ts / delete.ts / snapshot.ts / logfile.ts.
-import type { V1ConfigMap, V1Container, V1Job, V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
+// Every `if` that matters lives in decide.ts / validate.ts / delete.ts / snapshot.ts / logfile.ts / claim-wait.ts.
+import type { V1ConfigMap, V1Container, V1Job, V1PersistentVolumeClaim, V1Pod, V1Secret, V1StorageClass } from "@kubernetes/client-node";
 import {
   BackupPhase, BackupType, Finalizer,
   type Backup, type BackupPolicy, type BackupRepo, type BackupTool, type StorageProvider,
@@ -17,6 +17,7 @@ import { decideDatafile, failed, helperJobName, notStarted, startDatafile } from
 import type { Action, Decision } from "./decision.ts";
 import { decideDeletion } from "./delete.ts";
 import { claimManifest, type ClaimToEnsure } from "./destination.ts";
+import { classOf, claimWait } from "./claim-wait.ts";
 import { persistentVolumeFromTemplate, PV_TEMPLATE_KEY } from "./pv-template.ts";
 import { LabelBackupName, LabelBackupUID, toolJobName } from "./job.ts";
 import { decideLogfile, logStatefulSetName, startLogfile } from "./logfile.ts";
@@ -24,7 +25,7 @@ import { Reason } from "./reasons.ts";
 import { decideSnapshot, snapshotApiUnavailable, startSnapshot, type SnapshotObservation } from "./snapshot.ts";
 import type { VolumeSnapshotObject } from "./snapshot-types.ts";
 import { statusJobName, statusUpdatesOf, type ObservedUpdate, type Stage } from "./statusupdate.ts";
-import { backupTypeOf, sectionOf, validateNewBackup } from "./validate.ts";
+import { backupTypeOf, sectionOf, validateNewBackup, type BackupPlan } from "./validate.ts";
 
 const ServiceAccountKind = { group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", namespaced: true };
 const byCreation = (a: KubeObject, b: KubeObject) => String(a.metadata.creationTimestamp ?? "").localeCompare(String(b.metadata.creationTimestamp ?? ""));
@@ -114,8 +115,32 @@ export class BackupReconciler {
       v.plan.destination = { access: dest.access, claim };
     }
     if (v.plan.type === BackupType.Snapshot) return startSnapshot(b, v.plan, now);
+    const bound = await this.backupClaimBound(ctx, b, v.plan.destination, now);
+    if (bound) return bound;
     if (v.plan.type === BackupType.Logfile) return startLogfile(b, v.plan, now);
     return startDatafile(b, v.plan, now);
+  }
+
+  /** Before a tool pod: its backup PVC exists and has bound (claim-wait.ts); a Decision while not. */
+  private async backupClaimBound(ctx: ReconcileContext, b: Backup & KubeObject, dest: BackupPlan["destination"], now: Date): Promise<Decision | undefined> {
+    const name = dest?.access?.pvcName;
+    if (!name) return undefined;
+    const ns = b.metadata.namespace!;
+    let pvc = await readObject<V1PersistentVolumeClaim & KubeObject>(ctx.client, undefined, Kinds.PersistentVolumeClaim, name, ns);
+    if (!pvc && dest.claim) {
+      try {
+        await ensureClaim(ctx.client, dest.claim, ns);
+      } catch (e) {
+        if (e instanceof ActionFailed) return failed(b, e.reason, e.message, now);
+        throw e;
+      }
+      pvc = await readObject<V1PersistentVolumeClaim & KubeObject>(ctx.client, undefined, Kinds.PersistentVolumeClaim, name, ns);
+    }
+    const classes = pvc && pvc.status?.phase !== "Bound" ? (await ctx.client.list<V1StorageClass & KubeObject>(Kinds.StorageClass)).items : [];
+    const w = claimWait(name, ns, pvc, pvc ? classOf(pvc, classes) : undefined, now, this.op.timeouts.podStartMs);
+    if (w.kind === "ready") return undefined;
+    if (w.kind === "fail") return failed(b, Reason.PVCNotBound, w.message, now);
+    return notStarted(b, { kind: "wait", reason: Reason.PVCPending, message: w.message, retryAfterMs: w.retryAfterMs }, now);
   }
 
   private async repoAccess(ctx: ReconcileContext, repoName: string | undefined) {

@@ -117,6 +117,9 @@ describe("claimsToSnapshot and buildVolumeSnapshot", () => {
     const p = { ...target, spec: { ...target.spec!, volumes: [{ name: "a", persistentVolumeClaim: { claimName: "data-0" } }, { name: "b", persistentVolumeClaim: { claimName: "log-0" } }, { name: "c", persistentVolumeClaim: { claimName: "tmp-0" } }] } };
     expect(claimsToSnapshot(p, [claim("data-0", "data"), claim("log-0", "log"), claim("tmp-0")])).to.deep.equal([{ claim: "data-0", volumeType: "data" }, { claim: "log-0", volumeType: "log" }]);
     expect(claimsToSnapshot(p, [])).to.have.length(3);
+    // The pod lists log before data: data still comes first (it names the Backup's snapshot).
+    const reversed = { ...p, spec: { ...p.spec, volumes: [...p.spec.volumes].reverse() } };
+    expect(claimsToSnapshot(reversed, [claim("data-0", "data"), claim("log-0", "log")]).map((c) => c.claim)).to.deep.equal(["data-0", "log-0"]);
   });
 
   it("labels the snapshot with its Backup's name and uid and gives it no owner reference (protected ones outlive the Backup)", () => {

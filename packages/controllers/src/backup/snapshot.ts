@@ -52,14 +52,19 @@ export function buildHookJob(b: Backup, role: "prehook" | "posthook", command: s
   };
 }
 
-/** The claims to snapshot: those labelled data or log; every claim of the pod when none is labelled. */
+/**
+ * The claims to snapshot: those labelled data or log; every claim of the pod when none is
+ * labelled. Data claims first, then log, each by name: the first becomes the Backup's
+ * volumeSnapshotName, and a StatefulSet lists its pods' claim volumes in no fixed order.
+ */
 export function claimsToSnapshot(pod: V1Pod, claims: readonly V1PersistentVolumeClaim[]): Array<{ claim: string; volumeType: string }> {
   const used = (pod.spec?.volumes ?? []).map((v) => v.persistentVolumeClaim?.claimName).filter((n): n is string => !!n);
   const byName = new Map(claims.map((c) => [c.metadata?.name, c]));
   const labelled = used
     .map((n) => ({ claim: n, volumeType: byName.get(n)?.metadata?.labels?.[LabelVolumeType] ?? "" }))
     .filter((c) => c.volumeType === "data" || c.volumeType === "log");
-  return labelled.length ? labelled : used.map((claim) => ({ claim, volumeType: "data" }));
+  const chosen = labelled.length ? labelled : used.map((claim) => ({ claim, volumeType: "data" }));
+  return chosen.sort((a, b) => (a.volumeType === b.volumeType ? a.claim.localeCompare(b.claim) : a.volumeType === "data" ? -1 : 1));
 }
 
 export function snapshotName(backupName: string, index: number, volumeType: string): string {
