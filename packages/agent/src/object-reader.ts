@@ -4,6 +4,7 @@ import type { RepoBackend } from "@dataprotection/storage";
 import { type ChunkChecksum, ChunkedSha256, TagSha256, checksumOfVersion } from "./chunks/checksum.ts";
 import { ChunkError, type ChunkResult, type ChunkSpec, maxFrame } from "./chunks/codec.ts";
 import { ChunkPool, type Slot } from "./chunks/pool.ts";
+import { churned } from "./chunks/gc.ts";
 import { AgentError } from "./errors.ts";
 import { FLAGS, FLAG_FINAL, FRAME_HEAD, TRAILER_LEN, decodeTrailer } from "./format/frames.ts";
 import { HEADER_LEN, type ObjectHeader, decodeHeader } from "./format/header.ts";
@@ -252,6 +253,8 @@ async function writeTo(sink: Writable, chunks: AsyncIterable<Buffer>): Promise<v
   sink.on("error", (err: Error) => void (failed ??= err));
   for await (const c of chunks) {
     if (failed) throw failed;
+    // A copy per chunk, garbage once written: collected as they go (gc.ts).
+    churned(c.length);
     if (!sink.write(Buffer.from(c))) {
       await new Promise<void>((resolve) => {
         const go = (): void => {

@@ -9,6 +9,7 @@ import type { Compression } from "./format/header.ts";
 import { encodeHeader } from "./format/header.ts";
 import { type KeySource, kdfOf, keyCheck, objectKey } from "./format/keys.ts";
 import { copyInto } from "./chunks/copy.ts";
+import { churned } from "./chunks/gc.ts";
 
 export interface CompressionOptions {
   algorithm: Compression;
@@ -93,7 +94,7 @@ async function* sealedFrames(
   yield spec.header;
   // Three jobs per thread: every thread stays busy while the reader runs ahead of the writer.
   const pool = new ChunkPool(spec, threads, 3 * threads + 3, spec.chunkSize, maxFrame(spec.chunkSize));
-  const input = new Filler(source);
+  const input = new Filler(source, source instanceof EventEmitter);
   const ready: { slot: Slot; done: Promise<ChunkResult> }[] = [];
   const sum = spec.digests ? new ChunkedSha256() : new TagSha256();
   const { tagLen } = pool.codec.frames;
@@ -161,7 +162,10 @@ class Filler {
   private rest?: Buffer;
   ended = false;
 
-  constructor(source: AsyncIterable<Buffer>) {
+  constructor(
+    source: AsyncIterable<Buffer>,
+    private readonly freshBuffers: boolean,
+  ) {
     this.it = source[Symbol.asyncIterator]();
   }
 
@@ -181,6 +185,9 @@ class Filler {
           break;
         }
         this.rest = typeof next.value === "string" ? Buffer.from(next.value) : next.value;
+        // A stream (stdin) hands out a fresh buffer per read: collect them as they go. (A lending
+        // source such as push-dir's reuses its buffers: collecting there only costs time.)
+        if (this.freshBuffers) churned(this.rest.length);
         continue;
       }
       const n = copyInto(this.rest, buf, off);
