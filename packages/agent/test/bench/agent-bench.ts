@@ -18,7 +18,7 @@ const data = join(work, `data-${gib}`);
 const key = "5f".repeat(32);
 const reps = Number(process.env.DP_BENCH_REPS ?? "3");
 
-type Name = "agentPush" | "refPush" | "restic" | "agentPull" | "refPull";
+type Name = "agentPush" | "refPush" | "restic" | "agentPull" | "refPull" | "streamPush" | "streamPull";
 
 interface Run {
   seconds: number;
@@ -84,7 +84,7 @@ function main(): void {
   const resticRepo = join(work, "restic");
   const renv = { RESTIC_REPOSITORY: resticRepo, RESTIC_PASSWORD: "bench-password", RESTIC_CACHE_DIR: join(work, "restic-cache") };
   const loadStart = load();
-  const runs: Record<Name, Run[]> = { agentPush: [], refPush: [], restic: [], agentPull: [], refPull: [] };
+  const runs: Record<Name, Run[]> = { agentPush: [], refPush: [], restic: [], agentPull: [], refPull: [], streamPush: [], streamPull: [] };
   let stored = 0;
   for (let rep = 0; rep < reps; rep++) {
     // Alternate who goes first, so neither side always runs on the other's leftovers.
@@ -101,6 +101,13 @@ function main(): void {
     stored = (JSON.parse(readFileSync(env.DP_TERMINATION_MESSAGE_PATH, "utf8")) as { totalSize: number }).totalSize;
     for (const [name, run] of oursFirst ? pulls.reverse() : pulls) runs[name].push(run());
     if (rep === 0) sh(`diff -r ${data} ${join(work, "agent-restore")} > /dev/null`);
+    // The stream commands a database tool pipes through (pg_dump | dp-agent push, dp-agent pull | psql).
+    const senv = { ...env, DP_BACKUP_PATH: "bench/stream" };
+    settle([data]);
+    runs.streamPush.push(sh(`tar -cf - -C ${data} . | ${agentBin} push data.tar`, senv));
+    mkdirSync(out("stream-restore"));
+    settle([join(env.DP_REPO_PATH, "bench/stream")]);
+    runs.streamPull.push(sh(`${agentBin} pull data.tar | tar -xf - -C ${join(work, "stream-restore")}`, senv));
     out("restic");
     sh(`restic init --repository-version 2 -q`, renv);
     settle([data]);
@@ -109,7 +116,7 @@ function main(): void {
   }
   const loadEnd = load();
   const med = (n: Name): Run => ({ seconds: median(runs[n].map((r) => r.seconds)), rssMiB: Math.max(...runs[n].map((r) => r.rssMiB)) });
-  const [agentPush, refPush, restic, agentPull, refPull] = (["agentPush", "refPush", "restic", "agentPull", "refPull"] as const).map(med);
+  const [agentPush, refPush, restic, agentPull, refPull, streamPush, streamPull] = (["agentPush", "refPush", "restic", "agentPull", "refPull", "streamPush", "streamPull"] as const).map(med);
   const mbs = (r: Run): number => bytes / 1048576 / r.seconds;
   const all = (n: Name): string => runs[n].map((r) => r.seconds.toFixed(2)).join(", ");
   const rows = [
@@ -118,6 +125,8 @@ function main(): void {
     ["restic backup (repo v2, compression auto)", restic, "restic"],
     ["dp-agent pull-dir", agentPull, "agentPull"],
     ["zstd -d < FILE | tar -x", refPull, "refPull"],
+    ["tar -cf - DIR | dp-agent push (stdin)", streamPush, "streamPush"],
+    ["dp-agent pull (stdout) | tar -x", streamPull, "streamPull"],
   ] as const;
   const lines = [
     `Dataset: make-dataset.py ${gib} GiB (${(bytes / 1048576).toFixed(0)} MiB), ${process.env.DP_BENCH_NOTE ?? "2 shared cores"}, load average ${loadStart} at start, ${loadEnd} at end (1/5/15 min).`,
@@ -131,7 +140,7 @@ function main(): void {
     `Ratios: push vs tar|zstd ${(refPush.seconds / agentPush.seconds).toFixed(2)}x (goal >= 0.9), ` +
       `push vs restic ${(restic.seconds / agentPush.seconds).toFixed(2)}x (goal >= 2), ` +
       `pull vs zstd -d|tar -x ${(refPull.seconds / agentPull.seconds).toFixed(2)}x (goal >= 0.9), ` +
-      `dp-agent peak RSS ${Math.max(agentPush.rssMiB, agentPull.rssMiB).toFixed(0)} MiB (goal < 150).`,
+      `dp-agent peak RSS ${Math.max(agentPush.rssMiB, agentPull.rssMiB, streamPush.rssMiB, streamPull.rssMiB).toFixed(0)} MiB over push-dir, pull-dir, push and pull (goal < 150).`,
   ];
   const report = lines.join("\n");
   console.log(report);
