@@ -1,40 +1,12 @@
 // Must-show 7: the operator process is SIGKILLed while a tool Job runs and started again: it finds
 // that Job (exactly one, the same one) and completes the Backup.
 import { expect } from "chai";
-import { spawn, type ChildProcess } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import type { ChildProcess } from "node:child_process";
 import { e2eCluster, testNamespace, until } from "../harness.ts";
+import { killed, startOperatorProcess } from "./fixtures/operator-process.ts";
 import { backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, installShared, jobsOf, startTargetPod, testTimeouts, tool } from "./fixtures.ts";
 
-const FIXTURE = fileURLToPath(new URL("./fixtures/operator.ts", import.meta.url));
 const sleepy = tool("e2e-crash-sleepy", ["sh", "-c", 'sleep 6; mkdir -p "$BACKUP_DIR"; echo survived > "$BACKUP_DIR/out.txt"']);
-
-/** Starts the fixture operator in a child process; resolves once it printed its start line. */
-async function startOperatorProcess(kubeconfigPath: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", FIXTURE, kubeconfigPath], {
-    env: { ...process.env, DP_TIMEOUTS: JSON.stringify(testTimeouts) },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let err = "";
-  child.stderr!.on("data", (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-  await new Promise<void>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("operator started")) resolve();
-    });
-    child.once("exit", (code, signal) => reject(new Error(`operator process exited (${code ?? signal}) before starting: ${err}`)));
-  });
-  return child;
-}
-
-function killed(child: ChildProcess): Promise<NodeJS.Signals | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.signalCode);
-    child.once("exit", (_code, signal) => resolve(signal));
-    child.kill("SIGKILL");
-  });
-}
 
 describe("Backup: operator SIGKILLed while the tool Job runs", function () {
   this.timeout(240_000);
@@ -57,7 +29,7 @@ describe("Backup: operator SIGKILLed while the tool Job runs", function () {
       await startTargetPod(kc, ns.name);
       await createPolicy(kc, ns.name, "p", datafilePolicy(sleepy.metadata!.name!));
 
-      const first = await startOperatorProcess(controlPlane.kubeconfigPath);
+      const first = await startOperatorProcess(controlPlane.kubeconfigPath, { timeouts: testTimeouts });
       children.push(first);
       await createBackup(kc, ns.name, "b", "p");
       await backupInPhase(kc, ns.name, "b", ["InProgress"], 60_000);
@@ -67,7 +39,7 @@ describe("Backup: operator SIGKILLed while the tool Job runs", function () {
       }, 60_000, 200);
       expect(await killed(first)).to.equal("SIGKILL");
 
-      const second = await startOperatorProcess(controlPlane.kubeconfigPath);
+      const second = await startOperatorProcess(controlPlane.kubeconfigPath, { timeouts: testTimeouts });
       children.push(second);
       const b = await backupInPhase(kc, ns.name, "b", ["Completed"], 120_000);
       expect(b.status!.totalSize).to.equal("9");

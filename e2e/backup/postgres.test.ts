@@ -13,7 +13,7 @@ import type { Operator } from "@dataprotection/controllers";
 import { DataProtectionGroup, type BackupTool } from "@dataprotection/api";
 import { e2eCluster, startTestOperator, testNamespace, until } from "../harness.ts";
 import { backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, exists, hostPathOf, installShared, runJob, testTimeouts, tool } from "./fixtures.ts";
-import { freePort, systemUser } from "../tools/db-server.ts";
+import { freePort, postgresServerScript, systemUser } from "../tools/db-server.ts";
 
 const run = promisify(execFile);
 const PASSWORD = "pg-s3cret";
@@ -85,18 +85,7 @@ describe("Backup: a KubeBlocks 0.6-style pg_basebackup tool against a real Postg
       // The data dir must belong to postgres (initdb refuses root and a foreign owner).
       await runJob(kc, ns.name, "prepare", `mkdir -p ${PGDATA} && chown ${uid}:${gid} ${PGDATA} && chmod 700 ${PGDATA}`, [{ claim: "data", path: "/data" }]);
       await core.createNamespacedSecret({ namespace: ns.name, body: { metadata: { name: "pg-cred" }, stringData: { username: "postgres", password: PASSWORD } } });
-      const script = [
-        "set -e",
-        `D=${PGDATA}`,
-        'if [ ! -s "$D/PG_VERSION" ]; then',
-        '  pw="$D/../pwfile.$$"; printf %s "$PGPW" > "$pw"',
-        '  initdb -D "$D" -U postgres --auth=md5 --pwfile="$pw"',
-        '  rm -f "$pw"',
-        `  echo "listen_addresses='127.0.0.1'" >> "$D/postgresql.conf"`,
-        '  echo "host replication postgres 127.0.0.1/32 md5" >> "$D/pg_hba.conf"',
-        "fi",
-        `exec postgres -D "$D" -p ${port} -k /tmp`,
-      ].join("\n");
+      const script = postgresServerScript(port);
       await core.createNamespacedPod({
         namespace: ns.name,
         body: {

@@ -5,18 +5,17 @@
 // Backups removes their data, and nothing is left holding a finalizer. Each wait is bounded;
 // the seed (DP_CHAOS_SEED) makes the kill schedule reproducible.
 import { expect } from "chai";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import type { Backup } from "@dataprotection/api";
 import { e2eCluster, getCustom, testNamespace, untilInNamespace } from "../harness.ts";
 import { jobsOf, testTimeouts } from "../backup/fixtures.ts";
+import { killed, startOperatorProcess } from "../backup/fixtures/operator-process.ts";
 import { createPolicy, createRepo, createRestoreJob, createStatefulSet, createTool, deleteClusterObjects, pvcHostPath, treeDigest, waitReady, waitRestore, type Repo } from "../restore/seed.ts";
 
-const FIXTURE = fileURLToPath(new URL("../backup/fixtures/operator.ts", import.meta.url));
 const BACKUPS = Number(process.env.DP_CHAOS_BACKUPS ?? "16");
 const SEED = Number(process.env.DP_CHAOS_SEED ?? Date.now() % 1_000_000);
 
@@ -32,32 +31,8 @@ function rng(seed: number): () => number {
   };
 }
 
-/** The operator as a child process; resolves once it reconciles. */
-async function startOperator(kubeconfigPath: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", FIXTURE, kubeconfigPath], {
-    env: { ...process.env, DP_CONTROLLERS: "backup,restorejob", DP_TIMEOUTS: JSON.stringify({ ...testTimeouts, targetPodWaitMs: 60_000, podStartMs: 60_000 }) },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let err = "";
-  child.stderr!.on("data", (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-  await new Promise<void>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("operator started")) resolve();
-    });
-    child.once("exit", (code, signal) => reject(new Error(`operator exited (${code ?? signal}) before starting: ${err}`)));
-  });
-  return child;
-}
-
-function kill(child: ChildProcess | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once("exit", () => resolve());
-    child.kill("SIGKILL");
-  });
-}
+const startOperator = (kubeconfigPath: string): Promise<ChildProcess> =>
+  startOperatorProcess(kubeconfigPath, { controllers: ["backup", "restorejob"], timeouts: { ...testTimeouts, targetPodWaitMs: 60_000, podStartMs: 60_000 } });
 
 /** Kills and restarts the operator every 1-3.5 s (seeded) until stopped; counts the kills. */
 class Chaos {
@@ -74,7 +49,7 @@ class Chaos {
       while (this.running) {
         await new Promise((r) => setTimeout(r, 1000 + this.random() * 2500));
         if (!this.running) break;
-        await kill(this.current);
+        await killed(this.current);
         this.kills++;
         this.current = await startOperator(this.kubeconfigPath);
       }
@@ -89,7 +64,7 @@ class Chaos {
 
   async stop(): Promise<void> {
     await this.calm();
-    await kill(this.current);
+    await killed(this.current);
   }
 }
 

@@ -108,3 +108,24 @@ export async function expectToolBackup(kc: KubeConfig, ns: string, name: string,
   expect(bt.files![0]).to.deep.equal({ name: o.object, size: s.totalSize, checksum: bt.checksum });
   return b;
 }
+
+/**
+ * The start script of a PostgreSQL 15 server pod: initdb into /data/pgdata on first start (md5
+ * auth with the password in $PGPW, loopback only, a replication entry for pg_basebackup), then
+ * the server on `port`. Runs as the postgres user.
+ */
+export function postgresServerScript(port: number): string {
+  return [
+    "set -e",
+    "export PATH=/usr/lib/postgresql/15/bin:$PATH",
+    "D=/data/pgdata",
+    'if [ ! -s "$D/PG_VERSION" ]; then',
+    '  pw=/data/pwfile; printf %s "$PGPW" > "$pw"',
+    '  initdb -D "$D" -U postgres --auth=md5 --pwfile="$pw"',
+    '  rm -f "$pw"',
+    `  echo "listen_addresses='127.0.0.1'" >> "$D/postgresql.conf"`,
+    '  echo "host replication postgres 127.0.0.1/32 md5" >> "$D/pg_hba.conf"',
+    "fi",
+    `exec postgres -D "$D" -p ${port} -k /tmp`,
+  ].join("\n");
+}

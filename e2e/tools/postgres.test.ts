@@ -11,11 +11,10 @@ import { postgresBasebackupTool, postgresDumpTool } from "@dataprotection/tools"
 import { e2eCluster, startTestOperator, testNamespace, untilEventReasons, untilInNamespace } from "../harness.ts";
 import { createBackup, createPolicy, datafilePolicy, installShared, testTimeouts } from "../backup/fixtures.ts";
 import { createRestoreJob, waitReady, waitRestore } from "../restore/seed.ts";
-import { createCredentials, createDatabaseStatefulSet, expectToolBackup, freePort, systemUser } from "./db-server.ts";
+import { createCredentials, createDatabaseStatefulSet, expectToolBackup, freePort, postgresServerScript, systemUser } from "./db-server.ts";
 
 const run = promisify(execFile);
 const PASSWORD = "pg-s3cret";
-const PGBIN = "/usr/lib/postgresql/15/bin";
 const SUMMARY = "select count(*) || ':' || sum(id) || ':' || md5(string_agg(id || '=' || v, ',' order by id)) from items";
 
 async function psql(port: number, sql: string, db = "postgres", password = PASSWORD): Promise<string> {
@@ -45,19 +44,7 @@ function waitForServer(kc: KubeConfig, ns: string, port: number): Promise<true> 
  */
 async function createPostgres(kc: KubeConfig, ns: string, port: number, ids: { uid: number; gid: number }): Promise<void> {
   const labels = { app: "pg", "app.kubernetes.io/instance": "pg-cluster" };
-  const server = [
-    "set -e",
-    `export PATH=${PGBIN}:$PATH`,
-    "D=/data/pgdata",
-    'if [ ! -s "$D/PG_VERSION" ]; then',
-    '  pw=/data/pwfile; printf %s "$PGPW" > "$pw"',
-    '  initdb -D "$D" -U postgres --auth=md5 --pwfile="$pw"',
-    '  rm -f "$pw"',
-    `  echo "listen_addresses='127.0.0.1'" >> "$D/postgresql.conf"`,
-    '  echo "host replication postgres 127.0.0.1/32 md5" >> "$D/pg_hba.conf"',
-    "fi",
-    `exec postgres -D "$D" -p ${port} -k /tmp`,
-  ].join("\n");
+  const server = postgresServerScript(port);
   await createDatabaseStatefulSet(kc, ns, {
     name: "pg", labels, container: "postgresql", image: "postgres:15", script: server,
     env: [{ name: "PGPW", value: PASSWORD }], port, ids,
