@@ -4,6 +4,7 @@ import { Command, CommanderError } from "commander";
 import { Agent, type CommandResult, reportText } from "./commands.ts";
 import { configFromEnv } from "./env.ts";
 import { oneLine } from "./messages.ts";
+import { verifyPlainFiles } from "./plain-files.ts";
 import { writeTermination } from "./termination.ts";
 
 // Keep stderr to our one line: the SDK's Node-version notice is not for tool pods' users.
@@ -41,6 +42,14 @@ async function main(argv: string[]): Promise<number> {
     .option("--all", "delete every object of the backup")
     .action((names: string[], o: { all?: boolean }) => run((a) => a.rm(names, !!o.all))());
   program.command("verify [names...]").description("read and verify objects (default: all in manifest.json)").action((names: string[]) => run((a) => a.verify(names))());
+  program
+    .command("verify-files <dir>")
+    .description("check plain files a tool wrote (KubeBlocks 0.6 style) against the checksum the Backup recorded; needs no repo")
+    .requiredOption("--expect <checksum>", "sha256:<hex> from the Backup's status.manifests.backupTool.checksum")
+    .action(async (dir: string, o: { expect: string }) => {
+      const s = await verifyPlainFiles(dir, o.expect);
+      process.stdout.write(`ok\t${s.files.length} files\t${s.totalSize} bytes\t${s.checksum}\n`);
+    });
   program.command("probe").description("check the repo is reachable and writable").action(() => run(async (a) => (await a.backend.probe(), {}))());
 
   const path = process.env.DP_TERMINATION_MESSAGE_PATH || "/dev/termination-log";

@@ -103,6 +103,21 @@ export const EncryptionAlgorithm = {
 } as const;
 export type EncryptionAlgorithm = (typeof EncryptionAlgorithm)[keyof typeof EncryptionAlgorithm];
 
+/**
+ * Extension: how a Backup's data was written, recorded at completion (never inferred later).
+ * - Agent: the tool streamed through dp-agent (objects + manifest.json).
+ * - PlainFiles: the tool wrote plain files into BACKUP_DIR on a mounted, unencrypted repo; they
+ *   stay there in the KubeBlocks 0.6 layout and are verified against the recorded sha256.
+ * - SealedPlainFiles: the tool wrote plain files into a scratch BACKUP_DIR (S3 or encrypted repo);
+ *   dp-agent sealed them into the repo as one object, unpacked into a scratch BACKUP_DIR at restore.
+ */
+export const BackupDataFormat = {
+  Agent: "Agent",
+  PlainFiles: "PlainFiles",
+  SealedPlainFiles: "SealedPlainFiles",
+} as const;
+export type BackupDataFormat = (typeof BackupDataFormat)[keyof typeof BackupDataFormat];
+
 export const ConditionStatus = {
   True: "True",
   False: "False",

@@ -2,12 +2,15 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { named, str, int32, nameRef, describe, stringEnum, stringMap, celRule, arrayOf, EXT } from "./helpers.ts";
 import { Time, Duration, conditions } from "./k8s.ts";
-import { BackupPhase, BackupType, values } from "../enums.ts";
+import { BackupDataFormat, BackupPhase, BackupType, values } from "../enums.ts";
 
 export const BackupTypeSchema = stringEnum("BackupType", values(BackupType),
   "BackupType the backup type, marked backup set is datafile or logfile or snapshot.");
 export const BackupPhaseSchema = stringEnum("BackupPhase", values(BackupPhase),
   "BackupPhase The current phase. Valid values are New, InProgress, Running (statefulSet tools), Completed, Failed, Deleting.");
+
+export const BackupDataFormatSchema = stringEnum("BackupDataFormat", values(BackupDataFormat),
+  "BackupDataFormat (extension) says how a backup's data was written: Agent, PlainFiles or SealedPlainFiles.");
 
 export const BackupSpecSchema = named("BackupSpec", "BackupSpec defines the desired state of Backup.", {
   backupPolicyName: nameRef("Which backupPolicy is applied to perform this backup"),
@@ -50,6 +53,7 @@ export const BackupToolManifestsStatusSchema = named("BackupToolManifestsStatus"
   checkpoint: Type.Optional(str("backup checkpoint, for incremental backup.")),
   files: Type.Optional(arrayOf(BackupFileSchema, "The files of the backup with their sizes and checksums, as reported by dp-agent; a restore verifies each before use.", EXT)),
   encrypted: Type.Optional(Type.Boolean({ description: "Whether dp-agent encrypted the files with the repo's key.", ...EXT })),
+  dataFormat: Type.Optional(describe(BackupDataFormatSchema, "How the tool's data was written, recorded when the backup completes: Agent (dp-agent objects with a manifest), PlainFiles (plain files kept in BACKUP_DIR on a mounted unencrypted repo, verified against checksum before a restore) or SealedPlainFiles (plain files sealed by dp-agent into the object plain-files.dpar on an S3 or encrypted repo, unpacked into a scratch BACKUP_DIR before the tool's restore commands run).", EXT)),
 });
 
 export const ManifestsStatusSchema = named("ManifestsStatus", "ManifestsStatus records the backup metadata.", {

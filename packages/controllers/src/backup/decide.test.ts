@@ -86,7 +86,7 @@ describe("startDatafile", () => {
     if (v.kind !== "ok") throw new Error("expected ok");
     expect(v.plan.target).to.equal(undefined);
     v.plan.destination = { repoName: "repo", access: pvcAccess("dp-backup-repo") };
-    const d = startDatafile(backup(), v.plan, NOW);
+    const d = startDatafile(backup(), v.plan, NOW, "agent");
     expect(d.status!.manifests!.target).to.equal(undefined);
     expect(d.status!.sourceCluster).to.equal(undefined);
     const a = d.actions.find((x) => x.kind === "createJob");
@@ -99,7 +99,7 @@ describe("startDatafile", () => {
     const v = validateNewBackup(base());
     if (v.kind !== "ok") throw new Error("expected ok");
     v.plan.destination = { repoName: "repo", access: pvcAccess("dp-backup-repo") };
-    const d = startDatafile(backup(), v.plan, NOW);
+    const d = startDatafile(backup(), v.plan, NOW, "agent");
     expect(d.actions.map((a) => a.kind)).to.deep.equal(["createJob"]);
     expect(d.status).to.include({ phase: "InProgress", startTimestamp: "2024-05-01T10:00:00Z", expiration: "2024-05-08T10:00:00Z", backupToolName: "volume", backupRepoName: "repo", persistentVolumeClaimName: "dp-backup-repo", attempts: 0 });
     expect(d.status!.manifests!.backupTool).to.deep.include({ filePath: "/ns/b1", volumeName: "dp-backup-repo" });
@@ -115,7 +115,7 @@ describe("decideDatafile", () => {
   it("completes with size, checksum, files, checkpoint and duration from the termination message", () => {
     const d = decideDatafile({ ...obs, job: job("b1-backup-1", "Complete"), pods: [toolPod(report)] }, NOW);
     expect(d.status).to.include({ phase: "Completed", totalSize: "1.5Ki", completionTimestamp: "2024-05-01T09:59:40Z", duration: "40s" });
-    expect(d.status!.manifests!.backupTool).to.deep.equal({ filePath: "/ns/b1", uploadTotalSize: "1.5Ki", checksum: "sha256:ab", checkpoint: "2024-05-01T09:59:10Z", files: [{ name: "dir.dpar" }] });
+    expect(d.status!.manifests!.backupTool).to.deep.equal({ filePath: "/ns/b1", uploadTotalSize: "1.5Ki", checksum: "sha256:ab", checkpoint: "2024-05-01T09:59:10Z", files: [{ name: "dir.dpar" }], dataFormat: "Agent" });
   });
 
   it("fills each file's size and checksum when the report gives them, and keeps bare names", () => {

@@ -1,14 +1,16 @@
 // Pure state machine of datafile Backups (and the New-phase dispatch for every type):
 // observation + now -> actions + status. No I/O, no clock: everything comes in as arguments.
 import type { V1Container, V1Job, V1Pod } from "@kubernetes/client-node";
-import { BackupPhase, type Backup, type BackupStatus } from "@dataprotection/api";
+import { BackupDataFormat, BackupPhase, type Backup, type BackupStatus } from "@dataprotection/api";
 import { childName } from "@dataprotection/runtime";
 import { parseTTL } from "../backuppolicy/ttl.ts";
 import { nothing, rfc3339, withCondition, type Decision } from "./decision.ts";
 import { backupDirOf, toolEnv } from "./env.ts";
 import { buildBackupJob, toolJobName } from "./job.ts";
 import { Condition, Reason, failureReason } from "./reasons.ts";
-import { formatBytes, formatDuration, parseToolReport, podStartProblem, terminationMessageOf, toolStartedAt } from "./report.ts";
+import { formatDuration, podStartProblem, terminationMessageOf, toolStartedAt } from "./report.ts";
+import { dataOutcome } from "./completion.ts";
+import { SEAL_CONTAINER, dataFormatOf, sealedLayout, sealsPlainFiles, unsealContainer } from "./plain-files.ts";
 import { sourceClusterOf, targetManifest } from "./target.ts";
 import { buildStatusUpdateJob, followStatusUpdates, statusUpdatesOf, type ObservedUpdate } from "./statusupdate.ts";
 import type { BackupPlan, Validation } from "./validate.ts";
@@ -54,24 +56,32 @@ export function startedStatus(b: Backup, plan: BackupPlan, now: Date, phase: Bac
 }
 
 /** New datafile Backup, validated: set up the repo access, start attempt 0, go InProgress. */
-export function startDatafile(b: Backup, plan: BackupPlan, now: Date): Decision {
+export function startDatafile(b: Backup, plan: BackupPlan, now: Date, agentImage: string): Decision {
   const d = plan.destination!;
   const tool = plan.tool!;
   const parent = plan.parent;
+  // Plain files never reach an object store or an encrypted repo unsealed (plain-files.ts).
+  const sealed = sealsPlainFiles(d.access);
+  const access = sealed ? sealedLayout(d.access) : d.access;
   const env = toolEnv({
     backupName: b.metadata!.name!,
     filePath: plan.filePath,
     target: plan.target,
     secret: plan.secret,
     ttl: plan.policy.spec.retention?.ttl,
-    access: d.access,
+    access,
     tool,
     parent: parent
       ? { name: parent.metadata!.name!, dir: backupDirOf(parent.status?.manifests?.backupTool?.filePath ?? ""), checkpoint: parent.status?.manifests?.backupTool?.checkpoint }
       : undefined,
   });
   const command = parent ? tool.spec.incrementalBackupCommands! : tool.spec.backupCommands;
-  const job = buildBackupJob({ backup: b, tool, target: plan.target, access: d.access, env, command }, 0);
+  // An incremental tool reads its parent's files at PARENT_BACKUP_DIR: unseal them there first.
+  const parentPath = parent?.status?.manifests?.backupTool?.filePath ?? "";
+  const before = sealed && parent && dataFormatOf(parent) === BackupDataFormat.SealedPlainFiles
+    ? [unsealContainer("unseal-parent", agentImage, backupDirOf(parentPath), parentPath.replace(/^\/+/, ""), access)]
+    : [];
+  const job = buildBackupJob({ backup: b, tool, target: plan.target, access, env, command, before, ...(sealed ? { sealImage: agentImage } : {}) }, 0);
   const actions: Decision["actions"] = [];
   if (d.claim) actions.push({ kind: "ensureClaim", claim: d.claim });
   if (d.access.secretCopies.length) actions.push({ kind: "copySecrets", copies: d.access.secretCopies });
@@ -163,7 +173,7 @@ export function decideDatafile(o: DatafileObservation, now: Date): Decision {
   }
 
   if (jobCondition(job, "Failed")) {
-    const why = (terminationMessageOf(pod) || job.status?.conditions?.find((c) => c.type === "Failed")?.message || "the tool failed").trim().slice(-400);
+    const why = (terminationMessageOf(pod) || terminationMessageOf(pod, SEAL_CONTAINER) || job.status?.conditions?.find((c) => c.type === "Failed")?.message || "the tool failed").trim().slice(-400);
     const failures = attempt + 1;
     if (failures <= o.onFailAttempted) {
       return {
@@ -198,12 +208,12 @@ export function touched(status: Partial<BackupStatus>, updates: readonly Observe
 function completeDatafile(o: DatafileObservation, job: V1Job, pod: V1Pod | undefined, now: Date): Decision {
   const b = o.backup;
   const jobName = job.metadata?.name ?? "";
-  const report = parseToolReport(terminationMessageOf(pod)) ?? {};
+  const data = dataOutcome(pod);
+  if (!data.ok) return failed(b, Reason.DataNotStored, `Job "${b.metadata?.namespace}/${jobName}" succeeded but ${data.message}: create a new Backup`, now);
   const start = Date.parse(b.status?.startTimestamp ?? "") || now.getTime();
   const done = job.status?.completionTime ? new Date(job.status.completionTime) : now;
-  const prevTool = b.status?.manifests?.backupTool ?? {};
-  const size = report.totalSize !== undefined ? formatBytes(report.totalSize) : undefined;
-  const checkpoint = report.checkpoint ?? toolStartedAt(pod) ?? b.status?.startTimestamp;
+  const checkpoint = data.backupTool.checkpoint ?? toolStartedAt(pod) ?? b.status?.startTimestamp;
+  const size = data.totalSize;
   return {
     actions: [],
     status: {
@@ -214,17 +224,13 @@ function completeDatafile(o: DatafileObservation, job: V1Job, pod: V1Pod | undef
       failureReason: undefined,
       manifests: {
         ...b.status?.manifests,
-        backupTool: {
-          ...prevTool,
-          ...(size ? { uploadTotalSize: size } : {}),
-          ...(report.checksum ? { checksum: report.checksum } : {}),
-          ...(checkpoint ? { checkpoint } : {}),
-          ...(report.files ? { files: report.files } : {}),
-        },
+        ...data.manifests,
+        ...(data.manifests.userContext ? { userContext: { ...b.status?.manifests?.userContext, ...data.manifests.userContext } } : {}),
+        backupTool: { ...b.status?.manifests?.backupTool, ...data.backupTool, ...(checkpoint ? { checkpoint } : {}) },
       },
       conditions: withCondition(b.status?.conditions, Condition.ToolJobSucceeded, "True", Reason.BackupCompleted, `Job ${jobName} succeeded`, now),
     },
-    events: [{ type: "Normal", reason: Reason.BackupCompleted, message: `backup completed${size ? `: ${size}` : ""} in ${formatDuration(done.getTime() - start)} (Job ${jobName})` }],
+    events: [{ type: "Normal", reason: Reason.BackupCompleted, message: `backup completed${size ? `: ${size}` : ""}${data.format ? ` (${data.format})` : ""} in ${formatDuration(done.getTime() - start)} (Job ${jobName})` }],
   };
 }
 

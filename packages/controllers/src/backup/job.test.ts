@@ -1,7 +1,8 @@
 // The built tool Job compared field by field with the execution contract.
 import { expect } from "chai";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pvcAccess } from "./destination.ts";
@@ -9,6 +10,10 @@ import { backupFilePath, toolEnv } from "./env.ts";
 import { AnnotationRunAsRoot, buildBackupJob, PLAIN_FILES_REPORT, toolJobName } from "./job.ts";
 import { parseToolReport } from "./report.ts";
 import { backup, pod, tool } from "./testdata.ts";
+import { repoAccessFor } from "../backuprepo/access.ts";
+import { sealedLayout } from "./plain-files.ts";
+
+const DP_AGENT = fileURLToPath(new URL("../../../agent/bin/dp-agent", import.meta.url));
 
 describe("toolEnv", () => {
   it("follows the KubeBlocks 0.6 order, then the repo, then the tool's own env", () => {
@@ -65,6 +70,24 @@ describe("buildBackupJob", () => {
     expect(spec.securityContext).to.deep.equal({ runAsNonRoot: true, runAsUser: 65532 });
   });
 
+  it("in the sealed layout runs the tool as an init container writing into a scratch /backupdata, then dp-agent seals BACKUP_DIR into the repo (moved to /dp/repo)", () => {
+    const encrypted = repoAccessFor({ metadata: { name: "repo" }, spec: { storageProviderRef: "p", pvReclaimPolicy: "Retain", encryption: { keySecretRef: { name: "k", namespace: "default", key: "key" } } } });
+    const access = sealedLayout(encrypted);
+    const env = toolEnv({ backupName: "b1", filePath: "/ns/b1", target: input.target, secret: { name: "cred" }, access, tool: tool() });
+    const spec = buildBackupJob({ ...input, access, env, sealImage: "agent:1" }, 0).spec!.template.spec!;
+    const [toolC, seal] = [spec.initContainers![0]!, spec.containers[0]!];
+    expect(spec.initContainers!.map((c) => c.name)).to.deep.equal(["backup"]);
+    expect(spec.containers.map((c) => c.name)).to.deep.equal(["seal"]);
+    expect(toolC.volumeMounts!.map((m) => `${m.name}:${m.mountPath}`)).to.deep.equal(["data:/data", "dp-backup-data:/dp/repo", "dp-encryption-key:/etc/dataprotection/encryption", "dp-plain-files:/backupdata"]);
+    expect(spec.volumes!.find((v) => v.name === "dp-plain-files")).to.deep.equal({ name: "dp-plain-files", emptyDir: {} });
+    expect(seal.image).to.equal("agent:1");
+    expect(seal.command!.join(" ")).to.contain('dp-agent push-dir "$BACKUP_DIR" --name plain-files.dpar');
+    const sealEnv = Object.fromEntries(seal.env!.map((e) => [e.name, e.value]));
+    expect(sealEnv).to.include({ DP_REPO_PATH: "/dp/repo", BACKUP_DIR: "/backupdata/ns/b1", DP_BACKUP_PATH: "ns/b1", DP_ENCRYPTION_KEY_FILE: "/etc/dataprotection/encryption/key" });
+    expect(Object.keys(sealEnv), "the seal container gets no database credentials").to.not.include.members(["DB_USER", "DB_PASSWORD"]);
+    expect(seal.volumeMounts).to.deep.equal(toolC.volumeMounts!.slice(1));
+  });
+
   it("runs as root (uid 0, explicitly: images may name another user) only when the tool asks", () => {
     const rootTool = { ...tool(), metadata: { name: "volume", annotations: { [AnnotationRunAsRoot]: "true" } } };
     expect(buildBackupJob({ ...input, tool: rootTool }, 0).spec!.template.spec!.securityContext).to.deep.equal({ runAsUser: 0, runAsNonRoot: false });
@@ -86,6 +109,43 @@ describe("PLAIN_FILES_REPORT", () => {
     const r = parseToolReport(readFileSync(term, "utf8"));
     expect(r).to.deep.include({ totalSize: 13, plainFiles: true, files: [{ name: "a.txt" }, { name: "sub/b.bin" }] });
     expect(r?.checksum).to.match(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it("gives the checksum dp-agent verify-files recomputes before a restore, which refuses a changed byte, an extra file and a file swapped for a symlink", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dp-report-"));
+    const backupDir = join(dir, "bk");
+    mkdirSync(join(backupDir, "z", "a b"), { recursive: true });
+    writeFileSync(join(backupDir, "base.tar"), Buffer.alloc(300_000, 7));
+    writeFileSync(join(backupDir, "Zeta"), "upper sorts first in C order");
+    writeFileSync(join(backupDir, "z", "a b", "we\\ird\"q.txt"), "odd name");
+    writeFileSync(join(backupDir, "backup.info"), '{"totalSize":"293K","manifests":{"backupTool":{"uploadTotalSize":"293K"}}}');
+    const term = join(dir, "term");
+    writeFileSync(term, "");
+    execFileSync("sh", ["-c", PLAIN_FILES_REPORT.replace("t=/dev/termination-log", `t=${term}`), "dp-tool", "true"], { env: { ...process.env, BACKUP_DIR: backupDir } });
+    const r = parseToolReport(readFileSync(term, "utf8"))!;
+    expect(r.backupInfo).to.deep.equal({ totalSize: "293K", manifests: { backupTool: { uploadTotalSize: "293K" } } });
+    expect(r.files!.map((f) => f.name)).to.deep.equal(["Zeta", "backup.info", "base.tar", 'z/a b/we\\ird"q.txt']);
+    const verify = () => spawnSync(DP_AGENT, ["verify-files", backupDir, "--expect", r.checksum!], { encoding: "utf8", env: { ...process.env, DP_TERMINATION_MESSAGE_PATH: join(dir, "agent-term") } });
+    const ok = verify();
+    expect(ok.status, ok.stderr).to.equal(0);
+    expect(ok.stdout).to.contain("4 files");
+
+    const tar = readFileSync(join(backupDir, "base.tar"));
+    tar[123_456] ^= 1;
+    writeFileSync(join(backupDir, "base.tar"), tar);
+    const changed = verify();
+    expect(changed.status).to.equal(1);
+    expect(changed.stderr).to.match(/^dp-agent: the plain files in .* have checksum sha256:[0-9a-f]{64}, not sha256:[0-9a-f]{64} as the Backup recorded/);
+    tar[123_456] ^= 1;
+    writeFileSync(join(backupDir, "base.tar"), tar);
+    expect(verify().status).to.equal(0);
+
+    writeFileSync(join(backupDir, "extra"), "");
+    expect(verify().status).to.equal(1);
+    rmSync(join(backupDir, "extra"));
+    renameSync(join(backupDir, "Zeta"), join(dir, "Zeta"));
+    symlinkSync(join(dir, "Zeta"), join(backupDir, "Zeta"));
+    expect(verify().status, "a symlink is not the file it points to").to.equal(1);
   });
 
   it("keeps the tool's exit status", () => {

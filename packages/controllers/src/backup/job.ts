@@ -4,6 +4,7 @@ import type { V1Container, V1EnvVar, V1Job, V1PodSpec, V1PodTemplateSpec, V1Volu
 import type { Backup, BackupTool } from "@dataprotection/api";
 import { childName } from "@dataprotection/runtime";
 import type { RepoAccess } from "../backuprepo/access.ts";
+import { PLAIN_FILES_MARKER, sealContainer } from "./plain-files.ts";
 
 export const LabelBackupName = "dataprotection.kubeblocks.io/backup-name";
 /** On VolumeSnapshots: the uid of the Backup that made them (they carry no owner reference, see snapshot.ts). */
@@ -37,8 +38,11 @@ export function childLabels(backup: Backup, role: string): Record<string, string
 /**
  * Runs the tool's command unchanged ("$@"); when it succeeded without leaving a
  * termination message (a tool writing plain files into BACKUP_DIR instead of using
- * dp-agent), reports the files' total size, a sha256 over them and up to 40 names.
- * No "$$" and no "$(NAME)": the kubelet would expand them.
+ * dp-agent), reports the files' total size, a sha256 over them (`sha256sum` lines, sorted: what
+ * `dp-agent verify-files` recomputes before a restore), up to 40 names, and backup.info (base64,
+ * when at most 1536 bytes) as KubeBlocks 0.6 tools write it. It also leaves PLAIN_FILES_MARKER,
+ * which tells the seal container (plain-files.ts) to store the files when BACKUP_DIR is scratch.
+ * No "$$" and no "$(NAME)": the kubelet would expand them (so backticks, inside which "\\" is "\").
  */
 export const PLAIN_FILES_REPORT = [
   '"$@"',
@@ -51,10 +55,13 @@ export const PLAIN_FILES_REPORT = [
   "  for f in `find . -type f | sed 's|^\\./||' | LC_ALL=C sort`; do",
   "    s=`wc -c < \"$f\" | tr -d ' '`; total=`expr \"$total\" + \"$s\"`",
   "    n=`expr \"$n\" + 1`",
-  "    if [ \"$n\" -le 40 ]; then q=`printf '%s' \"$f\" | sed 's/[\\\\\"]/\\\\&/g'`; names=\"$names${names:+,}\\\"$q\\\"\"; fi",
+  "    if [ \"$n\" -le 40 ] && [ ${#names} -lt 1200 ]; then q=`printf '%s' \"$f\" | sed 's/[\\\\\\\\\"]/\\\\\\\\&/g'`; names=\"$names${names:+,}\\\"$q\\\"\"; fi",
   "  done",
   "  sum=`find . -type f | sed 's|^\\./||' | LC_ALL=C sort | while read -r f; do sha256sum \"$f\"; done | sha256sum | cut -d' ' -f1`",
-  "  printf '{\"totalSize\":%s,\"checksum\":\"sha256:%s\",\"files\":[%s],\"plainFiles\":true}' \"$total\" \"$sum\" \"$names\" > \"$t\"",
+  "  info=''",
+  "  if [ -f backup.info ] && [ `wc -c < backup.info` -le 1536 ]; then info=`base64 < backup.info | tr -d '\\n'`; fi",
+  "  printf '{\"totalSize\":%s,\"checksum\":\"sha256:%s\",\"files\":[%s],\"plainFiles\":true,\"backupInfo\":\"%s\"}' \"$total\" \"$sum\" \"$names\" \"$info\" > \"$t\"",
+  `  if [ -n "$DP_SEAL_PLAIN_FILES" ]; then cp "$t" "${PLAIN_FILES_MARKER}" 2>/dev/null || true; fi`,
   "fi",
   'exit "$rc"',
 ].join("\n");
@@ -95,7 +102,14 @@ export interface ToolPodInput {
   role: string;
   /** Restart policy of the pod: Never for Jobs, Always for the logfile StatefulSet. */
   restartPolicy: "Never" | "Always";
+  /** The sealed layout (plain-files.ts): the tool runs as an init container, then dp-agent (this image) seals BACKUP_DIR. */
+  sealImage?: string;
+  /** Containers that run before the tool (unsealing a sealed parent's files for an incremental tool). */
+  before?: V1Container[];
 }
+
+/** The env the seal container needs: the repo's, and where the backup's files and objects are. */
+const SEAL_ENV = new Set(["BACKUP_NAME", "BACKUP_DIR", "DP_BACKUP_PATH", "DP_TOOL"]);
 
 /** Tool pods run non-root: as the target's user when it has one, else 65532, unless the tool asks for root. */
 export function toolSecurityContext(tool: BackupTool, pod: V1Pod | undefined, container: V1Container | undefined): V1PodSpec["securityContext"] {
@@ -122,23 +136,26 @@ export function buildToolPodTemplate(i: ToolPodInput): V1PodTemplateSpec {
   const pod = i.target?.pod;
   const container = i.target?.container;
   const node = pod?.spec?.nodeName;
+  const tool: V1Container = {
+    name: TOOL_CONTAINER,
+    image: i.tool.spec.image || container?.image,
+    imagePullPolicy: "IfNotPresent",
+    command: wrapToolCommand(i.command),
+    env: i.env,
+    envFrom: (i.tool.spec.envFrom ?? []) as V1EnvFromSource[],
+    resources: (i.tool.spec.resources ?? {}) as V1ResourceRequirements,
+    volumeMounts: [...(pod && container ? targetMounts(pod, container) : []), ...i.access.volumeMounts],
+    terminationMessagePolicy: "FallbackToLogsOnError",
+  };
   const spec: V1PodSpec = {
     restartPolicy: i.restartPolicy,
     ...toolServiceAccount(i.tool),
     securityContext: toolSecurityContext(i.tool, pod, container),
     volumes: [...(pod ? targetVolumes(pod) : []), ...i.access.volumes],
     tolerations: pod?.spec?.tolerations,
-    containers: [{
-      name: TOOL_CONTAINER,
-      image: i.tool.spec.image || container?.image,
-      imagePullPolicy: "IfNotPresent",
-      command: wrapToolCommand(i.command),
-      env: i.env,
-      envFrom: (i.tool.spec.envFrom ?? []) as V1EnvFromSource[],
-      resources: (i.tool.spec.resources ?? {}) as V1ResourceRequirements,
-      volumeMounts: [...(pod && container ? targetMounts(pod, container) : []), ...i.access.volumeMounts],
-      terminationMessagePolicy: "FallbackToLogsOnError",
-    }],
+    ...(i.sealImage
+      ? { initContainers: [...(i.before ?? []), tool], containers: [sealContainer(i.sealImage, [...i.access.env, ...i.env.filter((e) => SEAL_ENV.has(e.name))], i.access)] }
+      : { ...(i.before?.length ? { initContainers: i.before } : {}), containers: [tool] }),
   };
   if (node) spec.affinity = nodeAffinity(node);
   return { metadata: { labels: childLabels(i.backup, i.role) }, spec };

@@ -24,6 +24,7 @@ export const Reason = {
   JobFailed: "JobFailed",
   JobNotFound: "JobNotFound",
   PodCannotStart: "PodCannotStart",
+  DataNotStored: "DataNotStored",
   HookFailed: "HookFailed",
   SnapshotFailed: "SnapshotFailed",
   SnapshotAPIUnavailable: "SnapshotAPIUnavailable",

@@ -118,7 +118,7 @@ export class BackupReconciler {
     const bound = await this.backupClaimBound(ctx, b, v.plan.destination, now);
     if (bound) return bound;
     if (v.plan.type === BackupType.Logfile) return startLogfile(b, v.plan, now);
-    return startDatafile(b, v.plan, now);
+    return startDatafile(b, v.plan, now, this.op.agentImage);
   }
 
   /** Before a tool pod: its backup PVC exists and has bound (claim-wait.ts); a Decision while not. */

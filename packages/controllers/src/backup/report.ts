@@ -10,6 +10,8 @@ export interface ToolReport {
   files?: BackupFile[];
   checkpoint?: string;
   plainFiles?: boolean;
+  /** backup.info as a KubeBlocks 0.6 tool wrote it (plain-files report), when it is a JSON object. */
+  backupInfo?: Record<string, unknown>;
 }
 
 /** Parses a termination message; undefined when it is not a JSON report. */
@@ -29,7 +31,18 @@ export function parseToolReport(message: string | undefined): ToolReport | undef
   if (typeof o.checkpoint === "string") r.checkpoint = o.checkpoint;
   if (Array.isArray(o.files)) r.files = o.files.flatMap(reportedFile);
   if (o.plainFiles === true) r.plainFiles = true;
+  const info = typeof o.backupInfo === "string" && o.backupInfo ? decodeBackupInfo(o.backupInfo) : undefined;
+  if (info) r.backupInfo = info;
   return r;
+}
+
+function decodeBackupInfo(b64: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(b64, "base64").toString("utf8"));
+    return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 // A file entry: a name, or (dp-agent) { name, size: stored bytes, checksum }.
@@ -40,8 +53,9 @@ function reportedFile(f: unknown): BackupFile[] {
   return [{ name, ...(typeof size === "number" && Number.isFinite(size) ? { size: formatBytes(size) } : {}), ...(typeof checksum === "string" ? { checksum } : {}) }];
 }
 
+// The tool container is an init container in the sealed layout (plain-files.ts).
 function toolStatus(pod: V1Pod | undefined, container = TOOL_CONTAINER) {
-  return pod?.status?.containerStatuses?.find((c) => c.name === container);
+  return [...(pod?.status?.containerStatuses ?? []), ...(pod?.status?.initContainerStatuses ?? [])].find((c) => c.name === container);
 }
 
 /** The tool container's termination message (empty string when none). */

@@ -196,8 +196,8 @@ function decideNew(b: Builder, plan: RestorePlan): Decision {
     b.condition(Cond.Verified, true, "ChecksumsMatch", "every object of the backup matched its checksum");
     b.event(EventReason.Verified, `every object of Backup "${plan.backup.metadata.name}" matched its checksum`);
   } else if (!plan.volumeSnapshotName && plan.verify.length === 0 && !b.conditionTrue(Cond.Verified)) {
-    b.condition(Cond.Verified, false, "NoChecksums", "the backup was not written by dp-agent: nothing to verify");
-    b.event(EventReason.VerificationSkipped, `Backup "${plan.backup.metadata.name}" has no agent checksums: restoring without verification`, "Warning");
+    b.condition(Cond.Verified, false, "NoChecksums", "the backup records no data format and no checksum (its tool stored nothing, or it was made before dataFormat was recorded): nothing to verify");
+    b.event(EventReason.VerificationSkipped, `Backup "${plan.backup.metadata.name}" records no checksum: restoring without verification`, "Warning");
   }
   if (physical) return b.phase(RestoreJobPhase.InProgressPhy, EventReason.ScalingDown, `stopping the target and restoring ${plan.volumeSnapshotName ? `VolumeSnapshot "${plan.volumeSnapshotName}"` : "the data files"}`);
   return b.phase(RestoreJobPhase.InProgressLogic, EventReason.LogicalRestoring, "restoring through the running target pods");
@@ -225,7 +225,7 @@ function decidePhysical(b: Builder, plan: RestorePlan): Decision {
   if (plan.volumeSnapshotName) return snapshotStep(b, plan, sts);
 
   if (!job) {
-    return b.act({ type: "createJob", name: jobName, build: (a) => buildPhysicalJob(rj, plan, a) })
+    return b.act({ type: "createJob", name: jobName, build: (a) => buildPhysicalJob(rj, plan, a, b.obs.agentImage) })
       .event(EventReason.Restoring, `restoring ${plan.steps.map((s) => `${s.kind} Backup "${s.backup.metadata.name}"`).join(", then ")} into the volumes of StatefulSet "${name}"`)
       .wait();
   }
@@ -316,7 +316,7 @@ function decideLogical(b: Builder, plan: RestorePlan): Decision {
     const name = logicalJobName(rj, pod.metadata?.name ?? "");
     const job = b.obs.jobs.get(name);
     if (!job) {
-      b.act({ type: "createJob", name, build: (a) => buildLogicalJob(rj, plan, a, pod) })
+      b.act({ type: "createJob", name, build: (a) => buildLogicalJob(rj, plan, a, pod, b.obs.agentImage) })
         .event(EventReason.LogicalRestoring, `running the logical restore of Backup "${plan.backup.metadata.name}" against pod "${pod.metadata?.name}" (podScope ${scope})`);
       running++;
       continue;

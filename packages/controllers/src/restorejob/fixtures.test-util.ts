@@ -4,7 +4,7 @@ import type { Backup, BackupRepo, BackupTool, RestoreJob } from "@dataprotection
 
 export const NS = "ns";
 
-export function backup(name: string, o: { type?: "datafile" | "logfile" | "snapshot"; phase?: string; tool?: string; repo?: string; parent?: string; chain?: string[]; start?: string; stop?: string; policy?: string; checksum?: boolean; snapshot?: string } = {}): Backup {
+export function backup(name: string, o: { type?: "datafile" | "logfile" | "snapshot"; phase?: string; tool?: string; repo?: string; parent?: string; chain?: string[]; start?: string; stop?: string; policy?: string; checksum?: boolean; snapshot?: string; format?: "Agent" | "PlainFiles" | "SealedPlainFiles" } = {}): Backup {
   return {
     apiVersion: "dataprotection.kubeblocks.io/v1alpha1",
     kind: "Backup",
@@ -19,7 +19,7 @@ export function backup(name: string, o: { type?: "datafile" | "logfile" | "snaps
       completionTimestamp: o.stop,
       manifests: {
         ...(o.start || o.stop ? { backupLog: { startTime: o.start, stopTime: o.stop } } : {}),
-        ...(o.checksum === false ? {} : { backupTool: { filePath: `/${NS}/${name}`, checksum: "sha256:00", files: [{ name: "dir.dpar" }] } }),
+        ...(o.checksum === false ? {} : { backupTool: { filePath: `/${NS}/${name}`, checksum: "sha256:00", files: [{ name: "dir.dpar" }], dataFormat: o.format ?? "Agent" } }),
         ...(o.snapshot ? { backupSnapshot: { volumeSnapshotName: o.snapshot } } : {}),
       },
     },

@@ -30,8 +30,32 @@ describe("restorejob job builders", () => {
     expect(spec.volumes?.map((v) => v.persistentVolumeClaim?.claimName)).to.deep.equal(["dp-backup-repo"]);
   });
 
+  it("verifies plain files kept in the repo with dp-agent verify-files against the checksum in the Backup's status", () => {
+    const p = okPlan(planRestore({ restore: restoreJob({ backup: "kb" }), backups: [backup("kb", { format: "PlainFiles" })], tools: new Map([["vol", t]]), repos: new Map([["repo", repo()]]) }));
+    const c = buildVerifyJob(rj, p, access, "agent:1").spec!.template.spec!.containers[0]!;
+    expect(c.command).to.deep.equal(["dp-agent", "verify-files", "/backupdata/ns/kb", "--expect", "sha256:00"]);
+    expect(c.volumeMounts?.map((m) => m.mountPath)).to.deep.equal(["/backupdata"]);
+  });
+
+  it("unpacks each sealed backup into a scratch BACKUP_DIR before the tool's restore commands, with the repo moved out of /backupdata", () => {
+    const sealed = [backup("b0", { format: "SealedPlainFiles" }), backup("i1", { parent: "b0", chain: ["b0"], format: "SealedPlainFiles" })];
+    const p = okPlan(planRestore({ restore: rj, backups: sealed, tools: new Map([["vol", t]]), repos: new Map([["repo", repo()]]) }));
+    const spec = buildPhysicalJob(rj, p, access, "agent:1").spec!.template.spec!;
+    const all = [...spec.initContainers!, ...spec.containers];
+    expect(all.map((c) => c.name)).to.deep.equal(["unseal-0", "unseal-1", "restore-0", "restore-1"]);
+    expect(all.slice(0, 2).map((c) => [c.image, envOf(c.env).BACKUP_DIR, envOf(c.env).DP_BACKUP_PATH, envOf(c.env).DP_REPO_PATH])).to.deep.equal([
+      ["agent:1", "/backupdata/ns/b0", "ns/b0", "/dp/repo"],
+      ["agent:1", "/backupdata/ns/i1", "ns/i1", "/dp/repo"],
+    ]);
+    expect(all[0]!.command!.join(" ")).to.contain("dp-agent pull-dir \"$BACKUP_DIR\" --name plain-files.dpar");
+    expect(all[3]!.volumeMounts?.map((m) => `${m.name}:${m.mountPath}`)).to.deep.equal(["data:/data", "dp-backup-data:/dp/repo", "dp-plain-files:/backupdata"]);
+    expect(envOf(all[3]!.env)).to.include({ BACKUP_DIR: "/backupdata/ns/i1", DP_REPO_PATH: "/dp/repo" });
+    // Plain dp-agent backups keep the usual layout.
+    expect(buildPhysicalJob(rj, plan, access, "agent:1").spec!.template.spec!.volumes!.map((v) => v.name)).to.not.include("dp-plain-files");
+  });
+
   it("runs base then incremental restore commands in order with targetVolumes, the backup volume and the contract env", () => {
-    const job = buildPhysicalJob(rj, plan, access);
+    const job = buildPhysicalJob(rj, plan, access, "agent");
     const spec = job.spec!.template.spec!;
     expect(job.spec?.backoffLimit).to.equal(2);
     expect(spec.restartPolicy).to.equal("Never");
@@ -45,7 +69,7 @@ describe("restorejob job builders", () => {
   });
 
   it("runs a logical restore on the target pod's node against its IP, with its PVCs at its mount paths", () => {
-    const job = buildLogicalJob(rj, plan, access, pod("db-1", { ip: "10.1.2.3" }));
+    const job = buildLogicalJob(rj, plan, access, pod("db-1", { ip: "10.1.2.3" }), "agent");
     const spec = job.spec!.template.spec!;
     expect(job.metadata?.name).to.equal("rj-logic-db-1");
     expect(spec.nodeName).to.equal("node-1");
@@ -60,17 +84,17 @@ describe("restorejob job builders", () => {
     expect(shellCommand(["sh -c 'x'"])).to.deep.equal({ command: ["sh", "-c"], args: ["sh -c 'x'"] });
     const kb = tool("kb", { physical: ["sh", "-c", "set -e; mkdir -p ${DATA_DIR}; tar -xf ${BACKUP_DIR}/base.tar -C ${DATA_DIR}"] });
     const p = okPlan(planRestore({ restore: restoreJob({ backup: "b0" }), backups: [backup("b0", { tool: "kb" })], tools: new Map([["kb", kb]]), repos: new Map([["repo", repo()]]) }));
-    const c = buildPhysicalJob(restoreJob({ backup: "b0" }), p, access).spec!.template.spec!.containers[0]!;
+    const c = buildPhysicalJob(restoreJob({ backup: "b0" }), p, access, "agent").spec!.template.spec!.containers[0]!;
     expect(c.command).to.deep.equal(["sh", "-c", "set -e; mkdir -p ${DATA_DIR}; tar -xf ${BACKUP_DIR}/base.tar -C ${DATA_DIR}"]);
     expect(c.args).to.equal(undefined);
   });
 
   it("restores as root when the tool is annotated run-as-root, otherwise as the image's user", () => {
-    expect(buildPhysicalJob(rj, plan, access).spec!.template.spec!.securityContext).to.equal(undefined);
+    expect(buildPhysicalJob(rj, plan, access, "agent").spec!.template.spec!.securityContext).to.equal(undefined);
     const rootTool = { ...t, metadata: { ...t.metadata, annotations: { "dataprotection.kubeblocks.io/run-as-root": "true" } } };
     const p = okPlan(planRestore({ restore: rj, backups: chain, tools: new Map([["vol", rootTool]]), repos: new Map([["repo", repo()]]) }));
-    expect(buildPhysicalJob(rj, p, access).spec!.template.spec!.securityContext).to.deep.equal({ runAsUser: 0, runAsNonRoot: false });
-    expect(buildLogicalJob(rj, p, access, pod("db-1")).spec!.template.spec!.securityContext).to.deep.equal({ runAsUser: 0, runAsNonRoot: false });
+    expect(buildPhysicalJob(rj, p, access, "agent").spec!.template.spec!.securityContext).to.deep.equal({ runAsUser: 0, runAsNonRoot: false });
+    expect(buildLogicalJob(rj, p, access, pod("db-1"), "agent").spec!.template.spec!.securityContext).to.deep.equal({ runAsUser: 0, runAsNonRoot: false });
   });
 
   it("passes the recovery time to every step of a point-in-time restore", () => {
@@ -80,7 +104,7 @@ describe("restorejob job builders", () => {
     ];
     const r = restoreJob({ restoreTime: "2024-05-01T10:30:00Z" });
     const p = okPlan(planRestore({ restore: r, backups: bs, tools: new Map([["vol", tool("vol", { physical: ["full"] })], ["pitr", tool("pitr", { physical: ["replay"] })]]), repos: new Map([["repo", repo()]]) }));
-    const spec = buildPhysicalJob(r, p, access).spec!.template.spec!;
+    const spec = buildPhysicalJob(r, p, access, "agent").spec!.template.spec!;
     const log = spec.containers[0]!;
     expect(log.args).to.deep.equal(["replay"]);
     expect(envOf(log.env)).to.include({

@@ -3,12 +3,13 @@
 // the last one as the main container, so a Job is one ordered, retryable unit.
 import type { V1Container, V1EnvVar, V1Job, V1Pod, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import { ROOT_SECURITY_CONTEXT, runsAsRoot, toolServiceAccount } from "../backup/job.ts";
-import type { Backup, BackupTool, RestoreJob } from "@dataprotection/api";
+import { BackupDataFormat, type Backup, type BackupTool, type RestoreJob } from "@dataprotection/api";
+import { dataFormatOf, sealedLayout, unsealContainer } from "../backup/plain-files.ts";
 import { childName, setControllerReference, type KubeObject } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
 import type { RepoAccess } from "../backuprepo/access.ts";
 import { backupDirOf, backupFilePath, toolEnv } from "../backup/env.ts";
-import { commandsOf, type RestoreMode, type RestorePlan, type RestoreStep } from "./plan.ts";
+import { commandsOf, hasSealedSteps, type RestoreMode, type RestorePlan, type RestoreStep } from "./plan.ts";
 import { iso, startTimeOf } from "./pitr.ts";
 
 /** Label on every child of a RestoreJob, naming it. */
@@ -68,12 +69,18 @@ export function jobShell(rj: RestoreJob, name: string, stage: string, labels: Re
   return setControllerReference(job, rj as RestoreJob & KubeObject, Kinds.RestoreJob);
 }
 
-/** One container per backup: `dp-agent verify` reads every chunk and checks every checksum, writing nothing. */
+/**
+ * One container per backup, writing nothing: `dp-agent verify` reads every chunk of a backup's
+ * objects and checks every checksum; `dp-agent verify-files` checks plain files kept in the repo
+ * against the checksum the Backup's status recorded (the API server is the trust anchor).
+ */
 export function buildVerifyJob(rj: RestoreJob, plan: RestorePlan, access: RepoAccess, agentImage: string): V1Job {
   const containers: V1Container[] = plan.verify.map((b, i) => ({
     name: `verify-${i}`,
     image: agentImage,
-    command: ["dp-agent", "verify"],
+    command: dataFormatOf(b) === BackupDataFormat.PlainFiles
+      ? ["dp-agent", "verify-files", backupDirOf(filePathOf(b)), "--expect", b.status?.manifests?.backupTool?.checksum ?? "none recorded"]
+      : ["dp-agent", "verify"],
     env: [
       { name: "BACKUP_NAME", value: b.metadata.name ?? "" },
       { name: "BACKUP_DIR", value: backupDirOf(filePathOf(b)) },
@@ -125,10 +132,24 @@ function restoreSecurityContext(plan: RestorePlan): Partial<NonNullable<V1Job["s
   return plan.steps.some((s) => runsAsRoot(s.tool)) ? { securityContext: { ...ROOT_SECURITY_CONTEXT } } : {};
 }
 
+/**
+ * The repo access of a restore pod and the containers that run before its steps: with sealed
+ * plain files, the sealed layout (plain-files.ts) and one unseal container per sealed backup.
+ */
+export function restoreLayout(plan: RestorePlan, repoAccess: RepoAccess, agentImage: string): { access: RepoAccess; unseal: V1Container[] } {
+  if (!hasSealedSteps(plan)) return { access: repoAccess, unseal: [] };
+  const access = sealedLayout(repoAccess);
+  const unseal = plan.steps
+    .filter((s) => dataFormatOf(s.backup) === BackupDataFormat.SealedPlainFiles)
+    .map((s, i) => unsealContainer(`unseal-${i}`, agentImage, backupDirOf(filePathOf(s.backup)), filePathOf(s.backup).slice(1), access));
+  return { access, unseal };
+}
+
 /** The physical restore: targetVolumes mounted at targetVolumeMounts plus the backup volume. */
-export function buildPhysicalJob(rj: RestoreJob, plan: RestorePlan, access: RepoAccess): V1Job {
+export function buildPhysicalJob(rj: RestoreJob, plan: RestorePlan, repoAccess: RepoAccess, agentImage: string): V1Job {
+  const { access, unseal } = restoreLayout(plan, repoAccess, agentImage);
   const mounts = (rj.spec.targetVolumeMounts ?? []) as V1VolumeMount[];
-  const containers = plan.steps.map((s, i) => stepContainer(rj, plan, s, i, "physical", access, mounts));
+  const containers = [...unseal, ...plan.steps.map((s, i) => stepContainer(rj, plan, s, i, "physical", access, mounts))];
   const volumes = [...((rj.spec.targetVolumes ?? []) as V1Volume[]), ...access.volumes];
   return jobShell(rj, physicalJobName(rj), "physical", {}, containers, volumes, { ...toolServiceAccount(plan.steps[plan.steps.length - 1]!.tool), ...restoreSecurityContext(plan) });
 }
@@ -137,12 +158,13 @@ export function buildPhysicalJob(rj: RestoreJob, plan: RestorePlan, access: Repo
  * The logical restore into one running target pod: on its node, DB_HOST = its IP,
  * credentials from target.secret, and its PVC volumes at its container's mount paths.
  */
-export function buildLogicalJob(rj: RestoreJob, plan: RestorePlan, access: RepoAccess, pod: V1Pod): V1Job {
+export function buildLogicalJob(rj: RestoreJob, plan: RestorePlan, repoAccess: RepoAccess, pod: V1Pod, agentImage: string): V1Job {
+  const { access, unseal } = restoreLayout(plan, repoAccess, agentImage);
   const container = pod.spec?.containers[0] ?? { name: "main" };
   const pvcVolumes = (pod.spec?.volumes ?? []).filter((v) => v.persistentVolumeClaim);
   const names = new Set(pvcVolumes.map((v) => v.name));
   const mounts = (container.volumeMounts ?? []).filter((m) => names.has(m.name));
-  const containers = plan.steps.map((s, i) => stepContainer(rj, plan, s, i, "logical", access, mounts, { pod, container }));
+  const containers = [...unseal, ...plan.steps.map((s, i) => stepContainer(rj, plan, s, i, "logical", access, mounts, { pod, container }))];
   const podName = pod.metadata?.name ?? "";
   return jobShell(rj, logicalJobName(rj, podName), "logical", { [LabelTargetPod]: podName }, containers, [...pvcVolumes, ...access.volumes], {
     nodeName: pod.spec?.nodeName,

@@ -21,6 +21,15 @@ describe("restorejob plan", () => {
     if (p.kind === "ok") expect(p.plan.verify.map((b) => b.metadata.name)).to.deep.equal(["full"]);
   });
 
+  it("verifies plain files and sealed plain files too, but refuses a chain that mixes them (one BACKUP_DIR layout per pod)", () => {
+    for (const format of ["PlainFiles", "SealedPlainFiles"] as const) {
+      const p = plan([backup("full", { format })]);
+      expect(p.kind === "ok" && p.plan.verify.map((b) => b.metadata.name)).to.deep.equal(["full"]);
+    }
+    const mixed = plan([backup("b0", { format: "PlainFiles" }), backup("i1", { parent: "b0", chain: ["b0"], format: "SealedPlainFiles" })], { backup: "i1" });
+    expect(steps(mixed)).to.deep.equal(["fail:MixedDataFormats"]);
+  });
+
   it("restores an incremental chain base first, in the recorded order", () => {
     const bs = [backup("b0"), backup("i1", { parent: "b0", chain: ["b0"] }), backup("i2", { parent: "i1", chain: ["b0", "i1"] })];
     expect(steps(plan(bs, { backup: "i2" }))).to.deep.equal(["base:b0", "incremental:i1", "incremental:i2"]);

@@ -1,6 +1,7 @@
 // Pure: what a RestoreJob restores. Resolves the Backup, its incremental chain, the
 // point-in-time choice, the tools and the repo into ordered steps, or says why not.
-import { BackupPhase, BackupType, type Backup, type BackupRepo, type BackupTool, type RestoreJob } from "@dataprotection/api";
+import { BackupDataFormat, BackupPhase, BackupType, type Backup, type BackupRepo, type BackupTool, type RestoreJob } from "@dataprotection/api";
+import { dataFormatOf } from "../backup/plain-files.ts";
 import { choosePitr } from "./pitr.ts";
 import { Reason } from "./reasons.ts";
 
@@ -25,7 +26,7 @@ export interface RestorePlan {
   pitr?: { time: Date; base: Backup; log: Backup };
   /** Snapshot backups: the VolumeSnapshot the target PVCs are provisioned from. */
   volumeSnapshotName?: string;
-  /** Backups whose agent checksums are verified before the target is touched. */
+  /** Backups whose data is verified (dp-agent objects, or plain files against the recorded checksum) before the target is touched. */
   verify: Backup[];
 }
 
@@ -122,14 +123,20 @@ export function planRestore(i: PlanInputs): PlanResult {
     if (!legacyPVC) return fail(Reason.RepoNotFound, `Backup "${ns}/${base.backup.metadata.name}" records neither status.backupRepoName nor status.persistentVolumeClaimName: its data cannot be found`);
   }
 
-  const verify = steps.map((s) => s.backup).filter(hasAgentChecksums);
+  // Plain files kept in the repo are read at BACKUP_DIR; sealed ones are unpacked into a scratch
+  // BACKUP_DIR at the same path: one pod cannot have both.
+  const formats = new Set(steps.map((s) => dataFormatOf(s.backup)));
+  if (formats.has(BackupDataFormat.PlainFiles) && formats.has(BackupDataFormat.SealedPlainFiles)) {
+    return fail(Reason.MixedDataFormats, `the backups to restore mix plain files kept in the repo and sealed plain files (${steps.map((s) => `${s.backup.metadata.name}: ${dataFormatOf(s.backup)}`).join(", ")}): restore them with separate RestoreJobs`);
+  }
+  // Everything with a recorded format is checked before the target is touched.
+  const verify = steps.map((s) => s.backup).filter((b) => dataFormatOf(b) !== undefined);
   return { kind: "ok", plan: { backup, steps, modes, repo, legacyPVC, pitr, verify } };
 }
 
-/** Whether dp-agent wrote the backup (it then has a manifest the agent can verify). */
-export function hasAgentChecksums(b: Backup): boolean {
-  const m = b.status?.manifests?.backupTool;
-  return !!(m?.checksum || m?.files?.length);
+/** Whether any step's plain files were sealed (the restore pod then unpacks them into a scratch BACKUP_DIR). */
+export function hasSealedSteps(plan: RestorePlan): boolean {
+  return plan.steps.some((s) => dataFormatOf(s.backup) === BackupDataFormat.SealedPlainFiles);
 }
 
 /** The base and incrementals (base first) that restore `b`, each Completed. */

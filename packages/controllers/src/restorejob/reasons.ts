@@ -10,6 +10,7 @@ export const Reason = {
   NoRestoreCommands: "NoRestoreCommands",
   RepoNotFound: "RepoNotFound",
   MixedRepos: "MixedRepos",
+  MixedDataFormats: "MixedDataFormats",
   ChainIncomplete: "ChainIncomplete",
   TargetNotFound: "TargetNotFound",
   TargetAmbiguous: "TargetAmbiguous",
