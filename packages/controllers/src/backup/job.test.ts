@@ -71,7 +71,7 @@ describe("buildBackupJob", () => {
   });
 
   it("in the sealed layout runs the tool as an init container writing into a scratch /backupdata, then dp-agent seals BACKUP_DIR into the repo (moved to /dp/repo)", () => {
-    const encrypted = repoAccessFor({ metadata: { name: "repo" }, spec: { storageProviderRef: "p", pvReclaimPolicy: "Retain", encryption: { keySecretRef: { name: "k", namespace: "default", key: "key" } } } });
+    const encrypted = repoAccessFor({ apiVersion: "dataprotection.kubeblocks.io/v1alpha1", kind: "BackupRepo", metadata: { name: "repo" }, spec: { storageProviderRef: "p", pvReclaimPolicy: "Retain", encryption: { algorithm: "AES-256-GCM", keySecretRef: { name: "k", namespace: "default", key: "key" } } } });
     const access = sealedLayout(encrypted);
     const env = toolEnv({ backupName: "b1", filePath: "/ns/b1", target: input.target, secret: { name: "cred" }, access, tool: tool() });
     const spec = buildBackupJob({ ...input, access, env, sealImage: "agent:1" }, 0).spec!.template.spec!;
