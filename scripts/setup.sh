@@ -11,7 +11,7 @@ t0=$SECONDS
 # openssl: test PKI; util-linux: unshare/setpriv for the local node; zstd/tar/rsync:
 # reference tools and tool images; databases for the e2e suites; restic for the bench.
 apt_pkgs=(openssl util-linux zstd tar rsync python3 curl ca-certificates
-  postgresql postgresql-contrib mariadb-server mariadb-client redis-server restic time)
+  postgresql postgresql-contrib mariadb-server mariadb-client mariadb-backup redis-server restic time)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,5 +1,6 @@
 // Datafile backups end to end: the volume tool through dp-agent (1,000 files, restored
-// byte-identical), a KubeBlocks 0.6-style plain-files tool, and deletion removing the data.
+// byte-identical), a KubeBlocks 0.6-style plain-files tool restored by a RestoreJob, and deletion
+// removing the data.
 import { expect } from "chai";
 import { join } from "node:path";
 import { readFile } from "node:fs/promises";
@@ -11,6 +12,7 @@ import {
   backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, deleteBackup, exists, getBackup, hostPathOf, installShared,
   readTree, runJob, seedScript, startTargetPod, testTimeouts,
 } from "./fixtures.ts";
+import { createRestoreJob, createStatefulSet, waitReady, waitRestore } from "../restore/seed.ts";
 
 describe("Backup: datafile backups through a Job", function () {
   this.timeout(240_000);
@@ -19,7 +21,7 @@ describe("Backup: datafile backups through a Job", function () {
   before(async () => {
     const { controlPlane } = await e2eCluster();
     await installShared(controlPlane.kubeConfig);
-    op = await startTestOperator({ controllers: ["backup", "backuptool"], timeouts: testTimeouts });
+    op = await startTestOperator({ controllers: ["backup", "backuptool", "restorejob"], timeouts: testTimeouts });
   });
   after(async () => op?.stop());
 
@@ -91,7 +93,7 @@ describe("Backup: datafile backups through a Job", function () {
     }
   });
 
-  it("runs a KubeBlocks 0.6-style tool that writes plain files into BACKUP_DIR with DB_HOST/DB_USER/DB_PASSWORD, unchanged", async () => {
+  it("runs a KubeBlocks 0.6-style tool that writes plain files into BACKUP_DIR with DB_HOST/DB_USER/DB_PASSWORD, unchanged, and restores it with the tool's own restore command after verifying the kept files", async () => {
     const { controlPlane } = await e2eCluster();
     const kc = controlPlane.kubeConfig;
     const core = kc.makeApiClient(CoreV1Api);
@@ -117,6 +119,19 @@ describe("Backup: datafile backups through a Job", function () {
       expect(info).to.not.contain("s3cret");
       const tar = await readFile(join(dir, "base.tar"));
       expect(tar.includes(Buffer.from("file-19.bin"))).to.equal(true);
+      expect(s.manifests!.backupTool!.dataFormat).to.equal("PlainFiles");
+
+      // A physical RestoreJob into a fresh StatefulSet's claim: verified, then untarred by the tool's command.
+      await createStatefulSet(kc, ns.name, "restored", 1, { app: "restored" });
+      await waitReady(kc, ns.name, "restored", 1);
+      await createRestoreJob(kc, ns.name, "from-kb1", { backupJobName: "kb1", labels: { app: "restored" }, claim: "data-restored-0" });
+      const rj = await waitRestore(kc, ns.name, "from-kb1", "Completed");
+      expect(rj.status?.conditions?.find((c) => c.type === "Verified")?.status).to.equal("True");
+      const source = await readTree(await hostPathOf(kc, ns.name, "data"));
+      const restored = await readTree(await hostPathOf(kc, ns.name, "data-restored-0"));
+      expect(source.size).to.equal(20);
+      expect([...restored.keys()].sort()).to.deep.equal([...source.keys()].sort());
+      for (const [k, v] of source) expect(restored.get(k)!.equals(v), k).to.equal(true);
     } finally {
       await ns.cleanup();
     }

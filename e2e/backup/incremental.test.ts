@@ -1,19 +1,21 @@
-// An incremental chain of 3 with the volume tool; the parent cannot go while children exist.
+// An incremental chain of 3 with the volume tool, restored by one RestoreJob (base, then each
+// increment) and compared with the source; the parent cannot go while children exist.
 import { expect } from "chai";
 import type { Operator } from "@dataprotection/controllers";
 import { e2eCluster, eventsFor, startTestOperator, testNamespace, until } from "../harness.ts";
-import { backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, deleteBackup, getBackup, installShared, runJob, seedScript, startTargetPod, testTimeouts } from "./fixtures.ts";
+import { backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, deleteBackup, getBackup, hostPathOf, installShared, readTree, runJob, seedScript, startTargetPod, testTimeouts } from "./fixtures.ts";
+import { createRestoreJob, createStatefulSet, waitReady, waitRestore } from "../restore/seed.ts";
 
 describe("Backup: incremental chains", function () {
   this.timeout(240_000);
   let op: Operator;
   before(async () => {
     await installShared((await e2eCluster()).controlPlane.kubeConfig);
-    op = await startTestOperator({ controllers: ["backup", "backuptool"], timeouts: testTimeouts });
+    op = await startTestOperator({ controllers: ["backup", "backuptool", "restorejob"], timeouts: testTimeouts });
   });
   after(async () => op?.stop());
 
-  it("records a chain of 3 (base, child, grandchild) and refuses to delete the base while children exist", async () => {
+  it("records a chain of 3 (base, child, grandchild), restores the whole chain into a fresh claim byte-identical, and refuses to delete the base while children exist", async () => {
     const kc = (await e2eCluster()).controlPlane.kubeConfig;
     const ns = await testNamespace(kc, "bk-incr");
     try {
@@ -39,6 +41,18 @@ describe("Backup: incremental chains", function () {
       expect(inc2.status!.backupRepoName).to.equal(base.status!.backupRepoName);
       // Each increment stores the changed files only (plus files.list), far less than the base.
       expect((inc1.status!.manifests!.backupTool!.files ?? []).map((f) => f.name).sort()).to.deep.equal(["dir.dpar", "files.list"]);
+
+      // The chain restores: base, then inc1, then inc2, into a fresh StatefulSet's claim.
+      await createStatefulSet(kc, ns.name, "restored", 1, { app: "restored" });
+      await waitReady(kc, ns.name, "restored", 1);
+      await createRestoreJob(kc, ns.name, "to-inc2", { backupJobName: "inc2", labels: { app: "restored" }, claim: "data-restored-0" });
+      const rj = await waitRestore(kc, ns.name, "to-inc2", "Completed");
+      expect(rj.status?.conditions?.find((c) => c.type === "Verified")?.status).to.equal("True");
+      const source = await readTree(await hostPathOf(kc, ns.name, "data"));
+      const restored = await readTree(await hostPathOf(kc, ns.name, "data-restored-0"));
+      expect(source.size).to.equal(52);
+      expect([...restored.keys()].sort()).to.deep.equal([...source.keys()].sort());
+      for (const [k, v] of source) expect(restored.get(k)!.equals(v), k).to.equal(true);
 
       await deleteBackup(kc, ns.name, "base");
       await until("DeletionBlocked Event", async () => ((await eventsFor(kc, ns.name, "base")).some((e) => e.reason === "DeletionBlocked") ? true : undefined), 60_000);

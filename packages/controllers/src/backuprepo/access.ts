@@ -87,7 +87,8 @@ export function repoAccessFor(repo: BackupRepo, provider?: StorageProvider): Rep
   if (enc) {
     const copy = childName(`dp-repo-${name}`, "encryption");
     secretCopies.push({ from: { namespace: enc.keySecretRef.namespace, name: enc.keySecretRef.name }, to: copy, keys: [enc.keySecretRef.key], purpose: "encryption" });
-    volumes.push({ name: "dp-encryption-key", secret: { secretName: copy, defaultMode: 0o400, items: [{ key: enc.keySecretRef.key, path: ENCRYPTION_KEY_FILE }] } });
+    // Readable by any uid: tool pods run as the target's (non-root) user and have no fsGroup of their own.
+    volumes.push({ name: "dp-encryption-key", secret: { secretName: copy, defaultMode: 0o444, items: [{ key: enc.keySecretRef.key, path: ENCRYPTION_KEY_FILE }] } });
     volumeMounts.push({ name: "dp-encryption-key", mountPath: ENCRYPTION_KEY_DIR, readOnly: true });
     env.push({ name: "DP_ENCRYPTION_KEY_FILE", value: `${ENCRYPTION_KEY_DIR}/${ENCRYPTION_KEY_FILE}` });
   }
