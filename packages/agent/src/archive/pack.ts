@@ -1,6 +1,5 @@
-import type { Dirent, Stats } from "node:fs";
-import { lstat, open, opendir, readlink } from "node:fs/promises";
-import { join } from "node:path";
+import { constants, type Dirent, type Stats } from "node:fs";
+import { type FileHandle, lstat, open, opendir, readlink } from "node:fs/promises";
 import { AgentError, errnoOf } from "../errors.ts";
 import { ARCHIVE_MAGIC, MAX_SEGMENT, S_DATA, S_END, S_HOLE, T_DIR, T_FILE, T_SYMLINK, encodeEntry, segmentHead } from "./format.ts";
 
@@ -12,23 +11,34 @@ const ZERO = Buffer.alloc(BLOCK);
 
 interface Item {
   rel: string;
-  path: string;
   st: Stats;
   link?: string;
   content?: Buffer;
+  /** A large file, opened (O_NOFOLLOW inside its pinned directory) and read by streamFile. */
+  fh?: FileHandle;
 }
+
+/** Test hook: called before each directory or file below the root is opened (the race window). */
+export type BeforeOpen = (rel: string) => Promise<void>;
 
 /**
  * Yield the archive stream of `root`, pre-order, names sorted; warns on stderr about
  * skipped special files. A yielded buffer is valid until the next one is asked for.
+ *
+ * The walk cannot be led out of `root`: every directory is opened O_DIRECTORY|O_NOFOLLOW and
+ * kept open while its entries are read, and each entry is reached through that handle
+ * (/proc/self/fd/N/name), never by a path that a symlink swapped in during the walk could
+ * redirect; files are opened O_NOFOLLOW the same way.
  */
-export async function* packDir(root: string, warn: (msg: string) => void = () => undefined): AsyncGenerator<Buffer> {
+export async function* packDir(root: string, warn: (msg: string) => void = () => undefined, beforeOpen?: BeforeOpen): AsyncGenerator<Buffer> {
   const st = await lstat(root).catch((err: unknown) => {
     throw new AgentError(`cannot read directory ${root}: ${errnoOf(err) ?? String(err)}`);
   });
   if (!st.isDirectory()) throw new AgentError(`${root} is not a directory`);
+  const top = await openDir(root, ".");
+  if (!top) throw new AgentError(`${root} is not a directory`);
   yield ARCHIVE_MAGIC;
-  for await (const item of readAhead(walk(root, "."), READ_AHEAD)) {
+  for await (const item of readAhead(walk(top, ".", beforeOpen), READ_AHEAD, beforeOpen)) {
     const { st: s, rel } = item;
     const base = { p: rel, m: s.mode & 0o7777, u: s.uid, g: s.gid, t: s.mtimeMs };
     if (s.isDirectory()) yield encodeEntry(T_DIR, base);
@@ -36,33 +46,79 @@ export async function* packDir(root: string, warn: (msg: string) => void = () =>
     else if (s.isFile()) {
       yield encodeEntry(T_FILE, { ...base, s: s.size });
       if (item.content) yield* fileSegments(item.content);
-      else yield* streamFile(item.path, rel);
+      else if (item.fh) yield* streamFile(item.fh);
       yield segmentHead(S_END, 0);
     } else warn(`skipping ${rel}: not a regular file, directory or symlink`);
   }
   yield Buffer.from([0]);
 }
 
-// Pre-order walk; the Dirent type spares an lstat to decide whether to descend.
-async function* walk(root: string, rel: string): AsyncGenerator<{ rel: string; path: string; dir: boolean }> {
-  const path = rel === "." ? root : join(root, rel);
-  yield { rel, path, dir: true };
-  const ents: Dirent[] = [];
-  try {
-    for await (const d of await opendir(path, { bufferSize: 256 })) ents.push(d);
-  } catch (err) {
-    throw new AgentError(`cannot list ${path}: ${errnoOf(err) ?? String(err)}`);
+/** An open directory, closed once the walk and every entry read through it are done with it. */
+class PinnedDir {
+  private refs = 1;
+  constructor(
+    readonly fh: FileHandle,
+    readonly st: Stats,
+  ) {}
+
+  /** The path of `name` inside this very directory, whatever its path has become. */
+  entry(name: string): string {
+    return `/proc/self/fd/${this.fh.fd}/${name}`;
   }
-  ents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const d of ents) {
-    const r = rel === "." ? d.name : `${rel}/${d.name}`;
-    if (d.isDirectory()) yield* walk(root, r);
-    else yield { rel: r, path: join(root, r), dir: false };
+
+  hold(): this {
+    this.refs++;
+    return this;
+  }
+
+  async release(): Promise<void> {
+    if (--this.refs === 0) await this.fh.close();
+  }
+}
+
+/** Opens a directory without following a symlink; undefined when it is not a directory (any more). */
+async function openDir(path: string, rel: string): Promise<PinnedDir | undefined> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = errnoOf(err);
+    if (code === "ELOOP" || code === "ENOTDIR") return undefined;
+    throw new AgentError(`cannot read ${rel}: ${code ?? String(err)}`);
+  }
+  return new PinnedDir(fh, await fh.stat());
+}
+
+type Walked = { rel: string; dir: PinnedDir; name?: undefined } | { rel: string; parent: PinnedDir; name: string };
+
+// Pre-order walk; the Dirent type spares an lstat to decide whether to descend.
+async function* walk(dir: PinnedDir, rel: string, beforeOpen?: BeforeOpen): AsyncGenerator<Walked> {
+  try {
+    yield { rel, dir };
+    const ents: Dirent[] = [];
+    try {
+      for await (const d of await opendir(dir.entry("."), { bufferSize: 256 })) ents.push(d);
+    } catch (err) {
+      throw new AgentError(`cannot list ${rel}: ${errnoOf(err) ?? String(err)}`);
+    }
+    ents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const d of ents) {
+      const r = rel === "." ? d.name : `${rel}/${d.name}`;
+      if (d.isDirectory()) {
+        await beforeOpen?.(r);
+        const sub = await openDir(dir.entry(d.name), r);
+        // Replaced by something else since it was listed: take it as what it is now.
+        if (!sub) yield { rel: r, parent: dir.hold(), name: d.name };
+        else yield* walk(sub, r, beforeOpen);
+      } else yield { rel: r, parent: dir.hold(), name: d.name };
+    }
+  } finally {
+    await dir.release();
   }
 }
 
 // Keep up to `n` lstat+read operations in flight while preserving order.
-async function* readAhead(src: AsyncGenerator<{ rel: string; path: string }>, n: number): AsyncGenerator<Item> {
+async function* readAhead(src: AsyncGenerator<Walked>, n: number, beforeOpen?: BeforeOpen): AsyncGenerator<Item> {
   const queue: Promise<Item>[] = [];
   let exhausted = false;
   for (;;) {
@@ -70,7 +126,8 @@ async function* readAhead(src: AsyncGenerator<{ rel: string; path: string }>, n:
       const next = await src.next();
       if (next.done) exhausted = true;
       else {
-        const p = load(next.value.rel, next.value.path);
+        const w = next.value;
+        const p = w.name === undefined ? Promise.resolve({ rel: w.rel, st: w.dir.st }) : load(w.rel, w.parent, w.name, beforeOpen).finally(() => w.parent.release());
         p.catch(() => undefined); // awaited below in order
         queue.push(p);
       }
@@ -81,28 +138,41 @@ async function* readAhead(src: AsyncGenerator<{ rel: string; path: string }>, n:
   }
 }
 
-async function load(rel: string, path: string): Promise<Item> {
+async function load(rel: string, parent: PinnedDir, name: string, beforeOpen?: BeforeOpen): Promise<Item> {
+  const path = parent.entry(name);
   try {
     const st = await lstat(path);
-    if (st.isSymbolicLink()) return { rel, path, st, link: await readlink(path) };
-    if (st.isFile() && st.size <= SMALL) {
-      const fh = await open(path, "r");
-      try {
-        const buf = Buffer.allocUnsafe(st.size);
-        let off = 0;
-        while (off < st.size) {
-          const { bytesRead } = await fh.read(buf, off, st.size - off, off);
-          if (bytesRead === 0) break;
-          off += bytesRead;
-        }
-        return { rel, path, st, content: buf.subarray(0, off) };
-      } finally {
-        await fh.close();
-      }
+    if (st.isSymbolicLink()) return { rel, st, link: await readlink(path) };
+    if (!st.isFile()) return { rel, st };
+    await beforeOpen?.(rel);
+    let fh: FileHandle;
+    try {
+      fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (err) {
+      // Swapped for a symlink after the lstat: store the link, never what it points to.
+      if (errnoOf(err) === "ELOOP") return { rel, st: await lstat(path), link: await readlink(path) };
+      throw err;
     }
-    return { rel, path, st };
+    const fst = await fh.stat();
+    if (!fst.isFile()) {
+      await fh.close();
+      return { rel, st: fst };
+    }
+    if (fst.size > SMALL) return { rel, st: fst, fh };
+    try {
+      const buf = Buffer.allocUnsafe(fst.size);
+      let off = 0;
+      while (off < fst.size) {
+        const { bytesRead } = await fh.read(buf, off, fst.size - off, off);
+        if (bytesRead === 0) break;
+        off += bytesRead;
+      }
+      return { rel, st: fst, content: buf.subarray(0, off) };
+    } finally {
+      await fh.close();
+    }
   } catch (err) {
-    throw new AgentError(`cannot read ${path}: ${errnoOf(err) ?? String(err)}`);
+    throw new AgentError(`cannot read ${rel}: ${errnoOf(err) ?? String(err)}`);
   }
 }
 
@@ -117,10 +187,7 @@ function* fileSegments(content: Buffer): Generator<Buffer> {
 }
 
 // Large files: 1 MiB blocks; all-zero blocks become holes (merged) so sparse files stay small.
-async function* streamFile(path: string, rel: string): AsyncGenerator<Buffer> {
-  const fh = await open(path, "r").catch((err: unknown) => {
-    throw new AgentError(`cannot read ${rel}: ${errnoOf(err) ?? String(err)}`);
-  });
+async function* streamFile(fh: FileHandle): AsyncGenerator<Buffer> {
   try {
     let hole = 0;
     // One buffer per file: the consumer is done with a block when it asks for the next.

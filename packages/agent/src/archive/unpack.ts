@@ -1,5 +1,5 @@
 import { constants } from "node:fs";
-import { type FileHandle, chmod, lchown, lutimes, mkdir, open, rm, symlink, utimes, chown } from "node:fs/promises";
+import { type FileHandle, lchown, lstat, lutimes, mkdir, open, rm, symlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { AgentError, errnoOf } from "../errors.ts";
 import { ByteReader } from "./byte-reader.ts";
@@ -34,13 +34,21 @@ export interface UnpackResult {
  * Recreate the archive under `target`: contents, modes, mtimes, symlinks, holes,
  * and owners when running as root. Directory modes and times are applied last,
  * deepest first, so read-only directories can still be filled.
+ *
+ * Nothing outside `target` is written or changed, whatever the archive or the target holds:
+ * paths are relative without "." or ".."; every directory an entry goes through is one this
+ * unpack created, or one it found by lstat to be a real directory (a symlink there, from the
+ * archive or already in the target, is refused); files are created O_EXCL|O_NOFOLLOW after
+ * removing whatever is in the way; symlinks get lchown/lutimes; directories get their metadata
+ * through an O_DIRECTORY|O_NOFOLLOW handle. (The target is assumed to have no other writer
+ * while it is restored, as a scaled-down workload's volume has not.)
  */
 export async function unpackDir(source: AsyncIterable<Buffer>, target: string, hold?: () => () => void): Promise<UnpackResult> {
   const r = new ByteReader(source, "directory stream");
   if (!(await r.read(ARCHIVE_MAGIC.length)).equals(ARCHIVE_MAGIC)) throw new AgentError("object is not a directory stream (pushed with push, not push-dir?)");
   const asRoot = process.getuid?.() === 0;
   const dirs: EntryMeta[] = [];
-  const links = new Set<string>();
+  const tree = new TargetTree(target);
   const pending = new Set<Promise<void>>();
   let failure: unknown;
   let entries = 0;
@@ -48,12 +56,27 @@ export async function unpackDir(source: AsyncIterable<Buffer>, target: string, h
   const fail = (err: unknown): never => {
     throw err instanceof AgentError ? err : new AgentError(`cannot write ${target}: ${errnoOf(err) ?? String(err)}`, { cause: err });
   };
-  const track = (p: Promise<void>): void => {
-    const q = p.catch((err: unknown) => void (failure ??= err)).finally(() => pending.delete(q));
+  // Files being written in the background, by relative path: an entry that replaces one of
+  // them, or a directory above them, waits for their writes first (duplicate entries).
+  const writing = new Map<string, number>();
+  const track = (p: Promise<void>, rel: string): void => {
+    writing.set(rel, (writing.get(rel) ?? 0) + 1);
+    const q = p.catch((err: unknown) => void (failure ??= err)).finally(() => {
+      pending.delete(q);
+      const n = (writing.get(rel) ?? 1) - 1;
+      if (n > 0) writing.set(rel, n);
+      else writing.delete(rel);
+    });
     pending.add(q);
+  };
+  const settleUnder = async (rel: string): Promise<void> => {
+    for (const w of writing.keys()) {
+      if (w === rel || w.startsWith(`${rel}/`)) return void (await Promise.all(pending));
+    }
   };
   const bufs = hold ? undefined : new BufferPool(WRITE_BUF, WRITE_BUFS);
   await mkdir(target, { recursive: true }).catch(fail);
+  await tree.checkRoot().catch(fail);
   try {
     for (;;) {
       if (failure) fail(failure);
@@ -61,24 +84,29 @@ export async function unpackDir(source: AsyncIterable<Buffer>, target: string, h
       if (type === T_END) break;
       const len = (await r.read(4)).readUInt32BE(0);
       if (len > 1 << 20) throw new AgentError(`directory stream is corrupt (entry header of ${len} bytes)`);
-      const meta = JSON.parse((await r.read(len)).toString("utf8")) as EntryMeta;
-      if (!safeRelPath(meta.p)) throw new AgentError(`directory stream has an unsafe path ${JSON.stringify(meta.p)}`);
-      // Never write through a symlink this archive created (a/ -> /etc, then a/passwd).
-      for (let d = dirname(meta.p); d !== "."; d = dirname(d)) {
-        if (links.has(d)) throw new AgentError(`directory stream writes ${JSON.stringify(meta.p)} through the symlink ${JSON.stringify(d)}`);
-      }
+      const meta = parseMeta(await r.read(len));
+      if (meta.p === "." && type !== T_DIR) throw new AgentError("directory stream is corrupt (its root is not a directory)");
+      // Every directory on the way is a real one: never write through a symlink (a/ -> /etc, then a/passwd).
+      await tree.checkParents(meta.p);
       const path = meta.p === "." ? target : join(target, meta.p);
       entries++;
       if (type === T_DIR) {
-        if (meta.p !== ".") await mkdir(path, { mode: 0o700 }).catch((err: unknown) => errnoOf(err) === "EEXIST" || fail(err));
+        if (meta.p !== ".") {
+          await settleUnder(meta.p);
+          await tree.makeDir(meta.p).catch(fail);
+        }
         dirs.push(meta);
       } else if (type === T_SYMLINK) {
-        await rm(path, { force: true }).catch(fail);
+        await settleUnder(meta.p);
+        await tree.replace(meta.p).catch(fail);
         await symlink(meta.l ?? "", path).catch(fail);
-        links.add(meta.p);
+        tree.linked(meta.p);
         if (asRoot) await lchown(path, meta.u, meta.g).catch(fail);
         await lutimes(path, meta.t / 1000, meta.t / 1000).catch(fail);
       } else if (type === T_FILE) {
+        // A file replaces what is at its path only after the writes there are done.
+        await settleUnder(meta.p);
+        tree.forget(meta.p);
         const first = await readSegmentHead(r);
         if (first.kind === S_DATA) {
           // A copy: the reader's buffers are lent only until its next read.
@@ -88,7 +116,7 @@ export async function unpackDir(source: AsyncIterable<Buffer>, target: string, h
           if (next.kind === S_END) {
             // Whole small file in hand: write it in the background.
             while (pending.size >= IN_FLIGHT) await Promise.race(pending);
-            track(writeSmall(path, meta, data, asRoot));
+            track(writeSmall(path, meta, data, asRoot), meta.p);
             continue;
           }
           while (pending.size >= IN_FLIGHT) await Promise.race(pending);
@@ -105,15 +133,103 @@ export async function unpackDir(source: AsyncIterable<Buffer>, target: string, h
     if (failure) fail(failure);
     if (!(await r.atEnd())) throw new AgentError("directory stream has data after its end marker");
     for (const d of dirs.reverse()) {
-      const path = d.p === "." ? target : join(target, d.p);
-      if (asRoot) await chown(path, d.u, d.g).catch(fail);
-      await chmod(path, d.m).catch(fail);
-      await utimes(path, d.t / 1000, d.t / 1000).catch(fail);
+      // A later entry may have replaced it (duplicate entries): only directories still there get metadata.
+      if (d.p !== "." && !tree.isDir(d.p)) continue;
+      await setDirMeta(d.p === "." ? target : join(target, d.p), d, asRoot).catch(fail);
     }
   } finally {
     await Promise.allSettled(pending);
   }
   return { entries, bytes };
+}
+
+function parseMeta(b: Buffer): EntryMeta {
+  let m: EntryMeta;
+  try {
+    m = JSON.parse(b.toString("utf8")) as EntryMeta;
+  } catch {
+    throw new AgentError("directory stream is corrupt (an entry header is not JSON)");
+  }
+  if (!m || typeof m !== "object" || typeof m.p !== "string" || !safeRelPath(m.p)) throw new AgentError(`directory stream has an unsafe path ${JSON.stringify(m?.p)}`);
+  if (Buffer.byteLength(m.p) > 4096 || m.p.split("/").some((s) => Buffer.byteLength(s) > 255)) throw new AgentError(`directory stream has a path too long ${JSON.stringify(m.p.slice(0, 80))}...`);
+  for (const k of ["m", "u", "g", "t"] as const) {
+    if (typeof m[k] !== "number" || !Number.isFinite(m[k]) || m[k] < 0) throw new AgentError(`directory stream is corrupt (${k} of ${JSON.stringify(m.p)} is not a number)`);
+  }
+  if (m.l !== undefined && (typeof m.l !== "string" || m.l.includes("\0"))) throw new AgentError(`directory stream is corrupt (link target of ${JSON.stringify(m.p)})`);
+  return m;
+}
+
+async function setDirMeta(path: string, d: EntryMeta, asRoot: boolean): Promise<void> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    if (asRoot) await fh.chown(d.u, d.g);
+    await fh.chmod(d.m);
+    await fh.utimes(d.t / 1000, d.t / 1000);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * What the unpack knows of the target: directories it made or checked to be real ones, and
+ * symlinks it made. A path is written only when every directory above it is known real.
+ */
+class TargetTree {
+  private readonly dirs = new Set<string>(["."]);
+  private readonly links = new Set<string>();
+
+  constructor(private readonly root: string) {}
+
+  async checkRoot(): Promise<void> {
+    const st = await lstat(this.root);
+    if (!st.isDirectory()) throw new AgentError(`restore target ${this.root} is not a directory (a symlink?): refusing to restore through it`);
+  }
+
+  isDir(p: string): boolean {
+    return this.dirs.has(p);
+  }
+
+  async checkParents(p: string): Promise<void> {
+    const parents: string[] = [];
+    for (let d = dirname(p); d !== "." && p !== "."; d = dirname(d)) parents.unshift(d);
+    for (const d of parents) {
+      if (this.dirs.has(d)) continue;
+      if (this.links.has(d)) throw new AgentError(`directory stream writes ${JSON.stringify(p)} through the symlink ${JSON.stringify(d)}`);
+      const st = await lstat(join(this.root, d)).catch(() => undefined);
+      if (!st?.isDirectory()) {
+        throw new AgentError(`directory stream writes ${JSON.stringify(p)} through ${JSON.stringify(d)}, which is ${st ? (st.isSymbolicLink() ? "a symlink" : "not a directory") : "missing"} in the target`);
+      }
+      this.dirs.add(d);
+    }
+  }
+
+  /** mkdir, or keep a real directory that is there; anything else in the way is removed first. */
+  async makeDir(p: string): Promise<void> {
+    const path = join(this.root, p);
+    const st = await lstat(path).catch(() => undefined);
+    if (!st?.isDirectory()) {
+      if (st) await this.replace(p);
+      await mkdir(path, { mode: 0o700 });
+    }
+    this.links.delete(p);
+    this.dirs.add(p);
+  }
+
+  /** Removes whatever is at p (never following a link) and forgets what was known below it. */
+  async replace(p: string): Promise<void> {
+    await rm(join(this.root, p), { force: true, recursive: true });
+    this.forget(p);
+  }
+
+  forget(p: string): void {
+    this.links.delete(p);
+    for (const d of [...this.dirs]) if (d === p || d.startsWith(`${p}/`)) this.dirs.delete(d);
+    for (const l of [...this.links]) if (l.startsWith(`${p}/`)) this.links.delete(l);
+  }
+
+  linked(p: string): void {
+    this.links.add(p);
+  }
 }
 
 async function readSegmentHead(r: ByteReader): Promise<{ kind: number; len: number }> {
@@ -300,7 +416,7 @@ async function writeLarge(
   r: ByteReader,
   bufs: BufferPool | undefined,
   hold: (() => () => void) | undefined,
-  track: (p: Promise<void>) => void,
+  track: (p: Promise<void>, rel: string) => void,
   path: string,
   meta: EntryMeta,
   asRoot: boolean,
@@ -344,6 +460,7 @@ async function writeLarge(
         await fh.close();
       }
     })(),
+    meta.p,
   );
   return size;
 }
