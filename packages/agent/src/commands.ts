@@ -100,11 +100,23 @@ export class Agent {
     return {};
   }
 
+  private expectFrom(): string {
+    return this.config.expect ? "the checksum the Backup recorded (DP_EXPECT_CHECKSUMS)" : MANIFEST_NAME;
+  }
+
+  /** The checksum an object must have: the operator's record when given, else manifest.json's. */
+  private expected(name: string, manifest: Manifest | undefined): string | undefined {
+    if (!this.config.expect) return manifest?.files.find((f) => f.name === name)?.sha256;
+    const sum = this.config.expect.get(name);
+    if (!sum) throw new AgentError(`object "${name}" is not one the Backup recorded (DP_EXPECT_CHECKSUMS names ${[...this.config.expect.keys()].map((n) => `"${n}"`).join(", ")}): refusing it`);
+    return sum;
+  }
+
   private async read(name: string, sink: Writable | ChunkConsumer): Promise<void> {
-    const manifest = await readManifest(this.backend, this.config.backupPath);
-    const expect = manifest?.files.find((f) => f.name === name)?.sha256;
+    const manifest = this.config.expect ? undefined : await readManifest(this.backend, this.config.backupPath);
+    const expect = this.expected(name, manifest);
     try {
-      await readObject(this.backend, this.key(name), name, sink, { key: this.config.key, expectSha256: expect, threads: this.config.compression.threads });
+      await readObject(this.backend, this.key(name), name, sink, { key: this.config.key, expectSha256: expect, expectFrom: this.expectFrom(), threads: this.config.compression.threads });
     } catch (err) {
       if (typeof sink !== "function") sink.destroy();
       if (isRepoError(err, "NotFound")) {
@@ -117,16 +129,17 @@ export class Agent {
   async verify(names: string[]): Promise<CommandResult> {
     const manifest = await readManifest(this.backend, this.config.backupPath);
     if (names.length === 0) {
-      if (!manifest) throw new AgentError(`backup ${this.config.backupPath} has no ${MANIFEST_NAME} in repo ${this.backend.location}`);
-      names = manifest.files.map((f) => f.name);
+      // The operator's record (DP_EXPECT_CHECKSUMS) names the objects; else the manifest does.
+      if (this.config.expect) names = [...this.config.expect.keys()];
+      else if (!manifest) throw new AgentError(`backup ${this.config.backupPath} has no ${MANIFEST_NAME} in repo ${this.backend.location}`);
+      else names = manifest.files.map((f) => f.name);
     }
     for (const name of names) {
-      const entry = manifest?.files.find((f) => f.name === name);
       const discard: ChunkConsumer = async (chunks) => {
         for await (const _ of chunks);
       };
       try {
-        const r = await readObject(this.backend, this.key(name), name, discard, { key: this.config.key, expectSha256: entry?.sha256, threads: this.config.compression.threads });
+        const r = await readObject(this.backend, this.key(name), name, discard, { key: this.config.key, expectSha256: this.expected(name, manifest), expectFrom: this.expectFrom(), threads: this.config.compression.threads });
         this.io.print(`ok\t${name}\t${r.size}\t${r.storedSize}\tsha256:${r.sha256}`);
       } catch (err) {
         if (isRepoError(err, "NotFound")) throw new AgentError(`object "${name}" not found in backup ${this.config.backupPath} (repo ${this.backend.location})`);

@@ -19,6 +19,12 @@ export interface AgentConfig {
   checksum: ChecksumAlgorithm;
   tool?: string;
   terminationMessagePath: string;
+  /**
+   * DP_EXPECT_CHECKSUMS: the checksum of each object as the operator recorded it in the Backup's
+   * status (JSON {"name": "sha256:<hex>"}). When set, reads check these instead of manifest.json
+   * (which anyone who can write the repo can edit), and refuse objects not listed.
+   */
+  expect?: ReadonlyMap<string, string>;
 }
 
 type Env = Record<string, string | undefined>;
@@ -63,7 +69,25 @@ export function configFromEnv(env: Env): AgentConfig {
     checksum,
     tool: env.DP_TOOL || undefined,
     terminationMessagePath: env.DP_TERMINATION_MESSAGE_PATH || "/dev/termination-log",
+    ...(env.DP_EXPECT_CHECKSUMS ? { expect: expectedChecksums(env.DP_EXPECT_CHECKSUMS) } : {}),
   };
+}
+
+function expectedChecksums(json: string): ReadonlyMap<string, string> {
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch {
+    throw new AgentError("DP_EXPECT_CHECKSUMS is not JSON: give {\"<object>\": \"sha256:<hex>\"}");
+  }
+  if (!v || typeof v !== "object" || Array.isArray(v)) throw new AgentError("DP_EXPECT_CHECKSUMS must be a JSON object of object names to sha256:<hex>");
+  const out = new Map<string, string>();
+  for (const [name, sum] of Object.entries(v as Record<string, unknown>)) {
+    const m = typeof sum === "string" ? /^sha256:([0-9a-f]{64})$/.exec(sum) : null;
+    if (!m) throw new AgentError(`DP_EXPECT_CHECKSUMS: the checksum of "${name}" is not sha256:<64 hex digits>`);
+    out.set(name, m[1]!);
+  }
+  return out;
 }
 
 // DP_BACKUP_PATH wins; otherwise BACKUP_DIR (KubeBlocks contract: /backupdata/<ns>/<backup>) relative to the repo path.

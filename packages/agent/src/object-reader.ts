@@ -33,6 +33,8 @@ const HELD_SLOTS = 4;
 export interface ReadOptions {
   key?: KeySource;
   expectSha256?: string;
+  /** Where expectSha256 comes from, for the error message (default manifest.json). */
+  expectFrom?: string;
   /** Worker threads that verify, decrypt and decompress chunks; 0 does it on the main thread. */
   threads?: number;
 }
@@ -59,6 +61,10 @@ export async function readObject(
   try {
     rawHeader = await src.header(name);
     header = decodeHeader(rawHeader, name);
+    if (header.encryption === "none" && opts.key) {
+      // Anyone who can write the repo can write an unencrypted object: with a key, only objects sealed with it are read.
+      throw new AgentError(`object "${name}" is not encrypted, but this repo has an encryption key: refusing an object written without the key`);
+    }
     if (header.encryption !== "none") {
       if (!opts.key) throw new AgentError(`object "${name}" is encrypted: set DP_ENCRYPTION_KEY or DP_ENCRYPTION_KEY_FILE`);
       key = await objectKey(opts.key, header.salt);
@@ -88,7 +94,7 @@ export async function readObject(
   }
   if (!st.verified) throw new Error(`internal: object "${name}" was not read to its end`);
   if (opts.expectSha256 && opts.expectSha256 !== st.sha256) {
-    throw new AgentError(`object "${name}" does not match manifest.json: sha256 ${st.sha256}, manifest says ${opts.expectSha256}`);
+    throw new AgentError(`object "${name}" does not match ${opts.expectFrom ?? "manifest.json"}: sha256 ${st.sha256}, expected ${opts.expectSha256}`);
   }
   return { size: st.size, sha256: st.sha256, storedSize: st.storedSize, header };
 }

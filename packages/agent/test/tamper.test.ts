@@ -94,6 +94,42 @@ describe("dp-agent integrity, encryption and bad input (must show 2, 3)", functi
     expect(unreachable.stderr).to.contain("cannot reach S3 endpoint http://127.0.0.1:1");
     expect(readdirSync(join(env.DP_REPO_PATH, "ns/b1")).sort()).to.deep.equal(["dump.sql", "manifest.json", "x"]);
   });
+
+  it("with a key, refuses an unencrypted object that someone without the key wrote (pull, verify)", () => {
+    const forged = { ...env, DP_ENCRYPTION_KEY: "" };
+    expect(dpAgent(["push", "dump.sql"], forged, "DROP TABLE users;").status).to.equal(0);
+    for (const args of [["pull", "dump.sql"], ["verify"]]) {
+      const r = dpAgent(args, env);
+      expect(r.status, args.join(" ")).to.equal(1);
+      expect(r.stderr).to.contain('object "dump.sql" is not encrypted, but this repo has an encryption key');
+      expect(r.stdout.length).to.equal(0);
+    }
+  });
+
+  it("refuses an object swapped in from another backup, or rolled back with its manifest, when given the checksums the Backup recorded", () => {
+    const envB = { ...env, DP_BACKUP_PATH: "ns/b2" };
+    expect(dpAgent(["push", "dump.sql"], env, "the data of b1\n").status).to.equal(0);
+    const recorded = (JSON.parse(readFileSync(env.DP_TERMINATION_MESSAGE_PATH, "utf8")) as { checksum: string }).checksum;
+    expect(dpAgent(["push", "dump.sql"], envB, "the data of b2, written later\n").status).to.equal(0);
+    const recordedB = (JSON.parse(readFileSync(env.DP_TERMINATION_MESSAGE_PATH, "utf8")) as { checksum: string }).checksum;
+    // A repo writer copies b2's object and manifest over b1's: every chunk authenticates (same key, same name).
+    for (const f of ["dump.sql", "manifest.json"]) writeFileSync(join(env.DP_REPO_PATH, "ns/b1", f), readFileSync(join(env.DP_REPO_PATH, "ns/b2", f)));
+    expect(dpAgent(["verify"], env).status, "manifest.json alone cannot tell").to.equal(0);
+    const pinned = { ...env, DP_EXPECT_CHECKSUMS: JSON.stringify({ "dump.sql": recorded }) };
+    for (const args of [["verify"], ["pull", "dump.sql"]]) {
+      const r = dpAgent(args, pinned);
+      expect(r.status, args.join(" ")).to.equal(1);
+      expect(r.stderr).to.contain('object "dump.sql" does not match the checksum the Backup recorded');
+    }
+    // An object the Backup never recorded is refused by name.
+    expect(dpAgent(["pull", "extra.sql"], pinned).stderr).to.contain('object "extra.sql" is not one the Backup recorded');
+    // An edited manifest no longer matters: the record decides.
+    writeFileSync(join(env.DP_REPO_PATH, "ns/b2", "manifest.json"), "{}");
+    const intact = dpAgent(["pull", "dump.sql"], { ...envB, DP_EXPECT_CHECKSUMS: JSON.stringify({ "dump.sql": recordedB }) });
+    expect(intact.status, intact.stderr).to.equal(0);
+    expect(intact.stdout.toString()).to.equal("the data of b2, written later\n");
+  });
+
 });
 
 function spawnToDevFull(env: Record<string, string>): { status: number | null; stderr: string } {

@@ -30,6 +30,17 @@ describe("restorejob job builders", () => {
     expect(spec.volumes?.map((v) => v.persistentVolumeClaim?.claimName)).to.deep.equal(["dp-backup-repo"]);
   });
 
+  it("gives the verify, unseal and restore containers each object's checksum from the Backup's status (not the repo's manifest), when every file has one", () => {
+    const recorded = backup("rec");
+    recorded.status!.manifests!.backupTool!.files = [{ name: "dir.dpar", checksum: "sha256:" + "a".repeat(64) }, { name: "files.list", checksum: "sha256:" + "b".repeat(64) }];
+    const p = okPlan(planRestore({ restore: restoreJob({ backup: "rec" }), backups: [recorded], tools: new Map([["vol", t]]), repos: new Map([["repo", repo()]]) }));
+    const want = JSON.stringify({ "dir.dpar": "sha256:" + "a".repeat(64), "files.list": "sha256:" + "b".repeat(64) });
+    expect(envOf(buildVerifyJob(rj, p, access, "agent:1").spec!.template.spec!.containers[0]!.env).DP_EXPECT_CHECKSUMS).to.equal(want);
+    expect(envOf(buildPhysicalJob(rj, p, access, "agent:1").spec!.template.spec!.containers[0]!.env).DP_EXPECT_CHECKSUMS).to.equal(want);
+    // Names without checksums (an older report, or a list cut to fit 4 KiB): the manifest decides.
+    expect(envOf(buildVerifyJob(rj, plan, access, "agent:1").spec!.template.spec!.containers[0]!.env)).to.not.have.property("DP_EXPECT_CHECKSUMS");
+  });
+
   it("verifies plain files kept in the repo with dp-agent verify-files against the checksum in the Backup's status", () => {
     const p = okPlan(planRestore({ restore: restoreJob({ backup: "kb" }), backups: [backup("kb", { format: "PlainFiles" })], tools: new Map([["vol", t]]), repos: new Map([["repo", repo()]]) }));
     const c = buildVerifyJob(rj, p, access, "agent:1").spec!.template.spec!.containers[0]!;

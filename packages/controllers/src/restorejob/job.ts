@@ -30,6 +30,16 @@ export function filePathOf(b: Backup): string {
   return `/${p.replace(/^\/+|\/+$/g, "")}`;
 }
 
+/**
+ * DP_EXPECT_CHECKSUMS: each object's checksum as the Backup's status recorded it (the API server
+ * is the trust anchor, not the repo's manifest.json). Set only when every recorded file has one.
+ */
+export function expectedChecksumsEnv(b: Backup): V1EnvVar[] {
+  const files = b.status?.manifests?.backupTool?.files ?? [];
+  if (files.length === 0 || files.some((f) => !f.checksum)) return [];
+  return [{ name: "DP_EXPECT_CHECKSUMS", value: JSON.stringify(Object.fromEntries(files.map((f) => [f.name, f.checksum]))) }];
+}
+
 /** The point-in-time variables (KubeBlocks 0.6 names) for every step of a PITR plan. */
 export function pitrEnv(plan: RestorePlan): V1EnvVar[] {
   if (!plan.pitr) return [];
@@ -86,6 +96,7 @@ export function buildVerifyJob(rj: RestoreJob, plan: RestorePlan, access: RepoAc
       { name: "BACKUP_DIR", value: backupDirOf(filePathOf(b)) },
       ...access.env,
       { name: "DP_BACKUP_PATH", value: filePathOf(b).slice(1) },
+      ...expectedChecksumsEnv(b),
     ],
     volumeMounts: access.volumeMounts,
     terminationMessagePolicy: "FallbackToLogsOnError",
@@ -102,7 +113,7 @@ export function stepContainer(rj: RestoreJob, plan: RestorePlan, step: RestoreSt
     secret: rj.spec.target.secret,
     access,
     tool,
-    extra: [...pitrEnv(plan), { name: "DP_RESTORE_STEP", value: step.kind }],
+    extra: [...pitrEnv(plan), { name: "DP_RESTORE_STEP", value: step.kind }, ...expectedChecksumsEnv(step.backup)],
   });
   return {
     name: `restore-${i}`,
@@ -141,7 +152,10 @@ export function restoreLayout(plan: RestorePlan, repoAccess: RepoAccess, agentIm
   const access = sealedLayout(repoAccess);
   const unseal = plan.steps
     .filter((s) => dataFormatOf(s.backup) === BackupDataFormat.SealedPlainFiles)
-    .map((s, i) => unsealContainer(`unseal-${i}`, agentImage, backupDirOf(filePathOf(s.backup)), filePathOf(s.backup).slice(1), access));
+    .map((s, i) => {
+      const c = unsealContainer(`unseal-${i}`, agentImage, backupDirOf(filePathOf(s.backup)), filePathOf(s.backup).slice(1), access);
+      return { ...c, env: [...(c.env ?? []), ...expectedChecksumsEnv(s.backup)] };
+    });
   return { access, unseal };
 }
 
