@@ -42,6 +42,7 @@ export function createOperator(o: OperatorOptions, extraControllers: Register[] 
     agentImage: o.agentImage ?? process.env.DP_AGENT_IMAGE ?? "ghcr.io/dataprotection/operator:0.1.0",
     timeouts: { ...defaultTimeouts, ...o.timeouts },
     namespace: o.namespace,
+    allowHostPathRestore: o.allowHostPathRestore ?? process.env.DP_ALLOW_HOSTPATH_RESTORE === "true",
   };
   const wanted = new Set(o.controllers ?? Object.keys(registry));
   for (const [name, register] of Object.entries(registry)) if (wanted.has(name)) register(manager, ctx);

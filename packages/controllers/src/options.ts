@@ -38,6 +38,11 @@ export interface OperatorOptions {
   /** Run only these controllers (default: all). */
   controllers?: ControllerName[];
   timeouts?: Partial<Timeouts>;
+  /**
+   * Let RestoreJob.spec.targetVolumes name node-level volumes (hostPath): a namespace user could
+   * otherwise have a restore pod write anywhere on a node. Off by default (env DP_ALLOW_HOSTPATH_RESTORE=true).
+   */
+  allowHostPathRestore?: boolean;
 }
 
 /** What every controller's register function receives besides the manager. */
@@ -46,4 +51,5 @@ export interface OperatorContext {
   agentImage: string;
   timeouts: Timeouts;
   namespace?: string;
+  allowHostPathRestore: boolean;
 }

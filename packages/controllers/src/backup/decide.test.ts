@@ -1,6 +1,6 @@
 // Table-driven tests of the pure Backup decisions: validation, the datafile state machine, deletion.
 import { expect } from "chai";
-import { AnnotationBackupDestination, AnnotationIsDefaultRepo, BackupDestinationPVC, LabelBackupRepoName, type Backup } from "@dataprotection/api";
+import { AnnotationBackupDestination, AnnotationIsDefaultRepo, AnnotationPathPrefix, BackupDestinationPVC, LabelBackupRepoName, type Backup } from "@dataprotection/api";
 import { decideDatafile, startDatafile } from "./decide.ts";
 import { decideDeletion } from "./delete.ts";
 import { pvcAccess } from "./destination.ts";
@@ -33,6 +33,8 @@ describe("validateNewBackup", () => {
     { name: "runs a targetless tool without any pod when the selector is empty", obs: (o) => ({ ...o, tool: tool({ targetless: true }), policy: policy({ target: { labelsSelector: {} } }), pods: [] }), want: "ok" },
     { name: "still needs a target for a targetless tool when the policy selects pods", obs: (o) => ({ ...o, tool: tool({ targetless: true }), pods: [], targetPodWaitMs: 500 }), want: Reason.TargetPodNotFound },
     { name: "still needs a target for an empty selector when the tool is not targetless", obs: (o) => ({ ...o, policy: policy({ target: { labelsSelector: {} } }), pods: [], targetPodWaitMs: 500 }), want: Reason.TargetPodNotFound },
+    { name: "fails a path-prefix annotation that climbs out of the namespace's directory", obs: (o) => ({ ...o, policy: { ...policy(), metadata: { ...policy().metadata, annotations: { [AnnotationPathPrefix]: "../../other-ns" } } } }), want: Reason.PathInvalid, text: "no \".\" or \"..\" segments" },
+    { name: "takes a plain path-prefix annotation", obs: (o) => ({ ...o, policy: { ...policy(), metadata: { ...policy().metadata, annotations: { [AnnotationPathPrefix]: "/pg/daily/" } } } }), want: "ok" },
     { name: "fails when the parent is missing", obs: (o) => ({ ...o, tool: tool({ incrementalBackupCommands: ["x"] }), backup: backup({ parentBackupName: "p" }) }), want: Reason.ParentNotFound },
   ];
   for (const r of rows) {
@@ -161,6 +163,7 @@ describe("decideDeletion", () => {
     { name: "retries a failed delete Job with an Event", o: { deleteJob: job("b1-delete", "Failed") }, actions: ["delete"], event: Reason.DataDeleteFailed },
     { name: "keeps a protected backup's data", o: { backup: { ...done, metadata: { ...done.metadata, labels: { "dataprotection.kubeblocks.io/backup-protection": "retain" } } } }, finalizer: "remove", event: Reason.DataRetained },
     { name: "has nothing to delete for a backup that never started", o: { backup: backup() }, finalizer: "remove" },
+    { name: "never runs rm -rf on a recorded path that climbs out of the repo", o: { backup: { ...done, status: { ...done.status, manifests: { backupTool: { filePath: "/ns/../.." } } } } }, finalizer: "remove", actions: [], event: Reason.DataDeleteFailed },
   ];
   for (const r of rows) {
     it(r.name, () => {

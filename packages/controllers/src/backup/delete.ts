@@ -9,7 +9,7 @@ import { AccessMethod } from "@dataprotection/api";
 import type { RepoAccess } from "../backuprepo/access.ts";
 import { nothing, withCondition, type Decision } from "./decision.ts";
 import { pvcAccess } from "./destination.ts";
-import { backupDirOf } from "./env.ts";
+import { backupDirOf, isSafeFilePath } from "./env.ts";
 import { childLabels, TOOL_CONTAINER } from "./job.ts";
 import { helperJobName } from "./decide.ts";
 import { logStatefulSetName } from "./logfile.ts";
@@ -88,6 +88,10 @@ export function decideDeletion(o: DeleteObservation, now: Date): Decision {
   const filePath = b.status?.manifests?.backupTool?.filePath;
   const started = !!b.status?.startTimestamp && b.status?.phase !== BackupPhase.New;
   if (!filePath || !started) return { actions: stop, events: [], finalizer: "remove" };
+  if (!isSafeFilePath(filePath)) {
+    // Never rm -rf a path that could leave the backup's own directory: keep the data, say so.
+    return { actions: stop, events: [{ type: "Warning", reason: Reason.DataDeleteFailed, message: `status.manifests.backupTool.filePath ${JSON.stringify(filePath.slice(0, 100))} is not a plain path under the repo: its data was not removed; remove it by hand` }], finalizer: "remove" };
+  }
 
   let access: RepoAccess | undefined;
   if (b.status?.backupRepoName) {

@@ -52,6 +52,11 @@ export function backupFilePath(namespace: string, backupName: string, prefix?: s
   return `/${namespace}${p ? `/${p}` : ""}/${backupName}`;
 }
 
+/** A recorded filePath the operator will hand to a delete or restore Job: "/" then names, never "." or "..". */
+export function isSafeFilePath(p: string): boolean {
+  return p.length <= 512 && /^(\/[A-Za-z0-9._-]+)+$/.test(p) && !p.split("/").some((s) => s === "." || s === "..");
+}
+
 export function backupDirOf(filePath: string): string {
   return `${BACKUP_MOUNT_PATH}${filePath}`;
 }

@@ -112,8 +112,8 @@ export interface ToolPodInput {
 const SEAL_ENV = new Set(["BACKUP_NAME", "BACKUP_DIR", "DP_BACKUP_PATH", "DP_TOOL"]);
 
 /** Tool pods run non-root: as the target's user when it has one, else 65532, unless the tool asks for root. */
-export function toolSecurityContext(tool: BackupTool, pod: V1Pod | undefined, container: V1Container | undefined): V1PodSpec["securityContext"] {
-  if (runsAsRoot(tool)) return { ...ROOT_SECURITY_CONTEXT };
+export function toolSecurityContext(tool: BackupTool | undefined, pod: V1Pod | undefined, container: V1Container | undefined): V1PodSpec["securityContext"] {
+  if (tool && runsAsRoot(tool)) return { ...ROOT_SECURITY_CONTEXT };
   const uid = container?.securityContext?.runAsUser ?? pod?.spec?.securityContext?.runAsUser ?? DEFAULT_TOOL_UID;
   const gid = container?.securityContext?.runAsGroup ?? pod?.spec?.securityContext?.runAsGroup;
   const sc: NonNullable<V1PodSpec["securityContext"]> = { runAsNonRoot: uid !== 0, runAsUser: uid };

@@ -19,6 +19,7 @@ export const Reason = {
   ServiceAccountNotFound: "ServiceAccountNotFound",
   TargetPodNotFound: "TargetPodNotFound",
   ParentNotFound: "ParentNotFound",
+  PathInvalid: "PathInvalid",
   ParentNotCompleted: "ParentNotCompleted",
   // Running
   JobFailed: "JobFailed",

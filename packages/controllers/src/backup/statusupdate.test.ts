@@ -13,6 +13,7 @@ import { buildBackupJob } from "./job.ts";
 import { Reason } from "./reasons.ts";
 import { BACKUP_INFO_READER, buildStatusUpdateJob, followStatusUpdates, mergeAtPath, STATUS_SCRIPT_WRAPPER, type ObservedUpdate } from "./statusupdate.ts";
 import { backup, job, NOW, pod, tool, toolPod } from "./testdata.ts";
+import { AnnotationRunAsRoot } from "./job.ts";
 
 const target = (() => {
   const p = pod("db-0", { app: "db" });
@@ -53,6 +54,17 @@ describe("backupStatusUpdates: the Job", () => {
     expect(c.image).to.equal("pg");
     expect(c.env!.map((e) => e.name)).to.deep.equal(["PGDATA", "BACKUP_DIR", "DP_STATUS_SCRIPT"]);
     expect(c.command).to.deep.equal(["sh", "-c", STATUS_SCRIPT_WRAPPER]);
+  });
+
+  it("never inherits the root a tool asked for, and never reruns a tool that ran as an init container (sealed layout)", () => {
+    const rootTool = { ...tool(), metadata: { name: "volume", annotations: { [AnnotationRunAsRoot]: "true" } } };
+    const rootJob = buildBackupJob({ backup: backup(), tool: rootTool, target, access: pvcAccess("repo-pvc"), env: [{ name: "BACKUP_DIR", value: "/backupdata/ns/b1" }], command: ["x"], sealImage: "agent:1" }, 0);
+    expect(rootJob.spec!.template.spec!.securityContext).to.deep.equal({ runAsUser: 0, runAsNonRoot: false });
+    const spec = buildStatusUpdateJob(backup(), upd(), "post", 0, rootJob, target).spec!.template.spec!;
+    expect(spec.securityContext).to.deep.equal({ runAsNonRoot: true, runAsUser: 65532 });
+    expect(spec.initContainers).to.equal(undefined);
+    expect(spec.containers.map((c) => c.name)).to.deep.equal(["status"]);
+    expect(spec.containers[0]!.env!.map((e) => e.name)).to.deep.equal(["PGDATA", "BACKUP_DIR", "DP_STATUS_SCRIPT"]);
   });
 
   it("uses the target pod's ServiceAccount when useTargetPodServiceAccount is set", () => {

@@ -8,7 +8,7 @@ import type { V1Container, V1EnvVar, V1EnvFromSource, V1Job, V1Pod } from "@kube
 import type { Backup, BackupStatus, BackupStatusUpdate, CommonBackupPolicy } from "@dataprotection/api";
 import { childName } from "@dataprotection/runtime";
 import type { BackupEvent } from "./decision.ts";
-import { childLabels, TOOL_CONTAINER } from "./job.ts";
+import { childLabels, TOOL_CONTAINER, toolSecurityContext } from "./job.ts";
 import { Reason } from "./reasons.ts";
 import { terminationMessageOf } from "./report.ts";
 
@@ -38,7 +38,11 @@ export function statusJobName(backupName: string, stage: Stage, index: number): 
  */
 export function buildStatusUpdateJob(b: Backup, u: BackupStatusUpdate, stage: Stage, index: number, toolJob: V1Job, target?: { pod: V1Pod; container: V1Container }): V1Job {
   const podSpec = structuredClone(toolJob.spec!.template.spec!);
-  const tool = podSpec.containers.find((c) => c.name === TOOL_CONTAINER) ?? podSpec.containers[0];
+  // The tool is an init container in the sealed layout (plain-files.ts): never run it again here.
+  const tool = [...podSpec.containers, ...(podSpec.initContainers ?? [])].find((c) => c.name === TOOL_CONTAINER) ?? podSpec.containers[0];
+  delete podSpec.initContainers;
+  // A namespace user's script runs as the target's user, never with the root a tool asked for.
+  podSpec.securityContext = toolSecurityContext(undefined, target?.pod, target?.container);
   const container = u.containerName ? target?.pod.spec?.containers.find((c) => c.name === u.containerName) ?? target?.container : target?.container;
   const script = u.script?.trim();
   const env: V1EnvVar[] = [...((container?.env ?? []) as V1EnvVar[]), ...(tool.env ?? [])];

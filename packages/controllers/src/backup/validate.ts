@@ -68,6 +68,9 @@ export type Validation =
 
 const fail = (reason: Reason, message: string): Validation => ({ kind: "fail", reason, message });
 
+/** The path-prefix annotation: "/"-separated names, never "." or "..", so BACKUP_DIR stays under /backupdata/<namespace>. */
+const SAFE_PREFIX = /^(?=.{0,128}$)(?:(?!\.\.?(?:\/|$))[A-Za-z0-9._-]+(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9._-]+)*)?$/;
+
 export function validateNewBackup(o: NewObservation): Validation {
   const b = o.backup;
   const ns = b.metadata?.namespace ?? "";
@@ -127,6 +130,9 @@ export function validateNewBackup(o: NewObservation): Validation {
   }
 
   const prefix = o.policy.metadata?.annotations?.[AnnotationPathPrefix];
+  if (prefix !== undefined && !SAFE_PREFIX.test(prefix.replace(/^\/+|\/+$/g, ""))) {
+    return fail(Reason.PathInvalid, `BackupPolicy "${policyRef}" annotation ${AnnotationPathPrefix}=${JSON.stringify(prefix.slice(0, 100))} is not a relative path of names (letters, digits, ".", "_", "-"; no "." or ".." segments; at most 128 characters): fix the annotation`);
+  }
   const plan = (target?: BackupPlan["target"]): Validation => ({
     kind: "ok",
     plan: { type, policy: o.policy!, section, tool, target, filePath: backupFilePath(ns, name, prefix), secret: secret?.name ? secret : undefined, parent, chain },

@@ -30,6 +30,24 @@ describe("restorejob plan", () => {
     expect(steps(mixed)).to.deep.equal(["fail:MixedDataFormats"]);
   });
 
+  it("refuses hostPath targetVolumes unless the operator allows them, mount paths with '..', and a recorded filePath that climbs out", () => {
+    const rj = restoreJob({ backup: "full" });
+    rj.spec.targetVolumes = [{ name: "node", hostPath: { path: "/etc" } }];
+    const tools = new Map([["vol", inc]]);
+    const repos = new Map([["repo", repo()]]);
+    const hostPath = planRestore({ restore: rj, backups: [backup("full")], tools, repos });
+    expect(hostPath.kind === "fail" && [hostPath.reason, hostPath.message]).to.deep.equal(["InvalidRestoreJob", 'RestoreJob "ns/rj" .spec.targetVolumes "node" is a hostPath volume: a restore may write only into the workload\'s claims (an operator started with DP_ALLOW_HOSTPATH_RESTORE=true allows it)']);
+    expect(planRestore({ restore: rj, backups: [backup("full")], tools, repos, allowHostPath: true }).kind).to.equal("ok");
+    const mounts = restoreJob({ backup: "full" });
+    mounts.spec.targetVolumeMounts = [{ name: "data", mountPath: "/data", subPath: "../../x" }];
+    const m = planRestore({ restore: mounts, backups: [backup("full")], tools, repos });
+    expect(m.kind === "fail" && m.message).to.contain('contains ".."');
+    const climbing = backup("full");
+    climbing.status!.manifests!.backupTool!.filePath = "/ns/../../etc";
+    const c = planRestore({ restore: restoreJob({ backup: "full" }), backups: [climbing], tools, repos });
+    expect(c.kind === "fail" && c.reason).to.equal("InvalidRestoreJob");
+  });
+
   it("restores an incremental chain base first, in the recorded order", () => {
     const bs = [backup("b0"), backup("i1", { parent: "b0", chain: ["b0"] }), backup("i2", { parent: "i1", chain: ["b0", "i1"] })];
     expect(steps(plan(bs, { backup: "i2" }))).to.deep.equal(["base:b0", "incremental:i1", "incremental:i2"]);

@@ -2,6 +2,7 @@
 // point-in-time choice, the tools and the repo into ordered steps, or says why not.
 import { BackupDataFormat, BackupPhase, BackupType, type Backup, type BackupRepo, type BackupTool, type RestoreJob } from "@dataprotection/api";
 import { dataFormatOf } from "../backup/plain-files.ts";
+import { isSafeFilePath } from "../backup/env.ts";
 import { choosePitr } from "./pitr.ts";
 import { Reason } from "./reasons.ts";
 
@@ -41,6 +42,8 @@ export interface PlanInputs {
   backups: readonly Backup[];
   tools: ReadonlyMap<string, BackupTool>;
   repos: ReadonlyMap<string, BackupRepo>;
+  /** The operator allows hostPath targetVolumes (OperatorOptions.allowHostPathRestore). */
+  allowHostPath?: boolean;
 }
 
 const fail = (reason: Reason, message: string): PlanResult => ({ kind: "fail", reason, message });
@@ -55,6 +58,8 @@ export function planRestore(i: PlanInputs): PlanResult {
   const rjName = `${ns}/${i.restore.metadata.name}`;
   const byName = new Map(i.backups.map((b) => [b.metadata.name ?? "", b]));
   const name = i.restore.spec.backupJobName;
+  const unsafe = unsafeRestoreInput(i.restore, !!i.allowHostPath);
+  if (unsafe) return fail(Reason.InvalidRestoreJob, `RestoreJob "${rjName}" ${unsafe}`);
   const backup = byName.get(name);
   if (!backup) return fail(Reason.BackupNotFound, `Backup "${ns}/${name}" not found: create it or change RestoreJob "${rjName}" .spec.backupJobName`);
   const phase = backup.status?.phase;
@@ -123,6 +128,12 @@ export function planRestore(i: PlanInputs): PlanResult {
     if (!legacyPVC) return fail(Reason.RepoNotFound, `Backup "${ns}/${base.backup.metadata.name}" records neither status.backupRepoName nor status.persistentVolumeClaimName: its data cannot be found`);
   }
 
+  for (const s of steps) {
+    const p = s.backup.status?.manifests?.backupTool?.filePath;
+    if (p !== undefined && !isSafeFilePath(`/${p.replace(/^\/+|\/+$/g, "")}`)) {
+      return fail(Reason.InvalidRestoreJob, `Backup "${ns}/${s.backup.metadata.name}" records filePath ${JSON.stringify(p.slice(0, 100))}, which is not a plain path under the repo: refusing to restore from it`);
+    }
+  }
   // Plain files kept in the repo are read at BACKUP_DIR; sealed ones are unpacked into a scratch
   // BACKUP_DIR at the same path: one pod cannot have both.
   const formats = new Set(steps.map((s) => dataFormatOf(s.backup)));
@@ -132,6 +143,28 @@ export function planRestore(i: PlanInputs): PlanResult {
   // Everything with a recorded format is checked before the target is touched.
   const verify = steps.map((s) => s.backup).filter((b) => dataFormatOf(b) !== undefined);
   return { kind: "ok", plan: { backup, steps, modes, repo, legacyPVC, pitr, verify } };
+}
+
+/** Why a RestoreJob's volumes or mounts may not be used (node-level volumes, paths that escape), or undefined. */
+export function unsafeRestoreInput(rj: RestoreJob, allowHostPath: boolean): string | undefined {
+  for (const v of rj.spec.targetVolumes ?? []) {
+    if (v.hostPath && !allowHostPath) return `.spec.targetVolumes "${v.name}" is a hostPath volume: a restore may write only into the workload's claims (an operator started with DP_ALLOW_HOSTPATH_RESTORE=true allows it)`;
+  }
+  for (const m of rj.spec.targetVolumeMounts ?? []) {
+    const bad = pathProblem(m.mountPath, "absolute") ?? (m.subPath ? pathProblem(m.subPath, "relative") : undefined);
+    if (bad) return `.spec.targetVolumeMounts "${m.name}": ${bad}`;
+  }
+  return undefined;
+}
+
+/** Why a user-supplied path is refused ("..", NUL, over-long, absolute where relative is meant), or undefined. */
+export function pathProblem(p: string, kind: "absolute" | "relative"): string | undefined {
+  if (p.includes("\0")) return `path ${JSON.stringify(p)} contains NUL`;
+  if (p.length > 1024) return `path of ${p.length} characters is over 1024`;
+  if (kind === "absolute" && !p.startsWith("/")) return `path ${JSON.stringify(p)} must be absolute`;
+  if (kind === "relative" && p.startsWith("/")) return `path ${JSON.stringify(p)} must be relative`;
+  if (p.split("/").includes("..")) return `path ${JSON.stringify(p)} contains ".."`;
+  return undefined;
 }
 
 /** Whether any step's plain files were sealed (the restore pod then unpacks them into a scratch BACKUP_DIR). */

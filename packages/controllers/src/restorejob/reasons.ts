@@ -3,6 +3,7 @@
 
 /** Why a RestoreJob failed (status.failureReason starts with one of these). */
 export const Reason = {
+  InvalidRestoreJob: "InvalidRestoreJob",
   BackupNotFound: "BackupNotFound",
   BackupFailed: "BackupFailed",
   BackupNotCompleted: "BackupNotCompleted",

@@ -78,6 +78,7 @@ export async function observe(cache: Cache, client: KubeClient, rj: RestoreJob, 
     backups: cache.list<Obj<Backup>>(Kinds.Backup, { namespace: ns }),
     tools: new Map(cache.list<Obj<BackupTool>>(Kinds.BackupTool).map((t) => [t.metadata.name ?? "", t])),
     repos: new Map(cache.list<Obj<BackupRepo>>(Kinds.BackupRepo).map((r) => [r.metadata.name ?? "", r])),
+    allowHostPath: ctx.allowHostPathRestore,
   });
   const selector = rj.spec.target.labelsSelector ?? {};
   const statefulSets = cache.list<Obj<V1StatefulSet>>(Kinds.StatefulSet, { namespace: ns }).filter((s) => matchesSelector(s.metadata.labels, selector));
