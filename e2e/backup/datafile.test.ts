@@ -3,7 +3,7 @@
 // removing the data.
 import { expect } from "chai";
 import { join } from "node:path";
-import { readFile } from "node:fs/promises";
+import { copyFile, readFile } from "node:fs/promises";
 import { CoreV1Api } from "@kubernetes/client-node";
 import type { Operator } from "@dataprotection/controllers";
 import { DataProtectionGroup, type BackupTool } from "@dataprotection/api";
@@ -88,6 +88,37 @@ describe("Backup: datafile backups through a Job", function () {
       // DataDeleted is recorded just before the finalizer goes and written asynchronously.
       const after = (await untilEventReasons(kc, ns.name, "b1", ["DeletingData", "DataDeleted"])).map((e) => e.reason);
       expect(after).to.include.members(["DeletingData", "DataDeleted"]);
+    } finally {
+      await ns.cleanup();
+    }
+  });
+
+  it("refuses to restore a backup whose object and manifest a repo writer replaced with another backup's: VerificationFailed naming the object, target untouched", async () => {
+    const { controlPlane } = await e2eCluster();
+    const kc = controlPlane.kubeConfig;
+    const ns = await testNamespace(kc, "bk-swap");
+    try {
+      await createPVC(kc, ns.name, "data");
+      await runJob(kc, ns.name, "seed", seedScript(30), [{ claim: "data", path: "/data" }]);
+      await startTargetPod(kc, ns.name);
+      await createPolicy(kc, ns.name, "daily", datafilePolicy("volume"));
+      await createBackup(kc, ns.name, "old", "daily");
+      await backupInPhase(kc, ns.name, "old", ["Completed"], 120_000);
+      await runJob(kc, ns.name, "change", "echo changed > /data/dir0/file-0.bin", [{ claim: "data", path: "/data" }]);
+      await createBackup(kc, ns.name, "new", "daily");
+      const b = await backupInPhase(kc, ns.name, "new", ["Completed"], 120_000);
+      // The repo writer rolls "new" back to "old": object and manifest both, so manifest.json agrees.
+      const repoDir = await hostPathOf(kc, ns.name, b.status!.persistentVolumeClaimName!);
+      for (const f of ["dir.dpar", "manifest.json"]) await copyFile(join(repoDir, ns.name, "old", f), join(repoDir, ns.name, "new", f));
+
+      await createStatefulSet(kc, ns.name, "restored", 1, { app: "restored" });
+      await waitReady(kc, ns.name, "restored", 1);
+      const before = await readTree(await hostPathOf(kc, ns.name, "data-restored-0"));
+      await createRestoreJob(kc, ns.name, "from-new", { backupJobName: "new", labels: { app: "restored" }, claim: "data-restored-0" });
+      const rj = await waitRestore(kc, ns.name, "from-new", "Failed");
+      expect(rj.status!.failureReason).to.match(/^VerificationFailed: Backup ".*\/new" failed verification, the target was not touched: .*object "dir\.dpar" does not match the checksum the Backup recorded/);
+      expect(rj.metadata?.annotations?.["dataprotection.kubeblocks.io/original-replicas"], "nothing was scaled down").to.equal(undefined);
+      expect([...(await readTree(await hostPathOf(kc, ns.name, "data-restored-0"))).keys()]).to.deep.equal([...before.keys()]);
     } finally {
       await ns.cleanup();
     }
