@@ -1,7 +1,7 @@
 // BackupRepo: where backup data lives, realised through a StorageProvider.
 import { Type, type Static } from "@sinclair/typebox";
 import { named, str, bool, int64, nameRef, describe, stringEnum, stringMap, celRule, EXT } from "./helpers.ts";
-import { Quantity, SecretReference, conditions } from "./k8s.ts";
+import { LabelSelector, Quantity, SecretReference, conditions } from "./k8s.ts";
 import { AccessMethod, BackupRepoPhase, EncryptionAlgorithm, PersistentVolumeReclaimPolicy, values } from "../enums.ts";
 
 export const PersistentVolumeReclaimPolicySchema = stringEnum("PersistentVolumeReclaimPolicy", values(PersistentVolumeReclaimPolicy),
@@ -34,6 +34,7 @@ export const BackupRepoSpecSchema = named("BackupRepoSpec", "BackupRepoSpec defi
   credential: Type.Optional(describe(SecretReference, "A secret that contains the credentials needed by the storage provider.")),
   accessMethod: Type.Optional(describe(AccessMethodSchema, "How tools reach the repo: Mount (a PVC per namespace, mounted at /backupdata) or Tool (dp-agent writes to the storage directly with the provider's agentConfigTemplate).", { default: AccessMethod.Mount, ...EXT })),
   encryption: Type.Optional(describe(EncryptionSpecSchema, "Client-side encryption of the backup data written to this repo. Unset: data is stored as the tool writes it.", EXT)),
+  namespaceSelector: Type.Optional(describe(LabelSelector, "The namespaces whose Backups and RestoreJobs may use this repo (matched against the Namespace's labels). A Backup or RestoreJob in any other namespace fails with RepoNotAllowed before anything is copied into its namespace. Unset: every namespace, as in KubeBlocks 0.6; set it on any repo that tenants share, since a namespace that may use a repo gets copies of its credential and key Secrets.", EXT)),
 });
 
 export const BackupRepoPhaseSchema = stringEnum("BackupRepoPhase", values(BackupRepoPhase), "BackupRepoPhase defines phases for BackupRepo CR.");

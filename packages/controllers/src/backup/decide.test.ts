@@ -35,6 +35,8 @@ describe("validateNewBackup", () => {
     { name: "still needs a target for an empty selector when the tool is not targetless", obs: (o) => ({ ...o, policy: policy({ target: { labelsSelector: {} } }), pods: [], targetPodWaitMs: 500 }), want: Reason.TargetPodNotFound },
     { name: "fails a path-prefix annotation that climbs out of the namespace's directory", obs: (o) => ({ ...o, policy: { ...policy(), metadata: { ...policy().metadata, annotations: { [AnnotationPathPrefix]: "../../other-ns" } } } }), want: Reason.PathInvalid, text: "no \".\" or \"..\" segments" },
     { name: "takes a plain path-prefix annotation", obs: (o) => ({ ...o, policy: { ...policy(), metadata: { ...policy().metadata, annotations: { [AnnotationPathPrefix]: "/pg/daily/" } } } }), want: "ok" },
+    { name: "fails with RepoNotAllowed when the repo's namespaceSelector does not match the namespace", obs: (o) => ({ ...o, repos: [{ ...repo(), spec: { ...repo().spec, namespaceSelector: { matchLabels: { team: "a" } } } }], namespaceLabels: { team: "b" } }), want: Reason.RepoNotAllowed, text: 'BackupRepo "repo" does not allow namespace "ns"' },
+    { name: "uses a repo whose namespaceSelector matches the namespace", obs: (o) => ({ ...o, repos: [{ ...repo(), spec: { ...repo().spec, namespaceSelector: { matchLabels: { team: "a" } } } }], namespaceLabels: { team: "a" } }), want: "ok" },
     { name: "fails when the parent is missing", obs: (o) => ({ ...o, tool: tool({ incrementalBackupCommands: ["x"] }), backup: backup({ parentBackupName: "p" }) }), want: Reason.ParentNotFound },
   ];
   for (const r of rows) {

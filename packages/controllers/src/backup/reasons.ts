@@ -9,6 +9,7 @@ export const Reason = {
   ToolUnsuitable: "ToolUnsuitable",
   RepoNotFound: "RepoNotFound",
   RepoNotReady: "RepoNotReady",
+  RepoNotAllowed: "RepoNotAllowed",
   AmbiguousDefaultRepo: "AmbiguousDefaultRepo",
   NoBackupDestination: "NoBackupDestination",
   PVCNotFound: "PVCNotFound",

@@ -12,6 +12,8 @@ import {
 import { credentialCopyData, repoAccessFor, type SecretCopy } from "../backuprepo/access.ts";
 import { ensureRepoAccess, readObject, RepoAccessError } from "../backuprepo/ensure.ts";
 import { Kinds } from "../kinds.ts";
+import { namespaceLabels } from "../backuprepo/ensure.ts";
+import { repoHasNamespaceSelector } from "../backuprepo/tenancy.ts";
 import type { OperatorContext } from "../options.ts";
 import { decideDatafile, failed, helperJobName, notStarted, startDatafile } from "./decide.ts";
 import type { Action, Decision } from "./decision.ts";
@@ -84,11 +86,13 @@ export class BackupReconciler {
     const secretName = section?.policy.target.secret?.name;
     const tool = toolName ? ctx.cache.get<BackupTool & KubeObject>(Kinds.BackupTool, toolName) : undefined;
     const saName = tool?.spec.serviceAccountName;
+    const repos = ctx.cache.list<BackupRepo & KubeObject>(Kinds.BackupRepo);
     const v = validateNewBackup({
       backup: b,
       policy,
       tool,
-      repos: ctx.cache.list<BackupRepo & KubeObject>(Kinds.BackupRepo),
+      repos,
+      namespaceLabels: repos.some(repoHasNamespaceSelector) ? await namespaceLabels(ctx.client, ns) : undefined,
       pods: ctx.cache.list<V1Pod & KubeObject>(Kinds.Pod, { namespace: ns }),
       parent: b.spec.parentBackupName ? ctx.cache.get<Backup & KubeObject>(Kinds.Backup, b.spec.parentBackupName, ns) : undefined,
       secretFound: secretName ? await exists(ctx.client, Kinds.Secret, secretName, ns) : undefined,

@@ -5,6 +5,7 @@ import {
   type Backup, type BackupPolicy, type BackupRepo, type BackupTool, type CommonBackupPolicy, type LabelSelector, type SnapshotPolicy,
 } from "@dataprotection/api";
 import { backupFilePath, type DbSecret } from "./env.ts";
+import { repoRefusal } from "../backuprepo/tenancy.ts";
 import { resolveDestination, type ClaimToEnsure, type Destination } from "./destination.ts";
 import type { RepoAccess } from "../backuprepo/access.ts";
 import { Reason } from "./reasons.ts";
@@ -35,6 +36,8 @@ export interface NewObservation {
   secretFound?: boolean;
   /** Whether the tool's spec.serviceAccountName exists in the namespace; undefined when it names none. */
   serviceAccountFound?: boolean;
+  /** Labels of the Backup's namespace; read only when a repo has a namespaceSelector. */
+  namespaceLabels?: Record<string, string>;
   now: Date;
   targetPodWaitMs: number;
 }
@@ -116,6 +119,8 @@ export function validateNewBackup(o: NewObservation): Validation {
   if (section.name !== "snapshot") {
     const d = resolveDestination(b, policyRef, section.policy, o.repos, parent?.status?.backupRepoName);
     if (!d.ok) return fail(d.reason, d.message);
+    const refused = d.repo ? repoRefusal(d.repo, ns, o.namespaceLabels) : undefined;
+    if (refused) return fail(Reason.RepoNotAllowed, refused);
     destination = d;
   }
 

@@ -40,6 +40,12 @@ export async function readObject<T extends KubeObject>(client: KubeClient, cache
   }
 }
 
+/** The labels of a namespace (a live read: only needed when a repo has a namespaceSelector). */
+export async function namespaceLabels(client: KubeClient, namespace: string): Promise<Record<string, string>> {
+  const ns = await readObject<KubeObject>(client, undefined, Kinds.Namespace, namespace);
+  return ns?.metadata.labels ?? {};
+}
+
 /**
  * Makes sure everything `repoAccessFor(repo)` names exists in `namespace` and returns
  * it: the repo PVC (Mount repos; created from the provider's persistentVolumeClaimTemplate

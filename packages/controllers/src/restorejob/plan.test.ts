@@ -48,6 +48,14 @@ describe("restorejob plan", () => {
     expect(c.kind === "fail" && c.reason).to.equal("InvalidRestoreJob");
   });
 
+  it("refuses a RestoreJob in a namespace the repo's namespaceSelector does not admit", () => {
+    const guarded = { ...repo(), spec: { ...repo().spec, namespaceSelector: { matchExpressions: [{ key: "team", operator: "In", values: ["a"] }] } } } as ReturnType<typeof repo>;
+    const run = (labels: Record<string, string>) => planRestore({ restore: restoreJob({ backup: "full" }), backups: [backup("full")], tools: new Map([["vol", inc]]), repos: new Map([["repo", guarded]]), namespaceLabels: labels });
+    const refused = run({ team: "b" });
+    expect(refused.kind === "fail" && [refused.reason, refused.message.slice(0, 47)]).to.deep.equal(["RepoNotAllowed", 'BackupRepo "repo" does not allow namespace "ns"']);
+    expect(run({ team: "a" }).kind).to.equal("ok");
+  });
+
   it("restores an incremental chain base first, in the recorded order", () => {
     const bs = [backup("b0"), backup("i1", { parent: "b0", chain: ["b0"] }), backup("i2", { parent: "i1", chain: ["b0", "i1"] })];
     expect(steps(plan(bs, { backup: "i2" }))).to.deep.equal(["base:b0", "incremental:i1", "incremental:i2"]);

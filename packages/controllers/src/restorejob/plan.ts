@@ -3,6 +3,7 @@
 import { BackupDataFormat, BackupPhase, BackupType, type Backup, type BackupRepo, type BackupTool, type RestoreJob } from "@dataprotection/api";
 import { dataFormatOf } from "../backup/plain-files.ts";
 import { isSafeFilePath } from "../backup/env.ts";
+import { repoRefusal } from "../backuprepo/tenancy.ts";
 import { choosePitr } from "./pitr.ts";
 import { Reason } from "./reasons.ts";
 
@@ -44,6 +45,8 @@ export interface PlanInputs {
   repos: ReadonlyMap<string, BackupRepo>;
   /** The operator allows hostPath targetVolumes (OperatorOptions.allowHostPathRestore). */
   allowHostPath?: boolean;
+  /** Labels of the RestoreJob's namespace; read only when a repo has a namespaceSelector. */
+  namespaceLabels?: Record<string, string>;
 }
 
 const fail = (reason: Reason, message: string): PlanResult => ({ kind: "fail", reason, message });
@@ -123,6 +126,8 @@ export function planRestore(i: PlanInputs): PlanResult {
   if (repoName) {
     repo = i.repos.get(repoName);
     if (!repo) return fail(Reason.RepoNotFound, `BackupRepo "${repoName}" of Backup "${ns}/${base.backup.metadata.name}" not found: recreate it to restore its data`);
+    const refused = repoRefusal(repo, ns, i.namespaceLabels);
+    if (refused) return fail(Reason.RepoNotAllowed, refused);
   } else {
     legacyPVC = base.backup.status?.persistentVolumeClaimName;
     if (!legacyPVC) return fail(Reason.RepoNotFound, `Backup "${ns}/${base.backup.metadata.name}" records neither status.backupRepoName nor status.persistentVolumeClaimName: its data cannot be found`);

@@ -10,6 +10,7 @@ export const Reason = {
   ToolNotFound: "ToolNotFound",
   NoRestoreCommands: "NoRestoreCommands",
   RepoNotFound: "RepoNotFound",
+  RepoNotAllowed: "RepoNotAllowed",
   MixedRepos: "MixedRepos",
   MixedDataFormats: "MixedDataFormats",
   ChainIncomplete: "ChainIncomplete",

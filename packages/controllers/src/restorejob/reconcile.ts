@@ -13,6 +13,8 @@ import { BACKUP_MOUNT_PATH, type RepoAccess } from "../backuprepo/access.ts";
 import { ensureRepoAccess } from "../backuprepo/ensure.ts";
 import { decide, type Action, type JobState, type Observation } from "./decide.ts";
 import { planRestore, type RestorePlan } from "./plan.ts";
+import { namespaceLabels } from "../backuprepo/ensure.ts";
+import { repoHasNamespaceSelector } from "../backuprepo/tenancy.ts";
 import { pvcView, type PvcView, type SnapshotView } from "./snapshot.ts";
 import { decideDeletion, type DeletionObservation } from "./deletion.ts";
 
@@ -73,12 +75,14 @@ function ownedJobs(cache: Cache, rj: RestoreJob, nsPods: readonly Obj<V1Pod>[]):
 
 export async function observe(cache: Cache, client: KubeClient, rj: RestoreJob, ctx: OperatorContext): Promise<Observation> {
   const ns = rj.metadata.namespace ?? "";
+  const repos = cache.list<Obj<BackupRepo>>(Kinds.BackupRepo);
   const plan = planRestore({
     restore: rj,
     backups: cache.list<Obj<Backup>>(Kinds.Backup, { namespace: ns }),
     tools: new Map(cache.list<Obj<BackupTool>>(Kinds.BackupTool).map((t) => [t.metadata.name ?? "", t])),
-    repos: new Map(cache.list<Obj<BackupRepo>>(Kinds.BackupRepo).map((r) => [r.metadata.name ?? "", r])),
+    repos: new Map(repos.map((r) => [r.metadata.name ?? "", r])),
     allowHostPath: ctx.allowHostPathRestore,
+    namespaceLabels: repos.some(repoHasNamespaceSelector) ? await namespaceLabels(client, ns) : undefined,
   });
   const selector = rj.spec.target.labelsSelector ?? {};
   const statefulSets = cache.list<Obj<V1StatefulSet>>(Kinds.StatefulSet, { namespace: ns }).filter((s) => matchesSelector(s.metadata.labels, selector));
