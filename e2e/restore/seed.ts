@@ -126,7 +126,7 @@ export async function seedBackup(kc: KubeConfig, ns: string, s: SeedBackup): Pro
     ...(s.incrementalChain ? { incrementalChain: s.incrementalChain, parentBackupName: s.parent } : {}),
     manifests: {
       backupLog: { startTime: start, stopTime: stop },
-      ...(r ? { backupTool: { filePath: `/${backupPath}`, checksum: r.checksum, files: r.files.map((f) => ({ name: typeof f === "string" ? f : f.name })) } } : {}),
+      ...(r ? { backupTool: { filePath: `/${backupPath}`, checksum: r.checksum, files: r.files.map((f) => ({ name: typeof f === "string" ? f : f.name })), dataFormat: "Agent" } } : {}),
     },
     ...s.status,
   };

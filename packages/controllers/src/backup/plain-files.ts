@@ -83,13 +83,11 @@ export function unsealContainer(name: string, image: string, backupDir: string, 
 
 /**
  * How a Backup's data was written. Backups completed before status.manifests.backupTool.dataFormat
- * existed have none: only dp-agent reported per-file checksums, and only it wrote an object checksum
- * without per-file names in those versions' status, so a recorded checksum with per-file checksums
- * means Agent; any other checksum came from the plain-files report.
+ * existed have none: a recorded checksum or file list is taken as dp-agent's, as those versions
+ * did (their plain-files backups could not be restored anyway); nothing recorded means no format.
  */
 export function dataFormatOf(b: Backup): BackupDataFormat | undefined {
   const m = b.status?.manifests?.backupTool;
   if (m?.dataFormat) return m.dataFormat;
-  if (!m?.checksum && !m?.files?.length) return undefined;
-  return m.files?.some((f) => f.checksum) ? BackupDataFormat.Agent : BackupDataFormat.PlainFiles;
+  return m?.checksum || m?.files?.length ? BackupDataFormat.Agent : undefined;
 }
