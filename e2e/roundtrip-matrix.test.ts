@@ -65,7 +65,7 @@ describe("Round-trip matrix: every kind of backup is restored in e2e", () => {
     it(`${kind}: e2e/${r.file} restores it with a RestoreJob and compares the data`, async () => {
       const body = await testBody(r);
       expect(body, `no test titled "…${r.test}…" in e2e/${r.file}`).to.be.a("string");
-      expect(body!, "the test creates a RestoreJob").to.match(/createRestoreJob|Kinds\.RestoreJob|restorejobs|APIManagerRestore/);
+      expect(body!, "the test creates a RestoreJob").to.match(/createRestoreJob|expectRestoredTree|Kinds\.RestoreJob|restorejobs|APIManagerRestore/);
       expect(body!, "the test compares restored data with the source").to.match(/\.to\.(deep\.)?equal\(|\.equals\(/);
     });
   }

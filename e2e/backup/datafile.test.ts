@@ -10,7 +10,7 @@ import { DataProtectionGroup, type BackupTool } from "@dataprotection/api";
 import { e2eCluster, getCustom, startTestOperator, testNamespace, until, untilEventReasons } from "../harness.ts";
 import {
   backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, deleteBackup, exists, getBackup, hostPathOf, installShared,
-  readTree, runJob, seedScript, startTargetPod, testTimeouts,
+  expectRestoredTree, readTree, runJob, seedScript, startTargetPod, testTimeouts,
 } from "./fixtures.ts";
 import { createRestoreJob, createStatefulSet, waitReady, waitRestore } from "../restore/seed.ts";
 
@@ -153,16 +153,7 @@ describe("Backup: datafile backups through a Job", function () {
       expect(s.manifests!.backupTool!.dataFormat).to.equal("PlainFiles");
 
       // A physical RestoreJob into a fresh StatefulSet's claim: verified, then untarred by the tool's command.
-      await createStatefulSet(kc, ns.name, "restored", 1, { app: "restored" });
-      await waitReady(kc, ns.name, "restored", 1);
-      await createRestoreJob(kc, ns.name, "from-kb1", { backupJobName: "kb1", labels: { app: "restored" }, claim: "data-restored-0" });
-      const rj = await waitRestore(kc, ns.name, "from-kb1", "Completed");
-      expect(rj.status?.conditions?.find((c) => c.type === "Verified")?.status).to.equal("True");
-      const source = await readTree(await hostPathOf(kc, ns.name, "data"));
-      const restored = await readTree(await hostPathOf(kc, ns.name, "data-restored-0"));
-      expect(source.size).to.equal(20);
-      expect([...restored.keys()].sort()).to.deep.equal([...source.keys()].sort());
-      for (const [k, v] of source) expect(restored.get(k)!.equals(v), k).to.equal(true);
+      await expectRestoredTree(kc, ns.name, "kb1", "data", 20);
     } finally {
       await ns.cleanup();
     }

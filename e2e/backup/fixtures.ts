@@ -5,7 +5,9 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { DataProtectionGroup, StorageGroup, type Backup, type BackupPolicy, type BackupTool } from "@dataprotection/api";
 import { builtinTools } from "@dataprotection/tools";
+import { expect } from "chai";
 import { getCustom, until } from "../harness.ts";
+import { createRestoreJob, createStatefulSet, waitReady, waitRestore } from "../restore/seed.ts";
 
 export const REPO = "e2e-backup-repo";
 export const PROVIDER = "e2e-backup-local-pvc";
@@ -165,6 +167,24 @@ export async function readTree(dir: string): Promise<Map<string, Buffer>> {
   };
   await walk("");
   return out;
+}
+
+/**
+ * A physical RestoreJob of `backup` into a fresh one-replica StatefulSet "restored" (claim
+ * data-restored-0); checks it verified and completed, and that the restored claim holds exactly
+ * the files of PVC `source` (`count` of them), byte for byte.
+ */
+export async function expectRestoredTree(kc: KubeConfig, ns: string, backup: string, source: string, count: number): Promise<void> {
+  await createStatefulSet(kc, ns, "restored", 1, { app: "restored" });
+  await waitReady(kc, ns, "restored", 1);
+  await createRestoreJob(kc, ns, `from-${backup}`, { backupJobName: backup, labels: { app: "restored" }, claim: "data-restored-0" });
+  const rj = await waitRestore(kc, ns, `from-${backup}`, "Completed");
+  expect(rj.status?.conditions?.find((c) => c.type === "Verified")?.status).to.equal("True");
+  const want = await readTree(await hostPathOf(kc, ns, source));
+  const got = await readTree(await hostPathOf(kc, ns, "data-restored-0"));
+  expect(want.size).to.equal(count);
+  expect([...got.keys()].sort()).to.deep.equal([...want.keys()].sort());
+  for (const [k, v] of want) expect(got.get(k)!.equals(v), k).to.equal(true);
 }
 
 export async function exists(path: string): Promise<boolean> {

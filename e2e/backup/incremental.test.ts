@@ -3,8 +3,7 @@
 import { expect } from "chai";
 import type { Operator } from "@dataprotection/controllers";
 import { e2eCluster, eventsFor, startTestOperator, testNamespace, until } from "../harness.ts";
-import { backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, deleteBackup, getBackup, hostPathOf, installShared, readTree, runJob, seedScript, startTargetPod, testTimeouts } from "./fixtures.ts";
-import { createRestoreJob, createStatefulSet, waitReady, waitRestore } from "../restore/seed.ts";
+import { backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, deleteBackup, expectRestoredTree, getBackup, installShared, runJob, seedScript, startTargetPod, testTimeouts } from "./fixtures.ts";
 
 describe("Backup: incremental chains", function () {
   this.timeout(240_000);
@@ -43,16 +42,7 @@ describe("Backup: incremental chains", function () {
       expect((inc1.status!.manifests!.backupTool!.files ?? []).map((f) => f.name).sort()).to.deep.equal(["dir.dpar", "files.list"]);
 
       // The chain restores: base, then inc1, then inc2, into a fresh StatefulSet's claim.
-      await createStatefulSet(kc, ns.name, "restored", 1, { app: "restored" });
-      await waitReady(kc, ns.name, "restored", 1);
-      await createRestoreJob(kc, ns.name, "to-inc2", { backupJobName: "inc2", labels: { app: "restored" }, claim: "data-restored-0" });
-      const rj = await waitRestore(kc, ns.name, "to-inc2", "Completed");
-      expect(rj.status?.conditions?.find((c) => c.type === "Verified")?.status).to.equal("True");
-      const source = await readTree(await hostPathOf(kc, ns.name, "data"));
-      const restored = await readTree(await hostPathOf(kc, ns.name, "data-restored-0"));
-      expect(source.size).to.equal(52);
-      expect([...restored.keys()].sort()).to.deep.equal([...source.keys()].sort());
-      for (const [k, v] of source) expect(restored.get(k)!.equals(v), k).to.equal(true);
+      await expectRestoredTree(kc, ns.name, "inc2", "data", 52);
 
       await deleteBackup(kc, ns.name, "base");
       await until("DeletionBlocked Event", async () => ((await eventsFor(kc, ns.name, "base")).some((e) => e.reason === "DeletionBlocked") ? true : undefined), 60_000);
