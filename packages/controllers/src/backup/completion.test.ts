@@ -46,6 +46,13 @@ describe("dataOutcome", () => {
     expect(!o.ok && o.message).to.contain('container "seal" reported no sealed object: the files did not reach the repo');
   });
 
+  it("records no format for a tool's own plain-files report without a checksum (nothing to verify against), and fails it in the sealed layout", () => {
+    const own = JSON.stringify({ plainFiles: true, filePath: "/backupdata", objects: 16 });
+    const o = dataOutcome(finished(own));
+    expect(o.ok && o.format).to.equal(undefined);
+    expect(dataOutcome(finished(own, "")).ok).to.equal(false);
+  });
+
   it("records no format for a tool that stored nothing", () => {
     const o = dataOutcome(finished(""));
     expect(o.ok && o.format).to.equal(undefined);

@@ -30,6 +30,12 @@ export function dataOutcome(pod: V1Pod | undefined): DataOutcome {
     // dp-agent's report, or a tool that stored nothing (no BACKUP_DIR, no agent object).
     return { ok: true, ...measured(tool, tool.checksum || tool.files?.length ? BackupDataFormat.Agent : undefined), manifests: {} };
   }
+  if (!tool.checksum) {
+    // A tool's own report of plain files (e.g. the 3scale tool's upstream layout at the volume's
+    // root), not the operator's measurement: nothing to verify them against, and nothing sealed them.
+    if (ranSealed(pod)) return { ok: false, message: `the tool reported plain files itself, without a checksum, on a repo where plain files are sealed: they did not reach the repo` };
+    return { ok: true, ...measured(tool, undefined), manifests: {} };
+  }
   const info = fromBackupInfo(tool.backupInfo);
   let source = tool;
   let format: BackupDataFormat = BackupDataFormat.PlainFiles;
