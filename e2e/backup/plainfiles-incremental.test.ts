@@ -34,7 +34,8 @@ const tool: BackupTool = {
       'test -f ${PARENT_BACKUP_DIR}/sums.txt || { echo "no parent files at ${PARENT_BACKUP_DIR}"; exit 1; }',
       "mkdir -p ${BACKUP_DIR}; cd ${DATA_DIR}",
       "find . -type f | LC_ALL=C sort | xargs sha256sum > ${BACKUP_DIR}/sums.txt",
-      "LC_ALL=C comm -13 ${PARENT_BACKUP_DIR}/sums.txt ${BACKUP_DIR}/sums.txt | cut -c67- > ${BACKUP_DIR}/changed.list",
+      "p=`mktemp`; LC_ALL=C sort ${PARENT_BACKUP_DIR}/sums.txt > $p",
+      "LC_ALL=C sort ${BACKUP_DIR}/sums.txt | LC_ALL=C comm -13 $p - | cut -c67- > ${BACKUP_DIR}/changed.list; rm -f $p",
       "tar -cf ${BACKUP_DIR}/changed.tar -T ${BACKUP_DIR}/changed.list",
     ].join("\n")],
     physical: {
