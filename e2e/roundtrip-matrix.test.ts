@@ -17,7 +17,7 @@ interface RoundTrip {
 
 const byType: Record<BackupType, RoundTrip> = {
   datafile: { file: "backup/datafile.test.ts", test: "restores it with the tool's own restore command" },
-  logfile: { file: "restore/chain.test.ts", test: "restores to a point in time" },
+  logfile: { file: "backup/pitr-roundtrip.test.ts", test: "replays the archived log to the chosen second" },
   snapshot: { file: "restore/snapshot.test.ts", test: "each from its own VolumeSnapshot of a real snapshot Backup" },
 };
 const incremental: RoundTrip = { file: "backup/incremental.test.ts", test: "restores the whole chain into a fresh claim byte-identical" };

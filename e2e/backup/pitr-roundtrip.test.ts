@@ -27,7 +27,7 @@ const base = tool("pitr-entries-base", {
 const log = tool("pitr-entries-log", {
   type: "pitr", deployKind: "statefulSet",
   backupCommands: ["sh", "-c", 'set -e; mkdir -p ${BACKUP_DIR}; while true; do cp ${DATA_DIR}/entries.txt ${BACKUP_DIR}/archive.tmp; mv ${BACKUP_DIR}/archive.tmp ${BACKUP_DIR}/archive.log; sleep "${ARCHIVE_INTERVAL%s}"; done'],
-  physical: { restoreCommands: ["sh", "-c", 'set -e; last=`tail -n 1 ${DATA_DIR}/entries.txt | cut -d" " -f2`; awk -v last="$last" -v to="$KB_RECOVERY_TIMESTAMP" \'$2 > last && $1 <= to\' ${BACKUP_DIR}/archive.log >> ${DATA_DIR}/entries.txt']] },
+  physical: { restoreCommands: ["sh", "-c", 'set -e; last=`tail -n 1 ${DATA_DIR}/entries.txt | cut -d" " -f2`; awk -v last="$last" -v to="$KB_RECOVERY_TIMESTAMP" \'$2 > last && $1 <= to\' ${BACKUP_DIR}/archive.log >> ${DATA_DIR}/entries.txt'] },
 });
 
 async function startWriter(kc: KubeConfig, ns: string): Promise<void> {

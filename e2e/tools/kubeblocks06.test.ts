@@ -92,6 +92,21 @@ const tools = {
 };
 type Engine = keyof typeof tools;
 
+/** A logical 0.6-style tool: pg_dump into BACKUP_DIR, restored by psql into the running server. */
+const pgDumpTool: BackupTool = {
+  apiVersion: `${DataProtectionGroup}/${V}`, kind: "BackupTool", metadata: { name: "kb06-pgdump" },
+  spec: {
+    image: "apecloud/kb06-style", deployKind: "job", type: "file",
+    backupCommands: ["sh", "-c", [
+      "set -e",
+      "mkdir -p ${BACKUP_DIR}",
+      "PGPASSWORD=${DB_PASSWORD} pg_dump -h ${DB_HOST} -p ${DB_PORT} -U ${DB_USER} -d postgres --clean --if-exists > ${BACKUP_DIR}/${BACKUP_NAME}.sql",
+      'echo "{\\"totalSize\\":\\"`du -sh ${BACKUP_DIR} | cut -f1`\\"}" > ${BACKUP_DIR}/backup.info',
+    ].join("\n")],
+    logical: { restoreCommands: ["sh", "-c", "set -e; PGPASSWORD=${DB_PASSWORD} psql -X -q -h ${DB_HOST} -p ${DB_PORT} -U ${DB_USER} -d postgres -v ON_ERROR_STOP=1 -f ${BACKUP_DIR}/${BACKUP_NAME}.sql"] },
+  },
+};
+
 /** One database engine: how its server starts (fresh, or waiting for restored data), how data is written and summarized. */
 interface Engine06 {
   user: string;
@@ -198,7 +213,7 @@ describe("KubeBlocks 0.6-style tools (plain files in BACKUP_DIR) on PVC, S3 and 
 
   before(async () => {
     kc = (await e2eCluster()).controlPlane.kubeConfig;
-    await installShared(kc, Object.values(tools));
+    await installShared(kc, [...Object.values(tools), pgDumpTool]);
     s3 = await startS3Server("kb06");
     const core = kc.makeApiClient(CoreV1Api);
     await core.createNamespacedSecret({ namespace: "default", body: { metadata: { name: S3_SECRET }, stringData: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } } });
@@ -327,4 +342,34 @@ describe("KubeBlocks 0.6-style tools (plain files in BACKUP_DIR) on PVC, S3 and 
       expect((await stat(dataDir)).uid).to.equal(ids.uid);
     });
   }
+
+  it("a logical 0.6-style tool (pg_dump into BACKUP_DIR) on the S3 repo: the sealed dump is unpacked and a logical RestoreJob's psql brings the running server back to backup time", async () => {
+    const e = engines.postgres;
+    const ns = await testNamespace(kc, "kb06-pgdump-s3", 180_000);
+    namespaces.push(ns);
+    const ids = await systemUser(e.user);
+    const port = await freePort();
+    await createDatabaseStatefulSet(kc, ns.name, {
+      name: "pg", labels: { app: "pg", "app.kubernetes.io/instance": "pg-cluster" }, container: "postgres", image: "postgres:kb06", env: e.env, ids,
+      prepare: e.prepare(ids), storage: "500Mi", terminationGracePeriodSeconds: 30, script: e.server(port, false), port, primary: true,
+    });
+    await createCredentials(kc, ns.name, "db-cred", "postgres", PASSWORD);
+    await waitReady(kc, ns.name, "pg", 1);
+    await untilInNamespace(kc, ns.name, `postgres on ${port} answering`, async () => ((await e.ready(port)) ? true : undefined), 180_000, 1000);
+    await e.seed(port, "logical-marker");
+    const atBackup = await e.summary(port);
+    await createPolicy(kc, ns.name, "dump", datafilePolicy(pgDumpTool.metadata!.name!, {
+      backupRepoName: S3_REPO,
+      target: { labelsSelector: { matchLabels: { app: "pg" } }, secret: { name: "db-cred", usernameKey: "username", passwordKey: "password" } },
+    }));
+    await createBackup(kc, ns.name, "dump", "dump");
+    const b = await backupInPhase(kc, ns.name, "dump", ["Completed"], 240_000);
+    expect(b.status!.manifests!.backupTool!.dataFormat).to.equal("SealedPlainFiles");
+    await e.change(port);
+    expect(await e.summary(port)).to.not.equal(atBackup);
+    await createRestoreJob(kc, ns.name, "from-dump", { backupJobName: "dump", labels: { app: "pg" }, secret: "db-cred" });
+    const rj = await waitRestore(kc, ns.name, "from-dump", "Completed");
+    expect(rj.status?.conditions?.find((c) => c.type === "Verified")?.status).to.equal("True");
+    expect(await e.summary(port), "the running server holds the data of backup time").to.equal(atBackup);
+  });
 });
