@@ -5,6 +5,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { DataProtectionGroup, StorageGroup, type Backup, type BackupPolicy, type BackupTool } from "@dataprotection/api";
 import { builtinTools } from "@dataprotection/tools";
+import { localPvcProvider } from "../../packages/controllers/src/storageprovider/builtin/index.ts";
 import { expect } from "chai";
 import { getCustom, until } from "../harness.ts";
 import { createRestoreJob, createStatefulSet, waitReady, waitRestore } from "../restore/seed.ts";
@@ -51,6 +52,30 @@ export async function installShared(kc: KubeConfig, extraTools: BackupTool[] = [
 
 export function tool(name: string, backupCommands: string[], extra: Partial<BackupTool["spec"]> = {}): BackupTool {
   return { apiVersion: `${DataProtectionGroup}/${V}`, kind: "BackupTool", metadata: { name }, spec: { image: "busybox", deployKind: "job", type: "file", backupCommands, ...extra } };
+}
+
+/**
+ * An encrypted filesystem repo `name` (its key Secret `<name>-key` in default, its provider
+ * `<name>-pvc`) plus any extra spec, waited until Ready (the backuprepo and storageprovider
+ * controllers must run). Returns what removes them.
+ */
+export async function createEncryptedRepo(kc: KubeConfig, name: string, extra: Record<string, unknown> = {}): Promise<() => Promise<void>> {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const core = kc.makeApiClient(CoreV1Api);
+  const key = `${name}-key`;
+  const provider = `${name}-pvc`;
+  await core.createNamespacedSecret({ namespace: "default", body: { metadata: { name: key }, stringData: { passphrase: `${name} long passphrase` } } });
+  await api.createClusterCustomObject({ group: StorageGroup, version: V, plural: "storageproviders", body: localPvcProvider(provider) });
+  await api.createClusterCustomObject({ group: DataProtectionGroup, version: V, plural: "backuprepos", body: {
+    apiVersion: `${DataProtectionGroup}/${V}`, kind: "BackupRepo", metadata: { name },
+    spec: { storageProviderRef: provider, pvReclaimPolicy: "Delete", volumeCapacity: "1Gi", encryption: { keySecretRef: { name: key, namespace: "default", key: "passphrase" } }, ...extra },
+  } });
+  await until(`BackupRepo ${name} Ready`, async () => ((await getCustom<{ status?: { phase?: string } }>(kc, DataProtectionGroup, "backuprepos", undefined, name))?.status?.phase === "Ready" ? true : undefined), 120_000, 500);
+  return async () => {
+    await api.deleteClusterCustomObject({ group: DataProtectionGroup, version: V, plural: "backuprepos", name }).catch(() => undefined);
+    await api.deleteClusterCustomObject({ group: StorageGroup, version: V, plural: "storageproviders", name: provider }).catch(() => undefined);
+    await core.deleteNamespacedSecret({ name: key, namespace: "default" }).catch(() => undefined);
+  };
 }
 
 /** A Job that runs `script` with the PVC `claim` at /data, waited until Complete. */

@@ -4,22 +4,19 @@
 // with the tool's own scripts; the restored files equal the source at the increment's time. Deleting
 // the Backups removes their data from the repo.
 import { expect } from "chai";
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { DataProtectionGroup, StorageGroup, type BackupTool } from "@dataprotection/api";
+import { DataProtectionGroup, type BackupTool } from "@dataprotection/api";
 import type { Operator } from "@dataprotection/controllers";
-import { localPvcProvider } from "../../packages/controllers/src/storageprovider/builtin/index.ts";
-import { e2eCluster, getCustom, startTestOperator, testNamespace, until } from "../harness.ts";
+import { e2eCluster, startTestOperator, testNamespace, until } from "../harness.ts";
 import {
-  backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, deleteBackup, exists, expectRestoredTree, getBackup, hostPathOf, installShared, REPO, runJob,
+  backupInPhase, createBackup, createEncryptedRepo, createPolicy, createPVC, datafilePolicy, deleteBackup, exists, expectRestoredTree, getBackup, hostPathOf, installShared, REPO, runJob,
   seedScript, startTargetPod, testTimeouts,
 } from "./fixtures.ts";
 
 const V = "v1alpha1";
 const ENC_REPO = "plainincr-encrypted";
-const PROVIDER = "plainincr-pvc";
-const KEY = "plainincr-key";
 
 // Full: every file in full.tar plus sums.txt. Incremental: the files whose sum differs from the
 // parent's sums.txt (read at PARENT_BACKUP_DIR) in changed.tar, plus the new sums.txt.
@@ -49,25 +46,18 @@ describe("Plain-files incremental chains (KubeBlocks 0.6 style) on PVC and encry
   this.timeout(300_000);
   let kc: KubeConfig;
   let op: Operator;
-  const custom = () => kc.makeApiClient(CustomObjectsApi);
+
+  let removeRepo: (() => Promise<void>) | undefined;
 
   before(async () => {
     kc = (await e2eCluster()).controlPlane.kubeConfig;
     await installShared(kc, [tool]);
-    await kc.makeApiClient(CoreV1Api).createNamespacedSecret({ namespace: "default", body: { metadata: { name: KEY }, stringData: { passphrase: "plain incremental passphrase" } } });
-    await custom().createClusterCustomObject({ group: StorageGroup, version: V, plural: "storageproviders", body: localPvcProvider(PROVIDER) });
-    await custom().createClusterCustomObject({ group: DataProtectionGroup, version: V, plural: "backuprepos", body: {
-      apiVersion: `${DataProtectionGroup}/${V}`, kind: "BackupRepo", metadata: { name: ENC_REPO },
-      spec: { storageProviderRef: PROVIDER, pvReclaimPolicy: "Delete", volumeCapacity: "1Gi", encryption: { keySecretRef: { name: KEY, namespace: "default", key: "passphrase" } } },
-    } });
     op = await startTestOperator({ controllers: ["backup", "backuptool", "restorejob", "backuprepo", "storageprovider"], timeouts: testTimeouts });
-    await until(`BackupRepo ${ENC_REPO} Ready`, async () => ((await getCustom<{ status?: { phase?: string } }>(kc, DataProtectionGroup, "backuprepos", undefined, ENC_REPO))?.status?.phase === "Ready" ? true : undefined), 120_000, 500);
+    removeRepo = await createEncryptedRepo(kc, ENC_REPO);
   });
   after(async () => {
     await op?.stop();
-    await custom().deleteClusterCustomObject({ group: DataProtectionGroup, version: V, plural: "backuprepos", name: ENC_REPO }).catch(() => undefined);
-    await custom().deleteClusterCustomObject({ group: StorageGroup, version: V, plural: "storageproviders", name: PROVIDER }).catch(() => undefined);
-    await kc.makeApiClient(CoreV1Api).deleteNamespacedSecret({ name: KEY, namespace: "default" }).catch(() => undefined);
+    await removeRepo?.();
   });
 
   for (const [kind, repoName, format] of [["pvc", REPO, "PlainFiles"], ["encrypted", ENC_REPO, "SealedPlainFiles"]] as const) {

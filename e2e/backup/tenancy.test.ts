@@ -2,18 +2,13 @@
 // admits. A Backup or RestoreJob elsewhere fails with RepoNotAllowed, and nothing of the repo
 // (credential or key copies) is copied into that namespace.
 import { expect } from "chai";
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
-import { DataProtectionGroup, StorageGroup } from "@dataprotection/api";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { Operator } from "@dataprotection/controllers";
-import { localPvcProvider } from "../../packages/controllers/src/storageprovider/builtin/index.ts";
-import { e2eCluster, getCustom, startTestOperator, testNamespace, until, untilEventReasons } from "../harness.ts";
-import { backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, installShared, runJob, seedScript, startTargetPod, testTimeouts } from "./fixtures.ts";
+import { e2eCluster, startTestOperator, testNamespace, untilEventReasons } from "../harness.ts";
+import { backupInPhase, createBackup, createEncryptedRepo, createPolicy, createPVC, datafilePolicy, installShared, runJob, seedScript, startTargetPod, testTimeouts } from "./fixtures.ts";
 import { createRestoreJob, createStatefulSet, waitRestore } from "../restore/seed.ts";
 
-const V = "v1alpha1";
 const REPO = "tenant-a-repo";
-const PROVIDER = "tenant-pvc";
-const KEY = "tenant-a-key";
 
 async function setNamespaceLabels(kc: KubeConfig, name: string, labels: Record<string, string>): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
@@ -31,25 +26,18 @@ describe("Tenancy: BackupRepo.spec.namespaceSelector (e2e)", function () {
   this.timeout(300_000);
   let kc: KubeConfig;
   let op: Operator;
-  const custom = () => kc.makeApiClient(CustomObjectsApi);
+
+  let removeRepo: (() => Promise<void>) | undefined;
 
   before(async () => {
     kc = (await e2eCluster()).controlPlane.kubeConfig;
     await installShared(kc);
-    await kc.makeApiClient(CoreV1Api).createNamespacedSecret({ namespace: "default", body: { metadata: { name: KEY }, stringData: { passphrase: "tenant a's long passphrase" } } });
-    await custom().createClusterCustomObject({ group: StorageGroup, version: V, plural: "storageproviders", body: localPvcProvider(PROVIDER) });
-    await custom().createClusterCustomObject({ group: DataProtectionGroup, version: V, plural: "backuprepos", body: {
-      apiVersion: `${DataProtectionGroup}/${V}`, kind: "BackupRepo", metadata: { name: REPO },
-      spec: { storageProviderRef: PROVIDER, pvReclaimPolicy: "Delete", volumeCapacity: "1Gi", encryption: { keySecretRef: { name: KEY, namespace: "default", key: "passphrase" } }, namespaceSelector: { matchLabels: { team: "a" } } },
-    } });
     op = await startTestOperator({ controllers: ["backup", "backuptool", "restorejob", "backuprepo", "storageprovider"], timeouts: testTimeouts });
-    await until(`BackupRepo ${REPO} Ready`, async () => ((await getCustom<{ status?: { phase?: string } }>(kc, DataProtectionGroup, "backuprepos", undefined, REPO))?.status?.phase === "Ready" ? true : undefined), 120_000, 500);
+    removeRepo = await createEncryptedRepo(kc, REPO, { namespaceSelector: { matchLabels: { team: "a" } } });
   });
   after(async () => {
     await op?.stop();
-    await custom().deleteClusterCustomObject({ group: DataProtectionGroup, version: V, plural: "backuprepos", name: REPO }).catch(() => undefined);
-    await custom().deleteClusterCustomObject({ group: StorageGroup, version: V, plural: "storageproviders", name: PROVIDER }).catch(() => undefined);
-    await kc.makeApiClient(CoreV1Api).deleteNamespacedSecret({ name: KEY, namespace: "default" }).catch(() => undefined);
+    await removeRepo?.();
   });
 
   it("refuses a Backup and a RestoreJob from a namespace the repo does not admit, copying nothing there, and serves one it admits", async () => {
