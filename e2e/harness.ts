@@ -5,6 +5,7 @@ import { crdDocuments } from "@dataprotection/api";
 import { createOperator, type Operator, type OperatorOptions } from "@dataprotection/controllers";
 import { installCrds, sharedCluster, until, type Cluster } from "@dataprotection/testenv";
 import { createLogger } from "@dataprotection/runtime";
+import { operatorIdentity } from "./operator-identity.ts";
 
 let installed: Promise<Cluster> | undefined;
 
@@ -19,7 +20,8 @@ export function e2eCluster(): Promise<Cluster> {
 }
 
 /**
- * Starts an operator in this process against the shared cluster. Stop it in after():
+ * Starts an operator in this process against the shared cluster, as the chart's ServiceAccount
+ * (operator-identity.ts), never as admin. Stop it in after():
  * two operators on one cluster would fight over the same objects.
  * Logs go to DP_E2E_LOG=1 ? stderr : nowhere, so test output stays readable.
  */
@@ -27,11 +29,13 @@ export async function startTestOperator(o: Partial<OperatorOptions> = {}, extraC
   const { controlPlane } = await e2eCluster();
   const logger = createLogger({ level: process.env.DP_E2E_LOG ? "debug" : "error" });
   logger.silent = !process.env.DP_E2E_LOG;
-  const op = createOperator({ kubeConfig: controlPlane.kubeConfig, logger, ...o }, extraControllers);
+  const { kubeConfig } = await operatorIdentity(controlPlane.kubeConfig);
+  const op = createOperator({ kubeConfig, logger, ...o }, extraControllers);
   await op.start();
   return op;
 }
 
+export { operatorIdentity } from "./operator-identity.ts";
 export { describeNamespace, testNamespace, until, untilInNamespace } from "@dataprotection/testenv";
 
 /** Reads a custom object (namespace undefined for cluster-scoped kinds). */

@@ -2,7 +2,7 @@
 // that Job (exactly one, the same one) and completes the Backup.
 import { expect } from "chai";
 import type { ChildProcess } from "node:child_process";
-import { e2eCluster, testNamespace, until } from "../harness.ts";
+import { e2eCluster, operatorIdentity, testNamespace, until } from "../harness.ts";
 import { killed, startOperatorProcess } from "./fixtures/operator-process.ts";
 import { backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, installShared, jobsOf, startTargetPod, testTimeouts, tool } from "./fixtures.ts";
 
@@ -29,7 +29,7 @@ describe("Backup: operator SIGKILLed while the tool Job runs", function () {
       await startTargetPod(kc, ns.name);
       await createPolicy(kc, ns.name, "p", datafilePolicy(sleepy.metadata!.name!));
 
-      const first = await startOperatorProcess(controlPlane.kubeconfigPath, { timeouts: testTimeouts });
+      const first = await startOperatorProcess((await operatorIdentity(kc)).kubeconfigPath, { timeouts: testTimeouts });
       children.push(first);
       await createBackup(kc, ns.name, "b", "p");
       await backupInPhase(kc, ns.name, "b", ["InProgress"], 60_000);
@@ -39,7 +39,7 @@ describe("Backup: operator SIGKILLed while the tool Job runs", function () {
       }, 60_000, 200);
       expect(await killed(first)).to.equal("SIGKILL");
 
-      const second = await startOperatorProcess(controlPlane.kubeconfigPath, { timeouts: testTimeouts });
+      const second = await startOperatorProcess((await operatorIdentity(kc)).kubeconfigPath, { timeouts: testTimeouts });
       children.push(second);
       const b = await backupInPhase(kc, ns.name, "b", ["Completed"], 120_000);
       expect(b.status!.totalSize).to.equal("9");

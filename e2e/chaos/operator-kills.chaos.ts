@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import type { Backup } from "@dataprotection/api";
-import { e2eCluster, getCustom, testNamespace, untilInNamespace } from "../harness.ts";
+import { e2eCluster, getCustom, operatorIdentity, testNamespace, untilInNamespace } from "../harness.ts";
 import { jobsOf, testTimeouts } from "../backup/fixtures.ts";
 import { killed, startOperatorProcess } from "../backup/fixtures/operator-process.ts";
 import { createPolicy, createRepo, createRestoreJob, createStatefulSet, createTool, deleteClusterObjects, pvcHostPath, treeDigest, waitReady, waitRestore, type Repo } from "../restore/seed.ts";
@@ -91,7 +91,7 @@ describe(`chaos: operator SIGKILLed at random (seed ${SEED})`, function () {
     await createPolicy(kc, ns.name, "chaos", tool, repo.name, labels);
     await createStatefulSet(kc, ns.name, "db", 1, labels);
     await waitReady(kc, ns.name, "db", 1);
-    chaos = new Chaos(controlPlane.kubeconfigPath, rng(SEED));
+    chaos = new Chaos((await operatorIdentity(kc)).kubeconfigPath, rng(SEED));
     console.log(`      chaos seed ${SEED} (replay: DP_CHAOS_SEED=${SEED} npm run test:chaos)`);
   });
 

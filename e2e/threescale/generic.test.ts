@@ -72,10 +72,9 @@ describe("3scale: the tool through BackupPolicy + Backup + RestoreJob, encrypted
     let repoPV: string | undefined;
     try {
       standIn.namespaces.add(ns.name);
-      // What a user applies once per namespace: the tool's least-privilege ServiceAccount, Role, RoleBinding.
+      // What a user applies once per namespace: the tool's ServiceAccount, bound to the chart's ClusterRole.
       const rbac = toolRbac(ns.name);
       await client.create({ group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", namespaced: true }, rbac.serviceAccount as KubeObject);
-      await client.create({ group: "rbac.authorization.k8s.io", version: "v1", kind: "Role", plural: "roles", namespaced: true }, rbac.role as KubeObject);
       await client.create({ group: "rbac.authorization.k8s.io", version: "v1", kind: "RoleBinding", plural: "rolebindings", namespaced: true }, rbac.roleBinding as KubeObject);
       await seedSystemStorage(kc, ns.name, 1000);
       await seed3scale(kc, ns.name, apiManager("example-apimanager", { persistentVolumeClaim: { resources: { requests: "200Mi" } } }));

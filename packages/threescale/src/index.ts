@@ -1,6 +1,6 @@
 // Public surface of @dataprotection/threescale: the BackupTool, its RBAC, and the
 // APIManagerBackup/APIManagerRestore controllers.
-export { threescaleTool, threescaleToolFor, toolRbac, TOOL_NAME, PLAIN_TOOL_NAME, TOOL_ACCOUNT, TOOL_TOKEN_SECRET, TOOL_ENV, BACKUP_COMMAND, RESTORE_COMMAND } from "./tool/definition.ts";
+export { threescaleTool, threescaleToolFor, toolRbac, TOOL_NAME, PLAIN_TOOL_NAME, TOOL_ACCOUNT, TOOL_CLUSTER_ROLE, TOOL_ENV, BACKUP_COMMAND, RESTORE_COMMAND } from "./tool/definition.ts";
 export { threescaleControllers } from "./controller/index.ts";
 export type { ThreescaleOptions } from "./controller/reconcile.ts";
 export { Reason } from "./tool/reasons.ts";

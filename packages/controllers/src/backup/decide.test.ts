@@ -1,6 +1,7 @@
 // Table-driven tests of the pure Backup decisions: validation, the datafile state machine, deletion.
 import { expect } from "chai";
-import { AnnotationBackupDestination, AnnotationIsDefaultRepo, AnnotationPathPrefix, BackupDestinationPVC, LabelBackupRepoName, type Backup } from "@dataprotection/api";
+import { AccessMethod, AnnotationBackupDestination, AnnotationIsDefaultRepo, AnnotationPathPrefix, BackupDestinationPVC, LabelBackupRepoName, type Backup, type BackupRepo } from "@dataprotection/api";
+import { repoAccessFor } from "../backuprepo/access.ts";
 import { decideDatafile, startDatafile } from "./decide.ts";
 import { decideDeletion } from "./delete.ts";
 import { pvcAccess } from "./destination.ts";
@@ -157,7 +158,24 @@ describe("decideDatafile", () => {
 
 describe("decideDeletion", () => {
   const done = backup({}, { phase: "Completed", startTimestamp: "2024-05-01T09:00:00Z", persistentVolumeClaimName: "pvc", manifests: { backupTool: { filePath: "/ns/b1" } } });
-  const obs = { backup: done, children: [], deletePods: [], activeJobs: [], hasStatefulSet: false, snapshots: [], agentImage: "agent" };
+  const obs = { backup: done, children: [], deletePods: [], activeJobs: [], hasStatefulSet: false, snapshots: [], agentImage: "agent", repoInUse: false };
+  const onRepo = { ...done, status: { ...done.status, persistentVolumeClaimName: undefined, backupRepoName: "r" } } as Backup;
+  const s3Repo: BackupRepo = { apiVersion: "dataprotection.kubeblocks.io/v1alpha1", kind: "BackupRepo", metadata: { name: "r" }, spec: { storageProviderRef: "s3", accessMethod: AccessMethod.Tool, pvReclaimPolicy: "Retain", credential: { name: "cred", namespace: "dp" }, encryption: { algorithm: "AES-256-GCM", keySecretRef: { name: "key", namespace: "dp", key: "k" } } } };
+  const copies = ["dp-repo-r-credential", "dp-repo-r-encryption"].map((name) => ({ kind: "delete", child: "Secret", name }));
+
+  it("removes the repo's Secret copies from the namespace with the last Backup that uses the repo", () => {
+    const d = decideDeletion({ ...obs, backup: onRepo, repoAccess: repoAccessFor(s3Repo), deleteJob: job("b1-delete", "Complete") }, NOW);
+    expect(d.finalizer).to.equal("remove");
+    expect(d.actions).to.deep.equal(copies);
+  });
+
+  it("keeps them while another Backup there uses (or may use) the repo, and while the data is still being removed", () => {
+    expect(decideDeletion({ ...obs, backup: onRepo, repoAccess: repoAccessFor(s3Repo), deleteJob: job("b1-delete", "Complete"), repoInUse: true }, NOW).actions).to.deep.equal([]);
+    const running = decideDeletion({ ...obs, backup: onRepo, repoAccess: repoAccessFor(s3Repo) }, NOW);
+    expect(running.finalizer).to.equal(undefined);
+    expect(running.actions.map((a) => a.kind)).to.deep.equal(["createJob"]);
+  });
+
   const rows: Array<{ name: string; o: Partial<Parameters<typeof decideDeletion>[0]>; finalizer?: string; actions?: string[]; event?: string }> = [
     { name: "refuses while an incremental child exists", o: { children: [backup({ parentBackupName: "b1" })] }, event: Reason.DeletionBlocked },
     { name: "starts the delete Job", o: {}, actions: ["createJob"], event: Reason.DeletingData },

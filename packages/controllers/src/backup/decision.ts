@@ -6,7 +6,8 @@ import type { SecretCopy } from "../backuprepo/access.ts";
 import type { ClaimToEnsure } from "./destination.ts";
 import type { VolumeSnapshotObject } from "./snapshot-types.ts";
 
-export type ChildKind = "Job" | "StatefulSet" | "VolumeSnapshot";
+/** What a decision may delete; "Secret" only the repo's Secret copies, by their fixed names. */
+export type ChildKind = "Job" | "StatefulSet" | "VolumeSnapshot" | "Secret";
 
 export type Action =
   | { kind: "ensureClaim"; claim: ClaimToEnsure }

@@ -27,6 +27,11 @@ export interface DeleteObservation {
   children: readonly Backup[];
   /** How to reach status.backupRepoName's repo, when it names one that still exists. */
   repoAccess?: RepoAccess;
+  /**
+   * Another Backup of the namespace (not being deleted) uses that repo, or may (not started yet):
+   * the repo's Secret copies in the namespace stay. False: they go with this Backup.
+   */
+  repoInUse: boolean;
   deleteJob?: V1Job;
   deletePods: readonly V1Pod[];
   /** Tool Jobs of the backup that are still active: stopped before the data goes. */
@@ -69,6 +74,19 @@ export function buildDeleteJob(b: Backup, access: RepoAccess, filePath: string, 
 const jobDone = (j: V1Job, type: string) => j.status?.conditions?.some((c) => c.type === type && c.status === "True");
 
 export function decideDeletion(o: DeleteObservation, now: Date): Decision {
+  return releaseRepoSecrets(o, deletionSteps(o, now));
+}
+
+/**
+ * When the finalizer goes and no other Backup of the namespace uses the repo, the repo's Secret
+ * copies (credential, encryption key) leave the namespace too: a key stays only where it is used.
+ */
+function releaseRepoSecrets(o: DeleteObservation, d: Decision): Decision {
+  if (d.finalizer !== "remove" || o.repoInUse || !o.repoAccess?.secretCopies.length) return d;
+  return { ...d, actions: [...d.actions, ...o.repoAccess.secretCopies.map((c) => ({ kind: "delete" as const, child: "Secret" as const, name: c.to }))] };
+}
+
+function deletionSteps(o: DeleteObservation, now: Date): Decision {
   const b = o.backup;
   const ref = `${b.metadata?.namespace}/${b.metadata?.name}`;
   if (o.children.length) {

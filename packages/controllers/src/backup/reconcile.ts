@@ -9,10 +9,10 @@ import {
   ApiError, addFinalizer, clone, hasFinalizer, isAlreadyExists, isNotFound, removeFinalizer, setControllerReference, updateStatus,
   type Kind, type KubeClient, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult,
 } from "@dataprotection/runtime";
-import { credentialCopyData, repoAccessFor, type SecretCopy } from "../backuprepo/access.ts";
-import { ensureRepoAccess, readObject, RepoAccessError } from "../backuprepo/ensure.ts";
+import { repoAccessFor, type SecretCopy } from "../backuprepo/access.ts";
+import { applySecretCopy, ensureRepoAccess, namespaceLabels, readObject, RepoAccessError } from "../backuprepo/ensure.ts";
+import { decodeSecretData } from "../storageprovider/parameters.ts";
 import { Kinds } from "../kinds.ts";
-import { namespaceLabels } from "../backuprepo/ensure.ts";
 import { repoHasNamespaceSelector } from "../backuprepo/tenancy.ts";
 import type { OperatorContext } from "../options.ts";
 import { decideDatafile, failed, helperJobName, notStarted, startDatafile } from "./decide.ts";
@@ -164,6 +164,7 @@ export class BackupReconciler {
       backup: b,
       children,
       repoAccess: await this.repoAccess(ctx, b.status?.backupRepoName),
+      repoInUse: ctx.cache.list<Backup & KubeObject>(Kinds.Backup, { namespace: ns }).some((o) => o.metadata.uid !== b.metadata.uid && !o.metadata.deletionTimestamp && (o.status?.backupRepoName === b.status?.backupRepoName || !o.status?.backupRepoName)),
       deleteJob: owned.find((j) => j.metadata.name === deleteName),
       deletePods: this.jobPods(ctx, ns, deleteName),
       activeJobs: owned.filter((j) => j.metadata.name !== deleteName && !j.metadata.deletionTimestamp && !j.status?.conditions?.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True")).map((j) => j.metadata.name!),
@@ -296,7 +297,7 @@ export class BackupReconciler {
         await ctx.client.patch(Kinds.Job, a.name, ns, { spec: { suspend: false } });
         return;
       case "delete": {
-        const kind = a.child === "Job" ? Kinds.Job : a.child === "StatefulSet" ? Kinds.StatefulSet : Kinds.VolumeSnapshot;
+        const kind = { Job: Kinds.Job, StatefulSet: Kinds.StatefulSet, VolumeSnapshot: Kinds.VolumeSnapshot, Secret: Kinds.Secret }[a.child];
         await ctx.client.delete(kind, a.name, ns, { propagationPolicy: "Background" }).catch((e: unknown) => {
           if (!isNotFound(e)) throw e;
         });
@@ -391,24 +392,17 @@ async function claimFromPVTemplate(client: KubeClient, ref: { name: string; name
   return r.claim;
 }
 
-// Until backuprepo/ exports its helper: a repo Secret copied into the workload namespace.
+// A repo Secret copied into the workload namespace (only the keys the agent needs).
 async function copySecret(client: KubeClient, c: SecretCopy, ns: string): Promise<void> {
   let src: V1Secret & KubeObject;
   try {
     src = await client.get<V1Secret & KubeObject>(Kinds.Secret, c.from.name, c.from.namespace);
   } catch (e) {
-    if (isNotFound(e)) throw new ActionFailed(Reason.SecretNotFound, `Secret "${c.from.namespace}/${c.from.name}" of the BackupRepo not found: create it or fix the repo`);
+    if (isNotFound(e)) throw new ActionFailed(Reason.SecretNotFound, `Secret "${c.from.namespace}/${c.from.name}" of BackupRepo "${c.repo}" not found: create it or fix the repo`);
     throw e;
   }
-  const decoded = Object.fromEntries(Object.entries(src.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]));
-  const picked = c.keys ? Object.fromEntries(c.keys.filter((k) => k in decoded).map((k) => [k, decoded[k]])) : credentialCopyData(decoded);
-  const data = Object.fromEntries(Object.entries(picked).map(([k, v]) => [k, Buffer.from(v).toString("base64")]));
-  const copy: V1Secret & KubeObject = { apiVersion: "v1", kind: "Secret", metadata: { name: c.to, namespace: ns, labels: { "app.kubernetes.io/managed-by": "dataprotection" } }, type: "Opaque", data };
-  try {
-    await client.create(Kinds.Secret, copy);
-  } catch (e) {
-    if (!isAlreadyExists(e)) throw e;
-    const cur = await client.get<V1Secret & KubeObject>(Kinds.Secret, c.to, ns);
-    if (JSON.stringify(cur.data ?? {}) !== JSON.stringify(data)) await client.replace(Kinds.Secret, { ...cur, data });
-  }
+  const source = decodeSecretData(src);
+  const missing = (c.keys ?? []).find((k) => source[k] === undefined);
+  if (missing) throw new ActionFailed(Reason.SecretNotFound, `Secret "${c.from.namespace}/${c.from.name}" has no key "${missing}" (named by BackupRepo "${c.repo}"): add the key`);
+  await applySecretCopy(client, c, source, ns);
 }

@@ -131,7 +131,7 @@ describe("claimsToSnapshot and buildVolumeSnapshot", () => {
 
 describe("decideDeletion of snapshot backups", () => {
   const done: Backup = backup({ backupType: "snapshot" }, { phase: "Completed", startTimestamp: "2024-05-01T09:00:00Z", manifests: { backupSnapshot: { volumeSnapshotName: "b1" } } });
-  const obs = { backup: done, children: [], deletePods: [], activeJobs: [], hasStatefulSet: false, snapshots: ["b1", "b1-log-1"], agentImage: "agent" };
+  const obs = { backup: done, children: [], deletePods: [], activeJobs: [], hasStatefulSet: false, snapshots: ["b1", "b1-log-1"], agentImage: "agent", repoInUse: false };
 
   it("deletes the VolumeSnapshots of an unprotected backup", () => {
     const d = decideDeletion(obs, NOW);

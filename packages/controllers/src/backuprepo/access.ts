@@ -13,12 +13,14 @@ const ENCRYPTION_KEY_FILE = "key";
 
 /** A Secret the controller copies from the repo's namespace into the workload namespace. */
 export interface SecretCopy {
+  /** The BackupRepo it serves (the copy's label: the repo's deletion finds it). */
+  repo: string;
   from: { namespace: string; name: string };
   /** Name of the copy in the workload namespace. */
   to: string;
   /** Keys to copy (all if absent). */
   keys?: string[];
-  /** credential: keys mapped with credentialCopyData; encryption: the key Secret. */
+  /** credential: only the keys credentialCopyData maps, never the rest of the user's Secret; encryption: the key. */
   purpose?: "credential" | "encryption";
 }
 
@@ -35,6 +37,11 @@ export interface RepoAccess {
   /** Secrets that must be copied into the workload namespace before a tool pod starts. */
   secretCopies: SecretCopy[];
   encrypted: boolean;
+}
+
+/** The names of a repo's Secret copies in a workload namespace: [credential, encryption key]. */
+export function secretCopyNames(repoName: string): [string, string] {
+  return [childName(`dp-repo-${repoName}`, "credential"), childName(`dp-repo-${repoName}`, "encryption")];
 }
 
 /** The PVC name a filesystem repo uses in every namespace (deterministic, <= 63 chars). */
@@ -74,8 +81,8 @@ export function repoAccessFor(repo: BackupRepo, provider?: StorageProvider): Rep
     put("DP_S3_PREFIX", c.prefix);
     const cred = repo.spec.credential;
     if (cred?.name) {
-      const copy = childName(`dp-repo-${name}`, "credential");
-      secretCopies.push({ from: { namespace: cred.namespace ?? "default", name: cred.name }, to: copy, purpose: "credential" });
+      const copy = secretCopyNames(name)[0];
+      secretCopies.push({ repo: name, from: { namespace: cred.namespace ?? "default", name: cred.name }, to: copy, purpose: "credential" });
       // The copy holds the values under the env names, whichever spelling the user chose (credentialCopyData).
       for (const envName of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]) {
         env.push({ name: envName, valueFrom: { secretKeyRef: { name: copy, key: envName } } });
@@ -85,8 +92,8 @@ export function repoAccessFor(repo: BackupRepo, provider?: StorageProvider): Rep
 
   const enc = repo.spec.encryption;
   if (enc) {
-    const copy = childName(`dp-repo-${name}`, "encryption");
-    secretCopies.push({ from: { namespace: enc.keySecretRef.namespace, name: enc.keySecretRef.name }, to: copy, keys: [enc.keySecretRef.key], purpose: "encryption" });
+    const copy = secretCopyNames(name)[1];
+    secretCopies.push({ repo: name, from: { namespace: enc.keySecretRef.namespace, name: enc.keySecretRef.name }, to: copy, keys: [enc.keySecretRef.key], purpose: "encryption" });
     // Readable by any uid: tool pods run as the target's (non-root) user and have no fsGroup of their own.
     volumes.push({ name: "dp-encryption-key", secret: { secretName: copy, defaultMode: 0o444, items: [{ key: enc.keySecretRef.key, path: ENCRYPTION_KEY_FILE }] } });
     volumeMounts.push({ name: "dp-encryption-key", mountPath: ENCRYPTION_KEY_DIR, readOnly: true });

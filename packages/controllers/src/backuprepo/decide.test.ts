@@ -65,8 +65,11 @@ describe("BackupRepo decisions", () => {
     const r = repo("r", false, { accessMethod: "Tool", credential: { name: "c", namespace: "ops" }, config: { bucket: "bkt" } });
     const access = repoAccessFor(r, s3Provider());
     const copy = access.secretCopies[0];
-    const s = buildSecretCopy(copy, { accessKeyId: "AK", secretAccessKey: "SK" }, "ns", "r");
+    const s = buildSecretCopy(copy, { accessKeyId: "AK", secretAccessKey: "SK", sshKey: "other things the user keeps here" }, "ns");
     expect(Buffer.from(s.data!.AWS_SECRET_ACCESS_KEY, "base64").toString()).to.equal("SK");
+    // Only what the agent reads leaves the user's namespace.
+    expect(Object.keys(s.data!).sort()).to.deep.equal(["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]);
+    expect(s.metadata?.labels).to.deep.include({ [LabelBackupRepoName]: "r" });
     expect(access.env.find((e) => e.name === "DP_S3_BUCKET")?.value).to.equal("bkt");
     expect(access.env.find((e) => e.name === "DP_S3_REGION")?.value).to.equal("us-east-1");
   });

@@ -5,7 +5,7 @@ import type { V1PersistentVolumeClaim, V1Secret, V1StorageClass } from "@kuberne
 import { AccessMethod, type BackupRepo, type StorageProvider } from "@dataprotection/api";
 import { isAlreadyExists, isNotFound, type Cache, type KubeClient, type Kind, type KubeObject } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
-import { repoAccessFor, type RepoAccess } from "./access.ts";
+import { repoAccessFor, type RepoAccess, type SecretCopy } from "./access.ts";
 import { buildRepoPVC } from "./pvc.ts";
 import { buildSecretCopy, secretDiffers } from "./secret.ts";
 import { decodeSecretData } from "../storageprovider/parameters.ts";
@@ -79,12 +79,7 @@ export async function ensureRepoAccess(client: KubeClient, cache: Cache | undefi
     if (copy.keys) for (const k of copy.keys) {
       if (source[k] === undefined) throw new RepoAccessError(Reason.SecretKeyMissing, `Secret "${copy.from.namespace}/${copy.from.name}" has no key "${k}" (named by BackupRepo "${repoName}"): add the key`);
     }
-    const wanted = buildSecretCopy(copy, source, namespace, repoName);
-    const existing = await readObject<V1Secret & KubeObject>(client, undefined, Kinds.Secret, copy.to, namespace);
-    if (!existing) await createTolerant(client, Kinds.Secret, wanted as KubeObject);
-    else if (secretDiffers(existing, wanted)) {
-      await client.replace(Kinds.Secret, { ...existing, data: wanted.data, metadata: { ...existing.metadata, labels: { ...(existing.metadata?.labels ?? {}), ...wanted.metadata?.labels } } } as KubeObject);
-    }
+    await applySecretCopy(client, copy, source, namespace);
   }
 
   if (access.accessMethod === AccessMethod.Mount && access.pvcName) {
@@ -93,6 +88,20 @@ export async function ensureRepoAccess(client: KubeClient, cache: Cache | undefi
     if (!existing) await createTolerant(client, Kinds.PersistentVolumeClaim, (await desiredRepoPVC(client, cache, repo, provider, namespace, operatorNamespace, access.pvcName, readSource)) as KubeObject);
   }
   return access;
+}
+
+/**
+ * Creates the copy `copy` asks for in `namespace` from `source` (decoded), or brings an existing
+ * one to exactly that data (keys the copy should not carry are dropped). The one way a repo
+ * Secret reaches a workload namespace.
+ */
+export async function applySecretCopy(client: KubeClient, copy: SecretCopy, source: Record<string, string>, namespace: string): Promise<void> {
+  const wanted = buildSecretCopy(copy, source, namespace);
+  const existing = await readObject<V1Secret & KubeObject>(client, undefined, Kinds.Secret, copy.to, namespace);
+  if (!existing) return createTolerant(client, Kinds.Secret, wanted as KubeObject);
+  if (secretDiffers(existing, wanted)) {
+    await client.replace(Kinds.Secret, { ...existing, data: wanted.data, metadata: { ...existing.metadata, labels: { ...(existing.metadata?.labels ?? {}), ...wanted.metadata?.labels } } } as KubeObject);
+  }
 }
 
 async function desiredRepoPVC(

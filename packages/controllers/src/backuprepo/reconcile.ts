@@ -8,7 +8,7 @@ import type { OperatorContext } from "../options.ts";
 import { decodeSecretData, parameterProblems } from "../storageprovider/parameters.ts";
 import { findCondition, removeCondition, setCondition } from "../storageprovider/conditions.ts";
 import { TemplateError } from "../storageprovider/template.ts";
-import { repoPVCName } from "./access.ts";
+import { repoPVCName, secretCopyNames } from "./access.ts";
 import { blockingBackups, describeList, isDefaultRepo, otherDefaults } from "./decide.ts";
 import { RepoAccessError, ensureRepoAccess, readObject } from "./ensure.ts";
 import { LabelPreCheckGeneration, preCheckJobName } from "./names.ts";
@@ -240,13 +240,32 @@ async function reconcileDeletion(repo: Repo, ctx: ReconcileContext): Promise<Rec
     return { requeueAfter: FailedRetryMs };
   }
   const selector = `${LabelBackupRepoName}=${name}`;
-  for (const kind of [Kinds.Job, Kinds.PersistentVolumeClaim, Kinds.Secret]) {
+  for (const kind of [Kinds.Job, Kinds.PersistentVolumeClaim]) {
     const list = await ctx.client.list<KubeObject>(kind, { labelSelector: selector });
     for (const o of list.items) await deleteTolerant(ctx, kind, o.metadata.name!, o.metadata.namespace);
   }
+  await removeSecretCopies(ctx, repo);
   if (repo.status?.generatedStorageClassName) await deleteTolerant(ctx, Kinds.StorageClass, repo.status.generatedStorageClassName);
   ctx.events.normal(repo, Reason.Deleting, `no Backup uses BackupRepo "${name}": removed its PVCs, Secret copies and StorageClass`);
   await removeFinalizer(ctx.client, Kinds.BackupRepo, repo, Finalizer);
+}
+
+/**
+ * The repo's Secrets: its copies (fixed names) in every namespace, and the CSI driver Secret.
+ * Looked up by name, never listed: the operator may not list Secrets (their values come with the
+ * list). Deleted only when labelled with this repo, so a user's own Secret of that name stays.
+ */
+async function removeSecretCopies(ctx: ReconcileContext, repo: Repo): Promise<void> {
+  const name = repo.metadata.name!;
+  const names = secretCopyNames(name);
+  const namespaces = (await ctx.client.list<KubeObject>(Kinds.Namespace)).items.map((n) => n.metadata.name!);
+  const targets = namespaces.flatMap((ns) => names.map((n) => ({ ns, n })));
+  const csi = repo.status?.generatedCSIDriverSecret;
+  if (csi?.name && csi.namespace) targets.push({ ns: csi.namespace, n: csi.name });
+  for (const t of targets) {
+    const s = await readObject<KubeObject>(ctx.client, undefined, Kinds.Secret, t.n, t.ns);
+    if (s?.metadata.labels?.[LabelBackupRepoName] === name) await deleteTolerant(ctx, Kinds.Secret, t.n, t.ns);
+  }
 }
 
 async function createTolerant(ctx: ReconcileContext, kind: Kind, obj: KubeObject): Promise<void> {

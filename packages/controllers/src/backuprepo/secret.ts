@@ -10,29 +10,29 @@ import { repoLabels } from "./names.ts";
 const b64 = (s: string): string => Buffer.from(s, "utf8").toString("base64");
 
 /**
- * The copy of `source` (decoded data) a SecretCopy asks for. Credential copies carry
- * AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY whichever spelling the user chose; other
- * copies carry the listed keys (all when none are listed).
+ * The copy of `source` (decoded data) a SecretCopy asks for. Credential copies carry only
+ * AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (whichever spelling the user chose): whatever else
+ * the user keeps in that Secret never leaves its namespace. Other copies carry the listed keys.
  */
-export function buildSecretCopy(copy: SecretCopy, source: Record<string, string>, namespace: string, repoName: string): V1Secret {
+export function buildSecretCopy(copy: SecretCopy, source: Record<string, string>, namespace: string): V1Secret {
   let data: Record<string, string>;
-  if (copy.purpose === "credential") data = { ...source, ...credentialCopyData(source) };
+  if (copy.purpose === "credential") data = credentialCopyData(source);
   else if (copy.keys) data = Object.fromEntries(copy.keys.filter((k) => source[k] !== undefined).map((k) => [k, source[k]]));
   else data = { ...source };
   return {
     apiVersion: "v1",
     kind: "Secret",
     type: "Opaque",
-    metadata: { name: copy.to, namespace, labels: repoLabels(repoName) },
+    metadata: { name: copy.to, namespace, labels: repoLabels(copy.repo) },
     data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
   };
 }
 
-/** Keys the copy lacks or holds with a different value than `wanted` (never their values). */
+/** The copy lacks a key, holds one with another value, or holds a key it should not. */
 export function secretDiffers(existing: V1Secret, wanted: V1Secret): boolean {
   const a = existing.data ?? {};
   const b = wanted.data ?? {};
-  return Object.keys(b).some((k) => a[k] !== b[k]);
+  return Object.keys(b).some((k) => a[k] !== b[k]) || Object.keys(a).some((k) => !(k in b));
 }
 
 /** The CSI driver Secret from the provider's csiDriverSecretTemplate (a YAML map of keys). */

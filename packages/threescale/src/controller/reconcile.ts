@@ -22,6 +22,8 @@ export interface ThreescaleOptions {
   image?: string;
   /** Extra env for tool pods (e.g. THREESCALE_POLL_MS in tests): set on the BackupTools the plugin installs. */
   env?: Array<{ name: string; value: string }>;
+  /** The chart's ClusterRole for the tool (`<release>-threescale-tool`); default TOOL_CLUSTER_ROLE. */
+  toolClusterRole?: string;
 }
 
 type BackupCR = KubeObject & { spec: APIManagerBackupSpec; status?: APIManagerBackupStatus };
@@ -65,10 +67,9 @@ async function toolReport(ctx: ReconcileContext, ns: string, labelSelector: stri
   return undefined;
 }
 
-async function ensureRbac(ctx: ReconcileContext, ns: string): Promise<void> {
-  const r = toolRbac(ns);
+async function ensureRbac(ctx: ReconcileContext, ns: string, o: ThreescaleOptions): Promise<void> {
+  const r = toolRbac(ns, o.toolClusterRole);
   await createIfAbsent(ctx, RbacKinds.ServiceAccount, r.serviceAccount);
-  await createIfAbsent(ctx, RbacKinds.Role, r.role);
   await createIfAbsent(ctx, RbacKinds.RoleBinding, r.roleBinding);
 }
 
@@ -113,7 +114,7 @@ export class APIManagerBackupReconciler {
     });
     const uidRef = { name, namespace: ns, uid: cr.metadata.uid! };
     for (const step of d.steps) {
-      if (step === "ensureRbac") await ensureRbac(ctx, ns);
+      if (step === "ensureRbac") await ensureRbac(ctx, ns, this.o);
       if (step === "ensureTools") await ensureTools(ctx, this.o);
       if (step === "ensureDestination" && destination.kind === "pvc") {
         const am = apimanagers.find((a) => a.metadata.name === d.status?.apiManagerSourceName)!;
@@ -164,7 +165,7 @@ export class APIManagerRestoreReconciler {
       now: new Date(ctx.clock.now()), podStartMs: this.op.timeouts.podStartMs, deadlineMs: (this.o.jobDeadlineSeconds ?? 7200) * 1000,
     });
     for (const step of d.steps) {
-      if (step === "ensureRbac") await ensureRbac(ctx, ns);
+      if (step === "ensureRbac") await ensureRbac(ctx, ns, this.o);
       if (step === "ensureTools") await ensureTools(ctx, this.o);
       if (step === "createRestoreJob" && source.ok && source.kind === "backup") await createIfAbsent(ctx, Kinds.RestoreJob, buildRestoreJob({ name, namespace: ns, uid: cr.metadata.uid! }, source.backupName));
       if (step === "createJob" && source.ok && source.kind === "pvc") {

@@ -1,25 +1,26 @@
 // The threescale-apimanager BackupTool and the least-privilege RBAC its pods run with.
-import type { V1EnvVar, V1Role, V1RoleBinding, V1Secret, V1ServiceAccount } from "@kubernetes/client-node";
+import type { V1EnvVar, V1RoleBinding, V1ServiceAccount } from "@kubernetes/client-node";
 import type { BackupTool } from "@dataprotection/api";
 
 export const TOOL_NAME = "threescale-apimanager";
 /** The same commands writing the plain upstream layout at the root of the backup volume (APIManagerBackup PVCs). */
 export const PLAIN_TOOL_NAME = "threescale-apimanager-plain";
-/** ServiceAccount, Role, RoleBinding and token Secret names in each namespace that is backed up or restored. */
+/** ServiceAccount and RoleBinding name in each namespace that is backed up or restored. */
 export const TOOL_ACCOUNT = "threescale-apimanager";
-export const TOOL_TOKEN_SECRET = "threescale-apimanager-token";
+/**
+ * The ClusterRole the chart ships with the tool's rules (charts/dataprotection/templates/rbac.yaml,
+ * `<release>-threescale-tool`); the operator only binds it, so it never needs to create Roles.
+ */
+export const TOOL_CLUSTER_ROLE = "dataprotection-threescale-tool";
 export const TOOL_IMAGE = "ghcr.io/dataprotection/operator:0.1.0";
 
 /**
  * POD_NAME/POD_NAMESPACE let the CLI find its pod (helper Jobs copy its volumes). Tool pods
- * run as TOOL_ACCOUNT (spec.serviceAccountName) with its token mounted; the token env is a
- * fallback for runners that start them without one: the account's token Secret, optional.
+ * run as TOOL_ACCOUNT (spec.serviceAccountName) with its token mounted.
  */
 export const TOOL_ENV: V1EnvVar[] = [
   { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
   { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
-  { name: "THREESCALE_KUBE_TOKEN", valueFrom: { secretKeyRef: { name: TOOL_TOKEN_SECRET, key: "token", optional: true } } },
-  { name: "THREESCALE_KUBE_CA", valueFrom: { secretKeyRef: { name: TOOL_TOKEN_SECRET, key: "ca.crt", optional: true } } },
 ];
 
 export const BACKUP_COMMAND = ["threescale-dp", "backup"];
@@ -63,41 +64,21 @@ export function threescaleToolFor(o: { plain?: boolean; image?: string; env?: V1
 
 export const threescaleTool: BackupTool = threescaleToolFor();
 
-const rule = (apiGroups: string[], resources: string[], verbs: string[]) => ({ apiGroups, resources, verbs });
-
-/** What the CLI does, and nothing more, in one namespace. */
-export function toolRbac(namespace: string): { serviceAccount: V1ServiceAccount; role: V1Role; roleBinding: V1RoleBinding; tokenSecret: V1Secret } {
+/**
+ * The tool's identity in one namespace: its ServiceAccount, bound to the chart's ClusterRole
+ * `clusterRole` (what the CLI does, and nothing more; see the chart's rbac.yaml).
+ */
+export function toolRbac(namespace: string, clusterRole: string = TOOL_CLUSTER_ROLE): { serviceAccount: V1ServiceAccount; roleBinding: V1RoleBinding } {
   const labels = { "app.kubernetes.io/managed-by": "dataprotection", "app.kubernetes.io/component": TOOL_NAME };
   const meta = { name: TOOL_ACCOUNT, namespace, labels };
   return {
     serviceAccount: { apiVersion: "v1", kind: "ServiceAccount", metadata: meta },
-    role: {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "Role",
-      metadata: meta,
-      rules: [
-        rule([""], ["secrets", "configmaps"], ["get", "list", "create"]),
-        rule(["apps.3scale.net"], ["apimanagers"], ["get", "list", "create"]),
-        // spec.apiManagerName of the APIManagerBackup a backup runs for (BACKUP_NAME).
-        rule(["apps.3scale.net"], ["apimanagerbackups"], ["get"]),
-        rule([""], ["persistentvolumeclaims"], ["get", "create"]),
-        rule([""], ["pods"], ["get", "list"]),
-        rule(["batch"], ["jobs"], ["get", "create", "delete"]),
-        rule(["apps"], ["deployments"], ["get"]),
-      ],
-    },
     roleBinding: {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "RoleBinding",
       metadata: meta,
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: TOOL_ACCOUNT },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole },
       subjects: [{ kind: "ServiceAccount", name: TOOL_ACCOUNT, namespace }],
-    },
-    tokenSecret: {
-      apiVersion: "v1",
-      kind: "Secret",
-      type: "kubernetes.io/service-account-token",
-      metadata: { name: TOOL_TOKEN_SECRET, namespace, labels, annotations: { "kubernetes.io/service-account.name": TOOL_ACCOUNT } },
     },
   };
 }

@@ -1,5 +1,5 @@
-// The CLI's API access: the pod's own service account (mounted token), or a token handed in
-// through env from a service-account-token Secret (tool pods started without a mounted token).
+// The CLI's API access: the pod's own service account (mounted token), else the default
+// kubeconfig (a user running the CLI by hand).
 import { existsSync, readFileSync } from "node:fs";
 import { KubeConfig } from "@kubernetes/client-node";
 import { KubeClient, isNotFound, type Kind, type KubeObject } from "@dataprotection/runtime";
@@ -10,14 +10,6 @@ export function kubeConfigFromEnv(env: NodeJS.ProcessEnv): KubeConfig {
   const kc = new KubeConfig();
   if (existsSync(`${SA_DIR}/token`) && env.KUBERNETES_SERVICE_HOST) {
     kc.loadFromCluster();
-  } else if (env.THREESCALE_KUBE_TOKEN && env.KUBERNETES_SERVICE_HOST) {
-    const host = env.KUBERNETES_SERVICE_HOST.includes(":") ? `[${env.KUBERNETES_SERVICE_HOST}]` : env.KUBERNETES_SERVICE_HOST;
-    kc.loadFromOptions({
-      clusters: [{ name: "in-cluster", server: `https://${host}:${env.KUBERNETES_SERVICE_PORT ?? "443"}`, caData: env.THREESCALE_KUBE_CA ? Buffer.from(env.THREESCALE_KUBE_CA).toString("base64") : undefined, skipTLSVerify: false }],
-      users: [{ name: "tool", token: env.THREESCALE_KUBE_TOKEN }],
-      contexts: [{ name: "in-cluster", cluster: "in-cluster", user: "tool" }],
-      currentContext: "in-cluster",
-    });
   } else {
     kc.loadFromDefault();
   }
