@@ -6,29 +6,45 @@ import { createOperator, type Operator, type OperatorOptions } from "@dataprotec
 import { installCrds, sharedCluster, until, type Cluster } from "@dataprotection/testenv";
 import { createLogger } from "@dataprotection/runtime";
 import { operatorIdentity } from "./operator-identity.ts";
+import { LeakRecorder } from "./leak-scan.ts";
 
 let installed: Promise<Cluster> | undefined;
+let recorder: LeakRecorder | undefined;
 
 /** The shared cluster with every CRD of the project installed (once per test process). */
 export function e2eCluster(): Promise<Cluster> {
   installed ??= (async () => {
     const cluster = await sharedCluster();
     await installCrds(cluster.controlPlane.kubeConfig, crdDocuments() as never);
+    recorder = new LeakRecorder();
+    await recorder.start(cluster.controlPlane.kubeConfig);
     return cluster;
   })();
   return installed;
 }
 
+// After the whole run (a root-level hook: this module is imported by every e2e file): no value
+// of a Secret handed to the operator appears in its debug log, an Event, a status or spec of our
+// kinds, or a Job/Pod it made. See leak-scan.ts.
+after("secret-leak scan over every Event, our objects, the operator's Jobs/Pods and its debug log", async function () {
+  if (!recorder) return;
+  this.timeout(120_000);
+  await recorder.stop();
+  const r = recorder.scan();
+  console.log(`  secret-leak scan: ${r.values} secret values (${r.skippedShort} shorter than 8 characters not searched) over ${r.texts} object versions and ${r.logLines} operator log lines: ${r.leaks.length ? `${r.leaks.length} LEAKS` : "none found"}`);
+  if (r.leaks.length) throw new Error(`secret values leaked:\n${r.leaks.slice(0, 50).join("\n")}`);
+});
+
 /**
  * Starts an operator in this process against the shared cluster, as the chart's ServiceAccount
  * (operator-identity.ts), never as admin. Stop it in after():
  * two operators on one cluster would fight over the same objects.
- * Logs go to DP_E2E_LOG=1 ? stderr : nowhere, so test output stays readable.
+ * Logs (debug) go to the leak scan's recorder, and to stderr with DP_E2E_LOG=1.
  */
 export async function startTestOperator(o: Partial<OperatorOptions> = {}, extraControllers: Parameters<typeof createOperator>[1] = []): Promise<Operator> {
   const { controlPlane } = await e2eCluster();
-  const logger = createLogger({ level: process.env.DP_E2E_LOG ? "debug" : "error" });
-  logger.silent = !process.env.DP_E2E_LOG;
+  // Debug level always: the leak scan reads every line (DP_E2E_LOG=1 also prints them).
+  const logger = createLogger({ level: "debug", stream: recorder?.logStream });
   const { kubeConfig } = await operatorIdentity(controlPlane.kubeConfig);
   const op = createOperator({ kubeConfig, logger, ...o }, extraControllers);
   await op.start();

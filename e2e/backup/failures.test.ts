@@ -3,7 +3,8 @@
 import { expect } from "chai";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Operator } from "@dataprotection/controllers";
-import { e2eCluster, eventsFor, startTestOperator, testNamespace, untilEvents } from "../harness.ts";
+import { DataProtectionGroup, type BackupTool } from "@dataprotection/api";
+import { e2eCluster, eventsFor, getCustom, startTestOperator, testNamespace, untilEvents } from "../harness.ts";
 import {
   backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, installShared, jobsOf, startTargetPod, testTimeouts, tool,
 } from "./fixtures.ts";
@@ -11,6 +12,8 @@ import { until } from "../harness.ts";
 
 const failTool = tool("e2e-fails", ["sh", "-c", "echo tool says boom >&2; exit 1"]);
 const slowTool = tool("e2e-slow", ["sh", "-c", 'sleep 6; mkdir -p "$BACKUP_DIR"; echo done > "$BACKUP_DIR/out.txt"']);
+// A tool writer trying to point the backup at another namespace's directory in the repo.
+const redirectTool = tool("e2e-redirect", ["sh", "-c", 'echo x > "$BACKUP_DIR/x"'], { env: [{ name: "BACKUP_DIR", value: "/backupdata/victim-ns/b" }, { name: "DATA_DIR", value: "/data/../../etc" }] });
 const badSecretTool = tool("e2e-bad-secret", ["sh", "-c", "echo never"], { env: [{ name: "TOKEN", valueFrom: { secretKeyRef: { name: "no-such-secret", key: "token" } } }] });
 
 async function expectFailed(kc: KubeConfig, ns: string, name: string, reason: string, timeoutMs = 60_000): Promise<string> {
@@ -30,7 +33,7 @@ describe("Backup: failure paths and restarts", function () {
 
   before(async () => {
     const { controlPlane } = await e2eCluster();
-    await installShared(controlPlane.kubeConfig, [failTool, slowTool, badSecretTool]);
+    await installShared(controlPlane.kubeConfig, [failTool, slowTool, badSecretTool, redirectTool]);
     op = await startTestOperator({ controllers: ["backup", "backuptool"], timeouts: testTimeouts });
   });
   after(async () => op?.stop());
@@ -50,6 +53,28 @@ describe("Backup: failure paths and restarts", function () {
       expect(await expectFailed(kc, ns.name, "t", "ToolNotFound")).to.contain(`BackupTool "no-such-tool" not found: create it or change BackupPolicy "${ns.name}/no-tool" .spec.datafile.backupToolName`);
       expect(await expectFailed(kc, ns.name, "s", "SecretNotFound")).to.contain(`Secret "${ns.name}/absent-cred"`);
       expect(await expectFailed(kc, ns.name, "n", "TargetPodNotFound")).to.contain("app=nothing-here");
+    } finally {
+      await ns.cleanup();
+    }
+  });
+
+  it("refuses a tool whose env overrides BACKUP_DIR or climbs out with ..: Failed ToolUnsuitable before any Job, and the BackupTool is Valid=False", async () => {
+    const kc = (await e2eCluster()).controlPlane.kubeConfig;
+    const ns = await testNamespace(kc, "bk-tool-env");
+    try {
+      await createPVC(kc, ns.name, "data");
+      await startTargetPod(kc, ns.name);
+      await createPolicy(kc, ns.name, "p", datafilePolicy(redirectTool.metadata!.name!));
+      await createBackup(kc, ns.name, "b", "p");
+      const reason = await expectFailed(kc, ns.name, "b", "ToolUnsuitable");
+      expect(reason).to.contain('BackupTool "e2e-redirect" .spec.env sets BACKUP_DIR');
+      expect(await jobsOf(kc, ns.name, "b")).to.deep.equal([]);
+      const t = await until("BackupTool e2e-redirect judged", async () => {
+        const x = await getCustom<BackupTool>(kc, DataProtectionGroup, "backuptools", undefined, "e2e-redirect");
+        return x?.status?.conditions?.find((c) => c.type === "Valid") ? x : undefined;
+      }, 60_000);
+      expect(t.status!.conditions!.find((c) => c.type === "Valid")).to.deep.include({ status: "False", reason: "InvalidEnv" });
+      expect(t.status!.conditions!.find((c) => c.type === "Valid")!.message).to.contain("BACKUP_DIR");
     } finally {
       await ns.cleanup();
     }

@@ -10,6 +10,7 @@ import { resolveDestination, type ClaimToEnsure, type Destination } from "./dest
 import type { RepoAccess } from "../backuprepo/access.ts";
 import { Reason } from "./reasons.ts";
 import { pinnedPodName, selectTargetPod } from "./target.ts";
+import { toolEnvProblem } from "../backuptool/validate.ts";
 
 export type Section = { name: "datafile" | "logfile"; policy: CommonBackupPolicy } | { name: "snapshot"; policy: SnapshotPolicy };
 
@@ -95,6 +96,8 @@ export function validateNewBackup(o: NewObservation): Validation {
     if (kind !== want) {
       return fail(Reason.ToolUnsuitable, `BackupTool "${toolName}" has deployKind ${kind} but a ${section.name} backup needs ${want}: use another tool in BackupPolicy "${policyRef}" .spec.${section.name}.backupToolName`);
     }
+    const env = toolEnvProblem(tool);
+    if (env) return fail(Reason.ToolUnsuitable, `${env} (used by BackupPolicy "${policyRef}")`);
     if (b.spec.parentBackupName && !(tool.spec.incrementalBackupCommands ?? []).length) {
       return fail(Reason.ToolUnsuitable, `BackupTool "${toolName}" has no incrementalBackupCommands, so Backup "${ns}/${name}" cannot be incremental: add them or drop .spec.parentBackupName`);
     }

@@ -16,6 +16,15 @@ describe("checkBackupTool", () => {
     ["accepts a pitr tool run as a StatefulSet", { type: "pitr", deployKind: "statefulSet" }, true, ToolReason.Valid],
     ["rejects incremental restore without a full restore", { physical: { incrementalRestoreCommands: ["i"] } }, false, ToolReason.IncoherentRestore],
     ["rejects incremental backups that nothing restores", { incrementalBackupCommands: ["i"] }, false, ToolReason.IncoherentRestore],
+    ["accepts clean absolute path env and other values", { env: [{ name: "DATA_DIR", value: "/data/pgdata" }, { name: "MODE", value: "../anything" }, { name: "LOG_DIR", value: "$(DATA_DIR)/log" }, { name: "DP_COMPRESSION_THREADS", value: "1" }] }, true, ToolReason.Valid],
+    ["rejects env that redirects the backup directory", { env: [{ name: "BACKUP_DIR", value: "/backupdata/other-ns/b" }] }, false, ToolReason.InvalidEnv],
+    ["rejects env that swaps the expected checksums", { env: [{ name: "DP_EXPECT_CHECKSUMS", value: "{}" }] }, false, ToolReason.InvalidEnv],
+    ["rejects env that changes the repo credentials or endpoint", { env: [{ name: "AWS_ENDPOINT_URL", value: "http://evil" }] }, false, ToolReason.InvalidEnv],
+    ["rejects env that changes the S3 bucket", { env: [{ name: "DP_S3_BUCKET", value: "x" }] }, false, ToolReason.InvalidEnv],
+    ["rejects a path env with a .. segment", { env: [{ name: "DATA_DIR", value: "/data/../etc" }] }, false, ToolReason.InvalidEnv],
+    ["rejects a relative path env", { env: [{ name: "DATA_FILE", value: "data/x" }] }, false, ToolReason.InvalidEnv],
+    ["rejects a path env with a NUL byte", { env: [{ name: "DATA_PATH", value: "/data\0/x" }] }, false, ToolReason.InvalidEnv],
+    ["rejects an over-long path env", { env: [{ name: "DATA_DIR", value: "/" + "a".repeat(5000) }] }, false, ToolReason.InvalidEnv],
     ["accepts incremental backups with incremental restore", { incrementalBackupCommands: ["i"], physical: { restoreCommands: ["r"], incrementalRestoreCommands: ["ir"] } }, true, ToolReason.Valid],
   ];
   for (const [name, spec, valid, reason] of rows) {

@@ -8,6 +8,7 @@ export const ToolReason = {
   IncoherentRestore: "IncoherentRestore",
   RestoreSupported: "RestoreSupported",
   NoRestoreCommands: "NoRestoreCommands",
+  InvalidEnv: "InvalidEnv",
 } as const;
 
 export interface ToolCheck {
@@ -19,6 +20,44 @@ export interface ToolCheck {
 }
 
 const has = (a: readonly string[] | undefined): boolean => !!a && a.length > 0;
+
+/**
+ * Env the operator sets for the repo, the backup's place in it and its integrity: a tool's env
+ * comes after it in the container, so a tool setting one of these would win (point BACKUP_DIR
+ * elsewhere, swap the repo or the expected checksums).
+ */
+const RESERVED_ENV = new Set([
+  "BACKUP_DIR", "BACKUP_NAME", "PARENT_BACKUP_DIR", "PARENT_BACKUP_NAME", "BASE_BACKUP_DIR",
+  "DP_BACKUP_PATH", "DP_REPO_KIND", "DP_REPO_PATH", "DP_ENCRYPTION_KEY", "DP_ENCRYPTION_KEY_FILE",
+  "DP_EXPECT_CHECKSUMS", "DP_BACKUP_ID", "DP_SEAL_PLAIN_FILES", "DP_ALLOW_HOSTPATH_RESTORE",
+]);
+const RESERVED_PREFIXES = ["DP_S3_", "AWS_"];
+const PATH_NAME = /_(DIR|PATH|FILE)$/;
+const MAX_PATH = 4096;
+
+/**
+ * Problems with a tool's env, or undefined: reserved names, and literal values of path-like
+ * names (…_DIR, …_PATH, …_FILE) that are not clean absolute paths (NUL, ".." segments, relative,
+ * over-long). Checked by the BackupTool controller and again before any Job is built.
+ */
+export function toolEnvProblem(t: BackupTool): string | undefined {
+  const tool = `BackupTool "${t.metadata?.name ?? ""}"`;
+  for (const e of t.spec.env ?? []) {
+    const name = e.name;
+    if (RESERVED_ENV.has(name) || RESERVED_PREFIXES.some((p) => name.startsWith(p))) {
+      return `${tool} .spec.env sets ${name}, which the operator sets for every tool pod (repo, backup path, integrity): remove it from the tool`;
+    }
+    const v = e.value;
+    if (v === undefined || !PATH_NAME.test(name)) continue;
+    const shown = JSON.stringify(v.slice(0, 100));
+    if (v.includes("\0")) return `${tool} .spec.env ${name} contains a NUL byte`;
+    if (v.length > MAX_PATH) return `${tool} .spec.env ${name} is longer than ${MAX_PATH} characters`;
+    // $(VAR) references are expanded by the kubelet from the container's own env: allowed as written.
+    if (!v.startsWith("/") && !v.startsWith("$(")) return `${tool} .spec.env ${name}=${shown} is not an absolute path: give a path starting with /`;
+    if (v.split("/").includes("..")) return `${tool} .spec.env ${name}=${shown} has a ".." segment: give a path without one`;
+  }
+  return undefined;
+}
 
 export function checkBackupTool(t: BackupTool): ToolCheck {
   const name = t.metadata?.name ?? "";
@@ -37,6 +76,8 @@ export function checkBackupTool(t: BackupTool): ToolCheck {
   if (has(s.incrementalBackupCommands) && !has(s.physical?.incrementalRestoreCommands) && !has(s.logical?.incrementalRestoreCommands)) {
     problems.push([ToolReason.IncoherentRestore, "spec.incrementalBackupCommands without incrementalRestoreCommands (physical or logical): incremental backups could not be restored"]);
   }
+  const env = toolEnvProblem(t);
+  if (env) problems.push([ToolReason.InvalidEnv, env]);
   const restorable = has(s.physical?.restoreCommands) || has(s.logical?.restoreCommands);
   const restoreMessage = restorable ? "restore commands present" : `BackupTool "${name}" has no physical or logical restoreCommands: its backups cannot be restored by a RestoreJob`;
   if (problems.length) return { valid: false, reason: problems[0][0], message: problems.map((p) => p[1]).join("; "), restorable, restoreMessage };

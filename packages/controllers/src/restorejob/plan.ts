@@ -6,6 +6,7 @@ import { isSafeFilePath } from "../backup/env.ts";
 import { repoRefusal } from "../backuprepo/tenancy.ts";
 import { choosePitr } from "./pitr.ts";
 import { Reason } from "./reasons.ts";
+import { toolEnvProblem } from "../backuptool/validate.ts";
 
 export type RestoreMode = "physical" | "logical";
 
@@ -103,6 +104,8 @@ export function planRestore(i: PlanInputs): PlanResult {
       const what = toolName ? `BackupTool "${toolName}" not found: create it` : `it records no status.backupToolName`;
       return fail(Reason.ToolNotFound, `cannot restore Backup "${ns}/${s.backup.metadata.name}": ${what}`);
     }
+    const env = toolEnvProblem(tool);
+    if (env) return fail(Reason.ToolUnsuitable, `cannot restore Backup "${ns}/${s.backup.metadata.name}": ${env}`);
     steps.push({ ...s, tool });
   }
 

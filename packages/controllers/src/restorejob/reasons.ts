@@ -8,6 +8,8 @@ export const Reason = {
   BackupFailed: "BackupFailed",
   BackupNotCompleted: "BackupNotCompleted",
   ToolNotFound: "ToolNotFound",
+  /** The tool's env sets a name the operator reserves, or a path-like value that is not a clean absolute path. */
+  ToolUnsuitable: "ToolUnsuitable",
   NoRestoreCommands: "NoRestoreCommands",
   RepoNotFound: "RepoNotFound",
   RepoNotAllowed: "RepoNotAllowed",
