@@ -107,6 +107,7 @@ describe("Backup: datafile backups through a Job", function () {
       await runJob(kc, ns.name, "change", "echo changed > /data/dir0/file-0.bin", [{ claim: "data", path: "/data" }]);
       await createBackup(kc, ns.name, "new", "daily");
       const b = await backupInPhase(kc, ns.name, "new", ["Completed"], 120_000);
+      expect(b.status!.manifests!.backupTool!.backupId, "the objects are bound to this Backup").to.equal(b.metadata!.uid);
       // The repo writer rolls "new" back to "old": object and manifest both, so manifest.json agrees.
       const repoDir = await hostPathOf(kc, ns.name, b.status!.persistentVolumeClaimName!);
       for (const f of ["dir.dpar", "manifest.json"]) await copyFile(join(repoDir, ns.name, "old", f), join(repoDir, ns.name, "new", f));
@@ -116,7 +117,7 @@ describe("Backup: datafile backups through a Job", function () {
       const before = await readTree(await hostPathOf(kc, ns.name, "data-restored-0"));
       await createRestoreJob(kc, ns.name, "from-new", { backupJobName: "new", labels: { app: "restored" }, claim: "data-restored-0" });
       const rj = await waitRestore(kc, ns.name, "from-new", "Failed");
-      expect(rj.status!.failureReason).to.match(/^VerificationFailed: Backup ".*\/new" failed verification, the target was not touched: .*object "dir\.dpar" does not match the checksum the Backup recorded/);
+      expect(rj.status!.failureReason).to.match(/^VerificationFailed: Backup ".*\/new" failed verification, the target was not touched: .*object "dir\.dpar" belongs to another backup/);
       expect(rj.metadata?.annotations?.["dataprotection.kubeblocks.io/original-replicas"], "nothing was scaled down").to.equal(undefined);
       expect([...(await readTree(await hostPathOf(kc, ns.name, "data-restored-0"))).keys()]).to.deep.equal([...before.keys()]);
     } finally {

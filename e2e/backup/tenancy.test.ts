@@ -1,10 +1,12 @@
 // Namespaces are tenants: a repo with a namespaceSelector is usable only from the namespaces it
 // admits. A Backup or RestoreJob elsewhere fails with RepoNotAllowed, and nothing of the repo
-// (credential or key copies) is copied into that namespace.
+// (credential or key copies) is copied into that namespace; the copies leave a namespace with the
+// last Backup there that uses the repo.
 import { expect } from "chai";
-import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { DataProtectionGroup } from "@dataprotection/api";
 import type { Operator } from "@dataprotection/controllers";
-import { e2eCluster, startTestOperator, testNamespace, untilEventReasons } from "../harness.ts";
+import { e2eCluster, startTestOperator, testNamespace, until, untilEventReasons } from "../harness.ts";
 import { backupInPhase, createBackup, createEncryptedRepo, createPolicy, createPVC, datafilePolicy, installShared, runJob, seedScript, startTargetPod, testTimeouts } from "./fixtures.ts";
 import { createRestoreJob, createStatefulSet, waitRestore } from "../restore/seed.ts";
 
@@ -65,6 +67,13 @@ describe("Tenancy: BackupRepo.spec.namespaceSelector (e2e)", function () {
       await createRestoreJob(kc, ns.name, "restore", { backupJobName: "admitted", labels: { app: "restored" }, claim: "data-restored-0" });
       const rj = await waitRestore(kc, ns.name, "restore", "Failed");
       expect(rj.status!.failureReason).to.match(new RegExp(`^RepoNotAllowed: BackupRepo "${REPO}" does not allow namespace "${ns.name}"`));
+
+      // The last Backup on the repo leaves the namespace: so does the key copy (the refused
+      // Backup never resolved a repo; it is deleted first so it cannot hold the copy).
+      const api = kc.makeApiClient(CustomObjectsApi);
+      for (const name of ["refused", "admitted"]) await api.deleteNamespacedCustomObject({ group: DataProtectionGroup, version: "v1alpha1", namespace: ns.name, plural: "backups", name });
+      await until("the Backups gone", async () => ((await api.listNamespacedCustomObject({ group: DataProtectionGroup, version: "v1alpha1", namespace: ns.name, plural: "backups" })) as { items: unknown[] }).items.length === 0 || undefined, 120_000, 500);
+      expect(await repoSecretCopies(kc, ns.name), "no key copy once no Backup there uses the repo").to.deep.equal([]);
     } finally {
       await ns.cleanup();
     }

@@ -5,8 +5,9 @@ import { unpackDir } from "./archive/unpack.ts";
 import { packDir } from "./archive/pack.ts";
 import type { AgentConfig } from "./env.ts";
 import { AgentError } from "./errors.ts";
-import { MANIFEST_NAME, type Manifest, type ManifestFile, readManifest, recordFile, removeFile } from "./manifest.ts";
-import { type ChunkConsumer, readObject } from "./object-reader.ts";
+import { MANIFEST_NAME, type Manifest, type ManifestFile, loadManifest, readManifest, recordFile, removeFile } from "./manifest.ts";
+import { type ManifestTrust, checkManifest } from "./manifest-auth.ts";
+import { type ChunkConsumer, type ReadOptions, readObject } from "./object-reader.ts";
 import { writeObject } from "./object-writer.ts";
 import { terminationReport } from "./termination.ts";
 
@@ -46,6 +47,11 @@ export class Agent {
     this.backend = backend ?? backendFromConfig(config.repo);
   }
 
+  /** What manifest.json is checked against and sealed with (manifest-auth.ts). */
+  private get trust(): ManifestTrust {
+    return { key: this.config.key, backupId: this.config.backupId, warn: this.io.warn };
+  }
+
   private key(name: string): string {
     if (name === MANIFEST_NAME) throw new AgentError(`"${MANIFEST_NAME}" is reserved for the backup's manifest: choose another name`);
     try {
@@ -71,6 +77,7 @@ export class Agent {
       key: this.config.key,
       chunkSize: this.config.chunkSize,
       checksum: this.config.checksum,
+      backupId: this.config.backupId,
     });
     const c = this.config.compression;
     return recordFile(this.backend, this.config.backupPath, this.config.tool, {
@@ -86,7 +93,7 @@ export class Agent {
       encryption: this.config.key ? `aes-256-gcm:${this.config.key.kind === "raw" ? "raw-key" : "scrypt"}` : "none",
       startTime,
       stopTime: new Date().toISOString(),
-    });
+    }, this.trust);
   }
 
   async pull(name: string, sink: Writable = this.io.stdout()): Promise<CommandResult> {
@@ -112,11 +119,26 @@ export class Agent {
     return sum;
   }
 
+  /** manifest.json, when it decides what is checked: not when the operator gave its record. */
+  private async manifest(): Promise<Manifest | undefined> {
+    return this.config.expect ? undefined : readManifest(this.backend, this.config.backupPath, this.trust);
+  }
+
+  private readOptions(name: string, manifest: Manifest | undefined): ReadOptions {
+    return {
+      key: this.config.key,
+      expectSha256: this.expected(name, manifest),
+      expectFrom: this.expectFrom(),
+      backupId: this.config.backupId,
+      recorded: !!this.config.expect,
+      threads: this.config.compression.threads,
+    };
+  }
+
   private async read(name: string, sink: Writable | ChunkConsumer): Promise<void> {
-    const manifest = this.config.expect ? undefined : await readManifest(this.backend, this.config.backupPath);
-    const expect = this.expected(name, manifest);
+    const opts = this.readOptions(name, await this.manifest());
     try {
-      await readObject(this.backend, this.key(name), name, sink, { key: this.config.key, expectSha256: expect, expectFrom: this.expectFrom(), threads: this.config.compression.threads });
+      await readObject(this.backend, this.key(name), name, sink, opts);
     } catch (err) {
       if (typeof sink !== "function") sink.destroy();
       if (isRepoError(err, "NotFound")) {
@@ -127,7 +149,7 @@ export class Agent {
   }
 
   async verify(names: string[]): Promise<CommandResult> {
-    const manifest = await readManifest(this.backend, this.config.backupPath);
+    const manifest = await this.manifest();
     if (names.length === 0) {
       // The operator's record (DP_EXPECT_CHECKSUMS) names the objects; else the manifest does.
       if (this.config.expect) names = [...this.config.expect.keys()];
@@ -139,8 +161,9 @@ export class Agent {
         for await (const _ of chunks);
       };
       try {
-        const r = await readObject(this.backend, this.key(name), name, discard, { key: this.config.key, expectSha256: this.expected(name, manifest), expectFrom: this.expectFrom(), threads: this.config.compression.threads });
-        this.io.print(`ok\t${name}\t${r.size}\t${r.storedSize}\tsha256:${r.sha256}`);
+        const r = await readObject(this.backend, this.key(name), name, discard, this.readOptions(name, manifest));
+        // A bound object (v5) also shows the backup it belongs to.
+        this.io.print(`ok\t${name}\t${r.size}\t${r.storedSize}\tsha256:${r.sha256}${r.header.backupId !== undefined ? `\tbackup:${r.header.backupId}` : ""}`);
       } catch (err) {
         if (isRepoError(err, "NotFound")) throw new AgentError(`object "${name}" not found in backup ${this.config.backupPath} (repo ${this.backend.location})`);
         throw err;
@@ -150,7 +173,9 @@ export class Agent {
   }
 
   async ls(json: boolean): Promise<CommandResult> {
-    const m = await readManifest(this.backend, this.config.backupPath);
+    // A listing is for looking: an unauthenticated manifest is shown, with a warning.
+    const m = await loadManifest(this.backend, this.config.backupPath);
+    if (m) await checkManifest(m, this.config.backupPath, this.trust, "read").catch((err: unknown) => this.io.warn(`warning: ${err instanceof Error ? err.message : String(err)}`));
     const listed = new Set(m?.files.map((f) => f.name));
     const stray: string[] = [];
     for await (const o of this.backend.list(`${this.config.backupPath}/`)) {
@@ -174,7 +199,7 @@ export class Agent {
     let manifest: Manifest | undefined;
     for (const name of names) {
       await this.backend.delete(this.key(name));
-      manifest = await removeFile(this.backend, this.config.backupPath, name);
+      manifest = await removeFile(this.backend, this.config.backupPath, name, this.trust);
     }
     return { manifest };
   }

@@ -5,7 +5,7 @@ import type { RepoConfig } from "@dataprotection/storage";
 import type { CompressionOptions } from "./object-writer.ts";
 import { CHECKSUMS, type ChecksumAlgorithm } from "./chunks/checksum.ts";
 import { AgentError } from "./errors.ts";
-import { COMPRESSIONS, type Compression } from "./format/header.ts";
+import { BACKUP_ID_RE, COMPRESSIONS, type Compression } from "./format/header.ts";
 import { type KeySource, parseKey } from "./format/keys.ts";
 
 /** Everything dp-agent takes from its environment (see README.md for the contract). */
@@ -25,6 +25,12 @@ export interface AgentConfig {
    * (which anyone who can write the repo can edit), and refuse objects not listed.
    */
   expect?: ReadonlyMap<string, string>;
+  /**
+   * DP_BACKUP_ID: the backup's identity (the operator sets the Backup's metadata.uid). Objects
+   * written with it record it (format v5) and manifest.json records it; reads refuse another
+   * backup's objects and manifest, and objects from before binding unless `expect` names them.
+   */
+  backupId?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -70,7 +76,16 @@ export function configFromEnv(env: Env): AgentConfig {
     tool: env.DP_TOOL || undefined,
     terminationMessagePath: env.DP_TERMINATION_MESSAGE_PATH || "/dev/termination-log",
     ...(env.DP_EXPECT_CHECKSUMS ? { expect: expectedChecksums(env.DP_EXPECT_CHECKSUMS) } : {}),
+    // Set but empty is an error, not "unset": a binding that silently went missing would be no binding.
+    ...(env.DP_BACKUP_ID !== undefined ? { backupId: backupIdFrom(env.DP_BACKUP_ID) } : {}),
   };
+}
+
+function backupIdFrom(id: string): string {
+  if (!BACKUP_ID_RE.test(id)) {
+    throw new AgentError(`DP_BACKUP_ID=${JSON.stringify(id.length > 80 ? `${id.slice(0, 80)}...` : id)} is not a backup id: give 1 to 253 characters of letters, digits and . _ : / - (the Backup's metadata.uid)`);
+  }
+  return id;
 }
 
 function expectedChecksums(json: string): ReadonlyMap<string, string> {

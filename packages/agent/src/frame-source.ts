@@ -6,11 +6,11 @@ import { copyInto } from "./chunks/copy.ts";
 import { churned } from "./chunks/gc.ts";
 import { AgentError } from "./errors.ts";
 import { FRAME_HEAD } from "./format/frames.ts";
-import { HEADER_LEN, type ObjectHeader, decodeHeader } from "./format/header.ts";
+import { headerLength } from "./format/header.ts";
 
 /** Where frames come from: the object's header, then each frame's head and payload|tag. */
 export interface FrameSource {
-  /** The fixed-size header (an AgentError when the object is shorter). */
+  /** The whole header, v5's extension included (an AgentError when the object is shorter). */
   header(name: string): Promise<Buffer>;
   /** The next frame's flags and payload length, or undefined when no whole head is left. */
   head(): Promise<{ flags: number; len: number } | undefined>;
@@ -45,9 +45,14 @@ export class FileFrames implements FrameSource {
 
   async header(name: string): Promise<Buffer> {
     if (this.file.size === 0) throw new AgentError(`object "${name}" is empty (truncated)`);
-    const b = Buffer.alloc(HEADER_LEN);
-    if (this.file.size < HEADER_LEN || !(await this.readFull(b, HEADER_LEN, 0))) throw new AgentError(`object "${name}" is truncated inside its header`);
-    this.pos = HEADER_LEN;
+    let b = Buffer.alloc(0);
+    for (let n = headerLength(b); n > b.length; n = headerLength(b)) {
+      const more = Buffer.alloc(n);
+      b.copy(more);
+      if (this.file.size < n || !(await this.readFull(more.subarray(b.length), n - b.length, b.length))) throw new AgentError(`object "${name}" is truncated inside its header`);
+      b = more;
+    }
+    this.pos = b.length;
     return b;
   }
 
@@ -85,7 +90,7 @@ export class StreamFrames implements FrameSource {
   private readonly frames = new FrameBuffer();
   private iterator?: AsyncIterator<Buffer>;
   private ended = false;
-  stored = HEADER_LEN;
+  stored = 0;
 
   constructor(private readonly stream: Readable) {}
 
@@ -95,7 +100,9 @@ export class StreamFrames implements FrameSource {
   }
 
   async header(name: string): Promise<Buffer> {
-    return (await readHeader(this.stream, name)).rawHeader;
+    const b = await readHeader(this.stream, name);
+    this.stored = b.length;
+    return b;
   }
 
   private async need(n: number): Promise<boolean> {
@@ -180,9 +187,10 @@ class FrameBuffer {
   }
 }
 
-// Read exactly the fixed-size header off the front of the body; the rest stays queued in it.
-function readHeader(body: Readable, name: string): Promise<{ header: ObjectHeader; rawHeader: Buffer }> {
+// Read exactly the header off the front of the body (the fixed part, then v5's extension); the rest stays queued in it.
+function readHeader(body: Readable, name: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    let b = Buffer.alloc(0);
     const done = (): void => {
       body.off("readable", onReadable);
       body.off("end", onEnd);
@@ -190,22 +198,26 @@ function readHeader(body: Readable, name: string): Promise<{ header: ObjectHeade
     };
     const onEnd = (): void => {
       done();
-      reject(new AgentError(`object "${name}" is empty (truncated)`));
+      reject(new AgentError(b.length === 0 ? `object "${name}" is empty (truncated)` : `object "${name}" is truncated inside its header`));
     };
     const onError = (err: Error): void => {
       done();
       reject(err);
     };
+    // Called again after each read that found too little buffered: it goes on from what it has.
     const onReadable = (): void => {
-      const b = body.read(HEADER_LEN) as Buffer | null;
-      if (b === null) return;
-      done();
-      if (b.length < HEADER_LEN) return reject(new AgentError(`object "${name}" is truncated inside its header`));
-      try {
-        resolve({ header: decodeHeader(b, name), rawHeader: b });
-      } catch (err) {
-        reject(err);
+      for (let n = headerLength(b); n > b.length; n = headerLength(b)) {
+        const part = body.read(n - b.length) as Buffer | null;
+        if (part === null) return;
+        b = Buffer.concat([b, part]);
+        // At the end of the body read() hands out what is left, however short.
+        if (b.length < n) {
+          done();
+          return reject(new AgentError(`object "${name}" is truncated inside its header`));
+        }
       }
+      done();
+      resolve(b);
     };
     body.on("readable", onReadable);
     body.on("end", onEnd);

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { type RepoBackend, isRepoError } from "@dataprotection/storage";
 import type { ChecksumAlgorithm } from "./chunks/checksum.ts";
 import { AgentError } from "./errors.ts";
+import { type ManifestTrust, type ManifestUse, checkManifest, sealManifest } from "./manifest-auth.ts";
 
 export const MANIFEST_NAME = "manifest.json";
 
@@ -19,8 +20,8 @@ export interface ManifestFile {
    */
   sha256: string;
   /**
-   * "sha256-tags" (format v4, the default): sha256 over the data frames' tags in order.
-   * "sha256-chunked" (format v3): sha256 over the concatenated sha256 digests of the plaintext
+   * "sha256-tags" (format v4 or v5, the default): sha256 over the data frames' tags in order.
+   * "sha256-chunked" (format v3 or v5): sha256 over the concatenated sha256 digests of the plaintext
    * chunks of `chunkSize` bytes, in order; an object of at most one chunk has the plain sha256
    * of its plaintext. See chunks/checksum.ts; dp-agent pull/verify recompute either.
    */
@@ -38,6 +39,14 @@ export interface ManifestFile {
 export interface Manifest {
   version: 1;
   backupPath: string;
+  /** DP_BACKUP_ID of the backup's writers (the Backup's uid), when they had one. */
+  backupId?: string;
+  /** With a repo key: the random salt (hex) of the key `mac` is made with (manifest-auth.ts). */
+  macSalt?: string;
+  /** With a repo key: 8 bytes (hex) that tell a wrong key from an edited manifest, like an object's key check. */
+  macKeyCheck?: string;
+  /** With a repo key: HMAC-SHA256 (hex) over the canonical JSON of everything else. */
+  mac?: string;
   tool?: string;
   startTime: string;
   stopTime: string;
@@ -46,7 +55,8 @@ export interface Manifest {
   files: ManifestFile[];
 }
 
-export async function readManifest(backend: RepoBackend, backupPath: string): Promise<Manifest | undefined> {
+/** manifest.json as stored, unchecked (for listing); undefined when there is none. */
+export async function loadManifest(backend: RepoBackend, backupPath: string): Promise<Manifest | undefined> {
   let body;
   try {
     body = await backend.get(`${backupPath}/${MANIFEST_NAME}`);
@@ -56,35 +66,50 @@ export async function readManifest(backend: RepoBackend, backupPath: string): Pr
   }
   const parts: Buffer[] = [];
   for await (const c of body as AsyncIterable<Buffer>) parts.push(c);
+  let m: unknown;
   try {
-    return JSON.parse(Buffer.concat(parts).toString("utf8")) as Manifest;
+    m = JSON.parse(Buffer.concat(parts).toString("utf8"));
   } catch {
     throw new AgentError(`${backupPath}/${MANIFEST_NAME} is not valid JSON`);
   }
+  if (!m || typeof m !== "object" || Array.isArray(m) || !Array.isArray((m as Manifest).files)) throw new AgentError(`${backupPath}/${MANIFEST_NAME} is not a dp-agent manifest`);
+  return m as Manifest;
+}
+
+/**
+ * manifest.json, refused (AgentError) unless the repo key authenticates it and it belongs to
+ * DP_BACKUP_ID (manifest-auth.ts); undefined when there is none.
+ */
+export async function readManifest(backend: RepoBackend, backupPath: string, trust: ManifestTrust, use: ManifestUse = "read"): Promise<Manifest | undefined> {
+  const m = await loadManifest(backend, backupPath);
+  if (m) await checkManifest(m, backupPath, trust, use);
+  return m;
 }
 
 /** Record (or replace) one file and refresh the totals; written atomically by the backend. */
-export async function recordFile(backend: RepoBackend, backupPath: string, tool: string | undefined, file: ManifestFile): Promise<Manifest> {
-  const m = (await readManifest(backend, backupPath)) ?? emptyManifest(backupPath, file.startTime);
+export async function recordFile(backend: RepoBackend, backupPath: string, tool: string | undefined, file: ManifestFile, trust: ManifestTrust): Promise<Manifest> {
+  const m = (await readManifest(backend, backupPath, trust, "update")) ?? emptyManifest(backupPath, file.startTime);
   m.files = m.files.filter((f) => f.name !== file.name).concat(file);
   if (tool) m.tool = tool;
   if (file.startTime < m.startTime) m.startTime = file.startTime;
   m.stopTime = file.stopTime;
-  return writeManifest(backend, m);
+  return writeManifest(backend, backupPath, m, trust);
 }
 
-export async function removeFile(backend: RepoBackend, backupPath: string, name: string): Promise<Manifest | undefined> {
-  const m = await readManifest(backend, backupPath);
+export async function removeFile(backend: RepoBackend, backupPath: string, name: string, trust: ManifestTrust): Promise<Manifest | undefined> {
+  const m = await readManifest(backend, backupPath, trust, "update");
   if (!m) return undefined;
   m.files = m.files.filter((f) => f.name !== name);
-  return writeManifest(backend, m);
+  return writeManifest(backend, backupPath, m, trust);
 }
 
-async function writeManifest(backend: RepoBackend, m: Manifest): Promise<Manifest> {
+// Written where it was read (not to the path it records, which a planted manifest chooses).
+async function writeManifest(backend: RepoBackend, backupPath: string, m: Manifest, trust: ManifestTrust): Promise<Manifest> {
   m.files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   m.totalSize = m.files.reduce((s, f) => s + f.size, 0);
   m.storedSize = m.files.reduce((s, f) => s + f.storedSize, 0);
-  await backend.put(`${m.backupPath}/${MANIFEST_NAME}`, Buffer.from(JSON.stringify(m, null, 2) + "\n"));
+  await sealManifest(m, trust);
+  await backend.put(`${backupPath}/${MANIFEST_NAME}`, Buffer.from(JSON.stringify(m, null, 2) + "\n"));
   return m;
 }
 

@@ -1,13 +1,13 @@
 import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import type { RepoBackend } from "@dataprotection/storage";
-import { type ChunkChecksum, ChunkedSha256, TagSha256, checksumOfVersion } from "./chunks/checksum.ts";
+import { type ChunkChecksum, ChunkedSha256, TagSha256 } from "./chunks/checksum.ts";
 import { ChunkError, type ChunkResult, type ChunkSpec, maxFrame } from "./chunks/codec.ts";
 import { ChunkPool, type Slot } from "./chunks/pool.ts";
 import { churned } from "./chunks/gc.ts";
 import { AgentError } from "./errors.ts";
 import { FLAGS, FLAG_FINAL, FRAME_HEAD, TRAILER_LEN, decodeTrailer } from "./format/frames.ts";
-import { HEADER_LEN, type ObjectHeader, decodeHeader } from "./format/header.ts";
+import { BOUND_VERSION, type ObjectChecksum, type ObjectHeader, decodeHeader } from "./format/header.ts";
 import { type KeySource, keyCheck, objectKey } from "./format/keys.ts";
 import { FileFrames, StreamFrames, type FrameSource } from "./frame-source.ts";
 
@@ -35,6 +35,13 @@ export interface ReadOptions {
   expectSha256?: string;
   /** Where expectSha256 comes from, for the error message (default manifest.json). */
   expectFrom?: string;
+  /**
+   * DP_BACKUP_ID: the backup being read. A v5 object bound to another backup is refused; an
+   * object from before backup binding (v2-v4) only when expectSha256 is `recorded`.
+   */
+  backupId?: string;
+  /** expectSha256 is the checksum the operator recorded (DP_EXPECT_CHECKSUMS), not manifest.json's. */
+  recorded?: boolean;
   /** Worker threads that verify, decrypt and decompress chunks; 0 does it on the main thread. */
   threads?: number;
 }
@@ -70,19 +77,20 @@ export async function readObject(
       key = await objectKey(opts.key, header.salt);
       if (!keyCheck(key).equals(header.keyCheck)) throw new AgentError(`object "${name}" cannot be decrypted: the encryption key is not the one it was written with`);
     }
+    checkBinding(name, header, opts);
   } catch (err) {
     await src.close();
     throw err;
   }
-  // v4: the main thread hashes the frames' tags; v3: each worker hashes the chunks it opens
-  // (chunked checksum); v2: one thread hashes the stream.
-  const checksum = checksumOfVersion(header.version!);
+  // sha256-tags (v4, v5): the main thread hashes the frames' tags; sha256-chunked (v3, v5): each
+  // worker hashes the chunks it opens; sha256 (v2): one thread hashes the stream.
+  const checksum = header.checksum;
   const spec: ChunkSpec = { header: rawHeader, name, key, compression: header.compression, chunkSize: header.chunkSize, digests: checksum === "sha256-chunked" };
   const threads = opts.threads ?? 0;
   // Slot inputs hold a frame's payload|tag and, read along with it, the next frame's head.
   // A consumer may hold chunks while it writes them: a few more slots keep the workers busy meanwhile.
   const pool = new ChunkPool(spec, threads, 2 * threads + 2 + (typeof sink === "function" ? HELD_SLOTS : 0), maxFrame(header.chunkSize), header.chunkSize);
-  const st: ReadState = { size: 0, storedSize: HEADER_LEN, sha256: "", verified: false };
+  const st: ReadState = { size: 0, storedSize: rawHeader.length, sha256: "", verified: false };
   const refs = new SlotRefs(pool);
   const chunks = openedChunks(src, name, pool, st, refs, checksum);
   try {
@@ -97,6 +105,26 @@ export async function readObject(
     throw new AgentError(`object "${name}" does not match ${opts.expectFrom ?? "manifest.json"}: sha256 ${st.sha256}, expected ${opts.expectSha256}`);
   }
   return { size: st.size, sha256: st.sha256, storedSize: st.storedSize, header };
+}
+
+/**
+ * With DP_BACKUP_ID, before a byte is released: a v5 object must name this backup (its id is
+ * authenticated with chunk 0, so a relabelled one fails there); an older object proves nothing
+ * about its backup, so it is read only against the checksum the operator recorded.
+ */
+function checkBinding(name: string, header: ObjectHeader, opts: ReadOptions): void {
+  if (opts.backupId === undefined) return;
+  if (header.version === BOUND_VERSION) {
+    if (header.backupId !== opts.backupId) {
+      throw new AgentError(`object "${name}" belongs to another backup: it was written for backup ${header.backupId}, this is backup ${opts.backupId} (DP_BACKUP_ID): refusing it`);
+    }
+    return;
+  }
+  if (!opts.recorded || !opts.expectSha256) {
+    throw new AgentError(
+      `object "${name}" predates backup binding (format v${header.version}, no backup id) and no recorded checksum was given for it (DP_EXPECT_CHECKSUMS): refusing it, as it could be another backup's`,
+    );
+  }
 }
 
 /**
@@ -150,7 +178,7 @@ async function* openedChunks(
   pool: ChunkPool,
   st: ReadState,
   refs: SlotRefs,
-  checksum: ReturnType<typeof checksumOfVersion>,
+  checksum: ObjectChecksum,
 ): AsyncGenerator<Buffer> {
   const { tagLen } = pool.codec.frames;
   const chunkSize = pool.codec.spec.chunkSize;

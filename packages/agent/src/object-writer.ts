@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { RepoBackend } from "@dataprotection/storage";
-import { type ChecksumAlgorithm, ChunkedSha256, TagSha256, formatVersionOf } from "./chunks/checksum.ts";
+import { type ChecksumAlgorithm, ChunkedSha256, TagSha256 } from "./chunks/checksum.ts";
 import { type ChunkResult, type ChunkSpec, maxFrame } from "./chunks/codec.ts";
 import { ChunkPool, type Slot } from "./chunks/pool.ts";
 import { FLAG_FINAL, encodeTrailer } from "./format/frames.ts";
@@ -25,6 +25,8 @@ export interface WriteOptions {
   chunkSize: number;
   /** The object checksum (chunks/checksum.ts); default "sha256-tags". */
   checksum?: ChecksumAlgorithm;
+  /** DP_BACKUP_ID: bind the object to this backup (format v5); without it, v4 (v3) as before. */
+  backupId?: string;
 }
 
 export interface WrittenObject {
@@ -36,7 +38,7 @@ export interface WrittenObject {
 
 /**
  * Stream `source` into the repo under `repoKey` as a sealed object named `name`
- * (the name is bound into every chunk). Chunks are compressed and sealed on worker
+ * (the name, and the backup id when given, are bound into every chunk). Chunks are compressed and sealed on worker
  * threads while the main thread reads, folds the chunks into the checksum and writes; a fixed set of slots
  * bounds the memory. A buffer the source yields must stay valid only until the
  * next one is asked for. On any failure nothing is left in the repo.
@@ -55,7 +57,8 @@ export async function writeObject(
   const key = opts.key ? await objectKey(opts.key, salt) : undefined;
   const checksum = opts.checksum ?? "sha256-tags";
   const header = encodeHeader({
-    version: formatVersionOf(checksum),
+    checksum,
+    ...(opts.backupId !== undefined ? { backupId: opts.backupId } : {}),
     compression: opts.compression.algorithm,
     encryption: key ? "aes-256-gcm" : "none",
     kdf: kdfOf(opts.key),

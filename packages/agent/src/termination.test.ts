@@ -20,6 +20,11 @@ function manifest(n: number): Manifest {
 }
 
 describe("termination report", () => {
+  it("names the backup id the objects are bound to, and nothing when they are not", () => {
+    expect(terminationReport({ ...manifest(1), backupId: "uid-1" }).backupId).to.equal("uid-1");
+    expect(terminationReport(manifest(1))).to.not.have.property("backupId");
+  });
+
   it("lists each object with its stored size and checksum", () => {
     const r = terminationReport(manifest(2));
     expect(r.files).to.deep.equal([

@@ -20,6 +20,8 @@ export interface TerminationReport {
   files: ReportedFile[] | string[];
   filePath: string;
   filesTruncated?: boolean;
+  /** The backup id the objects and manifest are bound to (format v5), for status.manifests.backupTool.backupId. */
+  backupId?: string;
 }
 
 export function terminationReport(m: Manifest): TerminationReport {
@@ -29,6 +31,7 @@ export function terminationReport(m: Manifest): TerminationReport {
     checksum: backupChecksum(m),
     files: m.files.map((f) => ({ name: f.name, size: f.storedSize, checksum: `sha256:${f.sha256}` })),
     filePath: m.backupPath,
+    ...(m.backupId ? { backupId: m.backupId } : {}),
   };
   const fits = (): boolean => JSON.stringify(r).length <= LIMIT;
   if (!fits()) r.files = m.files.map((f) => f.name);

@@ -56,7 +56,8 @@ export function treeDigest(root: string): string {
 export function storedTagChecksum(stored: Buffer): string {
   const tagLen = stored[6] === 0 ? 32 : 16;
   const h = createHash("sha256");
-  for (let off = 36; off < stored.length; ) {
+  // The header: 36 bytes, and in format v5 the checksum byte, the id's length and the id.
+  for (let off = stored[4] === 5 ? 38 + stored[37] : 36; off < stored.length; ) {
     const flags = stored[off];
     const len = stored.readUInt32BE(off + 1);
     if (flags & 1) break;

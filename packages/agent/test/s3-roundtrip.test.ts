@@ -27,6 +27,8 @@ describe("dp-agent against a real S3-compatible server (versitygw)", function ()
       AWS_ACCESS_KEY_ID: server.accessKeyId,
       AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
       DP_BACKUP_PATH: "ns/b1",
+      // Format v5: the header's backup id is read off the stream.
+      DP_BACKUP_ID: "0b5c3a8e-1d2f-4e6a-9c7b-8a9d0e1f2a3b",
       DP_ENCRYPTION_KEY: "correct horse battery staple",
       DP_TERMINATION_MESSAGE_PATH: join(work, "term"),
     };

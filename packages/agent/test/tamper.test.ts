@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dpAgent } from "./helpers.ts";
+import { dpAgent, storedTagChecksum } from "./helpers.ts";
 
 const KEY = "0123456789abcdef".repeat(4);
 const CHUNK = 65536;
@@ -95,15 +95,49 @@ describe("dp-agent integrity, encryption and bad input (must show 2, 3)", functi
     expect(readdirSync(join(env.DP_REPO_PATH, "ns/b1")).sort()).to.deep.equal(["dump.sql", "manifest.json", "x"]);
   });
 
-  it("with a key, refuses an unencrypted object that someone without the key wrote (pull, verify)", () => {
+  it("with a key, refuses an unencrypted object and the manifest that someone without the key wrote (pull, verify)", () => {
     const forged = { ...env, DP_ENCRYPTION_KEY: "" };
     expect(dpAgent(["push", "dump.sql"], forged, "DROP TABLE users;").status).to.equal(0);
+    const sum = (JSON.parse(readFileSync(env.DP_TERMINATION_MESSAGE_PATH, "utf8")) as { checksum: string }).checksum;
     for (const args of [["pull", "dump.sql"], ["verify"]]) {
       const r = dpAgent(args, env);
       expect(r.status, args.join(" ")).to.equal(1);
-      expect(r.stderr).to.contain('object "dump.sql" is not encrypted, but this repo has an encryption key');
+      expect(r.stderr).to.contain("manifest.json of ns/b1 is not authenticated by this repository's key: it has no mac");
+      expect(r.stdout.length).to.equal(0);
+      // Even named by a record (the manifest is not read then), the object itself is refused.
+      const pinned = dpAgent(args, { ...env, DP_EXPECT_CHECKSUMS: JSON.stringify({ "dump.sql": sum }) });
+      expect(pinned.status, args.join(" ")).to.equal(1);
+      expect(pinned.stderr).to.contain('object "dump.sql" is not encrypted, but this repo has an encryption key');
+      expect(pinned.stdout.length).to.equal(0);
+    }
+  });
+
+  it("with DP_BACKUP_ID, refuses another backup's objects and manifest copied over this one's, with no recorded checksum", () => {
+    const [idA, idB] = ["uid-a", "uid-b"];
+    const envB = { ...env, DP_BACKUP_PATH: "ns/b2" };
+    expect(dpAgent(["push", "dump.sql"], { ...env, DP_BACKUP_ID: idA }, "the data of b1\n").status).to.equal(0);
+    expect(dpAgent(["push", "dump.sql"], { ...envB, DP_BACKUP_ID: idB }, "the data of b2, written later\n").status).to.equal(0);
+    const stored = readFileSync(join(env.DP_REPO_PATH, "ns/b2/dump.sql"));
+    expect(stored[4], "format version").to.equal(5);
+    const report = JSON.parse(readFileSync(env.DP_TERMINATION_MESSAGE_PATH, "utf8")) as { checksum: string; totalSize: number };
+    expect(report.checksum).to.equal(`sha256:${storedTagChecksum(stored)}`);
+    const ok = dpAgent(["verify"], { ...envB, DP_BACKUP_ID: idB });
+    expect(ok.status, ok.stderr).to.equal(0);
+    expect(ok.stdout.toString()).to.contain(`\tbackup:${idB}`);
+    // Rolled back: b1's object and manifest copied over b2's.
+    for (const f of ["dump.sql", "manifest.json"]) writeFileSync(join(env.DP_REPO_PATH, "ns/b2", f), readFileSync(join(env.DP_REPO_PATH, "ns/b1", f)));
+    for (const args of [["verify"], ["pull", "dump.sql"]]) {
+      const r = dpAgent(args, { ...envB, DP_BACKUP_ID: idB });
+      expect(r.status, args.join(" ")).to.equal(1);
+      expect(r.stderr).to.contain(`manifest.json of ns/b2 belongs to another backup: it records backup ${idA}, this is backup ${idB}`);
       expect(r.stdout.length).to.equal(0);
     }
+    // The object alone, with no manifest to give it away: refused before a byte is released.
+    rmSync(join(env.DP_REPO_PATH, "ns/b2/manifest.json"));
+    const pull = dpAgent(["pull", "dump.sql"], { ...envB, DP_BACKUP_ID: idB });
+    expect(pull.status).to.equal(1);
+    expect(pull.stderr).to.contain(`object "dump.sql" belongs to another backup: it was written for backup ${idA}, this is backup ${idB}`);
+    expect(pull.stdout.length).to.equal(0);
   });
 
   it("refuses an object swapped in from another backup, or rolled back with its manifest, when given the checksums the Backup recorded", () => {

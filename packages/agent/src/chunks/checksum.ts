@@ -15,19 +15,11 @@ import { createHash } from "node:crypto";
  *   the plain sha256 of its plaintext (a one-leaf list's root is the leaf). Equal data, equal
  *   checksum; each chunk is hashed on the thread that seals or opens it.
  * - "sha256" (format v2, read only): sha256 of the plaintext, kept by one thread in order.
+ * Format v5 (an object bound to a backup) carries either of the first two: its header says which
+ * (format/header.ts).
  */
 export const CHECKSUMS = ["sha256-tags", "sha256-chunked"] as const;
 export type ChecksumAlgorithm = (typeof CHECKSUMS)[number];
-
-/** The format version an object with this checksum is written in. */
-export function formatVersionOf(checksum: ChecksumAlgorithm): number {
-  return checksum === "sha256-tags" ? 4 : 3;
-}
-
-/** The checksum a format version carries in its trailer. */
-export function checksumOfVersion(version: number): ChecksumAlgorithm | "sha256" {
-  return version === 2 ? "sha256" : version === 3 ? "sha256-chunked" : "sha256-tags";
-}
 
 /** A running object checksum fed chunk by chunk, in order. */
 export interface ChunkChecksum {

@@ -1,5 +1,4 @@
 import { createCipheriv, createDecipheriv, createHash } from "node:crypto";
-import { HEADER_LEN } from "./header.ts";
 import { copyInto } from "../chunks/copy.ts";
 
 /**
@@ -9,9 +8,9 @@ import { copyInto } from "../chunks/copy.ts";
  * their own (so chunks can be sealed and opened in parallel), or stored as they are
  * (flag RAW) when compression would not shrink them. The last frame (flag FINAL)
  * carries the trailer: u64 plaintext size + the object checksum (chunks/checksum.ts). The tag is the
- * AES-GCM tag (16 B) or, unencrypted, sha256(AAD | payload) (32 B). AAD = header |
- * name | chunk index | flags, so a frame moved, dropped, copied from another object
- * or relabelled (final, raw) fails verification.
+ * AES-GCM tag (16 B) or, unencrypted, sha256(AAD | payload) (32 B). AAD = header (all of
+ * it: with v5, the backup id too) | name | chunk index | flags, so a frame moved, dropped,
+ * copied from another object or relabelled (final, raw) fails verification.
  */
 export const FRAME_HEAD = 5;
 export const FLAG_FINAL = 1;
@@ -26,6 +25,7 @@ export class FrameCodec {
   private readonly aadPrefix: Buffer;
   readonly tagLen: number;
 
+  /** `header`: the object's whole header (format/header.ts headerLength bytes). */
   constructor(
     header: Buffer,
     name: string,
@@ -34,7 +34,7 @@ export class FrameCodec {
     const nameBytes = Buffer.from(name, "utf8");
     const len = Buffer.alloc(4);
     len.writeUInt32BE(nameBytes.length);
-    this.aadPrefix = Buffer.concat([header.subarray(0, HEADER_LEN), len, nameBytes]);
+    this.aadPrefix = Buffer.concat([header, len, nameBytes]);
     this.tagLen = key ? GCM_TAG : DIGEST_TAG;
   }
 

@@ -33,14 +33,27 @@ export function kdfOf(source: KeySource | undefined): Kdf {
 }
 
 /** The per-object AES key: HKDF(master, salt), where master is the raw key or scrypt(passphrase, salt). */
-export async function objectKey(source: KeySource, salt: Buffer): Promise<Buffer> {
+export function objectKey(source: KeySource, salt: Buffer): Promise<Buffer> {
+  return subkey(source, salt, "dp-agent object v1");
+}
+
+/**
+ * The key of manifest.json's HMAC: derived like an object key, under its own HKDF info, from the
+ * manifest's random `macSalt` (scrypt needs a salt; a raw key gets the same treatment).
+ */
+export function manifestKey(source: KeySource, salt: Buffer): Promise<Buffer> {
+  return subkey(source, salt, "dp-agent manifest v1");
+}
+
+// HKDF-SHA256(master, salt, info): one master key, independent subkeys per purpose.
+async function subkey(source: KeySource, salt: Buffer, info: string): Promise<Buffer> {
   const master =
     source.kind === "raw"
       ? source.key
       : await new Promise<Buffer>((resolve, reject) =>
           scrypt(source.passphrase.normalize("NFC"), salt, 32, SCRYPT, (err, key) => (err ? reject(err) : resolve(key))),
         );
-  return Buffer.from(hkdfSync("sha256", master, salt, "dp-agent object v1", 32));
+  return Buffer.from(hkdfSync("sha256", master, salt, info, 32));
 }
 
 /** 8 bytes stored in the header so a wrong key is reported as such, not as corruption. */

@@ -53,6 +53,7 @@ export const BackupToolManifestsStatusSchema = named("BackupToolManifestsStatus"
   checkpoint: Type.Optional(str("backup checkpoint, for incremental backup.")),
   files: Type.Optional(arrayOf(BackupFileSchema, "The files of the backup with their sizes and checksums, as reported by dp-agent; a restore verifies each before use.", EXT)),
   encrypted: Type.Optional(Type.Boolean({ description: "Whether dp-agent encrypted the files with the repo's key.", ...EXT })),
+  backupId: Type.Optional(str("The backup id dp-agent bound every object and the manifest to (the Backup's uid when it was made), as its report confirmed. A restore gives it to dp-agent, which refuses objects of another backup and older-format objects whose checksum was not recorded. Absent for backups made before objects were bound (or by a tool whose dp-agent does not bind): those are checked against the recorded checksums only.", EXT)),
   dataFormat: Type.Optional(describe(BackupDataFormatSchema, "How the tool's data was written, recorded when the backup completes: Agent (dp-agent objects with a manifest), PlainFiles (plain files kept in BACKUP_DIR on a mounted unencrypted repo, verified against checksum before a restore) or SealedPlainFiles (plain files sealed by dp-agent into the object plain-files.dpar on an S3 or encrypted repo, unpacked into a scratch BACKUP_DIR before the tool's restore commands run).", EXT)),
 });
 

@@ -40,6 +40,18 @@ describe("dataOutcome", () => {
     expect(o.ok && o.backupTool).to.deep.include({ dataFormat: "SealedPlainFiles", uploadTotalSize: "2Ki", checksum: "sha256:" + "2".repeat(64) });
   });
 
+  it("records the backup id dp-agent bound the objects to only when it is this Backup's uid", () => {
+    const bound = (id: string) => JSON.stringify({ ...JSON.parse(agentReport("dump.sql")), backupId: id });
+    const mine = dataOutcome(finished(bound("uid-b1")), "uid-b1");
+    expect(mine.ok && mine.backupTool.backupId).to.equal("uid-b1");
+    const sealed = dataOutcome(finished(plainReport(), bound("uid-b1")), "uid-b1");
+    expect(sealed.ok && sealed.backupTool.backupId).to.equal("uid-b1");
+    // Another backup's id (a confused or hostile tool) is not recorded: a restore then relies on the checksums.
+    const other = dataOutcome(finished(bound("uid-other")), "uid-b1");
+    expect(other.ok && other.backupTool).to.not.have.property("backupId");
+    expect(dataOutcome(finished(bound("uid-b1")))).to.satisfy((o: ReturnType<typeof dataOutcome>) => o.ok && !("backupId" in o.backupTool));
+  });
+
   it("fails a sealed layout whose plain files were not sealed", () => {
     const o = dataOutcome(finished(plainReport(), ""));
     expect(o.ok).to.equal(false);

@@ -24,8 +24,13 @@ export function ranSealed(pod: V1Pod | undefined): boolean {
   return !!pod?.spec?.containers.some((c) => c.name === SEAL_CONTAINER);
 }
 
-export function dataOutcome(pod: V1Pod | undefined): DataOutcome {
-  const tool = parseToolReport(terminationMessageOf(pod)) ?? {};
+/**
+ * `uid`: the Backup's, which the operator gave dp-agent as DP_BACKUP_ID; a reported backupId is
+ * recorded only when it is that one (a restore then insists on it).
+ */
+export function dataOutcome(pod: V1Pod | undefined, uid?: string): DataOutcome {
+  const bound = (r: ToolReport): ToolReport => (r.backupId && r.backupId === uid ? r : { ...r, backupId: undefined });
+  const tool = bound(parseToolReport(terminationMessageOf(pod)) ?? {});
   if (!tool.plainFiles) {
     // dp-agent's report, or a tool that stored nothing (no BACKUP_DIR, no agent object).
     return { ok: true, ...measured(tool, tool.checksum || tool.files?.length ? BackupDataFormat.Agent : undefined), manifests: {} };
@@ -40,7 +45,8 @@ export function dataOutcome(pod: V1Pod | undefined): DataOutcome {
   let source = tool;
   let format: BackupDataFormat = BackupDataFormat.PlainFiles;
   if (ranSealed(pod)) {
-    const seal = parseToolReport(terminationMessageOf(pod, SEAL_CONTAINER));
+    const sealed = parseToolReport(terminationMessageOf(pod, SEAL_CONTAINER));
+    const seal = sealed && bound(sealed);
     if (!seal?.checksum) {
       return { ok: false, message: `the tool wrote ${tool.files?.length ?? 0} plain file(s) into BACKUP_DIR but container "${SEAL_CONTAINER}" reported no sealed object: the files did not reach the repo` };
     }
@@ -61,6 +67,7 @@ function measured(r: ToolReport, format: BackupDataFormat | undefined, reportedT
       ...(r.checksum ? { checksum: r.checksum } : {}),
       ...(r.checkpoint ? { checkpoint: r.checkpoint } : {}),
       ...(r.files ? { files: r.files } : {}),
+      ...(r.backupId ? { backupId: r.backupId } : {}),
       ...(format ? { dataFormat: format } : {}),
     },
   };

@@ -5,7 +5,7 @@ import { BackupDataFormat, BackupPhase, type Backup, type BackupStatus } from "@
 import { childName } from "@dataprotection/runtime";
 import { parseTTL } from "../backuppolicy/ttl.ts";
 import { nothing, rfc3339, withCondition, type Decision } from "./decision.ts";
-import { backupDirOf, toolEnv } from "./env.ts";
+import { backupDirOf, integrityEnv, toolEnv } from "./env.ts";
 import { buildBackupJob, toolJobName } from "./job.ts";
 import { Condition, Reason, failureReason } from "./reasons.ts";
 import { formatDuration, podStartProblem, terminationMessageOf, toolStartedAt } from "./report.ts";
@@ -71,15 +71,17 @@ export function startDatafile(b: Backup, plan: BackupPlan, now: Date, agentImage
     ttl: plan.policy.spec.retention?.ttl,
     access,
     tool,
+    backupId: b.metadata?.uid,
     parent: parent
       ? { name: parent.metadata!.name!, dir: backupDirOf(parent.status?.manifests?.backupTool?.filePath ?? ""), checkpoint: parent.status?.manifests?.backupTool?.checkpoint }
       : undefined,
   });
   const command = parent ? tool.spec.incrementalBackupCommands! : tool.spec.backupCommands;
-  // An incremental tool reads its parent's files at PARENT_BACKUP_DIR: unseal them there first.
+  // An incremental tool reads its parent's files at PARENT_BACKUP_DIR: unseal them there first,
+  // checked against the parent's uid and recorded checksums (not this Backup's).
   const parentPath = parent?.status?.manifests?.backupTool?.filePath ?? "";
   const before = sealed && parent && dataFormatOf(parent) === BackupDataFormat.SealedPlainFiles
-    ? [unsealContainer("unseal-parent", agentImage, backupDirOf(parentPath), parentPath.replace(/^\/+/, ""), access)]
+    ? [unsealContainer("unseal-parent", agentImage, backupDirOf(parentPath), parentPath.replace(/^\/+/, ""), access, integrityEnv(parent))]
     : [];
   const job = buildBackupJob({ backup: b, tool, target: plan.target, access, env, command, before, ...(sealed ? { sealImage: agentImage } : {}) }, 0);
   const actions: Decision["actions"] = [];
@@ -208,7 +210,7 @@ export function touched(status: Partial<BackupStatus>, updates: readonly Observe
 function completeDatafile(o: DatafileObservation, job: V1Job, pod: V1Pod | undefined, now: Date): Decision {
   const b = o.backup;
   const jobName = job.metadata?.name ?? "";
-  const data = dataOutcome(pod);
+  const data = dataOutcome(pod, b.metadata?.uid);
   if (!data.ok) return failed(b, Reason.DataNotStored, `Job "${b.metadata?.namespace}/${jobName}" succeeded but ${data.message}: create a new Backup`, now);
   const start = Date.parse(b.status?.startTimestamp ?? "") || now.getTime();
   const done = job.status?.completionTime ? new Date(job.status.completionTime) : now;

@@ -11,10 +11,12 @@
 //   PARENT_BACKUP_NAME, PARENT_BACKUP_DIR, PARENT_CHECKPOINT   incremental backups
 //   DP_REPO_KIND, DP_REPO_PATH, DP_S3_*, AWS_*, DP_ENCRYPTION_KEY_FILE   the repo (backuprepo/access.ts)
 //   DP_BACKUP_PATH     filePath without the leading "/" (dp-agent's key prefix)
+//   DP_BACKUP_ID       the Backup's metadata.uid: dp-agent binds the objects it writes to it and
+//                      refuses another backup's (integrityEnv: restores, with DP_EXPECT_CHECKSUMS)
 //   DP_TOOL            the BackupTool's name
 //   then the tool's own env (which may override any of the above), and envFrom on the container.
 import type { V1Container, V1EnvVar, V1Pod } from "@kubernetes/client-node";
-import type { BackupTool } from "@dataprotection/api";
+import type { Backup, BackupTool } from "@dataprotection/api";
 import { BACKUP_MOUNT_PATH, type RepoAccess } from "../backuprepo/access.ts";
 
 export interface DbSecret {
@@ -42,6 +44,8 @@ export interface ToolEnvInput {
   parent?: ParentRef;
   access: RepoAccess;
   tool: BackupTool;
+  /** The Backup's metadata.uid (DP_BACKUP_ID) when it writes; restores give integrityEnv in `extra`. */
+  backupId?: string;
   /** Appended after the tool's env (e.g. restore-only variables). */
   extra?: V1EnvVar[];
 }
@@ -110,8 +114,36 @@ export function toolEnv(i: ToolEnvInput): V1EnvVar[] {
   }
   env.push(...i.access.env);
   env.push({ name: "DP_BACKUP_PATH", value: i.filePath.replace(/^\/+/, "") });
+  if (i.backupId) env.push({ name: "DP_BACKUP_ID", value: i.backupId });
   if (i.tool.metadata?.name) env.push({ name: "DP_TOOL", value: i.tool.metadata.name });
   env.push(...((i.tool.spec.env ?? []) as V1EnvVar[]));
   env.push(...(i.extra ?? []));
   return env;
+}
+
+/** DP_BACKUP_ID: the Backup's uid, which dp-agent binds objects to (none when the Backup has no uid yet). */
+export function backupIdEnv(b: Backup): V1EnvVar[] {
+  return b.metadata?.uid ? [{ name: "DP_BACKUP_ID", value: b.metadata.uid }] : [];
+}
+
+/**
+ * DP_EXPECT_CHECKSUMS: each object's checksum as the Backup's status recorded it (the API server
+ * is the trust anchor, not the repo's manifest.json). Set only when every recorded file has one.
+ */
+export function expectedChecksumsEnv(b: Backup): V1EnvVar[] {
+  const files = b.status?.manifests?.backupTool?.files ?? [];
+  if (files.length === 0 || files.some((f) => !f.checksum)) return [];
+  return [{ name: "DP_EXPECT_CHECKSUMS", value: JSON.stringify(Object.fromEntries(files.map((f) => [f.name, f.checksum]))) }];
+}
+
+/**
+ * What a dp-agent container that reads a Backup's data is given to check it is that Backup's:
+ * the backup id its status recorded (dp-agent refuses another backup's objects and manifest, and
+ * older-format objects without a recorded checksum) and the checksums its status recorded. A
+ * Backup made before objects were bound records no id: its objects are checked against the
+ * checksums only, as before.
+ */
+export function integrityEnv(b: Backup): V1EnvVar[] {
+  const id = b.status?.manifests?.backupTool?.backupId;
+  return [...(id ? [{ name: "DP_BACKUP_ID", value: id }] : []), ...expectedChecksumsEnv(b)];
 }

@@ -109,7 +109,7 @@ export interface ToolPodInput {
 }
 
 /** The env the seal container needs: the repo's, and where the backup's files and objects are. */
-const SEAL_ENV = new Set(["BACKUP_NAME", "BACKUP_DIR", "DP_BACKUP_PATH", "DP_TOOL"]);
+const SEAL_ENV = new Set(["BACKUP_NAME", "BACKUP_DIR", "DP_BACKUP_PATH", "DP_BACKUP_ID", "DP_TOOL"]);
 
 /** Tool pods run non-root: as the target's user when it has one, else 65532, unless the tool asks for root. */
 export function toolSecurityContext(tool: BackupTool | undefined, pod: V1Pod | undefined, container: V1Container | undefined): V1PodSpec["securityContext"] {

@@ -26,7 +26,7 @@ export function buildLogStatefulSet(b: Backup, plan: BackupPlan): V1StatefulSet 
   const cron = plan.policy.spec.schedule?.logfile?.cronExpression;
   const env = toolEnv({
     backupName: b.metadata!.name!, filePath: plan.filePath, target: plan.target, secret: plan.secret,
-    ttl: plan.policy.spec.retention?.ttl, logfile: true, archiveInterval: cron ? archiveIntervalEnv(cron) : "60s", access: d.access, tool,
+    ttl: plan.policy.spec.retention?.ttl, logfile: true, archiveInterval: cron ? archiveIntervalEnv(cron) : "60s", access: d.access, tool, backupId: b.metadata?.uid,
   });
   const template = buildToolPodTemplate({ backup: b, tool, target: plan.target, access: d.access, env, command: tool.spec.backupCommands, role: "logfile", restartPolicy: "Always" });
   const name = logStatefulSetName(b.metadata!.name!);

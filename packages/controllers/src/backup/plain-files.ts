@@ -69,13 +69,17 @@ export function sealContainer(image: string, env: readonly V1EnvVar[], access: R
   };
 }
 
-/** Before a restore step of a sealed backup: unpack its SEALED_OBJECT into its scratch BACKUP_DIR. */
-export function unsealContainer(name: string, image: string, backupDir: string, backupPath: string, access: RepoAccess): V1Container {
+/**
+ * Before a restore step of a sealed backup (or an incremental backup of a sealed parent): unpack
+ * its SEALED_OBJECT into its scratch BACKUP_DIR. `integrity`: env.ts integrityEnv of the Backup
+ * whose data this is (DP_BACKUP_ID, DP_EXPECT_CHECKSUMS).
+ */
+export function unsealContainer(name: string, image: string, backupDir: string, backupPath: string, access: RepoAccess, integrity: readonly V1EnvVar[]): V1Container {
   return {
     name,
     image,
     command: ["sh", "-c", 'set -e; mkdir -p "$BACKUP_DIR"; dp-agent pull-dir "$BACKUP_DIR" --name ' + SEALED_OBJECT],
-    env: [...access.env, { name: "BACKUP_DIR", value: backupDir }, { name: "DP_BACKUP_PATH", value: backupPath }],
+    env: [...access.env, { name: "BACKUP_DIR", value: backupDir }, { name: "DP_BACKUP_PATH", value: backupPath }, ...integrity],
     volumeMounts: access.volumeMounts,
     terminationMessagePolicy: "FallbackToLogsOnError",
   };

@@ -10,6 +10,8 @@ export interface ToolReport {
   files?: BackupFile[];
   checkpoint?: string;
   plainFiles?: boolean;
+  /** The backup id dp-agent bound the objects to (format v5). */
+  backupId?: string;
   /** backup.info as a KubeBlocks 0.6 tool wrote it (plain-files report), when it is a JSON object. */
   backupInfo?: Record<string, unknown>;
 }
@@ -31,6 +33,7 @@ export function parseToolReport(message: string | undefined): ToolReport | undef
   if (typeof o.checkpoint === "string") r.checkpoint = o.checkpoint;
   if (Array.isArray(o.files)) r.files = o.files.flatMap(reportedFile);
   if (o.plainFiles === true) r.plainFiles = true;
+  if (typeof o.backupId === "string" && /^[A-Za-z0-9._:/-]{1,253}$/.test(o.backupId)) r.backupId = o.backupId;
   const info = typeof o.backupInfo === "string" && o.backupInfo ? decodeBackupInfo(o.backupInfo) : undefined;
   if (info) r.backupInfo = info;
   return r;

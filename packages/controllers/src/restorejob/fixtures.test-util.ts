@@ -19,7 +19,7 @@ export function backup(name: string, o: { type?: "datafile" | "logfile" | "snaps
       completionTimestamp: o.stop,
       manifests: {
         ...(o.start || o.stop ? { backupLog: { startTime: o.start, stopTime: o.stop } } : {}),
-        ...(o.checksum === false ? {} : { backupTool: { filePath: `/${NS}/${name}`, checksum: "sha256:00", files: [{ name: "dir.dpar" }], dataFormat: o.format ?? "Agent" } }),
+        ...(o.checksum === false ? {} : { backupTool: { filePath: `/${NS}/${name}`, checksum: "sha256:00", files: [{ name: "dir.dpar" }], backupId: `uid-${name}`, dataFormat: o.format ?? "Agent" } }),
         ...(o.snapshot ? { backupSnapshot: { volumeSnapshotName: o.snapshot } } : {}),
       },
     },

@@ -41,6 +41,25 @@ describe("restorejob job builders", () => {
     expect(envOf(buildVerifyJob(rj, plan, access, "agent:1").spec!.template.spec!.containers[0]!.env)).to.not.have.property("DP_EXPECT_CHECKSUMS");
   });
 
+  it("gives every verify, unseal and restore container the backup id recorded by the Backup whose data it reads (DP_BACKUP_ID)", () => {
+    const idOf = (c: { env?: V1EnvVar[] }) => envOf(c.env).DP_BACKUP_ID;
+    const verify = buildVerifyJob(rj, plan, access, "agent:1").spec!.template.spec!;
+    expect([...(verify.initContainers ?? []), ...verify.containers].map(idOf)).to.deep.equal(["uid-b0", "uid-i1"]);
+    const physical = buildPhysicalJob(rj, plan, access, "agent:1").spec!.template.spec!;
+    expect([...physical.initContainers!, ...physical.containers].map(idOf)).to.deep.equal(["uid-b0", "uid-i1"]);
+    const logical = buildLogicalJob(rj, plan, access, pod("db-1"), "agent:1").spec!.template.spec!;
+    expect([...logical.initContainers!, ...logical.containers].map(idOf)).to.deep.equal(["uid-b0", "uid-i1"]);
+    const sealed = [backup("b0", { format: "SealedPlainFiles" }), backup("i1", { parent: "b0", chain: ["b0"], format: "SealedPlainFiles" })];
+    const p = okPlan(planRestore({ restore: rj, backups: sealed, tools: new Map([["vol", t]]), repos: new Map([["repo", repo()]]) }));
+    const spec = buildPhysicalJob(rj, p, access, "agent:1").spec!.template.spec!;
+    expect([...spec.initContainers!, ...spec.containers].map((c) => [c.name, idOf(c)])).to.deep.equal([["unseal-0", "uid-b0"], ["unseal-1", "uid-i1"], ["restore-0", "uid-b0"], ["restore-1", "uid-i1"]]);
+    // A Backup made before objects were bound records no id: none is given (its checksums still are).
+    const legacy = backup("old");
+    delete legacy.status!.manifests!.backupTool!.backupId;
+    const lp = okPlan(planRestore({ restore: restoreJob({ backup: "old" }), backups: [legacy], tools: new Map([["vol", t]]), repos: new Map([["repo", repo()]]) }));
+    expect(buildVerifyJob(rj, lp, access, "agent:1").spec!.template.spec!.containers.map(idOf)).to.deep.equal([undefined]);
+  });
+
   it("verifies plain files kept in the repo with dp-agent verify-files against the checksum in the Backup's status", () => {
     const p = okPlan(planRestore({ restore: restoreJob({ backup: "kb" }), backups: [backup("kb", { format: "PlainFiles" })], tools: new Map([["vol", t]]), repos: new Map([["repo", repo()]]) }));
     const c = buildVerifyJob(rj, p, access, "agent:1").spec!.template.spec!.containers[0]!;

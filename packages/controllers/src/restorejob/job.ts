@@ -8,7 +8,7 @@ import { dataFormatOf, sealedLayout, unsealContainer } from "../backup/plain-fil
 import { childName, setControllerReference, type KubeObject } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
 import type { RepoAccess } from "../backuprepo/access.ts";
-import { backupDirOf, backupFilePath, toolEnv } from "../backup/env.ts";
+import { backupDirOf, backupFilePath, integrityEnv, toolEnv } from "../backup/env.ts";
 import { commandsOf, hasSealedSteps, type RestoreMode, type RestorePlan, type RestoreStep } from "./plan.ts";
 import { iso, startTimeOf } from "./pitr.ts";
 
@@ -28,16 +28,6 @@ export function filePathOf(b: Backup): string {
   const p = b.status?.manifests?.backupTool?.filePath;
   if (!p) return backupFilePath(b.metadata.namespace ?? "", b.metadata.name ?? "");
   return `/${p.replace(/^\/+|\/+$/g, "")}`;
-}
-
-/**
- * DP_EXPECT_CHECKSUMS: each object's checksum as the Backup's status recorded it (the API server
- * is the trust anchor, not the repo's manifest.json). Set only when every recorded file has one.
- */
-export function expectedChecksumsEnv(b: Backup): V1EnvVar[] {
-  const files = b.status?.manifests?.backupTool?.files ?? [];
-  if (files.length === 0 || files.some((f) => !f.checksum)) return [];
-  return [{ name: "DP_EXPECT_CHECKSUMS", value: JSON.stringify(Object.fromEntries(files.map((f) => [f.name, f.checksum]))) }];
 }
 
 /** The point-in-time variables (KubeBlocks 0.6 names) for every step of a PITR plan. */
@@ -96,7 +86,7 @@ export function buildVerifyJob(rj: RestoreJob, plan: RestorePlan, access: RepoAc
       { name: "BACKUP_DIR", value: backupDirOf(filePathOf(b)) },
       ...access.env,
       { name: "DP_BACKUP_PATH", value: filePathOf(b).slice(1) },
-      ...expectedChecksumsEnv(b),
+      ...integrityEnv(b),
     ],
     volumeMounts: access.volumeMounts,
     terminationMessagePolicy: "FallbackToLogsOnError",
@@ -113,7 +103,8 @@ export function stepContainer(rj: RestoreJob, plan: RestorePlan, step: RestoreSt
     secret: rj.spec.target.secret,
     access,
     tool,
-    extra: [...pitrEnv(plan), { name: "DP_RESTORE_STEP", value: step.kind }, ...expectedChecksumsEnv(step.backup)],
+    // The step's own Backup: DP_BACKUP_ID and the checksums its status recorded.
+    extra: [...pitrEnv(plan), { name: "DP_RESTORE_STEP", value: step.kind }, ...integrityEnv(step.backup)],
   });
   return {
     name: `restore-${i}`,
@@ -152,10 +143,7 @@ export function restoreLayout(plan: RestorePlan, repoAccess: RepoAccess, agentIm
   const access = sealedLayout(repoAccess);
   const unseal = plan.steps
     .filter((s) => dataFormatOf(s.backup) === BackupDataFormat.SealedPlainFiles)
-    .map((s, i) => {
-      const c = unsealContainer(`unseal-${i}`, agentImage, backupDirOf(filePathOf(s.backup)), filePathOf(s.backup).slice(1), access);
-      return { ...c, env: [...(c.env ?? []), ...expectedChecksumsEnv(s.backup)] };
-    });
+    .map((s, i) => unsealContainer(`unseal-${i}`, agentImage, backupDirOf(filePathOf(s.backup)), filePathOf(s.backup).slice(1), access, integrityEnv(s.backup)));
   return { access, unseal };
 }
 
