@@ -74,7 +74,11 @@ export async function checkManifest(m: Manifest, backupPath: string, trust: Mani
   const of = `manifest.json of ${backupPath}`;
   if (trust.key) {
     const legacy = m.mac === undefined && m.macSalt === undefined && m.macKeyCheck === undefined && m.backupId === undefined;
-    if (m.mac === undefined && !(legacy && use === "update")) {
+    // A legacy manifest is read only for a backup that is not bound (no DP_BACKUP_ID: the operator
+    // gives none for a Backup made before binding), so old backups stay restorable; a bound
+    // backup's manifest stripped of its mac is refused.
+    const legacyRead = legacy && use === "read" && trust.backupId === undefined;
+    if (m.mac === undefined && !(legacy && use === "update") && !legacyRead) {
       throw new AgentError(
         `${of} is not authenticated by this repository's key: it has no mac (written without the key, by a dp-agent from before authenticated manifests, or with its mac removed): refusing it`,
       );
@@ -86,6 +90,7 @@ export async function checkManifest(m: Manifest, backupPath: string, trust: Mani
       throw new AgentError(`${of} is not authenticated by this repository's key: its mac does not match (changed after it was written, or written with another key): refusing it`);
     }
     if (legacy && use === "update") trust.warn?.(`${of} was written before manifests were authenticated: it is sealed with this repository's key from now on`);
+    if (legacyRead) trust.warn?.(`warning: ${of} was written before manifests were authenticated: it is trusted as a backup made before then (no DP_BACKUP_ID)`);
   }
   if (trust.backupId === undefined) return;
   if (m.backupId === undefined) {

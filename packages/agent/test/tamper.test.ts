@@ -100,10 +100,16 @@ describe("dp-agent integrity, encryption and bad input (must show 2, 3)", functi
     expect(dpAgent(["push", "dump.sql"], forged, "DROP TABLE users;").status).to.equal(0);
     const sum = (JSON.parse(readFileSync(env.DP_TERMINATION_MESSAGE_PATH, "utf8")) as { checksum: string }).checksum;
     for (const args of [["pull", "dump.sql"], ["verify"]]) {
-      const r = dpAgent(args, env);
+      // For a bound backup (DP_BACKUP_ID), the unauthenticated manifest is refused first.
+      const r = dpAgent(args, { ...env, DP_BACKUP_ID: "uid-b1" });
       expect(r.status, args.join(" ")).to.equal(1);
       expect(r.stderr).to.contain("manifest.json of ns/b1 is not authenticated by this repository's key: it has no mac");
       expect(r.stdout.length).to.equal(0);
+      // For a backup from before binding, the manifest is taken as such (with a warning) and the object is refused.
+      const unbound = dpAgent(args, env);
+      expect(unbound.status, args.join(" ")).to.equal(1);
+      expect(unbound.stderr).to.contain('object "dump.sql" is not encrypted, but this repo has an encryption key');
+      expect(unbound.stdout.length).to.equal(0);
       // Even named by a record (the manifest is not read then), the object itself is refused.
       const pinned = dpAgent(args, { ...env, DP_EXPECT_CHECKSUMS: JSON.stringify({ "dump.sql": sum }) });
       expect(pinned.status, args.join(" ")).to.equal(1);
