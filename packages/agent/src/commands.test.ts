@@ -125,6 +125,12 @@ describe("dp-agent commands with DP_BACKUP_ID", () => {
     m.files = m.files.filter((f) => f.name !== "wal.1");
     writeFileSync(join(repo, "ns/b/manifest.json"), JSON.stringify(m));
     expect(await failure(as("ns/b", { DP_BACKUP_ID: B }).agent.verify([]))).to.contain("manifest.json of ns/b is not authenticated by this repository's key: its mac does not match");
+    // Even when the operator's record decides what is checked, verify of a bound backup refuses the edited manifest.
+    const record = recorded(JSON.parse(good) as Manifest);
+    expect(await failure(as("ns/b", { DP_BACKUP_ID: B, DP_EXPECT_CHECKSUMS: record }).agent.verify([]))).to.contain("its mac does not match");
+    writeFileSync(join(repo, "ns/b/manifest.json"), good);
+    expect(await failure(as("ns/b", { DP_BACKUP_ID: B, DP_EXPECT_CHECKSUMS: record }).agent.verify([]))).to.equal("succeeded");
+    writeFileSync(join(repo, "ns/b/manifest.json"), JSON.stringify(m));
     delete m.mac;
     writeFileSync(join(repo, "ns/b/manifest.json"), JSON.stringify(m));
     expect(await failure(pulled(as("ns/b")))).to.contain("manifest.json of ns/b is not authenticated by this repository's key: it has no mac");

@@ -150,6 +150,10 @@ export class Agent {
 
   async verify(names: string[]): Promise<CommandResult> {
     const manifest = await this.manifest();
+    // With a key, the manifest must still authenticate when the operator's record decides what is
+    // checked: an edited or forged one is evidence of tampering. (Which backup it names is left to
+    // the objects, each checked against the record and DP_BACKUP_ID.)
+    if (this.config.expect && this.config.key) await readManifest(this.backend, this.config.backupPath, { ...this.trust, backupId: undefined });
     if (names.length === 0) {
       // The operator's record (DP_EXPECT_CHECKSUMS) names the objects; else the manifest does.
       if (this.config.expect) names = [...this.config.expect.keys()];

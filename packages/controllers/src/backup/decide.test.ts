@@ -173,7 +173,8 @@ describe("decideDeletion", () => {
     expect(decideDeletion({ ...obs, backup: onRepo, repoAccess: repoAccessFor(s3Repo), deleteJob: job("b1-delete", "Complete"), repoInUse: true }, NOW).actions).to.deep.equal([]);
     const running = decideDeletion({ ...obs, backup: onRepo, repoAccess: repoAccessFor(s3Repo) }, NOW);
     expect(running.finalizer).to.equal(undefined);
-    expect(running.actions.map((a) => a.kind)).to.deep.equal(["createJob"]);
+    // The copies are (re)made before the delete Job that mounts them.
+    expect(running.actions.map((a) => a.kind)).to.deep.equal(["copySecrets", "createJob"]);
   });
 
   const rows: Array<{ name: string; o: Partial<Parameters<typeof decideDeletion>[0]>; finalizer?: string; actions?: string[]; event?: string }> = [

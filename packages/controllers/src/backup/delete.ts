@@ -28,7 +28,7 @@ export interface DeleteObservation {
   /** How to reach status.backupRepoName's repo, when it names one that still exists. */
   repoAccess?: RepoAccess;
   /**
-   * Another Backup of the namespace (not being deleted) uses that repo, or may (not started yet):
+   * Another Backup of the namespace (even one being deleted) uses that repo, or may (not started yet):
    * the repo's Secret copies in the namespace stay. False: they go with this Backup.
    */
   repoInUse: boolean;
@@ -124,8 +124,10 @@ function deletionSteps(o: DeleteObservation, now: Date): Decision {
 
   const job = o.deleteJob;
   if (!job) {
+    // The repo's Secret copies first: the delete Job mounts them (another deletion may have removed them).
+    const copies: Decision["actions"] = access.secretCopies.length ? [{ kind: "copySecrets", copies: access.secretCopies }] : [];
     return {
-      actions: [...stop, { kind: "createJob", job: buildDeleteJob(b, access, filePath, o.agentImage) }],
+      actions: [...stop, ...copies, { kind: "createJob", job: buildDeleteJob(b, access, filePath, o.agentImage) }],
       status: { phase: BackupPhase.Deleting },
       events: [{ type: "Normal", reason: Reason.DeletingData, message: `removing ${filePath} from ${b.status?.backupRepoName ? `BackupRepo "${b.status.backupRepoName}"` : `PVC ${b.status?.persistentVolumeClaimName}`}` }],
     };

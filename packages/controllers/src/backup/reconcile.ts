@@ -164,7 +164,8 @@ export class BackupReconciler {
       backup: b,
       children,
       repoAccess: await this.repoAccess(ctx, b.status?.backupRepoName),
-      repoInUse: ctx.cache.list<Backup & KubeObject>(Kinds.Backup, { namespace: ns }).some((o) => o.metadata.uid !== b.metadata.uid && !o.metadata.deletionTimestamp && (o.status?.backupRepoName === b.status?.backupRepoName || !o.status?.backupRepoName)),
+      // Another Backup being deleted counts: its delete Job still needs the copies.
+      repoInUse: ctx.cache.list<Backup & KubeObject>(Kinds.Backup, { namespace: ns }).some((o) => o.metadata.uid !== b.metadata.uid && (o.status?.backupRepoName === b.status?.backupRepoName || !o.status?.backupRepoName)),
       deleteJob: owned.find((j) => j.metadata.name === deleteName),
       deletePods: this.jobPods(ctx, ns, deleteName),
       activeJobs: owned.filter((j) => j.metadata.name !== deleteName && !j.metadata.deletionTimestamp && !j.status?.conditions?.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True")).map((j) => j.metadata.name!),
