@@ -8,10 +8,12 @@ import { Writable } from "node:stream";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { Informer, KubeClient, type Kind, type KubeObject } from "@dataprotection/runtime";
 import { Kinds } from "@dataprotection/controllers";
+import { sensitiveRepoSecretKeys } from "@dataprotection/storage";
 
 /** Shorter values ("test", "admin") would match by chance; counted, not searched. */
 const MIN_SECRET_LENGTH = 8;
-const CREDENTIAL_KEYS = ["secretAccessKey", "AWS_SECRET_ACCESS_KEY"];
+/** Every spelling of every repo backend's secret credential key (the storage registry's). */
+const CREDENTIAL_KEYS = sensitiveRepoSecretKeys();
 const MANAGED_BY = "app.kubernetes.io/managed-by";
 
 type Obj = KubeObject & { spec?: Record<string, unknown>; data?: Record<string, string>; involvedObject?: unknown };

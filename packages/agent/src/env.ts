@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { posix } from "node:path";
-import type { RepoConfig } from "@dataprotection/storage";
+import { REPO_CONFIG_ENV, type RepoConfig, isRepoError, parseRepoDocument, repoConfigFromDocument } from "@dataprotection/storage";
 import type { CompressionOptions } from "./object-writer.ts";
 import { CHECKSUMS, type ChecksumAlgorithm } from "./chunks/checksum.ts";
 import { AgentError } from "./errors.ts";
@@ -36,26 +36,8 @@ export interface AgentConfig {
 type Env = Record<string, string | undefined>;
 
 export function configFromEnv(env: Env): AgentConfig {
-  const kind = env.DP_REPO_KIND || "filesystem";
   const repoPath = env.DP_REPO_PATH || "/backupdata";
-  let repo: RepoConfig;
-  if (kind === "filesystem") repo = { kind, root: repoPath };
-  else if (kind === "s3") {
-    if (!env.DP_S3_BUCKET) throw new AgentError("DP_REPO_KIND=s3 needs DP_S3_BUCKET");
-    repo = {
-      kind,
-      bucket: env.DP_S3_BUCKET,
-      endpoint: env.DP_S3_ENDPOINT || undefined,
-      region: env.DP_S3_REGION || undefined,
-      forcePathStyle: bool(env.DP_S3_FORCE_PATH_STYLE, "DP_S3_FORCE_PATH_STYLE"),
-      prefix: env.DP_S3_PREFIX || undefined,
-      accessKeyId: env.AWS_ACCESS_KEY_ID || undefined,
-      secretAccessKey: env.AWS_SECRET_ACCESS_KEY || undefined,
-      sessionToken: env.AWS_SESSION_TOKEN || undefined,
-      maxAttempts: int(env.DP_S3_MAX_ATTEMPTS, "DP_S3_MAX_ATTEMPTS"),
-      partSize: int(env.DP_S3_PART_SIZE, "DP_S3_PART_SIZE"),
-    };
-  } else throw new AgentError(`DP_REPO_KIND=${kind} is not supported: use filesystem or s3`);
+  const repo = env[REPO_CONFIG_ENV] ? repoFromDocument(env, env[REPO_CONFIG_ENV]) : repoFromLegacyEnv(env, repoPath);
 
   const algorithm = (env.DP_COMPRESSION || "zstd") as Compression;
   if (!COMPRESSIONS.includes(algorithm)) throw new AgentError(`DP_COMPRESSION=${algorithm} is not supported: use zstd, gzip or none`);
@@ -78,6 +60,40 @@ export function configFromEnv(env: Env): AgentConfig {
     ...(env.DP_EXPECT_CHECKSUMS ? { expect: expectedChecksums(env.DP_EXPECT_CHECKSUMS) } : {}),
     // Set but empty is an error, not "unset": a binding that silently went missing would be no binding.
     ...(env.DP_BACKUP_ID !== undefined ? { backupId: backupIdFrom(env.DP_BACKUP_ID) } : {}),
+  };
+}
+
+/**
+ * DP_REPO_CONFIG: the one document the operator writes for a repo (packages/storage document.ts),
+ * its secrets in the env it names. The storage registry checks it and builds the config.
+ */
+function repoFromDocument(env: Env, text: string): RepoConfig {
+  try {
+    return repoConfigFromDocument(parseRepoDocument(text), env);
+  } catch (err) {
+    if (isRepoError(err)) throw new AgentError(err.message, { cause: err });
+    throw err;
+  }
+}
+
+/** Without DP_REPO_CONFIG: DP_REPO_KIND/DP_REPO_PATH, DP_S3_* and AWS_* (tests, KubeBlocks 0.6-style tools, older operators). */
+function repoFromLegacyEnv(env: Env, repoPath: string): RepoConfig {
+  const kind = env.DP_REPO_KIND || "filesystem";
+  if (kind === "filesystem") return { kind, root: repoPath };
+  if (kind !== "s3") throw new AgentError(`DP_REPO_KIND=${kind} is not supported: use filesystem or s3, or give the repo as ${REPO_CONFIG_ENV}`);
+  if (!env.DP_S3_BUCKET) throw new AgentError("DP_REPO_KIND=s3 needs DP_S3_BUCKET");
+  return {
+    kind,
+    bucket: env.DP_S3_BUCKET,
+    endpoint: env.DP_S3_ENDPOINT || undefined,
+    region: env.DP_S3_REGION || undefined,
+    forcePathStyle: bool(env.DP_S3_FORCE_PATH_STYLE, "DP_S3_FORCE_PATH_STYLE"),
+    prefix: env.DP_S3_PREFIX || undefined,
+    accessKeyId: env.AWS_ACCESS_KEY_ID || undefined,
+    secretAccessKey: env.AWS_SECRET_ACCESS_KEY || undefined,
+    sessionToken: env.AWS_SESSION_TOKEN || undefined,
+    maxAttempts: int(env.DP_S3_MAX_ATTEMPTS, "DP_S3_MAX_ATTEMPTS"),
+    partSize: int(env.DP_S3_PART_SIZE, "DP_S3_PART_SIZE"),
   };
 }
 

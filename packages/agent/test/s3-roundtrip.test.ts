@@ -3,6 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+// eslint-disable-next-line no-restricted-imports -- storage's S3 test server, shared by its tests, these and e2e; its home would be testenv.
 import { type S3Server, startS3Server } from "../../storage/test/s3-server.ts";
 import { dpAgent, treeDigest } from "./helpers.ts";
 

@@ -67,6 +67,43 @@ export const AnnotationOriginalReplicas = "dataprotection.kubeblocks.io/original
 /** Annotation on a BackupTool: "true" runs its backup and restore pods as root (uid 0). */
 export const AnnotationRunAsRoot = "dataprotection.kubeblocks.io/run-as-root";
 
+// Labels and annotations the operator, its plugin and its tools put on what they create, and
+// find their children by: read by more than one package, so spelled here once.
+
+/** Kubernetes' recommended label; value {@link ManagedBy} on everything the operator and its tools create. */
+export const LabelManagedBy = "app.kubernetes.io/managed-by";
+export const ManagedBy = "dataprotection";
+/** Label on a Backup's Jobs, pods and StatefulSets: the Backup's name. */
+export const LabelBackupName = "dataprotection.kubeblocks.io/backup-name";
+/** On VolumeSnapshots: the uid of the Backup that made them (they carry no owner reference). */
+export const LabelBackupUID = "dataprotection.kubeblocks.io/backup-uid";
+/** What a child pod does for its Backup: tool, delete, prehook, posthook, status. */
+export const LabelJobRole = "dataprotection.kubeblocks.io/job-role";
+/** Label on every child of a RestoreJob, naming it. */
+export const LabelRestoreJob = "dataprotection.kubeblocks.io/restorejob";
+/** Label on restore Jobs and their pods: verify, physical or logical. */
+export const LabelRestoreStage = "dataprotection.kubeblocks.io/restore-stage";
+/** Label on a logical restore Job: the target pod it restores into. */
+export const LabelTargetPod = "dataprotection.kubeblocks.io/target-pod";
+/** Label on a PVC provisioned by a RestoreJob: the RestoreJob's uid. */
+export const LabelRestoreJobUid = "dataprotection.kubeblocks.io/restorejob-uid";
+/**
+ * Annotation a provider's storageClassTemplate may put on the StorageClass: the access
+ * modes its volumes support (comma-separated), e.g. "ReadWriteOnce" for a node-local class.
+ */
+export const AnnotationAccessModes = "dataprotection.kubeblocks.io/access-modes";
+/** Label on a BackupRepo's pre-check Job and its PVC: the repo's generation it checks. */
+export const LabelPreCheckGeneration = "dataprotection.kubeblocks.io/pre-check-generation";
+/** Annotations on an APIManagerBackup's destination PVC: the APIManager and the CR it holds. */
+export const AnnotationAPIManagerName = "apps.3scale.net/apimanager-name";
+export const AnnotationAPIManagerUID = "apps.3scale.net/apimanager-uid";
+export const AnnotationAPIManagerBackupName = "apps.3scale.net/apimanagerbackup-name";
+export const AnnotationAPIManagerBackupUID = "apps.3scale.net/apimanagerbackup-uid";
+/** Label on what an APIManagerBackup/APIManagerRestore creates: the CR's name. */
+export const LabelThreescaleOwner = "threescale.dataprotection/owner";
+/** Label on the 3scale tool's helper Jobs: the step they run. */
+export const LabelThreescaleHelper = "threescale.dataprotection/helper";
+
 /** A label, annotation or finalizer users meet, for the generated API reference. */
 export interface WellKnownKey {
   key: string;

@@ -2,6 +2,7 @@
 export * from "./constants.ts";
 export * from "./enums.ts";
 export * from "./kinds.ts";
+export { Kinds, type ResourceKind } from "./resources.ts";
 export type * from "./schemas/backup.ts";
 export type * from "./schemas/backuppolicy.ts";
 export type * from "./schemas/backuprepo.ts";

@@ -133,9 +133,6 @@ export function validateObject(obj: { kind?: unknown }): ValidationError[] {
   return validate(kind.kind, obj);
 }
 
-/** Type guards for callers that have an unknown object. */
-export const isValid = <T>(kind: Kind, obj: unknown): obj is T => validate(kind, obj).length === 0;
-
 export const validateBackup = (obj: unknown): ValidationError[] => validate("Backup", obj);
 export const validateBackupPolicy = (obj: unknown): ValidationError[] => validate("BackupPolicy", obj);
 export const validateBackupRepo = (obj: unknown): ValidationError[] => validate("BackupRepo", obj);

@@ -2,8 +2,7 @@
 // what a namespace holds. A kubectl plugin: `kubectl dp ...` runs it when it is on PATH.
 import { Command, CommanderError, Option } from "commander";
 import { KubeConfig } from "@kubernetes/client-node";
-import type { Backup, BackupPolicy, RestoreJob } from "@dataprotection/api";
-import { Kinds } from "@dataprotection/controllers";
+import { Kinds, type Backup, type BackupPolicy, type RestoreJob } from "@dataprotection/api";
 import { ApiError, KubeClient, isAlreadyExists, isNotFound } from "@dataprotection/runtime";
 import { BACKUP_TYPES, type BackupType, UsageError, backupObject, restoreJobObject } from "./objects.ts";
 import { backupTable, formatTable, policyTable, restoreTable } from "./table.ts";

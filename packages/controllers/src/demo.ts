@@ -4,7 +4,7 @@ import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AnnotationIsDefaultRepo, crdDocuments, DataProtectionAPIVersion } from "@dataprotection/api";
-import { isAlreadyExists, KubeClient, type GenericObject, type KubeObject, type Kind, type Logger } from "@dataprotection/runtime";
+import { createIfAbsent, KubeClient, type GenericObject, type Kind, type Logger } from "@dataprotection/runtime";
 import { installCrds, startControlPlane, startLocalNode } from "@dataprotection/testenv";
 import { volumeTool } from "@dataprotection/tools";
 import type { KubernetesObject } from "@kubernetes/client-node";
@@ -66,13 +66,7 @@ export function demoObjects(): Array<[Kind, GenericObject]> {
   ];
 }
 
-async function createIfAbsent(client: KubeClient, kind: Kind, obj: KubeObject): Promise<void> {
-  try {
-    await client.create(kind, obj);
-  } catch (err) {
-    if (!isAlreadyExists(err)) throw err;
-  }
-}
+
 
 export async function runEmbeddedDemo(logger: Logger): Promise<void> {
   const kubeconfigPath = resolve(repoRoot, ".dp/kubeconfig");

@@ -2,5 +2,5 @@
 export { createOperator, type Operator } from "./operator.ts";
 export { defaultTimeouts, type OperatorOptions, type OperatorContext, type Timeouts, type ControllerName } from "./options.ts";
 export { Kinds } from "./kinds.ts";
-export { repoAccessFor, repoPVCName, credentialCopyData, BACKUP_MOUNT_PATH, type RepoAccess, type SecretCopy } from "./backuprepo/access.ts";
+export { repoAccessFor, repoPVCName, mountAccess, BACKUP_MOUNT_PATH, type RepoAccess, type SecretCopy } from "./backuprepo/access.ts";
 export { ensureRepoAccess, RepoAccessError } from "./backuprepo/ensure.ts";

@@ -4,8 +4,15 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { ApiError } from "./errors.ts";
 import { resourcePath, type Kind } from "./kinds.ts";
 import type { KubeObject } from "./object.ts";
+import { linkSignals } from "./signals.ts";
 
-export interface ListOptions {
+/** What every request method takes besides its own options. */
+export interface CallOptions {
+  /** Aborting it ends the request at once (its socket is destroyed) and the call rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+export interface ListOptions extends CallOptions {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
@@ -19,7 +26,7 @@ export interface ObjectList<T> {
   items: T[];
 }
 
-export interface WatchOptions {
+export interface WatchOptions extends CallOptions {
   namespace?: string;
   labelSelector?: string;
   resourceVersion?: string;
@@ -27,7 +34,6 @@ export interface WatchOptions {
   timeoutSeconds?: number;
   /** Abort the watch when no byte (event or bookmark) arrives for this long. */
   idleTimeoutMs?: number;
-  signal?: AbortSignal;
 }
 
 export interface WatchEvent {
@@ -51,11 +57,22 @@ const patchContentTypes: Record<PatchType, string> = {
   apply: "application/apply-patch+yaml",
 };
 
-interface RequestOptions {
+export interface PatchOptions extends CallOptions {
+  type?: PatchType;
+  subresource?: string;
+  fieldManager?: string;
+  force?: boolean;
+}
+
+export interface DeleteOptions extends CallOptions {
+  propagationPolicy?: "Foreground" | "Background" | "Orphan";
+  uid?: string;
+}
+
+interface RequestOptions extends CallOptions {
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
   contentType?: string;
-  signal?: AbortSignal;
   /** Socket inactivity limit; watches pass 0 and use their own idle timer. */
   timeoutMs?: number;
 }
@@ -63,10 +80,14 @@ interface RequestOptions {
 /**
  * A small typed client for any kind, over raw HTTPS with the kubeconfig's
  * credentials and one keep-alive agent (client-node makes a new agent per call).
+ * Every call takes an AbortSignal; withSignal() gives a view bound to one.
  */
 export class KubeClient {
-  private agent?: https.Agent | http.Agent;
+  /** Shared by reference with every view, so views use the same keep-alive sockets. */
+  private readonly pool: { agent?: https.Agent | http.Agent } = {};
   private readonly server: URL;
+  /** Set on a view (withSignal): every request through it also ends when this aborts. */
+  private bound?: AbortSignal;
 
   constructor(
     readonly kubeConfig: KubeConfig,
@@ -77,13 +98,31 @@ export class KubeClient {
     this.server = new URL(cluster.server);
   }
 
-  get<T extends KubeObject>(kind: Kind, name: string, namespace?: string): Promise<T> {
-    return this.request("GET", resourcePath(kind, namespace, name));
+  /**
+   * A view of this client on the same connections whose every request and watch is also
+   * aborted by signal. The manager hands each reconcile one as ctx.client, so a reconciler's
+   * requests (and helpers it passes the client to) end with its reconcile.
+   */
+  withSignal(signal: AbortSignal): KubeClient {
+    // The view reaches everything else through its prototype (so: no #private fields here).
+    const view = Object.create(this) as KubeClient;
+    // A view of a view lives as long as its reconcile: the link need not be unhooked.
+    view.bound = linkSignals(this.bound, signal).signal;
+    return view;
+  }
+
+  /** The signal this view is bound to (undefined for the root client). */
+  get signal(): AbortSignal | undefined {
+    return this.bound;
+  }
+
+  get<T extends KubeObject>(kind: Kind, name: string, namespace?: string, o: CallOptions = {}): Promise<T> {
+    return this.request("GET", resourcePath(kind, namespace, name), { signal: o.signal });
   }
 
   list<T extends KubeObject>(kind: Kind, o: ListOptions = {}): Promise<ObjectList<T>> {
-    const { namespace, ...query } = o;
-    return this.request("GET", resourcePath(kind, namespace), { query: { ...query } });
+    const { namespace, signal, ...query } = o;
+    return this.request("GET", resourcePath(kind, namespace), { query: { ...query }, signal });
   }
 
   /** Every page of a list, and the resourceVersion to watch from. */
@@ -100,28 +139,28 @@ export class KubeClient {
     return { metadata: { resourceVersion: rv }, items };
   }
 
-  create<T extends KubeObject>(kind: Kind, obj: T): Promise<T> {
-    return this.request("POST", resourcePath(kind, obj.metadata.namespace), { body: withType(kind, obj) });
+  create<T extends KubeObject>(kind: Kind, obj: T, o: CallOptions = {}): Promise<T> {
+    return this.request("POST", resourcePath(kind, obj.metadata.namespace), { body: withType(kind, obj), signal: o.signal });
   }
 
   /** PUT with the object's resourceVersion: 409 Conflict when it changed meanwhile. */
-  replace<T extends KubeObject>(kind: Kind, obj: T, subresource?: "status"): Promise<T> {
+  replace<T extends KubeObject>(kind: Kind, obj: T, subresource?: "status", o: CallOptions = {}): Promise<T> {
     const path = resourcePath(kind, obj.metadata.namespace, obj.metadata.name, subresource);
-    return this.request("PUT", path, { body: withType(kind, obj) });
+    return this.request("PUT", path, { body: withType(kind, obj), signal: o.signal });
   }
 
-  patch<T extends KubeObject>(kind: Kind, name: string, namespace: string | undefined, patch: unknown, o: { type?: PatchType; subresource?: string; fieldManager?: string; force?: boolean } = {}): Promise<T> {
+  patch<T extends KubeObject>(kind: Kind, name: string, namespace: string | undefined, patch: unknown, o: PatchOptions = {}): Promise<T> {
     const type = o.type ?? "merge";
     const path = resourcePath(kind, namespace, name, o.subresource);
     const query = { fieldManager: o.fieldManager, force: o.force };
-    return this.request("PATCH", path, { body: patch, contentType: patchContentTypes[type], query });
+    return this.request("PATCH", path, { body: patch, contentType: patchContentTypes[type], query, signal: o.signal });
   }
 
-  delete(kind: Kind, name: string, namespace?: string, o: { propagationPolicy?: "Foreground" | "Background" | "Orphan"; uid?: string } = {}): Promise<unknown> {
+  delete(kind: Kind, name: string, namespace?: string, o: DeleteOptions = {}): Promise<unknown> {
     const body: Record<string, unknown> = { apiVersion: "v1", kind: "DeleteOptions" };
     if (o.propagationPolicy) body.propagationPolicy = o.propagationPolicy;
     if (o.uid) body.preconditions = { uid: o.uid };
-    return this.request("DELETE", resourcePath(kind, namespace, name), { body });
+    return this.request("DELETE", resourcePath(kind, namespace, name), { body, signal: o.signal });
   }
 
   /**
@@ -130,6 +169,15 @@ export class KubeClient {
    * A 410 answer, as HTTP code or as an ERROR event, is left to the caller to interpret.
    */
   async watch(kind: Kind, o: WatchOptions, onEvent: (e: WatchEvent) => void): Promise<void> {
+    const link = linkSignals(this.bound, o.signal);
+    try {
+      await this.streamWatch(kind, o, link.signal, onEvent);
+    } finally {
+      link.dispose();
+    }
+  }
+
+  private async streamWatch(kind: Kind, o: WatchOptions, signal: AbortSignal | undefined, onEvent: (e: WatchEvent) => void): Promise<void> {
     const query = {
       watch: "true",
       allowWatchBookmarks: "true",
@@ -137,7 +185,7 @@ export class KubeClient {
       labelSelector: o.labelSelector,
       timeoutSeconds: o.timeoutSeconds,
     };
-    const res = await this.send("GET", resourcePath(kind, o.namespace), { query, signal: o.signal, timeoutMs: 0 });
+    const res = await this.send("GET", resourcePath(kind, o.namespace), { query, signal, timeoutMs: 0 });
     if (res.statusCode !== 200) throw await errorFrom(res);
     await new Promise<void>((resolve, reject) => {
       let buf = "";
@@ -172,26 +220,33 @@ export class KubeClient {
         }
       });
       res.on("end", () => finish());
-      res.on("error", (e) => finish(o.signal?.aborted ? o.signal.reason : e));
-      res.on("close", () => finish(res.complete ? undefined : (o.signal?.reason ?? new Error("watch connection closed"))));
+      res.on("error", (e) => finish(signal?.aborted ? signal.reason : e));
+      res.on("close", () => finish(res.complete ? undefined : (signal?.reason ?? new Error("watch connection closed"))));
     });
   }
 
   /** One request; JSON in and out; non-2xx answers become ApiError. */
   async request<T>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
-    const res = await this.send(method, path, o);
-    const text = await readBody(res);
-    if ((res.statusCode ?? 0) >= 300) throw parseError(res.statusCode ?? 0, text);
-    return (text ? JSON.parse(text) : undefined) as T;
+    const link = linkSignals(this.bound, o.signal);
+    try {
+      const res = await this.send(method, path, { ...o, signal: link.signal });
+      const text = await readBody(res, link.signal);
+      if ((res.statusCode ?? 0) >= 300) throw parseError(res.statusCode ?? 0, text);
+      return (text ? JSON.parse(text) : undefined) as T;
+    } finally {
+      link.dispose();
+    }
   }
 
   private async send(method: string, path: string, o: RequestOptions): Promise<http.IncomingMessage> {
+    o.signal?.throwIfAborted();
     const opts: https.RequestOptions = {};
     await this.kubeConfig.applyToHTTPSOptions(opts);
+    o.signal?.throwIfAborted(); // aborted while credentials loaded: nothing was sent
     const url = new URL(this.server.toString().replace(/\/$/, "") + path);
     for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
     const isHttps = url.protocol === "https:";
-    this.agent ??= isHttps
+    this.pool.agent ??= isHttps
       ? new https.Agent({ keepAlive: true, maxSockets: 64, ca: opts.ca, cert: opts.cert, key: opts.key, pfx: opts.pfx, passphrase: opts.passphrase, rejectUnauthorized: opts.rejectUnauthorized, servername: opts.servername })
       : new http.Agent({ keepAlive: true, maxSockets: 64 });
     const headers: Record<string, string> = { Accept: "application/json" };
@@ -205,7 +260,7 @@ export class KubeClient {
     }
     const mod = isHttps ? https : http;
     return new Promise((resolve, reject) => {
-      const req = mod.request(url, { method, headers, agent: this.agent, signal: o.signal }, resolve);
+      const req = mod.request(url, { method, headers, agent: this.pool.agent, signal: o.signal }, resolve);
       req.on("error", (e) => reject(o.signal?.aborted ? o.signal.reason : e));
       const t = o.timeoutMs ?? this.requestTimeoutMs;
       if (t > 0) req.setTimeout(t, () => req.destroy(new Error(`${method} ${path}: no answer within ${t}ms`)));
@@ -215,8 +270,8 @@ export class KubeClient {
 
   /** Closes idle keep-alive sockets. */
   close(): void {
-    this.agent?.destroy();
-    this.agent = undefined;
+    this.pool.agent?.destroy();
+    this.pool.agent = undefined;
   }
 }
 
@@ -224,12 +279,17 @@ function withType<T extends KubeObject>(kind: Kind, obj: T): T {
   return { ...obj, apiVersion: obj.apiVersion ?? (kind.group ? `${kind.group}/${kind.version}` : kind.version), kind: obj.kind ?? kind.kind };
 }
 
-function readBody(res: http.IncomingMessage): Promise<string> {
+function readBody(res: http.IncomingMessage, signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
+    const fail = (e: unknown): void => reject(signal?.aborted ? signal.reason : e);
     res.on("data", (c: Buffer) => chunks.push(c));
     res.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    res.on("error", reject);
+    res.on("error", fail);
+    // An abort mid-body destroys the socket; some Node versions then only emit close.
+    res.on("close", () => {
+      if (!res.complete) fail(new Error("connection closed before the answer was complete"));
+    });
   });
 }
 

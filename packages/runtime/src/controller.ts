@@ -4,7 +4,7 @@ import type { BackoffOptions } from "./backoff.ts";
 import type { Cache } from "./cache.ts";
 import type { KubeClient } from "./client.ts";
 import { realClock, type Clock } from "./clock.ts";
-import { TerminalError } from "./errors.ts";
+import { ReconcileAbortedError, TerminalError } from "./errors.ts";
 import type { EventRecorder } from "./events.ts";
 import type { EventHandler } from "./informer.ts";
 import { keyOf, parseKey, type Kind, type ObjectKey } from "./kinds.ts";
@@ -26,9 +26,14 @@ export interface ReconcileContext {
   reconcileID: string;
   /** Logger with controller, kind, namespace, name and reconcileID. */
   log: Logger;
-  /** Aborted when this replica loses leadership: stop writing at once. */
+  /**
+   * Aborted when the manager stops (SIGTERM at once, stop() after its grace), when this replica
+   * loses leadership, and when the reconcile runs past its time limit; the reason is a
+   * ReconcileAbortedError. Pass it to anything slow that is not ctx.client.
+   */
   signal: AbortSignal;
   cache: Cache;
+  /** The manager's client bound to `signal`: every request made through it ends when the signal aborts. */
   client: KubeClient;
   events: EventRecorder;
   clock: Clock;
@@ -53,6 +58,12 @@ export interface ControllerOptions {
   /** Re-enqueue every primary object this often, to heal anything a missed event hid. */
   resyncPeriodMs?: number;
   /**
+   * A reconcile still running after this long has its signal aborted, is logged and counted
+   * (controller_runtime_reconcile_timeouts_total) and is retried with backoff. Default: the
+   * manager's reconcileTimeoutMs (2 minutes); 0: no limit.
+   */
+  reconcileTimeoutMs?: number;
+  /**
    * Marks an object whose reconcile threw TerminalError (e.g. sets status.phase=Failed).
    * A Warning Event with the error's reason is always recorded.
    */
@@ -74,7 +85,16 @@ export interface ControllerDeps {
   metrics: RuntimeMetrics;
   logger: Logger;
   clock: Clock;
+  /** Default time limit of a reconcile (ms); 0: none. */
+  reconcileTimeoutMs?: number;
+  /**
+   * Clock of the time limit; real time by default, like error retries: a hung request hangs in
+   * real time, and a test moving a FakeClock by hours must not abort the reconciles it waits for.
+   */
+  limitClock?: Clock;
 }
+
+export const DEFAULT_RECONCILE_TIMEOUT_MS = 120_000;
 
 /** Turns cache events into keys and keys into reconciles; runs only on the leader. */
 export class Controller {
@@ -113,25 +133,27 @@ export class Controller {
   }
 
   /**
-   * graceful: finish in-flight reconciles, take no new ones. Not graceful (leadership
-   * lost): in-flight reconciles see their signal aborted and nothing new starts.
+   * graceful: finish in-flight reconciles, take no new ones. Otherwise in-flight reconciles
+   * see their signal aborted with `why` at once and nothing new starts.
    */
-  async stop(graceful: boolean): Promise<void> {
+  async stop(graceful: boolean, why: "shutdown" | "leadership-lost" = "leadership-lost"): Promise<void> {
+    // Also when a graceful stop is already draining: leadership lost mid-drain still aborts.
+    if (!graceful) this.abortInFlight(why);
     const queue = this.queue;
     if (!queue) return;
     this.queue = undefined;
     this.cancelResync?.();
     for (const u of this.unsubscribe.splice(0)) u();
-    if (!graceful) this.abort.abort(new Error("leadership lost"));
     const workers = Promise.all(this.workers.splice(0));
     this.draining = workers;
     await queue.shutdown();
     await workers;
   }
 
-  /** Aborts the signal of in-flight reconciles (shutdown took too long). */
-  abortInFlight(): void {
-    this.abort.abort(new Error("shutdown timeout"));
+  /** Aborts the signal of in-flight reconciles (shutdown, its grace over, or leadership lost). */
+  abortInFlight(why: "shutdown" | "leadership-lost" = "shutdown"): void {
+    if (this.abort.signal.aborted) return;
+    this.abort.abort(new ReconcileAbortedError(why, why === "shutdown" ? "the manager is stopping" : "this replica lost leadership"));
   }
 
   private subscribe(kind: Kind, map: MapFunc, enqueue: (k: ObjectKey) => void): void {
@@ -179,11 +201,21 @@ export class Controller {
     const req = parseKey(key);
     const reconcileID = randomUUID();
     const log = this.d.logger.child({ controller: name, kind: forKind.kind, namespace: req.namespace, name: req.name, reconcileID });
-    const ctx: ReconcileContext = { reconcileID, log, signal: this.abort.signal, cache: this.d.cache, client: this.d.client, events: this.d.events, clock: this.d.clock };
+    const run = this.runSignal();
+    const ctx: ReconcileContext = { reconcileID, log, signal: run.signal, cache: this.d.cache, client: this.d.client.withSignal(run.signal), events: this.d.events, clock: this.d.clock };
     const m = this.d.metrics;
     const end = m.reconcileTime.startTimer({ controller: name });
     try {
-      const res = (await this.spec.reconciler.reconcile(req, ctx)) ?? {};
+      let res: ReconcileResult = {};
+      let err: unknown;
+      try {
+        res = (await this.spec.reconciler.reconcile(req, ctx)) ?? {};
+      } catch (e) {
+        err = e;
+      }
+      // An aborted reconcile counts as aborted whatever it returned: its writes may not have left.
+      if (run.signal.aborted) return this.aborted(queue, key, run.signal.reason, log);
+      if (err !== undefined) return await this.failed(queue, key, req, err, ctx);
       if (res.requeueAfter !== undefined && res.requeueAfter > 0) {
         queue.forget(key);
         queue.addAfter(key, res.requeueAfter);
@@ -195,21 +227,60 @@ export class Controller {
         queue.forget(key);
         m.reconcileTotal.inc({ controller: name, result: "success" });
       }
-    } catch (e) {
-      m.reconcileErrors.inc({ controller: name });
-      if (e instanceof TerminalError) {
-        queue.forget(key);
-        m.reconcileTotal.inc({ controller: name, result: "terminal" });
-        log.error("reconcile failed permanently", { reason: e.reason, error: e.message });
-        // If the mark could not be written, retry: the next reconcile fails the same way and marks again.
-        if (!(await this.markTerminal(req, e, ctx))) queue.addRateLimited(key);
-      } else {
-        m.reconcileTotal.inc({ controller: name, result: "error" });
-        log.error("reconcile failed, will retry", { error: e instanceof Error ? e.message : String(e), retries: queue.retries(key) });
-        queue.addRateLimited(key);
-      }
     } finally {
+      run.dispose();
       end();
+    }
+  }
+
+  /** A signal per reconcile: the controller's (shutdown, leadership) plus the time limit. */
+  private runSignal(): { signal: AbortSignal; dispose(): void } {
+    const run = new AbortController();
+    const term = this.abort.signal;
+    const onTerm = (): void => run.abort(term.reason);
+    if (term.aborted) onTerm();
+    else term.addEventListener("abort", onTerm, { once: true });
+    const limit = this.spec.reconcileTimeoutMs ?? this.d.reconcileTimeoutMs ?? DEFAULT_RECONCILE_TIMEOUT_MS;
+    const cancel = limit > 0 ? (this.d.limitClock ?? realClock).setTimeout(() => run.abort(new ReconcileAbortedError("timeout", `reconcile ran past its time limit of ${limit}ms`)), limit) : () => {};
+    return {
+      signal: run.signal,
+      dispose: () => {
+        cancel();
+        term.removeEventListener("abort", onTerm);
+      },
+    };
+  }
+
+  private aborted(queue: WorkQueue, key: string, reason: unknown, log: Logger): void {
+    const { name } = this.spec;
+    const m = this.d.metrics;
+    if (reason instanceof ReconcileAbortedError && reason.why === "timeout") {
+      m.reconcileTimeouts.inc({ controller: name });
+      m.reconcileErrors.inc({ controller: name });
+      m.reconcileTotal.inc({ controller: name, result: "error" });
+      log.error("reconcile ran past its time limit: aborted, will retry", { error: reason.message, retries: queue.retries(key) });
+      queue.addRateLimited(key);
+      return;
+    }
+    // Shutdown or lost leadership: the queue is closed; the next leader replays every key.
+    m.reconcileTotal.inc({ controller: name, result: "aborted" });
+    log.warn("reconcile aborted", { why: reason instanceof ReconcileAbortedError ? reason.why : String(reason) });
+  }
+
+  private async failed(queue: WorkQueue, key: string, req: ObjectKey, e: unknown, ctx: ReconcileContext): Promise<void> {
+    const { name } = this.spec;
+    const m = this.d.metrics;
+    m.reconcileErrors.inc({ controller: name });
+    if (e instanceof TerminalError) {
+      queue.forget(key);
+      m.reconcileTotal.inc({ controller: name, result: "terminal" });
+      ctx.log.error("reconcile failed permanently", { reason: e.reason, error: e.message });
+      // If the mark could not be written, retry: the next reconcile fails the same way and marks again.
+      if (!(await this.markTerminal(req, e, ctx))) queue.addRateLimited(key);
+    } else {
+      m.reconcileTotal.inc({ controller: name, result: "error" });
+      ctx.log.error("reconcile failed, will retry", { error: e instanceof Error ? e.message : String(e), retries: queue.retries(key) });
+      queue.addRateLimited(key);
     }
   }
 

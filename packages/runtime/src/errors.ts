@@ -26,6 +26,20 @@ export class TerminalError extends Error {
   }
 }
 
+/** Why a reconcile's signal aborted: "shutdown" (the manager stops), "leadership-lost", "timeout" (its time limit). */
+export type AbortCause = "shutdown" | "leadership-lost" | "timeout";
+
+/** The reason of an aborted reconcile signal, and so what its requests through ctx.client reject with. */
+export class ReconcileAbortedError extends Error {
+  constructor(
+    readonly why: AbortCause,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ReconcileAbortedError";
+  }
+}
+
 const code = (e: unknown): number | undefined => (e instanceof ApiError ? e.statusCode : undefined);
 
 export const isNotFound = (e: unknown): boolean => code(e) === 404;

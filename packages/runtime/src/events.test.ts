@@ -1,7 +1,9 @@
+import { PassThrough } from "node:stream";
 import { expect } from "chai";
 import { FakeClock } from "./clock.ts";
 import { ApiError } from "./errors.ts";
 import { EventRecorder, type CoreEvent, type EventSink } from "./events.ts";
+import { createLogger } from "./logging.ts";
 import type { KubeObject } from "./object.ts";
 
 function memorySink(): EventSink & { created: CoreEvent[]; updates: Array<{ name: string; count: number }> } {
@@ -105,5 +107,39 @@ describe("EventRecorder", () => {
     r.normal(obj, "Synced", "ok");
     await r.flush();
     expect(sink.updates.map((u) => u.count)).to.deep.equal([2]);
+  });
+
+  it("close() aborts the write in flight, drops queued repeats with one log line, and drops Events until open()", async () => {
+    const signals: AbortSignal[] = [];
+    const created: string[] = [];
+    // The first create hangs until its signal aborts (a request held by a slow API server).
+    const hanging: EventSink = { create: (ev, signal) => {
+      signals.push(signal!);
+      if (signals.length > 1) return Promise.resolve(void created.push(ev.reason));
+      return new Promise((_, reject) => signal!.addEventListener("abort", () => reject(signal!.reason)));
+    }, update: async () => undefined };
+    const lines: string[] = [];
+    const stream = new PassThrough().on("data", (c: Buffer) => lines.push(c.toString()));
+    const r = new EventRecorder(hanging, { component: "test", logger: createLogger({ stream, level: "debug" }), retryDelaysMs: [1] });
+    r.normal(obj, "Writing", "a");
+    r.normal(obj, "Writing", "a"); // a repeat waits for the write in flight
+    r.close("leadership lost");
+    expect(signals[0].aborted, "the write in flight is aborted at once").to.equal(true);
+    await r.flush();
+    expect(r.writing).to.equal(false);
+    r.warning(obj, "Dropped", "while closed");
+    await r.flush();
+    expect(signals, "no write starts while closed").to.have.length(1);
+    const logged = lines.join("").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { message: string; dropped?: number; why?: string });
+    const drops = logged.filter((l) => l.message === "dropping queued Events");
+    expect(drops, "one line for the dropped Events").to.have.length(1);
+    expect(drops[0]).to.include({ dropped: 2, why: "leadership lost" });
+    expect(logged.some((l) => l.message === "could not write Event"), "an aborted write is not reported as a failure").to.equal(false);
+
+    r.open();
+    r.normal(obj, "Leading", "again");
+    await r.flush();
+    expect(created).to.deep.equal(["Leading"]);
+    expect(signals[1].aborted, "a fresh signal after open()").to.equal(false);
   });
 });

@@ -1,13 +1,9 @@
-/** Addresses one resource type of the API server; controllers pass these for their CRDs. */
-export interface Kind {
-  /** "" for the core group. */
-  group: string;
-  version: string;
-  kind: string;
-  /** Lower-case plural used in URLs, e.g. "configmaps". */
-  plural: string;
-  namespaced: boolean;
-}
+// Kind descriptors live in @dataprotection/api (one table for every package); the runtime
+// addresses the API server with them.
+import type { ResourceKind as Kind } from "@dataprotection/api";
+
+export type { Kind };
+export { Kinds } from "@dataprotection/api";
 
 /** Identifies one object: namespace is absent for cluster-scoped kinds. */
 export interface ObjectKey {
@@ -43,19 +39,3 @@ export function parseKey(key: string): ObjectKey {
   const i = key.indexOf("/");
   return i < 0 ? { name: key } : { namespace: key.slice(0, i), name: key.slice(i + 1) };
 }
-
-const core = (kind: string, plural: string, namespaced = true): Kind => ({ group: "", version: "v1", kind, plural, namespaced });
-
-/** Built-in kinds the controllers commonly need. */
-export const Kinds = {
-  ConfigMap: core("ConfigMap", "configmaps"),
-  Secret: core("Secret", "secrets"),
-  Pod: core("Pod", "pods"),
-  PersistentVolumeClaim: core("PersistentVolumeClaim", "persistentvolumeclaims"),
-  PersistentVolume: core("PersistentVolume", "persistentvolumes", false),
-  Namespace: core("Namespace", "namespaces", false),
-  Event: core("Event", "events"),
-  Job: { group: "batch", version: "v1", kind: "Job", plural: "jobs", namespaced: true },
-  StatefulSet: { group: "apps", version: "v1", kind: "StatefulSet", plural: "statefulsets", namespaced: true },
-  Lease: { group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true },
-} satisfies Record<string, Kind>;

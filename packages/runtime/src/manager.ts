@@ -29,13 +29,28 @@ export interface ManagerOptions {
   informer?: CacheOptions["informer"];
   /** How long stop() waits for in-flight reconciles before aborting their signal (default 30s). */
   shutdownTimeoutMs?: number;
+  /**
+   * How long SIGTERM/SIGINT (runUntilSignal) lets in-flight reconciles run before aborting their
+   * signal. Default 0: at once, as controller-runtime cancels its context; reconciles are
+   * idempotent, the next leader redoes them, and the lease is released sooner.
+   */
+  signalGraceMs?: number;
+  /** Per-reconcile time limit (ms) for controllers that set none; 0: no limit. Default 2 minutes. */
+  reconcileTimeoutMs?: number;
+}
+
+export interface StopOptions {
+  /** How long in-flight reconciles may run before their signal aborts (default shutdownTimeoutMs); 0: at once. */
+  graceMs?: number;
 }
 
 /**
  * Owns the client, cache, Event recorder, metrics and controllers of one
  * operator replica. start(): caches sync on every replica (fast takeover), then
  * controllers run on the leader only. stop(): no new work, in-flight reconciles
- * finish, lease released.
+ * finish (or are aborted after the grace), Events flushed, lease released.
+ * Only a leader writes: losing leadership aborts every reconcile's signal (and so
+ * its requests) and closes the Event recorder in the same tick.
  */
 export class Manager {
   readonly client: KubeClient;
@@ -72,6 +87,7 @@ export class Manager {
     });
     const component = o.component ?? "dataprotection";
     this.events = new EventRecorder(apiEventSink(this.client), { component, instance: this.identity, clock: this.clock, logger: this.logger });
+    if (o.leaderElection) this.events.close("not leading");
   }
 
   /** Starts describing a controller; finish with .reconciler(r). */
@@ -107,20 +123,23 @@ export class Manager {
     this.elector = new LeaderElector(this.client, { ...le, identity: this.identity }, {
       onStartedLeading: () => {
         this.metrics.leader.set({ name: le.leaseName }, 1);
+        if (!this.stopping) this.events.open();
         this.startControllers();
       },
       onStoppedLeading: () => {
         this.metrics.leader.set({ name: le.leaseName }, 0);
-        void this.stopControllers(false);
+        // Both synchronous: no Event and no reconcile request leaves after this tick.
+        this.events.close("leadership lost");
+        void this.stopControllers(false, "leadership-lost");
       },
     }, this.clock, this.logger);
     this.logger.info("waiting for leadership", { lease: le.leaseName, identity: this.identity });
     this.electing = this.elector.run(this.stopElection.signal);
   }
 
-  /** Graceful shutdown; idempotent. */
-  stop(): Promise<void> {
-    this.stopping ??= this.shutdown();
+  /** Graceful shutdown; idempotent (the first call's grace applies). */
+  stop(o: StopOptions = {}): Promise<void> {
+    this.stopping ??= this.shutdown(o.graceMs ?? this.o.shutdownTimeoutMs ?? 30_000);
     return this.stopping;
   }
 
@@ -128,7 +147,7 @@ export class Manager {
   runUntilSignal(): void {
     const handler = (sig: string): void => {
       this.logger.info("signal received, shutting down", { signal: sig });
-      this.stop().then(
+      this.stop({ graceMs: this.o.signalGraceMs ?? 0 }).then(
         () => process.exit(0),
         (e: unknown) => {
           this.logger.error("shutdown failed", { error: String(e) });
@@ -140,21 +159,29 @@ export class Manager {
     process.once("SIGINT", handler);
   }
 
-  private async shutdown(): Promise<void> {
+  private async shutdown(graceMs: number): Promise<void> {
     // Keep renewing the lease while in-flight reconciles finish, so no other replica starts on the same keys.
-    const drained = this.stopControllers(true);
-    let cancel = (): void => {};
-    const timedOut = await Promise.race([drained.then(() => false), new Promise<boolean>((r) => (cancel = this.clock.setTimeout(() => r(true), this.o.shutdownTimeoutMs ?? 30_000)))]);
-    cancel();
-    if (timedOut) {
-      this.logger.warn("reconciles still running at shutdown timeout; aborting them");
-      for (const c of this.controllers) c.abortInFlight();
+    const drained = this.stopControllers(graceMs > 0);
+    if (graceMs > 0) {
+      let cancel = (): void => {};
+      const timedOut = await Promise.race([drained.then(() => false), new Promise<boolean>((r) => (cancel = this.clock.setTimeout(() => r(true), graceMs)))]);
+      cancel();
+      if (timedOut) {
+        this.logger.warn("reconciles still running at shutdown timeout; aborting them");
+        this.events.close("manager stopping");
+        for (const c of this.controllers) c.abortInFlight("shutdown");
+      }
+    } else {
+      this.events.close("manager stopping");
     }
+    await drained;
+    // Events recorded by finished reconciles go out while this replica still holds the lease, none after.
+    await this.events.flush();
+    this.events.close("manager stopping");
     this.stopElection.abort();
     await this.electing;
     await this.elector?.release();
     if (this.o.leaderElection) this.metrics.leader.set({ name: this.o.leaderElection.leaseName }, 0);
-    await this.events.flush();
     await this.cache.stop();
     await this.server?.close();
     this.client.close();
@@ -165,7 +192,7 @@ export class Manager {
     if (this.started) throw new Error("add controllers before start()");
     for (const k of [c.forKind, ...c.owns]) this.cache.informer(k);
     for (const w of c.watches) this.cache.informer(w.kind, { optional: w.optional });
-    this.controllers.push(new Controller(c, { cache: this.cache, client: this.client, events: this.events, metrics: this.metrics, logger: this.logger, clock: this.clock }));
+    this.controllers.push(new Controller(c, { cache: this.cache, client: this.client, events: this.events, metrics: this.metrics, logger: this.logger, clock: this.clock, reconcileTimeoutMs: this.o.reconcileTimeoutMs }));
   }
 
   private startControllers(): void {
@@ -175,9 +202,9 @@ export class Manager {
     for (const f of this.leaderListeners) f(true);
   }
 
-  private async stopControllers(graceful: boolean): Promise<void> {
+  private async stopControllers(graceful: boolean, why: "shutdown" | "leadership-lost" = "shutdown"): Promise<void> {
     const running = this.controllers.some((c) => c.running);
-    await Promise.all(this.controllers.map((c) => c.stop(graceful)));
+    await Promise.all(this.controllers.map((c) => c.stop(graceful, why)));
     if (running) for (const f of this.leaderListeners) f(false);
   }
 }

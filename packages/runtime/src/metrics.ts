@@ -7,6 +7,7 @@ export class RuntimeMetrics {
   readonly reconcileTotal: Counter<"controller" | "result">;
   readonly reconcileErrors: Counter<"controller">;
   readonly reconcileTime: Histogram<"controller">;
+  readonly reconcileTimeouts: Counter<"controller">;
   readonly queueDepth: Gauge<"name">;
   readonly queueAdds: Counter<"name">;
   readonly queueLatency: Histogram<"name">;
@@ -19,8 +20,9 @@ export class RuntimeMetrics {
     this.registry = registry;
     const registers = [registry];
     const buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
-    this.reconcileTotal = new Counter({ name: "controller_runtime_reconcile_total", help: "Reconciles per controller and result (success, error, requeue, requeue_after, terminal).", labelNames: ["controller", "result"], registers });
+    this.reconcileTotal = new Counter({ name: "controller_runtime_reconcile_total", help: "Reconciles per controller and result (success, error, requeue, requeue_after, terminal, aborted).", labelNames: ["controller", "result"], registers });
     this.reconcileErrors = new Counter({ name: "controller_runtime_reconcile_errors_total", help: "Reconciles that returned an error.", labelNames: ["controller"], registers });
+    this.reconcileTimeouts = new Counter({ name: "controller_runtime_reconcile_timeouts_total", help: "Reconciles aborted for running past their time limit (each is also an error, retried with backoff).", labelNames: ["controller"], registers });
     this.reconcileTime = new Histogram({ name: "controller_runtime_reconcile_time_seconds", help: "Duration of one reconcile.", labelNames: ["controller"], buckets, registers });
     this.queueDepth = new Gauge({ name: "workqueue_depth", help: "Keys waiting in the workqueue.", labelNames: ["name"], registers });
     this.queueAdds = new Counter({ name: "workqueue_adds_total", help: "Keys added to the workqueue.", labelNames: ["name"], registers });

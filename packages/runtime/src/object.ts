@@ -15,10 +15,6 @@ export interface GenericObject extends KubeObject {
   [field: string]: unknown;
 }
 
-export function namespaceOf(obj: KubeObject): string | undefined {
-  return obj.metadata.namespace || undefined;
-}
-
 export function objectKey(obj: KubeObject): string {
   const ns = obj.metadata.namespace;
   return ns ? `${ns}/${obj.metadata.name}` : `${obj.metadata.name}`;

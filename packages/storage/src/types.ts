@@ -19,8 +19,11 @@ export interface ObjectInfo {
   modified?: Date;
 }
 
-/** Where a repo lives; built by the controllers from a BackupRepo/StorageProvider, or by dp-agent from env. */
-export type RepoConfig = FilesystemRepoConfig | S3RepoConfig;
+/**
+ * Where a repo lives, typed per backend. Built from a backend's parameters and secrets by the
+ * registry (registry.ts: the operator's pre-check, dp-agent's DP_REPO_CONFIG), or directly.
+ */
+export type RepoConfig = FilesystemRepoConfig | S3RepoConfig | AzureRepoConfig;
 
 export interface FilesystemRepoConfig {
   kind: "filesystem";
@@ -51,9 +54,30 @@ export interface S3RepoConfig {
   connectTimeoutMs?: number;
 }
 
+export interface AzureRepoConfig {
+  kind: "azure";
+  /** Blob container (created beforehand: a repo never creates it). */
+  container: string;
+  /** Storage account; with the key, authenticates every request (Shared Key). */
+  accountName: string;
+  accountKey: string;
+  /** Blob service URL, e.g. http://127.0.0.1:10000/devstoreaccount1 (Azurite); default https://<account>.blob.core.windows.net. */
+  endpoint?: string;
+  /** Prefix inside the container under which every key lives (no leading or trailing "/"). */
+  prefix?: string;
+  /** Attempts per request including the first (exponential backoff). */
+  maxAttempts?: number;
+  /** Block size in bytes; an object up to one block goes up in a single Put Blob. */
+  blockSize?: number;
+  /** Blocks staged concurrently; memory use is about blockSize * (queueSize + 1). */
+  queueSize?: number;
+  /** Connection timeout in ms, so an unreachable endpoint fails fast. */
+  connectTimeoutMs?: number;
+}
+
 /**
  * The contract every repo backend keeps. Keys are "/"-separated relative paths
- * ("ns/backup/dump.sql"); the backend maps them to files or S3 keys.
+ * ("ns/backup/dump.sql"); the backend maps them to files, S3 keys or blob names.
  */
 export interface RepoBackend {
   readonly kind: RepoConfig["kind"];

@@ -1,6 +1,6 @@
 // Built-in BackupTools. Each is a plain BackupTool object: install it with kubectl/helm or
 // create it from code. Commands run in the tool pod described in DESIGN.md ("Execution contract").
-import { AnnotationRunAsRoot, type BackupTool } from "@dataprotection/api";
+import { AnnotationRunAsRoot, LabelManagedBy, ManagedBy, type BackupTool } from "@dataprotection/api";
 import { AGENT_IMAGE } from "./images.ts";
 import { postgresDumpTool, postgresBasebackupTool } from "./postgres.ts";
 import { mariadbDumpTool } from "./mariadb.ts";
@@ -21,7 +21,7 @@ export const volumeTool: BackupTool = {
   kind: "BackupTool",
   // Root: a volume holds files of any owner and mode; pull-dir restores owners, which needs root,
   // and the restore writes into a data directory that belongs to the database's uid.
-  metadata: { name: "volume", labels: { "app.kubernetes.io/managed-by": "dataprotection" }, annotations: { [AnnotationRunAsRoot]: "true" } },
+  metadata: { name: "volume", labels: { [LabelManagedBy]: ManagedBy }, annotations: { [AnnotationRunAsRoot]: "true" } },
   spec: {
     image: AGENT_IMAGE,
     deployKind: "job",
@@ -56,7 +56,7 @@ export const volumeTool: BackupTool = {
 export const kubeblocksFilesTool: BackupTool = {
   apiVersion: "dataprotection.kubeblocks.io/v1alpha1",
   kind: "BackupTool",
-  metadata: { name: "kb-basebackup-files", labels: { "app.kubernetes.io/managed-by": "dataprotection" } },
+  metadata: { name: "kb-basebackup-files", labels: { [LabelManagedBy]: ManagedBy } },
   spec: {
     image: "registry.cn-hangzhou.aliyuncs.com/apecloud/postgresql:14.8.0",
     deployKind: "job",

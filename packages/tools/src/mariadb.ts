@@ -1,5 +1,5 @@
 // Built-in MariaDB tool: a logical dump of the user databases, streamed through dp-agent.
-import type { BackupTool } from "@dataprotection/api";
+import { LabelManagedBy, ManagedBy, type BackupTool } from "@dataprotection/api";
 import { DB_TOOLS_IMAGE } from "./images.ts";
 import { checkedPipe } from "./shell.ts";
 
@@ -37,7 +37,7 @@ const LIST_USER_DATABASES =
 export const mariadbDumpTool: BackupTool = {
   apiVersion: "dataprotection.kubeblocks.io/v1alpha1",
   kind: "BackupTool",
-  metadata: { name: "mariadb-dump", labels: { "app.kubernetes.io/managed-by": "dataprotection" } },
+  metadata: { name: "mariadb-dump", labels: { [LabelManagedBy]: ManagedBy } },
   spec: {
     image: DB_TOOLS_IMAGE,
     deployKind: "job",

@@ -3,7 +3,7 @@
 //
 // Scripts avoid `$$` and `$(...)`: Kubernetes expands `$(VAR)` and turns `$$` into `$` in
 // container commands and args. Backticks do the command substitution instead.
-import { AnnotationRunAsRoot, type BackupTool } from "@dataprotection/api";
+import { AnnotationRunAsRoot, LabelManagedBy, ManagedBy, type BackupTool } from "@dataprotection/api";
 import { DB_TOOLS_IMAGE } from "./images.ts";
 import { checkedPipe } from "./shell.ts";
 
@@ -49,7 +49,7 @@ export const PG_DUMPALL_RESTORE_FILTER = [
 export const postgresDumpTool: BackupTool = {
   apiVersion: "dataprotection.kubeblocks.io/v1alpha1",
   kind: "BackupTool",
-  metadata: { name: "postgres-dump", labels: { "app.kubernetes.io/managed-by": "dataprotection" } },
+  metadata: { name: "postgres-dump", labels: { [LabelManagedBy]: ManagedBy } },
   spec: {
     image: DB_TOOLS_IMAGE,
     deployKind: "job",
@@ -99,7 +99,7 @@ export const postgresBasebackupTool: BackupTool = {
   kind: "BackupTool",
   metadata: {
     name: "postgres-basebackup",
-    labels: { "app.kubernetes.io/managed-by": "dataprotection" },
+    labels: { [LabelManagedBy]: ManagedBy },
     annotations: { [AnnotationRunAsRoot]: "true" },
   },
   spec: {

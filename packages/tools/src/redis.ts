@@ -1,6 +1,6 @@
 // Built-in Redis tool: the server's RDB snapshot fetched over the replication protocol,
 // streamed through dp-agent, and written back into the data directory for a physical restore.
-import { AnnotationRunAsRoot, type BackupTool } from "@dataprotection/api";
+import { AnnotationRunAsRoot, LabelManagedBy, ManagedBy, type BackupTool } from "@dataprotection/api";
 import { DB_TOOLS_IMAGE } from "./images.ts";
 import { checkedPipe } from "./shell.ts";
 
@@ -38,7 +38,7 @@ export const redisRdbTool: BackupTool = {
   kind: "BackupTool",
   metadata: {
     name: "redis-rdb",
-    labels: { "app.kubernetes.io/managed-by": "dataprotection" },
+    labels: { [LabelManagedBy]: ManagedBy },
     annotations: { [AnnotationRunAsRoot]: "true" },
   },
   spec: {

@@ -19,7 +19,7 @@ export const StorageProviderSpecSchema = named("StorageProviderSpec", "StoragePr
   storageClassTemplate: Type.Optional(str("A Go template for rendering a storage class which will be used by the CSI driver.")),
   persistentVolumeClaimTemplate: Type.Optional(str("A Go template for rendering a PersistentVolumeClaim.")),
   parametersSchema: Type.Optional(describe(ParametersSchemaSchema, "The schema describes the parameters required by this StorageProvider, when rendering the templates.")),
-  agentConfigTemplate: Type.Optional(str("A Go template rendering dp-agent's storage configuration (key=value lines such as type=s3, bucket=..., endpoint=...) for repos with accessMethod Tool.", EXT)),
+  agentConfigTemplate: Type.Optional(str("A Go template rendering dp-agent's storage configuration for repos with accessMethod Tool: key=value lines, type=<backend> (a backend of the storage registry, such as s3; s3 when absent, as in KubeBlocks 0.6), then that backend's parameters such as bucket=..., endpoint=.... The repo's credential Secret holds the keys that backend declares.", EXT)),
 });
 
 export const StorageProviderPhaseSchema = stringEnum("StorageProviderPhase", values(StorageProviderPhase), "StorageProviderPhase: NotReady or Ready.");

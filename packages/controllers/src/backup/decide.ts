@@ -2,9 +2,9 @@
 // observation + now -> actions + status. No I/O, no clock: everything comes in as arguments.
 import type { V1Container, V1Job, V1Pod } from "@kubernetes/client-node";
 import { BackupDataFormat, BackupPhase, type Backup, type BackupStatus } from "@dataprotection/api";
-import { childName } from "@dataprotection/runtime";
+import { childName, rfc3339, setCondition } from "@dataprotection/runtime";
 import { parseTTL } from "../backuppolicy/ttl.ts";
-import { nothing, rfc3339, withCondition, type Decision } from "./decision.ts";
+import { nothing, type Decision } from "./decision.ts";
 import { backupDirOf, integrityEnv, toolEnv } from "./env.ts";
 import { buildBackupJob, toolJobName } from "./job.ts";
 import { Condition, Reason, failureReason } from "./reasons.ts";
@@ -23,7 +23,7 @@ export function failed(backup: Backup, reason: Reason, message: string, now: Dat
       phase: BackupPhase.Failed,
       failureReason: failureReason(reason, message),
       completionTimestamp: rfc3339(now),
-      conditions: withCondition(backup.status?.conditions, Condition.Validated, backup.status?.phase === BackupPhase.InProgress ? "True" : "False", reason, message, now),
+      conditions: setCondition(backup.status?.conditions, { type: Condition.Validated, status: backup.status?.phase === BackupPhase.InProgress ? "True" : "False", reason, message }, now),
     },
     events: [{ type: "Warning", reason, message: `Backup failed: ${message}` }],
   };
@@ -51,7 +51,7 @@ export function startedStatus(b: Backup, plan: BackupPlan, now: Date, phase: Bac
     attempts: 0,
     failureReason: undefined,
     observedGeneration: b.metadata?.generation,
-    conditions: withCondition(b.status?.conditions, Condition.Validated, "True", Reason.BackupStarted, "policy, tool, destination and target resolved", now),
+    conditions: setCondition(b.status?.conditions, { type: Condition.Validated, status: "True", reason: Reason.BackupStarted, message: "policy, tool, destination and target resolved" }, now),
   };
 }
 
@@ -102,7 +102,7 @@ export function startDatafile(b: Backup, plan: BackupPlan, now: Date, agentImage
 /** Validation outcome for a New Backup that is not ready to start. */
 export function notStarted(b: Backup, v: Exclude<Validation, { kind: "ok" }>, now: Date): Decision {
   if (v.kind === "fail") return failed(b, v.reason, v.message, now);
-  const status = { phase: BackupPhase.New, conditions: withCondition(b.status?.conditions, Condition.Validated, "False", v.reason, v.message, now) };
+  const status = { phase: BackupPhase.New, conditions: setCondition(b.status?.conditions, { type: Condition.Validated, status: "False", reason: v.reason, message: v.message }, now) };
   return { actions: [], status, events: [{ type: "Normal", reason: v.reason, message: v.message }], requeueAfterMs: v.retryAfterMs };
 }
 
@@ -230,7 +230,7 @@ function completeDatafile(o: DatafileObservation, job: V1Job, pod: V1Pod | undef
         ...(data.manifests.userContext ? { userContext: { ...b.status?.manifests?.userContext, ...data.manifests.userContext } } : {}),
         backupTool: { ...b.status?.manifests?.backupTool, ...data.backupTool, ...(checkpoint ? { checkpoint } : {}) },
       },
-      conditions: withCondition(b.status?.conditions, Condition.ToolJobSucceeded, "True", Reason.BackupCompleted, `Job ${jobName} succeeded`, now),
+      conditions: setCondition(b.status?.conditions, { type: Condition.ToolJobSucceeded, status: "True", reason: Reason.BackupCompleted, message: `Job ${jobName} succeeded` }, now),
     },
     events: [{ type: "Normal", reason: Reason.BackupCompleted, message: `backup completed${size ? `: ${size}` : ""}${data.format ? ` (${data.format})` : ""} in ${formatDuration(done.getTime() - start)} (Job ${jobName})` }],
   };

@@ -1,7 +1,7 @@
 // The value every decide function returns: what to create or delete, what to merge into
 // status, which Events to record, and when to look again. The shell applies it in that order.
 import type { V1Job, V1StatefulSet } from "@kubernetes/client-node";
-import type { BackupStatus, Condition as ApiCondition } from "@dataprotection/api";
+import type { BackupStatus } from "@dataprotection/api";
 import type { SecretCopy } from "../backuprepo/access.ts";
 import type { ClaimToEnsure } from "./destination.ts";
 import type { VolumeSnapshotObject } from "./snapshot-types.ts";
@@ -31,23 +31,9 @@ export interface Decision {
   status?: Partial<BackupStatus>;
   events: BackupEvent[];
   requeueAfterMs?: number;
-  finalizer?: "add" | "remove";
+  /** "remove" once a deleted Backup's data is dealt with; the shell adds the finalizer before deciding. */
+  finalizer?: "remove";
 }
 
 export const nothing = (): Decision => ({ actions: [], events: [] });
 
-/** Replaces or adds one condition; lastTransitionTime changes only with the status. */
-export function withCondition(conds: readonly ApiCondition[] | undefined, type: string, status: "True" | "False", reason: string, message: string, now: Date, generation?: number): ApiCondition[] {
-  const prev = (conds ?? []).find((c) => c.type === type);
-  const c: ApiCondition = {
-    type, status, reason, message: message.slice(0, 1024),
-    lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, "Z"),
-    ...(generation !== undefined ? { observedGeneration: generation } : {}),
-  };
-  return [...(conds ?? []).filter((x) => x.type !== type), c];
-}
-
-/** RFC 3339 without milliseconds, as Kubernetes writes times. */
-export function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
-}

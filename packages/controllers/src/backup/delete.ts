@@ -7,7 +7,8 @@ import {
 } from "@dataprotection/api";
 import { AccessMethod } from "@dataprotection/api";
 import type { RepoAccess } from "../backuprepo/access.ts";
-import { nothing, withCondition, type Decision } from "./decision.ts";
+import { setCondition } from "@dataprotection/runtime";
+import { nothing, type Decision } from "./decision.ts";
 import { pvcAccess } from "./destination.ts";
 import { backupDirOf, isSafeFilePath } from "./env.ts";
 import { childLabels, TOOL_CONTAINER } from "./job.ts";
@@ -92,7 +93,7 @@ function deletionSteps(o: DeleteObservation, now: Date): Decision {
   if (o.children.length) {
     const names = o.children.map((c) => `"${c.metadata?.name}"`).join(", ");
     const message = `Backup "${ref}" is the parent of incremental backup(s) ${names}: delete them first; this deletion waits until then`;
-    return { actions: [], events: [{ type: "Warning", reason: Reason.DeletionBlocked, message }], status: { conditions: withCondition(b.status?.conditions, Condition.DataDeleted, "False", Reason.DeletionBlocked, message, now) } };
+    return { actions: [], events: [{ type: "Warning", reason: Reason.DeletionBlocked, message }], status: { conditions: setCondition(b.status?.conditions, { type: Condition.DataDeleted, status: "False", reason: Reason.DeletionBlocked, message }, now) } };
   }
   const stop: Decision["actions"] = o.activeJobs.map((name) => ({ kind: "delete", child: "Job", name }));
   if (o.hasStatefulSet) stop.push({ kind: "delete", child: "StatefulSet", name: logStatefulSetName(b.metadata!.name!) });
@@ -140,7 +141,7 @@ function deletionSteps(o: DeleteObservation, now: Date): Decision {
     const message = `could not remove ${filePath} (Job ${job.metadata?.name}: ${why}); retrying`;
     return {
       actions: [...stop, { kind: "delete", child: "Job", name: job.metadata!.name! }],
-      status: { failureReason: failureReason(Reason.DataDeleteFailed, message), conditions: withCondition(b.status?.conditions, Condition.DataDeleted, "False", Reason.DataDeleteFailed, message, now) },
+      status: { failureReason: failureReason(Reason.DataDeleteFailed, message), conditions: setCondition(b.status?.conditions, { type: Condition.DataDeleted, status: "False", reason: Reason.DataDeleteFailed, message }, now) },
       events: [{ type: "Warning", reason: Reason.DataDeleteFailed, message }],
       requeueAfterMs: 10_000,
     };

@@ -4,10 +4,10 @@
 // claim before any repo but the label's (APIManagerBackup's PVC destination uses it).
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import {
-  AccessMethod, AnnotationBackupDestination, AnnotationIsDefaultRepo, BackupDestinationPVC, BackupRepoPhase, CreatePVCPolicy, LabelBackupRepoName,
+  AnnotationBackupDestination, AnnotationIsDefaultRepo, BackupDestinationPVC, BackupRepoPhase, CreatePVCPolicy, LabelBackupRepoName,
   type Backup, type BackupRepo, type CommonBackupPolicy,
 } from "@dataprotection/api";
-import { BACKUP_MOUNT_PATH, type RepoAccess } from "../backuprepo/access.ts";
+import { mountAccess, type RepoAccess } from "../backuprepo/access.ts";
 import { Reason } from "./reasons.ts";
 
 /** A claim the shell must find, or create when `create` is set. */
@@ -37,16 +37,7 @@ export function isDefaultRepo(r: BackupRepo): boolean {
 
 /** RepoAccess for a policy's own PVC: a filesystem repo mounted at /backupdata. */
 export function pvcAccess(claimName: string): RepoAccess {
-  return {
-    repoName: "",
-    accessMethod: AccessMethod.Mount,
-    pvcName: claimName,
-    env: [{ name: "DP_REPO_KIND", value: "filesystem" }, { name: "DP_REPO_PATH", value: BACKUP_MOUNT_PATH }],
-    volumes: [{ name: "dp-backup-data", persistentVolumeClaim: { claimName } }],
-    volumeMounts: [{ name: "dp-backup-data", mountPath: BACKUP_MOUNT_PATH }],
-    secretCopies: [],
-    encrypted: false,
-  };
+  return mountAccess(claimName);
 }
 
 export function claimManifest(c: ClaimToEnsure, namespace: string): V1PersistentVolumeClaim {

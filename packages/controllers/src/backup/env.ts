@@ -9,7 +9,9 @@
 //   TTL                retention.ttl when set; LOGFILE_TTL and LOGFILE_TTL_SECOND for logfile backups
 //   ARCHIVE_INTERVAL   logfile backups: seconds between archives, from the logfile cron ("60s")
 //   PARENT_BACKUP_NAME, PARENT_BACKUP_DIR, PARENT_CHECKPOINT   incremental backups
-//   DP_REPO_KIND, DP_REPO_PATH, DP_S3_*, AWS_*, DP_ENCRYPTION_KEY_FILE   the repo (backuprepo/access.ts)
+//   DP_REPO_KIND, DP_REPO_PATH (mounted repos) or DP_REPO_CONFIG, DP_REPO_PATH, DP_REPO_SECRET_*
+//                      (object stores: the storage registry's document), DP_ENCRYPTION_KEY_FILE
+//                      the repo (backuprepo/access.ts)
 //   DP_BACKUP_PATH     filePath without the leading "/" (dp-agent's key prefix)
 //   DP_BACKUP_ID       the Backup's metadata.uid: dp-agent binds the objects it writes to it and
 //                      refuses another backup's (integrityEnv: restores, with DP_EXPECT_CHECKSUMS)

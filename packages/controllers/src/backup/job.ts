@@ -1,19 +1,12 @@
 // Pure builders: the pod that runs a BackupTool next to its target, wrapped in a Job
 // (datafile) or reused by the logfile StatefulSet. See DESIGN.md "Execution contract".
 import type { V1Container, V1EnvVar, V1Job, V1PodSpec, V1PodTemplateSpec, V1Volume, V1VolumeMount, V1Pod, V1ResourceRequirements, V1EnvFromSource } from "@kubernetes/client-node";
-import type { Backup, BackupTool } from "@dataprotection/api";
+import { AnnotationRunAsRoot, LabelBackupName, LabelBackupUID, LabelJobRole, LabelManagedBy, ManagedBy, type Backup, type BackupTool } from "@dataprotection/api";
 import { childName } from "@dataprotection/runtime";
 import type { RepoAccess } from "../backuprepo/access.ts";
 import { PLAIN_FILES_MARKER, sealContainer } from "./plain-files.ts";
 
-export const LabelBackupName = "dataprotection.kubeblocks.io/backup-name";
-/** On VolumeSnapshots: the uid of the Backup that made them (they carry no owner reference, see snapshot.ts). */
-export const LabelBackupUID = "dataprotection.kubeblocks.io/backup-uid";
-/** What a child pod does for its Backup: tool, delete, prehook, posthook, status. */
-export const LabelJobRole = "dataprotection.kubeblocks.io/job-role";
-export const ManagedBy = { "app.kubernetes.io/managed-by": "dataprotection" } as const;
-import { AnnotationRunAsRoot } from "@dataprotection/api";
-export { AnnotationRunAsRoot };
+export { AnnotationRunAsRoot, LabelBackupName, LabelBackupUID };
 
 /** The pod security context of a tool annotated run-as-root. */
 export const ROOT_SECURITY_CONTEXT = { runAsUser: 0, runAsNonRoot: false } as const;
@@ -32,7 +25,7 @@ export function toolJobName(backupName: string, attempt: number): string {
 }
 
 export function childLabels(backup: Backup, role: string): Record<string, string> {
-  return { ...ManagedBy, [LabelBackupName]: backup.metadata?.name ?? "", [LabelJobRole]: role };
+  return { [LabelManagedBy]: ManagedBy, [LabelBackupName]: backup.metadata?.name ?? "", [LabelJobRole]: role };
 }
 
 /**

@@ -6,7 +6,8 @@ import { BackupPhase, type Backup, type BackupPolicy } from "@dataprotection/api
 import { childName, type KubeObject } from "@dataprotection/runtime";
 import { archiveIntervalEnv, archiveIntervalSeconds } from "../backuppolicy/archive-interval.ts";
 import { startedStatus } from "./decide.ts";
-import { rfc3339, type Decision } from "./decision.ts";
+import { rfc3339 } from "@dataprotection/runtime";
+import type { Decision } from "./decision.ts";
 import { toolEnv } from "./env.ts";
 import { buildToolPodTemplate, childLabels } from "./job.ts";
 import { Reason } from "./reasons.ts";

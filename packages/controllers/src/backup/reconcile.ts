@@ -6,7 +6,7 @@ import {
   type Backup, type BackupPolicy, type BackupRepo, type BackupTool, type StorageProvider,
 } from "@dataprotection/api";
 import {
-  ApiError, addFinalizer, clone, hasFinalizer, isAlreadyExists, isNotFound, removeFinalizer, setControllerReference, updateStatus,
+  ApiError, addFinalizer, clone, createIfAbsent, hasFinalizer, isNotFound, removeFinalizer, setControllerReference, updateStatus,
   type Kind, type KubeClient, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult,
 } from "@dataprotection/runtime";
 import { repoAccessFor, type SecretCopy } from "../backuprepo/access.ts";
@@ -29,7 +29,6 @@ import type { VolumeSnapshotObject } from "./snapshot-types.ts";
 import { statusJobName, statusUpdatesOf, type ObservedUpdate, type Stage } from "./statusupdate.ts";
 import { backupTypeOf, sectionOf, validateNewBackup, type BackupPlan } from "./validate.ts";
 
-const ServiceAccountKind = { group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", namespaced: true };
 const byCreation = (a: KubeObject, b: KubeObject) => String(a.metadata.creationTimestamp ?? "").localeCompare(String(b.metadata.creationTimestamp ?? ""));
 
 export class BackupReconciler {
@@ -96,7 +95,7 @@ export class BackupReconciler {
       pods: ctx.cache.list<V1Pod & KubeObject>(Kinds.Pod, { namespace: ns }),
       parent: b.spec.parentBackupName ? ctx.cache.get<Backup & KubeObject>(Kinds.Backup, b.spec.parentBackupName, ns) : undefined,
       secretFound: secretName ? await exists(ctx.client, Kinds.Secret, secretName, ns) : undefined,
-      serviceAccountFound: saName ? await exists(ctx.client, ServiceAccountKind, saName, ns) : undefined,
+      serviceAccountFound: saName ? await exists(ctx.client, Kinds.ServiceAccount, saName, ns) : undefined,
       now,
       targetPodWaitMs: this.op.timeouts.targetPodWaitMs,
     });
@@ -341,19 +340,12 @@ async function exists(client: KubeClient, kind: Kind, name: string, ns: string):
 async function createOwned(client: KubeClient, kind: typeof Kinds.Job, obj: KubeObject, owner: Backup & KubeObject): Promise<void> {
   const child = setControllerReference(clone(obj), owner, Kinds.Backup);
   child.metadata.labels = { ...child.metadata.labels, [LabelBackupName]: owner.metadata.name! };
-  try {
-    await client.create(kind, child);
-  } catch (e) {
-    if (!isAlreadyExists(e)) throw e;
-  }
+  await createIfAbsent(client, kind, child);
 }
 
 /** A VolumeSnapshot without owner reference; one of the same name left by another Backup fails this one. */
 async function createSnapshot(client: KubeClient, snap: VolumeSnapshotObject & KubeObject, owner: Backup & KubeObject): Promise<void> {
-  try {
-    await client.create(Kinds.VolumeSnapshot, snap);
-  } catch (e) {
-    if (!isAlreadyExists(e)) throw e;
+  if (!(await createIfAbsent(client, Kinds.VolumeSnapshot, snap))) {
     const cur = await client.get<VolumeSnapshotObject & KubeObject>(Kinds.VolumeSnapshot, snap.metadata.name!, snap.metadata.namespace);
     if (cur.metadata.labels?.[LabelBackupUID] !== owner.metadata.uid) {
       throw new ActionFailed(Reason.SnapshotFailed, `VolumeSnapshot "${snap.metadata.namespace}/${snap.metadata.name}" already exists and belongs to another Backup (a protected one deleted earlier keeps its snapshots): delete it or give the Backup another name`);
@@ -361,16 +353,12 @@ async function createSnapshot(client: KubeClient, snap: VolumeSnapshotObject & K
   }
 }
 
-// Until backuprepo/ exports its helper: the repo's PVC in the workload namespace.
+// The policy's own persistentVolumeClaim (a repo's PVC is backuprepo's ensureRepoAccess).
 async function ensureClaim(client: KubeClient, claim: ClaimToEnsure, ns: string): Promise<void> {
   if (await exists(client, Kinds.PersistentVolumeClaim, claim.name, ns)) return;
   if (!claim.create) throw new ActionFailed(Reason.PVCNotFound, `PersistentVolumeClaim "${ns}/${claim.name}" not found: create it`);
   const manifest = claim.pvTemplate ? await claimFromPVTemplate(client, claim.pvTemplate, claim.name, ns) : claimManifest(claim, ns);
-  try {
-    await client.create(Kinds.PersistentVolumeClaim, manifest as KubeObject);
-  } catch (e) {
-    if (!isAlreadyExists(e)) throw e;
-  }
+  await createIfAbsent(client, Kinds.PersistentVolumeClaim, manifest);
 }
 
 // persistentVolumeConfigMap: create the templated PV (pre-bound) and return the claim for it.
@@ -385,11 +373,7 @@ async function claimFromPVTemplate(client: KubeClient, ref: { name: string; name
   }
   const r = persistentVolumeFromTemplate(cm.data?.[PV_TEMPLATE_KEY], claimName, ns, where);
   if (!r.ok) throw new ActionFailed(Reason.PVTemplateInvalid, r.message);
-  try {
-    await client.create(Kinds.PersistentVolume, r.pv as KubeObject);
-  } catch (e) {
-    if (!isAlreadyExists(e)) throw e;
-  }
+  await createIfAbsent(client, Kinds.PersistentVolume, r.pv);
   return r.claim;
 }
 

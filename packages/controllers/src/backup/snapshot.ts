@@ -6,7 +6,8 @@ import type { V1Container, V1Job, V1PersistentVolumeClaim, V1Pod, V1EnvVar, V1En
 import { BackupPhase, LabelVolumeType, type Backup, type BackupPolicy, type BackupPolicyHook } from "@dataprotection/api";
 import { childName } from "@dataprotection/runtime";
 import { failed, helperJobName, startedStatus, touched } from "./decide.ts";
-import { nothing, rfc3339, type Decision } from "./decision.ts";
+import { rfc3339 } from "@dataprotection/runtime";
+import { nothing, type Decision } from "./decision.ts";
 import { childLabels, LabelBackupUID, nodeAffinity } from "./job.ts";
 import { Reason } from "./reasons.ts";
 import { formatBytes, formatDuration, parseQuantity, terminationMessageOf } from "./report.ts";

@@ -4,7 +4,7 @@
 // recording the tick, so a restart finds the Backup by its name).
 import type { BackupPolicy, BackupRepo, BackupTool } from "@dataprotection/api";
 import {
-  isAlreadyExists, isConflict, isNotFound, keyOf, updateStatus,
+  createIfAbsent, isConflict, isNotFound, keyOf, updateStatus,
   type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult, type Reconciler,
 } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
@@ -47,15 +47,12 @@ async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContext, pend
   let created = false;
   for (const c of decision.creates) {
     if (ctx.signal.aborted) return;
-    try {
-      await ctx.client.create(Kinds.Backup, buildScheduledBackup({ namespace, name: req.name }, c.type, c.name));
+    // Already there (made before a restart, or seen late by the cache): this tick is done.
+    if (await createIfAbsent(ctx.client, Kinds.Backup, buildScheduledBackup({ namespace, name: req.name }, c.type, c.name))) {
       created = true;
       if (c.eventOnCreate) record(c.event);
       else pendingEvents.set(key, [...(pendingEvents.get(key) ?? []), c.event]);
       ctx.log.info("created scheduled backup", { backup: c.name, backupType: c.type, tick: c.tick.toISOString() });
-    } catch (e) {
-      // Made before a restart (or seen late by the cache): this tick is done.
-      if (!isAlreadyExists(e)) throw e;
     }
   }
   // The tick is recorded by the next pass (which finds the Backup by its name), so when many

@@ -3,6 +3,7 @@
 import type { V1EnvVar, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import { AccessMethod, type BackupRepo, type StorageProvider } from "@dataprotection/api";
 import { childName } from "@dataprotection/runtime";
+import { REPO_CONFIG_ENV, repoDocument, serializeRepoDocument } from "@dataprotection/storage";
 import { agentConfigFor } from "../storageprovider/agentconfig.ts";
 
 /** Where every tool pod mounts a filesystem repo (KubeBlocks contract). */
@@ -20,8 +21,10 @@ export interface SecretCopy {
   to: string;
   /** Keys to copy (all if absent). */
   keys?: string[];
-  /** credential: only the keys credentialCopyData maps, never the rest of the user's Secret; encryption: the key. */
+  /** credential: only the Secret keys `backend` declares, never the rest of the user's Secret; encryption: the key. */
   purpose?: "credential" | "encryption";
+  /** credential: the repo backend (storage registry kind) whose Secret keys the copy carries. */
+  backend?: string;
 }
 
 export interface RepoAccess {
@@ -29,7 +32,11 @@ export interface RepoAccess {
   accessMethod: AccessMethod;
   /** Mount: the PVC in the workload namespace mounted at /backupdata (create it with the repo's template if absent). */
   pvcName?: string;
-  /** Env for dp-agent (DP_REPO_KIND, DP_REPO_PATH, DP_S3_*, AWS_*, DP_ENCRYPTION_KEY_FILE). */
+  /**
+   * Env for dp-agent: Mount: DP_REPO_KIND=filesystem, DP_REPO_PATH; Tool: DP_REPO_CONFIG (the
+   * storage registry's document), DP_REPO_PATH (BACKUP_DIR's base) and one DP_REPO_SECRET_* per
+   * Secret key of the backend; with encryption DP_ENCRYPTION_KEY_FILE.
+   */
   env: V1EnvVar[];
   /** Volumes and mounts to add to tool pods. */
   volumes: V1Volume[];
@@ -49,43 +56,49 @@ export function repoPVCName(repoName: string): string {
   return childName(`dp-backup-${repoName}`, "");
 }
 
+/** A filesystem repo on the claim `claimName`, mounted at /backupdata (repo PVCs, a policy's own PVC, KubeBlocks 0.6 backup PVCs). */
+export function mountAccess(claimName: string, repoName = ""): RepoAccess {
+  return {
+    repoName,
+    accessMethod: AccessMethod.Mount,
+    pvcName: claimName,
+    env: [{ name: "DP_REPO_KIND", value: "filesystem" }, { name: "DP_REPO_PATH", value: BACKUP_MOUNT_PATH }],
+    volumes: [{ name: "dp-backup-data", persistentVolumeClaim: { claimName } }],
+    volumeMounts: [{ name: "dp-backup-data", mountPath: BACKUP_MOUNT_PATH }],
+    secretCopies: [],
+    encrypted: false,
+  };
+}
+
 /**
  * What a tool pod needs to use `repo` from a pod in any namespace.
- * For accessMethod Tool the repo's `config` gives the S3 location (bucket, endpoint,
- * region, forcePathStyle, prefix) and its `credential` Secret the keys
- * accessKeyId/secretAccessKey (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY).
- * With the provider, its agentConfigTemplate (rendered from the repo's config) gives the location.
+ * For accessMethod Tool the provider's agentConfigTemplate (rendered from the repo's config;
+ * without one, the repo's config) names the backend and its parameters, and the repo's
+ * `credential` Secret holds the keys that backend declares (storage registry): a copy of
+ * those keys reaches the pod as env through secretKeyRefs, never inside the document.
  */
 export function repoAccessFor(repo: BackupRepo, provider?: StorageProvider): RepoAccess {
   const name = repo.metadata?.name ?? "";
   const method = repo.spec.accessMethod ?? AccessMethod.Mount;
-  const env: V1EnvVar[] = [];
-  const volumes: V1Volume[] = [];
-  const volumeMounts: V1VolumeMount[] = [];
+  const base = method === AccessMethod.Mount ? mountAccess(repo.status?.backupPVCName || repoPVCName(name), name) : undefined;
+  const env: V1EnvVar[] = [...(base?.env ?? [])];
+  const volumes: V1Volume[] = [...(base?.volumes ?? [])];
+  const volumeMounts: V1VolumeMount[] = [...(base?.volumeMounts ?? [])];
   const secretCopies: SecretCopy[] = [];
-  let pvcName: string | undefined;
+  const pvcName = base?.pvcName;
 
-  if (method === AccessMethod.Mount) {
-    pvcName = repo.status?.backupPVCName || repoPVCName(name);
-    env.push({ name: "DP_REPO_KIND", value: "filesystem" }, { name: "DP_REPO_PATH", value: BACKUP_MOUNT_PATH });
-    volumes.push({ name: "dp-backup-data", persistentVolumeClaim: { claimName: pvcName } });
-    volumeMounts.push({ name: "dp-backup-data", mountPath: BACKUP_MOUNT_PATH });
-  } else {
+  if (!base) {
     const c = agentConfigFor(provider, repo);
-    env.push({ name: "DP_REPO_KIND", value: "s3" }, { name: "DP_REPO_PATH", value: BACKUP_MOUNT_PATH });
-    const put = (envName: string, value: string | undefined) => value !== undefined && value !== "" && env.push({ name: envName, value });
-    put("DP_S3_BUCKET", c.bucket);
-    put("DP_S3_ENDPOINT", c.endpoint);
-    put("DP_S3_REGION", c.region);
-    put("DP_S3_FORCE_PATH_STYLE", c.forcePathStyle);
-    put("DP_S3_PREFIX", c.prefix);
     const cred = repo.spec.credential;
+    const doc = repoDocument(c.kind, c.params, !!cred?.name);
+    env.push({ name: REPO_CONFIG_ENV, value: serializeRepoDocument(doc) }, { name: "DP_REPO_PATH", value: BACKUP_MOUNT_PATH });
     if (cred?.name) {
       const copy = secretCopyNames(name)[0];
-      secretCopies.push({ repo: name, from: { namespace: cred.namespace ?? "default", name: cred.name }, to: copy, purpose: "credential" });
-      // The copy holds the values under the env names, whichever spelling the user chose (credentialCopyData).
-      for (const envName of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]) {
-        env.push({ name: envName, valueFrom: { secretKeyRef: { name: copy, key: envName } } });
+      secretCopies.push({ repo: name, from: { namespace: cred.namespace ?? "default", name: cred.name }, to: copy, purpose: "credential", backend: c.kind });
+      // The copy holds each key under its canonical name, whichever spelling the user chose. Optional:
+      // a key the Secret lacks is unset, and dp-agent (or ensureRepoAccess, if required) names it.
+      for (const [key, envName] of Object.entries(doc.secretEnv)) {
+        env.push({ name: envName, valueFrom: { secretKeyRef: { name: copy, key, optional: true } } });
       }
     }
   }
@@ -101,15 +114,4 @@ export function repoAccessFor(repo: BackupRepo, provider?: StorageProvider): Rep
   }
 
   return { repoName: name, accessMethod: method, pvcName, env, volumes, volumeMounts, secretCopies, encrypted: !!enc };
-}
-
-/** The credential keys a copy must carry, mapped from the user's Secret (either spelling). */
-export function credentialCopyData(source: Record<string, string>): Record<string, string> {
-  const pick = (...keys: string[]) => keys.map((k) => source[k]).find((v) => v !== undefined);
-  const out: Record<string, string> = {};
-  const id = pick("accessKeyId", "AWS_ACCESS_KEY_ID");
-  const secret = pick("secretAccessKey", "AWS_SECRET_ACCESS_KEY");
-  if (id !== undefined) out.AWS_ACCESS_KEY_ID = id;
-  if (secret !== undefined) out.AWS_SECRET_ACCESS_KEY = secret;
-  return out;
 }

@@ -61,17 +61,36 @@ describe("BackupRepo decisions", () => {
     expect(pvc.spec).to.deep.include({ storageClassName: "std", accessModes: ["ReadWriteMany"] });
   });
 
-  it("maps the credential copy to the AWS_* keys the agent env reads", () => {
+  it("maps the credential copy to the Secret keys the backend declares, which the agent env reads", () => {
     const r = repo("r", false, { accessMethod: "Tool", credential: { name: "c", namespace: "ops" }, config: { bucket: "bkt" } });
     const access = repoAccessFor(r, s3Provider());
     const copy = access.secretCopies[0];
-    const s = buildSecretCopy(copy, { accessKeyId: "AK", secretAccessKey: "SK", sshKey: "other things the user keeps here" }, "ns");
-    expect(Buffer.from(s.data!.AWS_SECRET_ACCESS_KEY, "base64").toString()).to.equal("SK");
-    // Only what the agent reads leaves the user's namespace.
-    expect(Object.keys(s.data!).sort()).to.deep.equal(["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]);
+    const s = buildSecretCopy(copy, { AWS_ACCESS_KEY_ID: "AK", secretAccessKey: "SK", sshKey: "other things the user keeps here" }, "ns");
+    expect(Buffer.from(s.data!.secretAccessKey, "base64").toString()).to.equal("SK");
+    // Only what the agent reads leaves the user's namespace, under the backend's names whichever spelling the user chose.
+    expect(Object.keys(s.data!).sort()).to.deep.equal(["accessKeyId", "secretAccessKey"]);
     expect(s.metadata?.labels).to.deep.include({ [LabelBackupRepoName]: "r" });
-    expect(access.env.find((e) => e.name === "DP_S3_BUCKET")?.value).to.equal("bkt");
-    expect(access.env.find((e) => e.name === "DP_S3_REGION")?.value).to.equal("us-east-1");
+    // One document (no secret in it) and one secretKeyRef per declared key, to the copy.
+    const doc = JSON.parse(access.env.find((e) => e.name === "DP_REPO_CONFIG")!.value!) as { version: number; kind: string; params: Record<string, string>; secretEnv: Record<string, string> };
+    expect(doc).to.deep.include({ version: 1, kind: "s3" });
+    expect(doc.params).to.include({ bucket: "bkt", region: "us-east-1", forcePathStyle: "true" });
+    const refs = Object.fromEntries(access.env.filter((e) => e.valueFrom).map((e) => [e.name, e.valueFrom!.secretKeyRef]));
+    expect(Object.values(doc.secretEnv).sort()).to.deep.equal(Object.keys(refs).sort());
+    expect(refs[doc.secretEnv.secretAccessKey]).to.deep.equal({ name: copy.to, key: "secretAccessKey", optional: true });
+    expect(access.env.map((e) => e.name)).to.not.include.members(["DP_S3_BUCKET", "AWS_SECRET_ACCESS_KEY", "DP_REPO_KIND"]);
+  });
+
+  it("selects the backend with the provider's type= line and builds the same contract for it", () => {
+    const azure = { metadata: { name: "az" }, spec: { agentConfigTemplate: "type=azure\ncontainer={{ .Parameters.container }}\nendpoint={{ .Parameters.endpoint }}\n" } } as StorageProvider;
+    const r = repo("r", false, { accessMethod: "Tool", credential: { name: "c", namespace: "ops" }, config: { container: "backups", endpoint: "http://127.0.0.1:10000/acct" } });
+    const access = repoAccessFor(r, azure);
+    const doc = JSON.parse(access.env.find((e) => e.name === "DP_REPO_CONFIG")!.value!) as { kind: string; params: Record<string, string>; secretEnv: Record<string, string> };
+    expect(doc).to.deep.equal({ version: 1, kind: "azure", params: { container: "backups", endpoint: "http://127.0.0.1:10000/acct" }, secretEnv: { accountName: "DP_REPO_SECRET_ACCOUNT_NAME", accountKey: "DP_REPO_SECRET_ACCOUNT_KEY" } });
+    const s = buildSecretCopy(access.secretCopies[0], { AZURE_STORAGE_ACCOUNT: "acct", accountKey: "k", accessKeyId: "not azure's" }, "ns");
+    expect(Object.keys(s.data!).sort()).to.deep.equal(["accountKey", "accountName"]);
+    const bad = (tpl: string) => () => repoAccessFor(r, { ...azure, spec: { agentConfigTemplate: tpl } });
+    expect(bad("type=gcs\n")).to.throw(/rendered type=gcs: use one of filesystem, s3, azure/);
+    expect(bad("type=azure\nbucket=b\n")).to.throw(/rendered unknown key "bucket": the azure backend takes type, container, endpoint/);
   });
 
   const paramRows: Array<[string, Record<string, string>, Record<string, string> | undefined, RegExp | undefined]> = [

@@ -3,7 +3,8 @@
 // before they start a tool pod, and by the repo's own pre-check.
 import type { V1PersistentVolumeClaim, V1Secret, V1StorageClass } from "@kubernetes/client-node";
 import { AccessMethod, type BackupRepo, type StorageProvider } from "@dataprotection/api";
-import { isAlreadyExists, isNotFound, type Cache, type KubeClient, type Kind, type KubeObject } from "@dataprotection/runtime";
+import { missingRepoSecrets, pickRepoSecrets } from "@dataprotection/storage";
+import { createIfAbsent, isNotFound, type Cache, type KubeClient, type Kind, type KubeObject } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
 import { repoAccessFor, type RepoAccess, type SecretCopy } from "./access.ts";
 import { buildRepoPVC } from "./pvc.ts";
@@ -79,13 +80,17 @@ export async function ensureRepoAccess(client: KubeClient, cache: Cache | undefi
     if (copy.keys) for (const k of copy.keys) {
       if (source[k] === undefined) throw new RepoAccessError(Reason.SecretKeyMissing, `Secret "${copy.from.namespace}/${copy.from.name}" has no key "${k}" (named by BackupRepo "${repoName}"): add the key`);
     }
+    const missing = copy.purpose === "credential" && copy.backend ? missingRepoSecrets(copy.backend, pickRepoSecrets(copy.backend, source)) : [];
+    if (missing.length) {
+      throw new RepoAccessError(Reason.SecretKeyMissing, `Secret "${copy.from.namespace}/${copy.from.name}" (credential of BackupRepo "${repoName}") has no key ${missing.join(", no key ")}, which the ${copy.backend} backend needs: add it`);
+    }
     await applySecretCopy(client, copy, source, namespace);
   }
 
   if (access.accessMethod === AccessMethod.Mount && access.pvcName) {
     const existing = await readObject<V1PersistentVolumeClaim & KubeObject>(client, undefined, Kinds.PersistentVolumeClaim, access.pvcName, namespace);
     if (existing?.metadata.deletionTimestamp) throw new RepoAccessError(Reason.PVCDeleting, `PVC "${namespace}/${access.pvcName}" of BackupRepo "${repoName}" is being deleted: retry once it is gone`);
-    if (!existing) await createTolerant(client, Kinds.PersistentVolumeClaim, (await desiredRepoPVC(client, cache, repo, provider, namespace, operatorNamespace, access.pvcName, readSource)) as KubeObject);
+    if (!existing) await createIfAbsent(client, Kinds.PersistentVolumeClaim, (await desiredRepoPVC(client, cache, repo, provider, namespace, operatorNamespace, access.pvcName, readSource)) as KubeObject);
   }
   return access;
 }
@@ -98,7 +103,7 @@ export async function ensureRepoAccess(client: KubeClient, cache: Cache | undefi
 export async function applySecretCopy(client: KubeClient, copy: SecretCopy, source: Record<string, string>, namespace: string): Promise<void> {
   const wanted = buildSecretCopy(copy, source, namespace);
   const existing = await readObject<V1Secret & KubeObject>(client, undefined, Kinds.Secret, copy.to, namespace);
-  if (!existing) return createTolerant(client, Kinds.Secret, wanted as KubeObject);
+  if (!existing) return void (await createIfAbsent(client, Kinds.Secret, wanted));
   if (secretDiffers(existing, wanted)) {
     await client.replace(Kinds.Secret, { ...existing, data: wanted.data, metadata: { ...existing.metadata, labels: { ...(existing.metadata?.labels ?? {}), ...wanted.metadata?.labels } } } as KubeObject);
   }
@@ -118,12 +123,4 @@ async function desiredRepoPVC(
   const storageClass = scName ? await readObject<V1StorageClass & KubeObject>(client, cache, Kinds.StorageClass, scName) : undefined;
   const values = templateValues(repo, credential, operatorNamespace);
   return buildRepoPVC({ repo, provider, namespace, pvcName, values, storageClass });
-}
-
-async function createTolerant(client: KubeClient, kind: Kind, obj: KubeObject): Promise<void> {
-  try {
-    await client.create(kind, obj);
-  } catch (e) {
-    if (!isAlreadyExists(e)) throw e;
-  }
 }

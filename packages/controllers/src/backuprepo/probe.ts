@@ -1,32 +1,23 @@
-// I/O: the pre-check of a Tool (S3) repo, run from the operator with the storage
-// backend dp-agent uses: write, read back and delete a probe object.
+// I/O: the pre-check of a Tool repo, run from the operator with the storage backend dp-agent
+// uses (the storage registry builds it from the same parameters and Secret keys): write, read
+// back and delete a probe object.
 import type { BackupRepo, StorageProvider } from "@dataprotection/api";
-import { backendFromConfig, type S3RepoConfig } from "@dataprotection/storage";
+import { backendFromConfig, pickRepoSecrets, repoConfigFrom, type RepoConfig } from "@dataprotection/storage";
 import { agentConfigFor } from "../storageprovider/agentconfig.ts";
-import { credentialCopyData } from "./access.ts";
 
-/** The backend config for a Tool repo (pure). Throws when the provider renders no bucket. */
-export function s3ConfigFor(repo: BackupRepo, provider: StorageProvider | undefined, credential: Record<string, string> | undefined): S3RepoConfig {
+/** The backend config for a Tool repo (pure). Throws, naming what to fix, when a parameter or secret is missing or malformed. */
+export function toolRepoConfig(repo: BackupRepo, provider: StorageProvider | undefined, credential: Record<string, string> | undefined): RepoConfig {
   const c = agentConfigFor(provider, repo);
-  if (c.type !== "s3") throw new Error(`storage type "${c.type}" is not supported for accessMethod Tool: use s3`);
-  if (!c.bucket) throw new Error(`BackupRepo "${repo.metadata?.name}" names no bucket: set .spec.config.bucket`);
-  const cred = credentialCopyData(credential ?? {});
-  return {
-    kind: "s3",
-    bucket: c.bucket,
-    endpoint: c.endpoint,
-    region: c.region ?? "us-east-1",
-    forcePathStyle: c.forcePathStyle === undefined ? undefined : c.forcePathStyle === "true",
-    prefix: c.prefix,
-    accessKeyId: cred.AWS_ACCESS_KEY_ID,
-    secretAccessKey: cred.AWS_SECRET_ACCESS_KEY,
-    maxAttempts: 2,
-    connectTimeoutMs: 5_000,
-  };
+  try {
+    // A quick answer: two attempts, a short connect timeout.
+    return repoConfigFrom(c.kind, c.params, pickRepoSecrets(c.kind, credential ?? {}), { maxAttempts: 2, connectTimeoutMs: 5_000 });
+  } catch (e) {
+    throw new Error(`${(e as Error).message}: fix BackupRepo "${repo.metadata?.name}" .spec.config, its credential Secret or the StorageProvider's agentConfigTemplate`);
+  }
 }
 
-/** Resolves when the probe passed; rejects with a message saying what to fix. Bounded by timeoutMs. */
-export async function probeToolRepo(config: S3RepoConfig, timeoutMs: number): Promise<void> {
+/** Resolves with the repo's location when the probe passed; rejects with a message saying what to fix. Bounded by timeoutMs. */
+export async function probeToolRepo(config: RepoConfig, timeoutMs: number): Promise<string> {
   const backend = backendFromConfig(config);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -34,6 +25,7 @@ export async function probeToolRepo(config: S3RepoConfig, timeoutMs: number): Pr
   });
   try {
     await Promise.race([backend.probe(), timeout]);
+    return backend.location;
   } finally {
     clearTimeout(timer);
   }

@@ -2,18 +2,17 @@
 // Every `if` that can live without I/O is in decide.ts / precheck.ts / the builders.
 import type { V1Job, V1Pod, V1Secret, V1StorageClass } from "@kubernetes/client-node";
 import { AccessMethod, BackupRepoPhase, Finalizer, LabelBackupRepoName, StorageProviderPhase, type Backup, type BackupRepo, type BackupRepoStatus, type StorageProvider } from "@dataprotection/api";
-import { addFinalizer, clone, hasFinalizer, isAlreadyExists, isNotFound, removeFinalizer, updateStatus, type Kind, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult } from "@dataprotection/runtime";
+import { addFinalizer, clone, createIfAbsent, findCondition, hasFinalizer, isNotFound, removeCondition, removeFinalizer, setCondition, updateStatus, type Kind, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
 import type { OperatorContext } from "../options.ts";
 import { decodeSecretData, parameterProblems } from "../storageprovider/parameters.ts";
-import { findCondition, removeCondition, setCondition } from "../storageprovider/conditions.ts";
 import { TemplateError } from "../storageprovider/template.ts";
 import { repoPVCName, secretCopyNames } from "./access.ts";
 import { blockingBackups, describeList, isDefaultRepo, otherDefaults } from "./decide.ts";
 import { RepoAccessError, ensureRepoAccess, readObject } from "./ensure.ts";
 import { LabelPreCheckGeneration, preCheckJobName } from "./names.ts";
 import { buildPreCheckJob, preCheckOutcome } from "./precheck.ts";
-import { probeToolRepo, s3ConfigFor } from "./probe.ts";
+import { probeToolRepo, toolRepoConfig } from "./probe.ts";
 import { Condition, Reason } from "./reasons.ts";
 import { buildCSIDriverSecret } from "./secret.ts";
 import { buildStorageClass } from "./storageclass.ts";
@@ -138,7 +137,7 @@ async function ensureStorage(repo: Repo, provider: StorageProvider, status: Back
     const ns = values.CSIDriverSecretRef.Namespace;
     const existing = await readObject<V1Secret & KubeObject>(ctx.client, undefined, Kinds.Secret, values.CSIDriverSecretRef.Name, ns);
     if (!existing) {
-      await createTolerant(ctx, Kinds.Secret, secret as KubeObject);
+      await createIfAbsent(ctx.client, Kinds.Secret, secret as KubeObject);
       ctx.events.normal(repo, Reason.CSIDriverSecretCreated, `created CSI driver Secret "${ns}/${values.CSIDriverSecretRef.Name}" from StorageProvider "${provider.metadata?.name}"`);
     } else if (JSON.stringify(existing.data ?? {}) !== JSON.stringify(secret.data ?? {})) {
       await ctx.client.replace(Kinds.Secret, { ...existing, data: secret.data } as KubeObject);
@@ -149,7 +148,7 @@ async function ensureStorage(repo: Repo, provider: StorageProvider, status: Back
     const sc = buildStorageClass(repo, provider, values);
     const scName = sc.metadata!.name!;
     if (!ctx.cache.get<V1StorageClass & KubeObject>(Kinds.StorageClass, scName)) {
-      await createTolerant(ctx, Kinds.StorageClass, sc as KubeObject);
+      await createIfAbsent(ctx.client, Kinds.StorageClass, sc as KubeObject);
       ctx.events.normal(repo, Reason.StorageClassCreated, `created StorageClass "${scName}" (provisioner ${sc.provisioner}, reclaimPolicy ${sc.reclaimPolicy})`);
     }
     status.generatedStorageClassName = scName;
@@ -181,7 +180,7 @@ async function preCheckMount(repo: Repo, status: BackupRepoStatus, ctx: Reconcil
     for (const old of ctx.cache.list<V1Job & KubeObject>(Kinds.Job, { labels: { [LabelBackupRepoName]: name } })) {
       if (old.metadata.labels?.[LabelPreCheckGeneration] !== String(gen)) await deleteTolerant(ctx, Kinds.Job, old.metadata.name!, old.metadata.namespace);
     }
-    await createTolerant(ctx, Kinds.Job, buildPreCheckJob(repo, access, ns, op.agentImage, Math.ceil(timeoutMs / 1000)) as KubeObject);
+    await createIfAbsent(ctx.client, Kinds.Job, buildPreCheckJob(repo, access, ns, op.agentImage, Math.ceil(timeoutMs / 1000)) as KubeObject);
     const message = `pre-check Job "${ns}/${jobName}" writes, reads back and deletes a probe file on PVC "${access.pvcName}"`;
     ctx.events.normal(repo, Reason.PreCheckStarted, message);
     return { phase: BackupRepoPhase.PreChecking, reason: Reason.PreCheckStarted, message, requeueAfter: timeoutMs };
@@ -202,9 +201,8 @@ async function preCheckMount(repo: Repo, status: BackupRepoStatus, ctx: Reconcil
 async function preCheckTool(repo: Repo, provider: StorageProvider, credential: Record<string, string> | undefined, op: OperatorContext): Promise<Outcome> {
   const name = repo.metadata.name!;
   try {
-    const config = s3ConfigFor(repo, provider, credential);
-    await probeToolRepo(config, Math.min(op.timeouts.podStartMs, 60_000));
-    return { phase: BackupRepoPhase.Ready, reason: Reason.PreCheckPassed, message: `wrote, read back and deleted a probe object in s3://${config.bucket}${config.prefix ? `/${config.prefix}` : ""}` };
+    const location = await probeToolRepo(toolRepoConfig(repo, provider, credential), Math.min(op.timeouts.podStartMs, 60_000));
+    return { phase: BackupRepoPhase.Ready, reason: Reason.PreCheckPassed, message: `wrote, read back and deleted a probe object in ${location}` };
   } catch (e) {
     return { phase: BackupRepoPhase.Failed, reason: Reason.PreCheckFailed, message: `pre-check of BackupRepo "${name}" failed: ${(e as Error).message}`, requeueAfter: FailedRetryMs };
   }
@@ -265,14 +263,6 @@ async function removeSecretCopies(ctx: ReconcileContext, repo: Repo): Promise<vo
   for (const t of targets) {
     const s = await readObject<KubeObject>(ctx.client, undefined, Kinds.Secret, t.n, t.ns);
     if (s?.metadata.labels?.[LabelBackupRepoName] === name) await deleteTolerant(ctx, Kinds.Secret, t.n, t.ns);
-  }
-}
-
-async function createTolerant(ctx: ReconcileContext, kind: Kind, obj: KubeObject): Promise<void> {
-  try {
-    await ctx.client.create(kind, obj);
-  } catch (e) {
-    if (!isAlreadyExists(e)) throw e;
   }
 }
 

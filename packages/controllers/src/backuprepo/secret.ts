@@ -3,20 +3,22 @@
 import type { V1Secret } from "@kubernetes/client-node";
 import { parse as parseYaml } from "yaml";
 import type { StorageProvider } from "@dataprotection/api";
-import { credentialCopyData, type SecretCopy } from "./access.ts";
+import { pickRepoSecrets } from "@dataprotection/storage";
+import type { SecretCopy } from "./access.ts";
 import { renderTemplate, type TemplateValues } from "../storageprovider/template.ts";
 import { repoLabels } from "./names.ts";
 
 const b64 = (s: string): string => Buffer.from(s, "utf8").toString("base64");
 
 /**
- * The copy of `source` (decoded data) a SecretCopy asks for. Credential copies carry only
- * AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (whichever spelling the user chose): whatever else
- * the user keeps in that Secret never leaves its namespace. Other copies carry the listed keys.
+ * The copy of `source` (decoded data) a SecretCopy asks for. Credential copies carry only the
+ * Secret keys the repo's backend declares (storage registry), under their canonical names,
+ * whichever spelling the user chose: whatever else the user keeps in that Secret never leaves
+ * its namespace. Other copies carry the listed keys.
  */
 export function buildSecretCopy(copy: SecretCopy, source: Record<string, string>, namespace: string): V1Secret {
   let data: Record<string, string>;
-  if (copy.purpose === "credential") data = credentialCopyData(source);
+  if (copy.purpose === "credential") data = pickRepoSecrets(copy.backend ?? "", source);
   else if (copy.keys) data = Object.fromEntries(copy.keys.filter((k) => source[k] !== undefined).map((k) => [k, source[k]]));
   else data = { ...source };
   return {

@@ -1,27 +1,31 @@
 // Registers the BackupTool controller: status.conditions (Valid, RestoreSupported) and an
 // Event whenever the verdict changes.
-import type { BackupTool } from "@dataprotection/api";
-import { updateStatus, type KubeObject, type Manager, type ReconcileContext, type ObjectKey } from "@dataprotection/runtime";
-import { withCondition } from "../backup/decision.ts";
+import type { BackupTool, BackupToolStatus } from "@dataprotection/api";
+import { applyDecision, findCondition, setCondition, type Decision, type KubeObject, type Manager, type ObjectKey, type ReconcileContext, type ReconcileResult } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
 import type { OperatorContext } from "../options.ts";
 import { checkBackupTool, ToolReason } from "./validate.ts";
 
-export async function reconcileBackupTool(req: ObjectKey, ctx: ReconcileContext): Promise<void> {
+/** Pure: the tool's conditions (Valid, RestoreSupported), and an Event when the verdict changes. */
+export function decideBackupTool(t: BackupTool, now: Date): Decision<BackupToolStatus> {
+  const c = checkBackupTool(t);
+  const gen = t.metadata?.generation;
+  const prev = findCondition(t.status?.conditions, "Valid");
+  let conditions = setCondition(t.status?.conditions, { type: "Valid", status: c.valid ? "True" : "False", reason: c.reason, message: c.message, observedGeneration: gen }, now);
+  conditions = setCondition(conditions, { type: "RestoreSupported", status: c.restorable ? "True" : "False", reason: c.restorable ? ToolReason.RestoreSupported : ToolReason.NoRestoreCommands, message: c.restoreMessage, observedGeneration: gen }, now);
+  const changed = !prev || prev.status !== (c.valid ? "True" : "False") || prev.reason !== c.reason;
+  const name = t.metadata?.name;
+  return {
+    status: { ...t.status, observedGeneration: gen, conditions },
+    events: !changed ? [] : [c.valid ? { type: "Normal", reason: c.reason, message: `BackupTool "${name}" is valid: ${c.message}` } : { type: "Warning", reason: c.reason, message: `BackupTool "${name}" is invalid: ${c.message}` }],
+  };
+}
+
+/** observe (the tool, from the cache) -> decide -> apply. */
+export async function reconcileBackupTool(req: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> {
   const t = ctx.cache.get<BackupTool & KubeObject>(Kinds.BackupTool, req.name);
   if (!t || t.metadata.deletionTimestamp) return;
-  const now = new Date(ctx.clock.now());
-  const c = checkBackupTool(t);
-  const prev = t.status?.conditions?.find((x) => x.type === "Valid");
-  let conds = withCondition(t.status?.conditions, "Valid", c.valid ? "True" : "False", c.reason, c.message, now, t.metadata.generation);
-  conds = withCondition(conds, "RestoreSupported", c.restorable ? "True" : "False", c.restorable ? ToolReason.RestoreSupported : ToolReason.NoRestoreCommands, c.restoreMessage, now, t.metadata.generation);
-  await updateStatus(ctx.client, Kinds.BackupTool, t, (d) => {
-    d.status = { ...d.status, observedGeneration: t.metadata.generation, conditions: conds };
-  });
-  if (!prev || prev.status !== (c.valid ? "True" : "False") || prev.reason !== c.reason) {
-    if (c.valid) ctx.events.normal(t, c.reason, `BackupTool "${req.name}" is valid: ${c.message}`);
-    else ctx.events.warning(t, c.reason, `BackupTool "${req.name}" is invalid: ${c.message}`);
-  }
+  return applyDecision(ctx, Kinds.BackupTool, t, decideBackupTool(t, new Date(ctx.clock.now())));
 }
 
 export function registerBackupToolController(manager: Manager, _ctx: OperatorContext): void {

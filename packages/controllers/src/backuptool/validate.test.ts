@@ -21,6 +21,8 @@ describe("checkBackupTool", () => {
     ["rejects env that swaps the expected checksums", { env: [{ name: "DP_EXPECT_CHECKSUMS", value: "{}" }] }, false, ToolReason.InvalidEnv],
     ["rejects env that changes the repo credentials or endpoint", { env: [{ name: "AWS_ENDPOINT_URL", value: "http://evil" }] }, false, ToolReason.InvalidEnv],
     ["rejects env that changes the S3 bucket", { env: [{ name: "DP_S3_BUCKET", value: "x" }] }, false, ToolReason.InvalidEnv],
+    ["rejects env that replaces the repo document", { env: [{ name: "DP_REPO_CONFIG", value: "{}" }] }, false, ToolReason.InvalidEnv],
+    ["rejects env that replaces a repo secret", { env: [{ name: "DP_REPO_SECRET_ACCOUNT_KEY", value: "x" }] }, false, ToolReason.InvalidEnv],
     ["rejects a path env with a .. segment", { env: [{ name: "DATA_DIR", value: "/data/../etc" }] }, false, ToolReason.InvalidEnv],
     ["rejects a relative path env", { env: [{ name: "DATA_FILE", value: "data/x" }] }, false, ToolReason.InvalidEnv],
     ["rejects a path env with a NUL byte", { env: [{ name: "DATA_PATH", value: "/data\0/x" }] }, false, ToolReason.InvalidEnv],

@@ -1,5 +1,6 @@
 // Pure: is a BackupTool usable? Commands present for its type and deployKind, restore commands coherent.
 import { BackupToolType, DeployKind, type BackupTool } from "@dataprotection/api";
+import { isRepoEnv } from "@dataprotection/storage";
 
 export const ToolReason = {
   Valid: "Valid",
@@ -31,7 +32,6 @@ const RESERVED_ENV = new Set([
   "DP_BACKUP_PATH", "DP_REPO_KIND", "DP_REPO_PATH", "DP_ENCRYPTION_KEY", "DP_ENCRYPTION_KEY_FILE",
   "DP_EXPECT_CHECKSUMS", "DP_BACKUP_ID", "DP_SEAL_PLAIN_FILES", "DP_ALLOW_HOSTPATH_RESTORE",
 ]);
-const RESERVED_PREFIXES = ["DP_S3_", "AWS_"];
 const PATH_NAME = /_(DIR|PATH|FILE)$/;
 const MAX_PATH = 4096;
 
@@ -44,7 +44,8 @@ export function toolEnvProblem(t: BackupTool): string | undefined {
   const tool = `BackupTool "${t.metadata?.name ?? ""}"`;
   for (const e of t.spec.env ?? []) {
     const name = e.name;
-    if (RESERVED_ENV.has(name) || RESERVED_PREFIXES.some((p) => name.startsWith(p))) {
+    // The repo's env (DP_REPO_*) and what any repo backend's SDK reads: the storage registry's.
+    if (RESERVED_ENV.has(name) || isRepoEnv(name)) {
       return `${tool} .spec.env sets ${name}, which the operator sets for every tool pod (repo, backup path, integrity): remove it from the tool`;
     }
     const v = e.value;

@@ -2,8 +2,8 @@
 // New (plan, target check, verify) -> InProgressPhy (scale down, restore Job or PVCs
 // from a snapshot, scale back) -> InProgressLogic (per-pod Jobs) -> Completed | Failed.
 import type { V1Job, V1PersistentVolumeClaim, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
-import { PodRestoreScope, RestoreJobPhase, type Condition, type RestoreJob, type RestoreJobStatus } from "@dataprotection/api";
-import type { EventType } from "@dataprotection/runtime";
+import { PodRestoreScope, RestoreJobPhase, type RestoreJob, type RestoreJobStatus } from "@dataprotection/api";
+import { setCondition, type EventType } from "@dataprotection/runtime";
 import type { RepoAccess } from "../backuprepo/access.ts";
 import type { Timeouts } from "../options.ts";
 import { buildLogicalJob, buildPhysicalJob, buildVerifyJob, logicalJobName, physicalJobName, verifyJobName } from "./job.ts";
@@ -90,12 +90,7 @@ class Builder {
     return this.d;
   }
   condition(type: string, status: boolean, reason: string, message = ""): this {
-    const list = (this.d.status.conditions ?? []).filter((c) => c.type !== type);
-    const old = (this.d.status.conditions ?? []).find((c) => c.type === type);
-    const s = status ? "True" : "False";
-    const changed = !old || old.status !== s || old.reason !== reason;
-    const c: Condition = { type, status: s, reason, message, lastTransitionTime: changed ? this.now.toISOString() : old.lastTransitionTime } as Condition;
-    this.d.status.conditions = [...list, c];
+    this.d.status.conditions = setCondition(this.d.status.conditions, { type, status: status ? "True" : "False", reason, message }, this.now);
     return this;
   }
   conditionTrue(type: string): boolean {

@@ -3,7 +3,7 @@
 // the last one as the main container, so a Job is one ordered, retryable unit.
 import type { V1Container, V1EnvVar, V1Job, V1Pod, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import { ROOT_SECURITY_CONTEXT, runsAsRoot, toolServiceAccount } from "../backup/job.ts";
-import { BackupDataFormat, type Backup, type BackupTool, type RestoreJob } from "@dataprotection/api";
+import { BackupDataFormat, LabelRestoreJob, LabelRestoreStage, LabelTargetPod, type Backup, type BackupTool, type RestoreJob } from "@dataprotection/api";
 import { dataFormatOf, sealedLayout, unsealContainer } from "../backup/plain-files.ts";
 import { childName, setControllerReference, type KubeObject } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
@@ -11,13 +11,6 @@ import type { RepoAccess } from "../backuprepo/access.ts";
 import { backupDirOf, backupFilePath, integrityEnv, toolEnv } from "../backup/env.ts";
 import { commandsOf, hasSealedSteps, type RestoreMode, type RestorePlan, type RestoreStep } from "./plan.ts";
 import { iso, startTimeOf } from "./pitr.ts";
-
-/** Label on every child of a RestoreJob, naming it. */
-export const LabelRestoreJob = "dataprotection.kubeblocks.io/restorejob";
-/** Label on restore Jobs and their pods: verify, physical or logical. */
-export const LabelRestoreStage = "dataprotection.kubeblocks.io/restore-stage";
-/** Label on a logical restore Job: the target pod it restores into. */
-export const LabelTargetPod = "dataprotection.kubeblocks.io/target-pod";
 
 export const verifyJobName = (rj: RestoreJob): string => childName(rj.metadata.name ?? "", "verify");
 export const physicalJobName = (rj: RestoreJob): string => childName(rj.metadata.name ?? "", "restore");

@@ -27,7 +27,10 @@ export interface RestorePlan {
   repo?: BackupRepo;
   legacyPVC?: string;
   pitr?: { time: Date; base: Backup; log: Backup };
-  /** Snapshot backups: the VolumeSnapshot the target PVCs are provisioned from. */
+  /**
+   * Snapshot backups: the VolumeSnapshot the Backup's status records. Each target PVC is provisioned
+   * from its own volume's snapshot (snapshot.ts); this one only when the snapshots carry no labels.
+   */
   volumeSnapshotName?: string;
   /** Backups whose data is verified (dp-agent objects, or plain files against the recorded checksum) before the target is touched. */
   verify: Backup[];

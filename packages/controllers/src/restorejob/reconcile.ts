@@ -9,7 +9,7 @@ import {
 } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
 import type { OperatorContext } from "../options.ts";
-import { BACKUP_MOUNT_PATH, type RepoAccess } from "../backuprepo/access.ts";
+import { mountAccess, type RepoAccess } from "../backuprepo/access.ts";
 import { ensureRepoAccess } from "../backuprepo/ensure.ts";
 import { decide, type Action, type JobState, type Observation } from "./decide.ts";
 import { planRestore, type RestorePlan } from "./plan.ts";
@@ -29,16 +29,7 @@ export function parseRecorded(rj: RestoreJob): { name: string; replicas: number 
 
 /** A KubeBlocks 0.6 backup PVC (no repo): mounted at /backupdata, read as a filesystem repo. */
 function legacyAccess(pvc: string): RepoAccess {
-  return {
-    repoName: "",
-    accessMethod: "Mount",
-    pvcName: pvc,
-    env: [{ name: "DP_REPO_KIND", value: "filesystem" }, { name: "DP_REPO_PATH", value: BACKUP_MOUNT_PATH }],
-    volumes: [{ name: "dp-backup-data", persistentVolumeClaim: { claimName: pvc } }],
-    volumeMounts: [{ name: "dp-backup-data", mountPath: BACKUP_MOUNT_PATH }],
-    secretCopies: [],
-    encrypted: false,
-  };
+  return mountAccess(pvc);
 }
 
 /** Makes the plan's repo usable in `namespace` and says how tool pods reach it. */

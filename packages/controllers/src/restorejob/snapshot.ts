@@ -1,11 +1,7 @@
-// Pure: restoring a snapshot backup means provisioning the target's PVCs with the
-// VolumeSnapshot as their dataSource (the CSI driver fills them).
+// Pure: restoring a snapshot backup means provisioning each target PVC with its volume's
+// VolumeSnapshot as dataSource (the CSI driver fills them).
 import type { V1PersistentVolumeClaim, V1StatefulSet } from "@kubernetes/client-node";
-import { LabelVolumeType, type RestoreJob } from "@dataprotection/api";
-import { LabelRestoreJob } from "./job.ts";
-
-/** Label on a PVC provisioned by a RestoreJob: the RestoreJob's uid. */
-export const LabelRestoreJobUid = "dataprotection.kubeblocks.io/restorejob-uid";
+import { LabelRestoreJob, LabelRestoreJobUid, LabelVolumeType, type RestoreJob } from "@dataprotection/api";
 
 /** What the decision needs to know about one target claim. */
 export interface PvcView {

@@ -1,6 +1,6 @@
 // Pure: a StorageProvider's status from what exists in the cluster.
 import { StorageProviderPhase, type Condition, type StorageProvider, type StorageProviderStatus } from "@dataprotection/api";
-import { setCondition } from "./conditions.ts";
+import { setCondition, type Decision } from "@dataprotection/runtime";
 import { checkTemplate } from "./template.ts";
 import { schemaProblem } from "./parameters.ts";
 
@@ -34,13 +34,8 @@ export function providerProblems(p: StorageProvider): string[] {
   return out;
 }
 
-export interface ProviderDecision {
-  status: StorageProviderStatus;
-  /** The phase changed: emit an Event. */
-  transition?: { type: "Normal" | "Warning"; reason: string; message: string };
-}
-
-export function decideProvider(p: StorageProvider, csiDriverExists: boolean, now: Date): ProviderDecision {
+/** The provider's whole status, and an Event when its phase changes. */
+export function decideProvider(p: StorageProvider, csiDriverExists: boolean, now: Date): Decision<StorageProviderStatus> {
   const name = p.metadata?.name;
   const gen = p.metadata?.generation;
   let conditions: Condition[] | undefined = p.status?.conditions;
@@ -63,6 +58,6 @@ export function decideProvider(p: StorageProvider, csiDriverExists: boolean, now
   const changed = p.status?.phase !== phase;
   return {
     status,
-    transition: changed ? { type: ready ? "Normal" : "Warning", reason: ready ? ProviderReason.Ready : ProviderReason.NotReady, message } : undefined,
+    events: changed ? [{ type: ready ? "Normal" : "Warning", reason: ready ? ProviderReason.Ready : ProviderReason.NotReady, message }] : [],
   };
 }

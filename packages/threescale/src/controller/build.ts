@@ -1,15 +1,13 @@
 // Pure builders: the destination PVC of an APIManagerBackup, the generic BackupPolicy/Backup/RestoreJob
 // the CRs drive, and the direct restore Job (a PVC restore source with no Backup object).
 import type { V1EnvVar, V1Job, V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import { AnnotationBackupDestination, BackupDestinationPVC, BackupType, CreatePVCPolicy, DataProtectionAPIVersion, type APIManagerBackupSpec, type Backup, type BackupPolicy, type RestoreJob } from "@dataprotection/api";
+import {
+  AnnotationAPIManagerBackupName, AnnotationAPIManagerBackupUID, AnnotationAPIManagerName, AnnotationAPIManagerUID, AnnotationBackupDestination, BackupDestinationPVC, BackupType,
+  CreatePVCPolicy, DataProtectionAPIVersion, LabelManagedBy, LabelThreescaleOwner, ManagedBy, type APIManagerBackupSpec, type Backup, type BackupPolicy, type RestoreJob,
+} from "@dataprotection/api";
 import { childName } from "@dataprotection/runtime";
 import { BACKUP_COMMAND, RESTORE_COMMAND, TOOL_ACCOUNT, TOOL_ENV, TOOL_IMAGE } from "../tool/definition.ts";
 
-export const AnnotationAPIManagerName = "apps.3scale.net/apimanager-name";
-export const AnnotationAPIManagerUID = "apps.3scale.net/apimanager-uid";
-export const AnnotationBackupName = "apps.3scale.net/apimanagerbackup-name";
-export const AnnotationBackupUID = "apps.3scale.net/apimanagerbackup-uid";
-export const LabelOwner = "threescale.dataprotection/owner";
 const MOUNT = "/backupdata";
 
 /** Named after the CR; no owner reference, so the backup outlives the APIManagerBackup (as upstream). */
@@ -27,7 +25,7 @@ export function destinationClaim(backup: { name: string; uid?: string; namespace
     metadata: {
       name: backup.name,
       namespace: backup.namespace,
-      annotations: { [AnnotationAPIManagerName]: am.name, [AnnotationAPIManagerUID]: am.uid ?? "", [AnnotationBackupName]: backup.name, [AnnotationBackupUID]: backup.uid ?? "" },
+      annotations: { [AnnotationAPIManagerName]: am.name, [AnnotationAPIManagerUID]: am.uid ?? "", [AnnotationAPIManagerBackupName]: backup.name, [AnnotationAPIManagerBackupUID]: backup.uid ?? "" },
     },
     spec,
   };
@@ -57,14 +55,14 @@ export function buildToolJob(i: ToolJobInput): V1Job {
     metadata: {
       name,
       namespace: i.cr.namespace,
-      labels: { [LabelOwner]: i.cr.name, "app.kubernetes.io/managed-by": "dataprotection" },
+      labels: { [LabelThreescaleOwner]: i.cr.name, [LabelManagedBy]: ManagedBy },
       ownerReferences: [{ apiVersion: "apps.3scale.net/v1alpha1", kind: i.kind, name: i.cr.name, uid: i.cr.uid, controller: true, blockOwnerDeletion: true }],
     },
     spec: {
       backoffLimit: 0,
       activeDeadlineSeconds: i.deadlineSeconds,
       template: {
-        metadata: { labels: { [LabelOwner]: i.cr.name } },
+        metadata: { labels: { [LabelThreescaleOwner]: i.cr.name } },
         spec: {
           restartPolicy: "Never",
           serviceAccountName: TOOL_ACCOUNT,
@@ -110,7 +108,7 @@ export function buildPolicy(cr: { name: string; namespace: string; uid: string }
   return {
     apiVersion: DataProtectionAPIVersion,
     kind: "BackupPolicy",
-    metadata: { name: genericPolicyName(cr.name), namespace: cr.namespace, labels: { [LabelOwner]: cr.name, "app.kubernetes.io/managed-by": "dataprotection" }, ownerReferences: owner("APIManagerBackup", cr) },
+    metadata: { name: genericPolicyName(cr.name), namespace: cr.namespace, labels: { [LabelThreescaleOwner]: cr.name, [LabelManagedBy]: ManagedBy }, ownerReferences: owner("APIManagerBackup", cr) },
     spec: { datafile: { backupToolName: toolName, target: { labelsSelector: {} }, ...where } },
   } as BackupPolicy;
 }
@@ -121,7 +119,7 @@ export function buildBackup(cr: { name: string; namespace: string; uid: string }
   return {
     apiVersion: DataProtectionAPIVersion,
     kind: "Backup",
-    metadata: { name: genericBackupName(cr.name), namespace: cr.namespace, labels: { [LabelOwner]: cr.name, "app.kubernetes.io/managed-by": "dataprotection" }, ...annotations, ownerReferences: owner("APIManagerBackup", cr) },
+    metadata: { name: genericBackupName(cr.name), namespace: cr.namespace, labels: { [LabelThreescaleOwner]: cr.name, [LabelManagedBy]: ManagedBy }, ...annotations, ownerReferences: owner("APIManagerBackup", cr) },
     spec: { backupPolicyName: genericPolicyName(cr.name), backupType: BackupType.Datafile },
   } as Backup;
 }
@@ -131,7 +129,7 @@ export function buildRestoreJob(cr: { name: string; namespace: string; uid: stri
   return {
     apiVersion: DataProtectionAPIVersion,
     kind: "RestoreJob",
-    metadata: { name: genericRestoreName(cr.name), namespace: cr.namespace, labels: { [LabelOwner]: cr.name, "app.kubernetes.io/managed-by": "dataprotection" }, ownerReferences: owner("APIManagerRestore", cr) },
+    metadata: { name: genericRestoreName(cr.name), namespace: cr.namespace, labels: { [LabelThreescaleOwner]: cr.name, [LabelManagedBy]: ManagedBy }, ownerReferences: owner("APIManagerRestore", cr) },
     spec: { backupJobName: backupName, target: { labelsSelector: {} }, targetVolumes: [], targetVolumeMounts: [] },
   } as RestoreJob;
 }

@@ -1,6 +1,7 @@
 // Shared by the APIManagerBackup/Restore decisions: the direct tool Job's state, reports, conditions.
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import type { Condition } from "@dataprotection/api";
+import { setCondition } from "@dataprotection/runtime";
 import { Reason } from "../tool/reasons.ts";
 
 export interface JobObservation {
@@ -52,8 +53,9 @@ export function jobState(o: JobObservation, now: Date, podStartMs: number): JobS
   return { state: "running" };
 }
 
+/** The CR's one current condition (these CRs keep a single one, as the upstream operator does). */
 export function condition(type: string, status: "True" | "False", reason: string, message: string, now: Date): Condition {
-  return { type, status, reason, message, lastTransitionTime: now.toISOString() } as Condition;
+  return setCondition<Condition>([], { type, status, reason, message }, now)[0]!;
 }
 
 export type Step = "ensureRbac" | "ensureTools" | "ensureDestination" | "ensurePolicy" | "createBackup" | "createJob" | "createRestoreJob";

@@ -1,12 +1,11 @@
 // Registers the APIManagerBackup and APIManagerRestore controllers with an operator:
 // createOperator(opts, [threescaleControllers()]). They drive the generic Backup and RestoreJob
 // controllers, which must run in the same operator ("backup", "restorejob").
-import type { OperatorContext } from "@dataprotection/controllers";
-import { Kinds } from "@dataprotection/controllers";
+import { Kinds } from "@dataprotection/api";
 import type { Manager } from "@dataprotection/runtime";
-import { APIManagerBackupReconciler, APIManagerRestoreReconciler, type ThreescaleOptions } from "./reconcile.ts";
+import { APIManagerBackupReconciler, APIManagerRestoreReconciler, type PluginContext, type ThreescaleOptions } from "./reconcile.ts";
 
-export function threescaleControllers(o: ThreescaleOptions = {}): (manager: Manager, ctx: OperatorContext) => void {
+export function threescaleControllers(o: ThreescaleOptions = {}): (manager: Manager, ctx: PluginContext) => void {
   return (manager, ctx) => {
     manager.cache.informer(Kinds.BackupRepo);
     manager.controller("apimanagerbackup").for(Kinds.APIManagerBackup).owns(Kinds.Backup)

@@ -1,14 +1,12 @@
 // Thin shells: read the CR and the world, call decideBackup/decideRestore, apply, write status.
 import type { V1Job, V1PersistentVolumeClaim, V1Pod } from "@kubernetes/client-node";
 import {
-  RestoreJobPhase,
+  Kinds, LabelBackupName, LabelJobRole, LabelRestoreJob, RestoreJobPhase,
   type APIManagerBackupSpec, type APIManagerBackupStatus, type APIManagerRestoreSpec, type APIManagerRestoreStatus, type Backup, type BackupTool, type RestoreJob,
 } from "@dataprotection/api";
-import { Kinds, type OperatorContext } from "@dataprotection/controllers";
-import { controllerOf, isAlreadyExists, isNotFound, updateStatus, type Kind, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult } from "@dataprotection/runtime";
+import { controllerOf, createIfAbsent, isNotFound, updateStatus, type Kind, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult } from "@dataprotection/runtime";
 import type { APIManagerObject } from "../tool/apimanager.ts";
 import { PLAIN_TOOL_NAME, TOOL_NAME, threescaleToolFor, toolRbac } from "../tool/definition.ts";
-import { RbacKinds } from "../kinds.ts";
 import { decideBackup } from "./backup-decide.ts";
 import { buildBackup, buildPolicy, buildRestoreJob, buildToolJob, destinationClaim, genericBackupName, genericRestoreName, restoreJobName, type Destination } from "./build.ts";
 import { parseReport, type Decision, type JobObservation } from "./decide.ts";
@@ -26,11 +24,16 @@ export interface ThreescaleOptions {
   toolClusterRole?: string;
 }
 
+/**
+ * What the plugin takes from the operator that registers it: the controllers' OperatorContext
+ * satisfies it, so this package needs no controllers code.
+ */
+export interface PluginContext {
+  timeouts: { podStartMs: number };
+}
+
 type BackupCR = KubeObject & { spec: APIManagerBackupSpec; status?: APIManagerBackupStatus };
 type RestoreCR = KubeObject & { spec: APIManagerRestoreSpec; status?: APIManagerRestoreStatus };
-const LabelBackupName = "dataprotection.kubeblocks.io/backup-name";
-const LabelJobRole = "dataprotection.kubeblocks.io/job-role";
-const LabelRestoreJob = "dataprotection.kubeblocks.io/restorejob";
 
 async function getOr<T extends KubeObject>(ctx: ReconcileContext, kind: Kind, name: string, ns?: string): Promise<T | undefined> {
   try {
@@ -38,14 +41,6 @@ async function getOr<T extends KubeObject>(ctx: ReconcileContext, kind: Kind, na
   } catch (e) {
     if (isNotFound(e)) return undefined;
     throw e;
-  }
-}
-
-async function createIfAbsent(ctx: ReconcileContext, kind: Kind, obj: object): Promise<void> {
-  try {
-    await ctx.client.create(kind, obj as KubeObject);
-  } catch (e) {
-    if (!isAlreadyExists(e)) throw e;
   }
 }
 
@@ -69,8 +64,8 @@ async function toolReport(ctx: ReconcileContext, ns: string, labelSelector: stri
 
 async function ensureRbac(ctx: ReconcileContext, ns: string, o: ThreescaleOptions): Promise<void> {
   const r = toolRbac(ns, o.toolClusterRole);
-  await createIfAbsent(ctx, RbacKinds.ServiceAccount, r.serviceAccount);
-  await createIfAbsent(ctx, RbacKinds.RoleBinding, r.roleBinding);
+  await createIfAbsent(ctx.client, Kinds.ServiceAccount, r.serviceAccount);
+  await createIfAbsent(ctx.client, Kinds.RoleBinding, r.roleBinding);
 }
 
 /** The plugin's two BackupTools, created or brought back to this operator's image and env. */
@@ -79,7 +74,7 @@ async function ensureTools(ctx: ReconcileContext, o: ThreescaleOptions): Promise
     const ready = o.readyTimeoutSeconds ? [{ name: "THREESCALE_READY_TIMEOUT_SECONDS", value: String(o.readyTimeoutSeconds) }] : [];
     const want = threescaleToolFor({ plain, image: o.image, env: [...ready, ...(o.env ?? [])] });
     const have = await getOr<BackupTool & KubeObject>(ctx, Kinds.BackupTool, want.metadata.name!);
-    if (!have) await createIfAbsent(ctx, Kinds.BackupTool, want);
+    if (!have) await createIfAbsent(ctx.client, Kinds.BackupTool, want);
     else if (JSON.stringify(have.spec) !== JSON.stringify({ ...have.spec, ...want.spec })) await ctx.client.replace(Kinds.BackupTool, { ...have, spec: { ...have.spec, ...want.spec } });
   }
 }
@@ -93,7 +88,7 @@ async function finish<S>(ctx: ReconcileContext, kind: Kind, cr: KubeObject & { s
 const ownedBy = (o: KubeObject | undefined, uid: string | undefined): boolean => !!o && !!uid && controllerOf(o)?.uid === uid;
 
 export class APIManagerBackupReconciler {
-  constructor(private readonly op: OperatorContext, private readonly o: ThreescaleOptions) {}
+  constructor(private readonly op: PluginContext, private readonly o: ThreescaleOptions) {}
 
   async reconcile(req: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> {
     const cr = ctx.cache.get<BackupCR>(Kinds.APIManagerBackup, req.name, req.namespace);
@@ -119,19 +114,19 @@ export class APIManagerBackupReconciler {
       if (step === "ensureDestination" && destination.kind === "pvc") {
         const am = apimanagers.find((a) => a.metadata.name === d.status?.apiManagerSourceName)!;
         if (!(await getOr<V1PersistentVolumeClaim & KubeObject>(ctx, Kinds.PersistentVolumeClaim, name, ns))) {
-          await createIfAbsent(ctx, Kinds.PersistentVolumeClaim, destinationClaim({ name, uid: cr.metadata.uid, namespace: ns, spec: cr.spec }, { name: am.metadata.name!, uid: am.metadata.uid }));
+          await createIfAbsent(ctx.client, Kinds.PersistentVolumeClaim, destinationClaim({ name, uid: cr.metadata.uid, namespace: ns, spec: cr.spec }, { name: am.metadata.name!, uid: am.metadata.uid }));
           ctx.events.normal(cr, "DestinationCreated", `created PersistentVolumeClaim "${ns}/${name}" for the backup`);
         }
       }
-      if (step === "ensurePolicy") await createIfAbsent(ctx, Kinds.BackupPolicy, buildPolicy(uidRef, destination, destination.kind === "pvc" ? PLAIN_TOOL_NAME : TOOL_NAME));
-      if (step === "createBackup") await createIfAbsent(ctx, Kinds.Backup, buildBackup(uidRef, destination));
+      if (step === "ensurePolicy") await createIfAbsent(ctx.client, Kinds.BackupPolicy, buildPolicy(uidRef, destination, destination.kind === "pvc" ? PLAIN_TOOL_NAME : TOOL_NAME));
+      if (step === "createBackup") await createIfAbsent(ctx.client, Kinds.Backup, buildBackup(uidRef, destination));
     }
     return finish(ctx, Kinds.APIManagerBackup, cr, d);
   }
 }
 
 export class APIManagerRestoreReconciler {
-  constructor(private readonly op: OperatorContext, private readonly o: ThreescaleOptions) {}
+  constructor(private readonly op: PluginContext, private readonly o: ThreescaleOptions) {}
 
   private source(ctx: ReconcileContext, cr: RestoreCR): RestoreSource {
     const ns = cr.metadata.namespace!;
@@ -167,9 +162,9 @@ export class APIManagerRestoreReconciler {
     for (const step of d.steps) {
       if (step === "ensureRbac") await ensureRbac(ctx, ns, this.o);
       if (step === "ensureTools") await ensureTools(ctx, this.o);
-      if (step === "createRestoreJob" && source.ok && source.kind === "backup") await createIfAbsent(ctx, Kinds.RestoreJob, buildRestoreJob({ name, namespace: ns, uid: cr.metadata.uid! }, source.backupName));
+      if (step === "createRestoreJob" && source.ok && source.kind === "backup") await createIfAbsent(ctx.client, Kinds.RestoreJob, buildRestoreJob({ name, namespace: ns, uid: cr.metadata.uid! }, source.backupName));
       if (step === "createJob" && source.ok && source.kind === "pvc") {
-        await createIfAbsent(ctx, Kinds.Job, buildToolJob({
+        await createIfAbsent(ctx.client, Kinds.Job, buildToolJob({
           kind: "APIManagerRestore", cr: { name, namespace: ns, uid: cr.metadata.uid! }, claimName: source.claimName,
           readOnly: cr.spec.restoreSource.persistentVolumeClaim?.claimSource.readOnly, deadlineSeconds: this.o.jobDeadlineSeconds ?? 7200, image: this.o.image,
           extraEnv: [{ name: "THREESCALE_READY_TIMEOUT_SECONDS", value: String(this.o.readyTimeoutSeconds ?? 1200) }, ...(this.o.env ?? [])],

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { backendFromConfig } from "@dataprotection/storage";
 import type { KubeObject } from "@dataprotection/runtime";
-import { Kinds } from "../kinds.ts";
+import { Kinds } from "@dataprotection/api";
 import { decodeSecretData, fileStorageOf, s3ConfigFromSecret, secretMayBeAbsent, selectAPIManager, type APIManagerObject } from "./apimanager.ts";
 import { getOrUndefined } from "./kube.ts";
 import { ABSENT_FILE, APIMANAGER_FILE, BACKED_UP_CONFIGMAPS, BACKED_UP_SECRETS, FILESTORAGE_PVC_DIR, FILESTORAGE_S3_DIR, configMapFile, objectKeyPath, secretFile, stripObject, toBackupJson } from "./layout.ts";

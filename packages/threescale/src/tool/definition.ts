@@ -1,6 +1,6 @@
 // The threescale-apimanager BackupTool and the least-privilege RBAC its pods run with.
 import type { V1EnvVar, V1RoleBinding, V1ServiceAccount } from "@kubernetes/client-node";
-import type { BackupTool } from "@dataprotection/api";
+import { AnnotationRunAsRoot, LabelManagedBy, ManagedBy, type BackupTool } from "@dataprotection/api";
 
 export const TOOL_NAME = "threescale-apimanager";
 /** The same commands writing the plain upstream layout at the root of the backup volume (APIManagerBackup PVCs). */
@@ -44,9 +44,9 @@ export function threescaleToolFor(o: { plain?: boolean; image?: string; env?: V1
     kind: "BackupTool",
     metadata: {
       name: o.plain ? PLAIN_TOOL_NAME : TOOL_NAME,
-      labels: { "app.kubernetes.io/managed-by": "dataprotection" },
+      labels: { [LabelManagedBy]: ManagedBy },
       // Restored files keep their owners, which needs root in the helper pod.
-      annotations: { "dataprotection.kubeblocks.io/run-as-root": "true" },
+      annotations: { [AnnotationRunAsRoot]: "true" },
     },
     spec: {
       image: o.image ?? TOOL_IMAGE,
@@ -69,7 +69,7 @@ export const threescaleTool: BackupTool = threescaleToolFor();
  * `clusterRole` (what the CLI does, and nothing more; see the chart's rbac.yaml).
  */
 export function toolRbac(namespace: string, clusterRole: string = TOOL_CLUSTER_ROLE): { serviceAccount: V1ServiceAccount; roleBinding: V1RoleBinding } {
-  const labels = { "app.kubernetes.io/managed-by": "dataprotection", "app.kubernetes.io/component": TOOL_NAME };
+  const labels = { [LabelManagedBy]: ManagedBy, "app.kubernetes.io/component": TOOL_NAME };
   const meta = { name: TOOL_ACCOUNT, namespace, labels };
   return {
     serviceAccount: { apiVersion: "v1", kind: "ServiceAccount", metadata: meta },

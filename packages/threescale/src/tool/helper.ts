@@ -2,9 +2,9 @@
 // (a pod cannot mount a PVC it has just created, and the tool pod need not mount it), and
 // the routes resync run from the system-sidekiq Deployment's pod template.
 import type { V1Container, V1Job, V1Pod, V1PodTemplateSpec, V1Volume } from "@kubernetes/client-node";
+import { LabelManagedBy, LabelThreescaleHelper, ManagedBy } from "@dataprotection/api";
 import { childName } from "@dataprotection/runtime";
 
-export const HELPER_LABEL = "threescale.dataprotection/helper";
 export const SYSTEM_STORAGE_MOUNT = "/system-storage";
 const SA_PATH = "/var/run/secrets/kubernetes.io/serviceaccount";
 const isTokenVolume = (v: V1Volume): boolean => v.projected?.sources?.some((s) => s.serviceAccountToken) === true || v.name.startsWith("kube-api-access-");
@@ -34,13 +34,13 @@ export function buildHelperJob(i: HelperInput): V1Job {
     metadata: {
       name,
       namespace: pod.metadata?.namespace,
-      labels: { [HELPER_LABEL]: i.step, "app.kubernetes.io/managed-by": "dataprotection" },
+      labels: { [LabelThreescaleHelper]: i.step, [LabelManagedBy]: ManagedBy },
       ownerReferences: pod.metadata?.uid ? [{ apiVersion: "v1", kind: "Pod", name: pod.metadata.name!, uid: pod.metadata.uid }] : undefined,
     },
     spec: {
       backoffLimit: 0,
       template: {
-        metadata: { labels: { [HELPER_LABEL]: i.step } },
+        metadata: { labels: { [LabelThreescaleHelper]: i.step } },
         spec: {
           restartPolicy: "Never",
           serviceAccountName: pod.spec?.serviceAccountName,
@@ -78,11 +78,11 @@ export function buildResyncJob(template: V1PodTemplateSpec, namespace: string, r
   return {
     apiVersion: "batch/v1",
     kind: "Job",
-    metadata: { name: childName(restoreName, "resync-domains"), namespace, labels: { [HELPER_LABEL]: "resync-domains", "app.kubernetes.io/managed-by": "dataprotection" } },
+    metadata: { name: childName(restoreName, "resync-domains"), namespace, labels: { [LabelThreescaleHelper]: "resync-domains", [LabelManagedBy]: ManagedBy } },
     spec: {
       backoffLimit: 0,
       template: {
-        metadata: { labels: { [HELPER_LABEL]: "resync-domains" } },
+        metadata: { labels: { [LabelThreescaleHelper]: "resync-domains" } },
         spec: {
           ...spec,
           restartPolicy: "Never",

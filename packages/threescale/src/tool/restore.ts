@@ -6,7 +6,7 @@ import { join, relative } from "node:path";
 import type { V1Deployment } from "@kubernetes/client-node";
 import { isAlreadyExists, type KubeObject } from "@dataprotection/runtime";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Kinds } from "../kinds.ts";
+import { Kinds } from "@dataprotection/api";
 import { fileStorageOf, isDeploymentReady, systemStorageClaim, type APIManagerObject } from "./apimanager.ts";
 import { buildResyncJob, SYSTEM_STORAGE_MOUNT } from "./helper.ts";
 import { getOrUndefined } from "./kube.ts";

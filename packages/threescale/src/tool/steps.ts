@@ -2,7 +2,7 @@
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { isAlreadyExists, type KubeClient, type KubeObject } from "@dataprotection/runtime";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Kinds } from "../kinds.ts";
+import { Kinds } from "@dataprotection/api";
 import { buildHelperJob } from "./helper.ts";
 import { Reason, StepError } from "./reasons.ts";
 import type { BackupStore } from "./store.ts";

@@ -1,0 +1,44 @@
+import type { Readable } from "node:stream";
+import type { ObjectInfo, PutBody, RepoBackend, RepoConfig } from "./types.ts";
+
+/**
+ * A repo whose backend module (and its SDK) is loaded on first use: the AWS SDK costs ~0.3 s
+ * and ~30 MiB at startup, the Azure SDK about as much, which every dp-agent run on another
+ * kind of repo would otherwise pay. `kind` and `location` are known without loading it, so a
+ * bad config still fails at construction (the descriptor checks it first).
+ */
+export class LazyBackend implements RepoBackend {
+  private impl?: Promise<RepoBackend>;
+
+  constructor(
+    readonly kind: RepoConfig["kind"],
+    readonly location: string,
+    private readonly load: () => Promise<RepoBackend>,
+  ) {}
+
+  private backend(): Promise<RepoBackend> {
+    return (this.impl ??= this.load());
+  }
+
+  async put(key: string, body: PutBody): Promise<number> {
+    return (await this.backend()).put(key, body);
+  }
+  async get(key: string): Promise<Readable> {
+    return (await this.backend()).get(key);
+  }
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    return (await this.backend()).stat(key);
+  }
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    yield* (await this.backend()).list(prefix);
+  }
+  async delete(key: string): Promise<void> {
+    return (await this.backend()).delete(key);
+  }
+  async deletePrefix(prefix: string): Promise<number> {
+    return (await this.backend()).deletePrefix(prefix);
+  }
+  async probe(): Promise<void> {
+    return (await this.backend()).probe();
+  }
+}
