@@ -1,7 +1,7 @@
 // Every failure path ends Failed with a specific failureReason and a Warning Event, never hanging;
 // an operator restart while a Job runs finds that Job instead of creating a twin.
 import { expect } from "chai";
-import type { KubeConfig } from "@kubernetes/client-node";
+import { BatchV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import type { Operator } from "@dataprotection/controllers";
 import { DataProtectionGroup, type BackupTool } from "@dataprotection/api";
 import { e2eCluster, eventsFor, getCustom, startTestOperator, testNamespace, untilEvents } from "../harness.ts";
@@ -9,6 +9,7 @@ import {
   backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, installShared, jobsOf, startTargetPod, testTimeouts, tool,
 } from "./fixtures.ts";
 import { until } from "../harness.ts";
+import { waitRestore } from "../restore/seed.ts";
 
 const failTool = tool("e2e-fails", ["sh", "-c", "echo tool says boom >&2; exit 1"]);
 const slowTool = tool("e2e-slow", ["sh", "-c", 'sleep 6; mkdir -p "$BACKUP_DIR"; echo done > "$BACKUP_DIR/out.txt"']);
@@ -34,7 +35,7 @@ describe("Backup: failure paths and restarts", function () {
   before(async () => {
     const { controlPlane } = await e2eCluster();
     await installShared(controlPlane.kubeConfig, [failTool, slowTool, badSecretTool, redirectTool]);
-    op = await startTestOperator({ controllers: ["backup", "backuptool"], timeouts: testTimeouts });
+    op = await startTestOperator({ controllers: ["backup", "backuptool", "restorejob"], timeouts: testTimeouts });
   });
   after(async () => op?.stop());
 
@@ -75,6 +76,33 @@ describe("Backup: failure paths and restarts", function () {
       }, 60_000);
       expect(t.status!.conditions!.find((c) => c.type === "Valid")).to.deep.include({ status: "False", reason: "InvalidEnv" });
       expect(t.status!.conditions!.find((c) => c.type === "Valid")!.message).to.contain("BACKUP_DIR");
+    } finally {
+      await ns.cleanup();
+    }
+  });
+
+  it("refuses a path-prefix annotation that climbs out (PathInvalid) and a RestoreJob that mounts the node's file system (hostPath), before any Job", async () => {
+    const kc = (await e2eCluster()).controlPlane.kubeConfig;
+    const api = kc.makeApiClient(CustomObjectsApi);
+    const ns = await testNamespace(kc, "bk-paths");
+    try {
+      await createPVC(kc, ns.name, "data");
+      await startTargetPod(kc, ns.name);
+      await api.createNamespacedCustomObject({ group: DataProtectionGroup, version: "v1alpha1", namespace: ns.name, plural: "backuppolicies", body: {
+        apiVersion: `${DataProtectionGroup}/v1alpha1`, kind: "BackupPolicy", metadata: { name: "climb", annotations: { "dataprotection.kubeblocks.io/path-prefix": "../other-ns" } }, spec: datafilePolicy("volume"),
+      } });
+      await createBackup(kc, ns.name, "b", "climb");
+      expect(await expectFailed(kc, ns.name, "b", "PathInvalid")).to.contain("is not a relative path of names");
+      expect(await jobsOf(kc, ns.name, "b")).to.deep.equal([]);
+
+      await api.createNamespacedCustomObject({ group: DataProtectionGroup, version: "v1alpha1", namespace: ns.name, plural: "restorejobs", body: {
+        apiVersion: `${DataProtectionGroup}/v1alpha1`, kind: "RestoreJob", metadata: { name: "host" },
+        spec: { backupJobName: "b", target: { labelsSelector: { matchLabels: { app: "db" } } }, targetVolumes: [{ name: "node-root", hostPath: { path: "/" } }], targetVolumeMounts: [{ name: "node-root", mountPath: "/data" }] },
+      } });
+      const rj = await waitRestore(kc, ns.name, "host", "Failed");
+      expect(rj.status!.failureReason).to.match(/^InvalidRestoreJob: RestoreJob ".*\/host" .spec.targetVolumes "node-root" is a hostPath volume/);
+      const jobs = await kc.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: ns.name });
+      expect(jobs.items.map((j) => j.metadata?.name), "no Job for the refused RestoreJob").to.deep.equal([]);
     } finally {
       await ns.cleanup();
     }
@@ -135,7 +163,7 @@ describe("Backup: failure paths and restarts", function () {
       expect(await jobsOf(kc, ns.name, "b")).to.have.length(1);
       await op!.stop();
       op = undefined;
-      op = await startTestOperator({ controllers: ["backup", "backuptool"], timeouts: testTimeouts });
+      op = await startTestOperator({ controllers: ["backup", "backuptool", "restorejob"], timeouts: testTimeouts });
       const b = await backupInPhase(kc, ns.name, "b", ["Completed"], 90_000);
       expect(b.status!.totalSize).to.equal("5");
       expect(await jobsOf(kc, ns.name, "b")).to.have.length(1);

@@ -2,6 +2,7 @@
 // post scripts after it; their JSON lands at `path`; with no script the tool's backup.info is
 // read; a failing script only raises a Warning Event and the Backup still completes.
 import { expect } from "chai";
+import { BatchV1Api, type V1Job } from "@kubernetes/client-node";
 import type { BackupPolicy } from "@dataprotection/api";
 import type { Operator } from "@dataprotection/controllers";
 import { e2eCluster, eventsFor, startTestOperator, testNamespace, until } from "../harness.ts";
@@ -46,6 +47,15 @@ describe("Backup: backupStatusUpdates as Jobs next to the target", function () {
       expect(m.userContext).to.deep.equal({ pre: "before", post: "after", tool: "wrote-backup-info" });
       expect(m.backupLog).to.deep.equal({ startTime: "2024-01-01T00:00:00Z", stopTime: "2024-01-01T01:00:00Z" });
       expect(m.backupTool!.files!.map((f) => f.name)).to.deep.equal(["backup.info"]);
+
+      // Namespace users write these scripts: they run as the target's user, never with the root
+      // the run-as-root tool asked for (the tool Job has it).
+      const jobs = (await kc.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: ns.name, labelSelector: "dataprotection.kubeblocks.io/backup-name=u1" })).items;
+      const roleOf = (j: V1Job) => j.metadata?.labels?.["dataprotection.kubeblocks.io/job-role"] ?? "";
+      const statusJobs = jobs.filter((j) => roleOf(j).startsWith("status-"));
+      expect(statusJobs).to.have.length(5);
+      for (const j of statusJobs) expect(j.spec!.template.spec!.securityContext, j.metadata!.name).to.deep.include({ runAsNonRoot: true }).and.not.deep.include({ runAsUser: 0 });
+      expect(jobs.find((j) => roleOf(j) === "tool")!.spec!.template.spec!.securityContext).to.deep.include({ runAsUser: 0 });
 
       // Events are written asynchronously: wait for all five.
       const events = await until("five status update Events", async () => {
