@@ -4,7 +4,7 @@
 // scaled down or written; once the bytes are put back, the same backup restores byte-identical.
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,7 +26,7 @@ function forgedObject(name: string, text: string): Buffer {
       input: text,
       env: { ...process.env, DP_REPO_KIND: "filesystem", DP_REPO_PATH: repo, DP_BACKUP_PATH: "x/forged", DP_TERMINATION_MESSAGE_PATH: join(repo, "term"), DP_COMPRESSION_THREADS: "1" },
     });
-    return execFileSync("cat", [join(repo, "x/forged", name)]);
+    return readFileSync(join(repo, "x/forged", name));
   } finally {
     rmSync(repo, { recursive: true, force: true });
   }

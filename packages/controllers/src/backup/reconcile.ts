@@ -10,7 +10,7 @@ import {
   type Kind, type KubeClient, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult,
 } from "@dataprotection/runtime";
 import { repoAccessFor, type SecretCopy } from "../backuprepo/access.ts";
-import { applySecretCopy, ensureRepoAccess, namespaceLabels, readObject, RepoAccessError } from "../backuprepo/ensure.ts";
+import { copyRepoSecret, ensureRepoAccess, namespaceLabels, readObject, RepoAccessError } from "../backuprepo/ensure.ts";
 import { decodeSecretData } from "../storageprovider/parameters.ts";
 import { Kinds } from "../kinds.ts";
 import { repoHasNamespaceSelector } from "../backuprepo/tenancy.ts";
@@ -386,8 +386,10 @@ async function copySecret(client: KubeClient, c: SecretCopy, ns: string): Promis
     if (isNotFound(e)) throw new ActionFailed(Reason.SecretNotFound, `Secret "${c.from.namespace}/${c.from.name}" of BackupRepo "${c.repo}" not found: create it or fix the repo`);
     throw e;
   }
-  const source = decodeSecretData(src);
-  const missing = (c.keys ?? []).find((k) => source[k] === undefined);
-  if (missing) throw new ActionFailed(Reason.SecretNotFound, `Secret "${c.from.namespace}/${c.from.name}" has no key "${missing}" (named by BackupRepo "${c.repo}"): add the key`);
-  await applySecretCopy(client, c, source, ns);
+  try {
+    await copyRepoSecret(client, c, decodeSecretData(src), ns);
+  } catch (e) {
+    if (e instanceof RepoAccessError) throw new ActionFailed(repoReason(e.reason), e.message);
+    throw e;
+  }
 }

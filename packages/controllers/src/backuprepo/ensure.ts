@@ -77,14 +77,7 @@ export async function ensureRepoAccess(client: KubeClient, cache: Cache | undefi
 
   for (const copy of access.secretCopies) {
     const source = await readSource(copy.from.namespace, copy.from.name, copy.purpose === "encryption" ? "encryption key" : "credential");
-    if (copy.keys) for (const k of copy.keys) {
-      if (source[k] === undefined) throw new RepoAccessError(Reason.SecretKeyMissing, `Secret "${copy.from.namespace}/${copy.from.name}" has no key "${k}" (named by BackupRepo "${repoName}"): add the key`);
-    }
-    const missing = copy.purpose === "credential" && copy.backend ? missingRepoSecrets(copy.backend, pickRepoSecrets(copy.backend, source)) : [];
-    if (missing.length) {
-      throw new RepoAccessError(Reason.SecretKeyMissing, `Secret "${copy.from.namespace}/${copy.from.name}" (credential of BackupRepo "${repoName}") has no key ${missing.join(", no key ")}, which the ${copy.backend} backend needs: add it`);
-    }
-    await applySecretCopy(client, copy, source, namespace);
+    await copyRepoSecret(client, copy, source, namespace);
   }
 
   if (access.accessMethod === AccessMethod.Mount && access.pvcName) {
@@ -93,6 +86,22 @@ export async function ensureRepoAccess(client: KubeClient, cache: Cache | undefi
     if (!existing) await createIfAbsent(client, Kinds.PersistentVolumeClaim, (await desiredRepoPVC(client, cache, repo, provider, namespace, operatorNamespace, access.pvcName, readSource)) as KubeObject);
   }
   return access;
+}
+
+/**
+ * Checks that `source` (the copy's source Secret, decoded) holds every key the copy needs
+ * (RepoAccessError SecretKeyMissing otherwise), then applies the copy in `namespace`.
+ */
+export async function copyRepoSecret(client: KubeClient, copy: SecretCopy, source: Record<string, string>, namespace: string): Promise<void> {
+  const from = `Secret "${copy.from.namespace}/${copy.from.name}"`;
+  for (const k of copy.keys ?? []) {
+    if (source[k] === undefined) throw new RepoAccessError(Reason.SecretKeyMissing, `${from} has no key "${k}" (named by BackupRepo "${copy.repo}"): add the key`);
+  }
+  const missing = copy.purpose === "credential" && copy.backend ? missingRepoSecrets(copy.backend, pickRepoSecrets(copy.backend, source)) : [];
+  if (missing.length) {
+    throw new RepoAccessError(Reason.SecretKeyMissing, `${from} (credential of BackupRepo "${copy.repo}") has no key ${missing.join(", no key ")}, which the ${copy.backend} backend needs: add it`);
+  }
+  await applySecretCopy(client, copy, source, namespace);
 }
 
 /**
