@@ -49,18 +49,22 @@ const obj: W = { apiVersion: "example.com/v1", kind: "Widget", metadata: { name:
 describe("applyDecision", () => {
   it("creates, then writes the status with the observed resourceVersion, then deletes, then records Events, then changes the finalizer", async () => {
     const { calls, ctx } = recorder({ exists: ["made-before"] });
-    const r = await applyDecision<W>(ctx, Widget, obj, {
+    const r = await applyDecision<W, string>(ctx, Widget, obj, {
+      prepare: ["copy-secret"],
       creates: [{ kind: Job, object: { metadata: { name: "j", namespace: "ns" } } }, { kind: Job, object: { metadata: { name: "made-before", namespace: "ns" } } }],
       status: { phase: "Running" },
+      patches: [{ kind: Job, name: "j", namespace: "ns", patch: { spec: { suspend: false } } }],
       deletes: [{ kind: Job, name: "old", namespace: "ns" }, { kind: Job, name: "gone", namespace: "ns" }],
       events: [{ type: "Normal", reason: "Started", message: "m" }],
       finalizer: { remove: "example.com/f" },
       requeueAfterMs: 5000,
-    });
+    }, { prepare: async (p) => void calls.push(`prepare ${p}`) });
     expect(calls).to.deep.equal([
+      "prepare copy-secret",
       "create Job/j",
       "create Job/made-before",
       "replace Widget/w/status rv=7",
+      `patch Job/j {"spec":{"suspend":false}}`,
       "delete Job/old",
       "delete Job/gone",
       "event Normal/Started",
@@ -81,6 +85,21 @@ describe("applyDecision", () => {
     // Exactly one status attempt, never a re-read and re-apply onto the newer object.
     expect(calls).to.deep.equal(["create Job/j", "replace Widget/w/status rv=7"]);
     expect(r).to.deep.equal({ requeue: true });
+  });
+
+  it("applies nothing after a prerequisite that cannot be met", async () => {
+    const { calls, ctx } = recorder();
+    const d = { prepare: ["ok", "bad"], creates: [{ kind: Job, object: { metadata: { name: "j", namespace: "ns" } } }], status: { phase: "Running" } };
+    const prepare = async (p: string) => {
+      calls.push(`prepare ${p}`);
+      if (p === "bad") throw new Error("Secret not found");
+    };
+    let err: unknown;
+    await applyDecision<W, string>(ctx, Widget, obj, d, { prepare }).catch((e: unknown) => (err = e));
+    expect((err as Error).message).to.equal("Secret not found");
+    expect(calls).to.deep.equal(["prepare ok", "prepare bad"]);
+    await applyDecision<W, string>(ctx, Widget, obj, d).catch((e: unknown) => (err = e));
+    expect((err as Error).message).to.match(/has prerequisites and no prepare function/);
   });
 
   it("writes nothing for a status equal to the observed one", async () => {

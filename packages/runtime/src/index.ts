@@ -15,7 +15,7 @@ export { updateStatus, withConflictRetry, type UpdateStatusOptions } from "./sta
 export { addFinalizer, removeFinalizer, hasFinalizer } from "./finalizers.ts";
 export { setCondition, findCondition, isConditionTrue, removeCondition, rfc3339, type StatusCondition } from "./conditions.ts";
 export { createIfAbsent } from "./create.ts";
-export { applyDecision, type ApplyContext, type Decision, type DecidedEvent } from "./apply.ts";
+export { applyDecision, type ApplyContext, type ApplyOptions, type Decision, type DecidedEvent } from "./apply.ts";
 export { ownerReference, setControllerReference, controllerOf, isOwnedBy } from "./owner.ts";
 export { childName, isDnsLabel, MaxNameLength } from "./names.ts";
 export { EventRecorder, apiEventSink, type EventSink, type EventType, type CoreEvent } from "./events.ts";
