@@ -1,6 +1,9 @@
 import { expect } from "chai";
 import type { V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
-import { classOf, claimWait } from "./claim-wait.ts";
+import { classOf, claimBound, claimWait } from "./claim-wait.ts";
+import { pvcAccess } from "./destination.ts";
+import { Reason } from "./reasons.ts";
+import { backup, writes } from "./testdata.ts";
 
 const NOW = new Date("2024-05-01T10:00:00Z");
 const pvc = (o: { phase?: string; cls?: string; volumeName?: string; created?: string } = {}): V1PersistentVolumeClaim => ({
@@ -34,5 +37,35 @@ describe("claimWait", () => {
     expect(classOf(pvc({ cls: "fast" }), classes)?.metadata?.name).to.equal("fast");
     expect(classOf(pvc(), classes)?.metadata?.name).to.equal("local");
     expect(classOf(pvc({ cls: "" }), classes)).to.equal(undefined);
+  });
+});
+
+describe("claimBound", () => {
+  const claim = { name: "dp-backup-repo", create: true, capacity: "1Gi", accessModes: ["ReadWriteOnce"], labels: {} };
+  const dest = { access: pvcAccess("dp-backup-repo"), claim };
+  const b = backup({}, { phase: "New" });
+
+  it("has nothing to wait for without a backup PVC, or once it is ready", () => {
+    expect(claimBound(b, undefined, undefined, undefined, NOW, 60_000)).to.equal(undefined);
+    expect(claimBound(b, dest, pvc({ phase: "Bound" }), undefined, NOW, 60_000)).to.equal(undefined);
+  });
+
+  it("creates a missing policy claim first, as a prerequisite, and decides on it from the next pass", () => {
+    const d = claimBound(b, dest, undefined, undefined, NOW, 60_000)!;
+    expect(d.prepare).to.deep.equal([{ kind: "ensureClaim", claim }]);
+    expect(writes(d)).to.deep.equal(["ensureClaim"]);
+    expect(d.status).to.equal(undefined);
+    expect(d.requeueAfterMs).to.be.greaterThan(0);
+  });
+
+  it("waits, New with PVCPending, for a missing repo PVC or a claim still binding; then fails with PVCNotBound", () => {
+    const missing = claimBound(b, { repoName: "r", access: pvcAccess("dp-backup-repo") }, undefined, undefined, NOW, 60_000)!;
+    expect(missing.status).to.include({ phase: "New" });
+    expect(missing.events).to.deep.equal([{ type: "Normal", reason: Reason.PVCPending, message: 'creating PersistentVolumeClaim "ns/dp-backup-repo" for the backup data' }]);
+    const pending = claimBound(b, dest, pvc({ phase: "Pending" }), sc("fast", "Immediate"), NOW, 60_000)!;
+    expect([pending.status?.phase, pending.events![0].reason, pending.requeueAfterMs]).to.deep.equal(["New", Reason.PVCPending, 1_000]);
+    const stuck = claimBound(b, dest, pvc({ phase: "Pending", created: "2024-05-01T09:58:00Z" }), sc("fast", "Immediate"), NOW, 60_000)!;
+    expect(stuck.status?.phase).to.equal("Failed");
+    expect(stuck.status?.failureReason).to.match(new RegExp(`^${Reason.PVCNotBound}: PersistentVolumeClaim "ns/dp-backup-repo" for the backup data is still Pending after 120s`));
   });
 });

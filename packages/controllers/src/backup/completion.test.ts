@@ -88,7 +88,7 @@ describe("decideDatafile with plain files", () => {
     const d = decideDatafile({ backup: running, job: job("b1-backup-1", "Complete"), pods: [finished(plainReport('{"totalSize":"3K"}'), agentReport("plain-files.dpar"))], onFailAttempted: 0, podStartMs: 1 }, NOW);
     expect(d.status).to.include({ phase: "Completed", totalSize: "3K" });
     expect(d.status!.manifests!.backupTool).to.include({ dataFormat: "SealedPlainFiles", filePath: "/ns/b1", encrypted: true, uploadTotalSize: "2Ki" });
-    expect(d.events[0]!.message).to.contain("(SealedPlainFiles)");
+    expect(d.events![0]!.message).to.contain("(SealedPlainFiles)");
   });
   it("fails with DataNotStored when the seal reported nothing", () => {
     const d = decideDatafile({ backup: running, job: job("b1-backup-1", "Complete"), pods: [finished(plainReport(), "")], onFailAttempted: 0, podStartMs: 1 }, NOW);

@@ -1,12 +1,13 @@
 // Table-driven tests of the pure Backup decisions: validation, the datafile state machine, deletion.
 import { expect } from "chai";
-import { AccessMethod, AnnotationBackupDestination, AnnotationIsDefaultRepo, AnnotationPathPrefix, BackupDestinationPVC, LabelBackupRepoName, type Backup, type BackupRepo } from "@dataprotection/api";
+import { AccessMethod, AnnotationBackupDestination, AnnotationIsDefaultRepo, AnnotationPathPrefix, BackupDestinationPVC, Finalizer, LabelBackupRepoName, type Backup, type BackupRepo } from "@dataprotection/api";
 import { repoAccessFor } from "../backuprepo/access.ts";
+import { Kinds } from "../kinds.ts";
 import { decideDatafile, startDatafile } from "./decide.ts";
-import { decideDeletion } from "./delete.ts";
+import { decideDeletion, namespaceTerminating } from "./delete.ts";
 import { pvcAccess } from "./destination.ts";
 import { Reason } from "./reasons.ts";
-import { backup, job, NOW, pod, policy, repo, tool, toolPod } from "./testdata.ts";
+import { backup, createdJobs, job, NOW, pod, policy, repo, tool, toolPod, writes } from "./testdata.ts";
 import { validateNewBackup, type NewObservation } from "./validate.ts";
 
 const base = (): NewObservation => ({
@@ -94,10 +95,9 @@ describe("startDatafile", () => {
     const d = startDatafile(backup(), v.plan, NOW, "agent");
     expect(d.status!.manifests!.target).to.equal(undefined);
     expect(d.status!.sourceCluster).to.equal(undefined);
-    const a = d.actions.find((x) => x.kind === "createJob");
-    const env = a?.kind === "createJob" ? a.job.spec!.template.spec!.containers[0].env!.map((e) => e.name) : [];
+    const env = createdJobs(d)[0].spec!.template.spec!.containers[0].env!.map((e) => e.name);
     expect(env).to.include("BACKUP_DIR").and.not.include("DB_HOST");
-    expect(d.events[0].message).to.contain("without a target pod");
+    expect(d.events![0].message).to.contain("without a target pod");
   });
 
   it("creates attempt 1's Job and goes InProgress with the resolved status fields", () => {
@@ -105,10 +105,12 @@ describe("startDatafile", () => {
     if (v.kind !== "ok") throw new Error("expected ok");
     v.plan.destination = { repoName: "repo", access: pvcAccess("dp-backup-repo") };
     const d = startDatafile(backup(), v.plan, NOW, "agent");
-    expect(d.actions.map((a) => a.kind)).to.deep.equal(["createJob"]);
+    expect(writes(d)).to.deep.equal(["create Job"]);
+    // Owned by the Backup and labelled with its name from the decision on (the shell adds nothing).
+    expect(createdJobs(d)[0].metadata).to.deep.include({ name: "b1-backup-1", ownerReferences: [{ apiVersion: "dataprotection.kubeblocks.io/v1alpha1", kind: "Backup", name: "b1", uid: "uid-b1", controller: true, blockOwnerDeletion: true }] });
     expect(d.status).to.include({ phase: "InProgress", startTimestamp: "2024-05-01T10:00:00Z", expiration: "2024-05-08T10:00:00Z", backupToolName: "volume", backupRepoName: "repo", persistentVolumeClaimName: "dp-backup-repo", attempts: 0 });
     expect(d.status!.manifests!.backupTool).to.deep.include({ filePath: "/ns/b1", volumeName: "dp-backup-repo" });
-    expect(d.events[0].reason).to.equal(Reason.BackupStarted);
+    expect(d.events![0].reason).to.equal(Reason.BackupStarted);
   });
 });
 
@@ -132,27 +134,27 @@ describe("decideDatafile", () => {
   const rows: Array<{ name: string; o: Partial<Parameters<typeof decideDatafile>[0]>; phase?: string; reason?: string; actions?: string[]; attempts?: number }> = [
     { name: "fails when the Job disappeared", o: {}, phase: "Failed", reason: Reason.JobNotFound },
     { name: "fails when the Job failed and no attempts are left", o: { job: job("b1-backup-1", "Failed"), pods: [toolPod("boom", 1)] }, phase: "Failed", reason: Reason.JobFailed, attempts: 1 },
-    { name: "starts the next attempt while onFailAttempted allows", o: { job: job("b1-backup-1", "Failed"), onFailAttempted: 2 }, actions: ["createJob"], attempts: 1 },
+    { name: "starts the next attempt while onFailAttempted allows", o: { job: job("b1-backup-1", "Failed"), onFailAttempted: 2 }, actions: ["create Job"], attempts: 1 },
     { name: "waits for a running Job", o: { job: job("b1-backup-1") , pods: [{ metadata: { name: "p" }, status: { phase: "Running" } }] } },
     { name: "waits, bounded, for a pod that cannot start yet", o: { job: job("b1-backup-1", undefined, "2024-05-01T09:59:50Z"), pods: [{ metadata: { name: "p" }, status: { phase: "Pending", containerStatuses: [{ name: "backup", image: "", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason: "CreateContainerConfigError", message: "secret x not found" } } }] } }] } },
-    { name: "fails a pod that cannot start after podStartMs and deletes its Job", o: { job: job("b1-backup-1", undefined, "2024-05-01T09:50:00Z"), pods: [{ metadata: { name: "p" }, status: { phase: "Pending", containerStatuses: [{ name: "backup", image: "", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason: "CreateContainerConfigError", message: "secret x not found" } } }] } }] }, phase: "Failed", reason: Reason.PodCannotStart, actions: ["delete"] },
+    { name: "fails a pod that cannot start after podStartMs and deletes its Job", o: { job: job("b1-backup-1", undefined, "2024-05-01T09:50:00Z"), pods: [{ metadata: { name: "p" }, status: { phase: "Pending", containerStatuses: [{ name: "backup", image: "", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason: "CreateContainerConfigError", message: "secret x not found" } } }] } }] }, phase: "Failed", reason: Reason.PodCannotStart, actions: ["delete Job"] },
   ];
   for (const r of rows) {
     it(r.name, () => {
       const d = decideDatafile({ ...obs, ...r.o }, NOW);
-      expect(d.status?.phase).to.equal(r.phase);
+      // No phase in a row: the phase stays InProgress (no status written, or the whole status with it).
+      expect(d.status?.phase ?? "InProgress").to.equal(r.phase ?? "InProgress");
       if (r.reason) expect(d.status?.failureReason).to.match(new RegExp(`^${r.reason}: `));
-      expect(d.actions.map((a) => a.kind)).to.deep.equal(r.actions ?? []);
+      expect(writes(d)).to.deep.equal(r.actions ?? []);
       if (r.attempts !== undefined) expect(d.status?.attempts).to.equal(r.attempts);
     });
   }
 
   it("names the next attempt's Job deterministically and drops the old Job's generated labels", () => {
     const d = decideDatafile({ ...obs, job: job("b1-backup-1", "Failed"), onFailAttempted: 1 }, NOW);
-    const a = d.actions[0];
-    if (a.kind !== "createJob") throw new Error("expected createJob");
-    expect(a.job.metadata?.name).to.equal("b1-backup-2");
-    expect(a.job.spec?.template.metadata?.labels).to.not.have.property("controller-uid");
+    const [next] = createdJobs(d);
+    expect(next.metadata?.name).to.equal("b1-backup-2");
+    expect(next.spec?.template.metadata?.labels).to.not.have.property("controller-uid");
   });
 });
 
@@ -161,37 +163,47 @@ describe("decideDeletion", () => {
   const obs = { backup: done, children: [], deletePods: [], activeJobs: [], hasStatefulSet: false, snapshots: [], agentImage: "agent", repoInUse: false };
   const onRepo = { ...done, status: { ...done.status, persistentVolumeClaimName: undefined, backupRepoName: "r" } } as Backup;
   const s3Repo: BackupRepo = { apiVersion: "dataprotection.kubeblocks.io/v1alpha1", kind: "BackupRepo", metadata: { name: "r" }, spec: { storageProviderRef: "s3", accessMethod: AccessMethod.Tool, pvReclaimPolicy: "Retain", credential: { name: "cred", namespace: "dp" }, encryption: { algorithm: "AES-256-GCM", keySecretRef: { name: "key", namespace: "dp", key: "k" } } } };
-  const copies = ["dp-repo-r-credential", "dp-repo-r-encryption"].map((name) => ({ kind: "delete", child: "Secret", name }));
+  const copies = ["dp-repo-r-credential", "dp-repo-r-encryption"].map((name) => ({ kind: Kinds.Secret, name, namespace: "ns" }));
 
   it("removes the repo's Secret copies from the namespace with the last Backup that uses the repo", () => {
     const d = decideDeletion({ ...obs, backup: onRepo, repoAccess: repoAccessFor(s3Repo), deleteJob: job("b1-delete", "Complete") }, NOW);
-    expect(d.finalizer).to.equal("remove");
-    expect(d.actions).to.deep.equal(copies);
+    expect(d.finalizer).to.deep.equal({ remove: Finalizer });
+    expect(d.deletes).to.deep.equal(copies);
   });
 
   it("keeps them while another Backup there uses (or may use) the repo, and while the data is still being removed", () => {
-    expect(decideDeletion({ ...obs, backup: onRepo, repoAccess: repoAccessFor(s3Repo), deleteJob: job("b1-delete", "Complete"), repoInUse: true }, NOW).actions).to.deep.equal([]);
+    expect(writes(decideDeletion({ ...obs, backup: onRepo, repoAccess: repoAccessFor(s3Repo), deleteJob: job("b1-delete", "Complete"), repoInUse: true }, NOW))).to.deep.equal([]);
     const running = decideDeletion({ ...obs, backup: onRepo, repoAccess: repoAccessFor(s3Repo) }, NOW);
     expect(running.finalizer).to.equal(undefined);
     // The copies are (re)made before the delete Job that mounts them.
-    expect(running.actions.map((a) => a.kind)).to.deep.equal(["copySecrets", "createJob"]);
+    expect(writes(running)).to.deep.equal(["copySecrets", "create Job"]);
   });
 
-  const rows: Array<{ name: string; o: Partial<Parameters<typeof decideDeletion>[0]>; finalizer?: string; actions?: string[]; event?: string }> = [
+  const rows: Array<{ name: string; o: Partial<Parameters<typeof decideDeletion>[0]>; finalizer?: { remove: string }; actions?: string[]; event?: string }> = [
     { name: "refuses while an incremental child exists", o: { children: [backup({ parentBackupName: "b1" })] }, event: Reason.DeletionBlocked },
-    { name: "starts the delete Job", o: {}, actions: ["createJob"], event: Reason.DeletingData },
-    { name: "removes the finalizer once the data is gone", o: { deleteJob: job("b1-delete", "Complete") }, finalizer: "remove", event: Reason.DataDeleted },
-    { name: "retries a failed delete Job with an Event", o: { deleteJob: job("b1-delete", "Failed") }, actions: ["delete"], event: Reason.DataDeleteFailed },
-    { name: "keeps a protected backup's data", o: { backup: { ...done, metadata: { ...done.metadata, labels: { "dataprotection.kubeblocks.io/backup-protection": "retain" } } } }, finalizer: "remove", event: Reason.DataRetained },
-    { name: "has nothing to delete for a backup that never started", o: { backup: backup() }, finalizer: "remove" },
-    { name: "never runs rm -rf on a recorded path that climbs out of the repo", o: { backup: { ...done, status: { ...done.status, manifests: { backupTool: { filePath: "/ns/../.." } } } } }, finalizer: "remove", actions: [], event: Reason.DataDeleteFailed },
+    { name: "starts the delete Job", o: {}, actions: ["create Job"], event: Reason.DeletingData },
+    { name: "removes the finalizer once the data is gone", o: { deleteJob: job("b1-delete", "Complete") }, finalizer: { remove: Finalizer }, event: Reason.DataDeleted },
+    { name: "retries a failed delete Job with an Event", o: { deleteJob: job("b1-delete", "Failed") }, actions: ["delete Job"], event: Reason.DataDeleteFailed },
+    { name: "keeps a protected backup's data", o: { backup: { ...done, metadata: { ...done.metadata, labels: { "dataprotection.kubeblocks.io/backup-protection": "retain" } } } }, finalizer: { remove: Finalizer }, event: Reason.DataRetained },
+    { name: "has nothing to delete for a backup that never started", o: { backup: backup() }, finalizer: { remove: Finalizer } },
+    { name: "never runs rm -rf on a recorded path that climbs out of the repo", o: { backup: { ...done, status: { ...done.status, manifests: { backupTool: { filePath: "/ns/../.." } } } } }, finalizer: { remove: Finalizer }, actions: [], event: Reason.DataDeleteFailed },
   ];
   for (const r of rows) {
     it(r.name, () => {
       const d = decideDeletion({ ...obs, ...r.o }, NOW);
-      expect(d.finalizer).to.equal(r.finalizer);
-      expect(d.actions.map((a) => a.kind)).to.deep.equal(r.actions ?? []);
-      if (r.event) expect(d.events.map((e) => e.reason)).to.include(r.event);
+      expect(d.finalizer).to.deep.equal(r.finalizer);
+      expect(writes(d)).to.deep.equal(r.actions ?? []);
+      if (r.event) expect((d.events ?? []).map((e) => e.reason)).to.include(r.event);
     });
   }
+});
+
+describe("namespaceTerminating", () => {
+  it("lets a Backup whose namespace is being deleted go, keeping its data, with a Warning", () => {
+    const d = namespaceTerminating(backup());
+    expect(d).to.deep.equal({
+      events: [{ type: "Warning", reason: Reason.DataDeleteFailed, message: "namespace ns is being deleted: the backup's data cannot be removed by a Job and stays in the repo" }],
+      finalizer: { remove: Finalizer },
+    });
+  });
 });

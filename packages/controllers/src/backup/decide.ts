@@ -1,10 +1,11 @@
-// Pure state machine of datafile Backups (and the New-phase dispatch for every type):
-// observation + now -> actions + status. No I/O, no clock: everything comes in as arguments.
+// Pure state machine of datafile Backups (and the New-phase outcomes every type shares):
+// observation + now -> Decision. No I/O, no clock: everything comes in as arguments.
 import type { V1Container, V1Job, V1Pod } from "@kubernetes/client-node";
 import { BackupDataFormat, BackupPhase, type Backup, type BackupStatus } from "@dataprotection/api";
 import { childName, rfc3339, setCondition } from "@dataprotection/runtime";
 import { parseTTL } from "../backuppolicy/ttl.ts";
-import { nothing, type Decision } from "./decision.ts";
+import { Kinds } from "../kinds.ts";
+import { deletions, owned, withStatus, type BackupDecision, type BackupPrereq } from "./decision.ts";
 import { backupDirOf, integrityEnv, toolEnv } from "./env.ts";
 import { buildBackupJob, toolJobName } from "./job.ts";
 import { Condition, Reason, failureReason } from "./reasons.ts";
@@ -16,20 +17,19 @@ import { buildStatusUpdateJob, followStatusUpdates, statusUpdatesOf, type Observ
 import type { BackupPlan, Validation } from "./validate.ts";
 
 /** status for a Backup that failed for `reason`, with the Warning Event that says so. */
-export function failed(backup: Backup, reason: Reason, message: string, now: Date): Decision {
+export function failed(backup: Backup, reason: Reason, message: string, now: Date): BackupDecision {
   return {
-    actions: [],
-    status: {
+    status: withStatus(backup, {
       phase: BackupPhase.Failed,
       failureReason: failureReason(reason, message),
       completionTimestamp: rfc3339(now),
       conditions: setCondition(backup.status?.conditions, { type: Condition.Validated, status: backup.status?.phase === BackupPhase.InProgress ? "True" : "False", reason, message }, now),
-    },
+    }),
     events: [{ type: "Warning", reason, message: `Backup failed: ${message}` }],
   };
 }
 
-/** The status every type writes when it starts. */
+/** The status keys every type sets when it starts (withStatus makes them the whole status). */
 export function startedStatus(b: Backup, plan: BackupPlan, now: Date, phase: BackupStatus["phase"]): Partial<BackupStatus> {
   const ttl = plan.policy.spec.retention?.ttl;
   const parsed = ttl ? parseTTL(ttl) : undefined;
@@ -56,7 +56,7 @@ export function startedStatus(b: Backup, plan: BackupPlan, now: Date, phase: Bac
 }
 
 /** New datafile Backup, validated: set up the repo access, start attempt 0, go InProgress. */
-export function startDatafile(b: Backup, plan: BackupPlan, now: Date, agentImage: string): Decision {
+export function startDatafile(b: Backup, plan: BackupPlan, now: Date, agentImage: string): BackupDecision {
   const d = plan.destination!;
   const tool = plan.tool!;
   const parent = plan.parent;
@@ -84,26 +84,25 @@ export function startDatafile(b: Backup, plan: BackupPlan, now: Date, agentImage
     ? [unsealContainer("unseal-parent", agentImage, backupDirOf(parentPath), parentPath.replace(/^\/+/, ""), access, integrityEnv(parent))]
     : [];
   const job = buildBackupJob({ backup: b, tool, target: plan.target, access, env, command, before, ...(sealed ? { sealImage: agentImage } : {}) }, 0);
-  const actions: Decision["actions"] = [];
-  if (d.claim) actions.push({ kind: "ensureClaim", claim: d.claim });
-  if (d.access.secretCopies.length) actions.push({ kind: "copySecrets", copies: d.access.secretCopies });
+  const prepare: BackupPrereq[] = [];
+  if (d.claim) prepare.push({ kind: "ensureClaim", claim: d.claim });
+  if (d.access.secretCopies.length) prepare.push({ kind: "copySecrets", copies: d.access.secretCopies });
   // Pre-stage status updates run first: the tool Job is created suspended and resumed after them.
   const pre = plan.section.name === "snapshot" ? [] : statusUpdatesOf(plan.section.policy, "pre");
   if (pre.length) job.spec!.suspend = true;
-  actions.push({ kind: "createJob", job });
-  pre.forEach((u, i) => actions.push({ kind: "createJob", job: buildStatusUpdateJob(b, u, "pre", i, job, plan.target) }));
   return {
-    actions,
-    status: startedStatus(b, plan, now, BackupPhase.InProgress),
+    prepare,
+    creates: [owned(b, Kinds.Job, job), ...pre.map((u, i) => owned(b, Kinds.Job, buildStatusUpdateJob(b, u, "pre", i, job, plan.target)))],
+    status: withStatus(b, startedStatus(b, plan, now, BackupPhase.InProgress)),
     events: [{ type: "Normal", reason: Reason.BackupStarted, message: `started ${parent ? "incremental " : ""}backup with BackupTool "${tool.metadata?.name}" ${plan.target ? `on pod ${plan.target.pod.metadata?.name}` : "without a target pod (targetless tool)"}: Job ${job.metadata?.name}` }],
   };
 }
 
 /** Validation outcome for a New Backup that is not ready to start. */
-export function notStarted(b: Backup, v: Exclude<Validation, { kind: "ok" }>, now: Date): Decision {
+export function notStarted(b: Backup, v: Exclude<Validation, { kind: "ok" }>, now: Date): BackupDecision {
   if (v.kind === "fail") return failed(b, v.reason, v.message, now);
-  const status = { phase: BackupPhase.New, conditions: setCondition(b.status?.conditions, { type: Condition.Validated, status: "False", reason: v.reason, message: v.message }, now) };
-  return { actions: [], status, events: [{ type: "Normal", reason: v.reason, message: v.message }], requeueAfterMs: v.retryAfterMs };
+  const status = withStatus(b, { phase: BackupPhase.New, conditions: setCondition(b.status?.conditions, { type: Condition.Validated, status: "False", reason: v.reason, message: v.message }, now) });
+  return { status, events: [{ type: "Normal", reason: v.reason, message: v.message }], requeueAfterMs: v.retryAfterMs };
 }
 
 export interface DatafileObservation {
@@ -144,7 +143,7 @@ export function nextAttemptJob(failedJob: V1Job, backupName: string, attempt: nu
 }
 
 /** InProgress datafile Backup: follow the current attempt's Job to Completed or Failed. */
-export function decideDatafile(o: DatafileObservation, now: Date): Decision {
+export function decideDatafile(o: DatafileObservation, now: Date): BackupDecision {
   const b = o.backup;
   const name = b.metadata!.name!;
   const attempt = b.status?.attempts ?? 0;
@@ -157,21 +156,27 @@ export function decideDatafile(o: DatafileObservation, now: Date): Decision {
 
   if (job.spec?.suspend) {
     const s = followStatusUpdates(name, "pre", o.pre ?? [], b.status ?? {}, hookMs, now);
-    const stop: Decision["actions"] = s.stop.map((n) => ({ kind: "delete", child: "Job", name: n }));
-    if (!s.done) return { actions: stop, events: [], requeueAfterMs: s.requeueAfterMs };
-    return { actions: [...stop, { kind: "resumeJob", name: jobName }], status: touched(s.status, o.pre ?? []), events: s.events };
+    const stop = deletions(b, Kinds.Job, s.stop);
+    if (!s.done) return { deletes: stop, requeueAfterMs: s.requeueAfterMs };
+    return {
+      status: withStatus(b, touched(s.status, o.pre ?? [])),
+      // Unsuspends the tool Job once the status holds what the pre stage wrote.
+      patches: [{ kind: Kinds.Job, name: jobName, namespace: ns, patch: { spec: { suspend: false } } }],
+      deletes: stop,
+      events: s.events,
+    };
   }
 
   if (jobCondition(job, "Complete")) {
     const post = o.post ?? [];
     const missing = post.map((u, i) => (u.job ? undefined : buildStatusUpdateJob(b, u.update, "post", i, job, o.target))).filter((j): j is V1Job => !!j);
-    if (missing.length) return { actions: missing.map((j) => ({ kind: "createJob", job: j })), events: [], requeueAfterMs: 1_000 };
+    if (missing.length) return { creates: missing.map((j) => owned(b, Kinds.Job, j)), requeueAfterMs: 1_000 };
     const d = completeDatafile(o, job, pod, now);
-    // Post-stage results are merged on top of the completed status (they may refine it).
-    const s = followStatusUpdates(name, "post", post, { ...b.status, ...d.status }, hookMs, now);
-    const stop: Decision["actions"] = s.stop.map((n) => ({ kind: "delete", child: "Job", name: n }));
-    if (!s.done) return { actions: stop, events: [], requeueAfterMs: s.requeueAfterMs };
-    return { ...d, actions: stop, status: { ...d.status, ...touched(s.status, post) }, events: [...s.events, ...d.events] };
+    // Post-stage results are merged on top of the completed (whole) status: they may refine it.
+    const s = followStatusUpdates(name, "post", post, d.status!, hookMs, now);
+    const stop = deletions(b, Kinds.Job, s.stop);
+    if (!s.done) return { deletes: stop, requeueAfterMs: s.requeueAfterMs };
+    return { ...d, deletes: stop, status: { ...d.status!, ...touched(s.status, post) }, events: [...s.events, ...(d.events ?? [])] };
   }
 
   if (jobCondition(job, "Failed")) {
@@ -179,8 +184,8 @@ export function decideDatafile(o: DatafileObservation, now: Date): Decision {
     const failures = attempt + 1;
     if (failures <= o.onFailAttempted) {
       return {
-        actions: [{ kind: "createJob", job: nextAttemptJob(job, name, failures) }],
-        status: { attempts: failures },
+        creates: [owned(b, Kinds.Job, nextAttemptJob(job, name, failures))],
+        status: withStatus(b, { attempts: failures }),
         events: [{ type: "Warning", reason: Reason.AttemptFailed, message: `attempt ${failures} of ${o.onFailAttempted + 1} failed (Job ${jobName}: ${why}); starting attempt ${failures + 1}` }],
       };
     }
@@ -192,13 +197,11 @@ export function decideDatafile(o: DatafileObservation, now: Date): Decision {
 
   // Running or starting: a pod that cannot start fails the backup after podStartMs (counted from the Job's start: it may have been suspended).
   const problem = pod ? podStartProblem(pod) : `Job ${jobName} has created no pod yet`;
-  if (!problem) return nothing();
+  if (!problem) return {};
   const created = Date.parse(String(job.status?.startTime ?? job.metadata?.creationTimestamp ?? "")) || now.getTime();
   const left = created + o.podStartMs - now.getTime();
-  if (left > 0) return { ...nothing(), requeueAfterMs: Math.min(left, 5_000) };
-  const d = failed(b, Reason.PodCannotStart, `${problem} (for more than ${Math.round(o.podStartMs / 1000)}s): fix it and create a new Backup`, now);
-  d.actions.push({ kind: "delete", child: "Job", name: jobName });
-  return d;
+  if (left > 0) return { requeueAfterMs: Math.min(left, 5_000) };
+  return { ...failed(b, Reason.PodCannotStart, `${problem} (for more than ${Math.round(o.podStartMs / 1000)}s): fix it and create a new Backup`, now), deletes: deletions(b, Kinds.Job, [jobName]) };
 }
 
 /** The top-level status keys the updates wrote (each path's first segment, or every key of a path-less result). */
@@ -207,7 +210,7 @@ export function touched(status: Partial<BackupStatus>, updates: readonly Observe
   return Object.fromEntries(keys.filter((k) => k in status).map((k) => [k, (status as Record<string, unknown>)[k]])) as Partial<BackupStatus>;
 }
 
-function completeDatafile(o: DatafileObservation, job: V1Job, pod: V1Pod | undefined, now: Date): Decision {
+function completeDatafile(o: DatafileObservation, job: V1Job, pod: V1Pod | undefined, now: Date): BackupDecision {
   const b = o.backup;
   const jobName = job.metadata?.name ?? "";
   const data = dataOutcome(pod, b.metadata?.uid);
@@ -217,8 +220,7 @@ function completeDatafile(o: DatafileObservation, job: V1Job, pod: V1Pod | undef
   const checkpoint = data.backupTool.checkpoint ?? toolStartedAt(pod) ?? b.status?.startTimestamp;
   const size = data.totalSize;
   return {
-    actions: [],
-    status: {
+    status: withStatus(b, {
       phase: BackupPhase.Completed,
       completionTimestamp: rfc3339(done),
       duration: formatDuration(done.getTime() - start),
@@ -231,7 +233,7 @@ function completeDatafile(o: DatafileObservation, job: V1Job, pod: V1Pod | undef
         backupTool: { ...b.status?.manifests?.backupTool, ...data.backupTool, ...(checkpoint ? { checkpoint } : {}) },
       },
       conditions: setCondition(b.status?.conditions, { type: Condition.ToolJobSucceeded, status: "True", reason: Reason.BackupCompleted, message: `Job ${jobName} succeeded` }, now),
-    },
+    }),
     events: [{ type: "Normal", reason: Reason.BackupCompleted, message: `backup completed${size ? `: ${size}` : ""}${data.format ? ` (${data.format})` : ""} in ${formatDuration(done.getTime() - start)} (Job ${jobName})` }],
   };
 }

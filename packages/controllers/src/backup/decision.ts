@@ -1,39 +1,40 @@
-// The value every decide function returns: what to create or delete, what to merge into
-// status, which Events to record, and when to look again. The shell applies it in that order.
+// The Backup controller's Decision: the runtime's (applied by applyDecision), with the
+// prerequisites only the shell can meet (they read a ConfigMap, a source Secret or a
+// VolumeSnapshot and may fail the Backup), and the pure helpers every decide function uses.
 import type { V1Job, V1StatefulSet } from "@kubernetes/client-node";
-import type { BackupStatus } from "@dataprotection/api";
+import type { Backup, BackupStatus } from "@dataprotection/api";
+import { clone, setControllerReference, type Decision, type Kind, type KubeObject } from "@dataprotection/runtime";
 import type { SecretCopy } from "../backuprepo/access.ts";
+import { Kinds } from "../kinds.ts";
 import type { ClaimToEnsure } from "./destination.ts";
-import type { VolumeSnapshotObject } from "./snapshot-types.ts";
+import { LabelBackupName } from "./job.ts";
 
-/** What a decision may delete; "Secret" only the repo's Secret copies, by their fixed names. */
-export type ChildKind = "Job" | "StatefulSet" | "VolumeSnapshot" | "Secret";
-
-export type Action =
+/** Met by the shell's prepare, in order, before any create; one that cannot be met fails the Backup. */
+export type BackupPrereq =
+  /** The policy's own persistentVolumeClaim, created when missing and allowed (from its template or persistentVolumeConfigMap). */
   | { kind: "ensureClaim"; claim: ClaimToEnsure }
+  /** The repo's Secret copies in the Backup's namespace, brought up to date from their sources. */
   | { kind: "copySecrets"; copies: SecretCopy[] }
-  | { kind: "createJob"; job: V1Job }
-  | { kind: "createStatefulSet"; sts: V1StatefulSet }
-  | { kind: "createSnapshot"; snapshot: VolumeSnapshotObject }
-  | { kind: "delete"; child: ChildKind; name: string }
-  /** Unsuspends a Job created suspended (the tool Job waits for pre-stage status updates); applied after status. */
-  | { kind: "resumeJob"; name: string };
+  /** No VolumeSnapshot of this name in the namespace, or this Backup's (a protected Backup deleted earlier keeps its snapshots). */
+  | { kind: "snapshotNameFree"; name: string };
 
-export interface BackupEvent {
-  type: "Normal" | "Warning";
-  reason: string;
-  message: string;
+export type BackupDecision = Decision<BackupStatus, BackupPrereq>;
+
+/** The whole status applyDecision writes: `partial`'s top-level keys over the observed status, keys set to undefined removed. */
+export function withStatus(b: Backup, partial: Partial<BackupStatus>): BackupStatus {
+  const next: Record<string, unknown> = { ...(b.status ?? {}), ...partial };
+  for (const k of Object.keys(next)) if (next[k] === undefined) delete next[k];
+  return next as BackupStatus;
 }
 
-export interface Decision {
-  actions: Action[];
-  /** Merged into status (top-level keys replace). */
-  status?: Partial<BackupStatus>;
-  events: BackupEvent[];
-  requeueAfterMs?: number;
-  /** "remove" once a deleted Backup's data is dealt with; the shell adds the finalizer before deciding. */
-  finalizer?: "remove";
+/** A Job or StatefulSet to create, controlled by the Backup (garbage collection, the owns() watch) and labelled with its name (the pod watch). */
+export function owned(b: Backup, kind: Kind, obj: V1Job | V1StatefulSet): { kind: Kind; object: object } {
+  const child = setControllerReference(clone(obj) as KubeObject, b as KubeObject, Kinds.Backup);
+  child.metadata.labels = { ...child.metadata.labels, [LabelBackupName]: b.metadata!.name! };
+  return { kind, object: child };
 }
 
-export const nothing = (): Decision => ({ actions: [], events: [] });
-
+/** Deletions of the Backup's children of one kind, in its namespace. */
+export function deletions(b: Backup, kind: Kind, names: readonly string[]): NonNullable<BackupDecision["deletes"]> {
+  return names.map((name) => ({ kind, name, namespace: b.metadata?.namespace }));
+}

@@ -2,13 +2,13 @@
 // otherwise a Job removes the data from the repo, then the finalizer goes.
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import {
-  BackupPhase, BackupProtectionRetain, LabelBackupProtection, LabelBackupProtectionLegacy,
+  AccessMethod, BackupPhase, BackupProtectionRetain, Finalizer, LabelBackupProtection, LabelBackupProtectionLegacy,
   type Backup,
 } from "@dataprotection/api";
-import { AccessMethod } from "@dataprotection/api";
 import type { RepoAccess } from "../backuprepo/access.ts";
 import { setCondition } from "@dataprotection/runtime";
-import { nothing, type Decision } from "./decision.ts";
+import { Kinds } from "../kinds.ts";
+import { deletions, owned, withStatus, type BackupDecision, type BackupPrereq } from "./decision.ts";
 import { pvcAccess } from "./destination.ts";
 import { backupDirOf, isSafeFilePath } from "./env.ts";
 import { childLabels, TOOL_CONTAINER } from "./job.ts";
@@ -73,78 +73,90 @@ export function buildDeleteJob(b: Backup, access: RepoAccess, filePath: string, 
 }
 
 const jobDone = (j: V1Job, type: string) => j.status?.conditions?.some((c) => c.type === type && c.status === "True");
+/** The last step once the Backup's data is dealt with (removed, kept, or out of reach). */
+const release = { remove: Finalizer };
 
-export function decideDeletion(o: DeleteObservation, now: Date): Decision {
+export function decideDeletion(o: DeleteObservation, now: Date): BackupDecision {
   return releaseRepoSecrets(o, deletionSteps(o, now));
+}
+
+/** Nothing can be created in a namespace being deleted (403 "being terminated"): the Backup goes with its namespace. */
+export function namespaceTerminating(b: Backup): BackupDecision {
+  return {
+    events: [{ type: "Warning", reason: Reason.DataDeleteFailed, message: `namespace ${b.metadata?.namespace} is being deleted: the backup's data cannot be removed by a Job and stays in the repo` }],
+    finalizer: release,
+  };
 }
 
 /**
  * When the finalizer goes and no other Backup of the namespace uses the repo, the repo's Secret
  * copies (credential, encryption key) leave the namespace too: a key stays only where it is used.
  */
-function releaseRepoSecrets(o: DeleteObservation, d: Decision): Decision {
-  if (d.finalizer !== "remove" || o.repoInUse || !o.repoAccess?.secretCopies.length) return d;
-  return { ...d, actions: [...d.actions, ...o.repoAccess.secretCopies.map((c) => ({ kind: "delete" as const, child: "Secret" as const, name: c.to }))] };
+function releaseRepoSecrets(o: DeleteObservation, d: BackupDecision): BackupDecision {
+  if (!d.finalizer || !("remove" in d.finalizer) || o.repoInUse || !o.repoAccess?.secretCopies.length) return d;
+  return { ...d, deletes: [...(d.deletes ?? []), ...deletions(o.backup, Kinds.Secret, o.repoAccess.secretCopies.map((c) => c.to))] };
 }
 
-function deletionSteps(o: DeleteObservation, now: Date): Decision {
+function deletionSteps(o: DeleteObservation, now: Date): BackupDecision {
   const b = o.backup;
   const ref = `${b.metadata?.namespace}/${b.metadata?.name}`;
   if (o.children.length) {
     const names = o.children.map((c) => `"${c.metadata?.name}"`).join(", ");
     const message = `Backup "${ref}" is the parent of incremental backup(s) ${names}: delete them first; this deletion waits until then`;
-    return { actions: [], events: [{ type: "Warning", reason: Reason.DeletionBlocked, message }], status: { conditions: setCondition(b.status?.conditions, { type: Condition.DataDeleted, status: "False", reason: Reason.DeletionBlocked, message }, now) } };
+    return { events: [{ type: "Warning", reason: Reason.DeletionBlocked, message }], status: withStatus(b, { conditions: setCondition(b.status?.conditions, { type: Condition.DataDeleted, status: "False", reason: Reason.DeletionBlocked, message }, now) }) };
   }
-  const stop: Decision["actions"] = o.activeJobs.map((name) => ({ kind: "delete", child: "Job", name }));
-  if (o.hasStatefulSet) stop.push({ kind: "delete", child: "StatefulSet", name: logStatefulSetName(b.metadata!.name!) });
+  const stop = deletions(b, Kinds.Job, o.activeJobs);
+  if (o.hasStatefulSet) stop.push(...deletions(b, Kinds.StatefulSet, [logStatefulSetName(b.metadata!.name!)]));
 
   if (isProtected(b)) {
     const snaps = o.snapshots.length ? ` and its VolumeSnapshot(s) ${o.snapshots.join(", ")} are kept` : "";
-    return { actions: stop, events: [{ type: "Normal", reason: Reason.DataRetained, message: `Backup is protected (${LabelBackupProtection}=${BackupProtectionRetain}): its data stays in the repo${snaps}` }], finalizer: "remove" };
+    return { deletes: stop, events: [{ type: "Normal", reason: Reason.DataRetained, message: `Backup is protected (${LabelBackupProtection}=${BackupProtectionRetain}): its data stays in the repo${snaps}` }], finalizer: release };
   }
   // Snapshots carry no owner reference (so protected ones survive): unprotected ones go here.
-  for (const s of o.snapshots) stop.push({ kind: "delete", child: "VolumeSnapshot", name: s });
+  stop.push(...deletions(b, Kinds.VolumeSnapshot, o.snapshots));
   const filePath = b.status?.manifests?.backupTool?.filePath;
   const started = !!b.status?.startTimestamp && b.status?.phase !== BackupPhase.New;
-  if (!filePath || !started) return { actions: stop, events: [], finalizer: "remove" };
+  if (!filePath || !started) return { deletes: stop, finalizer: release };
   if (!isSafeFilePath(filePath)) {
     // Never rm -rf a path that could leave the backup's own directory: keep the data, say so.
-    return { actions: stop, events: [{ type: "Warning", reason: Reason.DataDeleteFailed, message: `status.manifests.backupTool.filePath ${JSON.stringify(filePath.slice(0, 100))} is not a plain path under the repo: its data was not removed; remove it by hand` }], finalizer: "remove" };
+    return { deletes: stop, events: [{ type: "Warning", reason: Reason.DataDeleteFailed, message: `status.manifests.backupTool.filePath ${JSON.stringify(filePath.slice(0, 100))} is not a plain path under the repo: its data was not removed; remove it by hand` }], finalizer: release };
   }
 
   let access: RepoAccess | undefined;
   if (b.status?.backupRepoName) {
     if (!o.repoAccess) {
-      return { actions: stop, events: [{ type: "Warning", reason: Reason.DataDeleteFailed, message: `BackupRepo "${b.status.backupRepoName}" no longer exists: the data at ${filePath} cannot be removed by the operator` }], finalizer: "remove" };
+      return { deletes: stop, events: [{ type: "Warning", reason: Reason.DataDeleteFailed, message: `BackupRepo "${b.status.backupRepoName}" no longer exists: the data at ${filePath} cannot be removed by the operator` }], finalizer: release };
     }
     access = o.repoAccess;
   } else if (b.status?.persistentVolumeClaimName) {
     access = pvcAccess(b.status.persistentVolumeClaimName);
   }
-  if (!access) return { actions: stop, events: [], finalizer: "remove" };
+  if (!access) return { deletes: stop, finalizer: release };
 
   const job = o.deleteJob;
   if (!job) {
     // The repo's Secret copies first: the delete Job mounts them (another deletion may have removed them).
-    const copies: Decision["actions"] = access.secretCopies.length ? [{ kind: "copySecrets", copies: access.secretCopies }] : [];
+    const copies: BackupPrereq[] = access.secretCopies.length ? [{ kind: "copySecrets", copies: access.secretCopies }] : [];
     return {
-      actions: [...stop, ...copies, { kind: "createJob", job: buildDeleteJob(b, access, filePath, o.agentImage) }],
-      status: { phase: BackupPhase.Deleting },
+      prepare: copies,
+      creates: [owned(b, Kinds.Job, buildDeleteJob(b, access, filePath, o.agentImage))],
+      status: withStatus(b, { phase: BackupPhase.Deleting }),
+      deletes: stop,
       events: [{ type: "Normal", reason: Reason.DeletingData, message: `removing ${filePath} from ${b.status?.backupRepoName ? `BackupRepo "${b.status.backupRepoName}"` : `PVC ${b.status?.persistentVolumeClaimName}`}` }],
     };
   }
   if (jobDone(job, "Complete")) {
-    return { actions: stop, events: [{ type: "Normal", reason: Reason.DataDeleted, message: `removed ${filePath}` }], finalizer: "remove" };
+    return { deletes: stop, events: [{ type: "Normal", reason: Reason.DataDeleted, message: `removed ${filePath}` }], finalizer: release };
   }
   if (jobDone(job, "Failed")) {
     const why = (terminationMessageOf(o.deletePods[o.deletePods.length - 1]) || "the delete Job failed").trim().slice(-300);
     const message = `could not remove ${filePath} (Job ${job.metadata?.name}: ${why}); retrying`;
     return {
-      actions: [...stop, { kind: "delete", child: "Job", name: job.metadata!.name! }],
-      status: { failureReason: failureReason(Reason.DataDeleteFailed, message), conditions: setCondition(b.status?.conditions, { type: Condition.DataDeleted, status: "False", reason: Reason.DataDeleteFailed, message }, now) },
+      status: withStatus(b, { failureReason: failureReason(Reason.DataDeleteFailed, message), conditions: setCondition(b.status?.conditions, { type: Condition.DataDeleted, status: "False", reason: Reason.DataDeleteFailed, message }, now) }),
+      deletes: [...stop, ...deletions(b, Kinds.Job, [job.metadata!.name!])],
       events: [{ type: "Warning", reason: Reason.DataDeleteFailed, message }],
       requeueAfterMs: 10_000,
     };
   }
-  return { ...nothing(), actions: stop };
+  return { deletes: stop };
 }

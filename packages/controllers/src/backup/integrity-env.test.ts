@@ -7,7 +7,7 @@ import { startDatafile } from "./decide.ts";
 import { pvcAccess } from "./destination.ts";
 import { integrityEnv, toolEnv } from "./env.ts";
 import { buildLogStatefulSet } from "./logfile.ts";
-import { backup, NOW, pod, policy, repo, tool } from "./testdata.ts";
+import { backup, createdJobs, NOW, pod, policy, repo, tool } from "./testdata.ts";
 import { validateNewBackup, type BackupPlan } from "./validate.ts";
 
 const envOf = (env: V1EnvVar[] | undefined): Record<string, string | undefined> => Object.fromEntries((env ?? []).map((e) => [e.name, e.value]));
@@ -29,9 +29,9 @@ function plan(over: { parent?: Backup } = {}): BackupPlan {
 }
 
 function containers(d: ReturnType<typeof startDatafile>): V1Container[] {
-  const a = d.actions.find((x) => x.kind === "createJob");
-  if (a?.kind !== "createJob") throw new Error("no Job");
-  const spec = a.job.spec!.template.spec!;
+  const [job] = createdJobs(d);
+  if (!job) throw new Error("no Job");
+  const spec = job.spec!.template.spec!;
   return [...(spec.initContainers ?? []), ...spec.containers];
 }
 

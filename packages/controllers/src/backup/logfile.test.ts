@@ -2,9 +2,10 @@
 import { expect } from "chai";
 import type { BackupPolicy } from "@dataprotection/api";
 import type { KubeObject } from "@dataprotection/runtime";
+import { Kinds } from "../kinds.ts";
 import { decideLogfile, MAX_LOG_STATUS_INTERVAL_MS } from "./logfile.ts";
 import { Reason } from "./reasons.ts";
-import { backup, NOW } from "./testdata.ts";
+import { backup, NOW, writes } from "./testdata.ts";
 
 const running = backup({ backupType: "logfile" }, { phase: "Running", startTimestamp: "2024-05-01T09:00:00Z", manifests: { backupLog: { startTime: "2024-05-01T09:00:00Z", stopTime: "2024-05-01T09:59:00Z" } } });
 const policy = (enable: boolean, cronExpression = "*/5 * * * *"): BackupPolicy => ({
@@ -19,7 +20,7 @@ describe("decideLogfile", () => {
     expect(d.status).to.deep.include({ availableReplicas: 1 });
     expect(d.status!.manifests!.backupLog).to.deep.equal({ startTime: "2024-05-01T09:00:00Z", stopTime: "2024-05-01T10:00:00Z" });
     expect(d.requeueAfterMs).to.equal(MAX_LOG_STATUS_INTERVAL_MS);
-    expect(d.actions).to.deep.equal([]);
+    expect(writes(d)).to.deep.equal([]);
   });
 
   it("follows a faster archive interval", () => {
@@ -28,7 +29,7 @@ describe("decideLogfile", () => {
 
   it("keeps stopTime while no archiver is available", () => {
     const d = decideLogfile({ backup: running, policy: policy(true), statefulSet: sts(0) }, NOW);
-    expect(d.status).to.deep.equal({ availableReplicas: 0 });
+    expect(d.status).to.deep.equal({ ...running.status, availableReplicas: 0 });
   });
 
   const ends: Array<[string, BackupPolicy | undefined, string]> = [
@@ -40,9 +41,10 @@ describe("decideLogfile", () => {
       const d = decideLogfile({ backup: running, policy: p, statefulSet: sts(1) }, NOW);
       expect(d.status).to.include({ phase: "Completed", availableReplicas: 0, completionTimestamp: "2024-05-01T10:00:00Z", duration: "1h0m0s" });
       expect(d.status!.manifests!.backupLog!.stopTime).to.equal("2024-05-01T10:00:00Z");
-      expect(d.actions).to.deep.equal([{ kind: "delete", child: "StatefulSet", name: "b1-log" }]);
-      expect(d.events[0].reason).to.equal(Reason.LogArchivingStopped);
-      expect(d.events[0].message).to.contain(why);
+      expect(d.deletes).to.deep.equal([{ kind: Kinds.StatefulSet, name: "b1-log", namespace: "ns" }]);
+      expect(writes(d)).to.deep.equal(["delete StatefulSet"]);
+      expect(d.events![0].reason).to.equal(Reason.LogArchivingStopped);
+      expect(d.events![0].message).to.contain(why);
     });
   }
 });

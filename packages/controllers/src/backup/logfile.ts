@@ -2,12 +2,12 @@
 // the Backup stays Running, its backupLog.stopTime kept current, until the policy's logfile
 // schedule is disabled or the policy is deleted, then Completed.
 import type { V1StatefulSet } from "@kubernetes/client-node";
-import { BackupPhase, type Backup, type BackupPolicy } from "@dataprotection/api";
-import { childName, type KubeObject } from "@dataprotection/runtime";
+import { BackupPhase, type Backup, type BackupPolicy, type BackupStatus } from "@dataprotection/api";
+import { childName, rfc3339, type KubeObject } from "@dataprotection/runtime";
 import { archiveIntervalEnv, archiveIntervalSeconds } from "../backuppolicy/archive-interval.ts";
+import { Kinds } from "../kinds.ts";
 import { startedStatus } from "./decide.ts";
-import { rfc3339 } from "@dataprotection/runtime";
-import type { Decision } from "./decision.ts";
+import { deletions, owned, withStatus, type BackupDecision, type BackupPrereq } from "./decision.ts";
 import { toolEnv } from "./env.ts";
 import { buildToolPodTemplate, childLabels } from "./job.ts";
 import { Reason } from "./reasons.ts";
@@ -39,18 +39,17 @@ export function buildLogStatefulSet(b: Backup, plan: BackupPlan): V1StatefulSet 
   };
 }
 
-export function startLogfile(b: Backup, plan: BackupPlan, now: Date): Decision {
+export function startLogfile(b: Backup, plan: BackupPlan, now: Date): BackupDecision {
   const d = plan.destination!;
-  const actions: Decision["actions"] = [];
-  if (d.claim) actions.push({ kind: "ensureClaim", claim: d.claim });
-  if (d.access.secretCopies.length) actions.push({ kind: "copySecrets", copies: d.access.secretCopies });
+  const prepare: BackupPrereq[] = [];
+  if (d.claim) prepare.push({ kind: "ensureClaim", claim: d.claim });
+  if (d.access.secretCopies.length) prepare.push({ kind: "copySecrets", copies: d.access.secretCopies });
   const sts = buildLogStatefulSet(b, plan);
-  actions.push({ kind: "createStatefulSet", sts });
   const status = startedStatus(b, plan, now, BackupPhase.Running);
   status.manifests = { ...status.manifests, backupLog: { startTime: rfc3339(now) }, backupTool: { ...status.manifests?.backupTool, logFilePath: plan.filePath } };
   if (d.access.pvcName) status.logFilePersistentVolumeClaimName = d.access.pvcName;
   status.availableReplicas = 0;
-  return { actions, status, events: [{ type: "Normal", reason: Reason.BackupRunning, message: `archiving logs continuously with BackupTool "${plan.tool?.metadata?.name}" (StatefulSet ${sts.metadata?.name})` }] };
+  return { prepare, creates: [owned(b, Kinds.StatefulSet, sts)], status: withStatus(b, status), events: [{ type: "Normal", reason: Reason.BackupRunning, message: `archiving logs continuously with BackupTool "${plan.tool?.metadata?.name}" (StatefulSet ${sts.metadata?.name})` }] };
 }
 
 export interface LogfileObservation {
@@ -59,7 +58,7 @@ export interface LogfileObservation {
   statefulSet?: KubeObject & { status?: { availableReplicas?: number } };
 }
 
-export function decideLogfile(o: LogfileObservation, now: Date): Decision {
+export function decideLogfile(o: LogfileObservation, now: Date): BackupDecision {
   const b = o.backup;
   const log = b.status?.manifests?.backupLog ?? {};
   const schedule = o.policy?.spec.schedule?.logfile;
@@ -67,20 +66,20 @@ export function decideLogfile(o: LogfileObservation, now: Date): Decision {
     const why = o.policy ? `the logfile schedule of BackupPolicy "${o.policy.metadata?.name}" is disabled` : `BackupPolicy "${b.spec.backupPolicyName}" was deleted`;
     const start = Date.parse(b.status?.startTimestamp ?? "") || now.getTime();
     return {
-      actions: [{ kind: "delete", child: "StatefulSet", name: logStatefulSetName(b.metadata!.name!) }],
-      status: {
+      status: withStatus(b, {
         phase: BackupPhase.Completed,
         completionTimestamp: rfc3339(now),
         duration: formatDuration(now.getTime() - start),
         availableReplicas: 0,
         manifests: { ...b.status?.manifests, backupLog: { ...log, stopTime: rfc3339(now) } },
-      },
+      }),
+      deletes: deletions(b, Kinds.StatefulSet, [logStatefulSetName(b.metadata!.name!)]),
       events: [{ type: "Normal", reason: Reason.LogArchivingStopped, message: `stopped log archiving: ${why}` }],
     };
   }
   const interval = Math.min(archiveIntervalSeconds(schedule.cronExpression) * 1000, MAX_LOG_STATUS_INTERVAL_MS);
   const available = o.statefulSet?.status?.availableReplicas ?? 0;
-  const status: Decision["status"] = { availableReplicas: available };
+  const status: Partial<BackupStatus> = { availableReplicas: available };
   if (available > 0) status.manifests = { ...b.status?.manifests, backupLog: { ...log, stopTime: rfc3339(now) } };
-  return { actions: [], status, events: [], requeueAfterMs: interval };
+  return { status: withStatus(b, status), requeueAfterMs: interval };
 }

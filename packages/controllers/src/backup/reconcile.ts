@@ -1,12 +1,14 @@
-// The shell: read from the cache, call the pure decide functions, apply what they return.
-// Every `if` that matters lives in decide.ts / validate.ts / delete.ts / snapshot.ts / logfile.ts / claim-wait.ts.
+// The shell: observe (the cache, and the few live reads a New Backup needs), decide with the pure
+// functions, apply what they return with the runtime's applyDecision; prepare meets the Backup's
+// prerequisites (BackupPrereq). Every `if` that matters lives in decide.ts / validate.ts /
+// delete.ts / snapshot.ts / logfile.ts / claim-wait.ts.
 import type { V1ConfigMap, V1Container, V1Job, V1PersistentVolumeClaim, V1Pod, V1Secret, V1StorageClass } from "@kubernetes/client-node";
 import {
   BackupPhase, BackupType, Finalizer,
   type Backup, type BackupPolicy, type BackupRepo, type BackupTool, type StorageProvider,
 } from "@dataprotection/api";
 import {
-  ApiError, addFinalizer, clone, createIfAbsent, hasFinalizer, isNotFound, removeFinalizer, setControllerReference, updateStatus,
+  ApiError, addFinalizer, applyDecision, createIfAbsent, hasFinalizer, isNotFound,
   type Kind, type KubeClient, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult,
 } from "@dataprotection/runtime";
 import { repoAccessFor, type SecretCopy } from "../backuprepo/access.ts";
@@ -16,18 +18,18 @@ import { Kinds } from "../kinds.ts";
 import { repoHasNamespaceSelector } from "../backuprepo/tenancy.ts";
 import type { OperatorContext } from "../options.ts";
 import { decideDatafile, failed, helperJobName, notStarted, startDatafile } from "./decide.ts";
-import type { Action, Decision } from "./decision.ts";
-import { decideDeletion } from "./delete.ts";
+import type { BackupDecision, BackupPrereq } from "./decision.ts";
+import { decideDeletion, namespaceTerminating } from "./delete.ts";
 import { claimManifest, type ClaimToEnsure } from "./destination.ts";
-import { classOf, claimWait } from "./claim-wait.ts";
+import { claimBound, classOf } from "./claim-wait.ts";
 import { persistentVolumeFromTemplate, PV_TEMPLATE_KEY } from "./pv-template.ts";
-import { LabelBackupName, LabelBackupUID, toolJobName } from "./job.ts";
+import { LabelBackupUID, toolJobName } from "./job.ts";
 import { decideLogfile, logStatefulSetName, startLogfile } from "./logfile.ts";
 import { Reason } from "./reasons.ts";
 import { decideSnapshot, snapshotApiUnavailable, startSnapshot, type SnapshotObservation } from "./snapshot.ts";
 import type { VolumeSnapshotObject } from "./snapshot-types.ts";
 import { statusJobName, statusUpdatesOf, type ObservedUpdate, type Stage } from "./statusupdate.ts";
-import { backupTypeOf, sectionOf, validateNewBackup, type BackupPlan } from "./validate.ts";
+import { backupTypeOf, sectionOf, validateNewBackup } from "./validate.ts";
 
 const byCreation = (a: KubeObject, b: KubeObject) => String(a.metadata.creationTimestamp ?? "").localeCompare(String(b.metadata.creationTimestamp ?? ""));
 
@@ -42,6 +44,7 @@ export class BackupReconciler {
       if (!hasFinalizer(b, Finalizer)) return;
       return this.apply(ctx, b, decideDeletion(await this.observeDeletion(ctx, b), now));
     }
+    // Before deciding, so no child exists without it: a Backup deleted from then on has its data dealt with.
     if (!hasFinalizer(b, Finalizer)) b = await addFinalizer(ctx.client, Kinds.Backup, b, Finalizer);
     const phase = b.status?.phase ?? BackupPhase.New;
     const type = backupTypeOf(b);
@@ -76,7 +79,8 @@ export class BackupReconciler {
     return ctx.cache.get<BackupPolicy & KubeObject>(Kinds.BackupPolicy, b.spec.backupPolicyName, b.metadata?.namespace);
   }
 
-  private async decideNew(ctx: ReconcileContext, b: Backup & KubeObject, now: Date): Promise<Decision> {
+  /** A New Backup, observed step by step (each read needs what the step before resolved), decided by the pure functions in between. */
+  private async decideNew(ctx: ReconcileContext, b: Backup & KubeObject, now: Date): Promise<BackupDecision> {
     const ns = b.metadata.namespace!;
     const type = backupTypeOf(b);
     const policy = this.policyOf(ctx, b);
@@ -103,6 +107,7 @@ export class BackupReconciler {
     const dest = v.destination;
     if (dest?.repo) {
       try {
+        // A write kept before deciding: it returns the RepoAccess the tool pod is built from, and its errors decide wait or fail.
         v.plan.destination = { repoName: dest.repoName, access: await ensureRepoAccess(ctx.client, ctx.cache, dest.repo, ns, this.op.namespace) };
       } catch (e) {
         if (!(e instanceof RepoAccessError)) throw e;
@@ -118,32 +123,14 @@ export class BackupReconciler {
       v.plan.destination = { access: dest.access, claim };
     }
     if (v.plan.type === BackupType.Snapshot) return startSnapshot(b, v.plan, now);
-    const bound = await this.backupClaimBound(ctx, b, v.plan.destination, now);
+    // Before a tool pod: its backup PVC exists and has bound (claim-wait.ts).
+    const pvcName = v.plan.destination?.access.pvcName;
+    const pvc = pvcName ? await readObject<V1PersistentVolumeClaim & KubeObject>(ctx.client, undefined, Kinds.PersistentVolumeClaim, pvcName, ns) : undefined;
+    const classes = pvc && pvc.status?.phase !== "Bound" ? (await ctx.client.list<V1StorageClass & KubeObject>(Kinds.StorageClass)).items : [];
+    const bound = claimBound(b, v.plan.destination, pvc, pvc ? classOf(pvc, classes) : undefined, now, this.op.timeouts.podStartMs);
     if (bound) return bound;
     if (v.plan.type === BackupType.Logfile) return startLogfile(b, v.plan, now);
     return startDatafile(b, v.plan, now, this.op.agentImage);
-  }
-
-  /** Before a tool pod: its backup PVC exists and has bound (claim-wait.ts); a Decision while not. */
-  private async backupClaimBound(ctx: ReconcileContext, b: Backup & KubeObject, dest: BackupPlan["destination"], now: Date): Promise<Decision | undefined> {
-    const name = dest?.access?.pvcName;
-    if (!name) return undefined;
-    const ns = b.metadata.namespace!;
-    let pvc = await readObject<V1PersistentVolumeClaim & KubeObject>(ctx.client, undefined, Kinds.PersistentVolumeClaim, name, ns);
-    if (!pvc && dest.claim) {
-      try {
-        await ensureClaim(ctx.client, dest.claim, ns);
-      } catch (e) {
-        if (e instanceof ActionFailed) return failed(b, e.reason, e.message, now);
-        throw e;
-      }
-      pvc = await readObject<V1PersistentVolumeClaim & KubeObject>(ctx.client, undefined, Kinds.PersistentVolumeClaim, name, ns);
-    }
-    const classes = pvc && pvc.status?.phase !== "Bound" ? (await ctx.client.list<V1StorageClass & KubeObject>(Kinds.StorageClass)).items : [];
-    const w = claimWait(name, ns, pvc, pvc ? classOf(pvc, classes) : undefined, now, this.op.timeouts.podStartMs);
-    if (w.kind === "ready") return undefined;
-    if (w.kind === "fail") return failed(b, Reason.PVCNotBound, w.message, now);
-    return notStarted(b, { kind: "wait", reason: Reason.PVCPending, message: w.message, retryAfterMs: w.retryAfterMs }, now);
   }
 
   private async repoAccess(ctx: ReconcileContext, repoName: string | undefined) {
@@ -248,60 +235,29 @@ export class BackupReconciler {
     return ctx.cache.list<V1Pod & KubeObject>(Kinds.Pod, { namespace: ns, labels: { "job-name": jobName } }).sort(byCreation);
   }
 
-  private async apply(ctx: ReconcileContext, b: Backup & KubeObject, d: Decision): Promise<ReconcileResult | void> {
-    const ns = b.metadata.namespace!;
-    // Creations before the status that relies on them; deletions after the status that explains them.
-    const creates = d.actions.filter((a) => a.kind !== "delete" && a.kind !== "resumeJob");
-    const deletes = d.actions.filter((a) => a.kind === "delete" || a.kind === "resumeJob");
+  /** applyDecision with the Backup's prerequisites; one that cannot be met fails the Backup instead. */
+  private async apply(ctx: ReconcileContext, b: Backup & KubeObject, d: BackupDecision): Promise<ReconcileResult | void> {
     try {
-      for (const a of creates) await this.act(ctx, b, a);
+      return await applyDecision(ctx, Kinds.Backup, b, d, { prepare: (p) => this.prepare(ctx, b, p) });
     } catch (e) {
-      if (e instanceof ActionFailed) return this.apply(ctx, b, failed(b, e.reason, e.message, new Date(ctx.clock.now())));
-      // Nothing can be created in a namespace being deleted: let the Backup go with its namespace.
+      if (e instanceof PrereqFailed) return applyDecision(ctx, Kinds.Backup, b, failed(b, e.reason, e.message, new Date(ctx.clock.now())));
       if (b.metadata.deletionTimestamp && e instanceof ApiError && e.statusCode === 403 && /being terminated/.test(e.message)) {
-        ctx.events.warning(b, Reason.DataDeleteFailed, `namespace ${ns} is being deleted: the backup's data cannot be removed by a Job and stays in the repo`);
-        await removeFinalizer(ctx.client, Kinds.Backup, b, Finalizer);
-        return;
+        return applyDecision(ctx, Kinds.Backup, b, namespaceTerminating(b));
       }
       throw e;
     }
-    if (d.status) {
-      const patch = d.status;
-      await updateStatus(ctx.client, Kinds.Backup, b, (draft) => {
-        const next: Record<string, unknown> = { ...(draft.status ?? {}), ...patch };
-        for (const k of Object.keys(next)) if (next[k] === undefined) delete next[k];
-        draft.status = next as Backup["status"];
-      });
-    }
-    for (const a of deletes) await this.act(ctx, b, a);
-    for (const e of d.events) ctx.events.record(b, e.type, e.reason, e.message);
-    if (d.finalizer === "remove") await removeFinalizer(ctx.client, Kinds.Backup, b, Finalizer);
-    return d.requeueAfterMs ? { requeueAfter: d.requeueAfterMs } : undefined;
   }
 
-  private async act(ctx: ReconcileContext, b: Backup & KubeObject, a: Action): Promise<void> {
+  private async prepare(ctx: ReconcileContext, b: Backup & KubeObject, p: BackupPrereq): Promise<void> {
     const ns = b.metadata.namespace!;
-    switch (a.kind) {
+    switch (p.kind) {
       case "ensureClaim":
-        return ensureClaim(ctx.client, a.claim, ns);
+        return ensureClaim(ctx.client, p.claim, ns);
       case "copySecrets":
-        for (const c of a.copies) await copySecret(ctx.client, c, ns);
+        for (const c of p.copies) await copySecret(ctx.client, c, ns);
         return;
-      case "createJob":
-        return createOwned(ctx.client, Kinds.Job, a.job as V1Job & KubeObject, b);
-      case "createStatefulSet":
-        return createOwned(ctx.client, Kinds.StatefulSet, a.sts as KubeObject, b);
-      case "createSnapshot":
-        return createSnapshot(ctx.client, a.snapshot as VolumeSnapshotObject & KubeObject, b);
-      case "resumeJob":
-        await ctx.client.patch(Kinds.Job, a.name, ns, { spec: { suspend: false } });
-        return;
-      case "delete": {
-        const kind = { Job: Kinds.Job, StatefulSet: Kinds.StatefulSet, VolumeSnapshot: Kinds.VolumeSnapshot, Secret: Kinds.Secret }[a.child];
-        await ctx.client.delete(kind, a.name, ns, { propagationPolicy: "Background" }).catch((e: unknown) => {
-          if (!isNotFound(e)) throw e;
-        });
-      }
+      case "snapshotNameFree":
+        return snapshotNameFree(ctx.client, p.name, b);
     }
   }
 }
@@ -320,8 +276,8 @@ function parseTarget(json: string | undefined): { podName?: string; containerNam
   }
 }
 
-/** A prerequisite the shell found missing while applying actions: fails the Backup. */
-class ActionFailed extends Error {
+/** A prerequisite that cannot be met: fails the Backup. */
+class PrereqFailed extends Error {
   constructor(readonly reason: Reason, message: string) {
     super(message);
   }
@@ -337,26 +293,22 @@ async function exists(client: KubeClient, kind: Kind, name: string, ns: string):
   }
 }
 
-async function createOwned(client: KubeClient, kind: typeof Kinds.Job, obj: KubeObject, owner: Backup & KubeObject): Promise<void> {
-  const child = setControllerReference(clone(obj), owner, Kinds.Backup);
-  child.metadata.labels = { ...child.metadata.labels, [LabelBackupName]: owner.metadata.name! };
-  await createIfAbsent(client, kind, child);
-}
-
-/** A VolumeSnapshot without owner reference; one of the same name left by another Backup fails this one. */
-async function createSnapshot(client: KubeClient, snap: VolumeSnapshotObject & KubeObject, owner: Backup & KubeObject): Promise<void> {
-  if (!(await createIfAbsent(client, Kinds.VolumeSnapshot, snap))) {
-    const cur = await client.get<VolumeSnapshotObject & KubeObject>(Kinds.VolumeSnapshot, snap.metadata.name!, snap.metadata.namespace);
-    if (cur.metadata.labels?.[LabelBackupUID] !== owner.metadata.uid) {
-      throw new ActionFailed(Reason.SnapshotFailed, `VolumeSnapshot "${snap.metadata.namespace}/${snap.metadata.name}" already exists and belongs to another Backup (a protected one deleted earlier keeps its snapshots): delete it or give the Backup another name`);
-    }
+/**
+ * A live read just before the VolumeSnapshot is created: one of that name left by another Backup
+ * (snapshots carry no owner reference) fails this one instead of being taken for its own.
+ */
+async function snapshotNameFree(client: KubeClient, name: string, owner: Backup & KubeObject): Promise<void> {
+  const ns = owner.metadata.namespace!;
+  const cur = await readObject<VolumeSnapshotObject & KubeObject>(client, undefined, Kinds.VolumeSnapshot, name, ns);
+  if (cur && cur.metadata.labels?.[LabelBackupUID] !== owner.metadata.uid) {
+    throw new PrereqFailed(Reason.SnapshotFailed, `VolumeSnapshot "${ns}/${name}" already exists and belongs to another Backup (a protected one deleted earlier keeps its snapshots): delete it or give the Backup another name`);
   }
 }
 
 // The policy's own persistentVolumeClaim (a repo's PVC is backuprepo's ensureRepoAccess).
 async function ensureClaim(client: KubeClient, claim: ClaimToEnsure, ns: string): Promise<void> {
   if (await exists(client, Kinds.PersistentVolumeClaim, claim.name, ns)) return;
-  if (!claim.create) throw new ActionFailed(Reason.PVCNotFound, `PersistentVolumeClaim "${ns}/${claim.name}" not found: create it`);
+  if (!claim.create) throw new PrereqFailed(Reason.PVCNotFound, `PersistentVolumeClaim "${ns}/${claim.name}" not found: create it`);
   const manifest = claim.pvTemplate ? await claimFromPVTemplate(client, claim.pvTemplate, claim.name, ns) : claimManifest(claim, ns);
   await createIfAbsent(client, Kinds.PersistentVolumeClaim, manifest);
 }
@@ -368,11 +320,11 @@ async function claimFromPVTemplate(client: KubeClient, ref: { name: string; name
   try {
     cm = await client.get<V1ConfigMap & KubeObject>(Kinds.ConfigMap, ref.name, ref.namespace);
   } catch (e) {
-    if (isNotFound(e)) throw new ActionFailed(Reason.PVTemplateInvalid, `ConfigMap ${where} not found: create it with a "${PV_TEMPLATE_KEY}" key`);
+    if (isNotFound(e)) throw new PrereqFailed(Reason.PVTemplateInvalid, `ConfigMap ${where} not found: create it with a "${PV_TEMPLATE_KEY}" key`);
     throw e;
   }
   const r = persistentVolumeFromTemplate(cm.data?.[PV_TEMPLATE_KEY], claimName, ns, where);
-  if (!r.ok) throw new ActionFailed(Reason.PVTemplateInvalid, r.message);
+  if (!r.ok) throw new PrereqFailed(Reason.PVTemplateInvalid, r.message);
   await createIfAbsent(client, Kinds.PersistentVolume, r.pv);
   return r.claim;
 }
@@ -383,13 +335,13 @@ async function copySecret(client: KubeClient, c: SecretCopy, ns: string): Promis
   try {
     src = await client.get<V1Secret & KubeObject>(Kinds.Secret, c.from.name, c.from.namespace);
   } catch (e) {
-    if (isNotFound(e)) throw new ActionFailed(Reason.SecretNotFound, `Secret "${c.from.namespace}/${c.from.name}" of BackupRepo "${c.repo}" not found: create it or fix the repo`);
+    if (isNotFound(e)) throw new PrereqFailed(Reason.SecretNotFound, `Secret "${c.from.namespace}/${c.from.name}" of BackupRepo "${c.repo}" not found: create it or fix the repo`);
     throw e;
   }
   try {
     await copyRepoSecret(client, c, decodeSecretData(src), ns);
   } catch (e) {
-    if (e instanceof RepoAccessError) throw new ActionFailed(repoReason(e.reason), e.message);
+    if (e instanceof RepoAccessError) throw new PrereqFailed(repoReason(e.reason), e.message);
     throw e;
   }
 }

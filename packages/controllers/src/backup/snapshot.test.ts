@@ -2,13 +2,14 @@
 // and what deleting a snapshot backup does to its VolumeSnapshots.
 import { expect } from "chai";
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import type { Backup, BackupPolicy } from "@dataprotection/api";
+import { Finalizer, type Backup, type BackupPolicy } from "@dataprotection/api";
+import { Kinds } from "../kinds.ts";
 import { decideDeletion } from "./delete.ts";
 import { LabelBackupUID } from "./job.ts";
 import { Reason } from "./reasons.ts";
 import { buildVolumeSnapshot, claimsToSnapshot, decideSnapshot, snapshotApiUnavailable, type SnapshotObservation } from "./snapshot.ts";
 import type { VolumeSnapshotObject } from "./snapshot-types.ts";
-import { backup, job, NOW, pod, toolPod } from "./testdata.ts";
+import { backup, createdJobs, job, NOW, pod, toolPod, writes } from "./testdata.ts";
 
 const running = backup({ backupType: "snapshot" }, { phase: "InProgress", startTimestamp: "2024-05-01T09:59:00Z" });
 const snapPolicy = (hooks?: { preCommands?: string[]; postCommands?: string[] }): BackupPolicy => ({
@@ -30,24 +31,23 @@ const ready = snap("b1", { readyToUse: true, restoreSize: "2Ki", boundVolumeSnap
 
 describe("decideSnapshot", () => {
   const rows: Array<{ name: string; o: (o: SnapshotObservation) => SnapshotObservation; actions?: string[]; jobName?: string; phase?: string; reason?: string }> = [
-    { name: "runs the pre hook Job first", o: (o) => o, actions: ["createJob"], jobName: "b1-prehook" },
+    { name: "runs the pre hook Job first", o: (o) => o, actions: ["create Job"], jobName: "b1-prehook" },
     { name: "waits for a running pre hook", o: (o) => ({ ...o, preHook: { job: job("b1-prehook", undefined, "2024-05-01T09:59:50Z"), pods: [] } }) },
     { name: "fails when the pre hook fails", o: (o) => ({ ...o, preHook: { job: job("b1-prehook", "Failed"), pods: [] } }), phase: "Failed", reason: Reason.HookFailed },
-    { name: "fails and stops a pre hook that outlives hookMs", o: (o) => ({ ...o, preHook: { job: job("b1-prehook", undefined, "2024-05-01T09:00:00Z"), pods: [] } }), phase: "Failed", reason: Reason.HookFailed, actions: ["delete"] },
-    { name: "snapshots the data claim once the pre hook completed", o: (o) => ({ ...o, preHook: { job: job("b1-prehook", "Complete"), pods: [] } }), actions: ["createSnapshot"] },
+    { name: "fails and stops a pre hook that outlives hookMs", o: (o) => ({ ...o, preHook: { job: job("b1-prehook", undefined, "2024-05-01T09:00:00Z"), pods: [] } }), phase: "Failed", reason: Reason.HookFailed, actions: ["delete Job"] },
+    { name: "snapshots the data claim once the pre hook completed", o: (o) => ({ ...o, preHook: { job: job("b1-prehook", "Complete"), pods: [] } }), actions: ["snapshotNameFree", "create VolumeSnapshot"] },
     { name: "waits, bounded, for readyToUse", o: (o) => ({ ...o, preHook: { job: job("b1-prehook", "Complete"), pods: [] }, snapshots: [snap("b1")] }) },
     { name: "fails a snapshot not ready within snapshotReadyMs", o: (o) => ({ ...o, preHook: { job: job("b1-prehook", "Complete"), pods: [] }, snapshots: [snap("b1", undefined, "2024-05-01T09:00:00Z")] }), phase: "Failed", reason: Reason.SnapshotFailed },
     { name: "fails on a snapshot error", o: (o) => ({ ...o, preHook: { job: job("b1-prehook", "Complete"), pods: [] }, snapshots: [snap("b1", { error: { message: "no space" } })] }), phase: "Failed", reason: Reason.SnapshotFailed },
-    { name: "runs the post hook once every snapshot is ready", o: (o) => ({ ...o, preHook: { job: job("b1-prehook", "Complete"), pods: [] }, snapshots: [ready] }), actions: ["createJob"], jobName: "b1-posthook" },
+    { name: "runs the post hook once every snapshot is ready", o: (o) => ({ ...o, preHook: { job: job("b1-prehook", "Complete"), pods: [] }, snapshots: [ready] }), actions: ["create Job"], jobName: "b1-posthook" },
     { name: "completes after the post hook", o: (o) => ({ ...o, preHook: { job: job("b1-prehook", "Complete"), pods: [] }, postHook: { job: job("b1-posthook", "Complete"), pods: [] }, snapshots: [ready] }), phase: "Completed" },
     { name: "completes without hooks", o: (o) => ({ ...o, policy: snapPolicy(), snapshots: [ready] }), phase: "Completed" },
   ];
   for (const r of rows) {
     it(r.name, () => {
       const d = decideSnapshot(r.o(base()), NOW);
-      expect(d.actions.map((a) => a.kind)).to.deep.equal(r.actions ?? []);
-      const created = d.actions[0];
-      if (r.jobName && created?.kind === "createJob") expect(created.job.metadata?.name).to.equal(r.jobName);
+      expect(writes(d)).to.deep.equal(r.actions ?? []);
+      if (r.jobName) expect(createdJobs(d)[0].metadata?.name).to.equal(r.jobName);
       expect(d.status?.phase).to.equal(r.phase);
       if (r.reason) expect(d.status?.failureReason).to.match(new RegExp(`^${r.reason}: `));
     });
@@ -68,8 +68,8 @@ describe("decideSnapshot with backupStatusUpdates", () => {
 
   it("runs the pre-stage Job on the target's node with the target container's image and env, before any snapshot", () => {
     const d = decideSnapshot(withUpdates(base()), NOW);
-    expect(d.actions.map((a) => a.kind)).to.deep.equal(["createJob"]);
-    const j = (d.actions[0] as { job: import("@kubernetes/client-node").V1Job }).job;
+    expect(writes(d)).to.deep.equal(["create Job"]);
+    const j = createdJobs(d)[0];
     expect(j.metadata?.name).to.equal("b1-status-pre-1");
     const c = j.spec!.template.spec!.containers[0];
     expect(c.name).to.equal("status");
@@ -81,25 +81,25 @@ describe("decideSnapshot with backupStatusUpdates", () => {
   it("merges the pre-stage output into status in the pass that creates the snapshots, and the post-stage output into Completed", () => {
     const preDone = { ...withUpdates(base()), pre: [{ update: pre, ...done("b1-status-pre-1", '{"startTime":"2024-05-01T09:59:01Z"}') }] };
     const d1 = decideSnapshot(preDone, NOW);
-    expect(d1.actions.map((a) => a.kind)).to.deep.equal(["createSnapshot"]);
+    expect(writes(d1)).to.deep.equal(["snapshotNameFree", "create VolumeSnapshot"]);
     expect(d1.status?.manifests?.backupLog).to.deep.equal({ startTime: "2024-05-01T09:59:01Z" });
-    expect(d1.events.map((e) => e.reason)).to.deep.equal([Reason.StatusUpdated, Reason.SnapshotCreated]);
+    expect(d1.events!.map((e) => e.reason)).to.deep.equal([Reason.StatusUpdated, Reason.SnapshotCreated]);
 
     const ready1 = { ...preDone, snapshots: [ready] };
     const d2 = decideSnapshot(ready1, NOW);
-    expect(d2.actions.map((a) => a.kind)).to.deep.equal(["createJob"]);
-    expect((d2.actions[0] as { job: { metadata: { name: string } } }).job.metadata.name).to.equal("b1-status-post-1");
+    expect(writes(d2)).to.deep.equal(["create Job"]);
+    expect(createdJobs(d2)[0].metadata?.name).to.equal("b1-status-post-1");
     expect(d2.status).to.equal(undefined);
 
     const d3 = decideSnapshot({ ...ready1, post: [{ update: post, ...done("b1-status-post-1", '{"totalSize":"9Gi"}') }] }, NOW);
     expect(d3.status).to.include({ phase: "Completed", totalSize: "9Gi" });
-    expect(d3.events.map((e) => e.reason)).to.deep.equal([Reason.StatusUpdated, Reason.BackupCompleted]);
+    expect(d3.events!.map((e) => e.reason)).to.deep.equal([Reason.StatusUpdated, Reason.BackupCompleted]);
   });
 
   it("a failed update only warns: the backup still completes", () => {
     const d = decideSnapshot({ ...withUpdates(base()), pre: [], snapshots: [ready], post: [{ update: post, job: job("b1-status-post-1", "Failed"), pods: [] }] }, NOW);
     expect(d.status?.phase).to.equal("Completed");
-    expect(d.events[0]).to.include({ type: "Warning", reason: Reason.StatusUpdateFailed });
+    expect(d.events![0]).to.include({ type: "Warning", reason: Reason.StatusUpdateFailed });
   });
 });
 
@@ -108,7 +108,7 @@ describe("snapshotApiUnavailable", () => {
     const d = snapshotApiUnavailable(backup({ backupType: "snapshot" }), NOW);
     expect(d.status?.phase).to.equal("Failed");
     expect(d.status?.failureReason).to.match(/^SnapshotAPIUnavailable: this cluster does not serve snapshot.storage.k8s.io\/v1 VolumeSnapshots: install/);
-    expect(d.events[0]).to.include({ type: "Warning", reason: Reason.SnapshotAPIUnavailable });
+    expect(d.events![0]).to.include({ type: "Warning", reason: Reason.SnapshotAPIUnavailable });
   });
 });
 
@@ -135,15 +135,15 @@ describe("decideDeletion of snapshot backups", () => {
 
   it("deletes the VolumeSnapshots of an unprotected backup", () => {
     const d = decideDeletion(obs, NOW);
-    expect(d.actions).to.deep.equal([{ kind: "delete", child: "VolumeSnapshot", name: "b1" }, { kind: "delete", child: "VolumeSnapshot", name: "b1-log-1" }]);
-    expect(d.finalizer).to.equal("remove");
+    expect(d.deletes).to.deep.equal([{ kind: Kinds.VolumeSnapshot, name: "b1", namespace: "ns" }, { kind: Kinds.VolumeSnapshot, name: "b1-log-1", namespace: "ns" }]);
+    expect(d.finalizer).to.deep.equal({ remove: Finalizer });
   });
 
   it("keeps the VolumeSnapshots of a protected backup and says so", () => {
     const d = decideDeletion({ ...obs, backup: { ...done, metadata: { ...done.metadata, labels: { "dataprotection.kubeblocks.io/backup-protection": "retain" } } } }, NOW);
-    expect(d.actions).to.deep.equal([]);
-    expect(d.finalizer).to.equal("remove");
-    expect(d.events[0]).to.include({ reason: Reason.DataRetained });
-    expect(d.events[0].message).to.contain("VolumeSnapshot(s) b1, b1-log-1 are kept");
+    expect(writes(d)).to.deep.equal([]);
+    expect(d.finalizer).to.deep.equal({ remove: Finalizer });
+    expect(d.events![0]).to.include({ reason: Reason.DataRetained });
+    expect(d.events![0].message).to.contain("VolumeSnapshot(s) b1, b1-log-1 are kept");
   });
 });

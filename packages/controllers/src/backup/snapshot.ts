@@ -3,11 +3,11 @@
 // post-stage backupStatusUpdates -> Completed. Each step is read back from the children, so a
 // restart resumes where it stopped; each wait is bounded.
 import type { V1Container, V1Job, V1PersistentVolumeClaim, V1Pod, V1EnvVar, V1EnvFromSource } from "@kubernetes/client-node";
-import { BackupPhase, LabelVolumeType, type Backup, type BackupPolicy, type BackupPolicyHook } from "@dataprotection/api";
-import { childName } from "@dataprotection/runtime";
+import { BackupPhase, LabelVolumeType, type Backup, type BackupPolicy, type BackupPolicyHook, type BackupStatus } from "@dataprotection/api";
+import { childName, rfc3339, type DecidedEvent } from "@dataprotection/runtime";
+import { Kinds } from "../kinds.ts";
 import { failed, helperJobName, startedStatus, touched } from "./decide.ts";
-import { rfc3339 } from "@dataprotection/runtime";
-import { nothing, type Decision } from "./decision.ts";
+import { deletions, owned, withStatus, type BackupDecision } from "./decision.ts";
 import { childLabels, LabelBackupUID, nodeAffinity } from "./job.ts";
 import { Reason } from "./reasons.ts";
 import { formatBytes, formatDuration, parseQuantity, terminationMessageOf } from "./report.ts";
@@ -88,13 +88,13 @@ export function buildVolumeSnapshot(b: Backup, name: string, claim: string, volu
 }
 
 /** A snapshot Backup on a cluster that does not serve snapshot.storage.k8s.io/v1 VolumeSnapshots. */
-export function snapshotApiUnavailable(b: Backup, now: Date): Decision {
+export function snapshotApiUnavailable(b: Backup, now: Date): BackupDecision {
   return failed(b, Reason.SnapshotAPIUnavailable, `this cluster does not serve snapshot.storage.k8s.io/v1 VolumeSnapshots: install the CSI external-snapshotter CRDs and controller (and a VolumeSnapshotClass), or use backupType datafile in BackupPolicy "${b.metadata?.namespace}/${b.spec.backupPolicyName}"`, now);
 }
 
-export function startSnapshot(b: Backup, plan: BackupPlan, now: Date): Decision {
-  const status = startedStatus(b, plan, now, BackupPhase.InProgress);
-  return { actions: [], status, events: [{ type: "Normal", reason: Reason.BackupStarted, message: `started snapshot backup of pod ${plan.target?.pod.metadata?.name}` }], requeueAfterMs: 1 };
+export function startSnapshot(b: Backup, plan: BackupPlan, now: Date): BackupDecision {
+  const status = withStatus(b, startedStatus(b, plan, now, BackupPhase.InProgress));
+  return { status, events: [{ type: "Normal", reason: Reason.BackupStarted, message: `started snapshot backup of pod ${plan.target?.pod.metadata?.name}` }], requeueAfterMs: 1 };
 }
 
 interface HookObservation {
@@ -121,7 +121,7 @@ export interface SnapshotObservation {
 const cond = (j: V1Job, type: string) => j.status?.conditions?.some((c) => c.type === type && c.status === "True");
 const ageMs = (o: { metadata?: { creationTimestamp?: unknown } }, now: Date) => now.getTime() - (Date.parse(String(o.metadata?.creationTimestamp ?? "")) || now.getTime());
 
-type HookState = { done: true } | { done: false; decision: Decision };
+type HookState = { done: true } | { done: false; decision: BackupDecision };
 
 function followHook(o: SnapshotObservation, role: "prehook" | "posthook", commands: string[] | undefined, h: HookObservation, now: Date): HookState {
   if (!commands?.length) return { done: true };
@@ -129,7 +129,7 @@ function followHook(o: SnapshotObservation, role: "prehook" | "posthook", comman
   const hooks = o.policy?.spec.snapshot?.hooks ?? {};
   if (!h.job) {
     if (!o.target) return { done: false, decision: failed(b, Reason.TargetPodNotFound, `target pod of the backup is gone: the ${role} cannot run`, now) };
-    return { done: false, decision: { actions: [{ kind: "createJob", job: buildHookJob(b, role, commands, hooks, o.target.pod, o.target.container) }], events: [], requeueAfterMs: 2_000 } };
+    return { done: false, decision: { creates: [owned(b, Kinds.Job, buildHookJob(b, role, commands, hooks, o.target.pod, o.target.container))], requeueAfterMs: 2_000 } };
   }
   if (cond(h.job, "Complete")) return { done: true };
   const which = role === "prehook" ? "preCommands" : "postCommands";
@@ -139,10 +139,9 @@ function followHook(o: SnapshotObservation, role: "prehook" | "posthook", comman
   }
   if (ageMs(h.job, now) > o.hookMs) {
     const d = failed(b, Reason.HookFailed, `hooks.${which} did not finish within ${Math.round(o.hookMs / 1000)}s (Job ${h.job.metadata?.name})`, now);
-    d.actions.push({ kind: "delete", child: "Job", name: h.job.metadata!.name! });
-    return { done: false, decision: d };
+    return { done: false, decision: { ...d, deletes: deletions(b, Kinds.Job, [h.job.metadata!.name!]) } };
   }
-  return { done: false, decision: { ...nothing(), requeueAfterMs: 2_000 } };
+  return { done: false, decision: { requeueAfterMs: 2_000 } };
 }
 
 /**
@@ -158,10 +157,12 @@ export function snapshotStatusBase(b: Backup, target: { pod: V1Pod; container: V
   return base;
 }
 
-type StageState = { done: true; status: Partial<NonNullable<Backup["status"]>>; events: Decision["events"]; stop: Decision["actions"] } | { done: false; decision: Decision };
+type StageState =
+  | { done: true; status: Partial<BackupStatus>; events: DecidedEvent[]; stop: NonNullable<BackupDecision["deletes"]> }
+  | { done: false; decision: BackupDecision };
 
 /** Creates one stage's missing Jobs, then follows them (statusupdate.ts) until each has ended. */
-function followStage(o: SnapshotObservation, stage: Stage, status: Partial<NonNullable<Backup["status"]>>, now: Date): StageState {
+function followStage(o: SnapshotObservation, stage: Stage, status: Partial<BackupStatus>, now: Date): StageState {
   const b = o.backup;
   const updates = (stage === "pre" ? o.pre : o.post) ?? [];
   if (!updates.length) return { done: true, status: {}, events: [], stop: [] };
@@ -169,15 +170,15 @@ function followStage(o: SnapshotObservation, stage: Stage, status: Partial<NonNu
   if (missing.length) {
     if (!o.target) return { done: false, decision: failed(b, Reason.TargetPodNotFound, `target pod of the backup is gone: its ${stage}-stage backupStatusUpdates cannot run`, now) };
     const base = snapshotStatusBase(b, o.target);
-    return { done: false, decision: { actions: missing.map(({ u, i }) => ({ kind: "createJob", job: buildStatusUpdateJob(b, u.update, stage, i, base, o.target) })), events: [], requeueAfterMs: 1_000 } };
+    return { done: false, decision: { creates: missing.map(({ u, i }) => owned(b, Kinds.Job, buildStatusUpdateJob(b, u.update, stage, i, base, o.target))), requeueAfterMs: 1_000 } };
   }
   const s = followStatusUpdates(b.metadata!.name!, stage, updates, status, o.hookMs, now);
-  const stop: Decision["actions"] = s.stop.map((n) => ({ kind: "delete", child: "Job", name: n }));
-  if (!s.done) return { done: false, decision: { actions: stop, events: [], requeueAfterMs: s.requeueAfterMs } };
+  const stop = deletions(b, Kinds.Job, s.stop);
+  if (!s.done) return { done: false, decision: { deletes: stop, requeueAfterMs: s.requeueAfterMs } };
   return { done: true, status: touched(s.status, updates), events: s.events, stop };
 }
 
-export function decideSnapshot(o: SnapshotObservation, now: Date): Decision {
+export function decideSnapshot(o: SnapshotObservation, now: Date): BackupDecision {
   const b = o.backup;
   const name = b.metadata!.name!;
   const hooks = o.policy?.spec.snapshot?.hooks;
@@ -192,9 +193,16 @@ export function decideSnapshot(o: SnapshotObservation, now: Date): Decision {
     // Pre-stage updates are followed only until the snapshots exist, so their Events are recorded once.
     const st = followStage(o, "pre", b.status ?? {}, now);
     if (!st.done) return st.decision;
-    const actions: Decision["actions"] = claims.map((c, i) => ({ kind: "createSnapshot", snapshot: buildVolumeSnapshot(b, snapshotName(name, i, c.volumeType), c.claim, c.volumeType) }));
+    const names = claims.map((c, i) => snapshotName(name, i, c.volumeType));
     const created = { type: "Normal" as const, reason: Reason.SnapshotCreated, message: `created VolumeSnapshot(s) of ${claims.map((c) => c.claim).join(", ")}` };
-    return { actions: [...actions, ...st.stop], ...(Object.keys(st.status).length ? { status: st.status } : {}), events: [...st.events, created], requeueAfterMs: 1_000 };
+    return {
+      prepare: names.map((n) => ({ kind: "snapshotNameFree", name: n })),
+      creates: claims.map((c, i) => ({ kind: Kinds.VolumeSnapshot, object: buildVolumeSnapshot(b, names[i], c.claim, c.volumeType) })),
+      ...(Object.keys(st.status).length ? { status: withStatus(b, st.status) } : {}),
+      deletes: st.stop,
+      events: [...st.events, created],
+      requeueAfterMs: 1_000,
+    };
   }
   snaps = snaps.sort((a, b2) => String(a.metadata.name).localeCompare(String(b2.metadata.name)));
   const broken = snaps.find((s) => s.status?.error?.message);
@@ -203,7 +211,7 @@ export function decideSnapshot(o: SnapshotObservation, now: Date): Decision {
   if (pending.length) {
     const oldest = Math.max(...pending.map((s) => ageMs(s, now)));
     if (oldest > o.snapshotReadyMs) return failed(b, Reason.SnapshotFailed, `VolumeSnapshot ${pending[0].metadata.name} not readyToUse after ${Math.round(o.snapshotReadyMs / 1000)}s: check the CSI snapshotter`, now);
-    return { ...nothing(), requeueAfterMs: 1_000 };
+    return { requeueAfterMs: 1_000 };
   }
 
   const post = followHook(o, "posthook", hooks?.postCommands, o.postHook, now);
@@ -212,7 +220,7 @@ export function decideSnapshot(o: SnapshotObservation, now: Date): Decision {
   const total = snaps.reduce((n, s) => n + (parseQuantity(s.status?.restoreSize) || 0), 0);
   const start = Date.parse(b.status?.startTimestamp ?? "") || now.getTime();
   const main = snaps.find((s) => s.metadata.name === name) ?? snaps[0];
-  const completed: Partial<NonNullable<Backup["status"]>> = {
+  const completed: Partial<BackupStatus> = {
     phase: BackupPhase.Completed,
     completionTimestamp: rfc3339(now),
     duration: formatDuration(now.getTime() - start),
@@ -226,8 +234,8 @@ export function decideSnapshot(o: SnapshotObservation, now: Date): Decision {
   const st = followStage(o, "post", { ...b.status, ...completed }, now);
   if (!st.done) return st.decision;
   return {
-    actions: st.stop,
-    status: { ...completed, ...st.status },
+    status: withStatus(b, { ...completed, ...st.status }),
+    deletes: st.stop,
     events: [...st.events, { type: "Normal", reason: Reason.BackupCompleted, message: `snapshot backup completed: ${snaps.map((s) => s.metadata.name).join(", ")} (${formatBytes(total)})` }],
   };
 }

@@ -12,7 +12,8 @@ import { pvcAccess } from "./destination.ts";
 import { buildBackupJob } from "./job.ts";
 import { Reason } from "./reasons.ts";
 import { BACKUP_INFO_READER, buildStatusUpdateJob, followStatusUpdates, mergeAtPath, STATUS_SCRIPT_WRAPPER, type ObservedUpdate } from "./statusupdate.ts";
-import { backup, job, NOW, pod, tool, toolPod } from "./testdata.ts";
+import { Kinds } from "../kinds.ts";
+import { backup, createdJobs, job, NOW, pod, tool, toolPod, writes } from "./testdata.ts";
 import { AnnotationRunAsRoot } from "./job.ts";
 
 const target = (() => {
@@ -131,24 +132,26 @@ describe("decideDatafile with backupStatusUpdates", () => {
   it("keeps the tool Job suspended while a pre update runs, then merges it and resumes the Job", () => {
     const pre: ObservedUpdate = { update: upd({ updateStage: "pre", path: "manifests.userContext" }), job: job("b1-status-pre-1"), pods: [] };
     const waiting = decideDatafile({ backup: running, job: suspended, pods: [], onFailAttempted: 0, podStartMs: 1, pre: [pre] }, NOW);
-    expect(waiting.actions).to.deep.equal([]);
+    expect(writes(waiting)).to.deep.equal([]);
     expect(waiting.status).to.equal(undefined);
     const finished = { ...pre, job: job("b1-status-pre-1", "Complete"), pods: [statusPod('{"lsn":"0/3000"}')] };
     const d = decideDatafile({ backup: running, job: suspended, pods: [], onFailAttempted: 0, podStartMs: 1, pre: [finished] }, NOW);
-    expect(d.actions).to.deep.equal([{ kind: "resumeJob", name: "b1-backup-1" }]);
-    expect(d.status).to.deep.equal({ manifests: { backupTool: { filePath: "/ns/b1" }, userContext: { lsn: "0/3000" } } });
+    expect(writes(d)).to.deep.equal(["patch Job"]);
+    expect(d.patches).to.deep.equal([{ kind: Kinds.Job, name: "b1-backup-1", namespace: "ns", patch: { spec: { suspend: false } } }]);
+    expect(d.status).to.deep.equal({ ...running.status, manifests: { backupTool: { filePath: "/ns/b1" }, userContext: { lsn: "0/3000" } } });
   });
 
   it("runs post updates after the tool Job and completes with their result merged", () => {
     const obs = { backup: running, job: job("b1-backup-1", "Complete"), pods: [toolPod('{"totalSize":2048}')], onFailAttempted: 0, podStartMs: 1, target };
     const create = decideDatafile({ ...obs, post: [{ update: upd(), pods: [] }] }, NOW);
-    expect(create.actions.map((a) => (a.kind === "createJob" ? a.job.metadata?.name : a.kind))).to.deep.equal(["b1-status-post-1"]);
+    expect(writes(create)).to.deep.equal(["create Job"]);
+    expect(createdJobs(create).map((j) => j.metadata?.name)).to.deep.equal(["b1-status-post-1"]);
     expect(create.status).to.equal(undefined);
     const d = decideDatafile({ ...obs, post: [{ update: upd(), job: job("b1-status-post-1", "Complete"), pods: [statusPod('{"startTime":"s","stopTime":"e"}')] }] }, NOW);
     expect(d.status).to.include({ phase: "Completed", totalSize: "2Ki" });
     expect(d.status!.manifests!.backupLog).to.deep.equal({ startTime: "s", stopTime: "e" });
     expect(d.status!.manifests!.backupTool).to.include({ filePath: "/ns/b1", uploadTotalSize: "2Ki" });
-    expect(d.events.map((e) => e.reason)).to.deep.equal([Reason.StatusUpdated, Reason.BackupCompleted]);
+    expect(d.events!.map((e) => e.reason)).to.deep.equal([Reason.StatusUpdated, Reason.BackupCompleted]);
   });
 
   it("does not count a suspended Job's wait against podStartMs", () => {

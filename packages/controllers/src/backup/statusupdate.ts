@@ -6,8 +6,7 @@
 // wrote one (KubeBlocks 0.6). Failures and timeouts raise Events and never fail or hang the backup.
 import type { V1Container, V1EnvVar, V1EnvFromSource, V1Job, V1Pod } from "@kubernetes/client-node";
 import type { Backup, BackupStatus, BackupStatusUpdate, CommonBackupPolicy } from "@dataprotection/api";
-import { childName } from "@dataprotection/runtime";
-import type { BackupEvent } from "./decision.ts";
+import { childName, type DecidedEvent } from "@dataprotection/runtime";
 import { childLabels, TOOL_CONTAINER, toolSecurityContext } from "./job.ts";
 import { Reason } from "./reasons.ts";
 import { terminationMessageOf } from "./report.ts";
@@ -107,7 +106,7 @@ export interface ObservedUpdate {
 
 export type UpdatesState =
   | { done: false; requeueAfterMs: number; stop: string[] }
-  | { done: true; status: Partial<BackupStatus>; events: BackupEvent[]; stop: string[] };
+  | { done: true; status: Partial<BackupStatus>; events: DecidedEvent[]; stop: string[] };
 
 const jobIs = (j: V1Job, type: string) => j.status?.conditions?.some((c) => c.type === type && c.status === "True");
 const ageMs = (j: V1Job, now: Date) => now.getTime() - (Date.parse(String(j.metadata?.creationTimestamp ?? "")) || now.getTime());
@@ -129,7 +128,7 @@ export function followStatusUpdates(backupName: string, stage: Stage, observed: 
   // Timed-out Jobs are stopped only with the stage's outcome: a Job deleted earlier would look never created.
   if (pending) return { done: false, requeueAfterMs: 1_000, stop: [] };
   let merged = status;
-  const events: BackupEvent[] = [];
+  const events: DecidedEvent[] = [];
   observed.forEach((o, i) => {
     const what = `backupStatusUpdates ${stage} #${i + 1}${o.update.path ? ` (path ${o.update.path})` : ""}, Job ${statusJobName(backupName, stage, i)}`;
     const message = terminationMessageOf(o.pods[o.pods.length - 1], STATUS_CONTAINER).trim();

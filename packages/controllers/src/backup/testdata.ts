@@ -1,6 +1,7 @@
 // Fixtures for the Backup unit tests: small, valid objects a test row tweaks.
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import type { Backup, BackupPolicy, BackupRepo, BackupTool } from "@dataprotection/api";
+import type { BackupDecision } from "./decision.ts";
 
 export const NOW = new Date("2024-05-01T10:00:00Z");
 
@@ -57,4 +58,19 @@ export function toolPod(message: string | undefined, exitCode = 0): V1Pod {
       containerStatuses: [{ name: "backup", image: "img", imageID: "", ready: false, restartCount: 0, state: { terminated: { exitCode, message, startedAt: "2024-05-01T09:59:10Z" as unknown as Date } } }],
     },
   };
+}
+
+/** What a decision writes besides status, in apply order: prerequisites by kind, then "create Job", "patch Job", "delete Job"... */
+export function writes(d: BackupDecision): string[] {
+  return [
+    ...(d.prepare ?? []).map((p) => p.kind),
+    ...(d.creates ?? []).map((c) => `create ${c.kind.kind}`),
+    ...(d.patches ?? []).map((p) => `patch ${p.kind.kind}`),
+    ...(d.deletes ?? []).map((x) => `delete ${x.kind.kind}`),
+  ];
+}
+
+/** The Jobs a decision creates. */
+export function createdJobs(d: BackupDecision): V1Job[] {
+  return (d.creates ?? []).filter((c) => c.kind.kind === "Job").map((c) => c.object as V1Job);
 }

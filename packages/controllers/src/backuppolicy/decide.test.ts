@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { LabelAutoBackup, LabelBackupPolicy, LabelBackupProtection, LabelBackupType, type BackupPolicy, type BackupPolicyStatus } from "@dataprotection/api";
 import { buildScheduledBackup, observeBackup, type ObservedBackup } from "./backups.ts";
+import { Kinds } from "../kinds.ts";
 import { decidePolicy, type PolicyDecision } from "./decide.ts";
 import type { BackupType } from "./types.ts";
 
@@ -40,17 +41,15 @@ function backup(name: string, o: { type?: BackupType; phase?: string; created?: 
   return observeBackup(b);
 }
 
-const nows = new WeakMap<PolicyDecision, Date>();
 function decide(p: BackupPolicy, now: string, backups: ObservedBackup[] = [], w = world): PolicyDecision {
-  const d = decidePolicy({ policy: p, backups, world: w, now: at(now) });
-  nows.set(d, at(now));
-  return d;
+  return decidePolicy({ policy: p, backups, world: w, now: at(now) });
 }
-/** ms from the decision's now to its wakeAt. */
-const after = (d: PolicyDecision): number | undefined => (d.wakeAt ? d.wakeAt.getTime() - (nows.get(d)?.getTime() ?? 0) : undefined);
+/** ms from the decision's now to when it looks again. */
+const after = (d: PolicyDecision): number | undefined => d.requeueAfterMs;
 
-const created = (d: PolicyDecision) => d.creates.map((c) => c.name);
+const created = (d: PolicyDecision) => d.creates.map((c) => c.object.metadata.name);
 const reasons = (d: PolicyDecision) => d.events.map((e) => e.reason);
+const pruned = (d: PolicyDecision) => d.events.filter((e) => e.reason === "BackupPruned");
 
 describe("buildScheduledBackup", () => {
   it("labels the Backup with its policy, its type and that a schedule made it", () => {
@@ -87,6 +86,7 @@ describe("decidePolicy: schedules", () => {
   it("creates the tick's Backup once a tick passed after the schedule was seen enabled", () => {
     const d = decide(policy({}, seen()), "2026-11-23T10:00:01Z");
     expect(created(d)).to.deep.equal(["pg-datafile-202611231000"]);
+    expect(d.creates[0]).to.deep.include({ kind: Kinds.Backup, object: buildScheduledBackup({ namespace: "ns", name: "pg" }, "datafile", "pg-datafile-202611231000") });
     expect(d.creates[0].event.reason).to.equal("BackupScheduled");
     expect(d.creates[0].eventOnCreate, "recorded with the tick, after the burst of creates").to.equal(false);
     expect(d.status.lastScheduleTime).to.equal("2026-11-23T10:00:00Z");
@@ -239,8 +239,9 @@ describe("decidePolicy: retention", () => {
       done("newest", "2026-11-23T09:00:00Z", { expiration: "2026-11-23T10:01:00Z" }),
     ];
     const d = decide(policy({ schedule: {} }, seen()), "2026-11-23T10:00:00Z", bs);
-    expect(d.deletes.map((x) => [x.name, x.reason])).to.deep.equal([["old", "Expired"]]);
-    expect(d.deletes[0].event.message).to.contain('deleted Backup "old": expired at 2026-11-23T09:00:00Z');
+    expect(d.deletes).to.deep.equal([{ kind: Kinds.Backup, name: "old", namespace: "ns" }]);
+    expect(pruned(d)).to.have.length(1);
+    expect(pruned(d)[0].message).to.contain('deleted Backup "old": expired at 2026-11-23T09:00:00Z');
     expect(after(d)).to.equal(60_000);
   });
 
@@ -256,7 +257,7 @@ describe("decidePolicy: retention", () => {
     ];
     const d = decide(policy({ schedule: {} }, seen()), "2026-11-23T10:00:00Z", bs);
     expect(d.deletes.map((x) => x.name)).to.deep.equal(["b1", "b3"]);
-    expect(d.deletes[0].event.message).to.contain("backupsHistoryLimit 2");
+    expect(pruned(d).map((e) => e.message)).to.have.length(2).and.satisfy((ms: string[]) => ms.every((m) => m.includes("beyond backupsHistoryLimit 2")));
   });
 
   it("never deletes the newest Completed Backup, even when expired, and still prunes on a Failed policy", () => {

@@ -1,9 +1,11 @@
-// Pure: one BackupPolicy reconcile as a decision. (policy, the namespace's Backups, which
-// tools and repos exist, now) -> Backups to create, Backups to delete, status, Events, requeue.
+// Pure: one BackupPolicy reconcile as the runtime's Decision. (policy, its Backups, which tools
+// and repos exist, now) -> Backups to create, Backups to delete, status, Events, requeue.
 // No I/O and no clock: the shell in reconcile.ts applies it.
-import { BackupPolicyPhase, type BackupPolicy, type BackupPolicyStatus, type Condition } from "@dataprotection/api";
+import { BackupPolicyPhase, type Backup, type BackupPolicy, type BackupPolicyStatus, type Condition } from "@dataprotection/api";
+import type { DecidedEvent, Decision, Kind, KubeObject } from "@dataprotection/runtime";
+import { Kinds } from "../kinds.ts";
 import { backupNameForTick } from "./backup-name.ts";
-import { isActive, type ObservedBackup } from "./backups.ts";
+import { buildScheduledBackup, isActive, type ObservedBackup } from "./backups.ts";
 import { latestTickAtOrBefore, nextTickAfter } from "./cron.ts";
 import { EventReason, PruneReason } from "./reasons.ts";
 import { selectBackupsToPrune, type HistoryLimit } from "./retention.ts";
@@ -25,17 +27,12 @@ export interface PolicyObservation {
   now: Date;
 }
 
-export interface PolicyEvent {
-  type: "Normal" | "Warning";
-  reason: string;
-  message: string;
-}
-
-export interface BackupToCreate {
-  type: BackupType;
-  name: string;
+/** A Backup to create for one tick, and the Event its creation gets. */
+export interface BackupCreate {
+  kind: Kind;
+  object: Backup & KubeObject;
   tick: Date;
-  event: PolicyEvent;
+  event: DecidedEvent;
   /**
    * Record `event` once this pass created the Backup (logfile Backups), or else (a scheduled
    * tick) with the status write that records the tick, after the tick's burst of creates.
@@ -44,20 +41,15 @@ export interface BackupToCreate {
   eventOnCreate: boolean;
 }
 
-export interface BackupToDelete {
-  name: string;
-  reason: PruneReason;
-  event: PolicyEvent;
-}
-
-export interface PolicyDecision {
-  creates: BackupToCreate[];
-  deletes: BackupToDelete[];
-  /** The whole status to write once creates and deletes are done. */
+/**
+ * The runtime's Decision, its creates saying which Event each Backup's creation gets (recorded
+ * only when the create made it, which only the shell learns). `requeueAfterMs` runs from `now`.
+ */
+export interface PolicyDecision extends Decision<BackupPolicyStatus> {
+  creates: BackupCreate[];
+  deletes: Array<{ kind: Kind; name: string; namespace: string }>;
   status: BackupPolicyStatus;
-  events: PolicyEvent[];
-  /** When to look again: the next tick or expiration; undefined = only on change. */
-  wakeAt?: Date;
+  events: DecidedEvent[];
 }
 
 export function decidePolicy(o: PolicyObservation): PolicyDecision {
@@ -70,10 +62,11 @@ export function decidePolicy(o: PolicyObservation): PolicyDecision {
   const failed = validation.problems.length > 0;
   const own = o.backups.filter((b) => b.policyName === name);
   const d: PolicyDecision = { creates: [], deletes: [], status: {}, events: [] };
+  const events: DecidedEvent[] = [];
   const wakeAt: Date[] = [];
 
   const enabled = enabledSince(policy, now, firstReconcile);
-  d.events.push(...enabled.events);
+  events.push(...enabled.events);
 
   let lastScheduleTime = toDate(prev.lastScheduleTime);
   if (!failed) {
@@ -93,12 +86,12 @@ export function decidePolicy(o: PolicyObservation): PolicyDecision {
       if (tick.action === "wait") continue;
       lastScheduleTime = later(lastScheduleTime, tick.tick);
       if (tick.action === "create") {
-        d.creates.push({ type, name: tick.name, tick: tick.tick, event: scheduledEvent(type, tick.name, tick.tick, now), eventOnCreate: false });
+        d.creates.push(backupCreate(policy, type, tick.name, tick.tick, scheduledEvent(type, tick.name, tick.tick, now), false));
       } else if (tick.action === "skip") {
-        d.events.push({ type: "Warning", reason: tick.reason, message: tick.message });
+        events.push({ type: "Warning", reason: tick.reason, message: tick.message });
       }
     }
-    const logfile = decideLogfile(name, own, names, validation.crons.logfile, now);
+    const logfile = decideLogfile(policy, own, names, validation.crons.logfile, now);
     if (logfile.create) {
       d.creates.push(logfile.create);
       lastScheduleTime = later(lastScheduleTime, logfile.create.tick);
@@ -112,23 +105,25 @@ export function decidePolicy(o: PolicyObservation): PolicyDecision {
     namespace, policyName: name, backupType: t, limit: policy.spec[t]?.backupsHistoryLimit ?? DEFAULT_HISTORY_LIMIT,
   }));
   const byName = new Map(live.map((b) => [b.name, b]));
+  const pruneEvents: DecidedEvent[] = [];
   for (const s of selectBackupsToPrune(live, { now, historyLimits: limits })) {
     const b = byName.get(s.name);
     if (!b || b.policyName !== name || s.namespace !== namespace) continue;
     const why = s.reason === PruneReason.Expired
       ? `expired at ${formatTime(b.expiration ?? now)}${policy.spec.retention?.ttl ? ` (retention.ttl ${policy.spec.retention.ttl})` : ""}`
       : `beyond backupsHistoryLimit ${limits.find((l) => l.backupType === b.backupType)?.limit} of the policy's scheduled ${b.backupType} Backups`;
-    d.deletes.push({ name: s.name, reason: s.reason, event: { type: "Normal", reason: EventReason.BackupPruned, message: `deleted Backup "${s.name}": ${why}` } });
+    d.deletes.push({ kind: Kinds.Backup, name: s.name, namespace });
+    pruneEvents.push({ type: "Normal", reason: EventReason.BackupPruned, message: `deleted Backup "${s.name}": ${why}` });
   }
   const pruned = new Set(d.deletes.map((x) => x.name));
   for (const b of own) if (b.expiration && b.expiration > now && !b.deleting && !pruned.has(b.name)) wakeAt.push(b.expiration);
 
   const failureReason = failed ? failureReasonOf(validation.problems) : undefined;
   if (failed && (prev.phase !== BackupPolicyPhase.Failed || prev.failureReason !== failureReason)) {
-    d.events.push({ type: "Warning", reason: validation.problems[0].reason, message: failureReason ?? "" });
+    events.push({ type: "Warning", reason: validation.problems[0].reason, message: failureReason ?? "" });
   } else if (!failed && prev.phase !== BackupPolicyPhase.Available) {
     const was = prev.phase === BackupPolicyPhase.Failed ? ` (recovered from: ${prev.failureReason ?? "Failed"})` : "";
-    d.events.push({ type: "Normal", reason: EventReason.PolicyAvailable, message: `BackupPolicy "${namespace}/${name}" is Available${was}` });
+    events.push({ type: "Normal", reason: EventReason.PolicyAvailable, message: `BackupPolicy "${namespace}/${name}" is Available${was}` });
   }
 
   const status: BackupPolicyStatus = { ...prev, observedGeneration: policy.metadata?.generation, phase: failed ? BackupPolicyPhase.Failed : BackupPolicyPhase.Available };
@@ -139,12 +134,20 @@ export function decidePolicy(o: PolicyObservation): PolicyDecision {
   if (lastSuccess) status.lastSuccessfulTime = formatTime(lastSuccess);
   status.conditions = enabled.conditions(prev.conditions ?? []);
   d.status = status;
+  d.events.push(...events, ...pruneEvents);
 
-  d.wakeAt = wakeAt.reduce<Date | undefined>((a, b) => (a === undefined || b < a ? b : a), undefined);
+  // When to look again: the next tick or expiration; none = only on change.
+  const wake = wakeAt.reduce<Date | undefined>((a, b) => (a === undefined || b < a ? b : a), undefined);
+  if (wake) d.requeueAfterMs = wake.getTime() - now.getTime();
   return d;
 }
 
-function scheduledEvent(type: BackupType, name: string, tick: Date, now: Date): PolicyEvent {
+function backupCreate(policy: BackupPolicy, type: BackupType, name: string, tick: Date, event: DecidedEvent, eventOnCreate: boolean): BackupCreate {
+  const object = buildScheduledBackup({ namespace: policy.metadata?.namespace ?? "", name: policy.metadata?.name ?? "" }, type, name);
+  return { kind: Kinds.Backup, object, tick, event, eventOnCreate };
+}
+
+function scheduledEvent(type: BackupType, name: string, tick: Date, now: Date): DecidedEvent {
   const lateMs = now.getTime() - tick.getTime();
   const late = lateMs >= 60_000 ? ` (late by ${Math.floor(lateMs / 60_000)}m: catching up once)` : "";
   return { type: "Normal", reason: EventReason.BackupScheduled, message: `created Backup "${name}" for the ${type} tick ${formatTime(tick)}${late}` };
@@ -155,14 +158,14 @@ function scheduledEvent(type: BackupType, name: string, tick: Date, now: Date): 
  * of the latest cron tick, so a logfile Backup that ended (Failed) is replaced at the next
  * tick at the earliest, not in a tight loop.
  */
-function decideLogfile(policyName: string, own: readonly ObservedBackup[], names: ReadonlySet<string>, cron: Parameters<typeof nextTickAfter>[0] | undefined, now: Date): { create?: BackupToCreate; wakeAt?: Date } {
+function decideLogfile(policy: BackupPolicy, own: readonly ObservedBackup[], names: ReadonlySet<string>, cron: Parameters<typeof nextTickAfter>[0] | undefined, now: Date): { create?: BackupCreate; wakeAt?: Date } {
   if (!cron) return {};
   if (own.some((b) => b.backupType === "logfile" && isActive(b))) return {};
   const tick = latestTickAtOrBefore(cron, now) ?? new Date(Math.floor(now.getTime() / 60_000) * 60_000);
-  const name = backupNameForTick(policyName, "logfile", tick);
+  const name = backupNameForTick(policy.metadata?.name ?? "", "logfile", tick);
   if (names.has(name)) return { wakeAt: nextTickAfter(cron, now) };
   const message = `created logfile Backup "${name}": archives logs continuously while .spec.schedule.logfile is enabled`;
-  return { create: { type: "logfile", name, tick, event: { type: "Normal", reason: EventReason.LogfileBackupCreated, message }, eventOnCreate: true } };
+  return { create: backupCreate(policy, "logfile", name, tick, { type: "Normal", reason: EventReason.LogfileBackupCreated, message }, true) };
 }
 
 const CONDITION_OF: Record<BackupType, string> = {
@@ -179,14 +182,14 @@ const CONDITION_OF: Record<BackupType, string> = {
  */
 function enabledSince(policy: BackupPolicy, now: Date, firstReconcile: boolean): {
   since: Partial<Record<BackupType, Date>>;
-  events: PolicyEvent[];
+  events: DecidedEvent[];
   conditions: (prev: readonly Condition[]) => Condition[];
 } {
   const created = toDate(policy.metadata?.creationTimestamp) ?? now;
   const generation = policy.metadata?.generation;
   const prevConditions = policy.status?.conditions ?? [];
   const since: Partial<Record<BackupType, Date>> = {};
-  const events: PolicyEvent[] = [];
+  const events: DecidedEvent[] = [];
   const next = new Map<string, Condition | undefined>();
   for (const type of BACKUP_TYPES) {
     const condType = CONDITION_OF[type];

@@ -27,7 +27,6 @@ export type PolicyFailureReason = (typeof PolicyFailureReason)[keyof typeof Poli
 /** Reasons of the Events the controller records on a BackupPolicy (besides skips and failures). */
 export const EventReason = {
   PolicyAvailable: "PolicyAvailable",
-  PolicyFailed: "PolicyFailed",
   BackupScheduled: "BackupScheduled",
   LogfileBackupCreated: "LogfileBackupCreated",
   BackupPruned: "BackupPruned",

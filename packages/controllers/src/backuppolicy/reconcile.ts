@@ -1,15 +1,15 @@
-// The shell: read the policy, its Backups and which tools and repos exist from the cache,
-// call decidePolicy, apply: create Backups, delete pruned ones, write status. Every `if` that
-// matters lives in decide.ts; this file only does I/O in a crash-safe order (create before
-// recording the tick, so a restart finds the Backup by its name).
+// observe (the policy, its Backups and which tools and repos exist, from the cache) -> decide
+// (decidePolicy, pure) -> apply (applyDecision). Every `if` that matters lives in decide.ts; this
+// file only does I/O in a crash-safe order (create before recording the tick, so a restart finds
+// the Backup by its name).
 import type { BackupPolicy, BackupRepo, BackupTool } from "@dataprotection/api";
 import {
-  createIfAbsent, isConflict, isNotFound, keyOf, updateStatus,
-  type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult, type Reconciler,
+  applyDecision, createIfAbsent, keyOf,
+  type DecidedEvent, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult, type Reconciler,
 } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
-import { buildScheduledBackup, observeBackup } from "./backups.ts";
-import { decidePolicy, type PolicyEvent } from "./decide.ts";
+import { observeBackup } from "./backups.ts";
+import { decidePolicy } from "./decide.ts";
 import { relatedBackups } from "./related.ts";
 
 type PolicyObject = BackupPolicy & KubeObject;
@@ -21,70 +21,54 @@ type PolicyObject = BackupPolicy & KubeObject;
  * not yet written; a Backup found after a restart gets none.
  */
 export function backupPolicyReconciler(): Reconciler {
-  const pendingEvents = new Map<string, PolicyEvent[]>();
+  const pendingEvents = new Map<string, DecidedEvent[]>();
   return { reconcile: (req, ctx) => reconcileBackupPolicy(req, ctx, pendingEvents) };
 }
 
-async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContext, pendingEvents: Map<string, PolicyEvent[]>): Promise<ReconcileResult | void> {
+async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContext, pendingEvents: Map<string, DecidedEvent[]>): Promise<ReconcileResult | void> {
   const key = keyOf(req);
   const policy = ctx.cache.get<PolicyObject>(Kinds.BackupPolicy, req.name, req.namespace);
   if (!policy || policy.metadata.deletionTimestamp) {
     pendingEvents.delete(key);
     return;
   }
-  const namespace = policy.metadata.namespace ?? "";
-  const decision = decidePolicy({
+  const now = ctx.clock.now();
+  const d = decidePolicy({
     policy,
-    backups: relatedBackups(ctx.cache, namespace, req.name).map(observeBackup),
+    backups: relatedBackups(ctx.cache, policy.metadata.namespace ?? "", req.name).map(observeBackup),
     world: {
       tools: new Set(ctx.cache.list<BackupTool & KubeObject>(Kinds.BackupTool).map((t) => t.metadata.name ?? "")),
       repos: new Set(ctx.cache.list<BackupRepo & KubeObject>(Kinds.BackupRepo).map((r) => r.metadata.name ?? "")),
     },
-    now: new Date(ctx.clock.now()),
+    now: new Date(now),
   });
-  const record = (e: PolicyEvent): void => ctx.events.record(policy, e.type, e.reason, e.message);
 
+  // The decision's creates go out first, through the same createIfAbsent applyDecision uses, but
+  // here: only its answer tells a Backup this pass made (its Event is due) from one that existed
+  // (made before a restart, or seen late by the cache: that tick is done, and gets no Event).
   let created = false;
-  for (const c of decision.creates) {
-    if (ctx.signal.aborted) return;
-    // Already there (made before a restart, or seen late by the cache): this tick is done.
-    if (await createIfAbsent(ctx.client, Kinds.Backup, buildScheduledBackup({ namespace, name: req.name }, c.type, c.name))) {
-      created = true;
-      if (c.eventOnCreate) record(c.event);
-      else pendingEvents.set(key, [...(pendingEvents.get(key) ?? []), c.event]);
-      ctx.log.info("created scheduled backup", { backup: c.name, backupType: c.type, tick: c.tick.toISOString() });
-    }
+  for (const c of d.creates) {
+    if (!(await createIfAbsent(ctx.client, c.kind, c.object))) continue;
+    created = true;
+    if (c.eventOnCreate) ctx.events.record(policy, c.event.type, c.event.reason, c.event.message);
+    else pendingEvents.set(key, [...(pendingEvents.get(key) ?? []), c.event]);
+    ctx.log.info("created scheduled backup", { backup: c.object.metadata.name, backupType: c.object.spec.backupType, tick: c.tick.toISOString() });
   }
   // The tick is recorded by the next pass (which finds the Backup by its name), so when many
   // policies share a tick every Backup is created before any Event or status is written.
   // That pass is woken by the created Backup's watch event (level-based: the cache holds the
   // Backup by then), not by a timer: a timer on an injected clock only fires when it moves.
   if (created) return;
-  for (const del of decision.deletes) {
-    if (ctx.signal.aborted) return;
-    try {
-      await ctx.client.delete(Kinds.Backup, del.name, namespace);
-      record(del.event);
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
-    }
-  }
-  if (ctx.signal.aborted) return;
-  // Guarded by the cached resourceVersion, and no conflict retry: a 409 means this pass
-  // decided on a stale policy (say, one that had not yet seen the tick the last pass
-  // recorded), so its decision and Events are dropped and a fresh pass decides again.
-  try {
-    await updateStatus(ctx.client, Kinds.BackupPolicy, policy, (draft) => {
-      draft.status = decision.status;
-    }, { mode: "merge", retries: 0 });
-  } catch (e) {
-    if (isConflict(e)) return { requeue: true };
-    throw e;
-  }
-  // Events after the status they describe: a tick's Event is written once, by the pass
-  // whose record of that tick landed.
-  for (const e of [...(pendingEvents.get(key) ?? []), ...decision.events]) record(e);
+
+  // The rest in the runtime's order: status (whole, with the observed resourceVersion; a 409 means
+  // this pass decided on a stale policy, say one that had not yet seen the tick the last pass
+  // recorded, so everything below is dropped and a fresh pass decides again), then the retention
+  // deletes (after the status now, harmless: decide is level-based, so a pass that stops before
+  // them decides them again), then Events: a tick's Event is written once, by the pass whose
+  // record of that tick landed.
+  const r = await applyDecision(ctx, Kinds.BackupPolicy, policy, { ...d, creates: [], events: [...(pendingEvents.get(key) ?? []), ...d.events], requeueAfterMs: undefined });
+  if (r?.requeue) return r;
   pendingEvents.delete(key);
   // Measured after the writes, so a slow reconcile does not push the next tick late.
-  return decision.wakeAt ? { requeueAfter: Math.max(1, decision.wakeAt.getTime() - ctx.clock.now()) } : {};
+  return d.requeueAfterMs !== undefined ? { requeueAfter: Math.max(1, d.requeueAfterMs - (ctx.clock.now() - now)) } : undefined;
 }

@@ -1,8 +1,10 @@
 import { expect } from "chai";
 import type { V1Job } from "@kubernetes/client-node";
-import { AnnotationIsDefaultRepo, LabelBackupRepoName, type Backup, type BackupRepo, type StorageProvider } from "@dataprotection/api";
+import { AnnotationIsDefaultRepo, Finalizer, LabelBackupRepoName, type Backup, type BackupRepo, type StorageProvider } from "@dataprotection/api";
 import type { KubeObject } from "@dataprotection/runtime";
-import { blockingBackups, otherDefaults } from "./decide.ts";
+import { Kinds } from "../kinds.ts";
+import { blockingBackups, decideRepo, otherDefaults, preCheckReads, type MountPreCheck, type RepoObservation } from "./decide.ts";
+import { LabelPreCheckGeneration, generatedStorageClassName, preCheckJobName } from "./names.ts";
 import { preCheckOutcome } from "./precheck.ts";
 import { buildRepoPVC } from "./pvc.ts";
 import { buildSecretCopy } from "./secret.ts";
@@ -106,4 +108,161 @@ describe("BackupRepo decisions", () => {
       else expect(problems.join("; ")).to.match(re);
     });
   }
+});
+
+describe("decideRepo", () => {
+  const now = new Date("2024-01-01T00:10:00Z");
+  const settings = { operatorNamespace: "dp-system", agentImage: "agent:1", podStartMs: 60_000 };
+  const csiProvider = (spec: Partial<StorageProvider["spec"]> = {}, ready = true) =>
+    ({
+      metadata: { name: "csi" },
+      spec: { csiDriverName: "csi.example.com", storageClassTemplate: "provisioner: csi.example.com\nparameters:\n  bucket: {{ .Parameters.bucket }}\n", ...spec },
+      status: { phase: ready ? "Ready" : "NotReady", conditions: ready ? [] : [{ type: "Ready", status: "False", reason: "NotReady", message: "no CSI driver", lastTransitionTime: "2024-01-01T00:00:00Z" }] },
+    }) as unknown as StorageProvider;
+  const mountRepo = (o: { spec?: Partial<BackupRepo["spec"]>; status?: BackupRepo["status"]; finalizer?: boolean; deleting?: boolean } = {}) =>
+    ({
+      metadata: { name: "r", uid: "u-r", generation: 2, resourceVersion: "7", finalizers: o.finalizer === false ? [] : [Finalizer], ...(o.deleting ? { deletionTimestamp: "2024-01-01T00:09:00Z" } : {}) },
+      spec: { storageProviderRef: "csi", pvReclaimPolicy: "Retain", config: { bucket: "b" }, ...o.spec },
+      ...(o.status ? { status: o.status } : {}),
+    }) as unknown as BackupRepo & KubeObject;
+  const observe = (repo: BackupRepo & KubeObject, extra: Partial<RepoObservation> = {}): RepoObservation => ({ repo, repos: [repo], settings, provider: csiProvider(), preCheckJob: null, ...extra });
+  const mount = (extra: Partial<MountPreCheck> = {}): MountPreCheck => ({ method: "Mount", sources: {}, pvc: null, jobs: [], ...extra });
+  const jobName = preCheckJobName("r", 2);
+  const reasons = (d: { events?: Array<{ reason: string }> }) => (d.events ?? []).map((e) => e.reason);
+  const kinds = (d: { creates?: Array<{ kind: { kind: string } }> }) => (d.creates ?? []).map((c) => c.kind.kind);
+
+  it("adds the finalizer alone, before it makes anything", () => {
+    const o = observe(mountRepo({ finalizer: false }));
+    expect(decideRepo(o, now)).to.deep.equal({ finalizer: { add: Finalizer } });
+    expect(preCheckReads(o, now)).to.equal(undefined);
+  });
+
+  it("makes a new Mount repo's StorageClass, PVC and pre-check Job, and is PreChecking until the Job ends", () => {
+    const oldJob = { metadata: { name: preCheckJobName("r", 1), namespace: "dp-system", labels: { [LabelPreCheckGeneration]: "1" } } } as never;
+    const o = observe(mountRepo());
+    expect(preCheckReads(o, now)).to.deep.equal({ method: "Mount", namespace: "dp-system", pvcName: "dp-backup-r", sources: [] });
+    const d = decideRepo({ ...o, preCheck: mount({ jobs: [oldJob] }) }, now);
+    expect(kinds(d)).to.deep.equal(["StorageClass", "PersistentVolumeClaim", "Job"]);
+    expect(d.creates?.[0].object).to.deep.include({ provisioner: "csi.example.com", parameters: { bucket: "b" }, reclaimPolicy: "Retain" });
+    expect(d.deletes).to.deep.equal([{ kind: Kinds.Job, name: preCheckJobName("r", 1), namespace: "dp-system" }]);
+    expect(reasons(d)).to.deep.equal(["StorageClassCreated", "PreCheckStarted", "PreCheckStarted"]);
+    expect(d.status).to.deep.include({ phase: "PreChecking", generatedStorageClassName: generatedStorageClassName("r"), backupPVCName: "dp-backup-r", observedGeneration: 2 });
+    expect(d.requeueAfterMs).to.equal(60_000);
+  });
+
+  it("turns Ready when the pre-check Job completed, and deletes the Job", () => {
+    const status = { phase: "PreChecking" as const, generatedStorageClassName: generatedStorageClassName("r") };
+    const job = { metadata: { name: jobName, namespace: "dp-system", creationTimestamp: "2024-01-01T00:09:00Z" }, status: { succeeded: 1 } } as never;
+    const d = decideRepo(observe(mountRepo({ status }), { storageClass: { provisioner: "csi.example.com" }, preCheckJob: job, preCheck: mount({ pvc: { metadata: { name: "dp-backup-r" } } as never }) }), now);
+    expect(d.creates).to.deep.equal([]);
+    expect(d.deletes).to.deep.equal([{ kind: Kinds.Job, name: jobName, namespace: "dp-system" }]);
+    expect(reasons(d)).to.deep.equal(["PreCheckPassed", "Ready"]);
+    expect(d.status?.phase).to.equal("Ready");
+    expect(d.status?.conditions?.map((c) => [c.type, c.status])).to.deep.equal([["PreCheckPassed", "True"], ["Ready", "True"]]);
+    expect(d.requeueAfterMs).to.equal(undefined);
+  });
+
+  it("stays Ready without a new pre-check once it passed at this generation", () => {
+    const passed = { type: "PreCheckPassed", status: "True" as const, reason: "PreCheckPassed", message: "ok", lastTransitionTime: "2024-01-01T00:00:00Z", observedGeneration: 2 };
+    const o = observe(mountRepo({ status: { phase: "Ready", conditions: [passed] } }), { storageClass: { provisioner: "csi.example.com" } });
+    expect(preCheckReads(o, now)).to.equal(undefined);
+    const d = decideRepo(o, now);
+    expect(d.status?.phase).to.equal("Ready");
+    expect(d.creates).to.deep.equal([]);
+    expect(d.events).to.deep.equal([]);
+    expect(d.deletes).to.deep.equal([]);
+    const left = { metadata: { name: jobName, namespace: "dp-system" }, status: { succeeded: 1 } } as never;
+    expect(decideRepo({ ...o, preCheckJob: left }, now).deletes, "the passed Job a pass stopped before deleting").to.deep.equal([{ kind: Kinds.Job, name: jobName, namespace: "dp-system" }]);
+  });
+
+  it("makes a Tool repo Ready or Failed by what its probe found", () => {
+    const repo = mountRepo({ spec: { accessMethod: "Tool" } });
+    expect(preCheckReads(observe(repo), now)).to.deep.equal({ method: "Tool" });
+    const ok = decideRepo(observe(repo, { preCheck: { method: "Tool", probe: { location: "s3://b" } } }), now);
+    expect(ok.status?.phase).to.equal("Ready");
+    expect(ok.events?.[0]).to.deep.include({ reason: "PreCheckPassed", message: "wrote, read back and deleted a probe object in s3://b" });
+    const bad = decideRepo(observe(repo, { preCheck: { method: "Tool", probe: { error: "access denied" } } }), now);
+    expect(bad.status?.failureReason).to.equal('PreCheckFailed: pre-check of BackupRepo "r" failed: access denied');
+    expect(bad.requeueAfterMs).to.equal(30_000);
+  });
+
+  it("fails on a missing provider, naming it, and makes nothing", () => {
+    const d = decideRepo(observe(mountRepo(), { provider: undefined }), now);
+    expect(d.status?.phase).to.equal("Failed");
+    expect(d.status?.failureReason).to.equal('StorageProviderNotFound: StorageProvider "csi" not found: create it or change BackupRepo "r" .spec.storageProviderRef');
+    expect(d.events).to.deep.equal([{ type: "Warning", reason: "StorageProviderNotFound", message: 'StorageProvider "csi" not found: create it or change BackupRepo "r" .spec.storageProviderRef' }]);
+    expect(d.creates).to.deep.equal([]);
+    expect(d.requeueAfterMs).to.equal(30_000);
+  });
+
+  it("waits for a provider that is not ready, without a timer", () => {
+    const d = decideRepo(observe(mountRepo(), { provider: csiProvider({}, false) }), now);
+    expect(d.status?.failureReason).to.equal('StorageProviderNotReady: StorageProvider "csi" is not ready (no CSI driver)');
+    expect(d.requeueAfterMs).to.equal(undefined);
+  });
+
+  it("fails on a missing credential Secret, and on a missing encryption key Secret at the pre-check", () => {
+    const withCred = mountRepo({ spec: { credential: { name: "c", namespace: "ops" } } });
+    const d = decideRepo(observe(withCred, { credential: null }), now);
+    expect(d.status?.failureReason).to.equal('SecretNotFound: credential Secret "ops/c" not found: create it or fix BackupRepo "r" .spec.credential');
+
+    const enc = mountRepo({ spec: { encryption: { keySecretRef: { name: "k", namespace: "ops", key: "key" } } as never } });
+    const o = observe(enc);
+    expect(preCheckReads(o, now)).to.deep.include({ sources: [{ namespace: "ops", name: "k" }] });
+    const e = decideRepo({ ...o, preCheck: mount({ sources: { "ops/k": null } }) }, now);
+    expect(e.status?.failureReason).to.equal('SecretNotFound: Secret "ops/k" (encryption key of BackupRepo "r") not found: create it or fix the repo\'s spec');
+    expect(e.status?.conditions?.find((c) => c.type === "PreCheckPassed")).to.deep.include({ status: "False", reason: "SecretNotFound" });
+    expect(kinds(e), "the StorageClass made before the failing step is still made").to.deep.equal(["StorageClass"]);
+    const copied = decideRepo({ ...o, preCheck: mount({ sources: { "ops/k": { key: "s3cr3t" } } }) }, now);
+    expect(copied.prepare?.map((p) => p.type)).to.deep.equal(["secretCopy"]);
+  });
+
+  it("creates the CSI driver Secret once, and brings its data up to date as a prerequisite", () => {
+    const provider = csiProvider({ csiDriverSecretTemplate: "bucket: {{ .Parameters.bucket }}\n" });
+    const absent = decideRepo(observe(mountRepo(), { provider, csiDriverSecret: null, preCheck: mount() }), now);
+    expect(kinds(absent)[0]).to.equal("Secret");
+    expect(reasons(absent)[0]).to.equal("CSIDriverSecretCreated");
+    const stale = { metadata: { name: "dp-repo-r-csi", namespace: "dp-system", resourceVersion: "3" }, data: { bucket: "b2xk" } } as never;
+    const d = decideRepo(observe(mountRepo(), { provider, csiDriverSecret: stale, preCheck: mount() }), now);
+    expect(d.prepare).to.deep.equal([{ type: "csiDriverSecret", secret: { metadata: { name: "dp-repo-r-csi", namespace: "dp-system", resourceVersion: "3" }, data: { bucket: "Yg==" } } }]);
+    expect(reasons(d)).to.not.include("CSIDriverSecretCreated");
+  });
+
+  it("marks a second default repo as a conflict, with a Warning once", () => {
+    const a = { ...mountRepo({ spec: { accessMethod: "Tool" } }), metadata: { ...mountRepo().metadata, annotations: { [AnnotationIsDefaultRepo]: "true" } } };
+    const d = decideRepo({ ...observe(a, { preCheck: { method: "Tool", probe: { location: "x" } } }), repos: [a, repo("b", true)] }, now);
+    expect(d.status?.conditions?.find((c) => c.type === "DefaultRepo")).to.deep.include({ status: "False", reason: "MultipleDefaultRepos" });
+    expect(reasons(d)).to.include("MultipleDefaultRepos");
+  });
+
+  it("blocks deletion while Backups use the repo, with a Warning when the list changes", () => {
+    const o = observe(mountRepo({ deleting: true, status: { phase: "Ready" } }), { deletion: { blocking: ["ns/a", "ns/b"], jobs: [], pvcs: [], secrets: [] } });
+    const d = decideRepo(o, now);
+    const message = 'BackupRepo "r" is still used by 2 Backup(s): ns/a, ns/b: delete them (or wait for their deletion) before the repo';
+    expect(d.status?.phase).to.equal("Deleting");
+    expect(d.status?.conditions?.[0]).to.deep.include({ type: "DeletionBlocked", status: "True", reason: "DeletionBlocked", message });
+    expect(d.events).to.deep.equal([{ type: "Warning", reason: "DeletionBlocked", message }]);
+    expect(d.requeueAfterMs).to.equal(30_000);
+    expect(d.finalizer).to.equal(undefined);
+    const again = decideRepo({ ...o, repo: { ...o.repo, status: d.status } }, now);
+    expect(again.events).to.deep.equal([]);
+  });
+
+  it("removes what the repo made once no Backup uses it (only its own Secrets), then its finalizer", () => {
+    const obj = (name: string, namespace?: string, labels?: Record<string, string>) => ({ metadata: { name, namespace, labels } });
+    const repoDone = mountRepo({ deleting: true, status: { generatedStorageClassName: "dp-repo-r" } });
+    const d = decideRepo(observe(repoDone, {
+      deletion: { blocking: [], jobs: [obj("j", "dp-system")], pvcs: [obj("p", "ns")], secrets: [obj("mine", "ns", { [LabelBackupRepoName]: "r" }), obj("users", "ns")] },
+    }), now);
+    expect(d.deletes).to.deep.equal([
+      { kind: Kinds.Job, name: "j", namespace: "dp-system" },
+      { kind: Kinds.PersistentVolumeClaim, name: "p", namespace: "ns" },
+      { kind: Kinds.Secret, name: "mine", namespace: "ns" },
+      { kind: Kinds.StorageClass, name: "dp-repo-r" },
+    ]);
+    expect(reasons(d)).to.deep.equal(["Deleting"]);
+    expect(d.finalizer).to.deep.equal({ remove: Finalizer });
+    expect(d.status).to.equal(undefined);
+    expect(decideRepo(observe(mountRepo({ deleting: true, finalizer: false })), now), "nothing left to do without the finalizer").to.deep.equal({});
+  });
 });

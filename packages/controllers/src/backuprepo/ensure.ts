@@ -1,9 +1,9 @@
 // I/O: makes a repo usable from one namespace: its PVC (Mount repos) and the Secret
 // copies tool pods mount. Called by the Backup, RestoreJob and 3scale controllers
-// before they start a tool pod, and by the repo's own pre-check.
+// before they start a tool pod. The repo's own pre-check decides the same from what it read
+// (decide.ts), with the same checks (problems.ts).
 import type { V1PersistentVolumeClaim, V1Secret, V1StorageClass } from "@kubernetes/client-node";
 import { AccessMethod, type BackupRepo, type StorageProvider } from "@dataprotection/api";
-import { missingRepoSecrets, pickRepoSecrets } from "@dataprotection/storage";
 import { createIfAbsent, isNotFound, type Cache, type KubeClient, type Kind, type KubeObject } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
 import { repoAccessFor, type RepoAccess, type SecretCopy } from "./access.ts";
@@ -12,17 +12,9 @@ import { buildSecretCopy, secretDiffers } from "./secret.ts";
 import { decodeSecretData } from "../storageprovider/parameters.ts";
 import { templateValues } from "./values.ts";
 import { Reason } from "./reasons.ts";
+import { RepoAccessError, copyProblem, copySourceRole, pvcDeleting, repoNotReady, secretNotFound } from "./problems.ts";
 
-/** The repo cannot be used yet or at all; `reason` is one of {@link Reason}. */
-export class RepoAccessError extends Error {
-  constructor(
-    readonly reason: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = "RepoAccessError";
-  }
-}
+export { RepoAccessError };
 
 /** Reads through the cache when it holds the kind, else from the API server; undefined when absent. */
 export async function readObject<T extends KubeObject>(client: KubeClient, cache: Cache | undefined, kind: Kind, name: string, namespace?: string): Promise<T | undefined> {
@@ -68,7 +60,7 @@ export async function ensureRepoAccess(client: KubeClient, cache: Cache | undefi
     let data = sources.get(key);
     if (!data) {
       const s = await readObject<V1Secret & KubeObject>(client, cache, Kinds.Secret, name, ns);
-      if (!s) throw new RepoAccessError(Reason.SecretNotFound, `Secret "${key}" (${what} of BackupRepo "${repoName}") not found: create it or fix the repo's spec`);
+      if (!s) throw secretNotFound(repoName, ns, name, what);
       data = decodeSecretData(s);
       sources.set(key, data);
     }
@@ -76,13 +68,13 @@ export async function ensureRepoAccess(client: KubeClient, cache: Cache | undefi
   };
 
   for (const copy of access.secretCopies) {
-    const source = await readSource(copy.from.namespace, copy.from.name, copy.purpose === "encryption" ? "encryption key" : "credential");
+    const source = await readSource(copy.from.namespace, copy.from.name, copySourceRole(copy));
     await copyRepoSecret(client, copy, source, namespace);
   }
 
   if (access.accessMethod === AccessMethod.Mount && access.pvcName) {
     const existing = await readObject<V1PersistentVolumeClaim & KubeObject>(client, undefined, Kinds.PersistentVolumeClaim, access.pvcName, namespace);
-    if (existing?.metadata.deletionTimestamp) throw new RepoAccessError(Reason.PVCDeleting, `PVC "${namespace}/${access.pvcName}" of BackupRepo "${repoName}" is being deleted: retry once it is gone`);
+    if (existing?.metadata.deletionTimestamp) throw pvcDeleting(repoName, namespace, access.pvcName);
     if (!existing) await createIfAbsent(client, Kinds.PersistentVolumeClaim, (await desiredRepoPVC(client, cache, repo, provider, namespace, operatorNamespace, access.pvcName, readSource)) as KubeObject);
   }
   return access;
@@ -93,14 +85,8 @@ export async function ensureRepoAccess(client: KubeClient, cache: Cache | undefi
  * (RepoAccessError SecretKeyMissing otherwise), then applies the copy in `namespace`.
  */
 export async function copyRepoSecret(client: KubeClient, copy: SecretCopy, source: Record<string, string>, namespace: string): Promise<void> {
-  const from = `Secret "${copy.from.namespace}/${copy.from.name}"`;
-  for (const k of copy.keys ?? []) {
-    if (source[k] === undefined) throw new RepoAccessError(Reason.SecretKeyMissing, `${from} has no key "${k}" (named by BackupRepo "${copy.repo}"): add the key`);
-  }
-  const missing = copy.purpose === "credential" && copy.backend ? missingRepoSecrets(copy.backend, pickRepoSecrets(copy.backend, source)) : [];
-  if (missing.length) {
-    throw new RepoAccessError(Reason.SecretKeyMissing, `${from} (credential of BackupRepo "${copy.repo}") has no key ${missing.join(", no key ")}, which the ${copy.backend} backend needs: add it`);
-  }
+  const problem = copyProblem(copy, source);
+  if (problem) throw problem;
   await applySecretCopy(client, copy, source, namespace);
 }
 
@@ -122,14 +108,12 @@ async function desiredRepoPVC(
   client: KubeClient, cache: Cache | undefined, repo: BackupRepo, provider: StorageProvider, namespace: string, operatorNamespace: string | undefined, pvcName: string,
   readSource: (ns: string, name: string, what: string) => Promise<Record<string, string>>,
 ): Promise<V1PersistentVolumeClaim> {
-  const repoName = repo.metadata?.name ?? "";
   const scName = repo.status?.generatedStorageClassName;
-  if (!provider.spec.persistentVolumeClaimTemplate && !scName) {
-    throw new RepoAccessError(Reason.RepoNotReady, `BackupRepo "${repoName}" has no generated StorageClass yet (phase ${repo.status?.phase ?? "unset"}): wait until it is Ready`);
-  }
+  const notReady = repoNotReady(repo, provider);
+  if (notReady) throw notReady;
   const cred = repo.spec.credential;
   const credential = cred?.name ? await readSource(cred.namespace ?? "default", cred.name, "credential") : undefined;
   const storageClass = scName ? await readObject<V1StorageClass & KubeObject>(client, cache, Kinds.StorageClass, scName) : undefined;
-  const values = templateValues(repo, credential, operatorNamespace);
-  return buildRepoPVC({ repo, provider, namespace, pvcName, values, storageClass });
+  return buildRepoPVC({ repo, provider, namespace, pvcName, values: templateValues(repo, credential, operatorNamespace), storageClass });
 }
+

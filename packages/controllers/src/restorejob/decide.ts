@@ -1,10 +1,12 @@
-// Pure state machine of a RestoreJob: (observation, now) -> status + actions + Events.
+// Pure state machine of a RestoreJob: (observation, now) -> the runtime's Decision (status,
+// prerequisites, creates, patches, deletes, Events, finalizer).
 // New (plan, target check, verify) -> InProgressPhy (scale down, restore Job or PVCs
 // from a snapshot, scale back) -> InProgressLogic (per-pod Jobs) -> Completed | Failed.
-import type { V1Job, V1PersistentVolumeClaim, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
-import { PodRestoreScope, RestoreJobPhase, type RestoreJob, type RestoreJobStatus } from "@dataprotection/api";
-import { setCondition, type EventType } from "@dataprotection/runtime";
-import type { RepoAccess } from "../backuprepo/access.ts";
+import type { V1Job, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
+import { Finalizer, PodRestoreScope, RestoreJobPhase, type BackupRepo, type RestoreJob, type RestoreJobStatus, type StorageProvider } from "@dataprotection/api";
+import { setCondition, type DecidedEvent, type Decision, type EventType, type Kind } from "@dataprotection/runtime";
+import { mountAccess, repoAccessFor, type RepoAccess } from "../backuprepo/access.ts";
+import { Kinds } from "../kinds.ts";
 import type { Timeouts } from "../options.ts";
 import { buildLogicalJob, buildPhysicalJob, buildVerifyJob, logicalJobName, physicalJobName, verifyJobName } from "./job.ts";
 import type { PlanResult, RestorePlan } from "./plan.ts";
@@ -38,40 +40,41 @@ export interface Observation {
   pvcs: ReadonlyMap<string, PvcView>;
   /** Snapshot restores: the backup's VolumeSnapshots (each volume's own), with readiness and size. */
   snapshots?: readonly SnapshotView[];
+  /** The StorageProvider of the plan's repo (read while the restore may still start a Job). */
+  repoProvider?: StorageProvider;
   agentImage: string;
   timeouts: Timeouts;
 }
 
-export type Action =
-  /** The shell makes the repo usable in the namespace (ensureRepoAccess) and builds the Job with what it returns. */
-  | { type: "createJob"; name: string; build: (access: RepoAccess) => V1Job }
+/**
+ * What apply does before anything else in a decision (the shell's `prepare`), in order.
+ * The Jobs' repo access and the scale-back come before the status that relies on them.
+ */
+export type Prerequisite =
+  /** The repo's Secret copies and PVC in the namespace (ensureRepoAccess); `access` is what the decision's Jobs were built from. */
+  | { type: "repoAccess"; repo: BackupRepo; access: RepoAccess }
+  /** The StatefulSet's replicas (annotation) and the finalizer on the RestoreJob, in one patch guarded by its resourceVersion. */
   | { type: "recordReplicas"; statefulSet: string; replicas: number }
-  | { type: "scale"; statefulSet: string; replicas: number }
-  | { type: "deletePVC"; name: string }
-  | { type: "createPVC"; pvc: V1PersistentVolumeClaim };
+  /** Before the status says WorkloadRestarted and before the finalizer goes: a crash in between must not leave the workload down. */
+  | { type: "scaleBack"; statefulSet: string; replicas: number }
+  /** Foreground: the Job object stays until its pods are gone, so its absence means "stopped". */
+  | { type: "deleteJob"; name: string };
 
-export interface Decision {
-  status: RestoreJobStatus;
-  actions: Action[];
-  events: Array<{ type: EventType; reason: string; message: string }>;
-  requeueAfter?: number;
-  /** The restore is over and its workload scaled back: the deletion finalizer has nothing left to guard. */
-  releaseFinalizer?: boolean;
-}
+export type RestoreDecision = Decision<RestoreJobStatus, Prerequisite>;
 
 export const Cond = { Progressing: "Progressing", Verified: "Verified", WorkloadStopped: "WorkloadStopped", WorkloadRestarted: "WorkloadRestarted" } as const;
 /** Role label values that mark the ReadWrite (primary/leader) pod. */
-export const ReadWriteRoles = ["primary", "leader", "master"];
-export const LabelRole = "kubeblocks.io/role";
+const ReadWriteRoles = ["primary", "leader", "master"];
+const LabelRole = "kubeblocks.io/role";
 const POLL_MS = 5_000;
 
 class Builder {
-  readonly d: Decision;
+  readonly d: RestoreDecision & { status: RestoreJobStatus; events: DecidedEvent[] };
   constructor(
     readonly obs: Observation,
     readonly now: Date,
   ) {
-    this.d = { status: structuredClone(obs.restore.status ?? {}), actions: [], events: [] };
+    this.d = { status: structuredClone(obs.restore.status ?? {}), events: [] };
   }
   get ref(): string {
     const m = this.obs.restore.metadata;
@@ -81,12 +84,32 @@ class Builder {
     this.d.events.push({ type, reason, message });
     return this;
   }
-  act(a: Action): this {
-    this.d.actions.push(a);
+  prepare(p: Prerequisite): this {
+    (this.d.prepare ??= []).push(p);
     return this;
   }
-  wait(ms = POLL_MS): Decision {
-    this.d.requeueAfter = ms;
+  create(kind: Kind, object: object): this {
+    (this.d.creates ??= []).push({ kind, object });
+    return this;
+  }
+  /** A Job built with how its pods reach the plan's repo; the repo's Secret copies and PVC come first. */
+  createJob(plan: RestorePlan, build: (access: RepoAccess) => V1Job): this {
+    // A KubeBlocks 0.6 backup without a repo: its PVC, mounted at /backupdata, read as a filesystem repo.
+    const access = plan.repo ? repoAccessFor(plan.repo, this.obs.repoProvider) : mountAccess(plan.legacyPVC ?? "");
+    if (plan.repo && !this.d.prepare?.some((p) => p.type === "repoAccess")) this.prepare({ type: "repoAccess", repo: plan.repo, access });
+    return this.create(Kinds.Job, build(access));
+  }
+  /** A merge patch to an object in the RestoreJob's namespace. */
+  patch(kind: Kind, name: string, patch: object): this {
+    (this.d.patches ??= []).push({ kind, name, namespace: this.obs.restore.metadata.namespace, patch });
+    return this;
+  }
+  delete(kind: Kind, name: string): this {
+    (this.d.deletes ??= []).push({ kind, name, namespace: this.obs.restore.metadata.namespace });
+    return this;
+  }
+  wait(ms = POLL_MS): RestoreDecision {
+    this.d.requeueAfterMs = ms;
     return this.d;
   }
   condition(type: string, status: boolean, reason: string, message = ""): this {
@@ -101,43 +124,46 @@ class Builder {
     const c = (this.d.status.conditions ?? []).find((x) => x.type === Cond.Progressing);
     return c?.lastTransitionTime ? this.now.getTime() - new Date(c.lastTransitionTime).getTime() : 0;
   }
-  phase(p: RestoreJobPhase, reason: string, message: string, type: EventType = "Normal"): Decision {
+  phase(p: RestoreJobPhase, reason: string, message: string, type: EventType = "Normal"): RestoreDecision {
     this.d.status.phase = p;
     this.condition(Cond.Progressing, p !== RestoreJobPhase.Completed && p !== RestoreJobPhase.Failed, p, message);
     return this.event(reason, message, type).wait(p === RestoreJobPhase.Completed || p === RestoreJobPhase.Failed ? 0 : 1);
   }
   /** Ends the restore; a StatefulSet scaled down is always scaled back first. */
-  finish(ok: boolean, reason: string, message: string): Decision {
+  finish(ok: boolean, reason: string, message: string): RestoreDecision {
     this.scaleBack();
     this.d.status.completionTimestamp = this.now.toISOString();
     if (!ok) this.d.status.failureReason = `${reason}: ${message}`;
     const exp = this.obs.plan.kind === "ok" ? this.obs.plan.plan.backup.status?.expiration : undefined;
     if (exp) this.d.status.expiration = exp;
-    const d = this.phase(ok ? RestoreJobPhase.Completed : RestoreJobPhase.Failed, reason, message, ok ? "Normal" : "Warning");
-    delete d.requeueAfter;
-    d.releaseFinalizer = true;
-    return d;
+    this.phase(ok ? RestoreJobPhase.Completed : RestoreJobPhase.Failed, reason, message, ok ? "Normal" : "Warning");
+    delete this.d.requeueAfterMs;
+    return this.releaseFinalizer();
+  }
+  /** The restore is over and its workload scaled back: the deletion finalizer has nothing left to guard. */
+  releaseFinalizer(): RestoreDecision {
+    this.d.finalizer = { remove: Finalizer };
+    return this.d;
   }
   scaleBack(): void {
     const r = this.obs.recorded;
     if (!r || this.conditionTrue(Cond.WorkloadRestarted)) return;
     const sts = this.obs.statefulSets.find((s) => s.metadata?.name === r.name);
     if (sts && (sts.spec?.replicas ?? 1) !== r.replicas) {
-      this.act({ type: "scale", statefulSet: r.name, replicas: r.replicas });
+      this.prepare({ type: "scaleBack", statefulSet: r.name, replicas: r.replicas });
       this.event(EventReason.ScalingUp, `scaling StatefulSet "${r.name}" back to ${r.replicas} replicas`);
     }
     this.condition(Cond.WorkloadRestarted, true, "ScaledBack", `StatefulSet "${r.name}" has ${r.replicas} replicas again`);
   }
 }
 
-export function decide(obs: Observation, now: Date): Decision {
+export function decide(obs: Observation, now: Date): RestoreDecision {
   const b = new Builder(obs, now);
   const phase = obs.restore.status?.phase;
   if (obs.restore.metadata.generation !== undefined) b.d.status.observedGeneration = obs.restore.metadata.generation;
   if (phase === RestoreJobPhase.Completed || phase === RestoreJobPhase.Failed) {
     b.scaleBack();
-    b.d.releaseFinalizer = true;
-    return b.d;
+    return b.releaseFinalizer();
   }
   if (!phase) {
     b.d.status.startTimestamp = now.toISOString();
@@ -152,22 +178,23 @@ export function decide(obs: Observation, now: Date): Decision {
   return decideLogical(b, plan);
 }
 
-function theStatefulSet(b: Builder): V1StatefulSet | Decision {
+/** The one StatefulSet the selector matches, or the decision that fails the restore for none or several. */
+function theStatefulSet(b: Builder): { sts: V1StatefulSet } | { failed: RestoreDecision } {
   const list = b.obs.statefulSets;
   const sel = JSON.stringify(b.obs.restore.spec.target.labelsSelector ?? {});
-  if (list.length === 1) return list[0]!;
-  if (list.length === 0) return b.finish(false, Reason.TargetNotFound, `no StatefulSet in namespace "${b.obs.restore.metadata.namespace}" matches ${b.ref} .spec.target.labelsSelector ${sel}: fix the selector or create the workload`);
+  if (list.length === 1) return { sts: list[0]! };
+  if (list.length === 0) return { failed: b.finish(false, Reason.TargetNotFound, `no StatefulSet in namespace "${b.obs.restore.metadata.namespace}" matches ${b.ref} .spec.target.labelsSelector ${sel}: fix the selector or create the workload`) };
   const names = list.map((s) => s.metadata?.name).sort().join(", ");
-  return b.finish(false, Reason.TargetAmbiguous, `${list.length} StatefulSets (${names}) match ${b.ref} .spec.target.labelsSelector ${sel}: narrow the selector to exactly one`);
+  return { failed: b.finish(false, Reason.TargetAmbiguous, `${list.length} StatefulSets (${names}) match ${b.ref} .spec.target.labelsSelector ${sel}: narrow the selector to exactly one`) };
 }
 
-function decideNew(b: Builder, plan: RestorePlan): Decision {
+function decideNew(b: Builder, plan: RestorePlan): RestoreDecision {
   const physical = plan.modes.includes("physical");
   let sts: V1StatefulSet | undefined;
   if (physical) {
     const found = theStatefulSet(b);
-    if ("status" in found && "actions" in found) return found;
-    sts = found;
+    if ("failed" in found) return found.failed;
+    sts = found.sts;
   }
   if (plan.volumeSnapshotName) {
     // Every target claim must have its snapshot before anything is stopped.
@@ -180,7 +207,7 @@ function decideNew(b: Builder, plan: RestorePlan): Decision {
     const job = b.obs.jobs.get(name);
     if (!job) {
       const names = plan.verify.map((x) => `"${x.metadata.name}"`).join(", ");
-      return b.act({ type: "createJob", name, build: (a) => buildVerifyJob(b.obs.restore, plan, a, b.obs.agentImage) })
+      return b.createJob(plan, (a) => buildVerifyJob(b.obs.restore, plan, a, b.obs.agentImage))
         .event(EventReason.Verifying, `verifying the checksums of Backup ${names} before touching the target`)
         .wait();
     }
@@ -198,17 +225,18 @@ function decideNew(b: Builder, plan: RestorePlan): Decision {
   return b.phase(RestoreJobPhase.InProgressLogic, EventReason.LogicalRestoring, "restoring through the running target pods");
 }
 
-function decidePhysical(b: Builder, plan: RestorePlan): Decision {
+function decidePhysical(b: Builder, plan: RestorePlan): RestoreDecision {
   const found = theStatefulSet(b);
-  if ("status" in found && "actions" in found) return found;
-  const sts = found;
+  if ("failed" in found) return found.failed;
+  const sts = found.sts;
   const name = sts.metadata?.name ?? "";
   const rj = b.obs.restore;
   const jobName = physicalJobName(rj);
   const job = b.obs.jobs.get(jobName);
-  if (!b.obs.recorded) return b.act({ type: "recordReplicas", statefulSet: name, replicas: sts.spec?.replicas ?? 1 }).wait(1);
+  // Only the record: its patch moves the resourceVersion, so a status decided with it would conflict.
+  if (!b.obs.recorded) return { prepare: [{ type: "recordReplicas", statefulSet: name, replicas: sts.spec?.replicas ?? 1 }], requeueAfterMs: 1 };
   if (!job && (sts.spec?.replicas ?? 1) !== 0) {
-    return b.act({ type: "scale", statefulSet: name, replicas: 0 })
+    return b.patch(Kinds.StatefulSet, name, { spec: { replicas: 0 } })
       .event(EventReason.ScalingDown, `scaling StatefulSet "${name}" from ${b.obs.recorded.replicas} to 0 replicas`)
       .wait(1);
   }
@@ -220,7 +248,7 @@ function decidePhysical(b: Builder, plan: RestorePlan): Decision {
   if (plan.volumeSnapshotName) return snapshotStep(b, plan, sts);
 
   if (!job) {
-    return b.act({ type: "createJob", name: jobName, build: (a) => buildPhysicalJob(rj, plan, a, b.obs.agentImage) })
+    return b.createJob(plan, (a) => buildPhysicalJob(rj, plan, a, b.obs.agentImage))
       .event(EventReason.Restoring, `restoring ${plan.steps.map((s) => `${s.kind} Backup "${s.backup.metadata.name}"`).join(", then ")} into the volumes of StatefulSet "${name}"`)
       .wait();
   }
@@ -244,7 +272,7 @@ function snapshotMap(b: Builder, plan: RestorePlan, sts: V1StatefulSet | undefin
   return m.ok ? m : { ok: false, reason: Reason.SnapshotNotReady, message: `${b.ref}: ${m.message}` };
 }
 
-function snapshotStep(b: Builder, plan: RestorePlan, sts: V1StatefulSet): Decision {
+function snapshotStep(b: Builder, plan: RestorePlan, sts: V1StatefulSet): RestoreDecision {
   const m = snapshotMap(b, plan, sts);
   if (!m.ok) return b.finish(false, m.reason, m.message);
   let pending = false;
@@ -252,10 +280,10 @@ function snapshotStep(b: Builder, plan: RestorePlan, sts: V1StatefulSet): Decisi
     const v = b.obs.pvcs.get(claim);
     if (v && !v.ours) {
       pending = true;
-      if (!v.terminating) b.act({ type: "deletePVC", name: claim }).event(EventReason.ProvisioningFromSnapshot, `replacing PVC "${claim}" with a copy of VolumeSnapshot "${snap.name}"`);
+      if (!v.terminating) b.delete(Kinds.PersistentVolumeClaim, claim).event(EventReason.ProvisioningFromSnapshot, `replacing PVC "${claim}" with a copy of VolumeSnapshot "${snap.name}"`);
     } else if (!v) {
       pending = true;
-      b.act({ type: "createPVC", pvc: buildSnapshotPVC(b.obs.restore, claim, snap.name, sts, snap.restoreSize) });
+      b.create(Kinds.PersistentVolumeClaim, buildSnapshotPVC(b.obs.restore, claim, snap.name, sts, snap.restoreSize));
     } else if (!v.bound) pending = true;
   }
   if (pending) return b.wait(1_000);
@@ -269,11 +297,11 @@ function isReady(p: V1Pod): boolean {
 }
 
 /** A targetless tool with no pods selected: one Job, no target pod (targetless.ts). */
-function decideTargetless(b: Builder, plan: RestorePlan): Decision {
+function decideTargetless(b: Builder, plan: RestorePlan): RestoreDecision {
   const name = targetlessJobName(b.obs.restore);
   const job = b.obs.jobs.get(name);
   if (!job) {
-    return b.act({ type: "createJob", name, build: (a) => buildTargetlessJob(b.obs.restore, plan, a) })
+    return b.createJob(plan, (a) => buildTargetlessJob(b.obs.restore, plan, a))
       .event(EventReason.LogicalRestoring, `running the logical restore of Backup "${plan.backup.metadata.name}" once, without a target pod (BackupTool "${plan.steps[0]!.tool.metadata.name}" is targetless)`)
       .wait();
   }
@@ -282,7 +310,7 @@ function decideTargetless(b: Builder, plan: RestorePlan): Decision {
   return b.finish(true, EventReason.Completed, `restored Backup "${plan.backup.metadata.name}" (targetless, Job "${name}")`);
 }
 
-function decideLogical(b: Builder, plan: RestorePlan): Decision {
+function decideLogical(b: Builder, plan: RestorePlan): RestoreDecision {
   const rj = b.obs.restore;
   if (restoresTargetless(rj, plan)) return decideTargetless(b, plan);
   const scope = plan.steps[0]!.tool.spec.logical?.podScope ?? PodRestoreScope.All;
@@ -311,7 +339,7 @@ function decideLogical(b: Builder, plan: RestorePlan): Decision {
     const name = logicalJobName(rj, pod.metadata?.name ?? "");
     const job = b.obs.jobs.get(name);
     if (!job) {
-      b.act({ type: "createJob", name, build: (a) => buildLogicalJob(rj, plan, a, pod, b.obs.agentImage) })
+      b.createJob(plan, (a) => buildLogicalJob(rj, plan, a, pod, b.obs.agentImage))
         .event(EventReason.LogicalRestoring, `running the logical restore of Backup "${plan.backup.metadata.name}" against pod "${pod.metadata?.name}" (podScope ${scope})`);
       running++;
       continue;

@@ -19,7 +19,12 @@ const job = (deleting = false): JobState => ({ phase: "running", failures: 0, de
 const obs = (rj: RestoreJob, o: Partial<DeletionObservation> = {}): DeletionObservation => ({
   restore: rj, jobs: new Map(), recorded: { name: "db", replicas: 2 }, statefulSets: [statefulSet("db", 0)], ...o,
 });
-const kinds = (d: ReturnType<typeof decideDeletion>) => d.actions.map((a) => (a.type === "scale" ? `scale:${a.statefulSet}=${a.replicas}` : a.type === "deleteJob" ? `deleteJob:${a.name}` : a.type));
+/** What the decision does, in the order apply does it. */
+const kinds = (d: ReturnType<typeof decideDeletion>) => [
+  ...(d.prepare ?? []).map((p) => (p.type === "scaleBack" ? `scale:${p.statefulSet}=${p.replicas}` : p.type === "deleteJob" ? `deleteJob:${p.name}` : p.type)),
+  ...[...(d.creates ?? []), ...(d.patches ?? []), ...(d.deletes ?? [])].map(() => "unexpected"),
+  ...(d.finalizer && "remove" in d.finalizer && d.finalizer.remove === Finalizer ? ["removeFinalizer"] : []),
+];
 
 describe("RestoreJob deletion", () => {
   it("does nothing for a RestoreJob without the finalizer (it never scaled anything down)", () => {
@@ -29,14 +34,14 @@ describe("RestoreJob deletion", () => {
   it("stops the restore Jobs first (foreground) and waits for them before touching the StatefulSet", () => {
     const d = decideDeletion(obs(deleted(), { jobs: new Map([["rj-restore", job()], ["rj-verify", job(true)]]) }));
     expect(kinds(d)).to.deep.equal(["deleteJob:rj-restore"], "a Job already being deleted is not deleted again");
-    expect(d.requeueAfter).to.be.greaterThan(0);
+    expect(d.requeueAfterMs).to.be.greaterThan(0);
   });
 
   it("scales the StatefulSet back to the recorded replicas with a Warning, then releases the finalizer", () => {
     const d = decideDeletion(obs(deleted()));
     expect(kinds(d)).to.deep.equal(["scale:db=2", "removeFinalizer"]);
-    expect(d.events[0]).to.include({ type: "Warning", reason: "ScalingUp" });
-    expect(d.events[0]!.message).to.contain('was deleted before it finished: scaling StatefulSet "db" back to 2 replicas');
+    expect(d.events?.[0]).to.include({ type: "Warning", reason: "ScalingUp" });
+    expect(d.events?.[0]!.message).to.contain('was deleted before it finished: scaling StatefulSet "db" back to 2 replicas');
   });
 
   it("only releases the finalizer when the workload was already scaled back or is gone", () => {

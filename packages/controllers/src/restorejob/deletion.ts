@@ -5,22 +5,8 @@
 // The finalizer (the shared one) is carried from the moment the replicas are recorded.
 import { Finalizer, type RestoreJob } from "@dataprotection/api";
 import type { V1StatefulSet } from "@kubernetes/client-node";
-import type { EventType } from "@dataprotection/runtime";
-import { Cond, type JobState } from "./decide.ts";
+import { Cond, type JobState, type Prerequisite, type RestoreDecision } from "./decide.ts";
 import { EventReason } from "./reasons.ts";
-
-export type DeletionAction =
-  /** Foreground: the Job object stays until its pods are gone, so its absence means "stopped". */
-  | { type: "deleteJob"; name: string }
-  | { type: "scale"; statefulSet: string; replicas: number }
-  | { type: "removeFinalizer" };
-
-export interface DeletionDecision {
-  actions: DeletionAction[];
-  events: Array<{ type: EventType; reason: string; message: string }>;
-  /** Set while the Jobs' pods are still stopping. */
-  requeueAfter?: number;
-}
 
 export interface DeletionObservation {
   restore: RestoreJob;
@@ -31,22 +17,21 @@ export interface DeletionObservation {
   statefulSets: readonly V1StatefulSet[];
 }
 
-export function decideDeletion(obs: DeletionObservation): DeletionDecision {
-  const d: DeletionDecision = { actions: [], events: [] };
-  if (!(obs.restore.metadata.finalizers ?? []).includes(Finalizer)) return d;
+export function decideDeletion(obs: DeletionObservation): RestoreDecision {
+  if (!(obs.restore.metadata.finalizers ?? []).includes(Finalizer)) return {};
   if (obs.jobs.size > 0) {
-    for (const [name, job] of obs.jobs) if (!job.deleting) d.actions.push({ type: "deleteJob", name });
-    d.requeueAfter = 1_000;
-    return d;
+    // Deleted in the foreground (a prerequisite, not `deletes`): the Job stays until its pods are gone.
+    const prepare = [...obs.jobs].filter(([, job]) => !job.deleting).map(([name]): Prerequisite => ({ type: "deleteJob", name }));
+    return { prepare, requeueAfterMs: 1_000 };
   }
+  const d: RestoreDecision = { finalizer: { remove: Finalizer } };
   const restarted = (obs.restore.status?.conditions ?? []).some((c) => c.type === Cond.WorkloadRestarted && c.status === "True");
   const r = obs.recorded;
   const sts = r && obs.statefulSets.find((s) => s.metadata?.name === r.name);
   if (r && sts && !restarted && (sts.spec?.replicas ?? 1) !== r.replicas) {
-    d.actions.push({ type: "scale", statefulSet: r.name, replicas: r.replicas });
+    d.prepare = [{ type: "scaleBack", statefulSet: r.name, replicas: r.replicas }];
     const m = obs.restore.metadata;
-    d.events.push({ type: "Warning", reason: EventReason.ScalingUp, message: `RestoreJob "${m.namespace}/${m.name}" was deleted before it finished: scaling StatefulSet "${r.name}" back to ${r.replicas} replicas; its volumes may hold a partial restore` });
+    d.events = [{ type: "Warning", reason: EventReason.ScalingUp, message: `RestoreJob "${m.namespace}/${m.name}" was deleted before it finished: scaling StatefulSet "${r.name}" back to ${r.replicas} replicas; its volumes may hold a partial restore` }];
   }
-  d.actions.push({ type: "removeFinalizer" });
   return d;
 }

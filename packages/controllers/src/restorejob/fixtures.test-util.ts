@@ -2,7 +2,7 @@
 import type { V1Pod, V1StatefulSet } from "@kubernetes/client-node";
 import type { Backup, BackupRepo, BackupTool, RestoreJob } from "@dataprotection/api";
 
-export const NS = "ns";
+const NS = "ns";
 
 export function backup(name: string, o: { type?: "datafile" | "logfile" | "snapshot"; phase?: string; tool?: string; repo?: string; parent?: string; chain?: string[]; start?: string; stop?: string; policy?: string; checksum?: boolean; snapshot?: string; format?: "Agent" | "PlainFiles" | "SealedPlainFiles" } = {}): Backup {
   return {

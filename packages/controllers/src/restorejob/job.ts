@@ -17,14 +17,14 @@ export const physicalJobName = (rj: RestoreJob): string => childName(rj.metadata
 export const logicalJobName = (rj: RestoreJob, pod: string): string => childName(rj.metadata.name ?? "", `logic-${pod}`);
 
 /** "/<namespace>/<backup>" as recorded by the backup (either spelling), else the KubeBlocks default. */
-export function filePathOf(b: Backup): string {
+function filePathOf(b: Backup): string {
   const p = b.status?.manifests?.backupTool?.filePath;
   if (!p) return backupFilePath(b.metadata.namespace ?? "", b.metadata.name ?? "");
   return `/${p.replace(/^\/+|\/+$/g, "")}`;
 }
 
 /** The point-in-time variables (KubeBlocks 0.6 names) for every step of a PITR plan. */
-export function pitrEnv(plan: RestorePlan): V1EnvVar[] {
+function pitrEnv(plan: RestorePlan): V1EnvVar[] {
   if (!plan.pitr) return [];
   const { time, base } = plan.pitr;
   const env: V1EnvVar[] = [
@@ -131,7 +131,7 @@ function restoreSecurityContext(plan: RestorePlan): Partial<NonNullable<V1Job["s
  * The repo access of a restore pod and the containers that run before its steps: with sealed
  * plain files, the sealed layout (plain-files.ts) and one unseal container per sealed backup.
  */
-export function restoreLayout(plan: RestorePlan, repoAccess: RepoAccess, agentImage: string): { access: RepoAccess; unseal: V1Container[] } {
+function restoreLayout(plan: RestorePlan, repoAccess: RepoAccess, agentImage: string): { access: RepoAccess; unseal: V1Container[] } {
   if (!hasSealedSteps(plan)) return { access: repoAccess, unseal: [] };
   const access = sealedLayout(repoAccess);
   const unseal = plan.steps

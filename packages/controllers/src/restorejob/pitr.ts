@@ -14,7 +14,7 @@ export type PitrChoice =
   | { ok: false; reason: "NoLogfileBackup" | "RestoreTimeOutOfWindow"; message: string };
 
 /** When a backup's data stops: the logged stopTime, else its completion. */
-export function stopTimeOf(b: Backup): Date | undefined {
+function stopTimeOf(b: Backup): Date | undefined {
   return parseTime(b.status?.manifests?.backupLog?.stopTime ?? b.status?.completionTimestamp);
 }
 

@@ -157,7 +157,7 @@ export function planRestore(i: PlanInputs): PlanResult {
 }
 
 /** Why a RestoreJob's volumes or mounts may not be used (node-level volumes, paths that escape), or undefined. */
-export function unsafeRestoreInput(rj: RestoreJob, allowHostPath: boolean): string | undefined {
+function unsafeRestoreInput(rj: RestoreJob, allowHostPath: boolean): string | undefined {
   for (const v of rj.spec.targetVolumes ?? []) {
     if (v.hostPath && !allowHostPath) return `.spec.targetVolumes "${v.name}" is a hostPath volume: a restore may write only into the workload's claims (an operator started with DP_ALLOW_HOSTPATH_RESTORE=true allows it)`;
   }
@@ -169,7 +169,7 @@ export function unsafeRestoreInput(rj: RestoreJob, allowHostPath: boolean): stri
 }
 
 /** Why a user-supplied path is refused ("..", NUL, over-long, absolute where relative is meant), or undefined. */
-export function pathProblem(p: string, kind: "absolute" | "relative"): string | undefined {
+function pathProblem(p: string, kind: "absolute" | "relative"): string | undefined {
   if (p.includes("\0")) return `path ${JSON.stringify(p)} contains NUL`;
   if (p.length > 1024) return `path of ${p.length} characters is over 1024`;
   if (kind === "absolute" && !p.startsWith("/")) return `path ${JSON.stringify(p)} must be absolute`;

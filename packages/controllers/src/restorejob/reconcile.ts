@@ -1,41 +1,29 @@
-// The shell: read the world from the cache, call decide(), apply its actions, record
-// its Events, write status. Every `if` that matters lives in decide.ts.
+// The shell: observe (the cache and a few live reads) -> decide (decide.ts, deletion.ts) ->
+// the runtime's applyDecision, with this controller's prerequisites. Every `if` that matters
+// lives in the decide functions.
+import { isDeepStrictEqual } from "node:util";
 import type { V1Job, V1PersistentVolumeClaim, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
-import { AnnotationOriginalReplicas, Finalizer, LabelVolumeType, type Backup, type BackupRepo, type BackupTool, type RestoreJob } from "@dataprotection/api";
+import { AnnotationOriginalReplicas, Finalizer, LabelVolumeType, RestoreJobPhase, type Backup, type BackupRepo, type BackupTool, type RestoreJob, type StorageProvider } from "@dataprotection/api";
 import { LabelBackupUID } from "../backup/job.ts";
 import {
-  clone, controllerOf, hasFinalizer, isAlreadyExists, isConflict, isNotFound, matchesSelector, removeFinalizer,
+  applyDecision, controllerOf, isConflict, isNotFound, matchesSelector,
   type Cache, type KubeClient, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult,
 } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
 import type { OperatorContext } from "../options.ts";
-import { mountAccess, type RepoAccess } from "../backuprepo/access.ts";
-import { ensureRepoAccess } from "../backuprepo/ensure.ts";
-import { decide, type Action, type JobState, type Observation } from "./decide.ts";
-import { planRestore, type RestorePlan } from "./plan.ts";
-import { namespaceLabels } from "../backuprepo/ensure.ts";
+import { ensureRepoAccess, namespaceLabels, readObject } from "../backuprepo/ensure.ts";
+import { decide, type JobState, type Observation, type Prerequisite } from "./decide.ts";
+import { planRestore } from "./plan.ts";
 import { repoHasNamespaceSelector } from "../backuprepo/tenancy.ts";
 import { pvcView, type PvcView, type SnapshotView } from "./snapshot.ts";
 import { decideDeletion, type DeletionObservation } from "./deletion.ts";
 
-
 type Obj<T> = T & KubeObject;
 
-export function parseRecorded(rj: RestoreJob): { name: string; replicas: number } | undefined {
+function parseRecorded(rj: RestoreJob): { name: string; replicas: number } | undefined {
   const v = rj.metadata.annotations?.[AnnotationOriginalReplicas];
   const m = v ? /^(.+)=(\d+)$/.exec(v) : null;
   return m ? { name: m[1]!, replicas: Number(m[2]) } : undefined;
-}
-
-/** A KubeBlocks 0.6 backup PVC (no repo): mounted at /backupdata, read as a filesystem repo. */
-function legacyAccess(pvc: string): RepoAccess {
-  return mountAccess(pvc);
-}
-
-/** Makes the plan's repo usable in `namespace` and says how tool pods reach it. */
-async function accessFor(plan: RestorePlan, rc: ReconcileContext, namespace: string, ctx: OperatorContext): Promise<RepoAccess> {
-  if (plan.repo) return ensureRepoAccess(rc.client, rc.cache, plan.repo, namespace, ctx.namespace);
-  return legacyAccess(plan.legacyPVC ?? "");
 }
 
 function jobState(job: V1Job, pods: readonly V1Pod[]): JobState {
@@ -64,7 +52,7 @@ function ownedJobs(cache: Cache, rj: RestoreJob, nsPods: readonly Obj<V1Pod>[]):
   return jobs;
 }
 
-export async function observe(cache: Cache, client: KubeClient, rj: RestoreJob, ctx: OperatorContext): Promise<Observation> {
+async function observe(cache: Cache, client: KubeClient, rj: RestoreJob, ctx: OperatorContext): Promise<Observation> {
   const ns = rj.metadata.namespace ?? "";
   const repos = cache.list<Obj<BackupRepo>>(Kinds.BackupRepo);
   const plan = planRestore({
@@ -90,6 +78,10 @@ export async function observe(cache: Cache, client: KubeClient, rj: RestoreJob, 
     }
     snapshots = await backupSnapshots(client, ns, plan.plan.backup, plan.plan.volumeSnapshotName);
   }
+  // Read as ensureRepoAccess reads it (the cache, else the API server), and only while a Job may still be created.
+  const phase = rj.status?.phase;
+  const repo = plan.kind === "ok" && phase !== RestoreJobPhase.Completed && phase !== RestoreJobPhase.Failed ? plan.plan.repo : undefined;
+  const repoProvider = repo ? await readObject<Obj<StorageProvider>>(client, cache, Kinds.StorageProvider, repo.spec.storageProviderRef) : undefined;
   return {
     restore: rj,
     plan,
@@ -100,6 +92,7 @@ export async function observe(cache: Cache, client: KubeClient, rj: RestoreJob, 
     jobs,
     pvcs,
     snapshots,
+    repoProvider,
     agentImage: ctx.agentImage,
     timeouts: ctx.timeouts,
   };
@@ -113,88 +106,45 @@ async function tolerate(p: Promise<unknown>, ok: (e: unknown) => boolean): Promi
   }
 }
 
-async function apply(a: Action, rj: RestoreJob, obs: Observation, rc: ReconcileContext, ctx: OperatorContext): Promise<void> {
+/** Performs the decisions' prerequisites (decide.ts `Prerequisite`) for `rj`. */
+function prerequisites(rj: Obj<RestoreJob>, rc: ReconcileContext, ctx: OperatorContext): (p: Prerequisite) => Promise<void> {
   const ns = rj.metadata.namespace ?? "";
   const c = rc.client;
-  switch (a.type) {
-    case "createJob": {
-      if (obs.plan.kind !== "ok") return;
-      const access = await accessFor(obs.plan.plan, rc, ns, ctx);
-      return tolerate(c.create(Kinds.Job, a.build(access) as Obj<V1Job>), isAlreadyExists);
-    }
-    case "recordReplicas": {
-      // Guarded by resourceVersion: a stale cache must never overwrite the recorded count.
-      // The finalizer comes with it: from now on a deletion must scale the workload back.
-      const finalizers = [...new Set([...(rj.metadata.finalizers ?? []), Finalizer])];
-      await c.patch(Kinds.RestoreJob, rj.metadata.name ?? "", ns, { metadata: { resourceVersion: rj.metadata.resourceVersion, finalizers, annotations: { [AnnotationOriginalReplicas]: `${a.statefulSet}=${a.replicas}` } } });
-      return;
-    }
-    case "scale":
-      await c.patch(Kinds.StatefulSet, a.statefulSet, ns, { spec: { replicas: a.replicas } });
-      return;
-    case "deletePVC":
-      return tolerate(c.delete(Kinds.PersistentVolumeClaim, a.name, ns), isNotFound);
-    case "createPVC":
-      return tolerate(c.create(Kinds.PersistentVolumeClaim, a.pvc as Obj<V1PersistentVolumeClaim>), isAlreadyExists);
-  }
-}
-
-export function restoreJobReconciler(ctx: OperatorContext) {
-  return async (req: ObjectKey, rc: ReconcileContext): Promise<ReconcileResult> => {
-    const rj = rc.cache.get<Obj<RestoreJob>>(Kinds.RestoreJob, req.name, req.namespace);
-    if (!rj) return {};
-    if (rj.metadata.deletionTimestamp) return finalizeDeletion(rj, rc);
-    const obs = await observe(rc.cache, rc.client, rj, ctx);
-    const d = decide(obs, new Date(rc.clock.now()));
-    for (const a of d.actions) {
-      if (rc.signal.aborted) return {};
-      try {
-        await apply(a, rj, obs, rc, ctx);
-      } catch (e) {
-        if (isConflict(e)) return { requeue: true };
-        throw e;
+  return async (p) => {
+    switch (p.type) {
+      case "repoAccess": {
+        const ensured = await ensureRepoAccess(c, rc.cache, p.repo, ns, ctx.namespace);
+        // The Jobs were built from the repo and provider as observed: a provider that changed since means deciding again.
+        if (!isDeepStrictEqual(ensured, p.access)) throw new Error(`BackupRepo "${p.repo.metadata?.name}" or its StorageProvider changed while deciding: deciding again`);
+        return;
       }
-    }
-    for (const ev of d.events) rc.events.record(rj, ev.type, ev.reason, ev.message);
-    const draft = clone(rj);
-    draft.status = d.status;
-    if (JSON.stringify(draft.status) !== JSON.stringify(rj.status ?? {})) {
-      try {
-        // The cached resourceVersion: a decision made on stale status is dropped, not merged.
-        await rc.client.replace(Kinds.RestoreJob, draft, "status");
-      } catch (e) {
-        if (isConflict(e)) return { requeue: true };
-        throw e;
+      case "recordReplicas": {
+        // Guarded by resourceVersion: a stale cache must never overwrite the recorded count. The
+        // finalizer comes with it: from now on a deletion must scale the workload back. On a
+        // conflict the record is dropped like a stale status (its decision carries nothing else).
+        const finalizers = [...new Set([...(rj.metadata.finalizers ?? []), Finalizer])];
+        const patch = { metadata: { resourceVersion: rj.metadata.resourceVersion, finalizers, annotations: { [AnnotationOriginalReplicas]: `${p.statefulSet}=${p.replicas}` } } };
+        return tolerate(c.patch(Kinds.RestoreJob, rj.metadata.name ?? "", ns, patch), isConflict);
       }
+      case "scaleBack":
+        // A StatefulSet deleted meanwhile has nothing to scale back.
+        return tolerate(c.patch(Kinds.StatefulSet, p.statefulSet, ns, { spec: { replicas: p.replicas } }), isNotFound);
+      case "deleteJob":
+        return tolerate(c.delete(Kinds.Job, p.name, ns, { propagationPolicy: "Foreground" }), isNotFound);
     }
-    // After the status write: a crash in between finds the terminal phase and releases then.
-    if (d.releaseFinalizer && hasFinalizer(rj, Finalizer)) await tolerate(removeFinalizer(rc.client, Kinds.RestoreJob, rj, Finalizer), isNotFound);
-    return d.requeueAfter ? { requeueAfter: d.requeueAfter } : {};
   };
 }
 
-/** A deleted RestoreJob: stop its Jobs' pods, scale the workload back, then let it go. */
-async function finalizeDeletion(rj: Obj<RestoreJob>, rc: ReconcileContext): Promise<ReconcileResult> {
-  if (!hasFinalizer(rj, Finalizer)) return {};
-  const obs = observeForDeletion(rc.cache, rj);
-  const d = decideDeletion(obs);
-  const ns = rj.metadata.namespace ?? "";
-  for (const a of d.actions) {
-    if (rc.signal.aborted) return {};
-    switch (a.type) {
-      case "deleteJob":
-        await tolerate(rc.client.delete(Kinds.Job, a.name, ns, { propagationPolicy: "Foreground" }), isNotFound);
-        break;
-      case "scale":
-        await tolerate(rc.client.patch(Kinds.StatefulSet, a.statefulSet, ns, { spec: { replicas: a.replicas } }), isNotFound);
-        break;
-      case "removeFinalizer":
-        await tolerate(removeFinalizer(rc.client, Kinds.RestoreJob, rj, Finalizer), isNotFound);
-        break;
-    }
-  }
-  for (const ev of d.events) rc.events.record(rj, ev.type, ev.reason, ev.message);
-  return d.requeueAfter ? { requeueAfter: d.requeueAfter } : {};
+export function restoreJobReconciler(ctx: OperatorContext) {
+  return async (req: ObjectKey, rc: ReconcileContext): Promise<ReconcileResult | void> => {
+    const rj = rc.cache.get<Obj<RestoreJob>>(Kinds.RestoreJob, req.name, req.namespace);
+    if (!rj) return;
+    const prepare = prerequisites(rj, rc, ctx);
+    // A deleted RestoreJob: stop its Jobs' pods, scale the workload back, then let it go (deletion.ts).
+    if (rj.metadata.deletionTimestamp) return applyDecision(rc, Kinds.RestoreJob, rj, decideDeletion(observeForDeletion(rc.cache, rj)), { prepare });
+    const obs = await observe(rc.cache, rc.client, rj, ctx);
+    return applyDecision(rc, Kinds.RestoreJob, rj, decide(obs, new Date(rc.clock.now())), { prepare });
+  };
 }
 
 function observeForDeletion(cache: Cache, rj: Obj<RestoreJob>): DeletionObservation {

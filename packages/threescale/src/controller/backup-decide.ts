@@ -1,61 +1,73 @@
 // Pure state machine of an APIManagerBackup over the generic Backup it drives: preconditions
 // (one APIManager, a destination the Backup will really use), then the Backup's phase mirrored.
-import { BackupPhase, type APIManagerBackupStatus, type Backup } from "@dataprotection/api";
+import { BackupPhase, Kinds, type APIManagerBackupSpec, type APIManagerBackupStatus, type Backup } from "@dataprotection/api";
 import { selectAPIManager, type APIManagerObject } from "../tool/apimanager.ts";
+import { PLAIN_TOOL_NAME, TOOL_NAME } from "../tool/definition.ts";
 import { Reason } from "../tool/reasons.ts";
-import type { Destination } from "./build.ts";
-import { condition, done, failedStatus, failureOf, overdue, type Decision } from "./decide.ts";
+import { buildBackup, buildPolicy, destinationClaim, type Destination } from "./build.ts";
+import { done, failedStatus, failureOf, jobDeadlineSeconds, onlyCondition, overdue, rbacCreates, toolPrereqs, type Prereq, type ThreescaleDecision, type ThreescaleOptions } from "./decide.ts";
 
 export interface BackupObservation {
   name: string;
   namespace: string;
+  uid: string;
+  spec: APIManagerBackupSpec;
   status: APIManagerBackupStatus;
-  apiManagerName?: string;
   apimanagers: APIManagerObject[];
   destination: Destination;
-  /** BackupRepos annotated default: the generic Backup prefers them to a policy PVC. */
   /** The generic Backup named after the CR, and whether this CR owns it. */
   backup?: Backup;
   ownsBackup: boolean;
   /** The tool pod's termination message, parsed. */
   toolReport?: Record<string, unknown>;
   now: Date;
-  deadlineMs: number;
+  options: ThreescaleOptions;
 }
+
+type BackupDecision = ThreescaleDecision<APIManagerBackupStatus>;
 
 const ALL_STEPS = { destinationCreated: true, secretsBackedUp: true, configMapsBackedUp: true, apiManagerBackedUp: true, systemFileStorageBackedUp: true };
 
-function fail(o: BackupObservation, reason: string, message: string): Decision<APIManagerBackupStatus> {
+function fail(o: BackupObservation, reason: string, message: string): BackupDecision {
   const start = o.status.startTime ? {} : { startTime: o.now.toISOString() };
-  return { steps: [], status: failedStatus({ ...o.status, ...start, completed: false }, reason, message, o.now), event: { type: "Warning", reason, message } };
+  return { status: failedStatus({ ...o.status, ...start, completed: false }, reason, message, o.now), events: [{ type: "Warning", reason, message }] };
 }
 
-function start(o: BackupObservation): Decision<APIManagerBackupStatus> {
+function start(o: BackupObservation): BackupDecision {
   const ref = `APIManagerBackup "${o.namespace}/${o.name}"`;
   if (o.backup && !o.ownsBackup) {
     return fail(o, Reason.BackupNameTaken, `Backup "${o.namespace}/${o.name}" exists and does not belong to ${ref}: delete or rename that Backup, or create the APIManagerBackup under another name`);
   }
-  const sel = selectAPIManager(o.apimanagers, o.namespace, o.apiManagerName);
+  const sel = selectAPIManager(o.apimanagers, o.namespace, o.spec.apiManagerName);
   if (!sel.ok) return fail(o, sel.reason, sel.message);
-  const amName = sel.apimanager.metadata.name!;
-  const where = o.destination.kind === "pvc" ? `PersistentVolumeClaim "${o.destination.claimName}"` : `BackupRepo "${o.destination.repoName}"`;
+  const am = sel.apimanager.metadata;
+  const amName = am.name!;
+  const dst = o.destination;
+  const where = dst.kind === "pvc" ? `PersistentVolumeClaim "${dst.claimName}"` : `BackupRepo "${dst.repoName}"`;
   const msg = `backing up APIManager "${amName}" to ${where} with Backup "${o.name}"`;
-  const dest = o.destination.kind === "pvc" ? { backupPersistentVolumeClaimName: o.destination.claimName } : { backupRepoName: o.destination.repoName };
+  const dest = dst.kind === "pvc" ? { backupPersistentVolumeClaimName: dst.claimName } : { backupRepoName: dst.repoName };
+  const cr = { name: o.name, namespace: o.namespace, uid: o.uid };
+  const claim: Prereq[] = dst.kind === "pvc" ? [{ ensure: "destination", claim: destinationClaim({ ...cr, spec: o.spec }, { name: amName, uid: typeof am.uid === "string" ? am.uid : undefined }) }] : [];
   return {
-    steps: ["ensureRbac", "ensureTools", "ensureDestination", "ensurePolicy", "createBackup"],
+    prepare: [...toolPrereqs(o.options), ...claim],
+    creates: [
+      ...rbacCreates(o.namespace, o.options),
+      { kind: Kinds.BackupPolicy, object: buildPolicy(cr, dst, dst.kind === "pvc" ? PLAIN_TOOL_NAME : TOOL_NAME) },
+      { kind: Kinds.Backup, object: buildBackup(cr, dst) },
+    ],
     status: {
       ...o.status, startTime: o.status.startTime ?? o.now.toISOString(), completed: false, apiManagerSourceName: amName, ...dest,
       mainStepsCompleted: { ...o.status.mainStepsCompleted, destinationCreated: true },
-      conditions: [condition("Running", "True", Reason.BackupStarted, msg, o.now)],
+      conditions: onlyCondition(o.status.conditions, { type: "Running", status: "True", reason: Reason.BackupStarted, message: msg }, o.now),
     },
-    event: o.status.apiManagerSourceName ? undefined : { type: "Normal", reason: Reason.BackupStarted, message: msg },
+    events: o.status.apiManagerSourceName ? [] : [{ type: "Normal", reason: Reason.BackupStarted, message: msg }],
     requeueAfterMs: 5_000,
   };
 }
 
-export function decideBackup(o: BackupObservation): Decision<APIManagerBackupStatus> {
+export function decideBackup(o: BackupObservation): BackupDecision {
   const s = o.status;
-  if (done(s)) return { steps: [] };
+  if (done(s)) return {};
   const b = o.backup;
   if (!b || !o.ownsBackup || !s.apiManagerSourceName) return start(o);
   const phase = b.status?.phase;
@@ -64,23 +76,21 @@ export function decideBackup(o: BackupObservation): Decision<APIManagerBackupSta
     const msg = `APIManager "${s.apiManagerSourceName}" backed up to ${where} (Backup "${o.name}")`;
     const path = s.backupRepoName ? { backupPath: b.status?.manifests?.backupTool?.filePath } : {};
     return {
-      steps: [],
       status: {
         ...s, ...path, completed: true, completionTime: b.status?.completionTimestamp ?? o.now.toISOString(),
         mainStepsCompleted: { ...s.mainStepsCompleted, ...ALL_STEPS },
-        conditions: [condition("Completed", "True", Reason.BackupCompleted, msg, o.now)],
+        conditions: onlyCondition(s.conditions, { type: "Completed", status: "True", reason: Reason.BackupCompleted, message: msg }, o.now),
       },
-      event: { type: "Normal", reason: Reason.BackupCompleted, message: msg },
+      events: [{ type: "Normal", reason: Reason.BackupCompleted, message: msg }],
     };
   }
   if (phase === BackupPhase.Failed) {
     const f = failureOf(o.toolReport, b.status?.failureReason, Reason.ToolJobFailed);
-    const d = fail(o, f.reason, f.message);
-    d.event = { type: "Warning", reason: Reason.BackupFailed, message: `${f.reason}: ${f.message}` };
-    return d;
+    return { ...fail(o, f.reason, f.message), events: [{ type: "Warning", reason: Reason.BackupFailed, message: `${f.reason}: ${f.message}` }] };
   }
-  if (overdue(s.startTime, o.now, o.deadlineMs)) {
-    return fail(o, Reason.ToolJobTimeout, `Backup "${o.namespace}/${o.name}" is still ${phase ?? "New"} after ${Math.round(o.deadlineMs / 1000)}s: check its Job and pod, then delete it and create a new APIManagerBackup`);
+  const deadlineMs = jobDeadlineSeconds(o.options) * 1000;
+  if (overdue(s.startTime, o.now, deadlineMs)) {
+    return fail(o, Reason.ToolJobTimeout, `Backup "${o.namespace}/${o.name}" is still ${phase ?? "New"} after ${Math.round(deadlineMs / 1000)}s: check its Job and pod, then delete it and create a new APIManagerBackup`);
   }
-  return { steps: [], requeueAfterMs: 5_000 };
+  return { requeueAfterMs: 5_000 };
 }

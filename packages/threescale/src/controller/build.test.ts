@@ -11,7 +11,7 @@ describe("threescale builders", () => {
   });
 
   it("tool Job: the tool's command with its own service account, the plain layout at the PVC root, bounded", () => {
-    const j = buildToolJob({ kind: "APIManagerRestore", cr: { name: "r", namespace: "ns", uid: "u" }, claimName: "b1", readOnly: true, deadlineSeconds: 60 });
+    const j = buildToolJob({ cr: { name: "r", namespace: "ns", uid: "u" }, claimName: "b1", readOnly: true, deadlineSeconds: 60 });
     const pod = j.spec!.template.spec!;
     expect(j.metadata!.name).to.equal("r-restore");
     expect(j.spec!.activeDeadlineSeconds).to.equal(60);

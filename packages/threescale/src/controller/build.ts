@@ -6,7 +6,7 @@ import {
   CreatePVCPolicy, DataProtectionAPIVersion, LabelManagedBy, LabelThreescaleOwner, ManagedBy, type APIManagerBackupSpec, type Backup, type BackupPolicy, type RestoreJob,
 } from "@dataprotection/api";
 import { childName } from "@dataprotection/runtime";
-import { BACKUP_COMMAND, RESTORE_COMMAND, TOOL_ACCOUNT, TOOL_ENV, TOOL_IMAGE } from "../tool/definition.ts";
+import { RESTORE_COMMAND, TOOL_ACCOUNT, TOOL_ENV, TOOL_IMAGE } from "../tool/definition.ts";
 
 const MOUNT = "/backupdata";
 
@@ -31,11 +31,11 @@ export function destinationClaim(backup: { name: string; uid?: string; namespace
   };
 }
 
-export const backupJobName = (cr: string): string => childName(cr, "backup");
+const owner = (kind: "APIManagerBackup" | "APIManagerRestore", cr: { name: string; uid: string }) => [{ apiVersion: "apps.3scale.net/v1alpha1", kind, name: cr.name, uid: cr.uid, controller: true, blockOwnerDeletion: true }];
+
 export const restoreJobName = (cr: string): string => childName(cr, "restore");
 
 export interface ToolJobInput {
-  kind: "APIManagerBackup" | "APIManagerRestore";
   cr: { name: string; namespace: string; uid: string };
   claimName: string;
   readOnly?: boolean;
@@ -45,18 +45,16 @@ export interface ToolJobInput {
   image?: string;
 }
 
-/** The tool's commands, env and service account, with the upstream plain layout on the PVC root. */
+/** The direct restore Job of an APIManagerRestore: the tool's restore command, its service account, the upstream plain layout on the PVC root. */
 export function buildToolJob(i: ToolJobInput): V1Job {
-  const backup = i.kind === "APIManagerBackup";
-  const name = backup ? backupJobName(i.cr.name) : restoreJobName(i.cr.name);
   return {
     apiVersion: "batch/v1",
     kind: "Job",
     metadata: {
-      name,
+      name: restoreJobName(i.cr.name),
       namespace: i.cr.namespace,
       labels: { [LabelThreescaleOwner]: i.cr.name, [LabelManagedBy]: ManagedBy },
-      ownerReferences: [{ apiVersion: "apps.3scale.net/v1alpha1", kind: i.kind, name: i.cr.name, uid: i.cr.uid, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: owner("APIManagerRestore", i.cr),
     },
     spec: {
       backoffLimit: 0,
@@ -70,7 +68,7 @@ export function buildToolJob(i: ToolJobInput): V1Job {
           containers: [{
             name: "threescale",
             image: i.image ?? TOOL_IMAGE,
-            command: backup ? BACKUP_COMMAND : RESTORE_COMMAND,
+            command: RESTORE_COMMAND,
             env: [
               ...TOOL_ENV.filter((e) => !e.name.startsWith("THREESCALE_KUBE_")),
               { name: "BACKUP_NAME", value: i.cr.name },
@@ -95,8 +93,6 @@ export const genericPolicyName = (cr: string): string => childName(cr, "threesca
 export const genericRestoreName = (cr: string): string => childName(cr, "threescale");
 
 export type Destination = { kind: "pvc"; claimName: string } | { kind: "repo"; repoName: string };
-
-const owner = (kind: "APIManagerBackup" | "APIManagerRestore", cr: { name: string; uid: string }) => [{ apiVersion: "apps.3scale.net/v1alpha1", kind, name: cr.name, uid: cr.uid, controller: true, blockOwnerDeletion: true }];
 
 /**
  * The BackupPolicy of an APIManagerBackup: the targetless tool (empty selector), writing the plain

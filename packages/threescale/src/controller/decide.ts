@@ -1,8 +1,46 @@
-// Shared by the APIManagerBackup/Restore decisions: the direct tool Job's state, reports, conditions.
-import type { V1Job, V1Pod } from "@kubernetes/client-node";
-import type { Condition } from "@dataprotection/api";
-import { setCondition } from "@dataprotection/runtime";
+// Shared by the APIManagerBackup/Restore decisions: the plugin's options, the prerequisites and
+// creates both start with, the direct tool Job's state, reports, conditions.
+import type { V1Job, V1PersistentVolumeClaim, V1Pod } from "@kubernetes/client-node";
+import { Kinds, type BackupTool, type Condition } from "@dataprotection/api";
+import { setCondition, type Decision, type Kind } from "@dataprotection/runtime";
+import { threescaleToolFor, toolRbac } from "../tool/definition.ts";
 import { Reason } from "../tool/reasons.ts";
+
+export interface ThreescaleOptions {
+  /** How long a restore waits for system-sidekiq to be ready (s). */
+  readyTimeoutSeconds?: number;
+  /** Hard bound on a tool Job, and on the generic Backup/RestoreJob a CR waits for (s). */
+  jobDeadlineSeconds?: number;
+  image?: string;
+  /** Extra env for tool pods (e.g. THREESCALE_POLL_MS in tests): set on the BackupTools the plugin installs. */
+  env?: Array<{ name: string; value: string }>;
+  /** The chart's ClusterRole for the tool (`<release>-threescale-tool`); default TOOL_CLUSTER_ROLE. */
+  toolClusterRole?: string;
+}
+
+export const jobDeadlineSeconds = (o: ThreescaleOptions): number => o.jobDeadlineSeconds ?? 7200;
+
+/**
+ * What the shell ensures before the creates, reading first: a BackupTool is created or its spec
+ * brought back to this one; the destination PVC is created once (with an Event), never updated.
+ */
+export type Prereq =
+  | { ensure: "tool"; tool: BackupTool }
+  | { ensure: "destination"; claim: V1PersistentVolumeClaim };
+
+export type ThreescaleDecision<S> = Decision<S, Prereq>;
+
+/** The plugin's two BackupTools (agent and plain), with this operator's image and env. */
+export function toolPrereqs(o: ThreescaleOptions): Prereq[] {
+  const ready = o.readyTimeoutSeconds ? [{ name: "THREESCALE_READY_TIMEOUT_SECONDS", value: String(o.readyTimeoutSeconds) }] : [];
+  return [false, true].map((plain) => ({ ensure: "tool", tool: threescaleToolFor({ plain, image: o.image, env: [...ready, ...(o.env ?? [])] }) }));
+}
+
+/** The tool's ServiceAccount and RoleBinding in the CR's namespace. */
+export function rbacCreates(namespace: string, o: ThreescaleOptions): Array<{ kind: Kind; object: object }> {
+  const r = toolRbac(namespace, o.toolClusterRole);
+  return [{ kind: Kinds.ServiceAccount, object: r.serviceAccount }, { kind: Kinds.RoleBinding, object: r.roleBinding }];
+}
 
 export interface JobObservation {
   job?: V1Job;
@@ -53,24 +91,18 @@ export function jobState(o: JobObservation, now: Date, podStartMs: number): JobS
   return { state: "running" };
 }
 
-/** The CR's one current condition (these CRs keep a single one, as the upstream operator does). */
-export function condition(type: string, status: "True" | "False", reason: string, message: string, now: Date): Condition {
-  return setCondition<Condition>([], { type, status, reason, message }, now)[0]!;
-}
-
-export type Step = "ensureRbac" | "ensureTools" | "ensureDestination" | "ensurePolicy" | "createBackup" | "createJob" | "createRestoreJob";
-
-export interface Decision<S> {
-  steps: Step[];
-  status?: S;
-  event?: { type: "Normal" | "Warning"; reason: string; message: string };
-  requeueAfterMs?: number;
+/**
+ * These CRs keep a single condition, as the upstream operator does: `c` replaces whatever was
+ * there, keeping the transition time of a previous condition of its type and status.
+ */
+export function onlyCondition(list: Condition[] | undefined, c: Omit<Condition, "lastTransitionTime">, now: Date): Condition[] {
+  return setCondition(list?.filter((x) => x.type === c.type), c, now);
 }
 
 export const done = (s: { completed?: boolean; failureReason?: string }): boolean => s.completed === true || !!s.failureReason;
 
 export function failedStatus<S extends { conditions?: Condition[]; failureReason?: string }>(s: S, reason: string, message: string, now: Date): S {
-  return { ...s, failureReason: `${reason}: ${message}`, conditions: [condition("Failed", "True", reason, message, now)] };
+  return { ...s, failureReason: `${reason}: ${message}`, conditions: onlyCondition(s.conditions, { type: "Failed", status: "True", reason, message }, now) };
 }
 
 /**

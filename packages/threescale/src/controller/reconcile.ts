@@ -1,28 +1,19 @@
-// Thin shells: read the CR and the world, call decideBackup/decideRestore, apply, write status.
+// observe (the CR and the world: the cache, live reads of the tool Job and pods) -> decide
+// (decideBackup/decideRestore, pure) -> apply (the runtime's applyDecision, with the plugin's
+// read-then-write prerequisites performed by prepare).
 import type { V1Job, V1PersistentVolumeClaim, V1Pod } from "@kubernetes/client-node";
 import {
   Kinds, LabelBackupName, LabelJobRole, LabelRestoreJob, RestoreJobPhase,
   type APIManagerBackupSpec, type APIManagerBackupStatus, type APIManagerRestoreSpec, type APIManagerRestoreStatus, type Backup, type BackupTool, type RestoreJob,
 } from "@dataprotection/api";
-import { controllerOf, createIfAbsent, isNotFound, updateStatus, type Kind, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult } from "@dataprotection/runtime";
+import { applyDecision, controllerOf, createIfAbsent, isNotFound, type Kind, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult } from "@dataprotection/runtime";
 import type { APIManagerObject } from "../tool/apimanager.ts";
-import { PLAIN_TOOL_NAME, TOOL_NAME, threescaleToolFor, toolRbac } from "../tool/definition.ts";
 import { decideBackup } from "./backup-decide.ts";
-import { buildBackup, buildPolicy, buildRestoreJob, buildToolJob, destinationClaim, genericBackupName, genericRestoreName, restoreJobName, type Destination } from "./build.ts";
-import { parseReport, type Decision, type JobObservation } from "./decide.ts";
+import { genericBackupName, genericRestoreName, restoreJobName, type Destination } from "./build.ts";
+import { parseReport, type JobObservation, type Prereq, type ThreescaleOptions } from "./decide.ts";
 import { decideRestore, type RestoreSource } from "./restore-decide.ts";
 
-export interface ThreescaleOptions {
-  /** How long a restore waits for system-sidekiq to be ready (s). */
-  readyTimeoutSeconds?: number;
-  /** Hard bound on a tool Job, and on the generic Backup/RestoreJob a CR waits for (s). */
-  jobDeadlineSeconds?: number;
-  image?: string;
-  /** Extra env for tool pods (e.g. THREESCALE_POLL_MS in tests): set on the BackupTools the plugin installs. */
-  env?: Array<{ name: string; value: string }>;
-  /** The chart's ClusterRole for the tool (`<release>-threescale-tool`); default TOOL_CLUSTER_ROLE. */
-  toolClusterRole?: string;
-}
+export type { ThreescaleOptions } from "./decide.ts";
 
 /**
  * What the plugin takes from the operator that registers it: the controllers' OperatorContext
@@ -62,27 +53,21 @@ async function toolReport(ctx: ReconcileContext, ns: string, labelSelector: stri
   return undefined;
 }
 
-async function ensureRbac(ctx: ReconcileContext, ns: string, o: ThreescaleOptions): Promise<void> {
-  const r = toolRbac(ns, o.toolClusterRole);
-  await createIfAbsent(ctx.client, Kinds.ServiceAccount, r.serviceAccount);
-  await createIfAbsent(ctx.client, Kinds.RoleBinding, r.roleBinding);
-}
-
-/** The plugin's two BackupTools, created or brought back to this operator's image and env. */
-async function ensureTools(ctx: ReconcileContext, o: ThreescaleOptions): Promise<void> {
-  for (const plain of [false, true]) {
-    const ready = o.readyTimeoutSeconds ? [{ name: "THREESCALE_READY_TIMEOUT_SECONDS", value: String(o.readyTimeoutSeconds) }] : [];
-    const want = threescaleToolFor({ plain, image: o.image, env: [...ready, ...(o.env ?? [])] });
-    const have = await getOr<BackupTool & KubeObject>(ctx, Kinds.BackupTool, want.metadata.name!);
-    if (!have) await createIfAbsent(ctx.client, Kinds.BackupTool, want);
-    else if (JSON.stringify(have.spec) !== JSON.stringify({ ...have.spec, ...want.spec })) await ctx.client.replace(Kinds.BackupTool, { ...have, spec: { ...have.spec, ...want.spec } });
-  }
-}
-
-async function finish<S>(ctx: ReconcileContext, kind: Kind, cr: KubeObject & { status?: S }, d: Decision<S>): Promise<ReconcileResult | void> {
-  if (d.status) await updateStatus(ctx.client, kind, cr, (draft) => void (draft.status = d.status));
-  if (d.event) ctx.events.record(cr, d.event.type, d.event.reason, d.event.message);
-  return d.requeueAfterMs ? { requeueAfter: d.requeueAfterMs } : undefined;
+/** Performs a prerequisite of `cr`'s decision: each reads first, so a pass that finds it done writes nothing. */
+function prepare(ctx: ReconcileContext, cr: KubeObject): (p: Prereq) => Promise<void> {
+  return async (p) => {
+    if (p.ensure === "tool") {
+      const want = p.tool;
+      const have = await getOr<BackupTool & KubeObject>(ctx, Kinds.BackupTool, want.metadata.name!);
+      if (!have) await createIfAbsent(ctx.client, Kinds.BackupTool, want);
+      else if (JSON.stringify(have.spec) !== JSON.stringify({ ...have.spec, ...want.spec })) await ctx.client.replace(Kinds.BackupTool, { ...have, spec: { ...have.spec, ...want.spec } });
+      return;
+    }
+    const { name, namespace } = p.claim.metadata!;
+    if (await getOr<V1PersistentVolumeClaim & KubeObject>(ctx, Kinds.PersistentVolumeClaim, name!, namespace)) return;
+    await createIfAbsent(ctx.client, Kinds.PersistentVolumeClaim, p.claim);
+    ctx.events.normal(cr, "DestinationCreated", `created PersistentVolumeClaim "${namespace}/${name}" for the backup`);
+  };
 }
 
 const ownedBy = (o: KubeObject | undefined, uid: string | undefined): boolean => !!o && !!uid && controllerOf(o)?.uid === uid;
@@ -102,26 +87,12 @@ export class APIManagerBackupReconciler {
     const ownsBackup = ownedBy(backup, cr.metadata.uid);
     const failedBackup = ownsBackup && backup?.status?.phase === "Failed";
     const d = decideBackup({
-      name, namespace: ns, status: cr.status ?? {}, apiManagerName: cr.spec.apiManagerName, apimanagers, destination,
+      name, namespace: ns, uid: cr.metadata.uid!, spec: cr.spec, status: cr.status ?? {}, apimanagers, destination,
       backup, ownsBackup,
       toolReport: failedBackup ? await toolReport(ctx, ns, `${LabelBackupName}=${genericBackupName(name)},${LabelJobRole}=tool`) : undefined,
-      now: new Date(ctx.clock.now()), deadlineMs: (this.o.jobDeadlineSeconds ?? 7200) * 1000,
+      now: new Date(ctx.clock.now()), options: this.o,
     });
-    const uidRef = { name, namespace: ns, uid: cr.metadata.uid! };
-    for (const step of d.steps) {
-      if (step === "ensureRbac") await ensureRbac(ctx, ns, this.o);
-      if (step === "ensureTools") await ensureTools(ctx, this.o);
-      if (step === "ensureDestination" && destination.kind === "pvc") {
-        const am = apimanagers.find((a) => a.metadata.name === d.status?.apiManagerSourceName)!;
-        if (!(await getOr<V1PersistentVolumeClaim & KubeObject>(ctx, Kinds.PersistentVolumeClaim, name, ns))) {
-          await createIfAbsent(ctx.client, Kinds.PersistentVolumeClaim, destinationClaim({ name, uid: cr.metadata.uid, namespace: ns, spec: cr.spec }, { name: am.metadata.name!, uid: am.metadata.uid }));
-          ctx.events.normal(cr, "DestinationCreated", `created PersistentVolumeClaim "${ns}/${name}" for the backup`);
-        }
-      }
-      if (step === "ensurePolicy") await createIfAbsent(ctx.client, Kinds.BackupPolicy, buildPolicy(uidRef, destination, destination.kind === "pvc" ? PLAIN_TOOL_NAME : TOOL_NAME));
-      if (step === "createBackup") await createIfAbsent(ctx.client, Kinds.Backup, buildBackup(uidRef, destination));
-    }
-    return finish(ctx, Kinds.APIManagerBackup, cr, d);
+    return applyDecision(ctx, Kinds.APIManagerBackup, cr, d, { prepare: prepare(ctx, cr) });
   }
 }
 
@@ -131,7 +102,7 @@ export class APIManagerRestoreReconciler {
   private source(ctx: ReconcileContext, cr: RestoreCR): RestoreSource {
     const ns = cr.metadata.namespace!;
     const pvc = cr.spec.restoreSource.persistentVolumeClaim;
-    if (pvc) return { ok: true, kind: "pvc", claimName: pvc.claimSource.claimName };
+    if (pvc) return { ok: true, kind: "pvc", claimName: pvc.claimSource.claimName, readOnly: pvc.claimSource.readOnly };
     const ref = cr.spec.restoreSource.apiManagerBackup?.name ?? "";
     const b = ctx.cache.get<BackupCR>(Kinds.APIManagerBackup, ref, ns);
     if (!b) return { ok: false, reason: "SourceNotFound", message: `APIManagerBackup "${ns}/${ref}" (spec.restoreSource.apiManagerBackup.name) not found: create it or restore from its PVC with spec.restoreSource.persistentVolumeClaim` };
@@ -154,23 +125,11 @@ export class APIManagerRestoreReconciler {
     const restoreJob = ownedBy(rj, cr.metadata.uid) ? rj : undefined;
     const ended = restoreJob?.status?.phase === RestoreJobPhase.Completed || restoreJob?.status?.phase === RestoreJobPhase.Failed;
     const d = decideRestore({
-      name, namespace: ns, status: cr.status ?? {}, source, apimanagers: ctx.cache.list<APIManagerObject & KubeObject>(Kinds.APIManager, { namespace: ns }),
+      name, namespace: ns, uid: cr.metadata.uid!, status: cr.status ?? {}, source, apimanagers: ctx.cache.list<APIManagerObject & KubeObject>(Kinds.APIManager, { namespace: ns }),
       job: await observeJob(ctx, ns, restoreJobName(name)), restoreJob,
       toolReport: ended ? await toolReport(ctx, ns, `${LabelRestoreJob}=${genericRestoreName(name)}`) : undefined,
-      now: new Date(ctx.clock.now()), podStartMs: this.op.timeouts.podStartMs, deadlineMs: (this.o.jobDeadlineSeconds ?? 7200) * 1000,
+      now: new Date(ctx.clock.now()), podStartMs: this.op.timeouts.podStartMs, options: this.o,
     });
-    for (const step of d.steps) {
-      if (step === "ensureRbac") await ensureRbac(ctx, ns, this.o);
-      if (step === "ensureTools") await ensureTools(ctx, this.o);
-      if (step === "createRestoreJob" && source.ok && source.kind === "backup") await createIfAbsent(ctx.client, Kinds.RestoreJob, buildRestoreJob({ name, namespace: ns, uid: cr.metadata.uid! }, source.backupName));
-      if (step === "createJob" && source.ok && source.kind === "pvc") {
-        await createIfAbsent(ctx.client, Kinds.Job, buildToolJob({
-          kind: "APIManagerRestore", cr: { name, namespace: ns, uid: cr.metadata.uid! }, claimName: source.claimName,
-          readOnly: cr.spec.restoreSource.persistentVolumeClaim?.claimSource.readOnly, deadlineSeconds: this.o.jobDeadlineSeconds ?? 7200, image: this.o.image,
-          extraEnv: [{ name: "THREESCALE_READY_TIMEOUT_SECONDS", value: String(this.o.readyTimeoutSeconds ?? 1200) }, ...(this.o.env ?? [])],
-        }));
-      }
-    }
-    return finish(ctx, Kinds.APIManagerRestore, cr, d);
+    return applyDecision(ctx, Kinds.APIManagerRestore, cr, d, { prepare: prepare(ctx, cr) });
   }
 }

@@ -2,19 +2,24 @@
 // RestoreJob (the tool's logical restore), mirrored. From a bare PVC (the upstream operator's, or
 // one moved to another namespace): no Backup object exists for a RestoreJob to name, so the
 // tool runs in a Job of its own (see README.md).
-import { RestoreJobPhase, type APIManagerRestoreStatus, type RestoreJob } from "@dataprotection/api";
+import { Kinds, RestoreJobPhase, type APIManagerRestoreStatus, type RestoreJob } from "@dataprotection/api";
 import type { APIManagerObject } from "../tool/apimanager.ts";
 import { Reason } from "../tool/reasons.ts";
-import { condition, done, failedStatus, failureOf, jobState, overdue, type Decision, type JobObservation } from "./decide.ts";
+import { buildRestoreJob, buildToolJob } from "./build.ts";
+import {
+  done, failedStatus, failureOf, jobDeadlineSeconds, jobState, onlyCondition, overdue, rbacCreates, toolPrereqs,
+  type JobObservation, type ThreescaleDecision, type ThreescaleOptions,
+} from "./decide.ts";
 
 export type RestoreSource =
-  | { ok: true; kind: "pvc"; claimName: string }
+  | { ok: true; kind: "pvc"; claimName: string; readOnly?: boolean }
   | { ok: true; kind: "backup"; backupName: string; apiManager?: string }
   | { ok: false; reason: string; message: string };
 
 export interface RestoreObservation {
   name: string;
   namespace: string;
+  uid: string;
   status: APIManagerRestoreStatus;
   source: RestoreSource;
   apimanagers: APIManagerObject[];
@@ -26,49 +31,65 @@ export interface RestoreObservation {
   toolReport?: Record<string, unknown>;
   now: Date;
   podStartMs: number;
-  deadlineMs: number;
+  options: ThreescaleOptions;
 }
+
+type RestoreDecision = ThreescaleDecision<APIManagerRestoreStatus>;
 
 const RESTORED = { secretsRestored: true, configMapsRestored: true, systemFileStorageRestored: true, apiManagerRestored: true, apiManagerReady: true };
 
-function fail(o: RestoreObservation, reason: string, message: string, event = reason): Decision<APIManagerRestoreStatus> {
+function fail(o: RestoreObservation, reason: string, message: string, event = reason): RestoreDecision {
   const start = o.status.startTime ? {} : { startTime: o.now.toISOString() };
-  return { steps: [], status: failedStatus({ ...o.status, ...start, completed: false }, reason, message, o.now), event: { type: "Warning", reason: event, message: `${reason}: ${message}` } };
+  return { status: failedStatus({ ...o.status, ...start, completed: false }, reason, message, o.now), events: [{ type: "Warning", reason: event, message: `${reason}: ${message}` }] };
 }
 
-function completed(o: RestoreObservation, report: Record<string, unknown>, fallbackName?: string): Decision<APIManagerRestoreStatus> {
+function completed(o: RestoreObservation, report: Record<string, unknown>, fallbackName?: string): RestoreDecision {
   const am = typeof report.apiManager === "string" ? report.apiManager : fallbackName;
   const resynced = report.resynced === true;
   const msg = `APIManager "${am}" restored${resynced ? " and routes resynced" : ""}`;
   return {
-    steps: [],
     status: {
       ...o.status, completed: true, completionTime: o.now.toISOString(), apiManagerToRestoreRef: { name: am },
       mainStepsCompleted: { ...o.status.mainStepsCompleted, ...RESTORED, routesResynced: resynced },
-      conditions: [condition("Completed", "True", Reason.RestoreCompleted, msg, o.now)],
+      conditions: onlyCondition(o.status.conditions, { type: "Completed", status: "True", reason: Reason.RestoreCompleted, message: msg }, o.now),
     },
-    event: { type: "Normal", reason: Reason.RestoreCompleted, message: msg },
+    events: [{ type: "Normal", reason: Reason.RestoreCompleted, message: msg }],
   };
 }
 
-function start(o: RestoreObservation): Decision<APIManagerRestoreStatus> {
+function start(o: RestoreObservation): RestoreDecision {
   const src = o.source;
   if (!src.ok) return fail(o, src.reason, src.message, src.reason);
   if (o.apimanagers.length > 0) {
     const msg = `APIManager ${o.apimanagers.map((a) => `"${a.metadata.name}"`).join(", ")} already exists in namespace ${o.namespace}: restore into a namespace without an APIManager (or delete it first)`;
     return fail(o, Reason.APIManagerExists, msg, Reason.APIManagerExists);
   }
+  const cr = { name: o.name, namespace: o.namespace, uid: o.uid };
   const msg = src.kind === "pvc" ? `restoring from PersistentVolumeClaim "${src.claimName}"` : `restoring Backup "${src.backupName}" with a RestoreJob`;
+  const run = src.kind === "pvc"
+    ? {
+      kind: Kinds.Job,
+      object: buildToolJob({
+        cr, claimName: src.claimName, readOnly: src.readOnly, deadlineSeconds: jobDeadlineSeconds(o.options), image: o.options.image,
+        extraEnv: [{ name: "THREESCALE_READY_TIMEOUT_SECONDS", value: String(o.options.readyTimeoutSeconds ?? 1200) }, ...(o.options.env ?? [])],
+      }),
+    }
+    : { kind: Kinds.RestoreJob, object: buildRestoreJob(cr, src.backupName) };
   return {
-    steps: src.kind === "pvc" ? ["ensureRbac", "createJob"] : ["ensureRbac", "ensureTools", "createRestoreJob"],
-    status: { ...o.status, startTime: o.status.startTime ?? o.now.toISOString(), completed: false, conditions: [condition("Running", "True", Reason.RestoreStarted, msg, o.now)] },
-    event: o.status.startTime ? undefined : { type: "Normal", reason: Reason.RestoreStarted, message: msg },
+    // The direct Job runs the tool image itself: only a RestoreJob goes through the BackupTools.
+    prepare: src.kind === "pvc" ? [] : toolPrereqs(o.options),
+    creates: [...rbacCreates(o.namespace, o.options), run],
+    status: {
+      ...o.status, startTime: o.status.startTime ?? o.now.toISOString(), completed: false,
+      conditions: onlyCondition(o.status.conditions, { type: "Running", status: "True", reason: Reason.RestoreStarted, message: msg }, o.now),
+    },
+    events: o.status.startTime ? [] : [{ type: "Normal", reason: Reason.RestoreStarted, message: msg }],
     requeueAfterMs: 5_000,
   };
 }
 
-export function decideRestore(o: RestoreObservation): Decision<APIManagerRestoreStatus> {
-  if (done(o.status)) return { steps: [] };
+export function decideRestore(o: RestoreObservation): RestoreDecision {
+  if (done(o.status)) return {};
   const rj = o.restoreJob;
   if (rj) {
     const phase = rj.status?.phase;
@@ -77,14 +98,15 @@ export function decideRestore(o: RestoreObservation): Decision<APIManagerRestore
       const f = failureOf(o.toolReport, rj.status?.failureReason, Reason.ToolJobFailed);
       return fail(o, f.reason, f.message, Reason.RestoreFailed);
     }
-    if (overdue(o.status.startTime, o.now, o.deadlineMs)) {
-      return fail(o, Reason.ToolJobTimeout, `RestoreJob "${o.namespace}/${rj.metadata.name}" is still ${phase ?? "New"} after ${Math.round(o.deadlineMs / 1000)}s: check its Jobs and pods`, Reason.RestoreFailed);
+    const deadlineMs = jobDeadlineSeconds(o.options) * 1000;
+    if (overdue(o.status.startTime, o.now, deadlineMs)) {
+      return fail(o, Reason.ToolJobTimeout, `RestoreJob "${o.namespace}/${rj.metadata.name}" is still ${phase ?? "New"} after ${Math.round(deadlineMs / 1000)}s: check its Jobs and pods`, Reason.RestoreFailed);
     }
-    return { steps: [], requeueAfterMs: 5_000 };
+    return { requeueAfterMs: 5_000 };
   }
   const js = jobState(o.job, o.now, o.podStartMs);
   if (js.state === "absent") return start(o);
-  if (js.state === "running") return { steps: [], requeueAfterMs: 5_000 };
+  if (js.state === "running") return { requeueAfterMs: 5_000 };
   if (js.state === "failed") return fail(o, js.reason, js.message, Reason.RestoreFailed);
   return completed(o, js.report);
 }
