@@ -7,18 +7,22 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /src
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+COPY scripts/build.mjs ./scripts/build.mjs
 COPY packages ./packages
-# zstd-napi compiles its native addon here; tsx runs the TypeScript sources.
-RUN npm ci --no-audit --no-fund && npm run build -w @dataprotection/agent && npm prune --omit=dev --no-audit --no-fund && npm install --no-save --no-audit --no-fund tsx
+# zstd-napi compiles its native addon here; `npm run build` writes the compiled programs
+# (packages/*/dist: operator, dp-agent, threescale-dp, kubectl-dp), which is what the image runs.
+RUN npm ci --no-audit --no-fund && npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim AS operator
 RUN apt-get update && apt-get install -y --no-install-recommends tar zstd ca-certificates && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/dataprotection
 COPY --from=build /src /opt/dataprotection
 RUN ln -s /opt/dataprotection/packages/agent/bin/dp-agent /usr/local/bin/dp-agent \
- && ln -s /opt/dataprotection/packages/threescale/bin/threescale-dp /usr/local/bin/threescale-dp
+ && ln -s /opt/dataprotection/packages/threescale/bin/threescale-dp /usr/local/bin/threescale-dp \
+ && ln -s /opt/dataprotection/packages/cli/bin/kubectl-dp /usr/local/bin/kubectl-dp
 USER 65532
-ENTRYPOINT ["node", "--import", "tsx", "/opt/dataprotection/packages/controllers/src/main.ts"]
+# The chart's Deployment sets the same command explicitly.
+ENTRYPOINT ["node", "/opt/dataprotection/packages/operator/dist/operator.js"]
 
 # Built-in database tools: dp-agent plus the clients their commands run (Debian bookworm's
 # PostgreSQL 15, MariaDB 10.11 and Redis 7.0 clients, the versions the e2e tests run against).

@@ -2,11 +2,12 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
-const workspaces = ["agent", "api", "cli", "controllers", "runtime", "storage", "testenv", "threescale", "tools"];
+const workspaces = ["agent", "api", "cli", "controllers", "operator", "runtime", "storage", "testenv", "threescale", "tools"];
 
 // The workspaces each package's code may import besides itself: api <- runtime <- controllers,
 // storage <- agent; tools, threescale and cli sit on api/runtime/agent/storage and import no
-// controllers code. testenv (the fake cluster) is for tests, benches, e2e and the embedded start.
+// controllers code; operator (the program) composes controllers and the threescale plugin.
+// testenv (the fake cluster) is for tests, benches, e2e and the embedded start.
 const layers = {
   api: [],
   storage: ["api"],
@@ -17,6 +18,7 @@ const layers = {
   threescale: ["api", "runtime", "agent", "storage"],
   cli: ["api", "runtime", "agent", "storage"],
   testenv: ["api"],
+  operator: ["api", "runtime", "storage", "controllers", "threescale"],
 };
 
 /** no-restricted-imports for `files` of package `pkg`: only `allowed` workspaces, and no relative path into another package. */
@@ -57,7 +59,7 @@ export default tseslint.config(
   ...Object.entries(layers).map(([pkg, allowed]) => layer(pkg, allowed, [`packages/${pkg}/**`])),
   ...Object.entries(layers).map(([pkg, allowed]) => layer(pkg, [...allowed, "testenv"], tests(pkg))),
   // `npm start` with no cluster boots the embedded control plane and installs a shipped tool.
-  layer("controllers", [...layers.controllers, "testenv", "tools"], ["packages/controllers/src/demo.ts"]),
+  layer("operator", [...layers.operator, "testenv", "tools"], ["packages/operator/src/demo.ts"]),
   {
     files: ["packages/**"],
     rules: {

@@ -9,9 +9,10 @@ t0=$SECONDS
 
 # --- machine packages -------------------------------------------------------
 # openssl: test PKI; util-linux: unshare/setpriv for the local node; zstd/tar/rsync:
-# reference tools and tool images; databases for the e2e suites; restic for the bench.
+# reference tools and tool images; databases for the e2e suites; restic for the bench;
+# prometheus for promtool (the chart's alert rules are checked and unit-tested with it).
 apt_pkgs=(openssl util-linux zstd tar rsync python3 curl ca-certificates
-  postgresql postgresql-contrib mariadb-server mariadb-client mariadb-backup redis-server restic time)
+  postgresql postgresql-contrib mariadb-server mariadb-client mariadb-backup redis-server restic time prometheus)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -31,8 +32,12 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
   npm ci --no-audit --no-fund
 fi
 
-# dp-agent as one prebuilt bundle: 0.1 s start instead of ~0.7 s through tsx (falls back to tsx if absent).
-npm run build -w @dataprotection/agent
+# The compiled programs (dist/: operator, dp-agent, threescale-dp, kubectl-dp), as the image and
+# the chart's Deployment run them.
+npm run build
+
+# --- helm, built from the Go module proxy (cached beside the Kubernetes binaries) ---------
+bash packages/testenv/scripts/build-helm.sh
 
 # --- the real control plane, built from the Go module proxy (cached) -------------
 bash packages/testenv/scripts/build-k8s.sh

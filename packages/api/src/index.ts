@@ -16,3 +16,4 @@ export { TTL_PATTERN } from "./schemas/backuppolicy.ts";
 export { QUANTITY_PATTERN } from "./schemas/k8s.ts";
 export { validate, withDefaults, validateObject, formatErrors, validateBackup, validateBackupPolicy, validateBackupRepo, validateBackupTool, validateRestoreJob, validateStorageProvider, validateAPIManagerBackup, validateAPIManagerRestore, type ValidationError } from "./validate.ts";
 export { crdDocuments, crdDocument, type CrdDocument } from "./gen/crd.ts";
+export * from "./metrics.ts";

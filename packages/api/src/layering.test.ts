@@ -37,7 +37,7 @@ describe("package layering lint rule", function () {
 
   const allowed: Array<[string, string, string]> = [
     ["threescale imports api and runtime", "packages/threescale/src/x.ts", `import { Kinds } from "@dataprotection/api";\nimport { KubeClient } from "@dataprotection/runtime";\nvoid Kinds, KubeClient;\n`],
-    ["controllers' embedded start imports testenv and tools", "packages/controllers/src/demo.ts", `import { startControlPlane } from "@dataprotection/testenv";\nimport { volumeTool } from "@dataprotection/tools";\nvoid startControlPlane, volumeTool;\n`],
+    ["the operator's embedded start imports testenv and tools", "packages/operator/src/demo.ts", `import { startControlPlane } from "@dataprotection/testenv";\nimport { volumeTool } from "@dataprotection/tools";\nvoid startControlPlane, volumeTool;\n`],
     ["a runtime test imports testenv", "packages/runtime/test/x.test.ts", `import { sharedControlPlane } from "@dataprotection/testenv";\nvoid sharedControlPlane;\n`],
     ["a package imports its own files", "packages/controllers/src/backup/x.ts", `import { Kinds } from "../kinds.ts";\nvoid Kinds;\n`],
   ];

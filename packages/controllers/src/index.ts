@@ -4,3 +4,4 @@ export { defaultTimeouts, type OperatorOptions, type OperatorContext, type Timeo
 export { Kinds } from "./kinds.ts";
 export { repoAccessFor, repoPVCName, mountAccess, BACKUP_MOUNT_PATH, type RepoAccess, type SecretCopy } from "./backuprepo/access.ts";
 export { ensureRepoAccess, RepoAccessError } from "./backuprepo/ensure.ts";
+export { localPvcProvider } from "./storageprovider/builtin/index.ts";

@@ -6,6 +6,7 @@ import { registerBackupRepoController } from "./backuprepo/index.ts";
 import { registerBackupToolController } from "./backuptool/index.ts";
 import { registerRestoreJobController } from "./restorejob/index.ts";
 import { registerStorageProviderController } from "./storageprovider/index.ts";
+import { registerOperatorMetrics } from "./metrics/index.ts";
 
 type Register = (manager: Manager, ctx: OperatorContext) => void;
 
@@ -47,5 +48,6 @@ export function createOperator(o: OperatorOptions, extraControllers: Register[] 
   const wanted = new Set(o.controllers ?? Object.keys(registry));
   for (const [name, register] of Object.entries(registry)) if (wanted.has(name)) register(manager, ctx);
   for (const register of extraControllers) register(manager, ctx);
+  registerOperatorMetrics(manager);
   return { manager, start: () => manager.start(), stop: () => manager.stop() };
 }

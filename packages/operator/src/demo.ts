@@ -3,14 +3,12 @@
 import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { AnnotationIsDefaultRepo, crdDocuments, DataProtectionAPIVersion } from "@dataprotection/api";
+import { AnnotationIsDefaultRepo, crdDocuments, DataProtectionAPIVersion, Kinds } from "@dataprotection/api";
+import { createOperator, localPvcProvider } from "@dataprotection/controllers";
 import { createIfAbsent, KubeClient, type GenericObject, type Kind, type Logger } from "@dataprotection/runtime";
 import { installCrds, startControlPlane, startLocalNode } from "@dataprotection/testenv";
 import { volumeTool } from "@dataprotection/tools";
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { Kinds } from "./kinds.ts";
-import { createOperator } from "./operator.ts";
-import { localPvcProvider } from "./storageprovider/builtin/index.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const DEMO_NAMESPACE = "demo";

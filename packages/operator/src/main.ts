@@ -1,10 +1,14 @@
-// The operator's entry point (`npm start`).
-// With KUBECONFIG or an in-cluster service account: run against that cluster, leader-elected.
+// The operator's entry point: the image's and the chart's command (compiled to dist/operator.js),
+// and `npm start` (through tsx).
+// With KUBECONFIG or an in-cluster service account: run against that cluster, leader-elected,
+// with every core controller and the 3scale plugin (DP_THREESCALE=false leaves the plugin out).
 // With neither: boot the embedded control plane + local node and a demo (see demo.ts).
 import { existsSync } from "node:fs";
 import { KubeConfig } from "@kubernetes/client-node";
+import { createOperator } from "@dataprotection/controllers";
 import { createLogger } from "@dataprotection/runtime";
-import { createOperator } from "./operator.ts";
+import { threescaleControllers } from "@dataprotection/threescale";
+import { operatorSettings } from "./settings.ts";
 
 function clusterConfig(): KubeConfig | undefined {
   const kc = new KubeConfig();
@@ -20,27 +24,28 @@ function clusterConfig(): KubeConfig | undefined {
 }
 
 async function main(): Promise<void> {
-  const logger = createLogger({ level: process.env.DP_LOG_LEVEL ?? "info" });
+  const s = operatorSettings(process.env);
+  const logger = createLogger({ level: s.logLevel });
   const kc = clusterConfig();
   if (!kc) {
-    // Only the embedded start imports testenv (and so needs the dev set-up).
-    const { runEmbeddedDemo } = await import("./demo.ts");
+    if (s.compiled) throw new Error("no cluster: set KUBECONFIG or run in a pod (the embedded demo runs from the sources: npm start)");
+    // Only the embedded start imports testenv (and so needs the dev set-up); the path is built at
+    // run time so the compiled bundle does not carry it.
+    const demo = "./demo.ts";
+    const { runEmbeddedDemo } = (await import(demo)) as typeof import("./demo.ts");
     await runEmbeddedDemo(logger);
     return;
   }
   const operator = createOperator({
     kubeConfig: kc,
     logger,
-    healthPort: Number(process.env.DP_METRICS_PORT ?? 8080),
-    namespace: process.env.DP_WATCH_NAMESPACE || undefined,
-    leaderElection: {
-      leaseName: "dataprotection-operator",
-      namespace: process.env.POD_NAMESPACE ?? "default",
-    },
-  });
+    healthPort: s.metricsPort,
+    namespace: s.watchNamespace,
+    leaderElection: { leaseName: "dataprotection-operator", namespace: s.podNamespace },
+  }, s.threescale ? [threescaleControllers({ image: s.agentImage, toolClusterRole: s.threescaleToolClusterRole })] : []);
   operator.manager.runUntilSignal();
   await operator.start();
-  logger.info("operator started", { server: kc.getCurrentCluster()?.server });
+  logger.info("operator started", { server: kc.getCurrentCluster()?.server, threescale: s.threescale });
 }
 
 main().catch((err: unknown) => {

@@ -5,6 +5,7 @@ import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import type { NodeContext } from "./context.ts";
 import { envReferences, expandCommand, resolveEnv, type EnvSources } from "./env.ts";
 import { expandVars } from "./expand.ts";
+import { imageMounts } from "./image-files.ts";
 import { effectiveIds, launchArgv, type BindMount, type LaunchPlan } from "./launch.ts";
 import { isNotFound } from "./errors.ts";
 import type { Tracked } from "./processes.ts";
@@ -76,7 +77,7 @@ export async function prepareContainer(
   const envMap = new Map(resolved.env);
   const ids = effectiveIds(pod.spec?.securityContext, c.securityContext);
 
-  const mounts: BindMount[] = [];
+  const mounts: BindMount[] = imageMounts(ctx.images, c.image);
   for (const m of c.volumeMounts ?? []) {
     const root = volumes.get(m.name);
     if (!root) throw new ContainerConfigError(`volumeMount "${m.name}" names no volume of the pod`);

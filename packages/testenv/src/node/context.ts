@@ -2,6 +2,7 @@ import type { CoreV1Api } from "@kubernetes/client-node";
 import type { EventRecorder } from "./events.ts";
 import type { NodeFacts } from "./fieldref.ts";
 import type { ProcessTable } from "./processes.ts";
+import type { ImageFiles } from "./types.ts";
 
 /** What pod workers share with the node. */
 export interface NodeContext {
@@ -13,6 +14,7 @@ export interface NodeContext {
   apiHost: string;
   apiPort: string;
   procs: ProcessTable;
+  images: ImageFiles[];
   events: EventRecorder;
   log(message: string): void;
 }

@@ -13,6 +13,19 @@ export interface LocalNodeOptions {
   deleteNodeOnStop?: boolean;
   /** Where the node's own messages go (default: nowhere). */
   log?: (message: string) => void;
+  /** What images hold: the node runs commands on the host and ignores images, so these give it their files. */
+  images?: ImageFiles[];
+}
+
+/**
+ * The files an image keeps at `target` (e.g. /opt/dataprotection), found on the host at `source`:
+ * a container whose image's repository is `repository` (any tag or digest) gets `source` bound
+ * read-only at `target`, so a command the image runs by absolute path runs here too.
+ */
+export interface ImageFiles {
+  repository: string;
+  source: string;
+  target: string;
 }
 
 /** A node that runs the pods scheduled to it as local processes. */
