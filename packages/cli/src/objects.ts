@@ -1,13 +1,13 @@
 // Pure: the objects kubectl-dp creates, from its flags and what it read from the cluster.
 import { AnnotationBackupDestination, BackupDestinationPVC, DataProtectionAPIVersion, type Backup, type BackupPolicy, type RestoreJob, type Volume, type VolumeMount } from "@dataprotection/api";
+import { UsageError } from "./exit.ts";
 
 type TargetCluster = RestoreJob["spec"]["target"];
 
 export type BackupType = "datafile" | "logfile" | "snapshot";
 export const BACKUP_TYPES: readonly BackupType[] = ["datafile", "logfile", "snapshot"];
 
-/** A usage error: printed as one line, exit code 2. */
-export class UsageError extends Error {}
+export { UsageError };
 
 const DNS = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/;
 

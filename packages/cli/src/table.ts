@@ -1,11 +1,16 @@
-// Pure: what `kubectl-dp list` prints, in kubectl's plain table style.
+// Pure: the tables `kubectl-dp list` and `status` print, in kubectl's plain table style, and the times in them.
 import type { Backup, BackupPolicy, RestoreJob } from "@dataprotection/api";
 
 /** kubectl's age: 45s, 12m, 5h, 3d, 2y (two units below a day: 5h12m). */
 export function age(from: string | undefined, now: Date): string {
   const t = Date.parse(from ?? "");
   if (Number.isNaN(t)) return "<unknown>";
-  const s = Math.max(0, Math.floor((now.getTime() - t) / 1000));
+  return humanDuration(now.getTime() - t);
+}
+
+/** A duration the way kubectl prints ages (negative counts as 0): 45s, 12m, 5h12m, 3d, 2y. */
+export function humanDuration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
   if (s < 120) return `${s}s`;
   const m = Math.floor(s / 60);
   if (m < 10) return `${m}m${s % 60 ? `${s % 60}s` : ""}`;
@@ -19,6 +24,13 @@ export function age(from: string | undefined, now: Date): string {
   return `${Math.floor(d / 365)}y`;
 }
 
+/** RFC 3339 in UTC, whole seconds without ".000" (as the API server writes times); "" for no time. */
+export function isoTime(t: string | number | Date | undefined): string {
+  if (t === undefined || t === "") return "";
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? String(t) : d.toISOString().replace(/\.000Z$/, "Z");
+}
+
 /** Columns padded with three spaces, like kubectl get. */
 export function formatTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
@@ -28,7 +40,7 @@ export function formatTable(header: string[], rows: string[][]): string {
 
 type Table = { header: string[]; rows: string[][] };
 const ns = (all: boolean, o: { metadata?: { namespace?: string } }): string[] => (all ? [o.metadata?.namespace ?? ""] : []);
-const byCreation = <T extends { metadata?: { creationTimestamp?: string | Date; name?: string } }>(a: T, b: T): number =>
+export const byCreation = <T extends { metadata?: { creationTimestamp?: string | Date; name?: string } }>(a: T, b: T): number =>
   String(a.metadata?.creationTimestamp ?? "").localeCompare(String(b.metadata?.creationTimestamp ?? "")) || (a.metadata?.name ?? "").localeCompare(b.metadata?.name ?? "");
 const created = (o: { metadata?: { creationTimestamp?: string | Date } }): string | undefined => (o.metadata?.creationTimestamp ? String(o.metadata.creationTimestamp) : undefined);
 

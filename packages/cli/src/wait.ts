@@ -1,5 +1,5 @@
-// Following a Backup or RestoreJob to its end: polls the object and reports each new phase.
-import { UsageError } from "./objects.ts";
+// Following a Backup or RestoreJob to its end: polls the object and hands each read to onPoll.
+import { NotFoundError, TimeoutError, UsageError } from "./exit.ts";
 import { type KubeClient, type Kind, isNotFound, realClock, sleep } from "@dataprotection/runtime";
 
 export interface Phased {
@@ -10,29 +10,28 @@ export interface Phased {
 export interface WaitOptions {
   timeoutMs: number;
   pollMs?: number;
-  /** Called with each phase the object enters (also the first one seen). */
-  onPhase: (phase: string, obj: Phased) => void;
+  /** Called with the object at every poll (the last call sees it in its final phase). */
+  onPoll: (obj: Phased) => void;
 }
 
-/** Resolves with the object in its final phase; rejects on timeout or when it is deleted. */
+/**
+ * Resolves with the object in its final phase; rejects with TimeoutError after timeoutMs
+ * and with NotFoundError when it is deleted.
+ */
 export async function waitForEnd<T extends Phased>(client: KubeClient, kind: Kind, name: string, namespace: string, done: readonly string[], o: WaitOptions): Promise<T> {
   const deadline = Date.now() + o.timeoutMs;
-  let last: string | undefined;
   for (;;) {
     let obj: T;
     try {
       obj = await client.get<T & { metadata: { name: string } }>(kind, name, namespace);
     } catch (err) {
-      if (isNotFound(err)) throw new Error(`${kind.kind} ${namespace}/${name} was deleted while waiting for it`);
+      if (isNotFound(err)) throw new NotFoundError(`${kind.kind} ${namespace}/${name} was deleted while waiting for it`);
       throw err;
     }
+    o.onPoll(obj);
     const phase = obj.status?.phase ?? "";
-    if (phase && phase !== last) {
-      last = phase;
-      o.onPhase(phase, obj);
-    }
     if (done.includes(phase)) return obj;
-    if (Date.now() >= deadline) throw new Error(`timed out after ${Math.round(o.timeoutMs / 1000)}s waiting for ${kind.kind} ${namespace}/${name} (phase ${phase || "not set yet"})`);
+    if (Date.now() >= deadline) throw new TimeoutError(`timed out after ${Math.round(o.timeoutMs / 1000)}s waiting for ${kind.kind} ${namespace}/${name} (phase ${phase || "not set yet"})`);
     await sleep(realClock, o.pollMs ?? 1000);
   }
 }
