@@ -3,6 +3,7 @@
 import { Command, CommanderError } from "commander";
 import { Agent, type CommandResult, reportText } from "./commands.ts";
 import { configFromEnv } from "./env.ts";
+import { AgentError } from "./errors.ts";
 import { oneLine } from "./messages.ts";
 import { verifyPlainFiles } from "./plain-files.ts";
 import { writeTermination } from "./termination.ts";
@@ -35,6 +36,21 @@ async function main(argv: string[]): Promise<number> {
     .description("restore a directory stored with push-dir into <dir>")
     .option("--name <name>", "object name", DEFAULT_DIR_NAME)
     .action((dir: string, o: { name: string }) => run((a) => a.pullDir(dir, o.name))());
+  program
+    .command("pull-log <dir>")
+    .description("write into <dir> the archived log files (WAL, binlogs) a recovery to --until needs, each verified")
+    .requiredOption("--until <time>", "the recovery target (RFC 3339)")
+    .option("--prefix <prefix>", "object name prefix of the log files", "wal/")
+    .option("--from <file>", "the first log file the base backup needs")
+    .option("--from-skip <n>", "characters of a file name --from does not compare (PostgreSQL: 8, the timeline)", "0")
+    .option("--slack <seconds>", "the archive interval: how late a finished file may be pushed", "60")
+    .action((dir: string, o: { until: string; prefix: string; from?: string; fromSkip: string; slack: string }) => run((a) => {
+      const until = new Date(o.until);
+      if (Number.isNaN(until.getTime())) throw new AgentError(`pull-log --until ${JSON.stringify(o.until)} is not an RFC 3339 time (e.g. 2026-05-01T12:00:00Z)`);
+      const slack = Number(o.slack);
+      if (!Number.isFinite(slack) || slack < 0) throw new AgentError(`pull-log --slack ${JSON.stringify(o.slack)} is not a number of seconds`);
+      return a.pullLog(dir, { prefix: o.prefix, from: o.from, fromSkip: Number(o.fromSkip) || 0, until, slackMs: slack * 1000 });
+    })());
   program.command("ls").description("list the backup's objects").option("--json", "print manifest.json and unlisted objects").action((o: { json?: boolean }) => run((a) => a.ls(!!o.json))());
   program
     .command("rm [names...]")

@@ -1,4 +1,6 @@
 import { createReadStream, createWriteStream, fstatSync } from "node:fs";
+import { rename } from "node:fs/promises";
+import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { type RepoBackend, backendFromConfig, checkKey, isRepoError } from "@dataprotection/storage";
 import { unpackDir } from "./archive/unpack.ts";
@@ -10,6 +12,7 @@ import { type ManifestTrust, checkManifest } from "./manifest-auth.ts";
 import { type ChunkConsumer, type ReadOptions, readObject } from "./object-reader.ts";
 import { writeObject } from "./object-writer.ts";
 import { terminationReport } from "./termination.ts";
+import { selectLogObjects } from "./log-objects.ts";
 
 /** Where commands write: stdout for data, a line sink for listings and warnings. */
 export interface Io {
@@ -172,6 +175,30 @@ export class Agent {
         if (isRepoError(err, "NotFound")) throw new AgentError(`object "${name}" not found in backup ${this.config.backupPath} (repo ${this.backend.location})`);
         throw err;
       }
+    }
+    return {};
+  }
+
+  /**
+   * Writes into `dir` the archived log files a recovery to `until` needs (log-objects.ts): each
+   * verified before a byte lands, written under a temp name and renamed, so the server never
+   * reads a torn file. Prints one line per file and the time the selection covers.
+   */
+  async pullLog(dir: string, o: { prefix: string; from?: string; fromSkip?: number; until: Date; slackMs: number }): Promise<CommandResult> {
+    const manifest = await this.manifest();
+    if (!manifest) throw new AgentError(`backup ${this.config.backupPath} has no ${MANIFEST_NAME} in repo ${this.backend.location}: nothing was archived`);
+    const files = manifest.files.map((f) => ({ name: f.name, stopTime: f.stopTime ?? "" }));
+    const sel = selectLogObjects(files, o);
+    if (sel.fetch.length === 0) throw new AgentError(`backup ${this.config.backupPath} holds no log object under "${o.prefix}"${o.from ? ` from ${o.from} on` : ""}: the log does not reach the base backup`);
+    for (const f of sel.fetch) {
+      const target = join(dir, f.file);
+      const tmp = `${target}.dp-tmp`;
+      await this.read(f.object, createWriteStream(tmp));
+      await rename(tmp, target);
+      this.io.print(`${f.object}\t${f.file}`);
+    }
+    if (sel.coveredUntil && sel.coveredUntil.getTime() < o.until.getTime()) {
+      this.io.warn(`warning: the archived log was last pushed at ${sel.coveredUntil.toISOString()}, before ${o.until.toISOString()}: recovery stops at the end of the archived log`);
     }
     return {};
   }

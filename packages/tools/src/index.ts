@@ -3,11 +3,13 @@
 import { AnnotationRunAsRoot, LabelManagedBy, ManagedBy, type BackupTool } from "@dataprotection/api";
 import { AGENT_IMAGE } from "./images.ts";
 import { postgresDumpTool, postgresBasebackupTool } from "./postgres.ts";
+import { postgresPitrTool } from "./postgres-pitr.ts";
 import { mariadbDumpTool } from "./mariadb.ts";
 import { redisRdbTool } from "./redis.ts";
 
 export { AGENT_IMAGE, DB_TOOLS_IMAGE } from "./images.ts";
 export * from "./postgres.ts";
+export * from "./postgres-pitr.ts";
 export * from "./mariadb.ts";
 export * from "./redis.ts";
 
@@ -82,7 +84,7 @@ export const kubeblocksFilesTool: BackupTool = {
 
 // Database tools, one file each (each adds its tools to the list below).
 
-export const builtinTools: readonly BackupTool[] = [volumeTool, kubeblocksFilesTool, postgresDumpTool, postgresBasebackupTool, mariadbDumpTool, redisRdbTool];
+export const builtinTools: readonly BackupTool[] = [volumeTool, kubeblocksFilesTool, postgresDumpTool, postgresBasebackupTool, postgresPitrTool, mariadbDumpTool, redisRdbTool];
 
 /** What the Helm chart installs: the built-in tools but the KubeBlocks 0.6-style example. */
 export const shippedTools: readonly BackupTool[] = builtinTools.filter((t) => t !== kubeblocksFilesTool);

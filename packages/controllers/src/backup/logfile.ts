@@ -46,7 +46,7 @@ export function startLogfile(b: Backup, plan: BackupPlan, now: Date): BackupDeci
   if (d.access.secretCopies.length) prepare.push({ kind: "copySecrets", copies: d.access.secretCopies });
   const sts = buildLogStatefulSet(b, plan);
   const status = startedStatus(b, plan, now, BackupPhase.Running);
-  status.manifests = { ...status.manifests, backupLog: { startTime: rfc3339(now) }, backupTool: { ...status.manifests?.backupTool, logFilePath: plan.filePath } };
+  status.manifests = { ...status.manifests, backupLog: { startTime: rfc3339(now) }, backupTool: { ...status.manifests?.backupTool, logFilePath: plan.filePath, ...(b.metadata?.uid ? { backupId: b.metadata.uid } : {}) } };
   if (d.access.pvcName) status.logFilePersistentVolumeClaimName = d.access.pvcName;
   status.availableReplicas = 0;
   return { prepare, creates: [owned(b, Kinds.StatefulSet, sts)], status: withStatus(b, status), events: [{ type: "Normal", reason: Reason.BackupRunning, message: `archiving logs continuously with BackupTool "${plan.tool?.metadata?.name}" (StatefulSet ${sts.metadata?.name})` }] };
