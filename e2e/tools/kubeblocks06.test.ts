@@ -7,17 +7,21 @@
 // physical RestoreJob restores into a fresh StatefulSet's claim and the server started on it
 // holds exactly the data of backup time. A changed byte in a kept file fails verification
 // without touching the target; on the encrypted repo a marker row is nowhere in the repo.
+// A 0.6 pitr-type tool as the addons ship it (image "", backupCommands []) is taken as written
+// and refuses a datafile Backup; a RestoreJob with an ephemeral target volume (its whole
+// volumeClaimTemplate, from the schema generated from Kubernetes' OpenAPI) is stored as written
+// and runs its 0.6-style tool (empty image: the target workload's first container's image).
 import { expect } from "chai";
 import { execFile } from "node:child_process";
 import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
-import { DataProtectionGroup, StorageGroup, type Backup, type BackupTool } from "@dataprotection/api";
+import { AppsV1Api, BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Volume } from "@kubernetes/client-node";
+import { DataProtectionGroup, LabelRestoreJob, LabelRestoreStage, StorageGroup, type Backup, type BackupTool, type RestoreJob } from "@dataprotection/api";
 import type { Operator } from "@dataprotection/controllers";
 import { localPvcProvider, s3Provider } from "../../packages/controllers/src/storageprovider/builtin/index.ts";
 import { e2eCluster, getCustom, startTestOperator, testNamespace, until, untilInNamespace } from "../harness.ts";
-import { backupInPhase, createBackup, createPolicy, datafilePolicy, installShared, REPO, testTimeouts } from "../backup/fixtures.ts";
+import { backupInPhase, createBackup, createPolicy, datafilePolicy, installShared, jobsOf, REPO, testTimeouts } from "../backup/fixtures.ts";
 import { startS3Server, type S3Server } from "../backuprepo/s3server.ts";
 import { createRestoreJob, pvcHostPath, waitReady, waitRestore } from "../restore/seed.ts";
 import { createCredentials, createDatabaseStatefulSet, freePort, postgresServerScript, systemUser, type Ids } from "./db-server.ts";
@@ -106,6 +110,80 @@ const pgDumpTool: BackupTool = {
     logical: { restoreCommands: ["sh", "-c", "set -e; PGPASSWORD=${DB_PASSWORD} psql -X -q -h ${DB_HOST} -p ${DB_PORT} -U ${DB_USER} -d postgres -v ON_ERROR_STOP=1 -f ${BACKUP_DIR}/${BACKUP_NAME}.sql"] },
   },
 };
+
+/**
+ * A pitr-type tool shaped like KubeBlocks 0.6's postgres-pitr: no image (the target's first
+ * container's), no backupCommands (the archiving happens in the database), deployKind job, and
+ * all its work in restore: stage the archived WAL and write the recovery settings.
+ */
+const pitrTool: BackupTool = {
+  apiVersion: `${DataProtectionGroup}/${V}`, kind: "BackupTool",
+  metadata: { name: "kb06-postgres-pitr", labels: { "clusterdefinition.kubeblocks.io/name": "postgresql", "kubeblocks.io/backup-tool-type": "pitr" } },
+  spec: {
+    image: "", deployKind: "job", type: "pitr",
+    env: [
+      { name: "VOLUME_DATA_DIR", value: "/home/postgres/pgdata" },
+      { name: "PITR_DIR", value: "$(VOLUME_DATA_DIR)/pitr" },
+      { name: "DATA_DIR", value: "$(VOLUME_DATA_DIR)/pgroot/data" },
+      { name: "CONF_DIR", value: "$(VOLUME_DATA_DIR)/conf" },
+      { name: "TIME_FORMAT", value: "2006-01-02 15:04:05 MST" },
+    ],
+    logical: { restoreCommands: ["sh", "-c", "set -e; rm -f ${CONF_DIR}/recovery.conf; rm -rf ${PITR_DIR}"] },
+    physical: {
+      restoreCommands: ["sh", "-c", [
+        "set -e",
+        "mkdir -p ${PITR_DIR} ${CONF_DIR}",
+        'for f in `find ${BACKUP_DIR} -name "*.gz"`; do gzip -dc "$f" > ${PITR_DIR}/`basename "$f" .gz`; done',
+        "touch ${DATA_DIR}/recovery.signal",
+        "echo \"restore_command='cp ${PITR_DIR}/%f %p'\" > ${CONF_DIR}/recovery.conf",
+        "echo \"recovery_target_time='${KB_RECOVERY_TIME}'\" >> ${CONF_DIR}/recovery.conf",
+      ].join("\n")],
+    },
+    backupCommands: [],
+  },
+};
+
+/**
+ * A 0.6-style file tool with an empty image (so it runs the target's first container's image):
+ * tars DATA_DIR into BACKUP_DIR; the restore unpacks into SCRATCH_DIR (the RestoreJob's ephemeral
+ * volume) and copies into an empty DATA_DIR, leaving the backup's name in the scratch volume.
+ */
+const scratchTool: BackupTool = {
+  apiVersion: `${DataProtectionGroup}/${V}`, kind: "BackupTool", metadata: { name: "kb06-scratch" },
+  spec: {
+    image: "", deployKind: "job", type: "file",
+    env: [{ name: "DATA_DIR", value: "/data" }, { name: "SCRATCH_DIR", value: "/scratch" }],
+    backupCommands: ["sh", "-c", [
+      "set -e",
+      "mkdir -p ${BACKUP_DIR}",
+      "tar -cf ${BACKUP_DIR}/${BACKUP_NAME}.tar -C ${DATA_DIR} .",
+      'echo "{\\"totalSize\\":\\"`du -sh ${BACKUP_DIR} | cut -f1`\\"}" > ${BACKUP_DIR}/backup.info',
+    ].join("\n")],
+    physical: {
+      restoreCommands: ["sh", "-c", [
+        "set -e",
+        'if [ -n "`ls -A ${DATA_DIR}`" ]; then echo "${DATA_DIR} is not empty: refusing to restore over it"; exit 1; fi',
+        "mkdir -p ${SCRATCH_DIR}/unpacked",
+        "tar -xf ${BACKUP_DIR}/${BACKUP_NAME}.tar -C ${SCRATCH_DIR}/unpacked",
+        "cp -a ${SCRATCH_DIR}/unpacked/. ${DATA_DIR}/",
+        "echo ${BACKUP_NAME} > ${SCRATCH_DIR}/restored-from",
+      ].join("\n")],
+    },
+  },
+};
+
+/** A one-replica StatefulSet of two idle containers with distinct images (the first one's is what an empty tool image means), claim data-<name>-0 at /data. */
+async function twoContainerStatefulSet(kc: KubeConfig, ns: string, name: string, labels: Record<string, string>, image: string): Promise<void> {
+  const idle = (n: string, img: string) => ({ name: n, image: img, command: ["sh", "-c", "exec sleep 100000"], volumeMounts: [{ name: "data", mountPath: "/data" }] });
+  await kc.makeApiClient(AppsV1Api).createNamespacedStatefulSet({ namespace: ns, body: {
+    metadata: { name, labels },
+    spec: {
+      replicas: 1, serviceName: name, selector: { matchLabels: labels },
+      template: { metadata: { labels }, spec: { containers: [idle("db", image), idle("sidecar", "kb06/sidecar:1")], terminationGracePeriodSeconds: 1 } },
+      volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "10Mi" } } } }],
+    },
+  } });
+}
 
 /** One database engine: how its server starts (fresh, or waiting for restored data), how data is written and summarized. */
 interface Engine06 {
@@ -213,7 +291,7 @@ describe("KubeBlocks 0.6-style tools (plain files in BACKUP_DIR) on PVC, S3 and 
 
   before(async () => {
     kc = (await e2eCluster()).controlPlane.kubeConfig;
-    await installShared(kc, [...Object.values(tools), pgDumpTool]);
+    await installShared(kc, [...Object.values(tools), pgDumpTool, pitrTool, scratchTool]);
     s3 = await startS3Server("kb06");
     const core = kc.makeApiClient(CoreV1Api);
     await core.createNamespacedSecret({ namespace: "default", body: { metadata: { name: S3_SECRET }, stringData: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } } });
@@ -371,5 +449,90 @@ describe("KubeBlocks 0.6-style tools (plain files in BACKUP_DIR) on PVC, S3 and 
     const rj = await waitRestore(kc, ns.name, "from-dump", "Completed");
     expect(rj.status?.conditions?.find((c) => c.type === "Verified")?.status).to.equal("True");
     expect(await e.summary(port), "the running server holds the data of backup time").to.equal(atBackup);
+  });
+
+  it("a KubeBlocks 0.6 pitr-type tool (image \"\", backupCommands []) is accepted by the API server as written and reported Valid (restore only); a datafile Backup with it fails ToolUnsuitable before any Job", async () => {
+    const ns = await testNamespace(kc, "kb06-pitr-tool", 180_000);
+    namespaces.push(ns);
+    const name = pitrTool.metadata!.name!;
+    const stored = (await custom().getClusterCustomObject({ group: DataProtectionGroup, version: V, plural: "backuptools", name })) as BackupTool;
+    expect(stored.spec.image).to.equal("");
+    expect(stored.spec.backupCommands).to.deep.equal([]);
+    expect([stored.spec.type, stored.spec.deployKind]).to.deep.equal(["pitr", "job"]);
+    expect(stored.spec.env).to.deep.equal(pitrTool.spec.env);
+    const valid = await until(`BackupTool ${name} checked`, async () => {
+      const t = await getCustom<BackupTool>(kc, DataProtectionGroup, "backuptools", undefined, name);
+      return t?.status?.conditions?.find((c) => c.type === "Valid");
+    }, 60_000, 500);
+    expect(valid).to.include({ status: "True", reason: "Valid" });
+    expect(valid.message).to.match(/^restore only: no backupCommands .*; empty image: the target's first container's image is used$/);
+
+    await createPolicy(kc, ns.name, "pitr", datafilePolicy(name));
+    await createBackup(kc, ns.name, "base", "pitr");
+    const b = await backupInPhase(kc, ns.name, "base", ["Failed"], 60_000);
+    expect(b.status!.failureReason).to.equal(`ToolUnsuitable: BackupTool "${name}" has no backupCommands (a restore-only tool, like the KubeBlocks 0.6 pitr tools), so it cannot make a datafile backup: use a tool with backupCommands in BackupPolicy "${ns.name}/pitr" .spec.datafile.backupToolName`);
+    expect(await jobsOf(kc, ns.name, "base"), "nothing ran").to.deep.equal([]);
+  });
+
+  it("a RestoreJob with an ephemeral target volume is stored with its whole volumeClaimTemplate and runs a 0.6-style tool (empty image: the target's first container's) with the scratch claim mounted", async () => {
+    const ns = await testNamespace(kc, "kb06-ephemeral", 180_000);
+    namespaces.push(ns);
+    const core = kc.makeApiClient(CoreV1Api);
+    const [labels, restoredLabels] = [{ app: "files" }, { app: "files-restored" }];
+    await twoContainerStatefulSet(kc, ns.name, "files", labels, "kb06/files-db:1");
+    await waitReady(kc, ns.name, "files", 1);
+    const source = await pvcHostPath(kc, ns.name, "data-files-0");
+    const marker = `dpmark${Math.random().toString(36).slice(2, 12)}`;
+    await writeFile(join(source, "table.dat"), `${marker}\n`.repeat(1000));
+    await writeFile(join(source, "table.idx"), marker);
+
+    await createPolicy(kc, ns.name, "files", datafilePolicy(scratchTool.metadata!.name!, { target: { labelsSelector: { matchLabels: labels } } }));
+    await createBackup(kc, ns.name, "full", "files");
+    const b = await backupInPhase(kc, ns.name, "full", ["Completed"], 240_000);
+    expect(b.status!.manifests!.backupTool!.dataFormat).to.equal("PlainFiles");
+    const [backupJob] = await jobsOf(kc, ns.name, "full");
+    expect(backupJob!.spec!.template.spec!.containers[0]!.image, "the target pod's first container's image").to.equal("kb06/files-db:1");
+
+    await twoContainerStatefulSet(kc, ns.name, "files-restored", restoredLabels, "kb06/files-restored:1");
+    await waitReady(kc, ns.name, "files-restored", 1);
+    const scratch: V1Volume = { name: "scratch", ephemeral: { volumeClaimTemplate: {
+      metadata: { labels: { "dataprotection.e2e/scratch": "kb06" }, annotations: { "dataprotection.e2e/purpose": "restore scratch space" } },
+      spec: { accessModes: ["ReadWriteOnce"], storageClassName: "local-path", volumeMode: "Filesystem", resources: { requests: { storage: "10Mi" } } },
+    } } };
+    const spec = {
+      backupJobName: "full",
+      target: { labelsSelector: { matchLabels: restoredLabels } },
+      targetVolumes: [{ name: "data", persistentVolumeClaim: { claimName: "data-files-restored-0" } }, scratch],
+      targetVolumeMounts: [{ name: "data", mountPath: "/data" }, { name: "scratch", mountPath: "/scratch" }],
+    };
+    const created = (await custom().createNamespacedCustomObject({ group: DataProtectionGroup, version: V, namespace: ns.name, plural: "restorejobs", body: {
+      apiVersion: `${DataProtectionGroup}/${V}`, kind: "RestoreJob", metadata: { name: "to-scratch" }, spec,
+    } })) as RestoreJob;
+    expect(created.spec.targetVolumes, "the API server kept every field of the ephemeral volume").to.deep.equal(spec.targetVolumes);
+
+    const rj = await waitRestore(kc, ns.name, "to-scratch", "Completed");
+    expect(rj.status?.conditions?.find((c) => c.type === "Verified")?.status).to.equal("True");
+    const selector = `${LabelRestoreJob}=to-scratch,${LabelRestoreStage}=physical`;
+    const [job] = (await kc.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: ns.name, labelSelector: selector })).items;
+    const podSpec = job!.spec!.template.spec!;
+    expect(podSpec.containers.map((c) => c.image), "the target StatefulSet pod template's first container's image").to.deep.equal(["kb06/files-restored:1"]);
+    // Labels and annotations reached the Job (the API server may add an empty creationTimestamp).
+    expect(podSpec.volumes!.find((v) => v.name === "scratch")?.ephemeral?.volumeClaimTemplate?.metadata).to.deep.include(scratch.ephemeral!.volumeClaimTemplate!.metadata!);
+
+    // The ephemeral claim (<pod>-scratch, made from the template, labels included) held the unpacked files.
+    const [restorePod] = (await core.listNamespacedPod({ namespace: ns.name, labelSelector: selector })).items;
+    const claim = await core.readNamespacedPersistentVolumeClaim({ name: `${restorePod!.metadata!.name}-scratch`, namespace: ns.name });
+    expect(claim.metadata?.labels).to.include({ "dataprotection.e2e/scratch": "kb06" });
+    expect(claim.metadata?.ownerReferences?.[0]).to.include({ kind: "Pod", name: restorePod!.metadata!.name });
+    const scratchDir = await pvcHostPath(kc, ns.name, claim.metadata!.name!);
+    expect((await readFile(join(scratchDir, "restored-from"), "utf8")).trim()).to.equal("full");
+    expect(await readFile(join(scratchDir, "unpacked", "table.idx"), "utf8")).to.equal(marker);
+
+    // The restored claim holds exactly the files of backup time.
+    await waitReady(kc, ns.name, "files-restored", 1);
+    const restored = await pvcHostPath(kc, ns.name, "data-files-restored-0");
+    expect((await readdir(restored)).sort()).to.deep.equal(["table.dat", "table.idx"]);
+    expect(await readFile(join(restored, "table.dat"), "utf8")).to.equal(`${marker}\n`.repeat(1000));
+    expect(await readFile(join(restored, "table.idx"), "utf8")).to.equal(marker);
   });
 });

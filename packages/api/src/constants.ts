@@ -64,7 +64,7 @@ export const LabelVolumeType = "kubeblocks.io/volume-type";
 /** Annotation on a RestoreJob: "<statefulset>=<replicas>", recorded before scaling the target down. */
 export const AnnotationOriginalReplicas = "dataprotection.kubeblocks.io/original-replicas";
 
-/** Annotation on a BackupTool: "true" runs its backup and restore pods as root (uid 0). */
+/** Annotation on a BackupTool: "true" runs its backup and restore pods as root (uid 0), as KubeBlocks 0.6 ran every tool. */
 export const AnnotationRunAsRoot = "dataprotection.kubeblocks.io/run-as-root";
 
 // Labels and annotations the operator, its plugin and its tools put on what they create, and
@@ -125,7 +125,7 @@ export const wellKnownKeys: readonly WellKnownKey[] = [
   { key: LabelAutoBackup, type: "label", on: "Backup", meaning: '"true" on Backups made by a schedule; backupsHistoryLimit counts only these.' },
   { key: AnnotationPathPrefix, type: "annotation", on: "BackupPolicy", meaning: "A path prefix inserted into its Backups' file paths in the repo." },
   { key: LabelVolumeType, type: "label", on: "PersistentVolumeClaim", meaning: '"data" or "log": which of the target pod\'s claims a snapshot Backup takes (all claims when none is labelled).' },
-  { key: AnnotationRunAsRoot, type: "annotation", on: "BackupTool", meaning: '"true": its backup, restore and status-update pods run as root (uid 0), e.g. to read every file or restore owners. Otherwise a backup runs as the target container\'s uid (or 65532) and non-root, and a restore as the image\'s user.', extension: true },
+  { key: AnnotationRunAsRoot, type: "annotation", on: "BackupTool", meaning: '"true": its backup pods and its restore pods into a target (physical, or logical against the target pods) run as root (uid 0), as KubeBlocks 0.6 ran every tool, e.g. to read every file or restore owners. Otherwise a backup runs non-root as the target container\'s uid (else the target pod\'s, else 65532) and a restore as the image\'s user. backupStatusUpdates Jobs always run as the target\'s user.', extension: true },
   { key: AnnotationOriginalReplicas, type: "annotation", on: "RestoreJob", meaning: "Written by the operator: the StatefulSet and replicas it scales back to after a physical restore.", extension: true },
   { key: Finalizer, type: "finalizer", on: "Backup, BackupRepo, RestoreJob", meaning: "Backup: its data is deleted first. BackupRepo: waits until no Backup uses it. RestoreJob (extension): from scale-down to scale-back; deleting it mid-restore stops its Jobs' pods and scales the StatefulSet back." },
 ];

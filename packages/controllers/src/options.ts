@@ -39,8 +39,9 @@ export interface OperatorOptions {
   controllers?: ControllerName[];
   timeouts?: Partial<Timeouts>;
   /**
-   * Let RestoreJob.spec.targetVolumes name node-level volumes (hostPath): a namespace user could
-   * otherwise have a restore pod write anywhere on a node. Off by default (env DP_ALLOW_HOSTPATH_RESTORE=true).
+   * Let RestoreJob.spec.targetVolumes name node-level volumes (hostPath, gitRepo, flexVolume:
+   * restorejob/plan.ts NODE_LEVEL_SOURCES): a namespace user could otherwise have a restore pod
+   * write anywhere on a node or run node software with its options. Off by default (env DP_ALLOW_HOSTPATH_RESTORE=true).
    */
   allowHostPathRestore?: boolean;
 }

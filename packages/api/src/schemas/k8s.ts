@@ -1,8 +1,12 @@
 // Embedded Kubernetes types, structural and close to the upstream OpenAPI (the subset a
-// backup tool or restore needs). Each carries K8S_TYPE so the docs name the upstream type.
+// backup tool or restore needs; Volume whole, generated from the upstream document). Each
+// carries K8S_TYPE so the docs name the upstream type.
 import { Type, type TObject, type TProperties, type ObjectOptions, type TUnsafe, type TString } from "@sinclair/typebox";
-import { K8S_TYPE, TYPE_DOC, int32, int64, str, bool, stringMap, mapOf, arrayOf, object, stringEnum } from "./helpers.ts";
+import { K8S_TYPE, TYPE_DOC, int64, str, bool, stringMap, mapOf, arrayOf, object, stringEnum } from "./helpers.ts";
+import type { V1Volume } from "@kubernetes/client-node";
 import { ConditionStatus, LabelSelectorOperator, values } from "../enums.ts";
+import { inlineOpenApiSchema } from "./openapi.ts";
+import k8sOpenApi from "./k8s-openapi.json" with { type: "json" };
 
 function k8s<P extends TProperties>(typeName: string, doc: string, props: P, extra: ObjectOptions = {}): TObject<P> {
   return Type.Object(props, { [K8S_TYPE]: typeName, description: doc, [TYPE_DOC]: doc, additionalProperties: false, ...extra });
@@ -96,87 +100,23 @@ export const ResourceRequirements = k8s("core/v1.ResourceRequirements", "Compute
   requests: Type.Optional(mapOf(Quantity, "Minimum amount of compute resources required; defaults to limits when omitted.")),
 });
 
-const KeyToPath = object({
-  key: str("The key to project."),
-  mode: Type.Optional(int32("Mode bits of this file (0000 to 0777).")),
-  path: str("The relative path of the file to map the key to."),
-}, "Maps a key to a path within a volume.", { required: ["key", "path"] });
-
-const items = (what: string) => Type.Optional(arrayOf(KeyToPath, `Keys of the ${what} to project; if unset every key is projected to a file named after it.`, { "x-kubernetes-list-type": "atomic" }));
-
-const DownwardAPIVolumeFile = object({
-  fieldRef: Type.Optional(ObjectFieldSelector),
-  mode: Type.Optional(int32("Mode bits of this file (0000 to 0777).")),
-  path: str("Relative path of the file to create."),
-  resourceFieldRef: Type.Optional(ResourceFieldSelector),
-}, "A file with pod field or resource information.", { required: ["path"] });
-
-export const Volume = k8s("core/v1.Volume", "A named volume of a pod. The common sources are modelled; other sources are preserved as given.", {
-  name: str("Name of the volume (a DNS label), unique within the pod."),
-  configMap: Type.Optional(object({
-    defaultMode: Type.Optional(int32("Mode bits of created files (default 0644).")),
-    items: items("ConfigMap"),
-    name: Type.Optional(str("Name of the ConfigMap.", { default: "" })),
-    optional: Type.Optional(bool("Whether the ConfigMap or its keys must be defined.")),
-  }, "A ConfigMap that populates this volume.", { "x-kubernetes-map-type": "atomic" })),
-  csi: Type.Optional(object({
-    driver: str("Name of the CSI driver that handles this volume."),
-    fsType: Type.Optional(str("Filesystem type to mount, e.g. ext4.")),
-    nodePublishSecretRef: Type.Optional(object({ name: Type.Optional(str("Name of the Secret.", { default: "" })) }, "Secret passed to the CSI driver's NodePublishVolume calls.", { "x-kubernetes-map-type": "atomic" })),
-    readOnly: Type.Optional(bool("Mount the volume read-only.")),
-    volumeAttributes: Type.Optional(stringMap("Driver-specific properties.")),
-  }, "An ephemeral volume provided by a CSI driver.", { required: ["driver"] })),
-  downwardAPI: Type.Optional(object({
-    defaultMode: Type.Optional(int32("Mode bits of created files (default 0644).")),
-    items: Type.Optional(arrayOf(DownwardAPIVolumeFile, "Downward API files.", { "x-kubernetes-list-type": "atomic" })),
-  }, "Pod information exposed as files.")),
-  emptyDir: Type.Optional(object({
-    medium: Type.Optional(str('Storage medium: "" (node default) or "Memory".')),
-    sizeLimit: Type.Optional({ ...Quantity, description: "Total amount of local storage this volume may use." }),
-  }, "A temporary directory that shares the pod's lifetime.")),
-  hostPath: Type.Optional(object({
-    path: str("Path of the directory on the host."),
-    type: Type.Optional(str('Type for the HostPath volume, e.g. "" or DirectoryOrCreate.', { default: "" })),
-  }, "A file or directory on the host.", { required: ["path"] })),
-  nfs: Type.Optional(object({
-    path: str("Path exported by the NFS server."),
-    readOnly: Type.Optional(bool("Mount the export read-only.")),
-    server: str("Hostname or IP address of the NFS server."),
-  }, "An NFS mount that lasts the pod's lifetime.", { required: ["path", "server"] })),
-  persistentVolumeClaim: Type.Optional(object({
-    claimName: str("Name of a PersistentVolumeClaim in the pod's namespace."),
-    readOnly: Type.Optional(bool("Force the ReadOnly setting in VolumeMounts.")),
-  }, "A PersistentVolumeClaim in the same namespace.", { required: ["claimName"] })),
-  projected: Type.Optional(object({
-    defaultMode: Type.Optional(int32("Mode bits of created files (default 0644).")),
-    sources: Type.Optional(arrayOf(object({
-      configMap: Type.Optional(object({
-        items: items("ConfigMap"),
-        name: Type.Optional(str("Name of the ConfigMap.", { default: "" })),
-        optional: Type.Optional(bool("Whether the ConfigMap or its keys must be defined.")),
-      }, "A ConfigMap to project.", { "x-kubernetes-map-type": "atomic" })),
-      downwardAPI: Type.Optional(object({
-        items: Type.Optional(arrayOf(DownwardAPIVolumeFile, "Downward API files.", { "x-kubernetes-list-type": "atomic" })),
-      }, "Downward API data to project.")),
-      secret: Type.Optional(object({
-        items: items("Secret"),
-        name: Type.Optional(str("Name of the Secret.", { default: "" })),
-        optional: Type.Optional(bool("Whether the Secret or its keys must be defined.")),
-      }, "A Secret to project.", { "x-kubernetes-map-type": "atomic" })),
-      serviceAccountToken: Type.Optional(object({
-        audience: Type.Optional(str("Intended audience of the token.")),
-        expirationSeconds: Type.Optional(int64("Requested validity of the token in seconds (default 1 hour, minimum 10 minutes).")),
-        path: str("Path of the token file relative to the mount point."),
-      }, "A service account token to project.", { required: ["path"] })),
-    }, "One projection."), "Volume projections.", { "x-kubernetes-list-type": "atomic" })),
-  }, "Several sources projected into one directory.")),
-  secret: Type.Optional(object({
-    defaultMode: Type.Optional(int32("Mode bits of created files (default 0644).")),
-    items: items("Secret"),
-    optional: Type.Optional(bool("Whether the Secret or its keys must be defined.")),
-    secretName: Type.Optional(str("Name of the Secret in the pod's namespace.")),
-  }, "A Secret that populates this volume.")),
-}, { required: ["name"], "x-kubernetes-preserve-unknown-fields": true, additionalProperties: true });
+/**
+ * core/v1.Volume, every source, generated: the schema of io.k8s.api.core.v1.Volume (and all it
+ * references) from the OpenAPI document of the kube-apiserver the project builds, vendored in
+ * k8s-openapi.json by `npm run gen` and inlined by openapi.ts, so it cannot drift from
+ * Kubernetes. Quantity and Time take the forms every CRD uses.
+ */
+export const Volume: TUnsafe<V1Volume> = Type.Unsafe<V1Volume>({
+  ...inlineOpenApiSchema(k8sOpenApi.schemas as Record<string, Record<string, unknown>>, "io.k8s.api.core.v1.Volume", {
+    replace: {
+      "io.k8s.apimachinery.pkg.api.resource.Quantity": { ...Quantity },
+      "io.k8s.apimachinery.pkg.apis.meta.v1.Time": { ...Time },
+    },
+    closed: true,
+  }),
+  [K8S_TYPE]: "core/v1.Volume",
+  [TYPE_DOC]: "A named volume of a pod, with any of the Kubernetes volume sources.",
+});
 
 export const VolumeMount = k8s("core/v1.VolumeMount", "A mounting of a volume within a container.", {
   mountPath: str("Path within the container at which the volume is mounted; must not contain ':'."),

@@ -77,7 +77,7 @@ export function invalidCases(): InvalidCase[] {
     make("BackupRepo", "keySecretRef without namespace", "spec.encryption.keySecretRef.namespace", (s) => { delete at(s, "encryption", "keySecretRef").namespace; }),
     make("BackupRepo", "unknown accessMethod", "spec.accessMethod", (s) => { s.accessMethod = "Teleport"; }),
     // BackupTool
-    make("BackupTool", "no backup commands", "spec.backupCommands", (s) => { s.backupCommands = []; }),
+    make("BackupTool", "backupCommands not a list", "spec.backupCommands", (s) => { s.backupCommands = "pg_basebackup"; }),
     make("BackupTool", "missing backupCommands", "spec.backupCommands", (s) => { delete s.backupCommands; }),
     make("BackupTool", "missing image", "spec.image", (s) => { delete s.image; }),
     make("BackupTool", "unknown deployKind", "spec.deployKind", (s) => { s.deployKind = "daemonSet"; }),
@@ -96,6 +96,15 @@ export function invalidCases(): InvalidCase[] {
     make("RestoreJob", "volume without name", "spec.targetVolumes[0].name", (s) => { delete o((s.targetVolumes as unknown[])[0]).name; }),
     make("RestoreJob", "PVC volume without claimName", "spec.targetVolumes[0].persistentVolumeClaim.claimName", (s) => {
       delete at(o((s.targetVolumes as unknown[])[0]), "persistentVolumeClaim").claimName;
+    }),
+    make("RestoreJob", "ephemeral volume without volumeClaimTemplate.spec", "spec.targetVolumes[0].ephemeral.volumeClaimTemplate.spec", (s) => {
+      (s.targetVolumes as unknown[])[0] = { name: "scratch", ephemeral: { volumeClaimTemplate: { metadata: { labels: { app: "restore" } } } } };
+    }),
+    make("RestoreJob", "ephemeral storage request not a quantity", "spec.targetVolumes[0].ephemeral.volumeClaimTemplate.spec.resources.requests.storage", (s) => {
+      (s.targetVolumes as unknown[])[0] = { name: "scratch", ephemeral: { volumeClaimTemplate: { spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "lots" } } } } } };
+    }),
+    make("RestoreJob", "awsElasticBlockStore without volumeID", "spec.targetVolumes[0].awsElasticBlockStore.volumeID", (s) => {
+      (s.targetVolumes as unknown[])[0] = { name: "ebs", awsElasticBlockStore: { fsType: "ext4" } };
     }),
     make("RestoreJob", "volume mount without mountPath", "spec.targetVolumeMounts[0].mountPath", (s) => { delete o((s.targetVolumeMounts as unknown[])[0]).mountPath; }),
     // StorageProvider

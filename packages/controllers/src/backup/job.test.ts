@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pvcAccess } from "./destination.ts";
 import { backupFilePath, toolEnv } from "./env.ts";
-import { AnnotationRunAsRoot, buildBackupJob, PLAIN_FILES_REPORT, toolJobName } from "./job.ts";
+import { AnnotationRunAsRoot, buildBackupJob, PLAIN_FILES_REPORT, toolImage, toolJobName } from "./job.ts";
 import { parseToolReport } from "./report.ts";
 import { backup, pod, tool } from "./testdata.ts";
 import { repoAccessFor } from "../backuprepo/access.ts";
@@ -27,6 +27,17 @@ describe("toolEnv", () => {
     const v = Object.fromEntries(env.map((e) => [e.name, e.value ?? e.valueFrom?.secretKeyRef?.key]));
     expect(v).to.include({ DB_HOST: "10.0.0.7", DB_PORT: "5432", BACKUP_DIR: "/backupdata/ns/pg/b1", DB_USER: "user", DB_PASSWORD: "pw", TTL: "7d", DP_BACKUP_PATH: "ns/pg/b1" });
   });
+});
+
+describe("toolImage", () => {
+  const spec = { containers: [{ name: "db", image: "pg:15" }, { name: "sidecar", image: "side:1" }] };
+  const rows: Array<[string, string, typeof spec | undefined, string | undefined]> = [
+    ["the tool's own image", "tool:1", spec, "tool:1"],
+    ["an empty image: the target's first container's", "", spec, "pg:15"],
+    ["an empty image and no target: none", "", undefined, undefined],
+    ["an empty image and a first container without one: none", "", { containers: [{ name: "db" }] } as typeof spec, undefined],
+  ];
+  for (const [name, image, target, want] of rows) it(name, () => expect(toolImage(tool({ image }), target)).to.equal(want));
 });
 
 describe("buildBackupJob", () => {
@@ -86,6 +97,14 @@ describe("buildBackupJob", () => {
     expect(sealEnv).to.include({ DP_REPO_PATH: "/dp/repo", BACKUP_DIR: "/backupdata/ns/b1", DP_BACKUP_PATH: "ns/b1", DP_ENCRYPTION_KEY_FILE: "/etc/dataprotection/encryption/key" });
     expect(Object.keys(sealEnv), "the seal container gets no database credentials").to.not.include.members(["DB_USER", "DB_PASSWORD"]);
     expect(seal.volumeMounts).to.deep.equal(toolC.volumeMounts!.slice(1));
+  });
+
+  it("runs a tool whose image is empty with the target pod's first container's image (KubeBlocks 0.6), whichever container is the target", () => {
+    const two = pod("db-0", { app: "db" });
+    two.spec!.containers = [{ name: "postgres", image: "apecloud/spilo:14.8.0" }, { name: "metrics", image: "exporter:1" }];
+    const j = buildBackupJob({ ...input, tool: tool({ image: "" }), target: { pod: two, container: two.spec!.containers[1]! } }, 0);
+    expect(j.spec!.template.spec!.containers[0]!.image).to.equal("apecloud/spilo:14.8.0");
+    expect(buildBackupJob({ ...input, tool: tool({ image: "own:1" }), target: { pod: two, container: two.spec!.containers[0]! } }, 0).spec!.template.spec!.containers[0]!.image).to.equal("own:1");
   });
 
   it("runs as root (uid 0, explicitly: images may name another user) only when the tool asks", () => {

@@ -14,6 +14,17 @@ export const ROOT_SECURITY_CONTEXT = { runAsUser: 0, runAsNonRoot: false } as co
 export function runsAsRoot(tool: BackupTool): boolean {
   return tool.metadata?.annotations?.[AnnotationRunAsRoot] === "true";
 }
+/**
+ * The image a tool's container runs: BackupTool.spec.image, or when that is empty (the KubeBlocks
+ * 0.6 pitr tools ship `image: ""`) the image of the target's first container, as KubeBlocks 0.6
+ * does: the Backup's target pod, a restore's target workload (its pod template, or the pod a
+ * logical restore runs against). Undefined when the tool has none and there is no target to take
+ * it from; the Backup and RestoreJob controllers fail before building a Job then.
+ */
+export function toolImage(tool: BackupTool, target: Pick<V1PodSpec, "containers"> | undefined): string | undefined {
+  return tool.spec.image || target?.containers?.[0]?.image || undefined;
+}
+
 /** uid tool pods run as when neither the target nor the tool names one. */
 export const DEFAULT_TOOL_UID = 65532;
 export const TOOL_CONTAINER = "backup";
@@ -131,7 +142,7 @@ export function buildToolPodTemplate(i: ToolPodInput): V1PodTemplateSpec {
   const node = pod?.spec?.nodeName;
   const tool: V1Container = {
     name: TOOL_CONTAINER,
-    image: i.tool.spec.image || container?.image,
+    image: toolImage(i.tool, pod?.spec),
     imagePullPolicy: "IfNotPresent",
     command: wrapToolCommand(i.command),
     env: i.env,

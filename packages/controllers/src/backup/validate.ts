@@ -11,6 +11,7 @@ import type { RepoAccess } from "../backuprepo/access.ts";
 import { Reason } from "./reasons.ts";
 import { pinnedPodName, selectTargetPod } from "./target.ts";
 import { toolEnvProblem } from "../backuptool/validate.ts";
+import { toolImage } from "./job.ts";
 
 export type Section = { name: "datafile" | "logfile"; policy: CommonBackupPolicy } | { name: "snapshot"; policy: SnapshotPolicy };
 
@@ -91,6 +92,9 @@ export function validateNewBackup(o: NewObservation): Validation {
     const toolName = section.policy.backupToolName;
     tool = o.tool;
     if (!tool) return fail(Reason.ToolNotFound, `BackupTool "${toolName}" not found: create it or change BackupPolicy "${policyRef}" .spec.${section.name}.backupToolName`);
+    if (!b.spec.parentBackupName && (tool.spec.backupCommands ?? []).length === 0) {
+      return fail(Reason.ToolUnsuitable, `BackupTool "${toolName}" has no backupCommands (a restore-only tool, like the KubeBlocks 0.6 pitr tools), so it cannot make a ${section.name} backup: use a tool with backupCommands in BackupPolicy "${policyRef}" .spec.${section.name}.backupToolName`);
+    }
     const kind = tool.spec.deployKind ?? DeployKind.Job;
     const want = section.name === "logfile" ? DeployKind.StatefulSet : DeployKind.Job;
     if (kind !== want) {
@@ -146,7 +150,12 @@ export function validateNewBackup(o: NewObservation): Validation {
     plan: { type, policy: o.policy!, section, tool, target, filePath: backupFilePath(ns, name, prefix), secret: secret?.name ? secret : undefined, parent, chain },
     destination,
   });
-  if (tool && runsTargetless(tool, section.policy.target.labelsSelector, pinnedPodName(b, o.policy))) return plan(undefined);
+  if (tool && runsTargetless(tool, section.policy.target.labelsSelector, pinnedPodName(b, o.policy))) {
+    if (!toolImage(tool, undefined)) {
+      return fail(Reason.ToolUnsuitable, `BackupTool "${tool.metadata?.name}" has an empty image, which means the target pod's first container's image, but it runs without a target pod here (targetless, BackupPolicy "${policyRef}" selects no pod): set the tool's .spec.image`);
+    }
+    return plan(undefined);
+  }
 
   const containerName = section.name === "snapshot" ? section.policy.hooks?.containerName : undefined;
   const t = selectTargetPod(o.pods, section.policy.target.labelsSelector, pinnedPodName(b, o.policy), containerName);
@@ -157,6 +166,9 @@ export function validateNewBackup(o: NewObservation): Validation {
     return fail(Reason.TargetPodNotFound, `${t.message} (waited ${Math.round(o.targetPodWaitMs / 1000)}s)`);
   }
 
+  if (tool && !toolImage(tool, t.pod.spec)) {
+    return fail(Reason.ToolUnsuitable, `BackupTool "${tool.metadata?.name}" has an empty image and the first container of target pod "${t.pod.metadata?.name}" names none: set the tool's .spec.image`);
+  }
   return plan({ pod: t.pod, container: t.container });
 }
 

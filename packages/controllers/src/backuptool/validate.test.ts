@@ -11,7 +11,9 @@ const t = (spec: Partial<BackupTool["spec"]>): BackupTool => ({
 describe("checkBackupTool", () => {
   const rows: Array<[string, Partial<BackupTool["spec"]>, boolean, string]> = [
     ["accepts a file tool run as a Job", {}, true, ToolReason.Valid],
-    ["rejects empty backupCommands", { backupCommands: [] }, false, ToolReason.MissingCommands],
+    ["rejects empty backupCommands without restore commands", { backupCommands: [], physical: undefined }, false, ToolReason.MissingCommands],
+    ["accepts empty backupCommands with restore commands (restore only)", { backupCommands: [] }, true, ToolReason.Valid],
+    ["accepts a KubeBlocks 0.6 pitr tool: image \"\", backupCommands [], deployKind job, physical restore", { image: "", backupCommands: [], type: "pitr", deployKind: "job" }, true, ToolReason.Valid],
     ["rejects a pitr tool run as a Job", { type: "pitr" }, false, ToolReason.DeployKindMismatch],
     ["accepts a pitr tool run as a StatefulSet", { type: "pitr", deployKind: "statefulSet" }, true, ToolReason.Valid],
     ["rejects incremental restore without a full restore", { physical: { incrementalRestoreCommands: ["i"] } }, false, ToolReason.IncoherentRestore],
@@ -35,6 +37,10 @@ describe("checkBackupTool", () => {
       expect([c.valid, c.reason]).to.deep.equal([valid, reason]);
     });
   }
+  it("says when a tool is restore only and when its image is the target's", () => {
+    expect(checkBackupTool(t({ image: "", backupCommands: [], type: "pitr" })).message).to.equal(
+      "restore only: no backupCommands (a Backup with this tool fails ToolUnsuitable), restore commands present for type pitr; empty image: the target's first container's image is used");
+  });
   it("reports a tool without restore commands as not restorable", () => {
     expect(checkBackupTool(t({ physical: undefined })).restorable).to.equal(false);
   });

@@ -1,4 +1,5 @@
-// Pure: is a BackupTool usable? Commands present for its type and deployKind, restore commands coherent.
+// Pure: is a BackupTool usable? Commands present for its type and deployKind (or none: a
+// restore-only tool), restore commands coherent.
 import { BackupToolType, DeployKind, type BackupTool } from "@dataprotection/api";
 import { isRepoEnv } from "@dataprotection/storage";
 
@@ -66,9 +67,13 @@ export function checkBackupTool(t: BackupTool): ToolCheck {
   const kind = s.deployKind ?? DeployKind.Job;
   const type = s.type ?? BackupToolType.File;
   const problems: Array<[string, string]> = [];
-  if (!has(s.backupCommands)) problems.push([ToolReason.MissingCommands, "spec.backupCommands is empty: add the command that makes a backup"]);
-  if (type === BackupToolType.PITR && kind !== DeployKind.StatefulSet) problems.push([ToolReason.DeployKindMismatch, `type pitr archives logs continuously and needs deployKind statefulSet, not ${kind}`]);
-  if (type === BackupToolType.File && kind === DeployKind.StatefulSet) problems.push([ToolReason.DeployKindMismatch, "deployKind statefulSet runs continuously: set type pitr, or deployKind job for file backups"]);
+  const restorable = has(s.physical?.restoreCommands) || has(s.logical?.restoreCommands);
+  // No backupCommands (the KubeBlocks 0.6 schema allows it): a restore-only tool, such as 0.6's
+  // pitr tools whose work is all in restore. Valid while it restores; a Backup with it fails.
+  const restoreOnly = !has(s.backupCommands);
+  if (restoreOnly && !restorable) problems.push([ToolReason.MissingCommands, "spec.backupCommands is empty and there are no restoreCommands: add the command that makes a backup"]);
+  if (!restoreOnly && type === BackupToolType.PITR && kind !== DeployKind.StatefulSet) problems.push([ToolReason.DeployKindMismatch, `type pitr archives logs continuously and needs deployKind statefulSet, not ${kind}`]);
+  if (!restoreOnly && type === BackupToolType.File && kind === DeployKind.StatefulSet) problems.push([ToolReason.DeployKindMismatch, "deployKind statefulSet runs continuously: set type pitr, or deployKind job for file backups"]);
   for (const [which, r] of [["physical", s.physical], ["logical", s.logical]] as const) {
     if (r && has(r.incrementalRestoreCommands) && !has(r.restoreCommands)) {
       problems.push([ToolReason.IncoherentRestore, `spec.${which}.incrementalRestoreCommands without spec.${which}.restoreCommands: a chain restores its base first`]);
@@ -79,8 +84,10 @@ export function checkBackupTool(t: BackupTool): ToolCheck {
   }
   const env = toolEnvProblem(t);
   if (env) problems.push([ToolReason.InvalidEnv, env]);
-  const restorable = has(s.physical?.restoreCommands) || has(s.logical?.restoreCommands);
   const restoreMessage = restorable ? "restore commands present" : `BackupTool "${name}" has no physical or logical restoreCommands: its backups cannot be restored by a RestoreJob`;
   if (problems.length) return { valid: false, reason: problems[0][0], message: problems.map((p) => p[1]).join("; "), restorable, restoreMessage };
-  return { valid: true, reason: ToolReason.Valid, message: `commands present for type ${type}, deployKind ${kind}`, restorable, restoreMessage };
+  const message = restoreOnly
+    ? `restore only: no backupCommands (a Backup with this tool fails ToolUnsuitable), restore commands present for type ${type}`
+    : `commands present for type ${type}, deployKind ${kind}`;
+  return { valid: true, reason: ToolReason.Valid, message: s.image ? message : `${message}; empty image: the target's first container's image is used`, restorable, restoreMessage };
 }

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { V1Job, V1PersistentVolumeClaim, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
-import { Finalizer } from "@dataprotection/api";
+import { Finalizer, type BackupTool, type RestoreJob } from "@dataprotection/api";
 import type { KubeObject } from "@dataprotection/runtime";
 import { repoAccessFor } from "../backuprepo/access.ts";
 import { Kinds } from "../kinds.ts";
@@ -28,10 +28,14 @@ interface Row {
   jobs?: Record<string, JobState>;
   pvcs?: Record<string, PvcView>;
   snapshots?: Observation["snapshots"];
+  /** Changes the RestoreJob the row observes. */
+  restore?: (rj: RestoreJob) => RestoreJob;
   expect: (d: Decision) => void;
 }
 
 const physicalTool = tool("vol", { physical: ["pull"] });
+const emptyImage = (t: BackupTool): BackupTool => ({ ...t, spec: { ...t.spec, image: "" } });
+const withTemplate = (sts: V1StatefulSet, images: string[]): V1StatefulSet => ({ ...sts, spec: { ...sts.spec!, template: { spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) } } } });
 const snapOf = (name: string, volumeType = "data", sourceClaim = "data-db-0", readyToUse = true) => ({ name, volumeType, sourceClaim, readyToUse });
 const ok = (phase: JobState["phase"], failures = 0, message?: string): JobState => ({ phase, failures, message });
 const nameOf = (o: object) => (o as KubeObject).metadata.name;
@@ -150,6 +154,32 @@ const rows: Row[] = [
     expect: (d) => {
       expect(actions(d)).to.deep.equal(["createJob:rj-restore"]);
       expect(reasons(d)).to.deep.equal(["Restoring"]);
+    },
+  },
+  {
+    name: "runs a tool whose image is empty (the KubeBlocks 0.6 pitr tools) with the image of the StatefulSet pod template's first container",
+    phase: "InProgressPhy", conditions: [verified], annotations: { "dataprotection.kubeblocks.io/original-replicas": "db=3" },
+    tools: [emptyImage(physicalTool)], sts: [withTemplate(statefulSet("db", 0), ["apecloud/spilo:14.8.0", "exporter:1"])],
+    expect: (d) => {
+      expect(actions(d)).to.deep.equal(["createJob:rj-restore"]);
+      expect((d.creates![0]!.object as V1Job).spec!.template.spec!.containers.map((c) => c.image)).to.deep.equal(["apecloud/spilo:14.8.0"]);
+    },
+  },
+  {
+    name: "fails a tool with an empty image before verifying or stopping anything when the StatefulSet's pod template names no image",
+    phase: "New", tools: [emptyImage(physicalTool)], sts: [statefulSet("db", 2)],
+    expect: (d) => {
+      expect(d.status?.failureReason).to.equal(`ToolUnsuitable: BackupTool "vol" has an empty image, which means the target's first container's image, but the first container of StatefulSet "db"'s pod template names none: set the tool's .spec.image`);
+      expect(actions(d)).to.deep.equal([]);
+    },
+  },
+  {
+    name: "fails a targetless logical restore whose tool has an empty image: there is no target to take it from",
+    phase: "New", tools: [{ ...emptyImage(tool("vol", { logical: ["psql < x"] })), spec: { ...emptyImage(tool("vol", { logical: ["psql < x"] })).spec, targetless: true } }],
+    restore: (rj) => ({ ...rj, spec: { ...rj.spec, target: { labelsSelector: {} }, targetVolumes: [], targetVolumeMounts: [] } }),
+    expect: (d) => {
+      expect(d.status?.failureReason).to.match(/^ToolUnsuitable: BackupTool "vol" has an empty image, .* but this restore runs without a target pod \(targetless\) to take it from: set the tool's .spec.image$/);
+      expect(actions(d)).to.deep.equal([]);
     },
   },
   {
@@ -289,7 +319,8 @@ const rows: Row[] = [
 describe("restorejob decide", () => {
   for (const r of rows) {
     it(r.name, () => {
-      const rj = restoreJob({ phase: r.phase, annotations: r.annotations, conditions: r.conditions });
+      const plain = restoreJob({ phase: r.phase, annotations: r.annotations, conditions: r.conditions });
+      const rj = r.restore ? r.restore(plain) : plain;
       const plan = planRestore({
         restore: rj,
         backups: r.backups ?? [backup("full")],

@@ -13,6 +13,7 @@ import type { PlanResult, RestorePlan } from "./plan.ts";
 import { buildSnapshotPVC, mapClaimsToSnapshots, type PvcView, type SnapshotView } from "./snapshot.ts";
 import { buildTargetlessJob, restoresTargetless, targetlessJobName } from "./targetless.ts";
 import { EventReason, Reason } from "./reasons.ts";
+import { toolImage } from "../backup/job.ts";
 
 export interface JobState {
   phase: "running" | "succeeded" | "failed";
@@ -196,6 +197,9 @@ function decideNew(b: Builder, plan: RestorePlan): RestoreDecision {
     if ("failed" in found) return found.failed;
     sts = found.sts;
   }
+  // Before anything is verified or stopped: every step's tool has an image to run.
+  const noImage = plan.volumeSnapshotName ? undefined : imageProblem(b, plan, sts);
+  if (noImage) return b.finish(false, Reason.ToolUnsuitable, noImage);
   if (plan.volumeSnapshotName) {
     // Every target claim must have its snapshot before anything is stopped.
     const m = snapshotMap(b, plan, sts);
@@ -225,6 +229,20 @@ function decideNew(b: Builder, plan: RestorePlan): RestoreDecision {
   return b.phase(RestoreJobPhase.InProgressLogic, EventReason.LogicalRestoring, "restoring through the running target pods");
 }
 
+/**
+ * Why a step's tool has no image, or undefined. An empty BackupTool image means the target's
+ * first container's image (toolImage): the StatefulSet's pod template for a physical restore;
+ * a targetless logical restore has no target to take it from. Pods always name an image.
+ */
+function imageProblem(b: Builder, plan: RestorePlan, sts: V1StatefulSet | undefined): string | undefined {
+  const step = plan.steps.find((s) => !s.tool.spec.image);
+  if (!step) return undefined;
+  const problem = (where: string) => `BackupTool "${step.tool.metadata.name}" has an empty image, which means the target's first container's image, but ${where}: set the tool's .spec.image`;
+  if (sts) return toolImage(step.tool, sts.spec?.template.spec) ? undefined : problem(`the first container of StatefulSet "${sts.metadata?.name}"'s pod template names none`);
+  // A logical restore runs against each target pod and takes its image.
+  return restoresTargetless(b.obs.restore, plan) ? problem("this restore runs without a target pod (targetless) to take it from") : undefined;
+}
+
 function decidePhysical(b: Builder, plan: RestorePlan): RestoreDecision {
   const found = theStatefulSet(b);
   if ("failed" in found) return found.failed;
@@ -248,7 +266,7 @@ function decidePhysical(b: Builder, plan: RestorePlan): RestoreDecision {
   if (plan.volumeSnapshotName) return snapshotStep(b, plan, sts);
 
   if (!job) {
-    return b.createJob(plan, (a) => buildPhysicalJob(rj, plan, a, b.obs.agentImage))
+    return b.createJob(plan, (a) => buildPhysicalJob(rj, plan, a, b.obs.agentImage, sts.spec?.template.spec))
       .event(EventReason.Restoring, `restoring ${plan.steps.map((s) => `${s.kind} Backup "${s.backup.metadata.name}"`).join(", then ")} into the volumes of StatefulSet "${name}"`)
       .wait();
   }

@@ -18,6 +18,18 @@ describe("restorejob job builders", () => {
   const rj = restoreJob({ backup: "i1", onFailAttempted: 2 });
   const plan = okPlan(planRestore({ restore: rj, backups: chain, tools: new Map([["vol", t]]), repos: new Map([["repo", repo()]]) }));
 
+  it("runs a tool whose image is empty with the target's first container's image: the StatefulSet's pod template (physical), the pod (logical)", () => {
+    const empty = { ...t, spec: { ...t.spec, image: "" } };
+    const p = okPlan(planRestore({ restore: rj, backups: chain, tools: new Map([["vol", empty]]), repos: new Map([["repo", repo()]]) }));
+    const template = { containers: [{ name: "postgres", image: "apecloud/spilo:14.8.0" }, { name: "exporter", image: "exporter:1" }] };
+    const physical = buildPhysicalJob(rj, p, access, "agent:1", template).spec!.template.spec!;
+    expect([...physical.initContainers!, ...physical.containers].map((c) => c.image)).to.deep.equal(["apecloud/spilo:14.8.0", "apecloud/spilo:14.8.0"]);
+    const logical = buildLogicalJob(rj, p, access, pod("db-1"), "agent:1").spec!.template.spec!;
+    expect([...logical.initContainers!, ...logical.containers].map((c) => c.image)).to.deep.equal(["db", "db"]);
+    // A tool's own image always wins.
+    expect(buildPhysicalJob(rj, plan, access, "agent:1", template).spec!.template.spec!.containers[0]!.image).to.equal("img");
+  });
+
   it("verifies every backup of the chain with dp-agent, one container each, owned by the RestoreJob", () => {
     const job = buildVerifyJob(rj, plan, access, "agent:1");
     expect(job.metadata?.name).to.equal("rj-verify");

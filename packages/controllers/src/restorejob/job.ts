@@ -1,8 +1,8 @@
 // Pure builders: the verification Job, the physical restore Job and the per-pod
 // logical restore Jobs of a RestoreJob. Steps run in plan order as init containers,
 // the last one as the main container, so a Job is one ordered, retryable unit.
-import type { V1Container, V1EnvVar, V1Job, V1Pod, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
-import { ROOT_SECURITY_CONTEXT, runsAsRoot, toolServiceAccount } from "../backup/job.ts";
+import type { V1Container, V1EnvVar, V1Job, V1Pod, V1PodSpec, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
+import { ROOT_SECURITY_CONTEXT, runsAsRoot, toolImage, toolServiceAccount } from "../backup/job.ts";
 import { BackupDataFormat, LabelRestoreJob, LabelRestoreStage, LabelTargetPod, type Backup, type BackupTool, type RestoreJob } from "@dataprotection/api";
 import { dataFormatOf, sealedLayout, unsealContainer } from "../backup/plain-files.ts";
 import { childName, setControllerReference, type KubeObject } from "@dataprotection/runtime";
@@ -87,7 +87,11 @@ export function buildVerifyJob(rj: RestoreJob, plan: RestorePlan, access: RepoAc
   return jobShell(rj, verifyJobName(rj), "verify", {}, containers, access.volumes);
 }
 
-export function stepContainer(rj: RestoreJob, plan: RestorePlan, step: RestoreStep, i: number, mode: RestoreMode, access: RepoAccess, mounts: V1VolumeMount[], target?: { pod: V1Pod; container: V1Container }): V1Container {
+/**
+ * One restore step. `workload`: the pod spec whose first container's image a tool with an empty
+ * image runs (toolImage): the target StatefulSet's pod template, or the pod of a logical restore.
+ */
+export function stepContainer(rj: RestoreJob, plan: RestorePlan, step: RestoreStep, i: number, mode: RestoreMode, access: RepoAccess, mounts: V1VolumeMount[], target?: { pod: V1Pod; container: V1Container }, workload?: Pick<V1PodSpec, "containers">): V1Container {
   const tool: BackupTool = step.tool;
   const env = toolEnv({
     backupName: step.backup.metadata.name ?? "",
@@ -101,7 +105,7 @@ export function stepContainer(rj: RestoreJob, plan: RestorePlan, step: RestoreSt
   });
   return {
     name: `restore-${i}`,
-    image: tool.spec.image,
+    image: toolImage(tool, workload ?? target?.pod.spec),
     ...shellCommand(commandsOf(step, mode)),
     env,
     envFrom: tool.spec.envFrom as V1Container["envFrom"],
@@ -140,11 +144,14 @@ function restoreLayout(plan: RestorePlan, repoAccess: RepoAccess, agentImage: st
   return { access, unseal };
 }
 
-/** The physical restore: targetVolumes mounted at targetVolumeMounts plus the backup volume. */
-export function buildPhysicalJob(rj: RestoreJob, plan: RestorePlan, repoAccess: RepoAccess, agentImage: string): V1Job {
+/**
+ * The physical restore: targetVolumes mounted at targetVolumeMounts plus the backup volume.
+ * `workload`: the target StatefulSet's pod template spec (the image of a tool whose image is empty).
+ */
+export function buildPhysicalJob(rj: RestoreJob, plan: RestorePlan, repoAccess: RepoAccess, agentImage: string, workload?: Pick<V1PodSpec, "containers">): V1Job {
   const { access, unseal } = restoreLayout(plan, repoAccess, agentImage);
   const mounts = (rj.spec.targetVolumeMounts ?? []) as V1VolumeMount[];
-  const containers = [...unseal, ...plan.steps.map((s, i) => stepContainer(rj, plan, s, i, "physical", access, mounts))];
+  const containers = [...unseal, ...plan.steps.map((s, i) => stepContainer(rj, plan, s, i, "physical", access, mounts, undefined, workload))];
   const volumes = [...((rj.spec.targetVolumes ?? []) as V1Volume[]), ...access.volumes];
   return jobShell(rj, physicalJobName(rj), "physical", {}, containers, volumes, { ...toolServiceAccount(plan.steps[plan.steps.length - 1]!.tool), ...restoreSecurityContext(plan) });
 }

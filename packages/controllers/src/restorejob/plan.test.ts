@@ -30,14 +30,29 @@ describe("restorejob plan", () => {
     expect(steps(mixed)).to.deep.equal(["fail:MixedDataFormats"]);
   });
 
-  it("refuses hostPath targetVolumes unless the operator allows them, mount paths with '..', and a recorded filePath that climbs out", () => {
+  it("refuses node-level targetVolumes (hostPath, gitRepo, flexVolume) unless the operator allows them, mount paths with '..', and a recorded filePath that climbs out", () => {
     const rj = restoreJob({ backup: "full" });
     rj.spec.targetVolumes = [{ name: "node", hostPath: { path: "/etc" } }];
     const tools = new Map([["vol", inc]]);
     const repos = new Map([["repo", repo()]]);
     const hostPath = planRestore({ restore: rj, backups: [backup("full")], tools, repos });
-    expect(hostPath.kind === "fail" && [hostPath.reason, hostPath.message]).to.deep.equal(["InvalidRestoreJob", 'RestoreJob "ns/rj" .spec.targetVolumes "node" is a hostPath volume: a restore may write only into the workload\'s claims (an operator started with DP_ALLOW_HOSTPATH_RESTORE=true allows it)']);
+    expect(hostPath.kind === "fail" && [hostPath.reason, hostPath.message]).to.deep.equal(["InvalidRestoreJob", 'RestoreJob "ns/rj" .spec.targetVolumes "node" is a hostPath volume: a restore may write only into the workload\'s claims (an operator started with DP_ALLOW_HOSTPATH_RESTORE=true allows node-level volumes: hostPath, gitRepo, flexVolume)']);
     expect(planRestore({ restore: rj, backups: [backup("full")], tools, repos, allowHostPath: true }).kind).to.equal("ok");
+    for (const v of [{ name: "git", gitRepo: { repository: "https://example.com/x.git" } }, { name: "flex", flexVolume: { driver: "vendor/driver" } }]) {
+      const nodeLevel = restoreJob({ backup: "full" });
+      nodeLevel.spec.targetVolumes = [v];
+      const r = planRestore({ restore: nodeLevel, backups: [backup("full")], tools, repos });
+      expect(r.kind === "fail" && [r.reason, r.message.split(":")[0]]).to.deep.equal(["InvalidRestoreJob", `RestoreJob "ns/rj" .spec.targetVolumes "${v.name}" is a ${Object.keys(v)[1]} volume`]);
+      expect(planRestore({ restore: nodeLevel, backups: [backup("full")], tools, repos, allowHostPath: true }).kind).to.equal("ok");
+    }
+    // Storage the pod is given, node-independent: never refused.
+    const storage = restoreJob({ backup: "full" });
+    storage.spec.targetVolumes = [
+      { name: "scratch", ephemeral: { volumeClaimTemplate: { spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } } } },
+      { name: "ebs", awsElasticBlockStore: { volumeID: "vol-1" } },
+      { name: "nfs", nfs: { server: "nfs.example.com", path: "/exports/db" } },
+    ];
+    expect(planRestore({ restore: storage, backups: [backup("full")], tools, repos }).kind).to.equal("ok");
     const mounts = restoreJob({ backup: "full" });
     mounts.spec.targetVolumeMounts = [{ name: "data", mountPath: "/data", subPath: "../../x" }];
     const m = planRestore({ restore: mounts, backups: [backup("full")], tools, repos });

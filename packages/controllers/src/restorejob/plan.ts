@@ -156,10 +156,19 @@ export function planRestore(i: PlanInputs): PlanResult {
   return { kind: "ok", plan: { backup, steps, modes, repo, legacyPVC, pitr, verify } };
 }
 
+/**
+ * Volume sources that reach into the node itself rather than into storage: hostPath (the node's
+ * file system), gitRepo (the kubelet runs git on the node; deprecated) and flexVolume (the
+ * kubelet runs a node-installed driver with the volume's options). Every other source the
+ * schema takes (network disks, ephemeral claims, projections...) is storage the pod is given.
+ */
+export const NODE_LEVEL_SOURCES = ["hostPath", "gitRepo", "flexVolume"] as const;
+
 /** Why a RestoreJob's volumes or mounts may not be used (node-level volumes, paths that escape), or undefined. */
 function unsafeRestoreInput(rj: RestoreJob, allowHostPath: boolean): string | undefined {
   for (const v of rj.spec.targetVolumes ?? []) {
-    if (v.hostPath && !allowHostPath) return `.spec.targetVolumes "${v.name}" is a hostPath volume: a restore may write only into the workload's claims (an operator started with DP_ALLOW_HOSTPATH_RESTORE=true allows it)`;
+    const nodeLevel = NODE_LEVEL_SOURCES.find((k) => v[k] !== undefined && v[k] !== null);
+    if (nodeLevel && !allowHostPath) return `.spec.targetVolumes "${v.name}" is a ${nodeLevel} volume: a restore may write only into the workload's claims (an operator started with DP_ALLOW_HOSTPATH_RESTORE=true allows node-level volumes: ${NODE_LEVEL_SOURCES.join(", ")})`;
   }
   for (const m of rj.spec.targetVolumeMounts ?? []) {
     const bad = pathProblem(m.mountPath, "absolute") ?? (m.subPath ? pathProblem(m.subPath, "relative") : undefined);

@@ -8,7 +8,7 @@ export const Reason = {
   BackupFailed: "BackupFailed",
   BackupNotCompleted: "BackupNotCompleted",
   ToolNotFound: "ToolNotFound",
-  /** The tool's env sets a name the operator reserves, or a path-like value that is not a clean absolute path. */
+  /** The tool's env sets a name the operator reserves or a path-like value that is not a clean absolute path, or its empty image has no target image to stand for. */
   ToolUnsuitable: "ToolUnsuitable",
   NoRestoreCommands: "NoRestoreCommands",
   RepoNotFound: "RepoNotFound",

@@ -9,7 +9,9 @@ export function threescaleControllers(o: ThreescaleOptions = {}): (manager: Mana
   return (manager, ctx) => {
     manager.cache.informer(Kinds.BackupRepo);
     manager.controller("apimanagerbackup").for(Kinds.APIManagerBackup).owns(Kinds.Backup)
-      .watches(Kinds.APIManager, (a) => manager.cache.list(Kinds.APIManagerBackup, { namespace: a.metadata.namespace }).map((b) => ({ namespace: b.metadata.namespace, name: b.metadata.name! })))
+      // Optional: a cluster without the 3scale operator's CRD still runs the operator (an
+      // APIManagerBackup there finds no APIManager and says so).
+      .watches(Kinds.APIManager, (a) => manager.cache.list(Kinds.APIManagerBackup, { namespace: a.metadata.namespace }).map((b) => ({ namespace: b.metadata.namespace, name: b.metadata.name! })), { optional: true })
       .reconciler(new APIManagerBackupReconciler(ctx, o));
     manager.controller("apimanagerrestore").for(Kinds.APIManagerRestore).owns(Kinds.Job).owns(Kinds.RestoreJob)
       .watches(Kinds.APIManagerBackup, (b) => manager.cache.list(Kinds.APIManagerRestore, { namespace: b.metadata.namespace }).map((r) => ({ namespace: r.metadata.namespace, name: r.metadata.name! })))
