@@ -51,6 +51,16 @@ async function main(argv: string[]): Promise<number> {
       if (!Number.isFinite(slack) || slack < 0) throw new AgentError(`pull-log --slack ${JSON.stringify(o.slack)} is not a number of seconds`);
       return a.pullLog(dir, { prefix: o.prefix, from: o.from, fromSkip: Number(o.fromSkip) || 0, until, slackMs: slack * 1000 });
     })());
+  program
+    .command("prune-log")
+    .description("delete archived log files pushed more than --older-than seconds ago (never the newest)")
+    .requiredOption("--older-than <seconds>", "age limit, e.g. $LOGFILE_TTL_SECOND")
+    .option("--prefix <prefix>", "object name prefix of the log files", "wal/")
+    .action((o: { olderThan: string; prefix: string }) => run((a) => {
+      const s = Number(o.olderThan);
+      if (!Number.isFinite(s) || s <= 0) throw new AgentError(`prune-log --older-than ${JSON.stringify(o.olderThan)} is not a positive number of seconds`);
+      return a.pruneLog(o.prefix, s);
+    })());
   program.command("ls").description("list the backup's objects").option("--json", "print manifest.json and unlisted objects").action((o: { json?: boolean }) => run((a) => a.ls(!!o.json))());
   program
     .command("rm [names...]")

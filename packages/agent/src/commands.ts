@@ -12,7 +12,7 @@ import { type ManifestTrust, checkManifest } from "./manifest-auth.ts";
 import { type ChunkConsumer, type ReadOptions, readObject } from "./object-reader.ts";
 import { writeObject } from "./object-writer.ts";
 import { terminationReport } from "./termination.ts";
-import { selectLogObjects } from "./log-objects.ts";
+import { expiredLogObjects, selectLogObjects } from "./log-objects.ts";
 
 /** Where commands write: stdout for data, a line sink for listings and warnings. */
 export interface Io {
@@ -189,7 +189,10 @@ export class Agent {
     if (!manifest) throw new AgentError(`backup ${this.config.backupPath} has no ${MANIFEST_NAME} in repo ${this.backend.location}: nothing was archived`);
     const files = manifest.files.map((f) => ({ name: f.name, stopTime: f.stopTime ?? "" }));
     const sel = selectLogObjects(files, o);
-    if (sel.fetch.length === 0) throw new AgentError(`backup ${this.config.backupPath} holds no log object under "${o.prefix}"${o.from ? ` from ${o.from} on` : ""}: the log does not reach the base backup`);
+    if (sel.missingFrom) {
+      throw new AgentError(`backup ${this.config.backupPath} no longer holds log file ${o.from}, where the base backup starts (oldest archived: ${sel.missingFrom.oldest ?? "none"}): pruned by retention or never archived; restore from a newer base backup`);
+    }
+    if (sel.fetch.length === 0) throw new AgentError(`backup ${this.config.backupPath} holds no log object under "${o.prefix}": nothing to recover from`);
     for (const f of sel.fetch) {
       const target = join(dir, f.file);
       const tmp = `${target}.dp-tmp`;
@@ -201,6 +204,15 @@ export class Agent {
       this.io.warn(`warning: the archived log was last pushed at ${sel.coveredUntil.toISOString()}, before ${o.until.toISOString()}: recovery stops at the end of the archived log`);
     }
     return {};
+  }
+
+  /** Deletes the archived log objects under `prefix` pushed more than `seconds` ago (expiredLogObjects). */
+  async pruneLog(prefix: string, seconds: number): Promise<CommandResult> {
+    const manifest = await this.manifest();
+    const names = expiredLogObjects(manifest?.files.map((f) => ({ name: f.name, stopTime: f.stopTime ?? "" })) ?? [], prefix, new Date(Date.now() - seconds * 1000));
+    if (names.length === 0) return {};
+    for (const n of names) this.io.print(`pruned\t${n}`);
+    return this.rm(names, false);
   }
 
   async ls(json: boolean): Promise<CommandResult> {

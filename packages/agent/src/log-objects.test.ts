@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { selectLogObjects } from "./log-objects.ts";
+import { expiredLogObjects, selectLogObjects } from "./log-objects.ts";
 
 const seg = (n: number) => `0000000100000000000000${n.toString(16).toUpperCase().padStart(2, "0")}`;
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
@@ -35,5 +35,14 @@ describe("selectLogObjects", () => {
   it("compares the start on the segment number only, so a later timeline's start finds the earlier timeline's files", () => {
     const s = selectLogObjects(objs, { prefix: "wal/", from: `00000002${seg(4).slice(8)}`, fromSkip: 8, until: new Date(at(31)), slackMs: 0 });
     expect(s.fetch.map((f) => f.file)).to.deep.equal([seg(4), seg(5)]);
+  });
+  it("says when the base backup's first segment is no longer archived, naming the oldest that is", () => {
+    const s = selectLogObjects(objs.slice(2), { prefix: "wal/", from: seg(3), fromSkip: 8, until: new Date(at(35)), slackMs: 0 });
+    expect(s.missingFrom).to.deep.equal({ oldest: seg(4) });
+    expect(selectLogObjects(objs, { prefix: "wal/", from: seg(3), fromSkip: 8, until: new Date(at(35)), slackMs: 0 }).missingFrom).to.equal(undefined);
+  });
+  it("expires finished segments pushed before the retention limit, never the newest finished one or a partial", () => {
+    expect(expiredLogObjects(objs, "wal/", new Date(at(25)))).to.deep.equal([`wal/${seg(2)}`, `wal/${seg(3)}`]);
+    expect(expiredLogObjects(objs, "wal/", new Date(at(1000)))).to.deep.equal([`wal/${seg(2)}`, `wal/${seg(3)}`, `wal/${seg(4)}`]);
   });
 });

@@ -13,6 +13,8 @@ export interface LogObject {
 export interface LogSelection {
   /** Objects to fetch, in log order, and the file name each is written as. */
   fetch: Array<{ object: string; file: string }>;
+  /** `from` was given and the archive does not hold it (pruned by retention, or never archived). */
+  missingFrom?: { oldest?: string };
   /** The newest push time among them: no record after it can be recovered from this selection. */
   coveredUntil?: Date;
 }
@@ -60,5 +62,16 @@ export function selectLogObjects(objects: readonly LogObject[], o: { prefix: str
       .sort((a, b) => b.file.localeCompare(a.file))[0];
     if (partial) take(partial.x, partial.file);
   }
-  return { fetch, coveredUntil: covered === undefined ? undefined : new Date(covered) };
+  const first = fetch[0]?.file;
+  const missingFrom = from !== undefined && first?.slice(skip) !== from ? { oldest: finished[0] ? fileOf(finished[0].name) : undefined } : undefined;
+  return { fetch, coveredUntil: covered === undefined ? undefined : new Date(covered), ...(missingFrom ? { missingFrom } : {}) };
+}
+
+/**
+ * Archived log objects under `prefix` pushed before `before` (retention: the archiver prunes what
+ * no kept base backup can need), never the newest finished one nor a partial.
+ */
+export function expiredLogObjects(objects: readonly LogObject[], prefix: string, before: Date): string[] {
+  const finished = objects.filter((x) => x.name.startsWith(prefix) && !x.name.endsWith(PARTIAL)).sort((a, b) => a.name.localeCompare(b.name));
+  return finished.slice(0, -1).filter((x) => Date.parse(x.stopTime) < before.getTime()).map((x) => x.name);
 }

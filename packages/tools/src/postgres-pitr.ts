@@ -8,7 +8,10 @@
 //
 // Backup (the logfile Backup's StatefulSet): every ARCHIVE_INTERVAL each finished segment is
 // pushed once as wal/<segment>, and the segment being written as wal/<segment>.partial, so the
-// newest restorable point is at most one interval old. Restore (after postgres-basebackup's
+// newest restorable point is at most one interval old. With the policy's retention.ttl, segments
+// pushed more than ttl + 1 h ago are pruned: every kept base backup started after that (a base
+// kept past its ttl by other means then fails its point-in-time restore with the pruned segment
+// named). Restore (after postgres-basebackup's
 // restore of the base): `dp-agent pull-log` fetches the segments from the base backup's start
 // segment (backup_label) up to the first one archived an interval past KB_RECOVERY_TIME into
 // $DATA_DIR/dp_wal, and the server is told to recover to that time and promote
@@ -43,6 +46,9 @@ export const POSTGRES_ARCHIVE_SCRIPT = [
   // The segment being written: a snapshot of it, pushed again every interval.
   '  p=`ls "$w" | grep -E "^[0-9A-F]{24}\\.partial$" | tail -n 1 || true`',
   '  if [ -n "$p" ]; then cp "$w/$p" "$w/.snapshot"; dp-agent push "wal/$p" < "$w/.snapshot"; rm -f "$w/.snapshot"; fi',
+  // Retention: a kept base backup started less than ttl ago, and needs no segment pushed before
+  // it started; an hour of margin for the policy's deletion lag.
+  '  if [ -n "$LOGFILE_TTL_SECOND" ]; then dp-agent prune-log --prefix wal/ --older-than `expr "$LOGFILE_TTL_SECOND" + 3600`; fi',
   "}",
   'while kill -0 "$rp" 2>/dev/null; do',
   '  sleep "$iv" & wait $!',
