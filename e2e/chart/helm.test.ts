@@ -58,7 +58,9 @@ describe("chart: helm install, the operator from its Deployment, upgrade, uninst
       // tools are already installed cluster-wide by the suites (installShared).
       const port = await freePort();
       const values = [`replicaCount=1`, `metricsPort=${port}`, `watchNamespace=${ns.name}`, "builtinTools.enabled=false", "logLevel=debug"];
-      await helm(cfg, ["install", RELEASE, chart, "-n", ns.name, "--set", values.join(","), "--wait", "--timeout", "3m"]);
+      // The suites installed the same CRDs with their own field manager: Helm's server-side apply
+      // takes them over (--force-conflicts) instead of refusing.
+      await helm(cfg, ["install", RELEASE, chart, "-n", ns.name, "--set", values.join(","), "--force-conflicts", "--wait", "--timeout", "3m"]);
       installed = true;
 
       const pods = await until("the operator's pod Ready", async () => ((await operatorPods(kc, ns.name)).length === 1 ? operatorPods(kc, ns.name) : undefined), 120_000);
@@ -94,7 +96,7 @@ describe("chart: helm install, the operator from its Deployment, upgrade, uninst
       // helm upgrade with a changed value rolls the Deployment; the Backup and its data stay.
       const apps = kc.makeApiClient(AppsV1Api);
       const before = await apps.readNamespacedDeployment({ name: `${RELEASE}-operator`, namespace: ns.name });
-      await helm(cfg, ["upgrade", RELEASE, chart, "-n", ns.name, "--set", [...values.filter((v) => !v.startsWith("logLevel=")), "logLevel=info"].join(","), "--wait", "--timeout", "3m"]);
+      await helm(cfg, ["upgrade", RELEASE, chart, "-n", ns.name, "--set", [...values.filter((v) => !v.startsWith("logLevel=")), "logLevel=info"].join(","), "--force-conflicts", "--wait", "--timeout", "3m"]);
       const rolled = await until("the upgraded pod Ready", async () => {
         const ps = await operatorPods(kc, ns.name);
         return ps.length === 1 && ps[0]!.metadata!.uid !== pod.metadata!.uid ? ps[0] : undefined;

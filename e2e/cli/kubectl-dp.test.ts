@@ -288,7 +288,9 @@ describe("kubectl-dp (e2e)", function () {
   });
 
   it("--wait gives up after --timeout with exit code 4; the Backup goes on", async () => {
-    const r = await dp("backup", "nightly", "--name", "b-slow", "--wait", "--timeout", "1");
+    // A policy whose target has no pod: its Backup waits for one (and then fails), far past 1 s.
+    await createPolicy(kc, ns.name, "no-pods", tool, repo.name, { app: "no-such-pod" });
+    const r = await dp("backup", "no-pods", "--name", "b-slow", "--wait", "--timeout", "1");
     expect(r.code, r.err.join("\n")).to.equal(4);
     expect(r.out[0]).to.equal("backup.dataprotection.kubeblocks.io/b-slow created");
     expect(r.err).to.have.length(1);

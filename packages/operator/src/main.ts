@@ -3,6 +3,7 @@
 // With KUBECONFIG or an in-cluster service account: run against that cluster, leader-elected,
 // with every core controller and the 3scale plugin (DP_THREESCALE=false leaves the plugin out).
 // With neither: boot the embedded control plane + local node and a demo (see demo.ts).
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { KubeConfig } from "@kubernetes/client-node";
 import { createOperator } from "@dataprotection/controllers";
@@ -41,7 +42,8 @@ async function main(): Promise<void> {
     logger,
     healthPort: s.metricsPort,
     namespace: s.watchNamespace,
-    leaderElection: { leaseName: "dataprotection-operator", namespace: s.podNamespace },
+    // The Lease names the pod holding it (kubectl get lease shows which replica leads).
+    leaderElection: { leaseName: "dataprotection-operator", namespace: s.podNamespace, ...(s.podName ? { identity: `${s.podName}_${randomBytes(3).toString("hex")}` } : {}) },
   }, s.threescale ? [threescaleControllers({ image: s.agentImage, toolClusterRole: s.threescaleToolClusterRole })] : []);
   operator.manager.runUntilSignal();
   await operator.start();

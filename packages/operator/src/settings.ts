@@ -4,6 +4,8 @@ export interface OperatorSettings {
   metricsPort: number;
   watchNamespace?: string;
   podNamespace: string;
+  /** The pod's name (downward API), the start of its leader-election identity. */
+  podName?: string;
   agentImage?: string;
   threescale: boolean;
   threescaleToolClusterRole?: string;
@@ -21,6 +23,7 @@ export function operatorSettings(env: Record<string, string | undefined>, compil
     metricsPort: port,
     watchNamespace: env.DP_WATCH_NAMESPACE || undefined,
     podNamespace: env.POD_NAMESPACE ?? "default",
+    podName: env.POD_NAME || undefined,
     agentImage: env.DP_AGENT_IMAGE || undefined,
     threescale: threescale === "true",
     threescaleToolClusterRole: env.DP_THREESCALE_TOOL_CLUSTER_ROLE || undefined,
