@@ -33,7 +33,10 @@ const byTool: Record<string, RoundTrip> = {
   "kb-basebackup-files": { file: "backup/datafile.test.ts", test: "restores it with the tool's own restore command" },
   "postgres-dump": { file: "tools/postgres.test.ts", test: "postgres-dump: pg_dumpall through dp-agent, then a logical RestoreJob" },
   "postgres-basebackup": { file: "tools/postgres.test.ts", test: "postgres-basebackup: pg_basebackup -Ft -X fetch through dp-agent, then a physical RestoreJob" },
+  "postgres-pitr": { file: "tools/postgres-pitr.test.ts", test: "restores three points in the archived window" },
   "mariadb-dump": { file: "tools/mariadb.test.ts", test: "a logical RestoreJob" },
+  "mariadb-backup": { file: "tools/mariadb.test.ts", test: "mariadb-backup: a hot physical copy" },
+  "mariadb-binlog-pitr": { file: "tools/mariadb-pitr.test.ts", test: "restores three points in the archived window" },
   "redis-rdb": { file: "tools/redis.test.ts", test: "a physical RestoreJob brings back exactly the keys of backup time" },
   [THREESCALE_TOOL]: { file: "threescale/generic.test.ts", test: "restores them after the APIManager's objects are gone" },
 };

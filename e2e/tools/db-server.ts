@@ -129,3 +129,23 @@ export function postgresServerScript(port: number): string {
     `exec postgres -D "$D" -p ${port} -k /tmp`,
   ].join("\n");
 }
+
+/**
+ * The start script of a MariaDB 10.11 server pod: mariadb-install-db into /data/mysql on first
+ * start (root@localhost socket-only), then mariadbd on `port` (127.0.0.1 only, socket in a temp
+ * dir) with an init file that (re)creates admin@'%' with the password in $ADMIN_PW on every start.
+ * `options` are appended to mariadbd's command line (e.g. --log-bin). Runs as the mysql user.
+ */
+export function mariadbServerScript(port: number, options = ""): string {
+  return [
+    "set -e",
+    "D=/data/mysql",
+    'if [ ! -d "$D/mysql" ]; then',
+    '  mariadb-install-db --no-defaults --datadir="$D" --auth-root-authentication-method=socket --skip-test-db > /data/install.log 2>&1',
+    "fi",
+    "run=`mktemp -d`",
+    'printf "%s\\n" "CREATE USER IF NOT EXISTS admin@\'%\' IDENTIFIED BY \'$ADMIN_PW\';" "GRANT ALL PRIVILEGES ON *.* TO admin@\'%\' WITH GRANT OPTION;" > "$run/init.sql"',
+    `exec mariadbd --no-defaults --datadir="$D" --socket="$run/mysqld.sock" --pid-file="$run/mysqld.pid" --port=${port} --bind-address=127.0.0.1`
+      + ' --skip-name-resolve --innodb-buffer-pool-size=32M --init-file="$run/init.sql"' + (options ? ` ${options}` : ""),
+  ].join("\n");
+}

@@ -1,17 +1,18 @@
-// The built-in mariadb-dump tool end to end: a real MariaDB 10.11 server runs as a one-replica
+// The built-in MariaDB tools end to end: a real MariaDB 10.11 server runs as a one-replica
 // StatefulSet on the local node (datadir on its PVC, password auth over TCP), the operator
-// backs it up with mariadb-dump through dp-agent, rows and objects change, and a logical
-// RestoreJob into the running server brings the user databases back to backup time.
+// backs it up with mariadb-dump (or mariadb-backup) through dp-agent, rows and objects change,
+// and a RestoreJob, logical into the running server (physical into the scaled-down StatefulSet),
+// brings the user databases back to backup time.
 import { expect } from "chai";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { Operator } from "@dataprotection/controllers";
-import { mariadbDumpTool } from "@dataprotection/tools";
+import { mariadbBackupTool, mariadbDumpTool } from "@dataprotection/tools";
 import { e2eCluster, startTestOperator, testNamespace, untilEventReasons, untilInNamespace } from "../harness.ts";
 import { createBackup, createPolicy, datafilePolicy, hostPathOf, installShared, testTimeouts } from "../backup/fixtures.ts";
 import { createRestoreJob, waitReady, waitRestore } from "../restore/seed.ts";
-import { createCredentials, createDatabaseStatefulSet, expectToolBackup, freePort, systemUser } from "./db-server.ts";
+import { createCredentials, createDatabaseStatefulSet, expectToolBackup, freePort, mariadbServerScript, systemUser } from "./db-server.ts";
 
 const run = promisify(execFile);
 const PASSWORD = "maria-s3cret";
@@ -45,17 +46,7 @@ function waitForServer(kc: KubeConfig, ns: string, port: number): Promise<true> 
  */
 async function createMariadb(kc: KubeConfig, ns: string, port: number, ids: { uid: number; gid: number }): Promise<void> {
   const labels = { app: "maria", "app.kubernetes.io/instance": "maria-cluster" };
-  const server = [
-    "set -e",
-    "D=/data/mysql",
-    'if [ ! -d "$D/mysql" ]; then',
-    '  mariadb-install-db --no-defaults --datadir="$D" --auth-root-authentication-method=socket --skip-test-db > /data/install.log 2>&1',
-    "fi",
-    "run=`mktemp -d`",
-    'printf "%s\\n" "CREATE USER IF NOT EXISTS admin@\'%\' IDENTIFIED BY \'$ADMIN_PW\';" "GRANT ALL PRIVILEGES ON *.* TO admin@\'%\' WITH GRANT OPTION;" > "$run/init.sql"',
-    `exec mariadbd --no-defaults --datadir="$D" --socket="$run/mysqld.sock" --pid-file="$run/mysqld.pid" --port=${port} --bind-address=127.0.0.1`
-      + ' --skip-name-resolve --innodb-buffer-pool-size=32M --init-file="$run/init.sql"',
-  ].join("\n");
+  const server = mariadbServerScript(port);
   await createDatabaseStatefulSet(kc, ns, {
     name: "maria", labels, container: "mariadb", image: "mariadb:10.11", script: server,
     env: [{ name: "ADMIN_PW", value: PASSWORD }], port, ids,
@@ -156,5 +147,69 @@ describe("Built-in mariadb-dump tool against a real MariaDB 10.11 StatefulSet (e
     expect(pod.status?.containerStatuses?.[0]?.restartCount).to.equal(0);
     const events = await untilEventReasons(kc, ns.name, "from-dump1", ["LogicalRestoring", "Completed"]);
     expect(events.map((e) => e.reason)).to.not.include("ScalingDown");
+  });
+
+  it("mariadb-backup: a hot physical copy of the datadir streamed through dp-agent, then a physical RestoreJob into the scaled-down StatefulSet starts a server with the rows, routines and accounts of backup time", async () => {
+    const ns = await testNamespace(kc, "tool-mariabase", 180_000);
+    namespaces.push(ns);
+    const port = await freePort();
+    await createMariadb(kc, ns.name, port, await systemUser("mysql"));
+    await waitReady(kc, ns.name, "maria", 1);
+    await waitForServer(kc, ns.name, port);
+
+    await sql(port, [
+      "CREATE DATABASE shop",
+      "CREATE TABLE shop.items (id INT PRIMARY KEY, v VARCHAR(64) NOT NULL, updated INT NOT NULL DEFAULT 0) ENGINE=InnoDB",
+      "USE shop",
+      "INSERT INTO items (id, v) SELECT seq, MD5(seq) FROM seq_1_to_5000",
+      "CREATE FUNCTION doubled(x INT) RETURNS INT DETERMINISTIC RETURN x * 2",
+      "CREATE TABLE shop.notes (id INT PRIMARY KEY, body TEXT) ENGINE=Aria",
+      "INSERT INTO shop.notes SELECT seq, REPEAT('n', seq) FROM seq_1_to_200",
+      "CREATE USER reader@'%' IDENTIFIED BY 'reader-pw'",
+      "GRANT SELECT ON shop.* TO reader@'%'",
+    ].join(";\n"));
+    const items = await sql(port, SUMMARY);
+    expect(items).to.match(/^5000:12502500:[0-9a-f]{32}$/);
+    const notes = await sql(port, "SELECT CONCAT(COUNT(*), ':', MD5(GROUP_CONCAT(id, body ORDER BY id))) FROM shop.notes");
+
+    await createPolicy(kc, ns.name, "maria", datafilePolicy(mariadbBackupTool.metadata!.name!, {
+      target: { labelsSelector: { matchLabels: { app: "maria" } }, secret: { name: "maria-cred", usernameKey: "username", passwordKey: "password" } },
+    }));
+    await createBackup(kc, ns.name, "base1", "maria");
+    await expectToolBackup(kc, ns.name, "base1", { tool: "mariadb-backup", cluster: "maria-cluster", object: "backup.xbstream" });
+
+    // Changes after the backup that the restore must undo, accounts included.
+    await sql(port, [
+      "USE shop",
+      "INSERT INTO items (id, v) VALUES (5001, 'after-backup')",
+      "UPDATE items SET v = 'changed' WHERE id <= 10",
+      "DELETE FROM items WHERE id BETWEEN 100 AND 199",
+      "DROP FUNCTION doubled",
+      "CREATE TABLE late (id INT)",
+      "DELETE FROM notes WHERE id > 100",
+      "DROP USER reader@'%'",
+    ].join(";\n"));
+    expect(await sql(port, SUMMARY)).to.not.equal(items);
+
+    await createRestoreJob(kc, ns.name, "from-base1", { backupJobName: "base1", labels: { app: "maria" }, claim: "data-maria-0" });
+    const rj = await waitRestore(kc, ns.name, "from-base1", "Completed");
+    expect(rj.metadata?.annotations?.["dataprotection.kubeblocks.io/original-replicas"]).to.equal("maria=1");
+    await waitReady(kc, ns.name, "maria", 1);
+    await waitForServer(kc, ns.name, port);
+
+    expect(await sql(port, SUMMARY)).to.equal(items);
+    expect(await sql(port, "SELECT COUNT(*) FROM shop.items WHERE id = 5001"), "the row added after the backup is gone").to.equal("0");
+    expect(await sql(port, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'shop' AND table_name = 'late'"), "a table created after the backup is gone").to.equal("0");
+    expect(await sql(port, "SELECT CONCAT(COUNT(*), ':', MD5(GROUP_CONCAT(id, body ORDER BY id))) FROM shop.notes"), "Aria tables come back too").to.equal(notes);
+    expect(await sql(port, "SELECT shop.doubled(21)"), "the routine is back").to.equal("42");
+    // Physical: the whole server, its accounts included, is as it was at backup time.
+    const reader = await run("mariadb", ["--no-defaults", "--protocol=tcp", "-h", "127.0.0.1", "-P", String(port), "-u", "reader", "-N", "-B", "-e", "SELECT COUNT(*) FROM shop.items"], {
+      env: { ...process.env, MYSQL_PWD: "reader-pw" },
+    });
+    expect(reader.stdout.trim(), "the account dropped after the backup is back").to.equal("5000");
+    // The restored server accepts writes.
+    await sql(port, "INSERT INTO shop.items (id, v) VALUES (6000, 'after-restore')");
+    const events = await untilEventReasons(kc, ns.name, "from-base1", ["ScalingDown", "Restoring", "ScalingUp", "Completed"]);
+    expect(events.map((e) => e.reason)).to.include.members(["ScalingDown", "Restoring", "ScalingUp", "Completed"]);
   });
 });

@@ -1,16 +1,18 @@
 // Built-in BackupTools. Each is a plain BackupTool object: install it with kubectl/helm or
-// create it from code. Commands run in the tool pod described in DESIGN.md ("Execution contract").
+// create it from code. Commands run in the tool pod described in docs/execution-contract.md.
 import { AnnotationRunAsRoot, LabelManagedBy, ManagedBy, type BackupTool } from "@dataprotection/api";
 import { AGENT_IMAGE } from "./images.ts";
 import { postgresDumpTool, postgresBasebackupTool } from "./postgres.ts";
 import { postgresPitrTool } from "./postgres-pitr.ts";
 import { mariadbDumpTool } from "./mariadb.ts";
+import { mariadbBackupTool, mariadbBinlogPitrTool } from "./mariadb-physical.ts";
 import { redisRdbTool } from "./redis.ts";
 
 export { AGENT_IMAGE, DB_TOOLS_IMAGE } from "./images.ts";
 export * from "./postgres.ts";
 export * from "./postgres-pitr.ts";
 export * from "./mariadb.ts";
+export * from "./mariadb-physical.ts";
 export * from "./redis.ts";
 
 /**
@@ -84,7 +86,7 @@ export const kubeblocksFilesTool: BackupTool = {
 
 // Database tools, one file each (each adds its tools to the list below).
 
-export const builtinTools: readonly BackupTool[] = [volumeTool, kubeblocksFilesTool, postgresDumpTool, postgresBasebackupTool, postgresPitrTool, mariadbDumpTool, redisRdbTool];
+export const builtinTools: readonly BackupTool[] = [volumeTool, kubeblocksFilesTool, postgresDumpTool, postgresBasebackupTool, postgresPitrTool, mariadbDumpTool, mariadbBackupTool, mariadbBinlogPitrTool, redisRdbTool];
 
 /** What the Helm chart installs: the built-in tools but the KubeBlocks 0.6-style example. */
 export const shippedTools: readonly BackupTool[] = builtinTools.filter((t) => t !== kubeblocksFilesTool);

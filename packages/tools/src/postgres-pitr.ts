@@ -71,10 +71,12 @@ export const POSTGRES_RECOVERY_SCRIPT = [
   'rm -rf "$w"; mkdir -p "$w"',
   'iv="${ARCHIVE_INTERVAL%s}"; [ -n "$iv" ] || iv=60',
   'dp-agent pull-log "$w" --prefix wal/ --from "$start" --from-skip 8 --until "$KB_RECOVERY_TIME" --slack "$iv"',
+  // The server's recovery_target_time parser wants "YYYY-MM-DD HH:MM:SS+00", not RFC 3339's T/Z.
+  't=`echo "$KB_RECOVERY_TIME" | sed "s/T/ /; s/Z$/+00/"`',
   // restore_command runs in the data directory; the settings apply while recovery.signal exists.
   "{",
   "  echo \"restore_command = 'cp dp_wal/%f \\\"%p\\\"'\"",
-  "  echo \"recovery_target_time = '$KB_RECOVERY_TIME'\"",
+  "  echo \"recovery_target_time = '$t'\"",
   "  echo \"recovery_target_inclusive = on\"",
   "  echo \"recovery_target_action = 'promote'\"",
   "  echo \"recovery_target_timeline = 'latest'\"",

@@ -1,4 +1,4 @@
-// The tool env contract, in one place (DESIGN.md "Execution contract"; KubeBlocks 0.6 order).
+// The tool env contract, in one place (docs/execution-contract.md; KubeBlocks 0.6 order).
 // Pure; RestoreJob imports it too, so keep the names and order stable.
 //
 //   DB_HOST            target pod IP

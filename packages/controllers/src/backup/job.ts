@@ -1,5 +1,5 @@
 // Pure builders: the pod that runs a BackupTool next to its target, wrapped in a Job
-// (datafile) or reused by the logfile StatefulSet. See DESIGN.md "Execution contract".
+// (datafile) or reused by the logfile StatefulSet. See docs/execution-contract.md.
 import type { V1Container, V1EnvVar, V1Job, V1PodSpec, V1PodTemplateSpec, V1Volume, V1VolumeMount, V1Pod, V1ResourceRequirements, V1EnvFromSource } from "@kubernetes/client-node";
 import { AnnotationRunAsRoot, LabelBackupName, LabelBackupUID, LabelJobRole, LabelManagedBy, ManagedBy, type Backup, type BackupTool } from "@dataprotection/api";
 import { childName } from "@dataprotection/runtime";

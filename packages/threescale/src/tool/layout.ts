@@ -1,7 +1,7 @@
 // The upstream 3scale operator's backup layout and object cleaning, in one place (pure).
 // A PVC written by the upstream operator restores here, and ours is readable by it.
 
-/** Every Secret the upstream operator backs up (DESIGN.md, seeds 000). */
+/** Every Secret the upstream operator backs up (its backup documentation; packages/threescale/README.md). */
 export const BACKED_UP_SECRETS = [
   "system-smtp", "system-seed", "backend-internal-api", "backend-listener", "system-events-hook", "system-app",
   "system-recaptcha", "zync", "system-master-apicast", "system-memcache", "system-database", "backend-redis", "system-redis",

@@ -1,0 +1,159 @@
+// MariaDB point-in-time recovery end to end: a real MariaDB 10.11 server with binary logging, a
+// writer committing a row every ~50 ms (one autocommit INSERT each, its DATETIME column `at` set
+// by NOW()), the mariadb-binlog-pitr tool archiving binlogs through mariadb-binlog while a
+// mariadb-backup base backup is taken and the binlog is rotated every few seconds, then three
+// RestoreJobs with restoreTime (just after the base, the middle, a few seconds before the newest
+// archived binlog) each into a fresh server: every restored server accepts writes and holds
+// exactly the rows whose `at` (UTC, whole seconds) is at or before its restoreTime. A restoreTime
+// past the window fails with the window in the reason before anything is stopped.
+import { expect } from "chai";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { promisify } from "node:util";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { DataProtectionGroup, type BackupPolicy, type RestoreJob } from "@dataprotection/api";
+import type { Operator } from "@dataprotection/controllers";
+import { mariadbBackupTool, mariadbBinlogPitrTool } from "@dataprotection/tools";
+import { e2eCluster, getCustom, startTestOperator, testNamespace, until, untilInNamespace } from "../harness.ts";
+import { backupInPhase, createBackup, createPolicy, getBackup, installShared, REPO, testTimeouts } from "../backup/fixtures.ts";
+import { createRestoreJob, waitReady, waitRestore } from "../restore/seed.ts";
+import { createCredentials, createDatabaseStatefulSet, freePort, mariadbServerScript, systemUser, type Ids } from "./db-server.ts";
+
+const run = promisify(execFile);
+const PASSWORD = "maria-pitr-s3cret";
+const INTERVAL_S = 3;
+
+/** Client options of the test's own connections: TCP as the secret's account (password in MYSQL_PWD). */
+const clientArgs = (port: number) => ["--no-defaults", "--protocol=tcp", "-h", "127.0.0.1", "-P", String(port), "-u", "admin", "--connect-timeout=3"];
+
+/** SQL over TCP; the last result, tab-separated. */
+async function sql(port: number, text: string): Promise<string> {
+  const { stdout } = await run("mariadb", [...clientArgs(port), "-N", "-B", "-e", text], { env: { ...process.env, MYSQL_PWD: PASSWORD }, maxBuffer: 16 << 20 });
+  return stdout.trim();
+}
+
+function waitForServer(kc: KubeConfig, ns: string, port: number, what: string): Promise<true> {
+  return untilInNamespace(kc, ns, `${what} on 127.0.0.1:${port} read-write`, async () => {
+    try {
+      return (await sql(port, "SELECT @@read_only")) === "0" ? true : undefined;
+    } catch (e) {
+      throw new Error(`last error: ${(e as Error).message}`);
+    }
+  }, 180_000, 500);
+}
+
+/**
+ * A MariaDB 10.11 StatefulSet `name` (labels app=<name>) on `port`: binary logging (mysql-bin.*
+ * in the datadir, server id 1) and UTC as the server's time zone, so NOW() is UTC.
+ */
+async function createServer(kc: KubeConfig, ns: string, name: string, port: number, ids: Ids): Promise<void> {
+  const script = mariadbServerScript(port, "--log-bin=mysql-bin --server-id=1 --default-time-zone=+00:00");
+  await createDatabaseStatefulSet(kc, ns, {
+    name, labels: { app: name, "app.kubernetes.io/instance": name }, container: "mariadb", image: "mariadb:10.11", script,
+    env: [{ name: "ADMIN_PW", value: PASSWORD }], port, ids,
+    prepare: `mkdir -p /data/mysql && chown ${ids.uid}:${ids.gid} /data /data/mysql`,
+    storage: "500Mi", terminationGracePeriodSeconds: 30, primary: true,
+  });
+}
+
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+/** The same instant as a DATETIME literal in UTC (the servers' time zone). */
+const datetime = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace(/\.\d{3}Z$/, "");
+
+/** Row count, newest id and a digest of every (id, at) of `where`: equal only for exactly the same rows. */
+const ROWS = (where: string) =>
+  `SET SESSION group_concat_max_len = 16777216; SELECT CONCAT(COUNT(*), ':', COALESCE(MAX(id), 0), ':', COALESCE(MD5(GROUP_CONCAT(id, '@', at ORDER BY id SEPARATOR ',')), '')) FROM shop.t ${where}`;
+
+describe("MariaDB point-in-time recovery: mariadb-backup + mariadb-binlog-pitr (mariadb-binlog) against a real server (e2e)", function () {
+  this.timeout(900_000);
+  let kc: KubeConfig;
+  let op: Operator;
+  let ids: Ids;
+
+  before(async () => {
+    kc = (await e2eCluster()).controlPlane.kubeConfig;
+    await installShared(kc);
+    ids = await systemUser("mysql");
+    op = await startTestOperator({ controllers: ["backup", "backuptool", "restorejob"], timeouts: { ...testTimeouts, targetPodWaitMs: 60_000, podStartMs: 90_000 } });
+  });
+  after(async () => op?.stop());
+
+  it("restores three points in the archived window, each to exactly the rows committed at or before it, and refuses a point past the window before stopping anything", async () => {
+    const ns = await testNamespace(kc, "maria-pitr", 180_000);
+    let writer: ChildProcess | undefined;
+    let tick: NodeJS.Timeout | undefined;
+    try {
+      const port = await freePort();
+      await createServer(kc, ns.name, "maria", port, ids);
+      await createCredentials(kc, ns.name, "maria-cred", "admin", PASSWORD);
+      await waitReady(kc, ns.name, "maria", 1);
+      await waitForServer(kc, ns.name, port, "source");
+      expect(await sql(port, "SELECT CONCAT(@@log_bin, ':', @@time_zone)")).to.equal("1:+00:00");
+      await sql(port, "CREATE DATABASE shop; CREATE TABLE shop.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, at DATETIME NOT NULL) ENGINE=InnoDB");
+      // One autocommit transaction per row, committed continuously until the test ends.
+      writer = spawn("mariadb", [...clientArgs(port), "shop"], { env: { ...process.env, MYSQL_PWD: PASSWORD }, stdio: ["pipe", "ignore", "ignore"] });
+      writer.stdin!.on("error", () => undefined);
+      tick = setInterval(() => writer?.stdin?.write("INSERT INTO t (at) VALUES (NOW());\n"), 50);
+
+      const target = { labelsSelector: { matchLabels: { app: "maria" } }, secret: { name: "maria-cred", usernameKey: "username", passwordKey: "password" } };
+      await createPolicy(kc, ns.name, "pitr", {
+        schedule: { logfile: { enable: true, cronExpression: `*/${INTERVAL_S} * * * * *` } },
+        datafile: { backupToolName: mariadbBackupTool.metadata!.name!, backupRepoName: REPO, target },
+        logfile: { backupToolName: mariadbBinlogPitrTool.metadata!.name!, backupRepoName: REPO, target },
+      } as BackupPolicy["spec"]);
+      await createBackup(kc, ns.name, "log1", "pitr", { backupType: "logfile" });
+      await until("log1 archiving (its pod available)", async () => ((await getBackup(kc, ns.name, "log1"))?.status?.availableReplicas ?? 0) > 0 ? true : undefined, 180_000, 500);
+      await new Promise((r) => setTimeout(r, 2 * INTERVAL_S * 1000));
+      await createBackup(kc, ns.name, "base1", "pitr");
+      const base = await backupInPhase(kc, ns.name, "base1", ["Completed"], 240_000);
+
+      // Traffic goes on, the binlog rotates (finished files are archived once, across which the
+      // replay continues), and the window's end moves with the archive.
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setTimeout(r, 5_000));
+        await sql(port, "FLUSH BINARY LOGS");
+      }
+      const log = await until("log1's window past the traffic", async () => {
+        const b = await getBackup(kc, ns.name, "log1");
+        const stop = Date.parse(b?.status?.manifests?.backupLog?.stopTime ?? "");
+        return stop > Date.parse(base.status!.completionTimestamp!) + 20_000 ? b : undefined;
+      }, 60_000, 500);
+      const binlogs = (await sql(port, "SHOW BINARY LOGS")).split("\n").length;
+      expect(binlogs, "the binlog was rotated during the window").to.be.greaterThan(4);
+      const start = Math.ceil(Date.parse(base.status!.completionTimestamp!) / 1000) * 1000 + 1000;
+      const end = Math.floor(Date.parse(log!.status!.manifests!.backupLog!.stopTime!) / 1000) * 1000 - 3 * INTERVAL_S * 1000;
+      const points = [start, Math.floor((start + end) / 2000) * 1000, end];
+      expect(end - start, "the window is long enough for three distinct points").to.be.greaterThan(5_000);
+
+      for (const [i, t] of points.entries()) {
+        const name = `r${i + 1}`;
+        const rport = await freePort();
+        await createServer(kc, ns.name, name, rport, ids);
+        await waitReady(kc, ns.name, name, 1);
+        await createRestoreJob(kc, ns.name, `to-${name}`, { backupJobName: "log1", labels: { app: name }, claim: `data-${name}-0`, restoreTime: iso(t) });
+        await waitRestore(kc, ns.name, `to-${name}`, "Completed");
+        await waitForServer(kc, ns.name, rport, `restored server ${name}`);
+        const want = await sql(port, ROWS(`WHERE at <= '${datetime(t)}'`));
+        const got = await sql(rport, ROWS(""));
+        const later = Number(await sql(port, `SELECT COUNT(*) FROM shop.t WHERE at > '${datetime(t)}'`));
+        expect(Number(want.split(":")[0]), `${name}: rows committed by ${iso(t)}`).to.be.greaterThan(10);
+        expect(later, `${name}: the source committed rows after ${iso(t)}`).to.be.greaterThan(0);
+        expect(got, `${name} at ${iso(t)}: exactly the rows committed at or before it (count:max id:digest)`).to.equal(want);
+        // Read-write: the recovered server accepts a write.
+        await sql(rport, "INSERT INTO shop.t (at) VALUES (NOW())");
+      }
+
+      // Past the window: refused with the window named, the target never scaled down.
+      const far = iso(Date.now() + 3_600_000);
+      await createRestoreJob(kc, ns.name, "too-late", { backupJobName: "log1", labels: { app: "r1" }, claim: "data-r1-0", restoreTime: far });
+      const rj = await waitRestore(kc, ns.name, "too-late", "Failed");
+      expect(rj.status!.failureReason).to.match(new RegExp(`^RestoreTimeOutOfWindow: restoreTime ${far} is outside the recoverable window of BackupPolicy "pitr": .* to .*\\(logfile backup "log1"\\)`));
+      const after = await getCustom<RestoreJob>(kc, DataProtectionGroup, "restorejobs", ns.name, "too-late");
+      expect(after?.metadata?.annotations?.["dataprotection.kubeblocks.io/original-replicas"], "nothing was scaled down").to.equal(undefined);
+    } finally {
+      if (tick) clearInterval(tick);
+      writer?.stdin?.end();
+      writer?.kill();
+      await ns.cleanup();
+    }
+  });
+});
