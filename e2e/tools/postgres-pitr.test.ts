@@ -129,7 +129,7 @@ describe("PostgreSQL point-in-time recovery: postgres-basebackup + postgres-pitr
       const far = iso(Date.now() + 3_600_000);
       await createRestoreJob(kc, ns.name, "too-late", { backupJobName: "log1", labels: { app: "r1" }, claim: "data-r1-0", restoreTime: far });
       const rj = await waitRestore(kc, ns.name, "too-late", "Failed");
-      expect(rj.status!.failureReason).to.match(new RegExp(`^RestoreTimeOutOfWindow: restoreTime ${far} is outside the recoverable window of BackupPolicy "pitr": .* to .*\\(logfile backup "log1"\\)`));
+      expect(rj.status!.failureReason).to.match(new RegExp(`^RestoreTimeOutOfWindow: restoreTime ${far} is outside the recoverable window of BackupPolicy "(${ns.name}/)?pitr": \\S+ to \\S+ \\(logfile backup "log1"\\)`));
       const after = await getCustom<RestoreJob>(kc, DataProtectionGroup, "restorejobs", ns.name, "too-late");
       expect(after?.metadata?.annotations?.["dataprotection.kubeblocks.io/original-replicas"], "nothing was scaled down").to.equal(undefined);
     } finally {
