@@ -44,7 +44,7 @@ describe("chart: rendered by helm", function () {
   this.timeout(60_000);
 
   it("passes helm lint with the default values and with every switch flipped", () => {
-    for (const set of [[], ["builtinTools.enabled=false,flowSchema.enabled=false,threescale.enabled=false,alerts.enabled=true,dashboard.enabled=true"]]) {
+    for (const set of [[], ["builtinTools.enabled=false,flowSchema.enabled=false,threescale.enabled=false,alerts.enabled=true,dashboard.enabled=true,podMonitor.enabled=true"]]) {
       const r = helm(["lint", chart, "--strict", ...set.flatMap((s) => ["--set", s])]);
       expect(r.status, `${r.stdout}${r.stderr}`).to.equal(0);
     }
@@ -70,8 +70,10 @@ describe("chart: rendered by helm", function () {
     expect(envOf(c, "DP_WATCH_NAMESPACE")).to.equal("team-a");
   });
 
-  it("metrics: alerts and the dashboard on", () => {
-    const objs = template(["alerts.enabled=true", "alerts.labels.release=prom", "dashboard.enabled=true"]);
+  it("metrics: alerts, the dashboard and the PodMonitor on", () => {
+    const objs = template(["alerts.enabled=true", "alerts.labels.release=prom", "dashboard.enabled=true", "podMonitor.enabled=true"]);
+    const monitor = objs.find((o) => o.kind === "PodMonitor");
+    expect((monitor?.spec as { podMetricsEndpoints: unknown[] } | undefined)?.podMetricsEndpoints).to.deep.equal([{ port: "metrics", honorLabels: true }]);
     const rule = objs.find((o) => o.kind === "PrometheusRule");
     expect(rule, "PrometheusRule").to.not.equal(undefined);
     expect(rule!.metadata.labels).to.include({ release: "prom" });
