@@ -87,7 +87,7 @@ describe("MariaDB point-in-time recovery: mariadb-backup + mariadb-binlog-pitr (
       await createCredentials(kc, ns.name, "maria-cred", "admin", PASSWORD);
       await waitReady(kc, ns.name, "maria", 1);
       await waitForServer(kc, ns.name, port, "source");
-      expect(await sql(port, "SELECT CONCAT(@@log_bin, ':', @@time_zone)")).to.equal("1:+00:00");
+      expect(await sql(port, "SELECT CONCAT(@@log_bin, ':', @@time_zone)")).to.match(/^(1|ON):\+00:00$/);
       await sql(port, "CREATE DATABASE shop; CREATE TABLE shop.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, at DATETIME NOT NULL) ENGINE=InnoDB");
       // One autocommit transaction per row, committed continuously until the test ends.
       writer = spawn("mariadb", [...clientArgs(port), "shop"], { env: { ...process.env, MYSQL_PWD: PASSWORD }, stdio: ["pipe", "ignore", "ignore"] });
