@@ -21,13 +21,20 @@ export function logStatefulSetName(backupName: string): string {
   return childName(backupName, "log");
 }
 
+/** Where a logfile Backup records its archive interval (status.manifests.userContext). */
+export const ARCHIVE_INTERVAL_CONTEXT_KEY = "archive_interval";
+
+function archiveInterval(plan: BackupPlan): string {
+  const cron = plan.policy.spec.schedule?.logfile?.cronExpression;
+  return cron ? archiveIntervalEnv(cron) : "60s";
+}
+
 export function buildLogStatefulSet(b: Backup, plan: BackupPlan): V1StatefulSet {
   const d = plan.destination!;
   const tool = plan.tool!;
-  const cron = plan.policy.spec.schedule?.logfile?.cronExpression;
   const env = toolEnv({
     backupName: b.metadata!.name!, filePath: plan.filePath, target: plan.target, secret: plan.secret,
-    ttl: plan.policy.spec.retention?.ttl, logfile: true, archiveInterval: cron ? archiveIntervalEnv(cron) : "60s", access: d.access, tool, backupId: b.metadata?.uid,
+    ttl: plan.policy.spec.retention?.ttl, logfile: true, archiveInterval: archiveInterval(plan), access: d.access, tool, backupId: b.metadata?.uid,
   });
   const template = buildToolPodTemplate({ backup: b, tool, target: plan.target, access: d.access, env, command: tool.spec.backupCommands, role: "logfile", restartPolicy: "Always" });
   const name = logStatefulSetName(b.metadata!.name!);
@@ -46,7 +53,13 @@ export function startLogfile(b: Backup, plan: BackupPlan, now: Date): BackupDeci
   if (d.access.secretCopies.length) prepare.push({ kind: "copySecrets", copies: d.access.secretCopies });
   const sts = buildLogStatefulSet(b, plan);
   const status = startedStatus(b, plan, now, BackupPhase.Running);
-  status.manifests = { ...status.manifests, backupLog: { startTime: rfc3339(now) }, backupTool: { ...status.manifests?.backupTool, logFilePath: plan.filePath, ...(b.metadata?.uid ? { backupId: b.metadata.uid } : {}) } };
+  status.manifests = {
+    ...status.manifests,
+    backupLog: { startTime: rfc3339(now) },
+    backupTool: { ...status.manifests?.backupTool, logFilePath: plan.filePath, ...(b.metadata?.uid ? { backupId: b.metadata.uid } : {}) },
+    // A point-in-time restore's log step gets it back as ARCHIVE_INTERVAL (how late a finished log file may be pushed).
+    userContext: { ...status.manifests?.userContext, [ARCHIVE_INTERVAL_CONTEXT_KEY]: archiveInterval(plan) },
+  };
   if (d.access.pvcName) status.logFilePersistentVolumeClaimName = d.access.pvcName;
   status.availableReplicas = 0;
   return { prepare, creates: [owned(b, Kinds.StatefulSet, sts)], status: withStatus(b, status), events: [{ type: "Normal", reason: Reason.BackupRunning, message: `archiving logs continuously with BackupTool "${plan.tool?.metadata?.name}" (StatefulSet ${sts.metadata?.name})` }] };

@@ -153,5 +153,10 @@ describe("restorejob job builders", () => {
       BACKUP_NAME: "log", KB_RECOVERY_TIME: "2024-05-01T10:30:00Z", KB_RECOVERY_TIMESTAMP: String(Date.parse("2024-05-01T10:30:00Z") / 1000),
       BACKUP_START_TIME: "2024-05-01T10:00:00Z", BASE_BACKUP_NAME: "full",
     });
+    expect(envOf(log.env).ARCHIVE_INTERVAL, "no interval recorded: none passed").to.equal(undefined);
+    // A log that recorded its archive interval (logfile.ts) hands it to the restore steps.
+    bs[1]!.status!.manifests = { ...bs[1]!.status!.manifests, userContext: { archive_interval: "3s" } };
+    const p2 = okPlan(planRestore({ restore: r, backups: bs, tools: new Map([["vol", tool("vol", { physical: ["full"] })], ["pitr", tool("pitr", { physical: ["replay"] })]]), repos: new Map([["repo", repo()]]) }));
+    expect(envOf(buildPhysicalJob(r, p2, access, "agent").spec!.template.spec!.containers[0]!.env).ARCHIVE_INTERVAL).to.equal("3s");
   });
 });

@@ -11,6 +11,7 @@ import type { RepoAccess } from "../backuprepo/access.ts";
 import { backupDirOf, backupFilePath, integrityEnv, toolEnv } from "../backup/env.ts";
 import { commandsOf, hasSealedSteps, type RestoreMode, type RestorePlan, type RestoreStep } from "./plan.ts";
 import { iso, startTimeOf } from "./pitr.ts";
+import { ARCHIVE_INTERVAL_CONTEXT_KEY } from "../backup/logfile.ts";
 
 export const verifyJobName = (rj: RestoreJob): string => childName(rj.metadata.name ?? "", "verify");
 export const physicalJobName = (rj: RestoreJob): string => childName(rj.metadata.name ?? "", "restore");
@@ -35,6 +36,9 @@ function pitrEnv(plan: RestorePlan): V1EnvVar[] {
   if (start) env.push({ name: "BACKUP_START_TIME", value: iso(start) });
   env.push({ name: "BASE_BACKUP_NAME", value: base.metadata.name ?? "" }, { name: "BASE_BACKUP_DIR", value: backupDirOf(filePathOf(base)) });
   for (const [k, v] of Object.entries(base.status?.manifests?.userContext ?? {})) env.push({ name: k.toUpperCase(), value: v });
+  // The log's archive interval (recorded when it started): how late a finished log file may have been pushed.
+  const interval = plan.pitr.log.status?.manifests?.userContext?.[ARCHIVE_INTERVAL_CONTEXT_KEY];
+  if (interval) env.push({ name: "ARCHIVE_INTERVAL", value: interval });
   return env;
 }
 
