@@ -1,0 +1,74 @@
+// A blob is one chunk as stored: compressed (zstd, only when that shrinks it), then sealed
+// (seal.ts) with its type, flags and id as AAD. Whoever reads it needs those and its plaintext
+// length (from the index), and gets the plaintext or an error, never unverified bytes.
+import { createRequire } from "node:module";
+import type { CCtx, DCtx } from "zstd-napi/binding.js";
+import { type BlobType, FLAG_ZSTD, blobAad } from "./format.ts";
+import type { Sealer } from "./seal.ts";
+
+// The one-shot binding, as chunks/codec.ts uses it: our buffers, no stream machinery.
+const zstd = createRequire(import.meta.url)("zstd-napi/binding.js") as typeof import("zstd-napi/binding.js");
+
+/** Why a blob did not open; callers name the chunk and pack. */
+export class BlobError extends Error {
+  constructor(readonly why: "auth" | "decompress" | "length", message: string) {
+    super(message);
+  }
+}
+
+export interface BlobRef {
+  type: BlobType;
+  flags: number;
+  id: Buffer;
+  rawLength: number;
+}
+
+export interface EncodedBlob {
+  sealed: Buffer;
+  flags: number;
+}
+
+export class BlobCodec {
+  private cctx?: CCtx;
+  private dctx?: DCtx;
+  private scratch?: Buffer;
+
+  /** `level`: zstd level, or 0 for no compression. */
+  constructor(
+    readonly sealer: Sealer,
+    readonly level: number,
+  ) {}
+
+  encode(type: BlobType, id: Buffer, plain: Uint8Array): EncodedBlob {
+    let payload: Uint8Array = plain;
+    let flags = 0;
+    if (this.level > 0 && plain.length > 0) {
+      const bound = zstd.compressBound(plain.length);
+      if (!this.scratch || this.scratch.length < bound) this.scratch = Buffer.allocUnsafe(bound);
+      const n = (this.cctx ??= new zstd.CCtx()).compress(this.scratch, plain, this.level);
+      if (n < plain.length) {
+        payload = this.scratch.subarray(0, n);
+        flags = FLAG_ZSTD;
+      }
+    }
+    return { sealed: this.sealer.seal(blobAad(type, flags, id), payload), flags };
+  }
+
+  decode(ref: BlobRef, sealed: Uint8Array): Buffer {
+    const payload = this.sealer.open(blobAad(ref.type, ref.flags, ref.id), sealed);
+    if (!payload) throw new BlobError("auth", this.sealer.encrypted ? "authentication failed" : "checksum mismatch");
+    if (!(ref.flags & FLAG_ZSTD)) {
+      if (payload.length !== ref.rawLength) throw new BlobError("length", `${payload.length} bytes where the index says ${ref.rawLength}`);
+      return payload;
+    }
+    const out = Buffer.allocUnsafe(ref.rawLength);
+    let n: number;
+    try {
+      n = (this.dctx ??= new zstd.DCtx()).decompress(out, payload);
+    } catch (err) {
+      throw new BlobError("decompress", err instanceof Error ? err.message : String(err));
+    }
+    if (n !== ref.rawLength) throw new BlobError("length", `${n} bytes where the index says ${ref.rawLength}`);
+    return out;
+  }
+}

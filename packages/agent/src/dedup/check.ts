@@ -1,0 +1,161 @@
+// check: is everything every snapshot needs there and intact? Reads the repo afresh (not the
+// index the caller loaded):
+//   - every index file opens; every pack it names exists, and its header opens and lists the
+//     same blobs at the same places;
+//   - packs no index file names are reported (warnings: an interrupted backup leaves them;
+//     prune will delete them);
+//   - every snapshot opens, its tree reads and parses, every chunk it names is indexed and the
+//     content adds up to each file's size;
+//   - with readData (the default), every chunk a snapshot names is read, authenticated,
+//     decompressed and its id recomputed from the plaintext.
+import { AgentError } from "../errors.ts";
+import { oneLine } from "../messages.ts";
+import { BlobReader } from "./blob-reader.ts";
+import { isIndexName, isPackName, isSnapshotId, indexAad } from "./format.ts";
+import { chunkId, shortId } from "./ids.ts";
+import type { PackEntry } from "./packfile.ts";
+import { RepoIndex, decodeIndexFile } from "./repo-index.ts";
+import { openSnapshot } from "./snapshot.ts";
+import type { RepoStore } from "./store.ts";
+import { treeEntries } from "./tree.ts";
+import { readAll } from "./read-all.ts";
+
+export interface CheckReport {
+  ok: boolean;
+  snapshots: number;
+  indexFiles: number;
+  packs: number;
+  /** Distinct chunks the snapshots name, and how many were read and verified. */
+  chunks: number;
+  chunksRead: number;
+  errors: string[];
+  warnings: string[];
+}
+
+export interface CheckOptions {
+  /** Read and verify every chunk a snapshot names (default true). */
+  readData?: boolean;
+}
+
+const MAX_ERRORS = 1000;
+
+export async function checkRepo(store: RepoStore, opts: CheckOptions = {}): Promise<CheckReport> {
+  const { backend, layout, sealer } = store;
+  const report: CheckReport = { ok: false, snapshots: 0, indexFiles: 0, packs: 0, chunks: 0, chunksRead: 0, errors: [], warnings: [] };
+  let dropped = 0;
+  const error = (line: string): void => void (report.errors.length < MAX_ERRORS ? report.errors.push(line) : dropped++);
+  const index = new RepoIndex();
+  const fresh: RepoStore = { ...store, index };
+  const reader = new BlobReader(fresh);
+
+  // Index files.
+  const indexed = new Map<string, PackEntry[][]>();
+  for await (const o of backend.list(layout.indexes)) {
+    const name = layout.nameOf(o.key, isIndexName);
+    if (!name) {
+      report.warnings.push(`${o.key} is not an index file name: ignored`);
+      continue;
+    }
+    report.indexFiles++;
+    try {
+      const plain = sealer.open(indexAad(name), await readAll(await backend.get(o.key)));
+      if (!plain) throw new AgentError(`index file ${name} ${sealer.encrypted ? "does not authenticate (corrupt, or changed)" : "fails its checksum (corrupt)"}`);
+      for (const p of decodeIndexFile(plain, name)) {
+        index.add(p);
+        indexed.set(p.pack, [...(indexed.get(p.pack) ?? []), p.entries]);
+      }
+    } catch (err) {
+      error(oneLine(err));
+    }
+  }
+
+  // Packs: present, headers agree with the index.
+  const listed = new Map<string, number>();
+  for await (const o of backend.list(layout.packs)) {
+    const name = layout.nameOf(o.key, isPackName);
+    if (name) listed.set(name, o.size);
+    else report.warnings.push(`${o.key} is not a pack file name: ignored`);
+  }
+  report.packs = listed.size;
+  for (const [pack, lists] of indexed) {
+    if (!listed.has(pack)) {
+      error(`pack ${pack} is missing: the ${lists[0].length} chunks its index lists are lost`);
+      continue;
+    }
+    try {
+      const header = new Map((await reader.header(pack)).map((e) => [e.id.toString("hex"), e]));
+      for (const entries of lists) {
+        for (const e of entries) {
+          const h = header.get(e.id.toString("hex"));
+          if (!h || h.offset !== e.offset || h.length !== e.length || h.type !== e.type || h.flags !== e.flags || h.rawLength !== e.rawLength) {
+            error(`pack ${pack} and the index disagree about chunk ${shortId(e.id.toString("hex"))}`);
+          }
+        }
+      }
+    } catch (err) {
+      error(oneLine(err));
+    }
+  }
+  for (const pack of listed.keys()) {
+    if (!indexed.has(pack)) report.warnings.push(`pack ${pack} is in no index file (left by an interrupted backup, or its index file is lost)`);
+  }
+
+  // Snapshots, their trees, their chunks.
+  const used = new Map<string, string>(); // chunk id -> who needs it (for messages)
+  for await (const o of backend.list(layout.snapshots)) {
+    const id = layout.nameOf(o.key, isSnapshotId);
+    if (!id) {
+      report.warnings.push(`${o.key} is not a snapshot name: ignored`);
+      continue;
+    }
+    report.snapshots++;
+    try {
+      const snap = openSnapshot(sealer, id, await readAll(await backend.get(o.key)));
+      for (const t of snap.tree) {
+        if (!index.has(t)) throw new AgentError(`snapshot ${id}: tree chunk ${shortId(t)} is missing`);
+        if (!used.has(t)) used.set(t, `snapshot ${id} (its tree)`);
+      }
+      async function* treeBytes(): AsyncGenerator<Buffer> {
+        for (const t of snap.tree) yield await reader.read(t);
+      }
+      for await (const e of treeEntries(treeBytes())) {
+        if (!e.c) continue;
+        let size = 0;
+        for (const x of e.c) {
+          if (typeof x === "number") {
+            size += x;
+            continue;
+          }
+          const loc = index.get(x);
+          if (!loc) {
+            error(`snapshot ${id}: ${JSON.stringify(e.p)}: chunk ${shortId(x)} is missing`);
+            continue;
+          }
+          size += loc.rawLength;
+          if (!used.has(x)) used.set(x, `snapshot ${id}: ${JSON.stringify(e.p)}`);
+        }
+        if (size !== e.s) error(`snapshot ${id}: ${JSON.stringify(e.p)} has ${size} bytes of content for a size of ${e.s}`);
+      }
+    } catch (err) {
+      error(`snapshot ${id}: ${oneLine(err)}`);
+    }
+  }
+  report.chunks = used.size;
+
+  if (opts.readData ?? true) {
+    for (const [id, who] of used) {
+      const loc = index.get(id);
+      if (!loc) continue; // reported above
+      try {
+        const plain = await reader.readAt(id, loc);
+        if (chunkId(store.keys.id, plain).toString("hex") !== id) throw new AgentError(`chunk ${shortId(id)} in pack ${loc.pack} holds data whose id is not ${shortId(id)}`);
+        report.chunksRead++;
+      } catch (err) {
+        error(`${oneLine(err)} (needed by ${who})`);
+      }
+    }
+  }
+  if (dropped > 0) report.errors.push(`... and ${dropped} more errors`);
+  report.ok = report.errors.length === 0;
+  return report;
+}
