@@ -5,13 +5,12 @@
 // (the Deployment rolls, every Backup stays) and `helm uninstall` (the CRDs and Backups stay).
 import { expect } from "chai";
 import { execFile } from "node:child_process";
-import { createServer } from "node:net";
 import { promisify } from "node:util";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ApiextensionsV1Api, AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { DataProtectionGroup, Finalizer } from "@dataprotection/api";
-import { helmBinary } from "@dataprotection/testenv";
+import { freePort, helmBinary } from "@dataprotection/testenv";
 import { e2eCluster, testNamespace, until } from "../harness.ts";
 import { backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, getBackup, hostPathOf, installShared, readTree, runJob, seedScript, startTargetPod } from "../backup/fixtures.ts";
 import { createRestoreJob, createStatefulSet, waitReady, waitRestore } from "../restore/seed.ts";
@@ -20,13 +19,6 @@ const chart = resolve(dirname(fileURLToPath(import.meta.url)), "../../charts/dat
 const RELEASE = "dp-e2e";
 const run = promisify(execFile);
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((ok) => srv.listen(0, "127.0.0.1", ok));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((ok) => srv.close(() => ok()));
-  return port;
-}
 
 async function helm(kubeconfig: string, args: string[]): Promise<string> {
   try {

@@ -3,7 +3,6 @@
 // data on the pod's PVC, listening on a free loopback port, and the Secret its tools log in with.
 import { expect } from "chai";
 import { execFile } from "node:child_process";
-import { createServer } from "node:net";
 import { promisify } from "node:util";
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1EnvVar } from "@kubernetes/client-node";
 import type { Backup } from "@dataprotection/api";
@@ -11,17 +10,7 @@ import { backupInPhase } from "../backup/fixtures.ts";
 
 const run = promisify(execFile);
 
-/** A TCP port free on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address();
-      srv.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
-    });
-  });
-}
+export { freePort } from "@dataprotection/testenv";
 
 export interface Ids {
   uid: number;

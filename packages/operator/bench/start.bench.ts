@@ -6,13 +6,12 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import { crdDocuments, DataProtectionGroup, Finalizer } from "@dataprotection/api";
-import { installCrds, startControlPlane } from "@dataprotection/testenv";
+import { freePort, installCrds, startControlPlane } from "@dataprotection/testenv";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 const BUNDLE = join(root, "packages/operator/dist/operator.js");
@@ -26,13 +25,6 @@ const paths = {
 } as const;
 type Path = keyof typeof paths;
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((ok) => srv.listen(0, "127.0.0.1", ok));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((ok) => srv.close(() => ok()));
-  return port;
-}
 
 const rssMiB = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
