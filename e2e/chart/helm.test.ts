@@ -4,36 +4,16 @@
 // a datafile Backup and a RestoreJob through it with the bytes compared, then `helm upgrade`
 // (the Deployment rolls, every Backup stays) and `helm uninstall` (the CRDs and Backups stay).
 import { expect } from "chai";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { ApiextensionsV1Api, AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { ApiextensionsV1Api, AppsV1Api, CoordinationV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { DataProtectionGroup, Finalizer } from "@dataprotection/api";
-import { freePort, helmBinary } from "@dataprotection/testenv";
+import { freePort } from "@dataprotection/testenv";
 import { e2eCluster, testNamespace, until } from "../harness.ts";
 import { backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, getBackup, hostPathOf, installShared, readTree, runJob, seedScript, startTargetPod } from "../backup/fixtures.ts";
 import { createRestoreJob, createStatefulSet, waitReady, waitRestore } from "../restore/seed.ts";
+import { chart, helm, operatorPods as podsOf } from "./fixtures.ts";
 
-const chart = resolve(dirname(fileURLToPath(import.meta.url)), "../../charts/dataprotection");
 const RELEASE = "dp-e2e";
-const run = promisify(execFile);
-
-
-async function helm(kubeconfig: string, args: string[]): Promise<string> {
-  try {
-    return (await run(helmBinary(), [...args, "--kubeconfig", kubeconfig], { encoding: "utf8", maxBuffer: 16 << 20 })).stdout;
-  } catch (e) {
-    const x = e as { stderr?: string; stdout?: string; message: string };
-    throw new Error(`helm ${args.join(" ")}: ${x.stderr || x.stdout || x.message}`);
-  }
-}
-
-/** The Running, Ready pods of the release's Deployment. */
-async function operatorPods(kc: KubeConfig, ns: string): Promise<V1Pod[]> {
-  const pods = await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: ns, labelSelector: `app.kubernetes.io/instance=${RELEASE}` });
-  return pods.items.filter((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
-}
+const operatorPods = (kc: KubeConfig, ns: string) => podsOf(kc, ns, RELEASE);
 
 describe("chart: helm install, the operator from its Deployment, upgrade, uninstall", function () {
   this.timeout(600_000);

@@ -30,6 +30,14 @@ describe("ajv validators", () => {
     expect(formatErrors(validateBackup(b))).to.deep.equal(["spec.backupPolicy: field not declared in schema"]);
   });
 
+  it("reports null where an object with CEL rules belongs as a type error, without running the rules", () => {
+    const b = structuredClone(example("Backup"));
+    (b as Record<string, unknown>).spec = null;
+    const errors = formatErrors(validateBackup(b));
+    expect(errors.length).to.be.greaterThan(0);
+    expect(errors.join("\n")).to.match(/spec/);
+  });
+
   it("applies defaults on a copy, like the API server", () => {
     const b = structuredClone(example("Backup"));
     delete (b.spec as Record<string, unknown>).backupType;

@@ -27,6 +27,12 @@ interface CelError {
 
 function celKeyword(rules: CelRule[], data: unknown, _parent?: unknown, cxt?: { instancePath: string }): boolean {
   const errors: CelError[] = [];
+  // A value of the wrong type (null where an object belongs) fails the type keyword; as on the
+  // API server, its rules are not evaluated (the TypeScript twins expect the schema's type).
+  if (data === null || typeof data !== "object") {
+    (celKeyword as unknown as { errors: CelError[] }).errors = errors;
+    return true;
+  }
   for (const r of rules) {
     if (isTransitionRule(r)) continue;
     const check = celCheck(r);
