@@ -5,10 +5,18 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): () => void;
 }
 
+/** Node's timers hold at most 2^31-1 ms (~24.8 days); a longer delay would fire after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const realClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn, ms) {
-    const t = setTimeout(fn, Math.max(0, ms));
+    // A far wake-up (a yearly schedule, a long ttl) is reached in steps, never turned into a hot loop.
+    let t: ReturnType<typeof setTimeout>;
+    const arm = (left: number): void => {
+      t = left > MAX_TIMER_MS ? setTimeout(() => arm(left - MAX_TIMER_MS), MAX_TIMER_MS) : setTimeout(fn, Math.max(0, left));
+    };
+    arm(ms);
     return () => clearTimeout(t);
   },
 };
