@@ -3,6 +3,7 @@ export const Reason = {
   StorageProviderNotFound: "StorageProviderNotFound",
   StorageProviderNotReady: "StorageProviderNotReady",
   InvalidParameters: "InvalidParameters",
+  NamespaceNotFound: "NamespaceNotFound",
   TemplateError: "TemplateError",
   SecretNotFound: "SecretNotFound",
   SecretKeyMissing: "SecretKeyMissing",

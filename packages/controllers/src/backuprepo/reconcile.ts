@@ -53,6 +53,7 @@ async function observe(repo: Repo, ctx: ReconcileContext, op: OperatorContext, n
     if (provider.spec.csiDriverSecretTemplate) {
       const ref = values.CSIDriverSecretRef;
       o.csiDriverSecret = (await readObject<V1Secret & KubeObject>(ctx.client, undefined, Kinds.Secret, ref.Name, ref.Namespace)) ?? null;
+      if (o.csiDriverSecret === null) o.csiDriverSecretNamespaceFound = !!(await readObject<KubeObject>(ctx.client, undefined, Kinds.Namespace, ref.Namespace));
     }
     o.storageClass = ctx.cache.get<V1StorageClass & KubeObject>(Kinds.StorageClass, values.GeneratedStorageClassName);
     const job = preCheckJobKey(repo, op.namespace);

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { Kinds } from "@dataprotection/api";
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { Reason } from "../tool/reasons.ts";
 import type { APIManagerBackupStatus, Backup, Condition, RestoreJob } from "@dataprotection/api";
@@ -157,6 +158,13 @@ describe("threescale controllers: decideRestore", () => {
   });
   it("fails on a missing source", () => {
     expect(decideRestore({ ...base, source: { ok: false, reason: Reason.SourceNotFound, message: "m" } }).status?.failureReason).to.equal("SourceNotFound: m");
+  });
+  it("fails a direct Job whose pod never started and deletes that Job, so no Pending pod stays behind", () => {
+    const d = decideRestore({ ...base, status: { startTime: "t0" }, job: { job: job(undefined, undefined, "2024-05-01T09:00:00Z"), pods: [pod("waiting")] }, podStartMs: 60_000 });
+    expect(d.status?.failureReason).to.match(/^ToolJobTimeout: /);
+    expect(d.deletes).to.deep.equal([{ kind: Kinds.Job, name: "j", namespace: "ns" }]);
+    const failedRun = decideRestore({ ...base, status: { startTime: "t0" }, job: { job: job("Failed", "BackoffLimitExceeded"), pods: [pod({ message: "" })] } });
+    expect(failedRun.deletes ?? [], "a Job that ran and failed stays, for its logs").to.deep.equal([]);
   });
   it("completes with apiManagerToRestoreRef from the tool's report (direct Job)", () => {
     const d = decideRestore({ ...base, status: { startTime: "t0" }, job: { job: job("Complete"), pods: [pod({ message: '{"apiManager":"am","resynced":true}' })] } });

@@ -107,6 +107,11 @@ export function decideRestore(o: RestoreObservation): RestoreDecision {
   const js = jobState(o.job, o.now, o.podStartMs);
   if (js.state === "absent") return start(o);
   if (js.state === "running") return { requeueAfterMs: 5_000 };
-  if (js.state === "failed") return fail(o, js.reason, js.message, Reason.RestoreFailed);
+  if (js.state === "failed") {
+    const d = fail(o, js.reason, js.message, Reason.RestoreFailed);
+    // A Job whose pod never started would keep a Pending pod (and its events) forever.
+    const stuck = js.reason === Reason.ToolJobTimeout && o.job.job?.metadata?.name;
+    return stuck ? { ...d, deletes: [...(d.deletes ?? []), { kind: Kinds.Job, name: stuck, namespace: o.namespace }] } : d;
+  }
   return completed(o, js.report);
 }
