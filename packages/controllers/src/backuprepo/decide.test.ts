@@ -227,10 +227,10 @@ describe("decideRepo", () => {
     expect(d.prepare).to.deep.equal([{ type: "csiDriverSecret", secret: { metadata: { name: "dp-repo-r-csi", namespace: "dp-system", resourceVersion: "3" }, data: { bucket: "Yg==" } } }]);
     expect(reasons(d)).to.not.include("CSIDriverSecretCreated");
     // Its namespace missing: a Failed repo naming it, never a create that errors on every pass.
-    const noNamespace = decideRepo(observe(mountRepo(), { provider, csiDriverSecret: null, csiDriverSecretNamespaceFound: false, preCheck: mount() }), now);
+    const noNamespace = decideRepo(observe(mountRepo(), { provider, csiDriverSecret: null, workNamespaceFound: false, preCheck: mount() }), now);
     expect(noNamespace.creates ?? []).to.deep.equal([]);
     expect(noNamespace.status?.phase).to.equal("Failed");
-    expect(noNamespace.status?.failureReason).to.match(/^NamespaceNotFound: namespace "dp-system" for the CSI driver Secret/);
+    expect(noNamespace.status?.failureReason).to.match(/^NamespaceNotFound: namespace "dp-system" for the pre-check Job and the CSI driver Secret/);
   });
 
   it("marks a second default repo as a conflict, with a Warning once", () => {

@@ -44,8 +44,8 @@ export interface RepoObservation {
   credential?: Record<string, string> | null;
   /** Mount repos whose provider has a csiDriverSecretTemplate: that Secret (a live read), null when absent. */
   csiDriverSecret?: (V1Secret & KubeObject) | null;
-  /** When that Secret is absent: whether its namespace exists (false: it cannot be created there). */
-  csiDriverSecretNamespaceFound?: boolean;
+  /** Mount repos: whether the namespace of the pre-check Job (and CSI driver Secret) exists. */
+  workNamespaceFound?: boolean;
   /** The generated StorageClass, when the cache holds it. */
   storageClass?: V1StorageClass;
   /** Mount repos: this generation's pre-check Job (the cache, see {@link preCheckJobKey}), null when absent. */
@@ -165,7 +165,7 @@ export function preCheckReads(o: RepoObservation, now: Date): PreCheckReads | un
 }
 
 /** Where a Mount repo's pre-check Job runs: the operator's namespace, else the credential's, else "default". */
-function preCheckNamespace(repo: BackupRepo, operatorNamespace: string | undefined): string {
+export function preCheckNamespace(repo: BackupRepo, operatorNamespace: string | undefined): string {
   return operatorNamespace ?? repo.spec.credential?.namespace ?? "default";
 }
 
@@ -203,9 +203,9 @@ function converge(o: RepoObservation, status: BackupRepoStatus, fx: Effects, now
     if (!provider.spec.storageClassTemplate && !provider.spec.persistentVolumeClaimTemplate) {
       return fail(Reason.InvalidParameters, `StorageProvider "${providerName}" has neither storageClassTemplate nor persistentVolumeClaimTemplate, so it cannot back a Mount repo: set BackupRepo "${name}" .spec.accessMethod to Tool or use another provider`);
     }
-    const csiNamespace = templateValues({ ...repo, status }, credential, o.settings.operatorNamespace).CSIDriverSecretRef.Namespace;
-    if (provider.spec.csiDriverSecretTemplate && o.csiDriverSecret === null && o.csiDriverSecretNamespaceFound === false) {
-      return fail(Reason.NamespaceNotFound, `namespace "${csiNamespace}" for the CSI driver Secret (the operator's namespace, else BackupRepo "${name}" .spec.credential.namespace) not found: create it or fix .spec.credential`);
+    if (o.workNamespaceFound === false) {
+      const ns = preCheckNamespace(repo, o.settings.operatorNamespace);
+      return fail(Reason.NamespaceNotFound, `namespace "${ns}" for the pre-check Job and the CSI driver Secret (the operator's namespace, else BackupRepo "${name}" .spec.credential.namespace) not found: create it or fix .spec.credential`);
     }
     try {
       storage(o, provider, status, credential, fx);

@@ -7,7 +7,7 @@ import { applyDecision, hasFinalizer, type KubeClient, type KubeObject, type Obj
 import { Kinds } from "../kinds.ts";
 import type { OperatorContext } from "../options.ts";
 import { decodeSecretData } from "../storageprovider/parameters.ts";
-import { blockingBackups, decideRepo, preCheckJobKey, preCheckReads, repoSecretRefs, type MountPreCheck, type PreCheckReads, type RepoDeletion, type RepoObservation, type RepoPrereq, type ToolPreCheck } from "./decide.ts";
+import { blockingBackups, decideRepo, preCheckJobKey, preCheckNamespace, preCheckReads, repoSecretRefs, type MountPreCheck, type PreCheckReads, type RepoDeletion, type RepoObservation, type RepoPrereq, type ToolPreCheck } from "./decide.ts";
 import { applySecretCopy, readObject } from "./ensure.ts";
 import { probeToolRepo, toolRepoConfig } from "./probe.ts";
 import { templateValues } from "./values.ts";
@@ -49,11 +49,11 @@ async function observe(repo: Repo, ctx: ReconcileContext, op: OperatorContext, n
     if (!secret) return o;
   }
   if ((repo.spec.accessMethod ?? AccessMethod.Mount) === AccessMethod.Mount) {
+    o.workNamespaceFound = !!(await readObject<KubeObject>(ctx.client, undefined, Kinds.Namespace, preCheckNamespace(repo, op.namespace)));
     const values = templateValues(repo, o.credential ?? undefined, op.namespace);
     if (provider.spec.csiDriverSecretTemplate) {
       const ref = values.CSIDriverSecretRef;
       o.csiDriverSecret = (await readObject<V1Secret & KubeObject>(ctx.client, undefined, Kinds.Secret, ref.Name, ref.Namespace)) ?? null;
-      if (o.csiDriverSecret === null) o.csiDriverSecretNamespaceFound = !!(await readObject<KubeObject>(ctx.client, undefined, Kinds.Namespace, ref.Namespace));
     }
     o.storageClass = ctx.cache.get<V1StorageClass & KubeObject>(Kinds.StorageClass, values.GeneratedStorageClassName);
     const job = preCheckJobKey(repo, op.namespace);
