@@ -1,45 +1,59 @@
 /* global process, console */
 // The project's build: every program as compiled JavaScript, which the image and the chart's
 // Deployment run (`npm start` and the tests may still run the sources through tsx).
-//   packages/agent/dist/dp-agent.js          (its own script: worker threads, shared chunks)
-//   packages/operator/dist/operator.js       the operator (core controllers + 3scale plugin)
-//   packages/threescale/dist/threescale-dp.js the 3scale tool's CLI
-//   packages/cli/dist/kubectl-dp.js          the kubectl plugin
-// One esbuild bundle each; third-party code is bundled too (fewer files to resolve at start),
-// except the native zstd addon, loaded from node_modules. Each bundle is written to a temp
-// file and renamed into place, so a concurrent run never reads a torn file.
+//   packages/agent/dist/dp-agent.js           (its own script: worker threads, shared chunks)
+//   packages/operator/dist/operator.js        the operator (core controllers + 3scale plugin)
+//   packages/threescale/dist/threescale-dp.js the 3scale tool's CLI (+ chunk-worker.js: it writes
+//                                             through dp-agent's code, whose compression runs
+//                                             in worker threads loaded from beside the bundle)
+//   packages/cli/dist/kubectl-dp.js           the kubectl plugin
+// One esbuild bundle per program; third-party code is bundled too (fewer files to resolve at
+// start), except the native zstd addon, loaded from node_modules. Each is built into a temp
+// directory and renamed into place (shared chunks first), so a concurrent run never reads a torn file.
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, renameSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const worker = "packages/agent/src/chunks/worker.ts";
 export const programs = [
-  { name: "operator", entry: "packages/operator/src/main.ts", out: "packages/operator/dist/operator.js" },
-  { name: "threescale-dp", entry: "packages/threescale/src/cli.ts", out: "packages/threescale/dist/threescale-dp.js" },
-  { name: "kubectl-dp", entry: "packages/cli/src/cli.ts", out: "packages/cli/dist/kubectl-dp.js" },
+  { name: "operator", dir: "packages/operator/dist", entries: { operator: "packages/operator/src/main.ts" } },
+  { name: "threescale-dp", dir: "packages/threescale/dist", entries: { "threescale-dp": "packages/threescale/src/cli.ts", "chunk-worker": worker } },
+  { name: "kubectl-dp", dir: "packages/cli/dist", entries: { "kubectl-dp": "packages/cli/src/cli.ts" } },
 ];
 
 const started = Date.now();
 execFileSync(process.execPath, [join(root, "packages/agent/scripts/build.mjs")], { stdio: "inherit" });
 for (const p of programs) {
-  const out = join(root, p.out);
-  mkdirSync(dirname(out), { recursive: true });
-  const tmp = `${out}.${process.pid}.tmp`;
-  await build({
-    entryPoints: [join(root, p.entry)],
-    outfile: tmp,
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    external: ["zstd-napi"],
-    // CommonJS dependencies (client-node, winston, the AWS SDK, commander) call require().
-    banner: { js: 'import { createRequire as __dpCreateRequire } from "node:module"; const require = __dpCreateRequire(import.meta.url);' },
-    legalComments: "none",
-    logLevel: "warning",
-  });
-  renameSync(tmp, out);
+  const dist = join(root, p.dir);
+  mkdirSync(dist, { recursive: true });
+  const tmp = mkdtempSync(join(dist, ".build-"));
+  try {
+    await build({
+      entryPoints: Object.fromEntries(Object.entries(p.entries).map(([k, v]) => [k, join(root, v)])),
+      outdir: tmp,
+      bundle: true,
+      splitting: true,
+      format: "esm",
+      platform: "node",
+      target: "node20",
+      chunkNames: "shared-[hash]",
+      external: ["zstd-napi"],
+      // CommonJS dependencies (client-node, winston, the AWS SDK, commander) call require().
+      banner: { js: 'import { createRequire as __dpCreateRequire } from "node:module"; const require = __dpCreateRequire(import.meta.url);' },
+      legalComments: "none",
+      logLevel: "warning",
+    });
+    const files = readdirSync(tmp);
+    for (const f of [...files.filter((f) => f.startsWith("shared-")), ...files.filter((f) => !f.startsWith("shared-"))]) renameSync(join(tmp, f), join(dist, f));
+    // Chunks of older builds, once no run of them can still be loading one (an hour on).
+    for (const f of readdirSync(dist)) {
+      if (f.startsWith("shared-") && !files.includes(f) && Date.now() - statSync(join(dist, f)).mtimeMs > 3600_000) rmSync(join(dist, f), { force: true });
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
 console.log(`build: ${["dp-agent", ...programs.map((p) => p.name)].join(", ")} in ${((Date.now() - started) / 1000).toFixed(1)}s`);

@@ -4,7 +4,7 @@
 // runs exactly the image's entrypoint.
 import { expect } from "chai";
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
@@ -28,6 +28,14 @@ describe("Dockerfile", () => {
     const paths = [...new Set([...dockerfile.matchAll(new RegExp(`${IMAGE_ROOT}/[\\w./-]+`, "g"))].map((m) => m[0]))];
     expect(paths.some((p) => p.endsWith("/dist/operator.js")), "the entrypoint runs the compiled operator").to.equal(true);
     for (const p of paths) expect(existsSync(fromImage(p)), `${p} (${fromImage(p)}): run npm run build`).to.equal(true);
+  });
+
+  it("ships dp-agent's chunk worker beside every compiled program whose code starts it", () => {
+    for (const dist of ["packages/agent/dist", "packages/operator/dist", "packages/threescale/dist", "packages/cli/dist"].map((d) => join(root, d))) {
+      expect(existsSync(dist), `${dist}: run npm run build`).to.equal(true);
+      const starts = readdirSync(dist).filter((f) => f.endsWith(".js")).some((f) => readFileSync(join(dist, f), "utf8").includes("chunk-worker.js"));
+      if (starts) expect(existsSync(join(dist, "chunk-worker.js")), `${dist} starts dp-agent's worker threads from chunk-worker.js beside it`).to.equal(true);
+    }
   });
 
   it("has the chart's Deployment run the image's entrypoint", () => {
