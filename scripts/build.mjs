@@ -1,7 +1,7 @@
 /* global process, console */
 // The project's build: every program as compiled JavaScript, which the image and the chart's
 // Deployment run (`npm start` and the tests may still run the sources through tsx).
-//   packages/agent/dist/dp-agent.js           (its own script: worker threads, shared chunks)
+//   packages/agent/dist/dp-agent.js           dp-agent (+ chunk-worker.js, its compression threads)
 //   packages/operator/dist/operator.js        the operator (core controllers + 3scale plugin)
 //   packages/threescale/dist/threescale-dp.js the 3scale tool's CLI (+ chunk-worker.js: it writes
 //                                             through dp-agent's code, whose compression runs
@@ -11,7 +11,6 @@
 // start), except the native zstd addon, loaded from node_modules. Each is built into a temp
 // directory and renamed into place (shared chunks first), so a concurrent run never reads a torn file.
 import { build } from "esbuild";
-import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,14 +18,19 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const worker = "packages/agent/src/chunks/worker.ts";
 export const programs = [
+  { name: "dp-agent", dir: "packages/agent/dist", entries: { "dp-agent": "packages/agent/src/cli.ts", "chunk-worker": worker } },
   { name: "operator", dir: "packages/operator/dist", entries: { operator: "packages/operator/src/main.ts" } },
   { name: "threescale-dp", dir: "packages/threescale/dist", entries: { "threescale-dp": "packages/threescale/src/cli.ts", "chunk-worker": worker } },
   { name: "kubectl-dp", dir: "packages/cli/dist", entries: { "kubectl-dp": "packages/cli/src/cli.ts" } },
 ];
 
+// `node scripts/build.mjs dp-agent` builds only the programs named.
+const only = process.argv.slice(2);
+const unknown = only.filter((n) => !programs.some((p) => p.name === n));
+if (unknown.length) throw new Error(`build: no program ${unknown.join(", ")} (programs: ${programs.map((p) => p.name).join(", ")})`);
+const chosen = only.length ? programs.filter((p) => only.includes(p.name)) : programs;
 const started = Date.now();
-execFileSync(process.execPath, [join(root, "packages/agent/scripts/build.mjs")], { stdio: "inherit" });
-for (const p of programs) {
+for (const p of chosen) {
   const dist = join(root, p.dir);
   mkdirSync(dist, { recursive: true });
   const tmp = mkdtempSync(join(dist, ".build-"));
@@ -56,4 +60,4 @@ for (const p of programs) {
     rmSync(tmp, { recursive: true, force: true });
   }
 }
-console.log(`build: ${["dp-agent", ...programs.map((p) => p.name)].join(", ")} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+console.log(`build: ${chosen.map((p) => p.name).join(", ")} in ${((Date.now() - started) / 1000).toFixed(1)}s`);

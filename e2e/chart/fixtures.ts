@@ -5,7 +5,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { DataProtectionGroup } from "@dataprotection/api";
 import { helmBinary } from "@dataprotection/testenv";
 
 export const chart = resolve(dirname(fileURLToPath(import.meta.url)), "../../charts/dataprotection");
@@ -39,4 +40,13 @@ export function operatorPid(podName: string): number | undefined {
     }
   }
   return undefined;
+}
+
+/** With no operator left to run their finalizers: lets the namespace's Backups go without deleting data. */
+export async function releaseBackups(kc: KubeConfig, ns: string): Promise<void> {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const list = (await api.listNamespacedCustomObject({ group: DataProtectionGroup, version: "v1alpha1", namespace: ns, plural: "backups" })) as { items: Array<{ metadata: { name: string } }> };
+  for (const x of list.items) {
+    await api.patchNamespacedCustomObject({ group: DataProtectionGroup, version: "v1alpha1", namespace: ns, plural: "backups", name: x.metadata.name, body: [{ op: "replace", path: "/metadata/finalizers", value: [] }] }).catch(() => undefined);
+  }
 }

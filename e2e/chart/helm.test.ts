@@ -4,13 +4,13 @@
 // a datafile Backup and a RestoreJob through it with the bytes compared, then `helm upgrade`
 // (the Deployment rolls, every Backup stays) and `helm uninstall` (the CRDs and Backups stay).
 import { expect } from "chai";
-import { ApiextensionsV1Api, AppsV1Api, CoordinationV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { ApiextensionsV1Api, AppsV1Api, CoordinationV1Api, RbacAuthorizationV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { DataProtectionGroup, Finalizer } from "@dataprotection/api";
 import { freePort } from "@dataprotection/testenv";
 import { e2eCluster, testNamespace, until } from "../harness.ts";
 import { backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, getBackup, hostPathOf, installShared, readTree, runJob, seedScript, startTargetPod } from "../backup/fixtures.ts";
 import { createRestoreJob, createStatefulSet, waitReady, waitRestore } from "../restore/seed.ts";
-import { chart, helm, operatorPods as podsOf } from "./fixtures.ts";
+import { chart, helm, operatorPods as podsOf, releaseBackups } from "./fixtures.ts";
 
 const RELEASE = "dp-e2e";
 const operatorPods = (kc: KubeConfig, ns: string) => podsOf(kc, ns, RELEASE);
@@ -92,11 +92,7 @@ describe("chart: helm install, the operator from its Deployment, upgrade, uninst
     } finally {
       if (installed) await helm(cfg, ["uninstall", RELEASE, "-n", ns.name, "--wait", "--timeout", "3m"]).catch(() => undefined);
       // No operator runs now: let the Backups go without deleting data (the namespace goes with them).
-      const api = kc.makeApiClient(CustomObjectsApi);
-      const list = (await api.listNamespacedCustomObject({ group: DataProtectionGroup, version: "v1alpha1", namespace: ns.name, plural: "backups" })) as { items: Array<{ metadata: { name: string } }> };
-      for (const x of list.items) {
-        await api.patchNamespacedCustomObject({ group: DataProtectionGroup, version: "v1alpha1", namespace: ns.name, plural: "backups", name: x.metadata.name, body: [{ op: "replace", path: "/metadata/finalizers", value: [] }] }).catch(() => undefined);
-      }
+      await releaseBackups(kc, ns.name);
       await ns.cleanup();
     }
   });

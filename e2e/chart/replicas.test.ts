@@ -4,12 +4,12 @@
 // container (a new identity), whichever asks first. The Backup completes, and its tool Job was
 // created exactly once.
 import { expect } from "chai";
-import { BatchV1Api, CoordinationV1Api, CustomObjectsApi, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
-import { DataProtectionGroup, LabelBackupName, LabelJobRole } from "@dataprotection/api";
+import { BatchV1Api, CoordinationV1Api, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
+import { LabelBackupName, LabelJobRole } from "@dataprotection/api";
 import { freePort } from "@dataprotection/testenv";
 import { e2eCluster, testNamespace, until } from "../harness.ts";
 import { backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, installShared, runJob, seedScript, startTargetPod } from "../backup/fixtures.ts";
-import { chart, helm, operatorPid, operatorPods } from "./fixtures.ts";
+import { chart, helm, operatorPid, operatorPods, releaseBackups } from "./fixtures.ts";
 
 const RELEASE = "dp-ha";
 const LEASE_MS = 15_000;
@@ -72,11 +72,7 @@ describe("chart: two operator replicas, the leader SIGKILLed mid-backup", functi
       expect(toolJobs.length, `tool Jobs of b1: ${toolJobs.map((j) => j.metadata!.name).join(", ")}`).to.equal(1);
     } finally {
       if (installed) await helm(cfg, ["uninstall", RELEASE, "-n", ns.name, "--wait", "--timeout", "3m"]).catch(() => undefined);
-      const api = kc.makeApiClient(CustomObjectsApi);
-      const list = (await api.listNamespacedCustomObject({ group: DataProtectionGroup, version: "v1alpha1", namespace: ns.name, plural: "backups" })) as { items: Array<{ metadata: { name: string } }> };
-      for (const x of list.items) {
-        await api.patchNamespacedCustomObject({ group: DataProtectionGroup, version: "v1alpha1", namespace: ns.name, plural: "backups", name: x.metadata.name, body: [{ op: "replace", path: "/metadata/finalizers", value: [] }] }).catch(() => undefined);
-      }
+      await releaseBackups(kc, ns.name);
       await ns.cleanup();
     }
   });

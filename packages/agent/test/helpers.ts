@@ -13,7 +13,7 @@ export function ensureBundle(): void {
   const built = existsSync(bundle) ? statSync(bundle).mtimeMs : 0;
   const newest = Math.max(...[join(pkg, "src"), join(pkg, "../storage/src")].flatMap((d) => readdirSync(d, { recursive: true, encoding: "utf8" }).filter((f) => !f.endsWith(".test.ts")).map((f) => statSync(join(d, f)).mtimeMs)));
   if (newest <= built) return;
-  const r = spawnSync(process.execPath, [join(pkg, "scripts/build.mjs")], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, [join(pkg, "../../scripts/build.mjs"), "dp-agent"], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`building dp-agent failed: ${r.stderr}`);
 }
 ensureBundle();
