@@ -107,6 +107,43 @@ describe("local node storage", function () {
     }
   });
 
+  it("runs every pod created together with its own fresh claim (the scheduler is made to look again once claims bind)", async () => {
+    const { controlPlane } = await sharedCluster();
+    const core = controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+    const ns = await testNamespace(controlPlane.kubeConfig, "node-fresh-claims");
+    const n = 16;
+    try {
+      await Promise.all(Array.from({ length: n }, async (_, i) => {
+        await core.createNamespacedPersistentVolumeClaim({
+          namespace: ns.name,
+          body: { metadata: { name: `c${i}` }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Mi" } } } },
+        });
+        await core.createNamespacedPod({
+          namespace: ns.name,
+          body: {
+            metadata: { name: `p${i}` },
+            spec: {
+              restartPolicy: "Never",
+              containers: [{ name: "main", image: "busybox", command: ["sh", "-c", `echo ${i} > /data/i`], volumeMounts: [{ name: "d", mountPath: "/data" }] }],
+              volumes: [{ name: "d", persistentVolumeClaim: { claimName: `c${i}` } }],
+            },
+          },
+        });
+      }));
+      await until(`${n} pods Succeeded`, async () => {
+        const pods = await core.listNamespacedPod({ namespace: ns.name });
+        return pods.items.filter((p) => p.status?.phase === "Succeeded").length === n ? true : undefined;
+      }, 90_000);
+      for (let i = 0; i < n; i++) {
+        const pvc = await core.readNamespacedPersistentVolumeClaim({ name: `c${i}`, namespace: ns.name });
+        const dir = (await core.readPersistentVolume({ name: pvc.spec!.volumeName! })).spec!.hostPath!.path;
+        expect(await readFile(`${dir}/i`, "utf8")).to.equal(`${i}\n`);
+      }
+    } finally {
+      await ns.cleanup();
+    }
+  });
+
   it("reports a snapshot of a missing PVC in status.error", async () => {
     const { controlPlane } = await sharedCluster();
     const custom = controlPlane.kubeConfig.makeApiClient(CustomObjectsApi);

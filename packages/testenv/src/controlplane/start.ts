@@ -106,6 +106,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     if (opts.scheduler !== false) {
       const sched = new ManagedProcess("kube-scheduler", bin("kube-scheduler"), [
         `--kubeconfig=${kubeconfigPath}`, "--leader-elect=false", "--secure-port=0", "--v=1",
+        // A second net under the node's claim touch (node/requeue.ts): a parked pod is retried
+        // within ~50 s (the queue flushes every 30 s), not the default 5 minutes.
+        "--pod-max-in-unschedulable-pods-duration=20s",
       ], join(logs, "kube-scheduler.log"), verbose);
       procs.push(sched);
       sched.start();

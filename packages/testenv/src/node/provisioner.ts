@@ -3,17 +3,19 @@ import { execFile } from "node:child_process";
 import { chmod, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { CoreV1Api, StorageV1Api, V1PersistentVolumeClaim } from "@kubernetes/client-node";
+import { PatchStrategy, setHeaderOptions, type CoreV1Api, type StorageV1Api, type V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import type { SnapshotController } from "../snapshot/controller.ts";
 import { errorMessage, isConflict, isNotFound } from "./errors.ts";
 import type { EventRecorder } from "./events.ts";
 import { buildPv, claimDataSource, claimsToProvision, defaultStorageClass, volumesToDelete } from "./provision.ts";
+import { ANN_REQUEUE, claimsToRequeue, newRequeueMemory } from "./requeue.ts";
 
 const run = promisify(execFile);
 
 export class LocalPathProvisioner {
   readonly dir: string;
   private readonly reported = new Set<string>();
+  private readonly requeue = newRequeueMemory();
 
   constructor(
     private readonly core: CoreV1Api,
@@ -49,6 +51,7 @@ export class LocalPathProvisioner {
         this.log(`provision ${pvc.metadata?.namespace}/${pvc.metadata?.name}: ${errorMessage(err)}`);
       }
     }
+    await this.requeueStuckPods(pvcs.items);
     for (const pv of volumesToDelete(pvs.items)) {
       const path = pv.spec?.hostPath?.path;
       // Only ever remove what this provisioner created.
@@ -56,6 +59,19 @@ export class LocalPathProvisioner {
       await this.core.deletePersistentVolume({ name: pv.metadata!.name! }).catch((err) => {
         if (!isNotFound(err)) throw err;
       });
+    }
+  }
+
+  /** Touches the claims of pods the scheduler parked although their claims are bound (see requeue.ts). */
+  private async requeueStuckPods(pvcs: V1PersistentVolumeClaim[]): Promise<void> {
+    const pods = await this.core.listPodForAllNamespaces({ fieldSelector: "spec.nodeName=,status.phase=Pending" });
+    for (const key of claimsToRequeue(pods.items, pvcs, this.requeue, Date.now())) {
+      const [namespace, name] = key.split("/") as [string, string];
+      this.log(`scheduler requeue: touching claim ${key} of a pod left unschedulable after it bound`);
+      await this.core.patchNamespacedPersistentVolumeClaim(
+        { name, namespace, body: { metadata: { annotations: { [ANN_REQUEUE]: new Date().toISOString() } } } },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      ).catch((err) => { if (!isNotFound(err)) this.log(`requeue ${key}: ${errorMessage(err)}`); });
     }
   }
 
