@@ -53,13 +53,20 @@ async function main(argv: string[]): Promise<number> {
     })());
   program
     .command("prune-log")
-    .description("delete archived log files pushed more than --older-than seconds ago (never the newest)")
-    .requiredOption("--older-than <seconds>", "age limit, e.g. $LOGFILE_TTL_SECOND")
+    .description("delete archived log files pushed before --before, or more than --older-than seconds ago (never the newest)")
+    .option("--before <time>", "RFC 3339 time, e.g. the contents of $LOG_KEEP_FROM_FILE")
+    .option("--older-than <seconds>", "age limit, e.g. $LOGFILE_TTL_SECOND")
     .option("--prefix <prefix>", "object name prefix of the log files", "wal/")
-    .action((o: { olderThan: string; prefix: string }) => run((a) => {
+    .action((o: { before?: string; olderThan?: string; prefix: string }) => run((a) => {
+      if ((o.before === undefined) === (o.olderThan === undefined)) throw new AgentError("prune-log needs exactly one of --before <time> and --older-than <seconds>");
+      if (o.before !== undefined) {
+        const before = new Date(o.before.trim());
+        if (!/^\d{4}-\d\d-\d\dT/.test(o.before.trim()) || Number.isNaN(before.getTime())) throw new AgentError(`prune-log --before ${JSON.stringify(o.before)} is not an RFC 3339 time (e.g. 2026-05-01T12:00:00Z)`);
+        return a.pruneLog(o.prefix, before);
+      }
       const s = Number(o.olderThan);
       if (!Number.isFinite(s) || s <= 0) throw new AgentError(`prune-log --older-than ${JSON.stringify(o.olderThan)} is not a positive number of seconds`);
-      return a.pruneLog(o.prefix, s);
+      return a.pruneLog(o.prefix, new Date(Date.now() - s * 1000));
     })());
   program.command("ls").description("list the backup's objects").option("--json", "print manifest.json and unlisted objects").action((o: { json?: boolean }) => run((a) => a.ls(!!o.json))());
   program

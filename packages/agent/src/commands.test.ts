@@ -163,4 +163,18 @@ describe("dp-agent commands with DP_BACKUP_ID", () => {
       expect(() => configFromEnv({ ...base, DP_BACKUP_ID: bad }), JSON.stringify(bad)).to.throw(/^DP_BACKUP_ID=.* is not a backup id: give 1 to 253 characters/);
     }
   });
+
+  it("prune-log deletes the finished log files pushed before a time, never a partial one nor the newest, and keeps the rest readable", async () => {
+    const log = as("ns/log1", { DP_BACKUP_ID: A });
+    for (const seg of ["000000010000000000000001", "000000010000000000000002", "000000010000000000000003", "000000010000000000000004.partial"]) {
+      await log.agent.push(`wal/${seg}`, Readable.from([data]));
+    }
+    const all = (await log.agent.pruneLog("wal/", new Date(0))).manifest;
+    expect(all, "nothing is older than the epoch").to.equal(undefined);
+    const r = as("ns/log1", { DP_BACKUP_ID: A });
+    const m = (await r.agent.pruneLog("wal/", new Date(Date.now() + 60_000))).manifest!;
+    expect(r.out).to.deep.equal(["pruned\twal/000000010000000000000001", "pruned\twal/000000010000000000000002"]);
+    expect(m.files.map((f) => f.name)).to.deep.equal(["wal/000000010000000000000003", "wal/000000010000000000000004.partial"]);
+    expect((await pulled(as("ns/log1", { DP_BACKUP_ID: A }), "wal/000000010000000000000003")).equals(data)).to.equal(true);
+  });
 });

@@ -206,10 +206,10 @@ export class Agent {
     return {};
   }
 
-  /** Deletes the archived log objects under `prefix` pushed more than `seconds` ago (expiredLogObjects). */
-  async pruneLog(prefix: string, seconds: number): Promise<CommandResult> {
+  /** Deletes the archived log objects under `prefix` pushed before `before` (expiredLogObjects). */
+  async pruneLog(prefix: string, before: Date): Promise<CommandResult> {
     const manifest = await this.manifest();
-    const names = expiredLogObjects(manifest?.files.map((f) => ({ name: f.name, stopTime: f.stopTime ?? "" })) ?? [], prefix, new Date(Date.now() - seconds * 1000));
+    const names = expiredLogObjects(manifest?.files.map((f) => ({ name: f.name, stopTime: f.stopTime ?? "" })) ?? [], prefix, before);
     if (names.length === 0) return {};
     for (const n of names) this.io.print(`pruned\t${n}`);
     return this.rm(names, false);

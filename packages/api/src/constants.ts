@@ -64,6 +64,14 @@ export const LabelVolumeType = "kubeblocks.io/volume-type";
 /** Annotation on a RestoreJob: "<statefulset>=<replicas>", recorded before scaling the target down. */
 export const AnnotationOriginalReplicas = "dataprotection.kubeblocks.io/original-replicas";
 
+/**
+ * Annotation on a running logfile Backup: the keep-from time (RFC 3339) its policy last handed
+ * to the archiver, in the ConfigMap the archiver mounts (key {@link LogRetentionKeepFromKey}).
+ */
+export const AnnotationLogKeepFrom = "dataprotection.kubeblocks.io/log-keep-from";
+/** Key of the log-retention ConfigMap's keep-from time, and the file name the archiver reads. */
+export const LogRetentionKeepFromKey = "keepFrom";
+
 /** Annotation on a BackupTool: "true" runs its backup and restore pods as root (uid 0), as KubeBlocks 0.6 ran every tool. */
 export const AnnotationRunAsRoot = "dataprotection.kubeblocks.io/run-as-root";
 

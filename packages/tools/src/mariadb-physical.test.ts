@@ -146,6 +146,7 @@ describe("MariaDB physical tools: scripts against stub commands", function () {
       mariadb: 'echo "mariadb $*" >> "$STUB_LOG"; printf "mysql-bin.000001\\t4\\t\\t\\n"',
     });
     const tmp = join(dir, "tmp");
+    rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp);
     const log = join(dir, "log");
     writeFileSync(log, "");
@@ -175,10 +176,20 @@ describe("MariaDB physical tools: scripts against stub commands", function () {
     expect(lines.slice(2)).to.deep.equal(["push binlog/mysql-bin.000001 3", "rm binlog/mysql-bin.000001.partial", "push binlog/mysql-bin.000002.partial 3"]);
   });
 
-  it("archive: with the policy's ttl, prunes binlogs pushed more than ttl + 1 h ago after every pass", async () => {
-    const { log, code } = await archive({ STUB_LS: "", LOGFILE_TTL_SECOND: "86400" }, /push binlog\/mysql-bin\.000002\.partial/);
-    expect(code).to.equal(0);
-    expect(log).to.contain("push binlog/mysql-bin.000002.partial 3\nprune-log --prefix binlog/ --older-than 90000\n");
+  it("archive: prunes binlogs pushed before the policy's keep-from time after every pass, and nothing while it has none", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dp-keep-"));
+    try {
+      const file = join(dir, "keepFrom");
+      const none = await archive({ STUB_LS: "", LOG_KEEP_FROM_FILE: file, LOGFILE_TTL_SECOND: "86400" }, /push binlog\/mysql-bin\.000002\.partial/);
+      expect(none.code).to.equal(0);
+      expect(none.log, "no keep-from file: keep everything (the ttl alone decides nothing)").to.not.contain("prune-log");
+      writeFileSync(file, "2026-05-01T12:00:00Z");
+      const { log, code } = await archive({ STUB_LS: "", LOG_KEEP_FROM_FILE: file }, /push binlog\/mysql-bin\.000002\.partial/);
+      expect(code).to.equal(0);
+      expect(log).to.contain("push binlog/mysql-bin.000002.partial 3\nprune-log --prefix binlog/ --before 2026-05-01T12:00:00Z\n");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("archive: after a restart, resumes from the newest archived binlog without asking the server", async () => {

@@ -18,9 +18,9 @@
 // (one a newer file follows) is pushed once as binlog/<file>, and the file being written as
 // binlog/<file>.partial (again only when it grew), so the newest restorable point is at most one
 // interval old. After a restart the archiver resumes from the newest file it archived (streamed
-// again from its start); on its first start, from the server's current binlog. With the policy's
-// retention.ttl, binlogs pushed more than ttl + 1 h ago are pruned (dp-agent prune-log: never the
-// newest), as postgres-pitr does with WAL.
+// again from its start); on its first start, from the server's current binlog. Binlogs pushed
+// before the policy's keep-from time (LOG_KEEP_FROM_FILE) are pruned (dp-agent prune-log: never
+// the newest), as postgres-pitr does with WAL.
 //
 // Restore (after mariadb-backup's restore of the base, the target scaled to 0): the base's
 // binlog position (xtrabackup_binlog_info, which mariadb-backup writes into every backup of a
@@ -138,9 +138,8 @@ export const MARIADB_BINLOG_ARCHIVE_SCRIPT = [
   "    fi",
   '    rm -f "$w/.snapshot"',
   "  fi",
-  // Retention: a kept base backup started less than ttl ago and needs no binlog pushed before it
-  // started; an hour of margin for the policy's deletion lag.
-  `  if [ -n "$LOGFILE_TTL_SECOND" ]; then dp-agent prune-log --prefix ${BINLOG_PREFIX} --older-than \`expr "$LOGFILE_TTL_SECOND" + 3600\`; fi`,
+  // Retention: no kept base backup needs a binlog pushed before its policy's keep-from time.
+  `  if [ -s "$LOG_KEEP_FROM_FILE" ]; then dp-agent prune-log --prefix ${BINLOG_PREFIX} --before "\`cat "$LOG_KEEP_FROM_FILE"\`"; fi`,
   "}",
   'pushed=""',
   // Stopping the archive (the Backup completes or is deleted): one last push of what was received.

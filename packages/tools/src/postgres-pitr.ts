@@ -8,10 +8,10 @@
 //
 // Backup (the logfile Backup's StatefulSet): every ARCHIVE_INTERVAL each finished segment is
 // pushed once as wal/<segment>, and the segment being written as wal/<segment>.partial, so the
-// newest restorable point is at most one interval old. With the policy's retention.ttl, segments
-// pushed more than ttl + 1 h ago are pruned: every kept base backup started after that (a base
-// kept past its ttl by other means then fails its point-in-time restore with the pruned segment
-// named). Restore (after postgres-basebackup's
+// newest restorable point is at most one interval old. Segments pushed before the policy's
+// keep-from time (LOG_KEEP_FROM_FILE: the oldest kept base backup's start, less a minute, from
+// the BackupPolicy controller) are pruned after every pass: no kept base needs them, whatever
+// kept it (ttl, history limit, protection). Restore (after postgres-basebackup's
 // restore of the base): `dp-agent pull-log` fetches the segments from the base backup's start
 // segment (backup_label) up to the first one archived an interval past KB_RECOVERY_TIME into
 // $DATA_DIR/dp_wal, and the server is told to recover to that time and promote
@@ -46,9 +46,8 @@ export const POSTGRES_ARCHIVE_SCRIPT = [
   // The segment being written: a snapshot of it, pushed again every interval.
   '  p=`ls "$w" | grep -E "^[0-9A-F]{24}\\.partial$" | tail -n 1 || true`',
   '  if [ -n "$p" ]; then cp "$w/$p" "$w/.snapshot"; dp-agent push "wal/$p" < "$w/.snapshot"; rm -f "$w/.snapshot"; fi',
-  // Retention: a kept base backup started less than ttl ago, and needs no segment pushed before
-  // it started; an hour of margin for the policy's deletion lag.
-  '  if [ -n "$LOGFILE_TTL_SECOND" ]; then dp-agent prune-log --prefix wal/ --older-than `expr "$LOGFILE_TTL_SECOND" + 3600`; fi',
+  // Retention: no kept base backup needs a segment pushed before its policy's keep-from time.
+  '  if [ -s "$LOG_KEEP_FROM_FILE" ]; then dp-agent prune-log --prefix wal/ --before "`cat "$LOG_KEEP_FROM_FILE"`"; fi',
   "}",
   'while kill -0 "$rp" 2>/dev/null; do',
   '  sleep "$iv" & wait $!',

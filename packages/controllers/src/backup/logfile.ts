@@ -2,9 +2,10 @@
 // the Backup stays Running, its backupLog.stopTime kept current, until the policy's logfile
 // schedule is disabled or the policy is deleted, then Completed.
 import type { V1StatefulSet } from "@kubernetes/client-node";
-import { BackupPhase, type Backup, type BackupPolicy, type BackupStatus } from "@dataprotection/api";
+import { BackupPhase, LogRetentionKeepFromKey, type Backup, type BackupPolicy, type BackupStatus } from "@dataprotection/api";
 import { childName, rfc3339, type KubeObject } from "@dataprotection/runtime";
 import { archiveIntervalEnv, archiveIntervalSeconds } from "../backuppolicy/archive-interval.ts";
+import { logRetentionConfigMapName } from "../backuppolicy/log-retention.ts";
 import { Kinds } from "../kinds.ts";
 import { startedStatus } from "./decide.ts";
 import { deletions, owned, withStatus, type BackupDecision, type BackupPrereq } from "./decision.ts";
@@ -13,6 +14,9 @@ import { buildToolPodTemplate, childLabels } from "./job.ts";
 import { Reason } from "./reasons.ts";
 import { formatDuration } from "./report.ts";
 import type { BackupPlan } from "./validate.ts";
+
+/** Where a logfile tool finds its policy's log-retention ConfigMap (LOG_KEEP_FROM_FILE). */
+export const LOG_RETENTION_MOUNT = "/dp/log-retention";
 
 /** How often at most a Running logfile Backup refreshes stopTime and availableReplicas. */
 export const MAX_LOG_STATUS_INTERVAL_MS = 10_000;
@@ -36,7 +40,12 @@ export function buildLogStatefulSet(b: Backup, plan: BackupPlan): V1StatefulSet 
     backupName: b.metadata!.name!, filePath: plan.filePath, target: plan.target, secret: plan.secret,
     ttl: plan.policy.spec.retention?.ttl, logfile: true, archiveInterval: archiveInterval(plan), access: d.access, tool, backupId: b.metadata?.uid,
   });
+  env.push({ name: "LOG_KEEP_FROM_FILE", value: `${LOG_RETENTION_MOUNT}/${LogRetentionKeepFromKey}` });
   const template = buildToolPodTemplate({ backup: b, tool, target: plan.target, access: d.access, env, command: tool.spec.backupCommands, role: "logfile", restartPolicy: "Always" });
+  // The policy's keep-from time (backuppolicy/log-retention.ts), updated in place while the archiver runs.
+  const spec = template.spec!;
+  spec.volumes = [...(spec.volumes ?? []), { name: "dp-log-retention", configMap: { name: logRetentionConfigMapName(b.metadata!.name!), optional: true } }];
+  for (const c of spec.containers) c.volumeMounts = [...(c.volumeMounts ?? []), { name: "dp-log-retention", mountPath: LOG_RETENTION_MOUNT, readOnly: true }];
   const name = logStatefulSetName(b.metadata!.name!);
   return {
     apiVersion: "apps/v1",

@@ -1,6 +1,6 @@
 // Pure: the Backups a policy makes, and the narrow view of Backups its decisions read.
 import {
-  BackupProtectionRetain, DataProtectionAPIVersion, LabelAutoBackup, LabelBackupPolicy, LabelBackupProtection,
+  AnnotationLogKeepFrom, BackupProtectionRetain, DataProtectionAPIVersion, LabelAutoBackup, LabelBackupPolicy, LabelBackupProtection,
   LabelBackupProtectionLegacy, LabelBackupType, type Backup,
 } from "@dataprotection/api";
 import { childName, type KubeObject } from "@dataprotection/runtime";
@@ -10,6 +10,11 @@ import type { BackupSummary, BackupType } from "./types.ts";
 export interface ObservedBackup extends BackupSummary {
   /** metadata.deletionTimestamp is set: already on its way out. */
   deleting: boolean;
+  uid?: string;
+  /** status.startTimestamp. */
+  startTimestamp?: Date;
+  /** A logfile Backup's recorded keep-from (log-retention.ts). */
+  logKeepFrom?: string;
 }
 
 /** Label values are at most 63 characters; longer policy names get a hashed, bounded value. */
@@ -53,6 +58,9 @@ export function observeBackup(b: Backup): ObservedBackup {
     ...optionalDate("completionTimestamp", b.status?.completionTimestamp),
     ...optionalDate("expiration", b.status?.expiration),
     deleting: m.deletionTimestamp !== undefined && m.deletionTimestamp !== null,
+    ...(m.uid ? { uid: m.uid } : {}),
+    ...optionalDate("startTimestamp", b.status?.startTimestamp),
+    ...(m.annotations?.[AnnotationLogKeepFrom] ? { logKeepFrom: m.annotations[AnnotationLogKeepFrom] } : {}),
   };
 }
 

@@ -7,6 +7,7 @@ import { Kinds } from "../kinds.ts";
 import { backupNameForTick } from "./backup-name.ts";
 import { buildScheduledBackup, isActive, type ObservedBackup } from "./backups.ts";
 import { latestTickAtOrBefore, nextTickAfter } from "./cron.ts";
+import { decideLogRetention } from "./log-retention.ts";
 import { EventReason, PruneReason } from "./reasons.ts";
 import { selectBackupsToPrune, type HistoryLimit } from "./retention.ts";
 import { decideTick, formatTime } from "./schedule.ts";
@@ -47,6 +48,8 @@ export interface BackupCreate {
  */
 export interface PolicyDecision extends Decision<BackupPolicyStatus> {
   creates: BackupCreate[];
+  /** The running logfile Backups' log-retention ConfigMaps to create if absent (log-retention.ts); its patches are in `patches`. */
+  logRetentionCreates: Array<{ kind: Kind; object: object }>;
   deletes: Array<{ kind: Kind; name: string; namespace: string }>;
   status: BackupPolicyStatus;
   events: DecidedEvent[];
@@ -61,7 +64,7 @@ export function decidePolicy(o: PolicyObservation): PolicyDecision {
   const validation = validatePolicy(policy, o.world);
   const failed = validation.problems.length > 0;
   const own = o.backups.filter((b) => b.policyName === name);
-  const d: PolicyDecision = { creates: [], deletes: [], status: {}, events: [] };
+  const d: PolicyDecision = { creates: [], logRetentionCreates: [], deletes: [], status: {}, events: [] };
   const events: DecidedEvent[] = [];
   const wakeAt: Date[] = [];
 
@@ -117,6 +120,11 @@ export function decidePolicy(o: PolicyObservation): PolicyDecision {
   }
   const pruned = new Set(d.deletes.map((x) => x.name));
   for (const b of own) if (b.expiration && b.expiration > now && !b.deleting && !pruned.has(b.name)) wakeAt.push(b.expiration);
+
+  // Which archived log the running logfile Backup may prune: decided from the Backups kept above.
+  const logRetention = decideLogRetention(own.filter((b) => !pruned.has(b.name)), namespace);
+  d.logRetentionCreates = logRetention.creates;
+  if (logRetention.patches.length) d.patches = logRetention.patches;
 
   const failureReason = failed ? failureReasonOf(validation.problems) : undefined;
   if (failed && (prev.phase !== BackupPolicyPhase.Failed || prev.failureReason !== failureReason)) {

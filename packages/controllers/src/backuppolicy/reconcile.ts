@@ -66,7 +66,7 @@ async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContext, pend
   // deletes (after the status now, harmless: decide is level-based, so a pass that stops before
   // them decides them again), then Events: a tick's Event is written once, by the pass whose
   // record of that tick landed.
-  const r = await applyDecision(ctx, Kinds.BackupPolicy, policy, { ...d, creates: [], events: [...(pendingEvents.get(key) ?? []), ...d.events], requeueAfterMs: undefined });
+  const r = await applyDecision(ctx, Kinds.BackupPolicy, policy, { ...d, creates: d.logRetentionCreates, events: [...(pendingEvents.get(key) ?? []), ...d.events], requeueAfterMs: undefined });
   if (r?.requeue) return r;
   pendingEvents.delete(key);
   // Measured after the writes, so a slow reconcile does not push the next tick late.

@@ -17,7 +17,7 @@ export interface VolumeContext {
 export interface VolumeSetup {
   /** Volume name -> host path. */
   paths: Map<string, string>;
-  /** When projected tokens should be refreshed (80% of their lifetime). */
+  /** When the volumes should be rewritten: projected tokens at 80% of their lifetime, ConfigMaps every CONFIGMAP_SYNC_MS. */
   refreshAt?: Date;
 }
 
@@ -139,6 +139,9 @@ async function claimPath(ctx: VolumeContext, claimName: string): Promise<string>
   return path;
 }
 
+/** How often a pod's ConfigMap volumes are rewritten from the API (kubelet: about a minute). */
+export const CONFIGMAP_SYNC_MS = 10_000;
+
 async function setupVolume(ctx: VolumeContext, v: V1Volume, expiries: Date[]): Promise<string> {
   const dir = join(ctx.podDir, "volumes", v.name);
   const fsGroup = ctx.pod.spec?.securityContext?.fsGroup;
@@ -174,6 +177,8 @@ async function setupVolume(ctx: VolumeContext, v: V1Volume, expiries: Date[]): P
   }
   if (v.configMap) {
     const c = v.configMap;
+    // Kubelet refreshes a ConfigMap volume within its sync period; so does this node, sooner.
+    expiries.push(new Date(Date.now() + CONFIGMAP_SYNC_MS));
     const data = await readConfigMap(ctx, c.name ?? "", c.optional ?? false);
     await writeFiles(dir, data ? unwrap(keyFiles(`configmap "${c.name}"`, data, c.items, c.defaultMode ?? 0o644, c.optional ?? false)) : [], fsGroup);
     return dir;
