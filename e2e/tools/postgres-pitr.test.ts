@@ -5,15 +5,19 @@
 // every restored server is read-write and holds exactly the rows whose commit timestamp (on the
 // source, track_commit_timestamp) is at or before its restoreTime. A restoreTime past the window
 // fails with the window in the reason before anything is stopped.
+// Retention: with the BackupPolicy controller running, deleting the older of two base backups
+// prunes exactly the WAL only it needed; the kept base restores to points across its window.
 import { expect } from "chai";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { promisify } from "node:util";
-import type { KubeConfig } from "@kubernetes/client-node";
-import { DataProtectionGroup, type BackupPolicy, type RestoreJob } from "@dataprotection/api";
+import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { AnnotationLogKeepFrom, DataProtectionGroup, type Backup, type BackupPolicy, type RestoreJob } from "@dataprotection/api";
 import type { Operator } from "@dataprotection/controllers";
 import { postgresBasebackupTool, postgresPitrTool } from "@dataprotection/tools";
 import { e2eCluster, getCustom, startTestOperator, testNamespace, until, untilInNamespace } from "../harness.ts";
-import { backupInPhase, createBackup, createPolicy, getBackup, installShared, REPO, testTimeouts } from "../backup/fixtures.ts";
+import { backupInPhase, createBackup, createPolicy, deleteBackup, exists, getBackup, hostPathOf, installShared, REPO, testTimeouts } from "../backup/fixtures.ts";
 import { createRestoreJob, waitReady, waitRestore } from "../restore/seed.ts";
 import { createCredentials, createDatabaseStatefulSet, freePort, postgresServerScript, systemUser, type Ids } from "./db-server.ts";
 
@@ -55,6 +59,48 @@ async function createServer(kc: KubeConfig, ns: string, name: string, port: numb
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
+/**
+ * Restores logfile Backup `log` to `t` into a fresh server `name` and checks it is read-write and
+ * holds exactly the rows the source (on `port`) committed at or before `t`.
+ */
+async function restoreAndCompare(kc: KubeConfig, ns: string, ids: Ids, port: number, log: string, name: string, t: number): Promise<void> {
+  const rport = await freePort();
+  await createServer(kc, ns, name, rport, ids);
+  await waitReady(kc, ns, name, 1);
+  await createRestoreJob(kc, ns, `to-${name}`, { backupJobName: log, labels: { app: name }, claim: `data-${name}-0`, restoreTime: iso(t) });
+  await waitRestore(kc, ns, `to-${name}`, "Completed");
+  await waitForServer(kc, ns, rport, `restored server ${name}`);
+  const want = await psql(port, `select coalesce(string_agg(id::text, ',' order by id), '') from t where pg_xact_commit_timestamp(xmin) <= '${iso(t)}'`);
+  const got = await psql(rport, "select coalesce(string_agg(id::text, ',' order by id), '') from t");
+  const later = Number(await psql(port, `select count(*) from t where pg_xact_commit_timestamp(xmin) > '${iso(t)}'`));
+  expect(want.split(",").length, `${name}: rows committed by ${iso(t)}`).to.be.greaterThan(10);
+  expect(later, `${name}: the source committed rows after ${iso(t)}`).to.be.greaterThan(0);
+  expect(got, `${name} at ${iso(t)}: exactly the rows committed at or before it`).to.equal(want);
+  // Read-write: the recovered server accepts a write.
+  await psql(rport, "insert into t default values");
+}
+
+/** A PostgreSQL 15 server `pg` with table t and a writer committing a row every ~50 ms. */
+async function startSourceWithWriter(kc: KubeConfig, ns: string, ids: Ids): Promise<{ port: number; writer: ChildProcess }> {
+  const port = await freePort();
+  await createServer(kc, ns, "pg", port, ids);
+  await createCredentials(kc, ns, "pg-cred", "postgres", PASSWORD);
+  await waitReady(kc, ns, "pg", 1);
+  await waitForServer(kc, ns, port, "source");
+  await psql(port, "create table t (id bigserial primary key, at timestamptz not null default clock_timestamp())");
+  await psql(port, "create procedure w() language plpgsql as $w$ begin loop insert into t default values; commit; perform pg_sleep(0.05); end loop; end $w$");
+  // One transaction per row, committed continuously until the test ends.
+  const writer = spawn("psql", ["-X", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres", "-c", "call w()"], { env: { ...process.env, PGPASSWORD: PASSWORD }, stdio: "ignore" });
+  return { port, writer };
+}
+
+const TARGET = { labelsSelector: { matchLabels: { app: "pg" } }, secret: { name: "pg-cred", usernameKey: "username", passwordKey: "password" } };
+const PITR_POLICY = {
+  schedule: { logfile: { enable: true, cronExpression: `*/${INTERVAL_S} * * * * *` } },
+  datafile: { backupToolName: postgresBasebackupTool.metadata!.name!, backupRepoName: REPO, target: TARGET },
+  logfile: { backupToolName: postgresPitrTool.metadata!.name!, backupRepoName: REPO, target: TARGET },
+} as BackupPolicy["spec"];
+
 describe("PostgreSQL point-in-time recovery: postgres-basebackup + postgres-pitr (pg_receivewal) against a real server (e2e)", function () {
   this.timeout(900_000);
   let kc: KubeConfig;
@@ -73,22 +119,10 @@ describe("PostgreSQL point-in-time recovery: postgres-basebackup + postgres-pitr
     const ns = await testNamespace(kc, "pg-pitr", 180_000);
     let writer: ChildProcess | undefined;
     try {
-      const port = await freePort();
-      await createServer(kc, ns.name, "pg", port, ids);
-      await createCredentials(kc, ns.name, "pg-cred", "postgres", PASSWORD);
-      await waitReady(kc, ns.name, "pg", 1);
-      await waitForServer(kc, ns.name, port, "source");
-      await psql(port, "create table t (id bigserial primary key, at timestamptz not null default clock_timestamp())");
-      await psql(port, "create procedure w() language plpgsql as $w$ begin loop insert into t default values; commit; perform pg_sleep(0.05); end loop; end $w$");
-      // One transaction per row, committed continuously until the test ends.
-      writer = spawn("psql", ["-X", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres", "-c", "call w()"], { env: { ...process.env, PGPASSWORD: PASSWORD }, stdio: "ignore" });
-
-      const target = { labelsSelector: { matchLabels: { app: "pg" } }, secret: { name: "pg-cred", usernameKey: "username", passwordKey: "password" } };
-      await createPolicy(kc, ns.name, "pitr", {
-        schedule: { logfile: { enable: true, cronExpression: `*/${INTERVAL_S} * * * * *` } },
-        datafile: { backupToolName: postgresBasebackupTool.metadata!.name!, backupRepoName: REPO, target },
-        logfile: { backupToolName: postgresPitrTool.metadata!.name!, backupRepoName: REPO, target },
-      } as BackupPolicy["spec"]);
+      const source = await startSourceWithWriter(kc, ns.name, ids);
+      const port = source.port;
+      writer = source.writer;
+      await createPolicy(kc, ns.name, "pitr", PITR_POLICY);
       await createBackup(kc, ns.name, "log1", "pitr", { backupType: "logfile" });
       await until("log1 archiving (its pod available)", async () => ((await getBackup(kc, ns.name, "log1"))?.status?.availableReplicas ?? 0) > 0 ? true : undefined, 180_000, 500);
       await new Promise((r) => setTimeout(r, 2 * INTERVAL_S * 1000));
@@ -107,23 +141,7 @@ describe("PostgreSQL point-in-time recovery: postgres-basebackup + postgres-pitr
       const points = [start, Math.floor((start + end) / 2000) * 1000, end];
       expect(end - start, "the window is long enough for three distinct points").to.be.greaterThan(5_000);
 
-      for (const [i, t] of points.entries()) {
-        const name = `r${i + 1}`;
-        const rport = await freePort();
-        await createServer(kc, ns.name, name, rport, ids);
-        await waitReady(kc, ns.name, name, 1);
-        await createRestoreJob(kc, ns.name, `to-${name}`, { backupJobName: "log1", labels: { app: name }, claim: `data-${name}-0`, restoreTime: iso(t) });
-        await waitRestore(kc, ns.name, `to-${name}`, "Completed");
-        await waitForServer(kc, ns.name, rport, `restored server ${name}`);
-        const want = await psql(port, `select coalesce(string_agg(id::text, ',' order by id), '') from t where pg_xact_commit_timestamp(xmin) <= '${iso(t)}'`);
-        const got = await psql(rport, "select coalesce(string_agg(id::text, ',' order by id), '') from t");
-        const later = Number(await psql(port, `select count(*) from t where pg_xact_commit_timestamp(xmin) > '${iso(t)}'`));
-        expect(want.split(",").length, `${name}: rows committed by ${iso(t)}`).to.be.greaterThan(10);
-        expect(later, `${name}: the source committed rows after ${iso(t)}`).to.be.greaterThan(0);
-        expect(got, `${name} at ${iso(t)}: exactly the rows committed at or before it`).to.equal(want);
-        // Read-write: the recovered server accepts a write.
-        await psql(rport, "insert into t default values");
-      }
+      for (const [i, t] of points.entries()) await restoreAndCompare(kc, ns.name, ids, port, "log1", `r${i + 1}`, t);
 
       // Past the window: refused with the window named, the target never scaled down.
       const far = iso(Date.now() + 3_600_000);
@@ -138,3 +156,96 @@ describe("PostgreSQL point-in-time recovery: postgres-basebackup + postgres-pitr
     }
   });
 });
+
+interface LogManifest {
+  files: Array<{ name: string; stopTime?: string }>;
+}
+
+describe("PostgreSQL point-in-time recovery: WAL retention follows the kept base backups (e2e)", function () {
+  this.timeout(900_000);
+  let kc: KubeConfig;
+  let op: Operator;
+  let ids: Ids;
+
+  before(async () => {
+    kc = (await e2eCluster()).controlPlane.kubeConfig;
+    await installShared(kc);
+    ids = await systemUser("postgres");
+    op = await startTestOperator({ controllers: ["backup", "backuptool", "restorejob", "backuppolicy"], timeouts: { ...testTimeouts, targetPodWaitMs: 60_000, podStartMs: 90_000 } });
+  });
+  after(async () => op?.stop());
+
+  it("deleting the older base prunes exactly the WAL only it needed (pushed before the kept base's start less a minute), and the kept base still restores to points across its window", async () => {
+    const ns = await testNamespace(kc, "pg-pitr-ret", 180_000);
+    let writer: ChildProcess | undefined;
+    try {
+      const source = await startSourceWithWriter(kc, ns.name, ids);
+      writer = source.writer;
+      await createPolicy(kc, ns.name, "pitr", PITR_POLICY);
+      // The policy controller starts the logfile Backup itself.
+      const custom = kc.makeApiClient(CustomObjectsApi);
+      const logName = await until("the policy's logfile Backup archiving", async () => {
+        const list = (await custom.listNamespacedCustomObject({ group: DataProtectionGroup, version: "v1alpha1", namespace: ns.name, plural: "backups" })) as { items: Backup[] };
+        const log = list.items.find((b) => b.spec.backupType === "logfile" && (b.status?.availableReplicas ?? 0) > 0);
+        return log?.metadata?.name;
+      }, 180_000, 500);
+      await new Promise((r) => setTimeout(r, 2 * INTERVAL_S * 1000));
+      const keepFromOf = async () => (await getBackup(kc, ns.name, logName))?.metadata?.annotations?.[AnnotationLogKeepFrom];
+      const minus = (rfc: string, ms: number) => iso(Date.parse(rfc) - ms);
+
+      await createBackup(kc, ns.name, "base1", "pitr");
+      const base1 = await backupInPhase(kc, ns.name, "base1", ["Completed"], 240_000);
+      expect(await until("keep-from handed over for base1", async () => ((await keepFromOf()) === minus(base1.status!.startTimestamp!, 60_000) ? true : undefined), 30_000, 500)).to.equal(true);
+
+      // WAL only base1 needs: segments finished and pushed more than a minute before base2 starts.
+      const repoDir = await hostPathOf(kc, ns.name, base1.status!.persistentVolumeClaimName!);
+      const manifest = async (): Promise<LogManifest> => JSON.parse(await readFile(join(repoDir, ns.name, logName, "manifest.json"), "utf8")) as LogManifest;
+      const finished = (m: LogManifest) => m.files.filter((f) => /^wal\/[0-9A-F]{24}$/.test(f.name));
+      for (let i = 0; i < 3; i++) {
+        await psql(source.port, "select pg_switch_wal()");
+        await new Promise((r) => setTimeout(r, 1_500));
+      }
+      await until("three switched segments archived", async () => (finished(await manifest()).length >= 3 ? true : undefined), 60_000, 500);
+      const lastPush = Math.max(...finished(await manifest()).map((f) => Date.parse(f.stopTime!)));
+      await new Promise((r) => setTimeout(r, Math.max(0, lastPush + 65_000 - Date.now())));
+
+      await createBackup(kc, ns.name, "base2", "pitr");
+      const base2 = await backupInPhase(kc, ns.name, "base2", ["Completed"], 240_000);
+      const keepFrom = minus(base2.status!.startTimestamp!, 60_000);
+      for (let i = 0; i < 2; i++) {
+        await psql(source.port, "select pg_switch_wal()");
+        await new Promise((r) => setTimeout(r, 1_500));
+      }
+      const before = finished(await manifest());
+      const onlyBase1 = before.filter((f) => Date.parse(f.stopTime!) < Date.parse(keepFrom)).map((f) => f.name);
+      const kept = before.filter((f) => Date.parse(f.stopTime!) >= Date.parse(keepFrom)).map((f) => f.name);
+      expect(onlyBase1.length, "segments only base1 needs").to.be.at.least(3);
+      expect(kept.length, "segments base2 needs").to.be.at.least(1);
+      expect(await keepFromOf(), "nothing is pruned while base1 is kept").to.equal(minus(base1.status!.startTimestamp!, 60_000));
+      for (const n of onlyBase1) expect(finished(await manifest()).map((f) => f.name), "still there while base1 is kept").to.include(n);
+
+      await deleteBackup(kc, ns.name, "base1");
+      await until("base1 gone", async () => ((await getBackup(kc, ns.name, "base1")) ? undefined : true), 120_000, 500);
+      expect(await until("keep-from moved to base2's start less a minute", async () => ((await keepFromOf()) === keepFrom ? true : undefined), 30_000, 500)).to.equal(true);
+      const after = await until("the archiver pruned the WAL only base1 needed", async () => {
+        const names = finished(await manifest()).map((f) => f.name);
+        return onlyBase1.every((n) => !names.includes(n)) ? names : undefined;
+      }, 60_000, 500);
+      for (const n of kept) expect(after, "a segment base2 needs is kept").to.include(n);
+      for (const n of onlyBase1) expect(await exists(join(repoDir, ns.name, logName, n)), `${n}'s object removed`).to.equal(false);
+
+      // The kept base restores across its window: just after it, and near the newest archived WAL.
+      await new Promise((r) => setTimeout(r, 10_000));
+      const log = await getBackup(kc, ns.name, logName);
+      const start = Math.ceil(Date.parse(base2.status!.completionTimestamp!) / 1000) * 1000 + 1000;
+      const end = Math.floor(Date.parse(log!.status!.manifests!.backupLog!.stopTime!) / 1000) * 1000 - 3 * INTERVAL_S * 1000;
+      expect(end - start, "the window is long enough for two distinct points").to.be.greaterThan(2_000);
+      await restoreAndCompare(kc, ns.name, ids, source.port, logName, "k1", start);
+      await restoreAndCompare(kc, ns.name, ids, source.port, logName, "k2", end);
+    } finally {
+      writer?.kill();
+      await ns.cleanup();
+    }
+  });
+});
+

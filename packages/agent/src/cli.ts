@@ -24,7 +24,11 @@ async function main(argv: string[]): Promise<number> {
     .description("stream backup data between a tool and a repo: compress, encrypt, checksum, manifest")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  program.command("push <name>").description("store stdin as object <name>").action((name: string) => run((a) => a.push(name))());
+  program
+    .command("push <name>")
+    .description("store stdin as object <name>")
+    .option("--stop-time <time>", "when the data ends (RFC 3339, or Unix seconds as `stat -c %Y` prints a finished log file's mtime); recorded as its stopTime instead of the push's end")
+    .action((name: string, o: { stopTime?: string }) => run((a) => a.push(name, undefined, o.stopTime === undefined ? undefined : parseStopTime(o.stopTime)))());
   program
     .command("push-dir <dir>")
     .description("store a directory tree (modes, owners, mtimes, symlinks, sparse files)")
@@ -101,3 +105,12 @@ async function main(argv: string[]): Promise<number> {
 }
 
 process.exitCode = await main(process.argv);
+
+/** A log file's end: RFC 3339 or Unix seconds, not in the future (a minute of clock skew allowed). */
+function parseStopTime(v: string): Date {
+  const t = v.trim();
+  const d = /^\d{1,12}$/.test(t) ? new Date(Number(t) * 1000) : /^\d{4}-\d\d-\d\dT/.test(t) ? new Date(t) : new Date(NaN);
+  if (Number.isNaN(d.getTime())) throw new AgentError(`push --stop-time ${JSON.stringify(v)} is neither an RFC 3339 time nor Unix seconds`);
+  if (d.getTime() > Date.now() + 60_000) throw new AgentError(`push --stop-time ${t} is in the future: it says when the data ended`);
+  return d;
+}

@@ -177,4 +177,13 @@ describe("dp-agent commands with DP_BACKUP_ID", () => {
     expect(m.files.map((f) => f.name)).to.deep.equal(["wal/000000010000000000000003", "wal/000000010000000000000004.partial"]);
     expect((await pulled(as("ns/log1", { DP_BACKUP_ID: A }), "wal/000000010000000000000003")).equals(data)).to.equal(true);
   });
+
+  it("push records a given stop time (when a finished log file's data ended) instead of the push's end, and the manifest's stop time never moves back", async () => {
+    const log = as("ns/log2", { DP_BACKUP_ID: A });
+    const partial = (await log.agent.push("wal/000000010000000000000002.partial", Readable.from([data]))).manifest!;
+    const ended = new Date(Date.parse(partial.stopTime) - 30_000);
+    const m = (await as("ns/log2", { DP_BACKUP_ID: A }).agent.push("wal/000000010000000000000001", Readable.from([data]), ended)).manifest!;
+    expect(m.files.find((f) => f.name === "wal/000000010000000000000001")!.stopTime).to.equal(ended.toISOString());
+    expect(m.stopTime, "the newest data pushed so far").to.equal(partial.stopTime);
+  });
 });

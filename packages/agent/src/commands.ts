@@ -64,15 +64,16 @@ export class Agent {
     }
   }
 
-  async push(name: string, source: Readable = this.io.stdin()): Promise<CommandResult> {
-    return { manifest: await this.store(name, "stream", source) };
+  /** `stopTime`: when the data ended (a finished log file's mtime), recorded instead of the push's end. */
+  async push(name: string, source: Readable = this.io.stdin(), stopTime?: Date): Promise<CommandResult> {
+    return { manifest: await this.store(name, "stream", source, stopTime) };
   }
 
   async pushDir(dir: string, name: string): Promise<CommandResult> {
     return { manifest: await this.store(name, "directory", packDir(dir, this.io.warn)) };
   }
 
-  private async store(name: string, kind: ManifestFile["kind"], source: AsyncIterable<Buffer>): Promise<Manifest> {
+  private async store(name: string, kind: ManifestFile["kind"], source: AsyncIterable<Buffer>, dataStopTime?: Date): Promise<Manifest> {
     const key = this.key(name);
     const startTime = new Date().toISOString();
     const w = await writeObject(this.backend, key, name, source, {
@@ -95,7 +96,7 @@ export class Agent {
       compression: c.algorithm === "none" ? "none" : `${c.algorithm}:${c.level ?? (c.algorithm === "zstd" ? 3 : 6)}`,
       encryption: this.config.key ? `aes-256-gcm:${this.config.key.kind === "raw" ? "raw-key" : "scrypt"}` : "none",
       startTime,
-      stopTime: new Date().toISOString(),
+      stopTime: (dataStopTime ?? new Date()).toISOString(),
     }, this.trust);
   }
 

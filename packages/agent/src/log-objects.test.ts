@@ -22,6 +22,12 @@ describe("selectLogObjects", () => {
     const s = selectLogObjects(objs, { prefix: "wal/", from: seg(3), fromSkip: 8, until: new Date(at(27)), slackMs: 5_000 });
     expect(s.fetch.map((f) => f.file)).to.deep.equal([seg(3), seg(4), seg(5)]);
   });
+  it("fetches the segment holding the target when segments are recorded at their last write, however late the archiver pushed them (the e2e case: a switch 2 s before the target)", () => {
+    // Segment 7 ended at 9 s (a WAL switch), 8 holds 9 s..17 s; both pushed only at 15 s and 17 s.
+    const late = [{ name: `wal/${seg(7)}`, stopTime: at(9) }, { name: `wal/${seg(8)}`, stopTime: at(17) }];
+    const s = selectLogObjects(late, { prefix: "wal/", from: seg(7), fromSkip: 8, until: new Date(at(11)), slackMs: 3_000 });
+    expect(s.fetch.map((f) => f.file)).to.deep.equal([seg(7), seg(8)]);
+  });
   it("adds the newest partial segment, under its finished name, when the target is past every finished one", () => {
     const s = selectLogObjects(objs, { prefix: "wal/", from: seg(2), fromSkip: 8, until: new Date(at(42)), slackMs: 2_000 });
     expect(s.fetch.map((f) => f.file)).to.deep.equal([seg(2), seg(3), seg(4), seg(5), seg(6)]);

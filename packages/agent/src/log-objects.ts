@@ -1,8 +1,9 @@
 // Pure: which archived log objects (WAL segments, binlogs) a recovery to a point in time needs.
 // A log archiver pushes each finished log file once, as <prefix><file>, and keeps re-pushing the
 // file being written as <prefix><file>.partial; the manifest records when each push ended
-// (stopTime). A file pushed at time P holds nothing written after P, and a finished file holds
-// nothing written after the next file began.
+// (stopTime). A finished file is recorded as ending at its last write (push --stop-time with its
+// mtime), however late its push ran; a partial at its push. So a file recorded at P holds nothing
+// written after P, and a finished file holds nothing written after the next file began.
 
 export interface LogObject {
   name: string;
@@ -23,8 +24,9 @@ const PARTIAL = ".partial";
 
 /**
  * The objects under `prefix` from log file `from` on (by name, which orders log files), up to and
- * including the first one pushed more than `slackMs` after `until`: a file pushed by then was
- * finished at least one archive interval (`slackMs`) after `until`, so nothing later is needed.
+ * including the first one that ended more than `slackMs` after `until`: its last record was
+ * received after `until` + slack, so (the server's commit-to-archiver delay being under the
+ * slack) everything in later files was committed after `until` and is not needed.
  * When no finished file reaches that far, the newest `.partial` beyond the last finished file is
  * added (written under its finished name, as the server expects it). `from` compares on the
  * part of the name after `fromSkip` characters (PostgreSQL: skip the 8-digit timeline).

@@ -88,11 +88,13 @@ export async function readManifest(backend: RepoBackend, backupPath: string, tru
 
 /** Record (or replace) one file and refresh the totals; written atomically by the backend. */
 export async function recordFile(backend: RepoBackend, backupPath: string, tool: string | undefined, file: ManifestFile, trust: ManifestTrust): Promise<Manifest> {
-  const m = (await readManifest(backend, backupPath, trust, "update")) ?? emptyManifest(backupPath, file.startTime);
+  const existing = await readManifest(backend, backupPath, trust, "update");
+  const m = existing ?? emptyManifest(backupPath, file.startTime);
   m.files = m.files.filter((f) => f.name !== file.name).concat(file);
   if (tool) m.tool = tool;
   if (file.startTime < m.startTime) m.startTime = file.startTime;
-  m.stopTime = file.stopTime;
+  // A file's stopTime may be when its data ended (push --stop-time), before the last push's.
+  if (!existing || file.stopTime > m.stopTime) m.stopTime = file.stopTime;
   return writeManifest(backend, backupPath, m, trust);
 }
 

@@ -110,7 +110,7 @@ function stubs(dir: string, commands: Record<string, string>): string {
 /** dp-agent that logs its calls; push logs the object's size; ls prints $STUB_LS; rm fails (no such object). */
 const DP_AGENT_STUB = [
   'case "$1" in',
-  '  push) printf "push %s %s\\n" "$2" "`wc -c | tr -d " "`" >> "$STUB_LOG" ;;',
+  '  push) printf "push %s %s%s\\n" "$2" "`wc -c | tr -d " "`" "${4:+ stop-time=$4}" >> "$STUB_LOG" ;;',
   '  ls) printf "%b" "$STUB_LS" ;;',
   '  rm) echo "rm $2" >> "$STUB_LOG"; exit 1 ;;',
   '  prune-log) echo "$*" >> "$STUB_LOG" ;;',
@@ -173,7 +173,11 @@ describe("MariaDB physical tools: scripts against stub commands", function () {
     const m = /^mariadb-binlog .* --stop-never-slave-server-id=(\d+) --result-file=\S+\/ mysql-bin\.000001$/.exec(lines[1]!);
     expect(m, lines[1]).to.not.equal(null);
     expect(Number(m![1])).to.be.within(1_000_000_000, 1_999_999_999);
-    expect(lines.slice(2)).to.deep.equal(["push binlog/mysql-bin.000001 3", "rm binlog/mysql-bin.000001.partial", "push binlog/mysql-bin.000002.partial 3"]);
+    // The finished binlog is recorded as ending at its last write (its mtime, Unix seconds), the partial at its push.
+    const finished = /^push binlog\/mysql-bin\.000001 3 stop-time=(\d+)$/.exec(lines[2]!);
+    expect(finished, lines[2]).to.not.equal(null);
+    expect(Math.abs(Number(finished![1]) - Date.now() / 1000)).to.be.lessThan(60);
+    expect(lines.slice(3)).to.deep.equal(["rm binlog/mysql-bin.000001.partial", "push binlog/mysql-bin.000002.partial 3"]);
   });
 
   it("archive: prunes binlogs pushed before the policy's keep-from time after every pass, and nothing while it has none", async () => {

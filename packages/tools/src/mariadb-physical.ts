@@ -121,10 +121,12 @@ export const MARIADB_BINLOG_ARCHIVE_SCRIPT = [
   "archive() {",
   '  ls "$w" | grep -E "\\.[0-9]+$" | LC_ALL=C sort > "$w/.files" || true',
   '  last=`tail -n 1 "$w/.files"`',
-  // Finished files (a newer one follows), oldest first: pushed once, then their partial copy goes.
+  // Finished files (a newer one follows), oldest first: pushed once, recorded as ending at their
+  // last write (mtime), which a recovery's selection relies on however late the push; then their
+  // partial copy goes.
   '  for f in `cat "$w/.files"`; do',
   '    [ "$f" != "$last" ] || break',
-  `    dp-agent push "${BINLOG_PREFIX}$f" < "$w/$f"`,
+  `    dp-agent push "${BINLOG_PREFIX}$f" --stop-time "\`stat -c %Y "$w/$f"\`" < "$w/$f"`,
   `    dp-agent rm "${BINLOG_PREFIX}$f.partial" >/dev/null 2>&1 || true`,
   '    rm -f "$w/$f"',
   "  done",

@@ -37,9 +37,11 @@ export const POSTGRES_ARCHIVE_SCRIPT = [
   `pg_receivewal ${CONNECT} -D "$w" -S "$slot" --synchronous -n &`,
   "rp=$!",
   "archive() {",
-  // Finished segments, oldest first: pushed once, then their partial copy goes.
+  // Finished segments, oldest first: pushed once, recorded as ending at their last write (mtime:
+  // pg_receivewal writes as it receives), which a recovery's selection relies on however late
+  // the push; then their partial copy goes.
   '  for f in `ls "$w" | grep -E "^[0-9A-F]{24}$" || true`; do',
-  '    dp-agent push "wal/$f" < "$w/$f"',
+  '    dp-agent push "wal/$f" --stop-time "`stat -c %Y "$w/$f"`" < "$w/$f"',
   '    dp-agent rm "wal/$f.partial" >/dev/null 2>&1 || true',
   '    rm -f "$w/$f"',
   "  done",
