@@ -4,7 +4,7 @@
 import { expect } from "chai";
 import { join } from "node:path";
 import { copyFile, readFile } from "node:fs/promises";
-import { CoreV1Api } from "@kubernetes/client-node";
+import { BatchV1Api, CoreV1Api } from "@kubernetes/client-node";
 import type { Operator } from "@dataprotection/controllers";
 import { DataProtectionGroup, type BackupTool } from "@dataprotection/api";
 import { e2eCluster, getCustom, startTestOperator, testNamespace, until, untilEventReasons } from "../harness.ts";
@@ -159,4 +159,29 @@ describe("Backup: datafile backups through a Job", function () {
       await ns.cleanup();
     }
   });
+
+  it("backs up and restores with names of 200 characters (policy, Backup, RestoreJob): their children's labels hold bounded values, and each child still wakes its owner", async () => {
+    const { controlPlane } = await e2eCluster();
+    const kc = controlPlane.kubeConfig;
+    const ns = await testNamespace(kc, "bk-longname");
+    const long = (p: string) => `${p}-${"n".repeat(200 - p.length - 3)}-z`;
+    try {
+      await createPVC(kc, ns.name, "data");
+      await runJob(kc, ns.name, "seed", seedScript(20), [{ claim: "data", path: "/data" }]);
+      await startTargetPod(kc, ns.name);
+      await createPolicy(kc, ns.name, long("policy"), datafilePolicy("volume"));
+      await createBackup(kc, ns.name, long("backup"), long("policy"));
+      const b = await backupInPhase(kc, ns.name, long("backup"), ["Completed"], 120_000);
+      expect(b.metadata!.name).to.have.length(200);
+      const jobs = await kc.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: ns.name });
+      const tool = jobs.items.find((j) => j.metadata?.ownerReferences?.some((r) => r.uid === b.metadata!.uid));
+      const value = tool?.metadata?.labels?.["dataprotection.kubeblocks.io/backup-name"];
+      expect(value, "the tool Job's backup-name label").to.be.a("string");
+      expect(value!.length).to.be.at.most(63);
+      await expectRestoredTree(kc, ns.name, long("backup"), "data", 20);
+    } finally {
+      await ns.cleanup();
+    }
+  });
 });
+

@@ -17,7 +17,7 @@ export { setCondition, findCondition, isConditionTrue, removeCondition, rfc3339,
 export { createIfAbsent } from "./create.ts";
 export { applyDecision, type ApplyContext, type ApplyOptions, type Decision, type DecidedEvent } from "./apply.ts";
 export { ownerReference, setControllerReference, controllerOf, isOwnedBy } from "./owner.ts";
-export { childName, isDnsLabel, MaxNameLength } from "./names.ts";
+export { childName, isDnsLabel, labelValue, MaxNameLength, nameForLabelValue } from "./names.ts";
 export { EventRecorder, apiEventSink, type EventSink, type EventType, type CoreEvent } from "./events.ts";
 export { RuntimeMetrics } from "./metrics.ts";
 export { createLogger, type Logger } from "./logging.ts";

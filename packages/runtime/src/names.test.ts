@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import fc from "fast-check";
-import { childName, isDnsLabel } from "./names.ts";
+import { childName, isDnsLabel, labelValue, nameForLabelValue } from "./names.ts";
 
 const label = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,80}[a-z0-9])?$/);
 
@@ -33,5 +33,26 @@ describe("childName", () => {
 
   it("honours a smaller limit", () => {
     expect(childName("b".repeat(40), "restore", 20)).to.have.length.at.most(20);
+  });
+});
+
+describe("labelValue", () => {
+  const subdomain = fc.stringMatching(/^[a-z0-9]([-.a-z0-9]{0,250}[a-z0-9])?$/);
+  const validLabelValue = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+  it("is the name when it fits in 63 characters, else a bounded valid label value that maps back to the name among its siblings", () => {
+    expect(labelValue("pg-daily")).to.equal("pg-daily");
+    fc.assert(
+      fc.property(subdomain, subdomain, (a, b) => {
+        const v = labelValue(a);
+        expect(v.length).to.be.at.most(63);
+        expect(v, v).to.match(validLabelValue);
+        expect(nameForLabelValue(v, [b, a])).to.equal(a === b || labelValue(b) !== v ? a : b);
+      }),
+    );
+    const long = `${"backup-".repeat(30)}x`;
+    expect(labelValue(long)).to.not.equal(long);
+    expect(nameForLabelValue(labelValue(long), ["other", long])).to.equal(long);
+    expect(nameForLabelValue("gone", ["other"]), "no sibling: the value itself").to.equal("gone");
   });
 });

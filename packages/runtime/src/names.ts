@@ -24,6 +24,20 @@ function trimEnd(s: string): string {
   return s.replace(/[-.]+$/, "");
 }
 
+/**
+ * An object's name as a label value (at most 63 characters, where names may have 253): the name
+ * itself when it fits, else childName's bounded form with a hash of the whole name.
+ */
+export function labelValue(name: string): string {
+  return name.length <= MaxNameLength ? name : childName(name, "");
+}
+
+/** Which of `names` a label value written by labelValue stands for (the value itself when none does). */
+export function nameForLabelValue(value: string, names: Iterable<string>): string {
+  for (const n of names) if (labelValue(n) === value) return n;
+  return value;
+}
+
 /** True when s is a valid DNS-1123 label (what childName keeps valid). */
 export function isDnsLabel(s: string): boolean {
   return s.length > 0 && s.length <= MaxNameLength && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(s);

@@ -5,6 +5,7 @@
 //   packs/<2 hex>/<64 hex>  pack files: sealed blobs, then a sealed header listing them (packfile.ts)
 //   index/<64 hex>          index files: pack -> blobs (id, type, offset, length), sealed (repo-index.ts)
 //   snapshots/<32 hex>      snapshots, sealed (snapshot.ts)
+//   locks/<32 hex>          locks: who is using the repo, how, until when; sealed (lock.ts)
 // Pack, index and snapshot names are random. AADs (seal.ts) start with a 4-byte tag and carry
 // the thing's name or id, so a sealed thing cannot be renamed, moved into another role, or (a
 // blob) served for another chunk id.
@@ -30,6 +31,9 @@ export function isIndexName(s: string): boolean {
 export function isSnapshotId(s: string): boolean {
   return HEX32.test(s);
 }
+export function isLockId(s: string): boolean {
+  return HEX32.test(s);
+}
 
 /** Object keys of a repo under `prefix` ("" or a key prefix without a trailing "/"). */
 export class Layout {
@@ -52,6 +56,9 @@ export class Layout {
   get snapshots(): string {
     return `${this.base}snapshots/`;
   }
+  get locks(): string {
+    return `${this.base}locks/`;
+  }
   pack(name: string): string {
     return `${this.packs}${name.slice(0, 2)}/${name}`;
   }
@@ -60,6 +67,9 @@ export class Layout {
   }
   snapshot(id: string): string {
     return `${this.snapshots}${id}`;
+  }
+  lock(id: string): string {
+    return `${this.locks}${id}`;
   }
   /** The name at the end of a listed key, if it is one of `kind`'s. */
   nameOf(key: string, valid: (name: string) => boolean): string | undefined {
@@ -87,4 +97,8 @@ export function indexAad(name: string): Buffer {
 /** A snapshot: its id. */
 export function snapshotAad(id: string): Buffer {
   return aad("DPS1", Buffer.from(id, "latin1"));
+}
+/** A lock: its id. */
+export function lockAad(id: string): Buffer {
+  return aad("DPL1", Buffer.from(id, "latin1"));
 }

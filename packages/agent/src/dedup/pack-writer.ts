@@ -1,18 +1,21 @@
 // Writes new blobs into packs: a blob is encoded (compressed, sealed) as it comes, appended to
 // the open pack of its type (data and tree blobs go to separate packs, so trees can be read
 // without fetching data), and a pack that reaches the target size is uploaded in the background
-// (at most MAX_UPLOADS at once) while the next fills. Once a pack is stored its blobs enter the
-// in-memory index; index files are written every INDEX_EVERY packs and by finish(). A chunk
-// already in the index, or already queued in this backup, is not written again: that is the
-// deduplication.
+// (at most MAX_UPLOADS at once) while the next fills. Index files are written every INDEX_EVERY
+// packs and by finish(); a pack's blobs enter the repo's in-memory index only once an index file
+// names them (until then this writer alone knows them: a failed backup leaves nothing in the
+// shared index that no index file backs). A chunk already in the index, or already stored or
+// queued by this writer, is not written again: that is the deduplication. Prune's repacking
+// copies blobs as they are sealed (addSealed): a blob's AAD names the chunk, not the pack.
 // Order, for a crash at any point: packs, then the index file naming them, then (repo.ts) the
 // snapshot naming their chunks. A crash leaves at worst packs no index names (check reports them;
-// prune will delete them), never a snapshot with a chunk no index locates.
+// prune deletes them), never a snapshot with a chunk no index locates.
 import { randomBytes } from "node:crypto";
+import type { BlobRef } from "./blob.ts";
 import type { BlobType } from "./format.ts";
 import { indexAad } from "./format.ts";
 import { type PackEntry, packTail } from "./packfile.ts";
-import { type IndexedPack, encodeIndexFile } from "./repo-index.ts";
+import { type IndexedPack, RepoIndex, encodeIndexFile } from "./repo-index.ts";
 import type { RepoStore } from "./store.ts";
 
 const MAX_UPLOADS = 2;
@@ -34,38 +37,62 @@ export interface WriterStats {
   packs: number;
 }
 
+export interface WriterOptions {
+  /** Awaited before each pack is uploaded (the caller's lock check); its error stops the writer. */
+  checkpoint?: () => Promise<void>;
+}
+
 export class PackWriter {
   readonly stats: WriterStats = { blobs: 0, bytes: 0, stored: 0, packs: 0 };
+  /** Names of the index files written. */
+  readonly indexFiles: string[] = [];
   private readonly open = new Map<BlobType, OpenPack>();
   /** Ids in open packs and packs being uploaded. */
   private readonly pending = new Set<string>();
+  /** Packs stored that no index file names yet. */
+  private readonly stored = new RepoIndex();
   private uploads: Promise<void>[] = [];
   private unindexed: IndexedPack[] = [];
   private failure?: { err: unknown };
 
-  constructor(private readonly store: RepoStore) {}
+  constructor(
+    private readonly store: RepoStore,
+    private readonly opts: WriterOptions = {},
+  ) {}
 
-  /** Whether the repo has, or this writer will store, chunk `id` (hex). */
+  /** Whether the repo has, or this writer has stored or will store, chunk `id` (hex). */
   has(id: string): boolean {
-    return this.store.index.has(id) || this.pending.has(id);
+    return this.store.index.has(id) || this.stored.has(id) || this.pending.has(id);
   }
 
   /** Store the blob unless the repo has it; `plain` may be reused once this resolves. Returns whether it was new. */
   async add(type: BlobType, id: Buffer, plain: Uint8Array): Promise<boolean> {
     if (this.failure) throw this.failure.err;
-    const hex = id.toString("hex");
-    if (this.has(hex)) return false;
+    if (this.has(id.toString("hex"))) return false;
     const { sealed, flags } = this.store.codec.encode(type, id, plain);
+    await this.append({ type, flags, id, rawLength: plain.length }, sealed);
+    return true;
+  }
+
+  /** Store a blob as it is sealed (repacking: the caller has verified it) unless the repo has it. */
+  async addSealed(ref: BlobRef, sealed: Buffer): Promise<boolean> {
+    if (this.failure) throw this.failure.err;
+    if (this.has(ref.id.toString("hex"))) return false;
+    await this.append(ref, sealed);
+    return true;
+  }
+
+  private async append(ref: BlobRef, sealed: Buffer): Promise<void> {
+    const { type, flags, id, rawLength } = ref;
     let p = this.open.get(type);
     if (!p) this.open.set(type, (p = { name: randomBytes(32).toString("hex"), parts: [], entries: [], size: 0 }));
-    p.entries.push({ type, flags, id, offset: p.size, length: sealed.length, rawLength: plain.length });
+    p.entries.push({ type, flags, id, offset: p.size, length: sealed.length, rawLength });
     p.parts.push(sealed);
     p.size += sealed.length;
-    this.pending.add(hex);
+    this.pending.add(id.toString("hex"));
     this.stats.blobs++;
-    this.stats.bytes += plain.length;
+    this.stats.bytes += rawLength;
     if (p.size >= this.store.config.packSize) await this.flush(type);
-    return true;
   }
 
   /** Store every open pack and an index file for every pack stored and not yet indexed. */
@@ -90,7 +117,8 @@ export class PackWriter {
     while (this.uploads.length >= MAX_UPLOADS) await this.uploads.shift();
     if (this.failure) throw this.failure.err;
     if (this.unindexed.length >= INDEX_EVERY) await this.writeIndex();
-    const { backend, layout, sealer, index } = this.store;
+    await this.opts.checkpoint?.();
+    const { backend, layout, sealer } = this.store;
     const parts = [...p.parts, packTail(sealer, p.name, p.entries)];
     p.parts = [];
     const upload = backend
@@ -99,7 +127,7 @@ export class PackWriter {
         this.stats.stored += n;
         this.stats.packs++;
         const done = { pack: p.name, entries: p.entries };
-        index.add(done);
+        this.stored.add(done);
         this.unindexed.push(done);
         for (const e of p.entries) this.pending.delete(e.id.toString("hex"));
       })
@@ -112,8 +140,10 @@ export class PackWriter {
     const packs = this.unindexed;
     this.unindexed = [];
     const name = randomBytes(32).toString("hex");
-    const { backend, layout, sealer } = this.store;
+    const { backend, layout, sealer, index } = this.store;
     this.stats.stored += await backend.put(layout.index(name), sealer.seal(indexAad(name), encodeIndexFile(packs)));
+    this.indexFiles.push(name);
+    for (const p of packs) index.add(p);
   }
 }
 

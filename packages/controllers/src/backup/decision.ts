@@ -3,7 +3,7 @@
 // VolumeSnapshot and may fail the Backup), and the pure helpers every decide function uses.
 import type { V1Job, V1StatefulSet } from "@kubernetes/client-node";
 import type { Backup, BackupStatus } from "@dataprotection/api";
-import { clone, setControllerReference, type Decision, type Kind, type KubeObject } from "@dataprotection/runtime";
+import { clone, labelValue, setControllerReference, type Decision, type Kind, type KubeObject } from "@dataprotection/runtime";
 import type { SecretCopy } from "../backuprepo/access.ts";
 import { Kinds } from "../kinds.ts";
 import type { ClaimToEnsure } from "./destination.ts";
@@ -30,7 +30,7 @@ export function withStatus(b: Backup, partial: Partial<BackupStatus>): BackupSta
 /** A Job or StatefulSet to create, controlled by the Backup (garbage collection, the owns() watch) and labelled with its name (the pod watch). */
 export function owned(b: Backup, kind: Kind, obj: V1Job | V1StatefulSet): { kind: Kind; object: object } {
   const child = setControllerReference(clone(obj) as KubeObject, b as KubeObject, Kinds.Backup);
-  child.metadata.labels = { ...child.metadata.labels, [LabelBackupName]: b.metadata!.name! };
+  child.metadata.labels = { ...child.metadata.labels, [LabelBackupName]: labelValue(b.metadata!.name!) };
   return { kind, object: child };
 }
 

@@ -2,7 +2,7 @@
 // not owned, so protected ones survive their Backup) wake theirs; pods,
 // policies, tools and repos wake the Backups that wait on them.
 import { BackupPhase, type Backup } from "@dataprotection/api";
-import type { KubeObject, Manager, ObjectKey } from "@dataprotection/runtime";
+import { nameForLabelValue, type KubeObject, type Manager, type ObjectKey } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
 import type { OperatorContext } from "../options.ts";
 import { LabelBackupName } from "./job.ts";
@@ -14,18 +14,23 @@ const keyOf = (b: KubeObject): ObjectKey => ({ namespace: b.metadata.namespace, 
 export function registerBackupController(manager: Manager, ctx: OperatorContext): void {
   const cache = manager.cache;
   const backups = (ns?: string): Array<Backup & KubeObject> => cache.list<Backup & KubeObject>(Kinds.Backup, ns !== undefined ? { namespace: ns } : {});
+  // A child's Backup: its label holds labelValue(name), bounded for names over 63 characters.
+  const ownerOf = (o: KubeObject): string | undefined => {
+    const v = o.metadata.labels?.[LabelBackupName];
+    return v === undefined ? undefined : nameForLabelValue(v, backups(o.metadata.namespace).map((b) => b.metadata.name ?? ""));
+  };
   manager
     .controller("backup")
     .for(Kinds.Backup)
     .owns(Kinds.Job)
     .owns(Kinds.StatefulSet)
     .watches(Kinds.VolumeSnapshot, (s) => {
-      const owner = s.metadata.labels?.[LabelBackupName];
+      const owner = ownerOf(s);
       return owner ? [{ namespace: s.metadata.namespace, name: owner }] : [];
     }, { optional: true })
     // A tool pod wakes its Backup (start problems); any pod may be the target a New Backup waits for.
     .watches(Kinds.Pod, (p) => {
-      const owner = p.metadata.labels?.[LabelBackupName];
+      const owner = ownerOf(p);
       if (owner) return [{ namespace: p.metadata.namespace, name: owner }];
       return backups(p.metadata.namespace).filter(waiting).map(keyOf);
     })

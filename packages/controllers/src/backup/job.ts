@@ -2,7 +2,7 @@
 // (datafile) or reused by the logfile StatefulSet. See docs/execution-contract.md.
 import type { V1Container, V1EnvVar, V1Job, V1PodSpec, V1PodTemplateSpec, V1Volume, V1VolumeMount, V1Pod, V1ResourceRequirements, V1EnvFromSource } from "@kubernetes/client-node";
 import { AnnotationRunAsRoot, LabelBackupName, LabelBackupUID, LabelJobRole, LabelManagedBy, ManagedBy, type Backup, type BackupTool } from "@dataprotection/api";
-import { childName } from "@dataprotection/runtime";
+import { childName, labelValue } from "@dataprotection/runtime";
 import type { RepoAccess } from "../backuprepo/access.ts";
 import { PLAIN_FILES_MARKER, sealContainer } from "./plain-files.ts";
 
@@ -36,7 +36,7 @@ export function toolJobName(backupName: string, attempt: number): string {
 }
 
 export function childLabels(backup: Backup, role: string): Record<string, string> {
-  return { [LabelManagedBy]: ManagedBy, [LabelBackupName]: backup.metadata?.name ?? "", [LabelJobRole]: role };
+  return { [LabelManagedBy]: ManagedBy, [LabelBackupName]: labelValue(backup.metadata?.name ?? ""), [LabelJobRole]: role };
 }
 
 /**

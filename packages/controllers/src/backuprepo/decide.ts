@@ -6,7 +6,7 @@ import {
   AccessMethod, AnnotationIsDefaultRepo, BackupRepoPhase, Finalizer, LabelBackupRepoName, StorageProviderPhase,
   type Backup, type BackupRepo, type BackupRepoStatus, type StorageProvider,
 } from "@dataprotection/api";
-import { clone, findCondition, hasFinalizer, removeCondition, setCondition, type DecidedEvent, type Decision, type Kind, type KubeObject } from "@dataprotection/runtime";
+import { clone, findCondition, hasFinalizer, labelValue, removeCondition, setCondition, type DecidedEvent, type Decision, type Kind, type KubeObject } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
 import { parameterProblems } from "../storageprovider/parameters.ts";
 import { TemplateError } from "../storageprovider/template.ts";
@@ -359,7 +359,7 @@ function decideDeletion(o: RepoObservation, now: Date): Decision<BackupRepoStatu
   }
   const ref = (kind: Kind) => (x: KubeObject) => ({ kind, name: x.metadata.name ?? "", namespace: x.metadata.namespace });
   // A user's own Secret at one of those names stays: only the repo's (labelled) go.
-  const secrets = del.secrets.filter((s) => s.metadata.labels?.[LabelBackupRepoName] === name);
+  const secrets = del.secrets.filter((s) => s.metadata.labels?.[LabelBackupRepoName] === labelValue(name));
   const sc = repo.status?.generatedStorageClassName;
   return {
     deletes: [...del.jobs.map(ref(Kinds.Job)), ...del.pvcs.map(ref(Kinds.PersistentVolumeClaim)), ...secrets.map(ref(Kinds.Secret)), ...(sc ? [{ kind: Kinds.StorageClass, name: sc }] : [])],

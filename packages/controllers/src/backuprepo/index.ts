@@ -1,6 +1,6 @@
 import type { Backup, BackupRepo } from "@dataprotection/api";
 import { LabelBackupRepoName } from "@dataprotection/api";
-import type { KubeObject, Manager, ObjectKey } from "@dataprotection/runtime";
+import { nameForLabelValue, type KubeObject, type Manager, type ObjectKey } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
 import type { OperatorContext } from "../options.ts";
 import { isDefaultRepo } from "./decide.ts";
@@ -22,7 +22,10 @@ export function registerBackupRepoController(manager: Manager, ctx: OperatorCont
       const backup = b as Backup & KubeObject;
       return [...new Set([backup.status?.backupRepoName, backup.metadata.labels?.[LabelBackupRepoName]])].flatMap(key);
     })
-    .watches(Kinds.Job, (j) => key(j.metadata.labels?.[LabelBackupRepoName]))
+    .watches(Kinds.Job, (j) => {
+      const v = j.metadata.labels?.[LabelBackupRepoName];
+      return key(v === undefined ? undefined : nameForLabelValue(v, repos().map((r) => r.metadata.name ?? "")));
+    })
     // A default repo appearing or leaving changes whether the others conflict.
     .watches(Kinds.BackupRepo, (r) => (isDefaultRepo(r) || r.metadata.deletionTimestamp ? repos().filter((x) => isDefaultRepo(x) && x.metadata.name !== r.metadata.name).map((x) => ({ name: x.metadata.name! })) : []))
     .withOptions({ resyncPeriodMs: 5 * 60_000 })

@@ -3,7 +3,7 @@
 // Secrets). Every `if` lives in decide.ts; this file only reads and writes.
 import type { V1Job, V1Pod, V1Secret, V1StorageClass } from "@kubernetes/client-node";
 import { AccessMethod, Finalizer, LabelBackupRepoName, StorageProviderPhase, type Backup, type BackupRepo, type StorageProvider } from "@dataprotection/api";
-import { applyDecision, hasFinalizer, type KubeClient, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult } from "@dataprotection/runtime";
+import { applyDecision, hasFinalizer, labelValue, type KubeClient, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
 import type { OperatorContext } from "../options.ts";
 import { decodeSecretData } from "../storageprovider/parameters.ts";
@@ -77,7 +77,7 @@ async function observeMountPreCheck(repo: Repo, reads: Extract<PreCheckReads, { 
     method: AccessMethod.Mount,
     sources,
     pvc: (await readObject(ctx.client, undefined, Kinds.PersistentVolumeClaim, reads.pvcName, reads.namespace)) ?? null,
-    jobs: ctx.cache.list<V1Job & KubeObject>(Kinds.Job, { labels: { [LabelBackupRepoName]: repo.metadata.name ?? "" } }),
+    jobs: ctx.cache.list<V1Job & KubeObject>(Kinds.Job, { labels: { [LabelBackupRepoName]: labelValue(repo.metadata.name ?? "") } }),
     ...(job ? { podMessage: await podMessage(ctx, reads.namespace, job.metadata.name ?? "") } : {}),
   };
 }
@@ -108,7 +108,7 @@ async function observeDeletion(repo: Repo, ctx: ReconcileContext): Promise<RepoD
   // ask the API server itself (new Backups are refused once the repo is being deleted).
   if (!blocking.length) blocking = blockingBackups((await ctx.client.list<Backup & KubeObject>(Kinds.Backup)).items, name);
   if (blocking.length) return { blocking, jobs: [], pvcs: [], secrets: [] };
-  const labelSelector = `${LabelBackupRepoName}=${name}`;
+  const labelSelector = `${LabelBackupRepoName}=${labelValue(name)}`;
   const jobs = (await ctx.client.list<KubeObject>(Kinds.Job, { labelSelector })).items;
   const pvcs = (await ctx.client.list<KubeObject>(Kinds.PersistentVolumeClaim, { labelSelector })).items;
   const namespaces = (await ctx.client.list<KubeObject>(Kinds.Namespace)).items.map((n) => n.metadata.name ?? "");

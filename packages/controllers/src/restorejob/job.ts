@@ -5,7 +5,7 @@ import type { V1Container, V1EnvVar, V1Job, V1Pod, V1PodSpec, V1Volume, V1Volume
 import { ROOT_SECURITY_CONTEXT, runsAsRoot, toolImage, toolServiceAccount } from "../backup/job.ts";
 import { BackupDataFormat, LabelRestoreJob, LabelRestoreStage, LabelTargetPod, type Backup, type BackupTool, type RestoreJob } from "@dataprotection/api";
 import { dataFormatOf, sealedLayout, unsealContainer } from "../backup/plain-files.ts";
-import { childName, setControllerReference, type KubeObject } from "@dataprotection/runtime";
+import { childName, labelValue, setControllerReference, type KubeObject } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
 import type { RepoAccess } from "../backuprepo/access.ts";
 import { backupDirOf, backupFilePath, integrityEnv, toolEnv } from "../backup/env.ts";
@@ -43,7 +43,7 @@ function pitrEnv(plan: RestorePlan): V1EnvVar[] {
 }
 
 export function jobShell(rj: RestoreJob, name: string, stage: string, labels: Record<string, string>, containers: V1Container[], volumes: V1Volume[], extra: Partial<NonNullable<V1Job["spec"]>["template"]["spec"]> = {}): V1Job {
-  const allLabels = { [LabelRestoreJob]: rj.metadata.name ?? "", [LabelRestoreStage]: stage, ...labels };
+  const allLabels = { [LabelRestoreJob]: labelValue(rj.metadata.name ?? ""), [LabelRestoreStage]: stage, ...labels };
   const main = containers[containers.length - 1]!;
   const job: V1Job & { metadata: NonNullable<V1Job["metadata"]> } = {
     apiVersion: "batch/v1",
@@ -172,7 +172,7 @@ export function buildLogicalJob(rj: RestoreJob, plan: RestorePlan, repoAccess: R
   const mounts = (container.volumeMounts ?? []).filter((m) => names.has(m.name));
   const containers = [...unseal, ...plan.steps.map((s, i) => stepContainer(rj, plan, s, i, "logical", access, mounts, { pod, container }))];
   const podName = pod.metadata?.name ?? "";
-  return jobShell(rj, logicalJobName(rj, podName), "logical", { [LabelTargetPod]: podName }, containers, [...pvcVolumes, ...access.volumes], {
+  return jobShell(rj, logicalJobName(rj, podName), "logical", { [LabelTargetPod]: labelValue(podName) }, containers, [...pvcVolumes, ...access.volumes], {
     nodeName: pod.spec?.nodeName,
     ...toolServiceAccount(plan.steps[plan.steps.length - 1]!.tool),
     ...restoreSecurityContext(plan),

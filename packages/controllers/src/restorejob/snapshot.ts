@@ -2,6 +2,7 @@
 // VolumeSnapshot as dataSource (the CSI driver fills them).
 import type { V1PersistentVolumeClaim, V1StatefulSet } from "@kubernetes/client-node";
 import { LabelRestoreJob, LabelRestoreJobUid, LabelVolumeType, type RestoreJob } from "@dataprotection/api";
+import { labelValue } from "@dataprotection/runtime";
 
 /** What the decision needs to know about one target claim. */
 export interface PvcView {
@@ -92,7 +93,7 @@ export function buildSnapshotPVC(rj: RestoreJob, name: string, snapshot: string,
     metadata: {
       name,
       namespace: rj.metadata.namespace,
-      labels: { ...(tmpl?.metadata?.labels ?? {}), ...(sts?.spec?.selector?.matchLabels ?? {}), [LabelRestoreJob]: rj.metadata.name ?? "", [LabelRestoreJobUid]: rj.metadata.uid ?? "" },
+      labels: { ...(tmpl?.metadata?.labels ?? {}), ...(sts?.spec?.selector?.matchLabels ?? {}), [LabelRestoreJob]: labelValue(rj.metadata.name ?? ""), [LabelRestoreJobUid]: rj.metadata.uid ?? "" },
     },
     spec: {
       accessModes: tmpl?.spec?.accessModes ?? ["ReadWriteOnce"],

@@ -6,7 +6,7 @@ import {
   Kinds, LabelBackupName, LabelJobRole, LabelRestoreJob, RestoreJobPhase,
   type APIManagerBackupSpec, type APIManagerBackupStatus, type APIManagerRestoreSpec, type APIManagerRestoreStatus, type Backup, type BackupTool, type RestoreJob,
 } from "@dataprotection/api";
-import { applyDecision, controllerOf, createIfAbsent, isNotFound, type Kind, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult } from "@dataprotection/runtime";
+import { applyDecision, controllerOf, createIfAbsent, labelValue, isNotFound, type Kind, type KubeObject, type ObjectKey, type ReconcileContext, type ReconcileResult } from "@dataprotection/runtime";
 import type { APIManagerObject } from "../tool/apimanager.ts";
 import { decideBackup } from "./backup-decide.ts";
 import { genericBackupName, genericRestoreName, restoreJobName, type Destination } from "./build.ts";
@@ -89,7 +89,7 @@ export class APIManagerBackupReconciler {
     const d = decideBackup({
       name, namespace: ns, uid: cr.metadata.uid!, spec: cr.spec, status: cr.status ?? {}, apimanagers, destination,
       backup, ownsBackup,
-      toolReport: failedBackup ? await toolReport(ctx, ns, `${LabelBackupName}=${genericBackupName(name)},${LabelJobRole}=tool`) : undefined,
+      toolReport: failedBackup ? await toolReport(ctx, ns, `${LabelBackupName}=${labelValue(genericBackupName(name))},${LabelJobRole}=tool`) : undefined,
       now: new Date(ctx.clock.now()), options: this.o,
     });
     return applyDecision(ctx, Kinds.APIManagerBackup, cr, d, { prepare: prepare(ctx, cr) });
@@ -127,7 +127,7 @@ export class APIManagerRestoreReconciler {
     const d = decideRestore({
       name, namespace: ns, uid: cr.metadata.uid!, status: cr.status ?? {}, source, apimanagers: ctx.cache.list<APIManagerObject & KubeObject>(Kinds.APIManager, { namespace: ns }),
       job: await observeJob(ctx, ns, restoreJobName(name)), restoreJob,
-      toolReport: ended ? await toolReport(ctx, ns, `${LabelRestoreJob}=${genericRestoreName(name)}`) : undefined,
+      toolReport: ended ? await toolReport(ctx, ns, `${LabelRestoreJob}=${labelValue(genericRestoreName(name))}`) : undefined,
       now: new Date(ctx.clock.now()), podStartMs: this.op.timeouts.podStartMs, options: this.o,
     });
     return applyDecision(ctx, Kinds.APIManagerRestore, cr, d, { prepare: prepare(ctx, cr) });
