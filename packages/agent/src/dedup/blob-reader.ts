@@ -35,6 +35,11 @@ export class BlobReader {
     }
   }
 
+  /** A blob's bytes as stored (sealed), unopened: the caller opens them (prune's repacking). */
+  sealedAt(id: string, loc: Location): Promise<Buffer> {
+    return this.range(loc.pack, loc.offset, loc.length, `chunk ${shortId(id)}`);
+  }
+
   /** A pack's header entries, checked (packfile.ts). */
   async header(pack: string): Promise<PackEntry[]> {
     const { backend, sealer } = this.store;

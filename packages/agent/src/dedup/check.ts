@@ -2,18 +2,23 @@
 // index the caller loaded):
 //   - every index file opens; every pack it names exists, and its header opens and lists the
 //     same blobs at the same places;
-//   - packs no index file names are reported (warnings: an interrupted backup leaves them;
-//     prune will delete them);
+//   - leftovers, harmless, which the next prune removes, are reported apart from errors: packs no
+//     index file names (an interrupted backup or prune leaves them), packs more than one index
+//     file names and chunks stored in more than one pack (an interrupted prune; two backups at
+//     once), stale locks;
 //   - every snapshot opens, its tree reads and parses, every chunk it names is indexed and the
 //     content adds up to each file's size;
 //   - with readData (the default), every chunk a snapshot names is read, authenticated,
 //     decompressed and its id recomputed from the plaintext.
+// Errors are what makes a snapshot fail to restore, or could make a later backup name a chunk
+// that is not there: a missing, unreadable or unopenable chunk, index file, pack or snapshot.
 import { AgentError } from "../errors.ts";
 import { oneLine } from "../messages.ts";
 import { BlobReader } from "./blob-reader.ts";
 import { isIndexName, isPackName, isSnapshotId, indexAad } from "./format.ts";
 import { chunkId, shortId } from "./ids.ts";
 import type { PackEntry } from "./packfile.ts";
+import { type Locks, describeLock } from "./lock.ts";
 import { RepoIndex, decodeIndexFile } from "./repo-index.ts";
 import { openSnapshot } from "./snapshot.ts";
 import type { RepoStore } from "./store.ts";
@@ -28,7 +33,11 @@ export interface CheckReport {
   /** Distinct chunks the snapshots name, and how many were read and verified. */
   chunks: number;
   chunksRead: number;
+  /** What makes a snapshot fail to restore (or may make a later backup name a lost chunk). */
   errors: string[];
+  /** Harmless leftovers the next prune removes. */
+  leftovers: string[];
+  /** Anything else worth a look (objects with names the repo does not use, unreadable locks). */
   warnings: string[];
 }
 
@@ -39,9 +48,10 @@ export interface CheckOptions {
 
 const MAX_ERRORS = 1000;
 
-export async function checkRepo(store: RepoStore, opts: CheckOptions = {}): Promise<CheckReport> {
+/** `locks`: also report stale locks (leftovers) and unreadable ones (warnings), other than `ownLock`. */
+export async function checkRepo(store: RepoStore, opts: CheckOptions = {}, locks?: Locks, ownLock?: string): Promise<CheckReport> {
   const { backend, layout, sealer } = store;
-  const report: CheckReport = { ok: false, snapshots: 0, indexFiles: 0, packs: 0, chunks: 0, chunksRead: 0, errors: [], warnings: [] };
+  const report: CheckReport = { ok: false, snapshots: 0, indexFiles: 0, packs: 0, chunks: 0, chunksRead: 0, errors: [], leftovers: [], warnings: [] };
   let dropped = 0;
   const error = (line: string): void => void (report.errors.length < MAX_ERRORS ? report.errors.push(line) : dropped++);
   const index = new RepoIndex();
@@ -61,7 +71,7 @@ export async function checkRepo(store: RepoStore, opts: CheckOptions = {}): Prom
       const plain = sealer.open(indexAad(name), await readAll(await backend.get(o.key)));
       if (!plain) throw new AgentError(`index file ${name} ${sealer.encrypted ? "does not authenticate (corrupt, or changed)" : "fails its checksum (corrupt)"}`);
       for (const p of decodeIndexFile(plain, name)) {
-        index.add(p);
+        if (!indexed.has(p.pack)) index.add(p);
         indexed.set(p.pack, [...(indexed.get(p.pack) ?? []), p.entries]);
       }
     } catch (err) {
@@ -97,7 +107,18 @@ export async function checkRepo(store: RepoStore, opts: CheckOptions = {}): Prom
     }
   }
   for (const pack of listed.keys()) {
-    if (!indexed.has(pack)) report.warnings.push(`pack ${pack} is in no index file (left by an interrupted backup, or its index file is lost)`);
+    if (!indexed.has(pack)) report.leftovers.push(`pack ${pack} is in no index file (left by an interrupted backup or prune; the next prune deletes it, or indexes it again if a snapshot needs it)`);
+  }
+  for (const [pack, lists] of indexed) {
+    if (lists.length > 1) report.leftovers.push(`pack ${pack} is named by ${lists.length} index files (left by an interrupted prune; the next prune rewrites them)`);
+  }
+  if (index.duplicates > 0) report.leftovers.push(`${index.duplicates} chunks are stored in more than one pack (two backups at once, or an interrupted prune; prune drops the copies nothing uses)`);
+  if (locks) {
+    for (const l of await locks.list()) {
+      if (l.id === ownLock) continue;
+      if (!l.info) report.warnings.push(`lock ${l.id} does not open (${l.problem}): it blocks every backup and prune; if no dp-agent holds it, delete ${l.key}`);
+      else if (locks.stale(l)) report.leftovers.push(`stale lock: ${describeLock(l)} (the next prune removes it)`);
+    }
   }
 
   // Snapshots, their trees, their chunks.

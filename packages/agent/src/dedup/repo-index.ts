@@ -30,6 +30,8 @@ export class RepoIndex {
   private readonly byId = new Map<string, Location>();
   /** Packs the index files list, with how many blobs each holds. */
   readonly packs = new Map<string, number>();
+  /** Entries added for a chunk already located elsewhere (the same chunk stored twice). */
+  duplicates = 0;
 
   get size(): number {
     return this.byId.size;
@@ -48,6 +50,7 @@ export class RepoIndex {
     for (const e of p.entries) {
       const id = e.id.toString("hex");
       if (!this.byId.has(id)) this.byId.set(id, { pack: p.pack, type: e.type, flags: e.flags, offset: e.offset, length: e.length, rawLength: e.rawLength });
+      else this.duplicates++;
     }
   }
 }

@@ -2,9 +2,12 @@
 // once. See README.md ("Deduplicating repository") for the formats; the pieces:
 //   cdc.ts chunking, ids.ts chunk ids, blob.ts/packfile.ts/pack-writer.ts storing chunks,
 //   repo-index.ts locating them, tree.ts/snapshot.ts what a backup is, check.ts verifying.
-// One operation at a time per DedupRepo. Not yet: prune and its locking (so nothing here
-// deletes), concurrent writers seeing each other's new chunks (each loads the index at open:
-// two backups at once may store a chunk twice, which is harmless).
+//   lock.ts who may use the repo at once, prune.ts deleting what no snapshot needs.
+// One backup, check or prune at a time per DedupRepo (restores may overlap them). Every operation
+// on the repo's data takes a lock (lock.ts): backups, restores and check a shared one, prune an
+// exclusive one; an operation reloads what changed in the index once it holds its lock (a prune
+// may have run since the repo was opened). Two backups at once may store a chunk twice, which is
+// harmless (prune drops the unused copy).
 import { resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { once } from "node:events";
@@ -21,8 +24,10 @@ import { type DedupConfig, type InitOptions, newConfig, openConfig } from "./con
 import { ContentStore } from "./content.ts";
 import { BLOB_DATA, BLOB_TREE, Layout, indexAad, isIndexName, isSnapshotId } from "./format.ts";
 import { gearTable } from "./gear.ts";
+import { type HeldLock, type LockKind, type LockOptions, Locks, describeLock } from "./lock.ts";
 import { PackWriter } from "./pack-writer.ts";
 import { ahead } from "./prefetch.ts";
+import { type PruneOptions, type PruneReport, pruneRepo } from "./prune.ts";
 import { readAll } from "./read-all.ts";
 import { RepoIndex, decodeIndexFile } from "./repo-index.ts";
 import { archiveStream, streamContent } from "./restore.ts";
@@ -36,6 +41,8 @@ export interface RepoOptions {
   key?: KeySource;
   /** Where the repo lives in the backend ("" the root). */
   prefix?: string;
+  /** Lock lease, refresh interval, margin and clock (lock.ts; tests inject a clock). */
+  locks?: LockOptions;
 }
 
 export interface BackupOptions {
@@ -53,19 +60,30 @@ export interface BackupOptions {
 
 export interface ReadOptions {
   backupId?: string;
+  /** Restores: take a shared lock, so no prune moves chunks away meanwhile (default true; false for a read-only repo). */
+  lock?: boolean;
 }
 
 export class DedupRepo {
   private readonly reader: BlobReader;
   private readonly data: Chunker;
   private readonly trees: Chunker;
+  private readonly locks: Locks;
   private busy = false;
+  /** Index files store.index holds; `stale`: reload it all at the next refreshIndex. */
+  private loaded = new Set<string>();
+  private stale = false;
+  private reloading: Promise<void> = Promise.resolve();
 
-  private constructor(private readonly store: RepoStore) {
+  private constructor(
+    private readonly store: RepoStore,
+    lockOptions: LockOptions = {},
+  ) {
     this.reader = new BlobReader(store);
     const gear = gearTable(store.keys.gear);
     this.data = new Chunker(store.config.chunker, gear);
     this.trees = new Chunker(store.config.treeChunker, gear);
+    this.locks = new Locks(store, lockOptions);
   }
 
   get config(): DedupConfig {
@@ -82,8 +100,9 @@ export class DedupRepo {
     const layout = new Layout(opts.prefix ?? "");
     if (await backend.stat(layout.config)) throw new AgentError(`${backend.location}/${layout.config}: a repository is already there`);
     const { config, keys } = await newConfig(opts.key, opts);
+    const repo = new DedupRepo(storeOf(backend, layout, config, keys, new RepoIndex()), opts.locks);
     await backend.put(layout.config, Buffer.from(`${JSON.stringify(config, null, 2)}\n`));
-    return new DedupRepo(storeOf(backend, layout, config, keys, new RepoIndex()));
+    return repo;
   }
 
   /** Open a repo and load its index. */
@@ -98,21 +117,60 @@ export class DedupRepo {
       throw err;
     }
     const { config, keys } = await openConfig(text, opts.key, where);
-    const store = storeOf(backend, layout, config, keys, new RepoIndex());
-    for await (const o of backend.list(layout.indexes)) {
-      const name = layout.nameOf(o.key, isIndexName);
-      if (!name) continue;
-      const plain = store.sealer.open(indexAad(name), await readAll(await backend.get(o.key)));
-      if (!plain) throw new AgentError(`index file ${name} does not open (corrupt, or changed): run check`);
-      for (const p of decodeIndexFile(plain, name)) store.index.add(p);
+    const repo = new DedupRepo(storeOf(backend, layout, config, keys, new RepoIndex()), opts.locks);
+    await repo.refreshIndex();
+    return repo;
+  }
+
+  /** Load the index files written since the last load; all of them again when one is gone (a prune ran). */
+  private refreshIndex(): Promise<void> {
+    const next = this.reloading.catch(() => undefined).then(async () => {
+      const { backend, layout } = this.store;
+      const names: string[] = [];
+      for await (const o of backend.list(layout.indexes)) {
+        const name = layout.nameOf(o.key, isIndexName);
+        if (name) names.push(name);
+      }
+      const present = new Set(names);
+      if (this.stale || [...this.loaded].some((n) => !present.has(n))) {
+        this.store.index = new RepoIndex();
+        this.loaded = new Set();
+        this.stale = false;
+      }
+      for (const name of names) {
+        if (this.loaded.has(name)) continue;
+        let sealed: Buffer;
+        try {
+          sealed = await readAll(await backend.get(layout.index(name)));
+        } catch (err) {
+          if (isRepoError(err, "NotFound")) continue; // deleted since the listing (a prune without a lock in the way: open takes none)
+          throw err;
+        }
+        const plain = this.store.sealer.open(indexAad(name), sealed);
+        if (!plain) throw new AgentError(`index file ${name} does not open (corrupt, or changed): run check`);
+        for (const p of decodeIndexFile(plain, name)) this.store.index.add(p);
+        this.loaded.add(name);
+      }
+    });
+    this.reloading = next;
+    return next;
+  }
+
+  /** Run `f` holding a lock of `kind`, with the index brought up to date once the lock is held. */
+  private async locked<T>(kind: LockKind, op: string, f: (lock: HeldLock) => Promise<T>): Promise<T> {
+    const lock = await this.locks.acquire(kind, op);
+    try {
+      await this.refreshIndex();
+      return await f(lock);
+    } finally {
+      await lock.release();
     }
-    return new DedupRepo(store);
   }
 
   /** Back up a stream (push from stdin) as a snapshot of one entry named `name`. */
   async backupStream(name: string, source: AsyncIterable<Uint8Array>, opts: BackupOptions = {}): Promise<Snapshot> {
-    return this.exclusive(async () => {
-      const writer = new PackWriter(this.store);
+    return this.exclusive(() => this.locked("shared", "backup", async (lock) => {
+      const writer = new PackWriter(this.store, { checkpoint: () => lock.ensure() });
       const content = new ContentStore(this.data, this.store.keys.id, writer, BLOB_DATA, true);
       const stats: DirStats = { files: 1, dirs: 0, bytes: 0, unchanged: 0 };
       async function* entries(): AsyncGenerator<TreeEntry> {
@@ -120,30 +178,30 @@ export class DedupRepo {
         stats.bytes = size;
         yield { p: name, k: "s", s: size, c };
       }
-      return this.commit(writer, "stream", opts.target ?? name, entries(), stats, opts, undefined);
-    });
+      return this.commit(writer, lock, "stream", opts.target ?? name, entries(), stats, opts, undefined);
+    }));
   }
 
   /** Back up a directory tree, skipping files unchanged since the parent snapshot. */
   async backupDir(dir: string, opts: BackupOptions = {}): Promise<Snapshot> {
-    return this.exclusive(async () => {
+    return this.exclusive(() => this.locked("shared", "backup", async (lock) => {
       const target = opts.target ?? resolve(dir);
       const parent = opts.parent === false ? undefined : opts.parent !== undefined ? await this.loadSnapshot(opts.parent) : await this.latest("dir", target);
       if (parent && parent.kind !== "dir") throw new AgentError(`snapshot ${parent.id} is not of a directory: it cannot be a parent`);
-      const writer = new PackWriter(this.store);
+      const writer = new PackWriter(this.store, { checkpoint: () => lock.ensure() });
       const content = new ContentStore(this.data, this.store.keys.id, writer, BLOB_DATA, true);
       const cursor = parent ? new ParentCursor(this.treeOf(parent)[Symbol.asyncIterator]()) : undefined;
       const stats: DirStats = { files: 0, dirs: 0, bytes: 0, unchanged: 0 };
       try {
-        return await this.commit(writer, "dir", target, dirEntries(dir, content, writer, cursor, stats, opts.warn ?? (() => undefined)), stats, opts, parent?.id);
+        return await this.commit(writer, lock, "dir", target, dirEntries(dir, content, writer, cursor, stats, opts.warn ?? (() => undefined)), stats, opts, parent?.id);
       } finally {
         await cursor?.close();
       }
-    });
+    }));
   }
 
-  // Store the tree, the packs and their index, then the snapshot.
-  private async commit(writer: PackWriter, kind: Snapshot["kind"], target: string, entries: AsyncIterable<TreeEntry>, stats: DirStats, opts: BackupOptions, parent: string | undefined): Promise<Snapshot> {
+  // Store the tree, the packs and their index, then (the lock still held) the snapshot.
+  private async commit(writer: PackWriter, lock: HeldLock, kind: Snapshot["kind"], target: string, entries: AsyncIterable<TreeEntry>, stats: DirStats, opts: BackupOptions, parent: string | undefined): Promise<Snapshot> {
     const time = new Date().toISOString();
     const trees = new ContentStore(this.trees, this.store.keys.id, writer, BLOB_TREE, false);
     let snapshot: Snapshot;
@@ -165,9 +223,70 @@ export class DedupRepo {
       await writer.abort();
       throw err;
     }
+    for (const name of writer.indexFiles) this.loaded.add(name);
+    try {
+      await lock.confirm();
+    } catch (err) {
+      throw err instanceof AgentError ? new AgentError(`${err.message}: the snapshot was not written`, { cause: err }) : err;
+    }
     const { backend, layout, sealer } = this.store;
-    await backend.put(layout.snapshot(snapshot.id), sealSnapshot(sealer, snapshot));
+    const key = layout.snapshot(snapshot.id);
+    await backend.put(key, sealSnapshot(sealer, snapshot));
+    if (!(await lock.stillHeld())) {
+      // A prune that took the lock for stale may have listed the snapshots before this one was there.
+      await backend.delete(key).catch(() => undefined);
+      throw new AgentError(`backup stopped: its lock ${lock.id} was lost while the snapshot was written: snapshot ${snapshot.id} was removed again`);
+    }
     return snapshot;
+  }
+
+  /**
+   * Delete a snapshot (nothing else: prune frees what only it used). With a backup id, another
+   * backup's snapshot is refused, and so is one that does not open (it cannot show whose it is);
+   * without one, a snapshot that does not open may be forgotten (else it would stop every prune).
+   * Returns the snapshot, or undefined when it did not open.
+   */
+  async forget(id: string, opts: ReadOptions = {}): Promise<Snapshot | undefined> {
+    if (!isSnapshotId(id)) throw new AgentError(`${JSON.stringify(id)} is not a snapshot id (32 hex digits)`);
+    const { backend, layout, sealer } = this.store;
+    let sealed: Buffer;
+    try {
+      sealed = await readAll(await backend.get(layout.snapshot(id)));
+    } catch (err) {
+      if (isRepoError(err, "NotFound")) throw new AgentError(`snapshot ${id} not found`, { cause: err });
+      throw err;
+    }
+    let s: Snapshot | undefined;
+    try {
+      s = openSnapshot(sealer, id, sealed);
+    } catch (err) {
+      if (opts.backupId !== undefined) throw new AgentError(`${(err as Error).message}: it cannot show it belongs to backup ${opts.backupId} (DP_BACKUP_ID): refusing to forget it`, { cause: err });
+    }
+    if (s) checkSnapshotBinding(s, opts.backupId);
+    await backend.delete(layout.snapshot(id));
+    return s;
+  }
+
+  /** Delete the packs and index entries no snapshot needs, under the exclusive lock (prune.ts). */
+  async prune(opts: PruneOptions = {}): Promise<PruneReport> {
+    return this.exclusive(async () => {
+      const lock = await this.locks.acquire("exclusive", "prune");
+      try {
+        const report = await pruneRepo(this.store, {
+          ensure: () => lock.ensure(),
+          beforeDelete: async () => {
+            await lock.confirm();
+            const others = this.locks.conflicts("exclusive", (await this.locks.list()).filter((l) => l.id !== lock.id));
+            if (others.length > 0) throw new AgentError(`prune stopped before deleting: ${others.map(describeLock).join("; ")} took a lock while prune ran (a lease was not honoured); what prune added stays for the next prune`);
+          },
+        }, opts);
+        report.staleLocksRemoved = lock.staleRemoved.length;
+        return report;
+      } finally {
+        this.stale = true;
+        await lock.release();
+      }
+    });
   }
 
   /** Every snapshot (of `backupId` only, when given), oldest first. */
@@ -213,6 +332,15 @@ export class DedupRepo {
 
   /** The bytes of a stream snapshot (its entry `name`, or its only stream), each chunk verified before it is yielded. */
   async *readStream(snapshotId: string, opts: ReadOptions & { name?: string } = {}): AsyncGenerator<Buffer> {
+    const lock = await this.readLock(opts);
+    try {
+      yield* this.readStreamLocked(snapshotId, opts);
+    } finally {
+      await lock?.release();
+    }
+  }
+
+  private async *readStreamLocked(snapshotId: string, opts: ReadOptions & { name?: string }): AsyncGenerator<Buffer> {
     const s = await this.loadSnapshot(snapshotId, opts);
     let entry: TreeEntry | undefined;
     for await (const e of this.treeOf(s)) {
@@ -237,15 +365,40 @@ export class DedupRepo {
 
   /** Restore a directory snapshot into `target` (pull-dir's unpacker and guarantees). */
   async restoreDir(snapshotId: string, target: string, opts: ReadOptions = {}): Promise<UnpackResult> {
-    const s = await this.loadSnapshot(snapshotId, opts);
-    if (s.kind !== "dir") throw new AgentError(`snapshot ${snapshotId} is of a stream, not a directory: restore it as a stream`);
-    // Every buffer the archive yields is its own (chunks are never reused): the unpacker may hold them.
-    return unpackDir(archiveStream(this.treeOf(s), this.reader), target, () => () => undefined);
+    const lock = await this.readLock(opts);
+    try {
+      const s = await this.loadSnapshot(snapshotId, opts);
+      if (s.kind !== "dir") throw new AgentError(`snapshot ${snapshotId} is of a stream, not a directory: restore it as a stream`);
+      // Every buffer the archive yields is its own (chunks are never reused): the unpacker may hold them.
+      return await unpackDir(archiveStream(this.treeOf(s), this.reader), target, () => () => undefined);
+    } finally {
+      await lock?.release();
+    }
   }
 
-  /** Verify the repo (check.ts). */
-  async check(opts: CheckOptions = {}): Promise<CheckReport> {
-    return this.exclusive(() => checkRepo(this.store, opts));
+  // A restore's shared lock (unless opts.lock is false), with the index brought up to date.
+  private async readLock(opts: ReadOptions): Promise<HeldLock | undefined> {
+    const lock = opts.lock === false ? undefined : await this.locks.acquire("shared", "restore");
+    try {
+      await this.refreshIndex();
+    } catch (err) {
+      await lock?.release();
+      throw err;
+    }
+    return lock;
+  }
+
+  /** Verify the repo (check.ts), under a shared lock unless opts.lock is false. */
+  async check(opts: CheckOptions & { lock?: boolean } = {}): Promise<CheckReport> {
+    return this.exclusive(async () => {
+      if (opts.lock === false) return checkRepo(this.store, opts, this.locks);
+      const lock = await this.locks.acquire("shared", "check");
+      try {
+        return await checkRepo(this.store, opts, this.locks, lock.id);
+      } finally {
+        await lock.release();
+      }
+    });
   }
 
   private async latest(kind: Snapshot["kind"], target: string): Promise<Snapshot | undefined> {
@@ -254,7 +407,7 @@ export class DedupRepo {
   }
 
   private async exclusive<T>(f: () => Promise<T>): Promise<T> {
-    if (this.busy) throw new Error("internal: one backup or check at a time per DedupRepo");
+    if (this.busy) throw new Error("internal: one backup, check or prune at a time per DedupRepo");
     this.busy = true;
     try {
       return await f();

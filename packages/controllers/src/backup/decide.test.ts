@@ -138,6 +138,7 @@ describe("decideDatafile", () => {
   const rows: Array<{ name: string; o: Partial<Parameters<typeof decideDatafile>[0]>; phase?: string; reason?: string; actions?: string[]; attempts?: number }> = [
     { name: "fails when the Job disappeared", o: {}, phase: "Failed", reason: Reason.JobNotFound },
     { name: "fails when the Job failed and no attempts are left", o: { job: job("b1-backup-1", "Failed"), pods: [toolPod("boom", 1)] }, phase: "Failed", reason: Reason.JobFailed, attempts: 1 },
+    { name: "fails NoSpace when the tool said the repo was full", o: { job: job("b1-backup-1", "Failed"), pods: [toolPod("dp-agent: repo /backupdata is full (ENOSPC) while writing ns/b1/dir.dpar: free space or grow the volume", 1)] }, phase: "Failed", reason: Reason.NoSpace, attempts: 1 },
     { name: "starts the next attempt while onFailAttempted allows", o: { job: job("b1-backup-1", "Failed"), onFailAttempted: 2 }, actions: ["create Job"], attempts: 1 },
     { name: "waits for a running Job", o: { job: job("b1-backup-1") , pods: [{ metadata: { name: "p" }, status: { phase: "Running" } }] } },
     { name: "waits, bounded, for a pod that cannot start yet", o: { job: job("b1-backup-1", undefined, "2024-05-01T09:59:50Z"), pods: [{ metadata: { name: "p" }, status: { phase: "Pending", containerStatuses: [{ name: "backup", image: "", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason: "CreateContainerConfigError", message: "secret x not found" } } }] } }] } },

@@ -190,7 +190,7 @@ export function decideDatafile(o: DatafileObservation, now: Date): BackupDecisio
       };
     }
     const tries = o.onFailAttempted > 0 ? ` after ${failures} attempts` : "";
-    const d = failed(b, Reason.JobFailed, `Job "${ns}/${jobName}" failed${tries}: ${why}`, now);
+    const d = failed(b, toolFailureReason(why), `Job "${ns}/${jobName}" failed${tries}: ${why}`, now);
     d.status!.attempts = failures;
     return d;
   }
@@ -202,6 +202,14 @@ export function decideDatafile(o: DatafileObservation, now: Date): BackupDecisio
   const left = created + o.podStartMs - now.getTime();
   if (left > 0) return { requeueAfterMs: Math.min(left, 5_000) };
   return { ...failed(b, Reason.PodCannotStart, `${problem} (for more than ${Math.round(o.podStartMs / 1000)}s): fix it and create a new Backup`, now), deletes: deletions(b, Kinds.Job, [jobName]) };
+}
+
+/**
+ * Why a tool Job failed, from what it said: NoSpace when the repo or its volume was full (dp-agent's
+ * and the kernel's words for it, and S3's quota answers), else JobFailed.
+ */
+export function toolFailureReason(said: string): Reason {
+  return /\b(ENOSPC|EDQUOT|QuotaExceeded)\b|no space left on device|disk quota exceeded/i.test(said) ? Reason.NoSpace : Reason.JobFailed;
 }
 
 /** The top-level status keys the updates wrote (each path's first segment, or every key of a path-less result). */

@@ -24,6 +24,8 @@ export const Reason = {
   ParentNotCompleted: "ParentNotCompleted",
   // Running
   JobFailed: "JobFailed",
+  /** The tool's Job failed because the repo (or its volume) was full: free space or grow it, then back up again. */
+  NoSpace: "NoSpace",
   JobNotFound: "JobNotFound",
   PodCannotStart: "PodCannotStart",
   DataNotStored: "DataNotStored",
