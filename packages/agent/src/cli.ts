@@ -2,6 +2,7 @@
 // dp-agent: the data mover run inside tool pods. Configuration comes from env (README.md).
 import { Command, CommanderError } from "commander";
 import { Agent, type CommandResult, reportText } from "./commands.ts";
+import { type DedupCommands, dedupEnv, dedupPrefix } from "./dedup/commands.ts";
 import { configFromEnv } from "./env.ts";
 import { AgentError } from "./errors.ts";
 import { oneLine } from "./messages.ts";
@@ -88,6 +89,45 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`ok\t${s.files.length} files\t${s.totalSize} bytes\t${s.checksum}\n`);
     });
   program.command("probe").description("check the repo is reachable and writable").action(() => run(async (a) => (await a.backend.probe(), {}))());
+
+  // The deduplicating repository (README.md, "Deduplicating repository"): under DP_DEDUP_PREFIX,
+  // else <the backup path's parent>/.dedup, in the repo and with the key the other commands use.
+  const runDedup = (fn: (d: DedupCommands) => Promise<unknown>) => async (): Promise<void> => {
+    const env = dedupEnv(process.env);
+    agent = new Agent(configFromEnv(env));
+    await fn(agent.dedup(dedupPrefix(env, agent.config.backupPath)));
+  };
+  const dedup = program.command("dedup").description("a deduplicating repository: every backup a snapshot, every chunk stored once (under DP_DEDUP_PREFIX, else <backup path's parent>/.dedup)");
+  dedup.command("init").description("create the repository (encrypted when a key is set)").action(() => runDedup((d) => d.init())());
+  dedup
+    .command("backup [dir]")
+    .description("snapshot a directory tree, or stdin as one stream with --stdin --name N")
+    .option("--stdin", "back up standard input")
+    .option("--name <name>", "the stream's name (--stdin), or a label for the directory (default its absolute path)")
+    .action((dir: string | undefined, o: { stdin?: boolean; name?: string }) => runDedup((d) => d.backup(dir, o))());
+  dedup
+    .command("restore <snapshot> [dir]")
+    .description("restore a directory snapshot into <dir>, or a stream snapshot to stdout with --stdout (<snapshot>: an id, or latest)")
+    .option("--stdout", "write the stream to standard output")
+    .option("--name <name>", "with --stdout: the stream's name, when the snapshot has several")
+    .action((snapshot: string, dir: string | undefined, o: { stdout?: boolean; name?: string }) => runDedup((d) => d.restore(snapshot, dir, o))());
+  dedup.command("snapshots").description("list the snapshots (with DP_BACKUP_ID: that backup's)").option("--json", "print them as JSON").action((o: { json?: boolean }) => runDedup((d) => d.snapshots(!!o.json))());
+  dedup.command("forget <snapshot>").description("delete a snapshot (its chunks go at the next prune)").action((snapshot: string) => runDedup((d) => d.forget(snapshot))());
+  dedup
+    .command("prune")
+    .description("delete and repack what no snapshot needs (takes the repository to itself)")
+    .option("--dry-run", "report what would be deleted and repacked, change nothing")
+    .option("--repack-threshold <share>", "repack a pack when this share of it is unused", "0.2")
+    .action((o: { dryRun?: boolean; repackThreshold: string }) => runDedup((d) => {
+      const t = Number(o.repackThreshold);
+      if (!Number.isFinite(t) || t < 0) throw new AgentError(`dedup prune --repack-threshold ${JSON.stringify(o.repackThreshold)} is not a share (0 to 1; above 1: never repack)`);
+      return d.prune({ dryRun: !!o.dryRun, repackThreshold: t });
+    })());
+  dedup
+    .command("check")
+    .description("verify every snapshot's chunks are there and intact; leftovers (harmless, the next prune removes them) are listed apart")
+    .option("--no-read-data", "do not read every chunk (structure and index only)")
+    .action((o: { readData: boolean }) => runDedup((d) => d.check({ readData: o.readData }))());
 
   const path = process.env.DP_TERMINATION_MESSAGE_PATH || "/dev/termination-log";
   try {

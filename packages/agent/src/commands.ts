@@ -13,6 +13,7 @@ import { type ChunkConsumer, type ReadOptions, readObject } from "./object-reade
 import { writeObject } from "./object-writer.ts";
 import { terminationReport } from "./termination.ts";
 import { expiredLogObjects, selectLogObjects } from "./log-objects.ts";
+import { DedupCommands } from "./dedup/commands.ts";
 
 /** Where commands write: stdout for data, a line sink for listings and warnings. */
 export interface Io {
@@ -48,6 +49,11 @@ export class Agent {
     backend?: RepoBackend,
   ) {
     this.backend = backend ?? backendFromConfig(config.repo);
+  }
+
+  /** The dedup repository's commands (dedup/commands.ts) under `prefix`, with this agent's repo, key and backup id. */
+  dedup(prefix: string): DedupCommands {
+    return new DedupCommands(this.backend, { prefix, key: this.config.key, backupId: this.config.backupId }, this.io);
   }
 
   /** What manifest.json is checked against and sealed with (manifest-auth.ts). */

@@ -3,7 +3,8 @@
 // locks/<32 hex, random>, sealed like a snapshot (seal.ts, the lock id as AAD) so that in an
 // encrypted repo only the key can write one, holding canonical JSON
 //   {v: 1, kind: "shared" | "exclusive", op, host, pid, created, expires}
-// with times in ISO 8601 from the holder's clock. The protocol (README.md, "Deleting data"):
+// with times in ISO 8601 from the holder's clock. The protocol (README.md, "Deduplicating
+// repository": locks, and why no live snapshot names a deleted chunk):
 //   - take: write your lock, then list the locks. A shared lock conflicts with a live exclusive
 //     one; an exclusive lock with any other live lock. On a conflict remove yours and fail,
 //     naming the holder. Both sides list after writing, so of two that race one sees the other.

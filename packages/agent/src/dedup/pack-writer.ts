@@ -7,8 +7,8 @@
 // shared index that no index file backs). A chunk already in the index, or already stored or
 // queued by this writer, is not written again: that is the deduplication. Prune's repacking
 // copies blobs as they are sealed (addSealed): a blob's AAD names the chunk, not the pack.
-// Order, for a crash at any point: packs, then the index file naming them, then (repo.ts) the
-// snapshot naming their chunks. A crash leaves at worst packs no index names (check reports them;
+// Order, for a crash at any point: packs, then the index file naming them (the caller's lock
+// confirmed first: beforeIndex), then (repo.ts) the snapshot naming their chunks. A crash leaves at worst packs no index names (check reports them;
 // prune deletes them), never a snapshot with a chunk no index locates.
 import { randomBytes } from "node:crypto";
 import type { BlobRef } from "./blob.ts";
@@ -38,8 +38,14 @@ export interface WriterStats {
 }
 
 export interface WriterOptions {
-  /** Awaited before each pack is uploaded (the caller's lock check); its error stops the writer. */
+  /** Awaited before each pack is uploaded (the caller's cheap lock check); its error stops the writer. */
   checkpoint?: () => Promise<void>;
+  /**
+   * Awaited before each index file is written (the caller confirms its lock is still there: an
+   * index file makes chunks visible to other backups, and must never name a pack a prune that
+   * broke the lock has deleted); its error stops the writer.
+   */
+  beforeIndex?: () => Promise<void>;
 }
 
 export class PackWriter {
@@ -139,6 +145,7 @@ export class PackWriter {
     if (this.unindexed.length === 0) return;
     const packs = this.unindexed;
     this.unindexed = [];
+    await this.opts.beforeIndex?.();
     const name = randomBytes(32).toString("hex");
     const { backend, layout, sealer, index } = this.store;
     this.stats.stored += await backend.put(layout.index(name), sealer.seal(indexAad(name), encodeIndexFile(packs)));

@@ -185,6 +185,7 @@ export async function pruneRepo(store: RepoStore, guard: PruneGuard, opts: Prune
       for (const x of e.c ?? []) if (typeof x === "string") await mark(x, () => `snapshot ${s.id} (${JSON.stringify(e.p)})`);
     }
   }
+  await guard.ensure();
 
   // 2. Plan.
   const used = new Map<string, PackEntry[]>();
@@ -287,8 +288,8 @@ export async function pruneRepo(store: RepoStore, guard: PruneGuard, opts: Prune
 
   // 4. The old index files that name anything not kept, or name a kept pack again.
   if (dropFiles.length > 0) await guard.beforeDelete();
-  for (const [i, f] of dropFiles.entries()) {
-    if (i > 0 && i % 64 === 0) await guard.ensure();
+  for (const f of dropFiles) {
+    await guard.ensure();
     await backend.delete(layout.index(f.name));
     report.indexFilesDeleted++;
     report.bytesDeleted += f.size;
@@ -296,8 +297,8 @@ export async function pruneRepo(store: RepoStore, guard: PruneGuard, opts: Prune
 
   // 5. The packs no index file names now.
   if (doomed.length > 0) await guard.beforeDelete();
-  for (const [i, pack] of doomed.entries()) {
-    if (i > 0 && i % 64 === 0) await guard.ensure();
+  for (const pack of doomed) {
+    await guard.ensure();
     await backend.delete(layout.pack(pack));
   }
   report.bytesDeleted += packBytes;

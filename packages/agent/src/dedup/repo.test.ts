@@ -205,7 +205,7 @@ describe("dedup/repo: DedupRepo on the filesystem backend", () => {
     });
   }
 
-  it("a failed backup leaves no snapshot, only packs no index names (check: warnings, still ok); earlier snapshots restore", async () => {
+  it("a failed backup leaves no snapshot, only packs no index names (check: leftovers, still ok); earlier snapshots restore", async () => {
     const repo = await DedupRepo.init(backend, { key: KEY, prefix: "repo", ...SMALL });
     const kept = await repo.backupStream("a", once(Buffer.from("kept")));
     async function* failing(): AsyncGenerator<Buffer> {
@@ -219,7 +219,8 @@ describe("dedup/repo: DedupRepo on the filesystem backend", () => {
     expect((await repo.listSnapshots()).map((s) => s.id)).to.deep.equal([kept.id]);
     const report = await repo.check();
     expect(report.ok).to.equal(true);
-    expect(report.warnings.join("\n")).to.match(/in no index file/);
+    expect(report.leftovers.join("\n")).to.match(/in no index file/);
+    expect(report.errors).to.deep.equal([]);
     const c = collector();
     await repo.restoreStream(kept.id, c.w);
     expect(c.bytes().toString()).to.equal("kept");

@@ -170,7 +170,7 @@ export class DedupRepo {
   /** Back up a stream (push from stdin) as a snapshot of one entry named `name`. */
   async backupStream(name: string, source: AsyncIterable<Uint8Array>, opts: BackupOptions = {}): Promise<Snapshot> {
     return this.exclusive(() => this.locked("shared", "backup", async (lock) => {
-      const writer = new PackWriter(this.store, { checkpoint: () => lock.ensure() });
+      const writer = new PackWriter(this.store, { checkpoint: () => lock.ensure(), beforeIndex: () => lock.confirm() });
       const content = new ContentStore(this.data, this.store.keys.id, writer, BLOB_DATA, true);
       const stats: DirStats = { files: 1, dirs: 0, bytes: 0, unchanged: 0 };
       async function* entries(): AsyncGenerator<TreeEntry> {
@@ -188,7 +188,7 @@ export class DedupRepo {
       const target = opts.target ?? resolve(dir);
       const parent = opts.parent === false ? undefined : opts.parent !== undefined ? await this.loadSnapshot(opts.parent) : await this.latest("dir", target);
       if (parent && parent.kind !== "dir") throw new AgentError(`snapshot ${parent.id} is not of a directory: it cannot be a parent`);
-      const writer = new PackWriter(this.store, { checkpoint: () => lock.ensure() });
+      const writer = new PackWriter(this.store, { checkpoint: () => lock.ensure(), beforeIndex: () => lock.confirm() });
       const content = new ContentStore(this.data, this.store.keys.id, writer, BLOB_DATA, true);
       const cursor = parent ? new ParentCursor(this.treeOf(parent)[Symbol.asyncIterator]()) : undefined;
       const stats: DirStats = { files: 0, dirs: 0, bytes: 0, unchanged: 0 };
@@ -222,8 +222,9 @@ export class DedupRepo {
     } catch (err) {
       await writer.abort();
       throw err;
+    } finally {
+      for (const name of writer.indexFiles) this.loaded.add(name); // already in store.index
     }
-    for (const name of writer.indexFiles) this.loaded.add(name);
     try {
       await lock.confirm();
     } catch (err) {
@@ -278,6 +279,8 @@ export class DedupRepo {
             await lock.confirm();
             const others = this.locks.conflicts("exclusive", (await this.locks.list()).filter((l) => l.id !== lock.id));
             if (others.length > 0) throw new AgentError(`prune stopped before deleting: ${others.map(describeLock).join("; ")} took a lock while prune ran (a lease was not honoured); what prune added stays for the next prune`);
+            // The listing says nothing if the lease ran out while it ran (another may have taken this lock for stale).
+            await lock.ensure();
           },
         }, opts);
         report.staleLocksRemoved = lock.staleRemoved.length;
