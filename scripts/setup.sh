@@ -49,6 +49,15 @@ if [[ ! -x "$DP_CACHE/bin/versitygw" ]]; then
   GOPATH="$DP_CACHE/gopath" GOBIN="$DP_CACHE/bin" go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 fi
 
+# toxiproxy-server: the fault-injecting TCP proxy the storage-fault tests put in front of S3.
+if [[ ! -x "$DP_CACHE/bin/toxiproxy-server" ]]; then
+  echo "setup: go install toxiproxy-server"
+  tmp="$(mktemp -d)"
+  GOPATH="$DP_CACHE/gopath" GOBIN="$tmp" go install github.com/Shopify/toxiproxy/v2/cmd/server@v2.5.0
+  mv "$tmp/server" "$DP_CACHE/bin/toxiproxy-server"
+  rmdir "$tmp"
+fi
+
 # moto_server: an S3 (+IAM) server with real signature checks, for the BackupRepo e2e suite.
 if [[ ! -x "$DP_CACHE/moto/bin/moto_server" ]]; then
   echo "setup: pip install moto[server] into $DP_CACHE/moto"

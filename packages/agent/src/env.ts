@@ -94,6 +94,7 @@ function repoFromLegacyEnv(env: Env, repoPath: string): RepoConfig {
     sessionToken: env.AWS_SESSION_TOKEN || undefined,
     maxAttempts: int(env.DP_S3_MAX_ATTEMPTS, "DP_S3_MAX_ATTEMPTS"),
     partSize: int(env.DP_S3_PART_SIZE, "DP_S3_PART_SIZE"),
+    idleTimeoutMs: env.DP_S3_IDLE_TIMEOUT_SECONDS ? int(env.DP_S3_IDLE_TIMEOUT_SECONDS, "DP_S3_IDLE_TIMEOUT_SECONDS")! * 1000 : undefined,
   };
 }
 

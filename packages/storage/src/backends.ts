@@ -41,6 +41,7 @@ const s3: BackendDescriptor<S3RepoConfig> = {
     prefix: { help: "prefix inside the bucket", check: prefix },
     maxAttempts: { help: "attempts per request (default 4)", check: count(1) },
     partSize: { help: "multipart part size in bytes (default 8 MiB, at least 5 MiB)", check: count(5 << 20) },
+    idleTimeoutSeconds: { help: "seconds a connection may stay silent mid-request before it is dropped and the request retried (default 60)", check: count(1) },
   },
   secrets: {
     // Not required: without keys the SDK's default chain applies (IRSA, instance profile).
@@ -63,6 +64,7 @@ const s3: BackendDescriptor<S3RepoConfig> = {
     maxAttempts: t.maxAttempts ?? int(p.maxAttempts),
     partSize: int(p.partSize),
     connectTimeoutMs: t.connectTimeoutMs,
+    idleTimeoutMs: p.idleTimeoutSeconds ? Number(p.idleTimeoutSeconds) * 1000 : undefined,
   }),
   open: (c) => {
     if (!c.bucket) throw new RepoError("InvalidConfig", "S3 repo needs a bucket");

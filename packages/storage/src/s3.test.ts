@@ -20,6 +20,12 @@ function backend(extra: Partial<ConstructorParameters<typeof S3Backend>[0]> = {}
   });
 }
 
+const NO_UPLOADS = "<ListMultipartUploadsResult><Bucket>bkt</Bucket></ListMultipartUploadsResult>";
+/** The list of earlier writers' multipart uploads every put starts with: none. */
+function noLeftUploads(host = endpoint, path = "/bkt/"): void {
+  nock(host).get(path).query((q) => "uploads" in q).reply(200, NO_UPLOADS);
+}
+
 async function rejection(p: Promise<unknown>): Promise<RepoError> {
   try {
     await p;
@@ -36,6 +42,7 @@ describe("S3Backend error paths (nock)", () => {
   after(() => nock.enableNetConnect());
 
   it("reports a 403 on PUT as access denied, naming the object and the fix", async () => {
+    noLeftUploads();
     nock(endpoint)
       .put("/bkt/ns/b/dump.sql").query(true)
       .reply(403, "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>");
@@ -73,6 +80,7 @@ describe("S3Backend error paths (nock)", () => {
 
   it("aborts the multipart upload when a part fails, leaving no parts behind", async () => {
     let aborted = false;
+    noLeftUploads();
     nock(endpoint)
       .post("/bkt/big")
       .query({ uploads: "" })
@@ -94,9 +102,25 @@ describe("S3Backend error paths (nock)", () => {
   });
 
   it("addresses the bucket as a virtual host unless path style is forced", async () => {
+    noLeftUploads("http://bkt.s3.test:9000", "/");
     const scope = nock("http://bkt.s3.test:9000").put("/k").query(true).reply(200, "");
     await backend({ forcePathStyle: false }).put("k", Buffer.from("v"));
     expect(scope.isDone()).to.equal(true);
+  });
+
+  it("aborts the multipart uploads of the key an earlier writer left before it writes, and only that key's", async () => {
+    const aborted: string[] = [];
+    nock(endpoint)
+      .get("/bkt/").query((q) => "uploads" in q && q.prefix === "ns/b/dump.sql")
+      .reply(200, "<ListMultipartUploadsResult><Bucket>bkt</Bucket><Upload><Key>ns/b/dump.sql</Key><UploadId>OLD1</UploadId></Upload><Upload><Key>ns/b/dump.sql.2</Key><UploadId>OTHER</UploadId></Upload></ListMultipartUploadsResult>")
+      .delete("/bkt/ns/b/dump.sql").query((q) => typeof q.uploadId === "string")
+      .reply(204, (uri) => {
+        aborted.push(new URL(uri, endpoint).searchParams.get("uploadId") ?? "");
+        return "";
+      })
+      .put("/bkt/ns/b/dump.sql").query(true).reply(200, "");
+    await backend().put("ns/b/dump.sql", Buffer.from("x"));
+    expect(aborted).to.deep.equal(["OLD1"]);
   });
 
   it("reports an unreachable endpoint as such", async () => {

@@ -1,11 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   S3Client,
 } from "@aws-sdk/client-s3";
@@ -48,7 +50,9 @@ export class S3Backend implements RepoBackend {
       // "standard": exponential backoff with jitter on throttling, 5xx and network errors.
       retryMode: "standard",
       maxAttempts: config.maxAttempts ?? 4,
-      requestHandler: { connectionTimeout: config.connectTimeoutMs ?? 5000 },
+      // A server (or a path to it) that stops answering mid-transfer would hang a request for
+      // ever: a silent socket is dropped, and the request retried like any network error.
+      requestHandler: { connectionTimeout: config.connectTimeoutMs ?? 5000, socketTimeout: config.idleTimeoutMs ?? 60_000 },
       // S3-compatible servers differ in their support for the newer default checksums.
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
@@ -69,6 +73,8 @@ export class S3Backend implements RepoBackend {
   }
 
   async put(key: string, body: PutBody): Promise<number> {
+    // Before the body is touched: a "data" listener below starts it flowing.
+    await this.abortLeftUploads(key);
     let size = 0;
     // Lent buffers are copied: the SDK keeps them until a whole part is assembled.
     const counted = Buffer.isBuffer(body) || body instanceof Readable ? body : Readable.from(copies(body), { objectMode: false, highWaterMark: 1 << 20 });
@@ -90,6 +96,29 @@ export class S3Backend implements RepoBackend {
       throw this.fail(err, key, "write");
     }
     return size;
+  }
+
+  /**
+   * Aborts multipart uploads of `key` an earlier writer left (its abort could not reach the
+   * server: an outage, a killed process), so a retry leaves no orphan parts behind. One writer per
+   * key at a time is the repo's rule, so none of them is still running.
+   */
+  private async abortLeftUploads(key: string): Promise<void> {
+    const Key = this.fullKey(key);
+    let res;
+    try {
+      res = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: Key }));
+    } catch (err) {
+      throw this.fail(err, key, "write");
+    }
+    for (const u of res.Uploads ?? []) {
+      if (u.Key !== Key || !u.UploadId) continue;
+      try {
+        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: u.UploadId }));
+      } catch (err) {
+        throw this.fail(err, key, "write");
+      }
+    }
   }
 
   async get(key: string): Promise<Readable> {

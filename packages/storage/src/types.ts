@@ -52,6 +52,8 @@ export interface S3RepoConfig {
   queueSize?: number;
   /** Connection timeout in ms, so an unreachable endpoint fails fast. */
   connectTimeoutMs?: number;
+  /** How long a connection may stay silent mid-request before it is dropped and the request retried (ms, default 60 s). */
+  idleTimeoutMs?: number;
 }
 
 export interface AzureRepoConfig {

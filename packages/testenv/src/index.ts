@@ -8,6 +8,7 @@ export type { ImageFiles, LocalNode, LocalNodeOptions } from "./node/types.ts";
 export { startLocalNode } from "./node/start.ts";
 export { PROJECT_IMAGES, sharedCluster, stopSharedNode, type Cluster } from "./node/shared-cluster.ts";
 export { helmBinary } from "./helm.ts";
+export { startToxiproxy, toxiproxyBinary, type Toxic, type ToxiProxy, type ToxiproxyServer } from "./toxiproxy.ts";
 export { freePort } from "./controlplane/ports.ts";
 export { snapshotCrds } from "./snapshot/crds.ts";
 export type { VolumeSnapshot, VolumeSnapshotContent, VolumeSnapshotClass } from "./snapshot/types.ts";
