@@ -123,6 +123,13 @@ describe("S3Backend error paths (nock)", () => {
     expect(aborted).to.deep.equal(["OLD1"]);
   });
 
+  it("still writes when the bucket policy refuses listing multipart uploads (the clean-up is best effort)", async () => {
+    nock(endpoint).get("/bkt/").query((q) => "uploads" in q).reply(403, "<Error><Code>AccessDenied</Code><Message>no</Message></Error>");
+    const scope = nock(endpoint).put("/bkt/k").query(true).reply(200, "");
+    await backend().put("k", Buffer.from("v"));
+    expect(scope.isDone()).to.equal(true);
+  });
+
   it("reports an unreachable endpoint as such", async () => {
     nock.enableNetConnect("127.0.0.1");
     const b = new S3Backend({ bucket: "bkt", endpoint: "http://127.0.0.1:1", forcePathStyle: true, accessKeyId: "a", secretAccessKey: "b", maxAttempts: 1 });

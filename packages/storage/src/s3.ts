@@ -101,23 +101,19 @@ export class S3Backend implements RepoBackend {
   /**
    * Aborts multipart uploads of `key` an earlier writer left (its abort could not reach the
    * server: an outage, a killed process), so a retry leaves no orphan parts behind. One writer per
-   * key at a time is the repo's rule, so none of them is still running.
+   * key at a time is the repo's rule, so none of them is still running. Best effort: a bucket
+   * policy without s3:ListBucketMultipartUploads, or a server without the call, must not stop
+   * the write itself (which reports its own errors).
    */
   private async abortLeftUploads(key: string): Promise<void> {
     const Key = this.fullKey(key);
-    let res;
     try {
-      res = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: Key }));
-    } catch (err) {
-      throw this.fail(err, key, "write");
-    }
-    for (const u of res.Uploads ?? []) {
-      if (u.Key !== Key || !u.UploadId) continue;
-      try {
-        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: u.UploadId }));
-      } catch (err) {
-        throw this.fail(err, key, "write");
+      const res = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: Key }));
+      for (const u of res.Uploads ?? []) {
+        if (u.Key === Key && u.UploadId) await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: u.UploadId }));
       }
+    } catch {
+      // Left for the bucket's lifecycle rule (AbortIncompleteMultipartUpload).
     }
   }
 
