@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { AnnotationLogKeepFrom, DataProtectionGroup, type Backup, type BackupPolicy, type RestoreJob } from "@dataprotection/api";
-import type { Operator } from "@dataprotection/controllers";
+import type { ControllerName, Operator } from "@dataprotection/controllers";
 import { postgresBasebackupTool, postgresPitrTool } from "@dataprotection/tools";
 import { e2eCluster, getCustom, startTestOperator, testNamespace, until, untilInNamespace } from "../harness.ts";
 import { backupInPhase, createBackup, createPolicy, deleteBackup, exists, getBackup, hostPathOf, installShared, REPO, testTimeouts } from "../backup/fixtures.ts";
@@ -101,18 +101,22 @@ const PITR_POLICY = {
   logfile: { backupToolName: postgresPitrTool.metadata!.name!, backupRepoName: REPO, target: TARGET },
 } as BackupPolicy["spec"];
 
+/** The cluster, the shared repo and tools, the postgres user and an operator running `controllers`. */
+async function pitrSuite(controllers: ControllerName[]): Promise<{ kc: KubeConfig; op: Operator; ids: Ids }> {
+  const kc = (await e2eCluster()).controlPlane.kubeConfig;
+  await installShared(kc);
+  const ids = await systemUser("postgres");
+  const op = await startTestOperator({ controllers, timeouts: { ...testTimeouts, targetPodWaitMs: 60_000, podStartMs: 90_000 } });
+  return { kc, op, ids };
+}
+
 describe("PostgreSQL point-in-time recovery: postgres-basebackup + postgres-pitr (pg_receivewal) against a real server (e2e)", function () {
   this.timeout(900_000);
   let kc: KubeConfig;
   let op: Operator;
   let ids: Ids;
 
-  before(async () => {
-    kc = (await e2eCluster()).controlPlane.kubeConfig;
-    await installShared(kc);
-    ids = await systemUser("postgres");
-    op = await startTestOperator({ controllers: ["backup", "backuptool", "restorejob"], timeouts: { ...testTimeouts, targetPodWaitMs: 60_000, podStartMs: 90_000 } });
-  });
+  before(async () => ({ kc, op, ids } = await pitrSuite(["backup", "backuptool", "restorejob"])));
   after(async () => op?.stop());
 
   it("restores three points in the archived window, each to exactly the rows committed at or before it, and refuses a point past the window before stopping anything", async () => {
@@ -167,12 +171,7 @@ describe("PostgreSQL point-in-time recovery: WAL retention follows the kept base
   let op: Operator;
   let ids: Ids;
 
-  before(async () => {
-    kc = (await e2eCluster()).controlPlane.kubeConfig;
-    await installShared(kc);
-    ids = await systemUser("postgres");
-    op = await startTestOperator({ controllers: ["backup", "backuptool", "restorejob", "backuppolicy"], timeouts: { ...testTimeouts, targetPodWaitMs: 60_000, podStartMs: 90_000 } });
-  });
+  before(async () => ({ kc, op, ids } = await pitrSuite(["backup", "backuptool", "restorejob", "backuppolicy"])));
   after(async () => op?.stop());
 
   it("deleting the older base prunes exactly the WAL only it needed (pushed before the kept base's start less a minute), and the kept base still restores to points across its window", async () => {

@@ -5,6 +5,7 @@
 // object stays behind (listed), and a restore never writes a partial target.
 import { expect } from "chai";
 import { spawn } from "node:child_process";
+import { createServer, request as httpRequest } from "node:http";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -34,6 +35,33 @@ function dpAgent(args: string[], env: Record<string, string>, input?: Buffer, st
       resolve({ status, stdout, stderr: err });
     });
   });
+}
+
+/**
+ * An HTTP proxy in front of the S3 server that answers the first `failParts` part uploads (PUT
+ * with partNumber) with 503 SlowDown, as S3 does when throttling, and forwards everything else
+ * unchanged (the Host header too, so signatures still verify).
+ */
+async function slowDownProxy(upstream: string, failParts: number): Promise<{ endpoint: string; refused: () => number; close: () => Promise<void> }> {
+  const up = new URL(upstream);
+  let refused = 0;
+  const server = createServer((req, res) => {
+    if (req.method === "PUT" && /[?&]partNumber=/.test(req.url ?? "") && refused < failParts) {
+      refused++;
+      req.resume();
+      req.on("end", () => res.writeHead(503, { "content-type": "application/xml" }).end("<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"));
+      return;
+    }
+    const fwd = httpRequest({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    fwd.on("error", () => res.destroy());
+    req.pipe(fwd);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as { port: number };
+  return { endpoint: `http://127.0.0.1:${port}`, refused: () => refused, close: () => new Promise((r) => server.close(() => r())) };
 }
 
 describe("dp-agent under storage faults: versitygw behind Toxiproxy", function () {
@@ -146,6 +174,33 @@ describe("dp-agent under storage faults: versitygw behind Toxiproxy", function (
     expect((await leftovers(env.DP_BACKUP_PATH)).uploads, "no unfinished multipart upload").to.deep.equal([]);
     const pull = await dpAgent(["pull", "dump.sql"], env);
     expect(sha(pull.stdout)).to.equal(sha(data));
+  });
+
+  it("503 SlowDown on part uploads: retried and completed byte-identical; answered on every attempt, the push fails naming it and leaves no upload", async () => {
+    const some = await slowDownProxy(s3.endpoint, 2);
+    try {
+      const env = envFor({ DP_S3_ENDPOINT: some.endpoint });
+      const data = randomBytes(11 * MiB);
+      const push = await dpAgent(["push", "dump.sql"], env, data);
+      expect(push.status, push.stderr).to.equal(0);
+      expect(some.refused(), "part uploads answered 503").to.equal(2);
+      const pull = await dpAgent(["pull", "dump.sql"], env);
+      expect(sha(pull.stdout)).to.equal(sha(data));
+    } finally {
+      await some.close();
+    }
+    const always = await slowDownProxy(s3.endpoint, Number.MAX_SAFE_INTEGER);
+    try {
+      const env = envFor({ DP_S3_ENDPOINT: always.endpoint, DP_S3_MAX_ATTEMPTS: "2" });
+      const push = await dpAgent(["push", "dump.sql"], env, randomBytes(11 * MiB));
+      expect(push.status, "the push failed").to.not.equal(0);
+      expect(push.stderr).to.match(/dp-agent: .*s3:\/\/repo\/ns\/b\d+\/dump\.sql.*(SlowDown|503)/);
+      const left = await leftovers(env.DP_BACKUP_PATH);
+      expect(left.uploads, "the failed upload was aborted").to.deep.equal([]);
+      expect(left.objects).to.not.include(`${env.DP_BACKUP_PATH}/dump.sql`);
+    } finally {
+      await always.close();
+    }
   });
 
   it("a download cut mid-way never leaves a partial target: pull-dir into a new directory fails and leaves nothing there", async () => {

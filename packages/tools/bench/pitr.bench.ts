@@ -30,16 +30,15 @@
 //
 // BENCH_PITR_SCALE (30), BENCH_PITR_TRAFFIC_SECONDS (300), BENCH_PITR_INTERVAL (10, seconds),
 // BENCH_PITR_CLIENTS (2), BENCH_PITR_ENGINES (postgres,mariadb), BENCH_REPS (3, medians),
-// BENCH_DIR (/tmp/dp-bench-pitr), BENCH_KEEP=1 keeps the work dir. dp-agent: by default a bundle
-// built for the run from the current sources into BENCH_DIR (what the image runs;
-// packages/agent/bin/dp-agent falls back to tsx, ~1 s a start, whenever an edit makes
-// packages/agent/dist older than the sources); BENCH_PITR_AGENT=repo runs
-// packages/agent/bin/dp-agent as it is. Writes the "pitr" section of docs/benchmarks.md unless
+// BENCH_DIR (/tmp/dp-bench-pitr), BENCH_KEEP=1 keeps the work dir. dp-agent: by default
+// packages/agent/bin/dp-agent after `scripts/build.mjs dp-agent` rebuilt its bundle (what the image
+// runs; the launcher falls back to tsx, ~1 s a start, whenever an edit makes the bundle older
+// than the sources); BENCH_PITR_AGENT=repo runs it as it is. Writes the "pitr" section of docs/benchmarks.md unless
 // BENCH_WRITE_DOCS=0. Every process it starts runs in its own process group and is stopped on
 // success, failure and SIGINT/SIGTERM.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -257,40 +256,14 @@ function archiveStats(agent: string, env: NodeJS.ProcessEnv, prefix: string): { 
 }
 
 /**
- * dp-agent for the run: the bundle scripts/build.mjs makes (same esbuild options), built from the
- * current sources into BENCH_DIR, behind a copy of packages/agent/bin/dp-agent's launcher. Returns
- * the directory to put first on PATH.
+ * dp-agent for the run: packages/agent's bundle rebuilt by scripts/build.mjs from the current
+ * sources (what the image runs), so packages/agent/bin/dp-agent runs it and not tsx. Returns the
+ * directory to put first on PATH.
  */
-async function privateAgent(): Promise<string> {
-  const { build } = await import("esbuild");
-  const dir = join(work, "agent");
-  await build({
-    entryPoints: { "dp-agent": join(repoRoot, "packages/agent/src/cli.ts"), "chunk-worker": join(repoRoot, "packages/agent/src/chunks/worker.ts") },
-    outdir: join(dir, "dist"),
-    bundle: true,
-    splitting: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    chunkNames: "shared-[hash]",
-    external: ["zstd-napi"],
-    banner: { js: 'import { createRequire as __dpCreateRequire } from "node:module"; const require = __dpCreateRequire(import.meta.url);' },
-    legalComments: "none",
-    logLevel: "warning",
-  });
-  writeFileSync(join(dir, "package.json"), '{ "type": "module" }\n');
-  symlinkSync(join(repoRoot, "node_modules"), join(work, "node_modules")); // zstd-napi, resolved from the bundle's place
-  mkdirSync(join(dir, "bin"));
-  const launcher = join(dir, "bin", "dp-agent");
-  writeFileSync(launcher, [
-    "#!/bin/sh",
-    'export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-4194304}"',
-    'export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-2097152}"',
-    `exec "${process.execPath}" --expose-gc "${join(dir, "dist", "dp-agent.js")}" "$@"`,
-    "",
-  ].join("\n"));
-  chmodSync(launcher, 0o755);
-  return join(dir, "bin");
+function builtAgent(): string {
+  const r = spawnSync(process.execPath, [join(repoRoot, "scripts/build.mjs"), "dp-agent"], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`building dp-agent failed: ${r.stderr}`);
+  return repoAgentBin;
 }
 
 /** Which dp-agent packages/agent/bin/dp-agent runs: the bundle when it is current, else tsx. */
@@ -815,8 +788,8 @@ async function main(): Promise<void> {
     const keyFile = join(work, "key");
     writeFileSync(keyFile, randomBytes(32), { mode: 0o400 }); // a raw 32-byte key, as `head -c32 /dev/urandom`
     const ownAgent = process.env.BENCH_PITR_AGENT !== "repo";
-    const agentBin = ownAgent ? await privateAgent() : repoAgentBin;
-    const agentUsed = ownAgent ? "a bundle built for the run from the current sources (scripts/build.mjs's esbuild options) behind packages/agent/bin/dp-agent's launcher" : repoAgentMode();
+    const agentBin = ownAgent ? builtAgent() : repoAgentBin;
+    const agentUsed = repoAgentMode();
     // The repo part of the env the operator gives every tool container (backuprepo/access.ts).
     const toolEnv: NodeJS.ProcessEnv = {
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PG") && !k.startsWith("DP_") && !k.startsWith("MYSQL"))),
