@@ -5,7 +5,6 @@
 // object stays behind (listed), and a restore never writes a partial target.
 import { expect } from "chai";
 import { spawn } from "node:child_process";
-import { createServer, request as httpRequest } from "node:http";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -37,31 +36,66 @@ function dpAgent(args: string[], env: Record<string, string>, input?: Buffer, st
   });
 }
 
+// The proxy below, run as its own node process: an HTTP client in the test process would go
+// through nock, which the unit tests sharing this mocha process load, and nock's pass-through
+// does not carry these requests faithfully (Expect: 100-continue, streamed bodies).
+const SLOWDOWN_PROXY = `
+const http = require("node:http");
+const [upstream, failParts] = [new URL(process.argv[1]), Number(process.argv[2])];
+let refused = 0;
+const server = http.createServer((req, res) => {
+  if (req.method === "PUT" && /[?&]partNumber=/.test(req.url || "") && refused < failParts) {
+    refused++;
+    console.log("refused " + refused);
+    req.resume();
+    req.on("end", () => res.writeHead(503, { "content-type": "application/xml" }).end("<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"));
+    return;
+  }
+  const headers = { ...req.headers };
+  delete headers.expect; // answered here already; hop-by-hop
+  const fwd = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers }, (r) => {
+    res.writeHead(r.statusCode || 502, r.headers);
+    r.pipe(res);
+  });
+  fwd.on("error", () => res.destroy());
+  req.pipe(fwd);
+});
+server.listen(0, "127.0.0.1", () => console.log("listening " + server.address().port));
+`;
+
 /**
  * An HTTP proxy in front of the S3 server that answers the first `failParts` part uploads (PUT
  * with partNumber) with 503 SlowDown, as S3 does when throttling, and forwards everything else
  * unchanged (the Host header too, so signatures still verify).
  */
 async function slowDownProxy(upstream: string, failParts: number): Promise<{ endpoint: string; refused: () => number; close: () => Promise<void> }> {
-  const up = new URL(upstream);
+  const child = spawn(process.execPath, ["-e", SLOWDOWN_PROXY, upstream, String(failParts)], { stdio: ["ignore", "pipe", "inherit"] });
   let refused = 0;
-  const server = createServer((req, res) => {
-    if (req.method === "PUT" && /[?&]partNumber=/.test(req.url ?? "") && refused < failParts) {
-      refused++;
-      req.resume();
-      req.on("end", () => res.writeHead(503, { "content-type": "application/xml" }).end("<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"));
-      return;
-    }
-    const fwd = httpRequest({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
+  const port = await new Promise<number>((resolve, reject) => {
+    let buf = "";
+    child.stdout.on("data", (c: Buffer) => {
+      buf += c.toString();
+      for (;;) {
+        const nl = buf.indexOf("\n");
+        if (nl < 0) break;
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        const m = /^(listening|refused) (\d+)$/.exec(line);
+        if (m?.[1] === "listening") resolve(Number(m[2]));
+        if (m?.[1] === "refused") refused = Number(m[2]);
+      }
     });
-    fwd.on("error", () => res.destroy());
-    req.pipe(fwd);
+    child.once("exit", (code) => reject(new Error(`the SlowDown proxy exited (${code})`)));
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as { port: number };
-  return { endpoint: `http://127.0.0.1:${port}`, refused: () => refused, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    refused: () => refused,
+    close: async () => {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
 }
 
 describe("dp-agent under storage faults: versitygw behind Toxiproxy", function () {
