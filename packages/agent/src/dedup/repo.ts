@@ -248,15 +248,8 @@ export class DedupRepo {
    * Returns the snapshot, or undefined when it did not open.
    */
   async forget(id: string, opts: ReadOptions = {}): Promise<Snapshot | undefined> {
-    if (!isSnapshotId(id)) throw new AgentError(`${JSON.stringify(id)} is not a snapshot id (32 hex digits)`);
+    const sealed = await this.readSealedSnapshot(id);
     const { backend, layout, sealer } = this.store;
-    let sealed: Buffer;
-    try {
-      sealed = await readAll(await backend.get(layout.snapshot(id)));
-    } catch (err) {
-      if (isRepoError(err, "NotFound")) throw new AgentError(`snapshot ${id} not found`, { cause: err });
-      throw err;
-    }
     let s: Snapshot | undefined;
     try {
       s = openSnapshot(sealer, id, sealed);
@@ -305,17 +298,22 @@ export class DedupRepo {
     return out.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
   }
 
-  /** One snapshot, refused when it belongs to another backup than opts.backupId. */
-  async loadSnapshot(id: string, opts: ReadOptions = {}): Promise<Snapshot> {
+  /** A snapshot object as stored (sealed), or a clear error for a bad or missing id. */
+  private async readSealedSnapshot(id: string): Promise<Buffer> {
     if (!isSnapshotId(id)) throw new AgentError(`${JSON.stringify(id)} is not a snapshot id (32 hex digits)`);
-    const { backend, layout, sealer } = this.store;
-    let sealed: Buffer;
+    const { backend, layout } = this.store;
     try {
-      sealed = await readAll(await backend.get(layout.snapshot(id)));
+      return await readAll(await backend.get(layout.snapshot(id)));
     } catch (err) {
       if (isRepoError(err, "NotFound")) throw new AgentError(`snapshot ${id} not found`, { cause: err });
       throw err;
     }
+  }
+
+  /** One snapshot, refused when it belongs to another backup than opts.backupId. */
+  async loadSnapshot(id: string, opts: ReadOptions = {}): Promise<Snapshot> {
+    const sealed = await this.readSealedSnapshot(id);
+    const { sealer } = this.store;
     const s = openSnapshot(sealer, id, sealed);
     checkSnapshotBinding(s, opts.backupId);
     return s;
