@@ -12,6 +12,13 @@ import { writeTermination } from "./termination.ts";
 // Keep stderr to our one line: the SDK's Node-version notice is not for tool pods' users.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
+// A reader that goes away (`dp-agent ls | head`) ends us as SIGPIPE ends other tools: quietly,
+// with status 141, not with a stack trace.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code !== "EPIPE") process.stderr.write(`dp-agent: cannot write to stdout: ${err.message}\n`);
+  process.exit(err.code === "EPIPE" ? 141 : 1);
+});
+
 const DEFAULT_DIR_NAME = "dir.dpar";
 
 async function main(argv: string[]): Promise<number> {

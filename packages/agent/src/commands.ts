@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, fstatSync } from "node:fs";
-import { rename } from "node:fs/promises";
+import { open, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { type RepoBackend, backendFromConfig, checkKey, isRepoError } from "@dataprotection/storage";
@@ -14,6 +14,7 @@ import { writeObject } from "./object-writer.ts";
 import { terminationReport } from "./termination.ts";
 import { expiredLogObjects, selectLogObjects } from "./log-objects.ts";
 import { DedupCommands } from "./dedup/commands.ts";
+import { PoolLender } from "./chunks/lender.ts";
 
 /** Where commands write: stdout for data, a line sink for listings and warnings. */
 export interface Io {
@@ -145,8 +146,8 @@ export class Agent {
     };
   }
 
-  private async read(name: string, sink: Writable | ChunkConsumer): Promise<void> {
-    const opts = this.readOptions(name, await this.manifest());
+  private async read(name: string, sink: Writable | ChunkConsumer, pools?: PoolLender): Promise<void> {
+    const opts = { ...this.readOptions(name, await this.manifest()), pools };
     try {
       await readObject(this.backend, this.key(name), name, sink, opts);
     } catch (err) {
@@ -170,18 +171,23 @@ export class Agent {
       else if (!manifest) throw new AgentError(`backup ${this.config.backupPath} has no ${MANIFEST_NAME} in repo ${this.backend.location}`);
       else names = manifest.files.map((f) => f.name);
     }
-    for (const name of names) {
-      const discard: ChunkConsumer = async (chunks) => {
-        for await (const _ of chunks);
-      };
-      try {
-        const r = await readObject(this.backend, this.key(name), name, discard, this.readOptions(name, manifest));
-        // A bound object (v5) also shows the backup it belongs to.
-        this.io.print(`ok\t${name}\t${r.size}\t${r.storedSize}\tsha256:${r.sha256}${r.header.backupId !== undefined ? `\tbackup:${r.header.backupId}` : ""}`);
-      } catch (err) {
-        if (isRepoError(err, "NotFound")) throw new AgentError(`object "${name}" not found in backup ${this.config.backupPath} (repo ${this.backend.location})`);
-        throw err;
+    const pools = new PoolLender();
+    try {
+      for (const name of names) {
+        const discard: ChunkConsumer = async (chunks) => {
+          for await (const _ of chunks);
+        };
+        try {
+          const r = await readObject(this.backend, this.key(name), name, discard, { ...this.readOptions(name, manifest), pools });
+          // A bound object (v5) also shows the backup it belongs to.
+          this.io.print(`ok\t${name}\t${r.size}\t${r.storedSize}\tsha256:${r.sha256}${r.header.backupId !== undefined ? `\tbackup:${r.header.backupId}` : ""}`);
+        } catch (err) {
+          if (isRepoError(err, "NotFound")) throw new AgentError(`object "${name}" not found in backup ${this.config.backupPath} (repo ${this.backend.location})`);
+          throw err;
+        }
       }
+    } finally {
+      await pools.close();
     }
     return {};
   }
@@ -200,12 +206,29 @@ export class Agent {
       throw new AgentError(`backup ${this.config.backupPath} no longer holds log file ${o.from}, where the base backup starts (oldest archived: ${sel.missingFrom.oldest ?? "none"}): pruned by retention or never archived; restore from a newer base backup`);
     }
     if (sel.fetch.length === 0) throw new AgentError(`backup ${this.config.backupPath} holds no log object under "${o.prefix}": nothing to recover from`);
-    for (const f of sel.fetch) {
-      const target = join(dir, f.file);
-      const tmp = `${target}.dp-tmp`;
-      await this.read(f.object, createWriteStream(tmp));
-      await rename(tmp, target);
-      this.io.print(`${f.object}\t${f.file}`);
+    // One set of chunk threads for every segment; each file is written straight from the
+    // verified chunks (no copy), under a temporary name until it is whole.
+    const pools = new PoolLender();
+    try {
+      for (const f of sel.fetch) {
+        const target = join(dir, f.file);
+        const tmp = `${target}.dp-tmp`;
+        const out = await open(tmp, "w");
+        try {
+          await this.read(f.object, async (chunks) => {
+            for await (const c of chunks) for (let at = 0; at < c.length; ) at += (await out.write(c, at)).bytesWritten;
+          }, pools);
+        } catch (err) {
+          await out.close();
+          await rm(tmp, { force: true });
+          throw err;
+        }
+        await out.close();
+        await rename(tmp, target);
+        this.io.print(`${f.object}\t${f.file}`);
+      }
+    } finally {
+      await pools.close();
     }
     if (sel.coveredUntil && sel.coveredUntil.getTime() < o.until.getTime()) {
       this.io.warn(`warning: the archived log was last pushed at ${sel.coveredUntil.toISOString()}, before ${o.until.toISOString()}: recovery stops at the end of the archived log`);

@@ -4,6 +4,7 @@ import type { RepoBackend } from "@dataprotection/storage";
 import { type ChunkChecksum, ChunkedSha256, TagSha256 } from "./chunks/checksum.ts";
 import { ChunkError, type ChunkResult, type ChunkSpec, maxFrame } from "./chunks/codec.ts";
 import { ChunkPool, type Slot } from "./chunks/pool.ts";
+import type { PoolLender } from "./chunks/lender.ts";
 import { churned } from "./chunks/gc.ts";
 import { AgentError } from "./errors.ts";
 import { FLAGS, FLAG_FINAL, FRAME_HEAD, TRAILER_LEN, decodeTrailer } from "./format/frames.ts";
@@ -44,6 +45,8 @@ export interface ReadOptions {
   recorded?: boolean;
   /** Worker threads that verify, decrypt and decompress chunks; 0 does it on the main thread. */
   threads?: number;
+  /** Reuse the threads of earlier objects of the same command (many small objects: WAL segments). */
+  pools?: PoolLender;
 }
 
 /**
@@ -89,7 +92,8 @@ export async function readObject(
   const threads = opts.threads ?? 0;
   // Slot inputs hold a frame's payload|tag and, read along with it, the next frame's head.
   // A consumer may hold chunks while it writes them: a few more slots keep the workers busy meanwhile.
-  const pool = new ChunkPool(spec, threads, 2 * threads + 2 + (typeof sink === "function" ? HELD_SLOTS : 0), maxFrame(header.chunkSize), header.chunkSize);
+  const count = 2 * threads + 2 + (typeof sink === "function" ? HELD_SLOTS : 0);
+  const pool = opts.pools ? opts.pools.lend(spec, threads, count, maxFrame(header.chunkSize), header.chunkSize) : new ChunkPool(spec, threads, count, maxFrame(header.chunkSize), header.chunkSize);
   const st: ReadState = { size: 0, storedSize: rawHeader.length, sha256: "", verified: false };
   const refs = new SlotRefs(pool);
   const chunks = openedChunks(src, name, pool, st, refs, checksum);
@@ -99,6 +103,8 @@ export async function readObject(
   } finally {
     await chunks.return(undefined);
     await src.close();
+    // Closed here, not only when the chunks end: a sink may fail before it reads the first one.
+    await (opts.pools ? opts.pools.giveBack(pool) : pool.close());
   }
   if (!st.verified) throw new Error(`internal: object "${name}" was not read to its end`);
   if (opts.expectSha256 && opts.expectSha256 !== st.sha256) {
@@ -192,92 +198,88 @@ async function* openedChunks(
   let index = 0;
   let ended = false;
   let trailer: { size: number; sha256: string } | undefined;
-  try {
-    for (;;) {
-      // Every slot waits for the hash thread: wait for one rather than for nothing.
-      if (inflight.length === 0 && !trailer && !ended && !pool.hasFree()) await pool.whenFree();
-      // Read and dispatch frames while a slot is free.
-      while (!trailer && !ended && pool.hasFree()) {
-        const h = await src.head();
-        if (!h) {
+  for (;;) {
+    // Every slot waits for the hash thread: wait for one rather than for nothing.
+    if (inflight.length === 0 && !trailer && !ended && !pool.hasFree()) await pool.whenFree();
+    // Read and dispatch frames while a slot is free.
+    while (!trailer && !ended && pool.hasFree()) {
+      const h = await src.head();
+      if (!h) {
+        ended = true;
+        break;
+      }
+      if (h.flags & ~FLAGS) throw corrupt(index, "bad frame flags");
+      const final = (h.flags & FLAG_FINAL) !== 0;
+      if (final ? h.len !== TRAILER_LEN : h.len === 0 || h.len > chunkSize) throw corrupt(index, `bad frame length ${h.len}`);
+      if (final) {
+        const t = Buffer.allocUnsafe(h.len + tagLen + FRAME_HEAD);
+        if (!(await src.body(t, h.len + tagLen))) {
           ended = true;
           break;
         }
-        if (h.flags & ~FLAGS) throw corrupt(index, "bad frame flags");
-        const final = (h.flags & FLAG_FINAL) !== 0;
-        if (final ? h.len !== TRAILER_LEN : h.len === 0 || h.len > chunkSize) throw corrupt(index, `bad frame length ${h.len}`);
-        if (final) {
-          const t = Buffer.allocUnsafe(h.len + tagLen + FRAME_HEAD);
-          if (!(await src.body(t, h.len + tagLen))) {
-            ended = true;
-            break;
-          }
-          const plain = pool.codec.frames.open(index, h.flags, t.subarray(0, h.len), t.subarray(h.len, h.len + tagLen));
-          if (!plain) throw corrupt(index, tagLen === 16 ? "authentication failed" : "checksum mismatch");
-          trailer = decodeTrailer(plain);
-          index++;
-          break;
-        }
-        const slot = pool.take()!;
-        if (!(await src.body(slot.input, h.len + tagLen))) {
-          pool.give(slot);
-          ended = true;
-          break;
-        }
-        const done = pool.run(slot, { op: "open", index, flags: h.flags, len: h.len });
-        done.catch(() => undefined); // awaited in order below
-        inflight.push({ slot, index: index++, payload: h.len, done });
+        const plain = pool.codec.frames.open(index, h.flags, t.subarray(0, h.len), t.subarray(h.len, h.len + tagLen));
+        if (!plain) throw corrupt(index, tagLen === 16 ? "authentication failed" : "checksum mismatch");
+        trailer = decodeTrailer(plain);
+        index++;
+        break;
       }
-      const head = inflight.shift();
-      if (!head) break;
-      let len: number;
-      try {
-        const r = await head.done;
-        len = r.len;
-        sum?.add(r.digest ?? head.slot.input.subarray(head.payload, head.payload + tagLen));
-      } catch (err) {
-        if (!(err instanceof ChunkError) || err.why === "internal") throw err;
-        if (err.why === "auth") throw corrupt(head.index, err.message);
-        throw new AgentError(`object "${name}" does not decompress at chunk ${head.index}: ${err.message}`);
+      const slot = pool.take()!;
+      if (!(await src.body(slot.input, h.len + tagLen))) {
+        pool.give(slot);
+        ended = true;
+        break;
       }
-      // Authenticated (tag or digest) by the worker: the bytes may go out (v2: while the hash thread reads them too).
-      const plain = head.slot.output.subarray(0, len);
-      const slot = head.slot;
+      const done = pool.run(slot, { op: "open", index, flags: h.flags, len: h.len });
+      done.catch(() => undefined); // awaited in order below
+      inflight.push({ slot, index: index++, payload: h.len, done });
+    }
+    const head = inflight.shift();
+    if (!head) break;
+    let len: number;
+    try {
+      const r = await head.done;
+      len = r.len;
+      sum?.add(r.digest ?? head.slot.input.subarray(head.payload, head.payload + tagLen));
+    } catch (err) {
+      if (!(err instanceof ChunkError) || err.why === "internal") throw err;
+      if (err.why === "auth") throw corrupt(head.index, err.message);
+      throw new AgentError(`object "${name}" does not decompress at chunk ${head.index}: ${err.message}`);
+    }
+    // Authenticated (tag or digest) by the worker: the bytes may go out (v2: while the hash thread reads them too).
+    const plain = head.slot.output.subarray(0, len);
+    const slot = head.slot;
+    refs.ref(slot);
+    if (!sum) {
+      // v2: the slot also waits for the hash thread.
       refs.ref(slot);
-      if (!sum) {
-        // v2: the slot also waits for the hash thread.
-        refs.ref(slot);
-        const hashed = pool.hash(slot, "output", len);
-        const h: Promise<void> = hashed.then(
-          () => {
-            hashing.delete(h);
-            refs.unref(slot);
-          },
-          () => void hashing.delete(h), // a failed hash thread fails digest() below
-        );
-        hashing.add(h);
-      }
-      st.size += len;
-      refs.current = slot;
-      try {
-        yield plain;
-      } finally {
-        refs.current = undefined;
-      }
-      refs.unref(slot);
+      const hashed = pool.hash(slot, "output", len);
+      const h: Promise<void> = hashed.then(
+        () => {
+          hashing.delete(h);
+          refs.unref(slot);
+        },
+        () => void hashing.delete(h), // a failed hash thread fails digest() below
+      );
+      hashing.add(h);
     }
-    await Promise.all(hashing);
-    if (!trailer) throw new AgentError(`object "${name}" is truncated at chunk ${index} (the final chunk is missing)`);
-    if (await src.more()) throw corrupt(index, "data after the final chunk");
-    st.storedSize = src.stored;
-    st.sha256 = sum ? sum.digest() : await pool.digest();
-    if (st.size !== trailer.size || st.sha256 !== trailer.sha256) {
-      throw new AgentError(`object "${name}" failed its checksum: ${st.size} bytes sha256 ${st.sha256}, expected ${trailer.size} bytes sha256 ${trailer.sha256}`);
+    st.size += len;
+    refs.current = slot;
+    try {
+      yield plain;
+    } finally {
+      refs.current = undefined;
     }
-    st.verified = true;
-  } finally {
-    await pool.close();
+    refs.unref(slot);
   }
+  await Promise.all(hashing);
+  if (!trailer) throw new AgentError(`object "${name}" is truncated at chunk ${index} (the final chunk is missing)`);
+  if (await src.more()) throw corrupt(index, "data after the final chunk");
+  st.storedSize = src.stored;
+  st.sha256 = sum ? sum.digest() : await pool.digest();
+  if (st.size !== trailer.size || st.sha256 !== trailer.sha256) {
+    throw new AgentError(`object "${name}" failed its checksum: ${st.size} bytes sha256 ${st.sha256}, expected ${trailer.size} bytes sha256 ${trailer.sha256}`);
+  }
+  st.verified = true;
 }
 
 // A plain Writable gets copies: it may hold on to what it is given.

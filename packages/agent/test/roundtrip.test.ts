@@ -3,7 +3,8 @@ import { createHash } from "node:crypto";
 import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dpAgent, storedTagChecksum, treeDigest } from "./helpers.ts";
+import { spawnSync } from "node:child_process";
+import { agentBin, dpAgent, storedTagChecksum, treeDigest } from "./helpers.ts";
 
 const KEY = "0123456789abcdef".repeat(4);
 
@@ -37,6 +38,38 @@ describe("dp-agent round trips (must show 1)", function () {
       expect(dpAgent(["verify"], env).status).to.equal(0);
     });
   }
+
+  it("pull-log writes each archived segment byte-identical, leaves no temporary file, and removes the one it was writing when a segment is corrupt", () => {
+    const segs = Array.from({ length: 5 }, (_, i) => ({ name: `00000001000000000000000${i + 1}`, data: Buffer.from(`wal record ${i} `.repeat(120_000 + i)) }));
+    for (const [i, s] of segs.entries()) {
+      const push = dpAgent(["push", `wal/${s.name}`, "--stop-time", `2026-01-01T00:0${i}:00Z`], env, s.data);
+      expect(push.status, push.stderr).to.equal(0);
+    }
+    const out = join(work, "out");
+    mkdirSync(out);
+    const pull = dpAgent(["pull-log", out, "--from", segs[0]!.name, "--until", "2026-01-01T00:03:30Z", "--slack", "10"], env);
+    expect(pull.status, pull.stderr).to.equal(0);
+    // Up to the first segment that ends after the target.
+    expect(readdirSync(out).sort()).to.deep.equal(segs.slice(0, 5).map((s) => s.name));
+    for (const s of segs) expect(readFileSync(join(out, s.name)).equals(s.data), s.name).to.equal(true);
+    const stored = join(env.DP_REPO_PATH, "ns/b1/wal", segs[2]!.name);
+    const bytes = readFileSync(stored);
+    bytes[bytes.length - 200] ^= 1;
+    writeFileSync(stored, bytes);
+    rmSync(out, { recursive: true });
+    mkdirSync(out);
+    const bad = dpAgent(["pull-log", out, "--from", segs[0]!.name, "--until", "2026-01-01T00:03:30Z", "--slack", "10"], env);
+    expect(bad.status).to.not.equal(0);
+    expect(bad.stderr).to.contain(`wal/${segs[2]!.name}`);
+    expect(readdirSync(out).sort(), "the segments before the corrupt one, nothing partial").to.deep.equal(segs.slice(0, 2).map((s) => s.name));
+  });
+
+  it("ends quietly with status 141 when its reader goes away, as tools ended by SIGPIPE do", () => {
+    expect(dpAgent(["push", "f"], env, Buffer.alloc(8 << 20, 1)).status).to.equal(0);
+    const r = spawnSync("bash", ["-c", `"$0" pull f | head -c 10 >/dev/null; echo "\${PIPESTATUS[0]}"`, agentBin], { env: { ...process.env, ...env }, encoding: "utf8" });
+    expect(r.stdout.trim()).to.equal("141");
+    expect(r.stderr).to.equal("");
+  });
 
   it("writes format v3 with DP_CHECKSUM=sha256-chunked (1 B: its plain sha256), reads it back, and refuses an unknown checksum", () => {
     const data = Buffer.from("x");

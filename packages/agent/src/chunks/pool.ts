@@ -13,6 +13,8 @@ export interface Slot {
 export type Job = { op: "seal"; index: number; len: number } | { op: "open"; index: number; flags: number; len: number };
 /** For the hash thread: add a slot's input or output (or loose bytes) to the running sha256, or finish it. */
 export type HashJob = { op: "hash"; slot: number; out: boolean; len: number } | { op: "bytes"; data: Uint8Array } | { op: "digest" };
+/** For every worker: the next jobs belong to another object (see ChunkPool.retarget). */
+export type SpecJob = { op: "spec"; spec: ChunkSpec };
 type Reply = { id: number; len: number; digest?: string; chunk?: Uint8Array } | { id: number; why: ChunkError["why"]; message: string };
 interface Pending {
   resolve: (r: { len: number; digest?: string; chunk?: Uint8Array }) => void;
@@ -43,7 +45,7 @@ const SOURCE_BOOT = FROM_SOURCE
 export class ChunkPool {
   readonly slots: Slot[] = [];
   private readonly free: Slot[];
-  private readonly inline: ChunkCodec;
+  private inline: ChunkCodec;
   private workers?: Worker[];
   private readonly load: number[] = [];
   private readonly pending = new Map<number, Pending>();
@@ -51,11 +53,11 @@ export class ChunkPool {
   private failure?: Error;
 
   constructor(
-    private readonly spec: ChunkSpec,
-    private readonly threads: number,
-    count: number,
-    private readonly inSize: number,
-    private readonly outSize: number,
+    private spec: ChunkSpec,
+    readonly threads: number,
+    readonly count: number,
+    readonly inSize: number,
+    readonly outSize: number,
   ) {
     const memory = threads > 0 ? new SharedArrayBuffer(count * (inSize + outSize)) : new ArrayBuffer(count * (inSize + outSize));
     for (let i = 0; i < count; i++) {
@@ -206,6 +208,32 @@ export class ChunkPool {
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
     for (const w of this.waiters.splice(0)) w();
+  }
+
+  /**
+   * Whether the pool can take another object: nothing in flight, every slot back, no failure.
+   * A pool left otherwise (an object abandoned mid-read) is closed, never reused.
+   */
+  get idle(): boolean {
+    return !this.failure && this.pending.size === 0 && this.free.length === this.slots.length;
+  }
+
+  /**
+   * Use the pool (and its running threads) for another object with the same slot sizes: the
+   * threads take the new spec before any later job, as each handles its messages in order.
+   * Starting two threads costs ~50 ms of CPU each: paid once, not per object, by commands that
+   * read many small objects (pull-log's WAL segments, verify).
+   */
+  retarget(spec: ChunkSpec): void {
+    if (!this.idle) throw new Error("internal: a chunk pool is retargeted while in use");
+    this.spec = spec;
+    this.inline = new ChunkCodec(spec);
+    // The threads drop any hash state with the new spec.
+    this.inlineHash = undefined;
+    this.hashing = false;
+    this.firstChunk = undefined;
+    this.hashedChunks = 0;
+    for (const w of this.workers ?? []) w.postMessage({ id: -1, op: "spec", spec } satisfies SpecJob & { id: number });
   }
 
   async close(): Promise<void> {

@@ -4,17 +4,25 @@ import { createHash } from "node:crypto";
 import { parentPort, workerData } from "node:worker_threads";
 import { type ChunkSpec, ChunkCodec, ChunkError, runJob } from "./codec.ts";
 import { churned } from "./gc.ts";
-import type { HashJob, Job } from "./pool.ts";
+import type { HashJob, Job, SpecJob } from "./pool.ts";
 
 const data = workerData as { spec: ChunkSpec; memory: SharedArrayBuffer; inSize: number; outSize: number };
 // Buffers arrive as plain Uint8Arrays.
-const spec: ChunkSpec = { ...data.spec, header: Buffer.from(data.spec.header), key: data.spec.key && Buffer.from(data.spec.key) };
+const specOf = (s: ChunkSpec): ChunkSpec => ({ ...s, header: Buffer.from(s.header), key: s.key && Buffer.from(s.key) });
+let spec = specOf(data.spec);
 let codec: ChunkCodec | undefined;
 let hash = createHash("sha256");
 
-parentPort!.on("message", (m: (Job & { slot: number }) | HashJob | { id: number }) => {
+parentPort!.on("message", (m: (Job & { slot: number }) | HashJob | SpecJob | { id: number }) => {
   const { id } = m as { id: number };
-  const job = m as (Job & { slot: number }) | HashJob;
+  const job = m as (Job & { slot: number }) | HashJob | SpecJob;
+  if (job.op === "spec") {
+    // The pool moved on to another object (no reply: later messages are handled after this one).
+    spec = specOf(job.spec);
+    codec = undefined;
+    hash = createHash("sha256");
+    return;
+  }
   try {
     if (job.op === "bytes") {
       hash.update(job.data);
