@@ -1,3 +1,5 @@
+import { WriteStream } from "node:fs";
+import { Socket } from "node:net";
 import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import type { RepoBackend } from "@dataprotection/storage";
@@ -92,13 +94,15 @@ export async function readObject(
   const threads = opts.threads ?? 0;
   // Slot inputs hold a frame's payload|tag and, read along with it, the next frame's head.
   // A consumer may hold chunks while it writes them: a few more slots keep the workers busy meanwhile.
-  const count = 2 * threads + 2 + (typeof sink === "function" ? HELD_SLOTS : 0);
+  const lends = typeof sink === "function" || writesThrough(sink);
+  const count = 2 * threads + 2 + (lends ? HELD_SLOTS : 0);
   const pool = opts.pools ? opts.pools.lend(spec, threads, count, maxFrame(header.chunkSize), header.chunkSize) : new ChunkPool(spec, threads, count, maxFrame(header.chunkSize), header.chunkSize);
   const st: ReadState = { size: 0, storedSize: rawHeader.length, sha256: "", verified: false };
   const refs = new SlotRefs(pool);
   const chunks = openedChunks(src, name, pool, st, refs, checksum);
   try {
     if (typeof sink === "function") await sink(chunks, () => refs.hold());
+    else if (lends) await writeHeld(sink, chunks, () => refs.hold());
     else await writeTo(sink, chunks);
   } finally {
     await chunks.return(undefined);
@@ -282,6 +286,42 @@ async function* openedChunks(
   st.verified = true;
 }
 
+/**
+ * Streams that hand each buffer to the OS and then call the write's callback (a pipe, socket or
+ * file: dp-agent's stdout) get the chunks themselves, each slot held until its write is done: no
+ * copy (~1/3 of the main thread's time in `pull | tar` before). Any other Writable may keep what
+ * it is given after the callback, so it gets copies (writeTo).
+ */
+function writesThrough(sink: Writable): boolean {
+  return sink instanceof Socket || sink instanceof WriteStream;
+}
+
+async function writeHeld(sink: Writable, chunks: AsyncIterable<Buffer>, hold: () => () => void): Promise<void> {
+  let failed: Error | undefined;
+  // Stays attached: a write already queued may still fail after we stop.
+  sink.on("error", (err: Error) => void (failed ??= err));
+  for await (const c of chunks) {
+    if (failed) throw failed;
+    const release = hold();
+    if (!sink.write(c, release)) await drained(sink);
+  }
+  if (failed) throw failed;
+  sink.end();
+  await finished(sink);
+}
+
+function drained(sink: Writable): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const go = (): void => {
+      sink.off("drain", go);
+      sink.off("error", go);
+      resolve();
+    };
+    sink.on("drain", go);
+    sink.on("error", go);
+  });
+}
+
 // A plain Writable gets copies: it may hold on to what it is given.
 async function writeTo(sink: Writable, chunks: AsyncIterable<Buffer>): Promise<void> {
   let failed: Error | undefined;
@@ -291,17 +331,7 @@ async function writeTo(sink: Writable, chunks: AsyncIterable<Buffer>): Promise<v
     if (failed) throw failed;
     // A copy per chunk, garbage once written: collected as they go (gc.ts).
     churned(c.length);
-    if (!sink.write(Buffer.from(c))) {
-      await new Promise<void>((resolve) => {
-        const go = (): void => {
-          sink.off("drain", go);
-          sink.off("error", go);
-          resolve();
-        };
-        sink.on("drain", go);
-        sink.on("error", go);
-      });
-    }
+    if (!sink.write(Buffer.from(c))) await drained(sink);
   }
   if (failed) throw failed;
   sink.end();
