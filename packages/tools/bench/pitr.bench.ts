@@ -803,8 +803,8 @@ async function main(): Promise<void> {
     const shared: Shared = { agent: join(agentBin, "dp-agent"), toolEnv };
     const sections: string[] = [];
     for (const e of engines) sections.push(e === "postgres" ? await benchPostgres(shared) : await benchMariadb(shared));
-    if (!engines.includes("postgres")) sections.push("### PostgreSQL\n\nNot measured in this run (BENCH_PITR_ENGINES).");
-    if (!engines.includes("mariadb")) sections.push("### MariaDB\n\nNot measured in this run (BENCH_PITR_ENGINES).");
+    if (!engines.includes("postgres")) sections.unshift(keptSection("### PostgreSQL"));
+    if (!engines.includes("mariadb")) sections.push(keptSection("### MariaDB"));
 
     const c = cpus();
     const report = [
@@ -820,6 +820,25 @@ async function main(): Promise<void> {
     await stopAll();
     if (!keep) rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * An engine this run did not measure (BENCH_PITR_ENGINES): its subsection from docs/benchmarks.md
+ * as the last run that measured it wrote it, said to be that, so one engine can be re-measured
+ * without losing the other's figures.
+ */
+function keptSection(title: string): string {
+  const file = join(repoRoot, "docs/benchmarks.md");
+  const doc = existsSync(file) ? readFileSync(file, "utf8") : "";
+  const section = doc.slice(doc.indexOf("<!-- pitr:begin -->"), doc.indexOf("<!-- pitr:end -->"));
+  const at = section.indexOf(`${title} `);
+  if (at < 0) return `${title}\n\nNot measured in this run (BENCH_PITR_ENGINES), nor in the run before.`;
+  const rest = section.slice(at);
+  const end = rest.indexOf("\n### ", 1);
+  const body = (end < 0 ? rest : rest.slice(0, end)).trimEnd();
+  const [head, ...lines] = body.split("\n");
+  const kept = /^Kept from /.test(lines.find((l) => l.trim() !== "") ?? "") ? lines.join("\n").trim() : `Kept from the run of ${/\), (\d{4}-\d\d-\d\d \d\d:\d\d UTC)\./.exec(section)?.[1] ?? "an earlier date"}, which measured it (this run did not: BENCH_PITR_ENGINES):\n\n${lines.join("\n").trim()}`;
+  return `${head}\n\n${kept}`;
 }
 
 // Replace only the pitr section of docs/benchmarks.md; other sections belong to other suites.
