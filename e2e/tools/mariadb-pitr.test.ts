@@ -6,15 +6,19 @@
 // archived binlog) each into a fresh server: every restored server accepts writes and holds
 // exactly the rows whose `at` (UTC, whole seconds) is at or before its restoreTime. A restoreTime
 // past the window fails with the window in the reason before anything is stopped.
+// Retention: with the BackupPolicy controller running, deleting the older of two base backups
+// prunes exactly the binlogs only it needed; the kept base restores to points across its window.
 import { expect } from "chai";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { promisify } from "node:util";
-import type { KubeConfig } from "@kubernetes/client-node";
-import { DataProtectionGroup, type BackupPolicy, type RestoreJob } from "@dataprotection/api";
-import type { Operator } from "@dataprotection/controllers";
-import { mariadbBackupTool, mariadbBinlogPitrTool } from "@dataprotection/tools";
+import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { AnnotationLogKeepFrom, DataProtectionGroup, type Backup, type BackupPolicy, type RestoreJob } from "@dataprotection/api";
+import type { ControllerName, Operator } from "@dataprotection/controllers";
+import { BINLOG_PREFIX, mariadbBackupTool, mariadbBinlogPitrTool } from "@dataprotection/tools";
 import { e2eCluster, getCustom, startTestOperator, testNamespace, until, untilInNamespace } from "../harness.ts";
-import { backupInPhase, createBackup, createPolicy, getBackup, installShared, REPO, testTimeouts } from "../backup/fixtures.ts";
+import { backupInPhase, createBackup, createPolicy, deleteBackup, exists, getBackup, hostPathOf, installShared, REPO, testTimeouts } from "../backup/fixtures.ts";
 import { createRestoreJob, waitReady, waitRestore } from "../restore/seed.ts";
 import { createCredentials, createDatabaseStatefulSet, freePort, mariadbServerScript, systemUser, type Ids } from "./db-server.ts";
 
@@ -63,43 +67,83 @@ const datetime = (ms: number) => new Date(ms).toISOString().replace("T", " ").re
 const ROWS = (where: string) =>
   `SET SESSION group_concat_max_len = 16777216; SELECT CONCAT(COUNT(*), ':', COALESCE(MAX(id), 0), ':', COALESCE(MD5(GROUP_CONCAT(id, '@', at ORDER BY id SEPARATOR ',')), '')) FROM shop.t ${where}`;
 
+/** A MariaDB server `maria` with table shop.t and a writer committing a row every ~50 ms (stop() ends it). */
+async function startSourceWithWriter(kc: KubeConfig, ns: string, ids: Ids): Promise<{ port: number; stop: () => void }> {
+  const port = await freePort();
+  await createServer(kc, ns, "maria", port, ids);
+  await createCredentials(kc, ns, "maria-cred", "admin", PASSWORD);
+  await waitReady(kc, ns, "maria", 1);
+  await waitForServer(kc, ns, port, "source");
+  expect(await sql(port, "SELECT CONCAT(@@log_bin, ':', @@time_zone)")).to.match(/^(1|ON):\+00:00$/);
+  await sql(port, "CREATE DATABASE shop; CREATE TABLE shop.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, at DATETIME NOT NULL) ENGINE=InnoDB");
+  // One autocommit transaction per row, committed continuously until the test ends.
+  const writer: ChildProcess = spawn("mariadb", [...clientArgs(port), "shop"], { env: { ...process.env, MYSQL_PWD: PASSWORD }, stdio: ["pipe", "ignore", "ignore"] });
+  writer.stdin!.on("error", () => undefined);
+  const tick = setInterval(() => writer.stdin?.write("INSERT INTO t (at) VALUES (NOW());\n"), 50);
+  return {
+    port,
+    stop: () => {
+      clearInterval(tick);
+      writer.stdin?.end();
+      writer.kill();
+    },
+  };
+}
+
+/**
+ * Restores logfile Backup `log` to `t` into a fresh server `name` and checks it accepts writes and
+ * holds exactly the rows the source (on `port`) committed at or before `t`.
+ */
+async function restoreAndCompare(kc: KubeConfig, ns: string, ids: Ids, port: number, log: string, name: string, t: number): Promise<void> {
+  const rport = await freePort();
+  await createServer(kc, ns, name, rport, ids);
+  await waitReady(kc, ns, name, 1);
+  await createRestoreJob(kc, ns, `to-${name}`, { backupJobName: log, labels: { app: name }, claim: `data-${name}-0`, restoreTime: iso(t) });
+  await waitRestore(kc, ns, `to-${name}`, "Completed");
+  await waitForServer(kc, ns, rport, `restored server ${name}`);
+  const want = await sql(port, ROWS(`WHERE at <= '${datetime(t)}'`));
+  const got = await sql(rport, ROWS(""));
+  const later = Number(await sql(port, `SELECT COUNT(*) FROM shop.t WHERE at > '${datetime(t)}'`));
+  expect(Number(want.split(":")[0]), `${name}: rows committed by ${iso(t)}`).to.be.greaterThan(10);
+  expect(later, `${name}: the source committed rows after ${iso(t)}`).to.be.greaterThan(0);
+  expect(got, `${name} at ${iso(t)}: exactly the rows committed at or before it (count:max id:digest)`).to.equal(want);
+  // Read-write: the recovered server accepts a write.
+  await sql(rport, "INSERT INTO shop.t (at) VALUES (NOW())");
+}
+
+const TARGET = { labelsSelector: { matchLabels: { app: "maria" } }, secret: { name: "maria-cred", usernameKey: "username", passwordKey: "password" } };
+const PITR_POLICY = {
+  schedule: { logfile: { enable: true, cronExpression: `*/${INTERVAL_S} * * * * *` } },
+  datafile: { backupToolName: mariadbBackupTool.metadata!.name!, backupRepoName: REPO, target: TARGET },
+  logfile: { backupToolName: mariadbBinlogPitrTool.metadata!.name!, backupRepoName: REPO, target: TARGET },
+} as BackupPolicy["spec"];
+
+/** The cluster, the shared repo and tools, the mysql user and an operator running `controllers`. */
+async function pitrSuite(controllers: ControllerName[]): Promise<{ kc: KubeConfig; op: Operator; ids: Ids }> {
+  const kc = (await e2eCluster()).controlPlane.kubeConfig;
+  await installShared(kc);
+  const ids = await systemUser("mysql");
+  const op = await startTestOperator({ controllers, timeouts: { ...testTimeouts, targetPodWaitMs: 60_000, podStartMs: 90_000 } });
+  return { kc, op, ids };
+}
+
 describe("MariaDB point-in-time recovery: mariadb-backup + mariadb-binlog-pitr (mariadb-binlog) against a real server (e2e)", function () {
   this.timeout(900_000);
   let kc: KubeConfig;
   let op: Operator;
   let ids: Ids;
 
-  before(async () => {
-    kc = (await e2eCluster()).controlPlane.kubeConfig;
-    await installShared(kc);
-    ids = await systemUser("mysql");
-    op = await startTestOperator({ controllers: ["backup", "backuptool", "restorejob"], timeouts: { ...testTimeouts, targetPodWaitMs: 60_000, podStartMs: 90_000 } });
-  });
+  before(async () => ({ kc, op, ids } = await pitrSuite(["backup", "backuptool", "restorejob"])));
   after(async () => op?.stop());
 
   it("restores three points in the archived window, each to exactly the rows committed at or before it, and refuses a point past the window before stopping anything", async () => {
     const ns = await testNamespace(kc, "maria-pitr", 180_000);
-    let writer: ChildProcess | undefined;
-    let tick: NodeJS.Timeout | undefined;
+    let stopWriter: (() => void) | undefined;
     try {
-      const port = await freePort();
-      await createServer(kc, ns.name, "maria", port, ids);
-      await createCredentials(kc, ns.name, "maria-cred", "admin", PASSWORD);
-      await waitReady(kc, ns.name, "maria", 1);
-      await waitForServer(kc, ns.name, port, "source");
-      expect(await sql(port, "SELECT CONCAT(@@log_bin, ':', @@time_zone)")).to.match(/^(1|ON):\+00:00$/);
-      await sql(port, "CREATE DATABASE shop; CREATE TABLE shop.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, at DATETIME NOT NULL) ENGINE=InnoDB");
-      // One autocommit transaction per row, committed continuously until the test ends.
-      writer = spawn("mariadb", [...clientArgs(port), "shop"], { env: { ...process.env, MYSQL_PWD: PASSWORD }, stdio: ["pipe", "ignore", "ignore"] });
-      writer.stdin!.on("error", () => undefined);
-      tick = setInterval(() => writer?.stdin?.write("INSERT INTO t (at) VALUES (NOW());\n"), 50);
-
-      const target = { labelsSelector: { matchLabels: { app: "maria" } }, secret: { name: "maria-cred", usernameKey: "username", passwordKey: "password" } };
-      await createPolicy(kc, ns.name, "pitr", {
-        schedule: { logfile: { enable: true, cronExpression: `*/${INTERVAL_S} * * * * *` } },
-        datafile: { backupToolName: mariadbBackupTool.metadata!.name!, backupRepoName: REPO, target },
-        logfile: { backupToolName: mariadbBinlogPitrTool.metadata!.name!, backupRepoName: REPO, target },
-      } as BackupPolicy["spec"]);
+      const source = await startSourceWithWriter(kc, ns.name, ids);
+      const port = source.port;
+      stopWriter = source.stop;
+      await createPolicy(kc, ns.name, "pitr", PITR_POLICY);
       await createBackup(kc, ns.name, "log1", "pitr", { backupType: "logfile" });
       await until("log1 archiving (its pod available)", async () => ((await getBackup(kc, ns.name, "log1"))?.status?.availableReplicas ?? 0) > 0 ? true : undefined, 180_000, 500);
       await new Promise((r) => setTimeout(r, 2 * INTERVAL_S * 1000));
@@ -124,23 +168,7 @@ describe("MariaDB point-in-time recovery: mariadb-backup + mariadb-binlog-pitr (
       const points = [start, Math.floor((start + end) / 2000) * 1000, end];
       expect(end - start, "the window is long enough for three distinct points").to.be.greaterThan(5_000);
 
-      for (const [i, t] of points.entries()) {
-        const name = `r${i + 1}`;
-        const rport = await freePort();
-        await createServer(kc, ns.name, name, rport, ids);
-        await waitReady(kc, ns.name, name, 1);
-        await createRestoreJob(kc, ns.name, `to-${name}`, { backupJobName: "log1", labels: { app: name }, claim: `data-${name}-0`, restoreTime: iso(t) });
-        await waitRestore(kc, ns.name, `to-${name}`, "Completed");
-        await waitForServer(kc, ns.name, rport, `restored server ${name}`);
-        const want = await sql(port, ROWS(`WHERE at <= '${datetime(t)}'`));
-        const got = await sql(rport, ROWS(""));
-        const later = Number(await sql(port, `SELECT COUNT(*) FROM shop.t WHERE at > '${datetime(t)}'`));
-        expect(Number(want.split(":")[0]), `${name}: rows committed by ${iso(t)}`).to.be.greaterThan(10);
-        expect(later, `${name}: the source committed rows after ${iso(t)}`).to.be.greaterThan(0);
-        expect(got, `${name} at ${iso(t)}: exactly the rows committed at or before it (count:max id:digest)`).to.equal(want);
-        // Read-write: the recovered server accepts a write.
-        await sql(rport, "INSERT INTO shop.t (at) VALUES (NOW())");
-      }
+      for (const [i, t] of points.entries()) await restoreAndCompare(kc, ns.name, ids, port, "log1", `r${i + 1}`, t);
 
       // Past the window: refused with the window named, the target never scaled down.
       const far = iso(Date.now() + 3_600_000);
@@ -150,9 +178,95 @@ describe("MariaDB point-in-time recovery: mariadb-backup + mariadb-binlog-pitr (
       const after = await getCustom<RestoreJob>(kc, DataProtectionGroup, "restorejobs", ns.name, "too-late");
       expect(after?.metadata?.annotations?.["dataprotection.kubeblocks.io/original-replicas"], "nothing was scaled down").to.equal(undefined);
     } finally {
-      if (tick) clearInterval(tick);
-      writer?.stdin?.end();
-      writer?.kill();
+      stopWriter?.();
+      await ns.cleanup();
+    }
+  });
+});
+
+interface LogManifest {
+  files: Array<{ name: string; stopTime?: string }>;
+}
+
+describe("MariaDB point-in-time recovery: binlog retention follows the kept base backups (e2e)", function () {
+  this.timeout(900_000);
+  let kc: KubeConfig;
+  let op: Operator;
+  let ids: Ids;
+
+  before(async () => ({ kc, op, ids } = await pitrSuite(["backup", "backuptool", "restorejob", "backuppolicy"])));
+  after(async () => op?.stop());
+
+  it("deleting the older base prunes exactly the binlogs only it needed (finished before the kept base's start less a minute), and the kept base still restores to points across its window", async () => {
+    const ns = await testNamespace(kc, "maria-pitr-ret", 180_000);
+    let stopWriter: (() => void) | undefined;
+    try {
+      const source = await startSourceWithWriter(kc, ns.name, ids);
+      stopWriter = source.stop;
+      await createPolicy(kc, ns.name, "pitr", PITR_POLICY);
+      // The policy controller starts the logfile Backup itself.
+      const custom = kc.makeApiClient(CustomObjectsApi);
+      const logName = await until("the policy's logfile Backup archiving", async () => {
+        const list = (await custom.listNamespacedCustomObject({ group: DataProtectionGroup, version: "v1alpha1", namespace: ns.name, plural: "backups" })) as { items: Backup[] };
+        const log = list.items.find((b) => b.spec.backupType === "logfile" && (b.status?.availableReplicas ?? 0) > 0);
+        return log?.metadata?.name;
+      }, 180_000, 500);
+      await new Promise((r) => setTimeout(r, 2 * INTERVAL_S * 1000));
+      const keepFromOf = async () => (await getBackup(kc, ns.name, logName))?.metadata?.annotations?.[AnnotationLogKeepFrom];
+      const minus = (rfc: string, ms: number) => iso(Date.parse(rfc) - ms);
+
+      await createBackup(kc, ns.name, "base1", "pitr");
+      const base1 = await backupInPhase(kc, ns.name, "base1", ["Completed"], 240_000);
+      expect(await until("keep-from handed over for base1", async () => ((await keepFromOf()) === minus(base1.status!.startTimestamp!, 60_000) ? true : undefined), 30_000, 500)).to.equal(true);
+
+      // Binlogs only base1 needs: finished (rotated) and archived more than a minute before base2 starts.
+      const repoDir = await hostPathOf(kc, ns.name, base1.status!.persistentVolumeClaimName!);
+      const manifest = async (): Promise<LogManifest> => JSON.parse(await readFile(join(repoDir, ns.name, logName, "manifest.json"), "utf8")) as LogManifest;
+      const finished = (m: LogManifest) => m.files.filter((f) => f.name.startsWith(BINLOG_PREFIX) && !f.name.endsWith(".partial"));
+      for (let i = 0; i < 3; i++) {
+        await new Promise((r) => setTimeout(r, 1_500));
+        await sql(source.port, "FLUSH BINARY LOGS");
+      }
+      await until("three rotated binlogs archived", async () => (finished(await manifest()).length >= 3 ? true : undefined), 60_000, 500);
+      const lastPush = Math.max(...finished(await manifest()).map((f) => Date.parse(f.stopTime!)));
+      await new Promise((r) => setTimeout(r, Math.max(0, lastPush + 65_000 - Date.now())));
+
+      await createBackup(kc, ns.name, "base2", "pitr");
+      const base2 = await backupInPhase(kc, ns.name, "base2", ["Completed"], 240_000);
+      const keepFrom = minus(base2.status!.startTimestamp!, 60_000);
+      for (let i = 0; i < 2; i++) {
+        await new Promise((r) => setTimeout(r, 1_500));
+        await sql(source.port, "FLUSH BINARY LOGS");
+      }
+      await until("the binlogs rotated after base2 archived", async () => (finished(await manifest()).some((f) => Date.parse(f.stopTime!) >= Date.parse(base2.status!.startTimestamp!)) ? true : undefined), 60_000, 500);
+      const before = finished(await manifest());
+      const onlyBase1 = before.filter((f) => Date.parse(f.stopTime!) < Date.parse(keepFrom)).map((f) => f.name);
+      const kept = before.filter((f) => Date.parse(f.stopTime!) >= Date.parse(keepFrom)).map((f) => f.name);
+      expect(onlyBase1.length, "binlogs only base1 needs").to.be.at.least(3);
+      expect(kept.length, "binlogs base2 needs").to.be.at.least(1);
+      expect(await keepFromOf(), "nothing is pruned while base1 is kept").to.equal(minus(base1.status!.startTimestamp!, 60_000));
+      for (const n of onlyBase1) expect(finished(await manifest()).map((f) => f.name), "still there while base1 is kept").to.include(n);
+
+      await deleteBackup(kc, ns.name, "base1");
+      await until("base1 gone", async () => ((await getBackup(kc, ns.name, "base1")) ? undefined : true), 120_000, 500);
+      expect(await until("keep-from moved to base2's start less a minute", async () => ((await keepFromOf()) === keepFrom ? true : undefined), 30_000, 500)).to.equal(true);
+      const after = await until("the archiver pruned the binlogs only base1 needed", async () => {
+        const names = finished(await manifest()).map((f) => f.name);
+        return onlyBase1.every((n) => !names.includes(n)) ? names : undefined;
+      }, 60_000, 500);
+      for (const n of kept) expect(after, "a binlog base2 needs is kept").to.include(n);
+      for (const n of onlyBase1) expect(await exists(join(repoDir, ns.name, logName, n)), `${n}'s object removed`).to.equal(false);
+
+      // The kept base restores across its window: just after it, and near the newest archived binlog.
+      await new Promise((r) => setTimeout(r, 10_000));
+      const log = await getBackup(kc, ns.name, logName);
+      const start = Math.ceil(Date.parse(base2.status!.completionTimestamp!) / 1000) * 1000 + 1000;
+      const end = Math.floor(Date.parse(log!.status!.manifests!.backupLog!.stopTime!) / 1000) * 1000 - 3 * INTERVAL_S * 1000;
+      expect(end - start, "the window is long enough for two distinct points").to.be.greaterThan(2_000);
+      await restoreAndCompare(kc, ns.name, ids, source.port, logName, "k1", start);
+      await restoreAndCompare(kc, ns.name, ids, source.port, logName, "k2", end);
+    } finally {
+      stopWriter?.();
       await ns.cleanup();
     }
   });

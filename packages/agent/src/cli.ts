@@ -125,10 +125,11 @@ async function main(argv: string[]): Promise<number> {
     .description("delete and repack what no snapshot needs (takes the repository to itself)")
     .option("--dry-run", "report what would be deleted and repacked, change nothing")
     .option("--repack-threshold <share>", "repack a pack when this share of it is unused", "0.2")
-    .action((o: { dryRun?: boolean; repackThreshold: string }) => runDedup((d) => {
+    .option("--skip-missing", "no repository there is nothing to prune, not an error (the operator's scheduled prune)")
+    .action((o: { dryRun?: boolean; repackThreshold: string; skipMissing?: boolean }) => runDedup((d) => {
       const t = Number(o.repackThreshold);
       if (!Number.isFinite(t) || t < 0) throw new AgentError(`dedup prune --repack-threshold ${JSON.stringify(o.repackThreshold)} is not a share (0 to 1; above 1: never repack)`);
-      return d.prune({ dryRun: !!o.dryRun, repackThreshold: t });
+      return d.prune({ dryRun: !!o.dryRun, repackThreshold: t, skipMissing: !!o.skipMissing });
     })());
   dedup
     .command("check")

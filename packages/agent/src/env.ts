@@ -4,6 +4,7 @@ import { posix } from "node:path";
 import { REPO_CONFIG_ENV, type RepoConfig, isRepoError, parseRepoDocument, repoConfigFromDocument } from "@dataprotection/storage";
 import type { CompressionOptions } from "./object-writer.ts";
 import { CHECKSUMS, type ChecksumAlgorithm } from "./chunks/checksum.ts";
+import { dedupPrefix } from "./dedup/commands.ts";
 import { AgentError } from "./errors.ts";
 import { BACKUP_ID_RE, COMPRESSIONS, type Compression } from "./format/header.ts";
 import { type KeySource, parseKey } from "./format/keys.ts";
@@ -31,6 +32,19 @@ export interface AgentConfig {
    * backup's objects and manifest, and objects from before binding unless `expect` names them.
    */
   backupId?: string;
+  /**
+   * DP_DEDUP=true: push and push-dir store snapshots in the dedup repository under `prefix`
+   * (DP_DEDUP_PREFIX, else <parent of the backup path>/.dedup), and pull, pull-dir, verify and rm
+   * follow the snapshots manifest.json names (dedup/transparent.ts).
+   */
+  dedup?: { prefix: string };
+  /**
+   * Where snapshots a manifest names are read and forgotten, with or without DP_DEDUP (a backup
+   * stored while a repo had deduplication on stays readable after it is turned off).
+   */
+  dedupPrefix: string;
+  /** DP_DEDUP_LOCK_WAIT_SECONDS (default 600): how long a dedup backup, restore or prune waits for another's conflicting lock. */
+  dedupLockWaitMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -48,9 +62,10 @@ export function configFromEnv(env: Env): AgentConfig {
   const checksum = (env.DP_CHECKSUM || "sha256-tags") as ChecksumAlgorithm;
   if (!CHECKSUMS.includes(checksum)) throw new AgentError(`DP_CHECKSUM=${checksum} is not supported: use sha256-tags or sha256-chunked`);
 
+  const backupPath = backupPathFrom(env, repoPath);
   return {
     repo,
-    backupPath: backupPathFrom(env, repoPath),
+    backupPath,
     key: keyFrom(env),
     compression: { algorithm, level, threads },
     chunkSize,
@@ -60,7 +75,17 @@ export function configFromEnv(env: Env): AgentConfig {
     ...(env.DP_EXPECT_CHECKSUMS ? { expect: expectedChecksums(env.DP_EXPECT_CHECKSUMS) } : {}),
     // Set but empty is an error, not "unset": a binding that silently went missing would be no binding.
     ...(env.DP_BACKUP_ID !== undefined ? { backupId: backupIdFrom(env.DP_BACKUP_ID) } : {}),
+    ...(dedupOn(env.DP_DEDUP) ? { dedup: { prefix: dedupPrefix(env, backupPath) } } : {}),
+    dedupPrefix: dedupPrefix(env, backupPath),
+    dedupLockWaitMs: (int(env.DP_DEDUP_LOCK_WAIT_SECONDS, "DP_DEDUP_LOCK_WAIT_SECONDS") ?? 600) * 1000,
   };
+}
+
+// Strict: a typo must not silently write backups the other way.
+function dedupOn(v: string | undefined): boolean {
+  if (v === undefined || v === "" || v === "false" || v === "0") return false;
+  if (v === "true" || v === "1") return true;
+  throw new AgentError(`DP_DEDUP=${v} is not true or false: set it to true (or 1) to store backups in the deduplicating repository, or unset it`);
 }
 
 /**

@@ -24,15 +24,23 @@ export interface ManifestFile {
    * "sha256-chunked" (format v3 or v5): sha256 over the concatenated sha256 digests of the plaintext
    * chunks of `chunkSize` bytes, in order; an object of at most one chunk has the plain sha256
    * of its plaintext. See chunks/checksum.ts; dp-agent pull/verify recompute either.
+   * "dedup-snapshot" (DP_DEDUP, with `snapshot`): sha256 of the sealed snapshot object as stored
+   * in the dedup repository (dedup/transparent.ts).
    */
-  checksumAlgorithm?: "sha256" | ChecksumAlgorithm;
+  checksumAlgorithm?: "sha256" | ChecksumAlgorithm | "dedup-snapshot";
   /** Plaintext bytes per chunk (the chunked checksum depends on it). */
   chunkSize?: number;
+  /** Frames of an object; for a snapshot, the chunks its tree names (data and tree blobs). */
   chunks: number;
   compression: string;
   encryption: string;
   startTime: string;
   stopTime: string;
+  /**
+   * DP_DEDUP: the object is this snapshot (32 hex) of the dedup repository, not an object under
+   * the backup path; `storedSize` is what it added to the repository.
+   */
+  snapshot?: string;
 }
 
 /** manifest.json at the root of every backup: what is in it and how it was written. */

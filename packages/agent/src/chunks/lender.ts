@@ -8,30 +8,29 @@ import { ChunkPool } from "./pool.ts";
  * (threads, slot count and sizes); anything else gets a fresh pool. `close` ends them all.
  */
 export class PoolLender {
-  private spare?: ChunkPool;
+  private readonly spares: ChunkPool[] = [];
+
+  /** Spares kept: one per object read at once (pull-log reads two). */
+  constructor(private readonly keep = 2) {}
 
   lend(spec: ChunkSpec, threads: number, count: number, inSize: number, outSize: number): ChunkPool {
-    const p = this.spare;
-    this.spare = undefined;
-    if (p && p.idle && p.threads === threads && p.count === count && p.inSize === inSize && p.outSize === outSize) {
-      p.retarget(spec);
-      return p;
+    const i = this.spares.findIndex((p) => p.idle && p.threads === threads && p.count === count && p.inSize === inSize && p.outSize === outSize);
+    if (i >= 0) {
+      const [p] = this.spares.splice(i, 1);
+      p!.retarget(spec);
+      return p!;
     }
-    if (p) void p.close();
     return new ChunkPool(spec, threads, count, inSize, outSize);
   }
 
-  /** Take a pool back after its object; one that is not idle is closed. */
+  /** Take a pool back after its object; one that is not idle is closed, and so is the oldest spare beyond `keep`. */
   async giveBack(pool: ChunkPool): Promise<void> {
     if (!pool.idle) return pool.close();
-    const old = this.spare;
-    this.spare = pool;
-    if (old && old !== pool) await old.close();
+    this.spares.push(pool);
+    while (this.spares.length > this.keep) await this.spares.shift()!.close();
   }
 
   async close(): Promise<void> {
-    const p = this.spare;
-    this.spare = undefined;
-    await p?.close();
+    await Promise.all(this.spares.splice(0).map((p) => p.close()));
   }
 }

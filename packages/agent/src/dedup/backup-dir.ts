@@ -1,9 +1,10 @@
 // A directory tree as snapshot tree entries (tree.ts), storing the content of every file that
 // may have changed. A file whose size, mtime, ctime and inode are those the parent snapshot
 // recorded (and whose chunks the repo still has) is taken from the parent without being opened,
-// as restic does; anything else is read. (A file rewritten within one timestamp tick after the
-// previous backup read it, with its size unchanged, looks unchanged: ctime in ns on ext4/xfs
-// makes that rare, and a backup without a parent reads everything.)
+// as restic does; anything else is read. Except a "racy" one (as git calls it): a file whose
+// ctime is less than RACY_MS before the parent backup started may have been rewritten after the
+// parent read it within the same timestamp tick (the kernel stamps files from a coarse clock,
+// ~4 ms, and some filesystems keep whole seconds), same size, same stamps: it is read again.
 // Up to READ_AHEAD items are prepared ahead of the one being stored (parent lookup, open, and
 // small files read whole), as push-dir reads ahead: small files cost filesystem round trips,
 // not bytes, and one at a time they would dominate.
@@ -16,6 +17,8 @@ import type { ParentCursor, TreeEntry } from "./tree.ts";
 import { type WalkItem, fileBytes, walkDir } from "./walk.ts";
 
 const READ_AHEAD = 64;
+/** Files changed this close to (or after) the parent backup's start are read again (see above); 2 s covers FAT's stamps. */
+const RACY_MS = 2000n;
 // Files up to this size are read whole while being prepared (at most READ_AHEAD * SMALL in memory).
 const SMALL = 256 << 10;
 
@@ -40,10 +43,18 @@ function fileEntry(rel: string, st: BigIntStats, size: number, c: TreeEntry["c"]
   return { ...meta(rel, st), k: "f", s: size, i: String(st.ino), mn: String(st.mtimeNs), cn: String(st.ctimeNs), c };
 }
 
-function unchanged(prev: TreeEntry | undefined, st: BigIntStats, writer: PackWriter): prev is TreeEntry & { c: NonNullable<TreeEntry["c"]> } {
+/** The parent snapshot to take unchanged files from, and when it started (ns since the epoch). */
+export interface Parent {
+  cursor: ParentCursor;
+  startedNs: bigint;
+}
+
+/** Whether the parent's entry stands for the file as it is now (exported for its test). */
+export function unchanged(prev: TreeEntry | undefined, st: BigIntStats, parent: Parent, writer: Pick<PackWriter, "has">): prev is TreeEntry & { c: NonNullable<TreeEntry["c"]> } {
   return (
     prev !== undefined && prev.k === "f" && prev.s === Number(st.size) && prev.mn === String(st.mtimeNs) && prev.cn === String(st.ctimeNs) &&
-    prev.i === String(st.ino) && prev.c !== undefined && prev.c.every((x) => typeof x === "number" || writer.has(x))
+    prev.i === String(st.ino) && st.ctimeNs < parent.startedNs - RACY_MS * 1_000_000n &&
+    prev.c !== undefined && prev.c.every((x) => typeof x === "number" || writer.has(x))
   );
 }
 
@@ -59,7 +70,7 @@ async function readWhole(fh: FileHandle, size: number): Promise<Buffer> {
   }
 }
 
-async function prepare(item: WalkItem, parent: ParentCursor | undefined, writer: PackWriter): Promise<Prepared> {
+async function prepare(item: WalkItem, parent: Parent | undefined, writer: PackWriter): Promise<Prepared> {
   const { rel, st } = item;
   switch (item.kind) {
     case "dir":
@@ -71,12 +82,12 @@ async function prepare(item: WalkItem, parent: ParentCursor | undefined, writer:
   }
   let prev: TreeEntry | undefined;
   try {
-    prev = await parent?.find(rel);
+    prev = await parent?.cursor.find(rel);
   } catch (err) {
     await item.skip!();
     throw err;
   }
-  if (unchanged(prev, st, writer)) {
+  if (parent && unchanged(prev, st, parent, writer)) {
     await item.skip!();
     return { kind: "entry", e: fileEntry(rel, st, prev.s ?? 0, prev.c), unchanged: true };
   }
@@ -102,7 +113,7 @@ export async function* dirEntries(
   root: string,
   data: ContentStore,
   writer: PackWriter,
-  parent: ParentCursor | undefined,
+  parent: Parent | undefined,
   stats: DirStats,
   warn: (line: string) => void,
 ): AsyncGenerator<TreeEntry> {

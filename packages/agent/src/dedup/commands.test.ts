@@ -128,6 +128,9 @@ describe("dp-agent dedup commands", () => {
     const missing = run(["check"], { DP_DEDUP_PREFIX: "nowhere" });
     expect(missing.status).to.equal(1);
     expect(missing.stderr).to.match(/^dp-agent: .*nowhere\/config: no dedup repository there \(no config\)\n$/);
+    const skipped = run(["prune", "--skip-missing"], { DP_DEDUP_PREFIX: "nowhere" });
+    expect(skipped.status, skipped.stderr).to.equal(0);
+    expect(skipped.stdout).to.match(/^nothing to prune\t.*nowhere\tno repository there\n$/);
     expect(run(["init"]).status).to.equal(0);
     const b = run(["backup", "--stdin", "--name", "x.sql"], {}, Buffer.from("hello dedup\n"));
     expect(b.status).to.equal(0);

@@ -8,6 +8,7 @@ import type { RepoBackend } from "@dataprotection/storage";
 import type { Io } from "../commands.ts";
 import { AgentError } from "../errors.ts";
 import type { KeySource } from "../format/keys.ts";
+import { Layout } from "./format.ts";
 import { DedupRepo } from "./repo.ts";
 import type { Snapshot } from "./snapshot.ts";
 
@@ -37,6 +38,8 @@ export interface DedupSettings {
   key?: KeySource;
   /** DP_BACKUP_ID: recorded by backups; restores, forget and snapshots refuse or skip other backups' snapshots. */
   backupId?: string;
+  /** How long to wait for a conflicting lock, ms (default 0: fail at once). */
+  lockWaitMs?: number;
 }
 
 export class DedupCommands {
@@ -51,7 +54,7 @@ export class DedupCommands {
   }
 
   private open(): Promise<DedupRepo> {
-    return DedupRepo.open(this.backend, { key: this.settings.key, prefix: this.settings.prefix });
+    return DedupRepo.open(this.backend, { key: this.settings.key, prefix: this.settings.prefix, locks: { wait: this.settings.lockWaitMs } });
   }
 
   async init(): Promise<void> {
@@ -105,7 +108,11 @@ export class DedupCommands {
     this.io.print(`forgot\t${s ? `${s.id}\t${s.kind}\t${s.target}\t${s.time}` : `${snapshot}\t(it did not open)`}`);
   }
 
-  async prune(o: { dryRun?: boolean; repackThreshold?: number } = {}): Promise<void> {
+  async prune(o: { dryRun?: boolean; repackThreshold?: number; skipMissing?: boolean } = {}): Promise<void> {
+    if (o.skipMissing && !(await this.backend.stat(new Layout(this.settings.prefix).config))) {
+      this.io.print(`nothing to prune\t${this.where}\tno repository there`);
+      return;
+    }
     const repo = await this.open();
     const r = await repo.prune(o);
     this.io.print(

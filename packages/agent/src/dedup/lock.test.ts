@@ -94,6 +94,32 @@ describe("dedup/lock: backups, restores, check and prune sharing a repo", () => 
     await clean(a);
   });
 
+  it("with a wait, a backup that meets a running prune waits for it and then runs (as DP_DEDUP backups do); without one, or past it, it refuses", async () => {
+    const pausing = new PausingBackend(mem);
+    const b = await open("host-b", 22, pausing);
+    const waiting = await DedupRepo.open(mem, { key: KEY, prefix: "r", locks: { ...lockOptions(clock, "host-c", 33), wait: 30_000 } });
+    const gate = pausing.pauseAt("/snapshots/");
+    const pruning = b.prune();
+    await gate.reached;
+    const backup = waiting.backupStream("after-prune", pieces(Buffer.from("written once the prune is done")));
+    let done = false;
+    void backup.then(() => (done = true), () => (done = true));
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(done, "still waiting while the prune holds the repo").to.equal(false);
+    gate.release();
+    await pruning;
+    const s = await backup;
+    await restores(a, s.id, Buffer.from("written once the prune is done"));
+    const short = await DedupRepo.open(mem, { key: KEY, prefix: "r", locks: { ...lockOptions(clock, "host-d", 44), wait: 600 } });
+    const again = pausing.pauseAt("/snapshots/");
+    const pruning2 = b.prune();
+    await again.reached;
+    expect(await failure(short.backupStream("x", pieces(Buffer.from("x"))))).to.match(/^backup cannot run: the repository is locked by prune on host-b pid 22 \(exclusive lock .*\(waited 1 s for it\)$/);
+    again.release();
+    await pruning2;
+    expect(locks()).to.deep.equal([]);
+  });
+
   it("an expired lock is ignored: prune goes ahead past a stale backup lock (removing it), a backup past a stale prune lock", async () => {
     // A backup process that stopped for longer than its lease.
     const p = pausedSource(bytesFrom("stalled", 10_000));

@@ -44,6 +44,11 @@ export interface LockOptions {
   pid?: number;
   /** Also refresh on a timer, not only when the operation checks in (default true). */
   timer?: boolean;
+  /**
+   * How long `acquire` waits for conflicting locks to go, in ms of real time (default 0: fail at
+   * once). A backup that meets a prune, or a prune that meets backups, waits rather than fails.
+   */
+  wait?: number;
 }
 
 export const DEFAULT_LEASE = 15 * 60_000;
@@ -101,6 +106,7 @@ export class Locks {
   readonly host: string;
   readonly pid: number;
   readonly timer: boolean;
+  readonly wait: number;
 
   constructor(
     readonly store: LockStore,
@@ -113,6 +119,7 @@ export class Locks {
     this.host = opts.host ?? hostname();
     this.pid = opts.pid ?? process.pid;
     this.timer = opts.timer ?? true;
+    this.wait = opts.wait ?? 0;
     const ms = (v: number): boolean => Number.isFinite(v) && v >= 0;
     if (!ms(this.lease) || !ms(this.refresh) || !ms(this.margin) || this.refresh <= 0 || this.margin + this.refresh >= this.lease) {
       throw new RangeError(`lock timing ${JSON.stringify({ lease: this.lease, refresh: this.refresh, margin: this.margin })}: need refresh > 0 and margin + refresh < lease`);
@@ -151,6 +158,18 @@ export class Locks {
 
   /** Take a lock: write it, then look at the others; fails (its own lock removed) on a conflict. */
   async acquire(kind: LockKind, op: string): Promise<HeldLock> {
+    const deadline = Date.now() + this.wait;
+    for (let delay = 500; ; delay = Math.min(2 * delay, 10_000)) {
+      try {
+        return await this.tryAcquire(kind, op, this.wait);
+      } catch (err) {
+        if (!(err instanceof LockConflict) || Date.now() + delay > deadline) throw err;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+
+  private async tryAcquire(kind: LockKind, op: string, waited: number): Promise<HeldLock> {
     const held = new HeldLock(this, kind, op);
     await held.write();
     try {
@@ -158,7 +177,7 @@ export class Locks {
       const blocking = this.conflicts(kind, others);
       if (blocking.length > 0) {
         const what = kind === "exclusive" ? "needs the repository to itself, but it is in use by" : "cannot run: the repository is locked by";
-        throw new AgentError(`${op} ${what} ${blocking.map(describeLock).join("; ")}`);
+        throw new LockConflict(`${op} ${what} ${blocking.map(describeLock).join("; ")}${waited > 0 ? ` (waited ${Math.round(waited / 1000)} s for it)` : ""}`);
       }
       if (kind === "exclusive") {
         // Before anything is read: a holder that finds its lock gone stops before its next step.
@@ -175,6 +194,9 @@ export class Locks {
     return held;
   }
 }
+
+/** Another live lock is in the way (acquire may wait for it to go). */
+class LockConflict extends AgentError {}
 
 export class HeldLock {
   readonly id = randomBytes(16).toString("hex");

@@ -1,12 +1,14 @@
 import { expect } from "chai";
 import { createHash } from "node:crypto";
-import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync, writeSync } from "node:fs";
+import { type BigIntStats, closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { FilesystemBackend, type RepoBackend } from "@dataprotection/storage";
 import { parseKey } from "../format/keys.ts";
 import { DedupRepo } from "./repo.ts";
+import { unchanged } from "./backup-dir.ts";
+import type { TreeEntry } from "./tree.ts";
 import { bytesFrom } from "./testdata.ts";
 
 // Small chunks and packs, so that small data makes many of both.
@@ -153,6 +155,8 @@ describe("dedup/repo: DedupRepo on the filesystem backend", () => {
     const src = join(tmp, "vol");
     mkdirSync(src);
     for (let i = 0; i < 20; i++) writeFileSync(join(src, `f${i}`), bytesFrom(`vol-${i}`, 100_000));
+    // Files changed less than 2 s before a backup are read again by the next one (racy, see backup-dir.ts): these are older.
+    await new Promise((r) => setTimeout(r, 2100));
     const d1 = await repo.backupDir(src);
     expect(d1.stats.unchanged).to.equal(0);
     writeFileSync(join(src, "f3"), bytesFrom("changed", 100_000));
@@ -170,6 +174,19 @@ describe("dedup/repo: DedupRepo on the filesystem backend", () => {
     const d3 = await repo.backupDir(src, { parent: false });
     expect(d3.stats.unchanged).to.equal(0);
     expect(d3.stats.newChunks).to.equal(0);
+  });
+
+  it("reads again a file rewritten right after the parent backup read it, same size, within one timestamp tick (racy)", () => {
+    const s = 1_000_000_000n;
+    const started = 1_700_000_000n * s;
+    const entry = (ctimeNs: bigint): TreeEntry => ({ p: "f", k: "f", m: 0o644, u: 0, g: 0, t: 0, s: 9, i: "7", mn: String(ctimeNs), cn: String(ctimeNs), c: ["ab"] });
+    const stat = (ctimeNs: bigint) => ({ size: 9n, ino: 7n, mtimeNs: ctimeNs, ctimeNs }) as BigIntStats;
+    const parent = { cursor: undefined as never, startedNs: started };
+    const has = { has: () => true };
+    expect(unchanged(entry(started - 3n * s), stat(started - 3n * s), parent, has), "changed 3 s before the parent started: trusted").to.equal(true);
+    expect(unchanged(entry(started - s), stat(started - s), parent, has), "1 s before: it may have changed again within its tick").to.equal(false);
+    expect(unchanged(entry(started + s), stat(started + s), parent, has), "during the parent backup").to.equal(false);
+    expect(unchanged(entry(started - 3n * s), stat(started - 2n * s), parent, has), "ctime moved").to.equal(false);
   });
 
   it("binds snapshots to their backup: a reader of another backup is refused", async () => {

@@ -56,6 +56,13 @@ export interface BackupOptions {
    */
   parent?: string | false;
   warn?: (line: string) => void;
+  /** Called once the snapshot is written: the object as stored (sealed) and how many chunks its tree names (data and tree blobs, repeats counted). */
+  written?: (w: SnapshotWritten) => void;
+}
+
+export interface SnapshotWritten {
+  sealed: Buffer;
+  chunks: number;
 }
 
 export interface ReadOptions {
@@ -63,6 +70,12 @@ export interface ReadOptions {
   /** Restores: take a shared lock, so no prune moves chunks away meanwhile (default true; false for a read-only repo). */
   lock?: boolean;
 }
+
+/**
+ * How long a creator waits between writing a new repo's config and opening whatever config is
+ * there (openOrInit): longer than any creator takes from finding no config to having written its own.
+ */
+export const INIT_SETTLE_MS = 5000;
 
 export class DedupRepo {
   private readonly reader: BlobReader;
@@ -103,6 +116,27 @@ export class DedupRepo {
     const repo = new DedupRepo(storeOf(backend, layout, config, keys, new RepoIndex()), opts.locks);
     await backend.put(layout.config, Buffer.from(`${JSON.stringify(config, null, 2)}\n`));
     return repo;
+  }
+
+  /**
+   * Open the repo, or create it when there is none, when several may do so at once (the first
+   * backups of a namespace start together). Backends have no create-if-absent: two creators that
+   * both found no config both write one, and the later write wins. So a creator writes its config,
+   * waits `settleMs`, and only then opens the config that is there, ours or a later creator's,
+   * before it writes anything under its keys. Assumes, like the locks' lease (README, A2), that no
+   * creator takes longer than `settleMs` from finding no config to having written its own: then
+   * every creator opens after the last config write, and all open the same one.
+   */
+  static async openOrInit(backend: RepoBackend, opts: RepoOptions & InitOptions & { settleMs?: number } = {}): Promise<DedupRepo> {
+    const layout = new Layout(opts.prefix ?? "");
+    if (await backend.stat(layout.config)) return DedupRepo.open(backend, opts);
+    // The key derivation (scrypt for a passphrase) before the second look, to keep the window short.
+    const { config } = await newConfig(opts.key, opts);
+    if (!(await backend.stat(layout.config))) {
+      await backend.put(layout.config, Buffer.from(`${JSON.stringify(config, null, 2)}\n`));
+      await new Promise((r) => setTimeout(r, opts.settleMs ?? INIT_SETTLE_MS));
+    }
+    return DedupRepo.open(backend, opts);
   }
 
   /** Open a repo and load its index. */
@@ -193,7 +227,10 @@ export class DedupRepo {
       const cursor = parent ? new ParentCursor(this.treeOf(parent)[Symbol.asyncIterator]()) : undefined;
       const stats: DirStats = { files: 0, dirs: 0, bytes: 0, unchanged: 0 };
       try {
-        return await this.commit(writer, lock, "dir", target, dirEntries(dir, content, writer, cursor, stats, opts.warn ?? (() => undefined)), stats, opts, parent?.id);
+        // A parent whose start is unknown vouches for no file (all are read).
+        const started = parent ? Date.parse(parent.time) : NaN;
+        const from = cursor ? { cursor, startedNs: Number.isFinite(started) ? BigInt(started) * 1_000_000n : 0n } : undefined;
+        return await this.commit(writer, lock, "dir", target, dirEntries(dir, content, writer, from, stats, opts.warn ?? (() => undefined)), stats, opts, parent?.id);
       } finally {
         await cursor?.close();
       }
@@ -205,8 +242,16 @@ export class DedupRepo {
     const time = new Date().toISOString();
     const trees = new ContentStore(this.trees, this.store.keys.id, writer, BLOB_TREE, false);
     let snapshot: Snapshot;
+    let chunks = 0;
+    async function* counted(): AsyncGenerator<TreeEntry> {
+      for await (const e of entries) {
+        for (const x of e.c ?? []) if (typeof x === "string") chunks++;
+        yield e;
+      }
+    }
     try {
-      const tree = await trees.store(lines(entries));
+      const tree = await trees.store(lines(counted()));
+      chunks += tree.content.length;
       await writer.finish();
       snapshot = {
         v: 1,
@@ -232,12 +277,14 @@ export class DedupRepo {
     }
     const { backend, layout, sealer } = this.store;
     const key = layout.snapshot(snapshot.id);
-    await backend.put(key, sealSnapshot(sealer, snapshot));
+    const sealed = sealSnapshot(sealer, snapshot);
+    await backend.put(key, sealed);
     if (!(await lock.stillHeld())) {
       // A prune that took the lock for stale may have listed the snapshots before this one was there.
       await backend.delete(key).catch(() => undefined);
       throw new AgentError(`backup stopped: its lock ${lock.id} was lost while the snapshot was written: snapshot ${snapshot.id} was removed again`);
     }
+    opts.written?.({ sealed, chunks });
     return snapshot;
   }
 
@@ -285,14 +332,25 @@ export class DedupRepo {
     });
   }
 
-  /** Every snapshot (of `backupId` only, when given), oldest first. */
-  async listSnapshots(opts: ReadOptions = {}): Promise<Snapshot[]> {
+  /**
+   * Every snapshot (of `backupId` only, when given), oldest first. With `unreadable`, a snapshot
+   * that does not open (or went away since the listing) is handed to it and skipped instead of
+   * failing the listing.
+   */
+  async listSnapshots(opts: ReadOptions & { unreadable?: (id: string, err: Error) => void } = {}): Promise<Snapshot[]> {
     const { backend, layout, sealer } = this.store;
     const out: Snapshot[] = [];
     for await (const o of backend.list(layout.snapshots)) {
       const id = layout.nameOf(o.key, isSnapshotId);
       if (!id) continue;
-      const s = openSnapshot(sealer, id, await readAll(await backend.get(o.key)));
+      let s: Snapshot;
+      try {
+        s = openSnapshot(sealer, id, await readAll(await backend.get(o.key)));
+      } catch (err) {
+        if (!opts.unreadable || !(err instanceof AgentError || isRepoError(err, "NotFound"))) throw err;
+        opts.unreadable(id, err as Error);
+        continue;
+      }
       if (opts.backupId === undefined || s.backupId === opts.backupId) out.push(s);
     }
     return out.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
@@ -310,13 +368,21 @@ export class DedupRepo {
     }
   }
 
-  /** One snapshot, refused when it belongs to another backup than opts.backupId. */
-  async loadSnapshot(id: string, opts: ReadOptions = {}): Promise<Snapshot> {
-    const sealed = await this.readSealedSnapshot(id);
-    const { sealer } = this.store;
-    const s = openSnapshot(sealer, id, sealed);
+  /** A snapshot object as stored (sealed, unopened): what a manifest's checksum of a snapshot is over. */
+  sealedSnapshot(id: string): Promise<Buffer> {
+    return this.readSealedSnapshot(id);
+  }
+
+  /** Open a snapshot's sealed bytes (from sealedSnapshot), refused when it belongs to another backup than opts.backupId. */
+  openSealedSnapshot(id: string, sealed: Buffer, opts: ReadOptions = {}): Snapshot {
+    const s = openSnapshot(this.store.sealer, id, sealed);
     checkSnapshotBinding(s, opts.backupId);
     return s;
+  }
+
+  /** One snapshot, refused when it belongs to another backup than opts.backupId. */
+  async loadSnapshot(id: string, opts: ReadOptions = {}): Promise<Snapshot> {
+    return this.openSealedSnapshot(id, await this.readSealedSnapshot(id), opts);
   }
 
   /** A snapshot's tree entries, in order. */
@@ -342,16 +408,35 @@ export class DedupRepo {
   }
 
   private async *readStreamLocked(snapshotId: string, opts: ReadOptions & { name?: string }): AsyncGenerator<Buffer> {
-    const s = await this.loadSnapshot(snapshotId, opts);
+    yield* this.streamOf(await this.loadSnapshot(snapshotId, opts), opts.name);
+  }
+
+  private async *streamOf(s: Snapshot, name: string | undefined): AsyncGenerator<Buffer> {
     let entry: TreeEntry | undefined;
     for await (const e of this.treeOf(s)) {
-      if (e.k === "s" && (opts.name === undefined || e.p === opts.name)) {
+      if (e.k === "s" && (name === undefined || e.p === name)) {
         entry = e;
         break;
       }
     }
-    if (!entry) throw new AgentError(`snapshot ${snapshotId} has no stream${opts.name !== undefined ? ` named ${JSON.stringify(opts.name)}` : ""}`);
+    if (!entry) throw new AgentError(`snapshot ${s.id} has no stream${name !== undefined ? ` named ${JSON.stringify(name)}` : ""}`);
     yield* streamContent(entry, this.reader);
+  }
+
+  /**
+   * What an opened snapshot (openSealedSnapshot) restores, as one byte stream, every chunk
+   * verified before it is yielded: a stream snapshot's content, a directory snapshot's archive
+   * stream (push-dir's format, which unpackDir restores, as restoreDir does). Under a shared lock
+   * unless opts.lock is false.
+   */
+  async *readSnapshot(s: Snapshot, opts: ReadOptions = {}): AsyncGenerator<Buffer> {
+    const lock = await this.readLock(opts);
+    try {
+      if (s.kind === "dir") yield* archiveStream(this.treeOf(s), this.reader);
+      else yield* this.streamOf(s, undefined);
+    } finally {
+      await lock?.release();
+    }
   }
 
   /** Write a stream snapshot to `sink` (not ended); resolves with the byte count. */

@@ -1,7 +1,7 @@
 // BackupRepo: where backup data lives, realised through a StorageProvider.
 import { Type, type Static } from "@sinclair/typebox";
 import { named, str, bool, int64, nameRef, describe, stringEnum, stringMap, celRule, EXT } from "./helpers.ts";
-import { LabelSelector, Quantity, SecretReference, conditions } from "./k8s.ts";
+import { LabelSelector, Quantity, SecretReference, Time, conditions } from "./k8s.ts";
 import { AccessMethod, BackupRepoPhase, EncryptionAlgorithm, PersistentVolumeReclaimPolicy, values } from "../enums.ts";
 
 export const PersistentVolumeReclaimPolicySchema = stringEnum("PersistentVolumeReclaimPolicy", values(PersistentVolumeReclaimPolicy),
@@ -24,6 +24,11 @@ export const EncryptionSpecSchema = named("EncryptionSpec", "EncryptionSpec (ext
   keySecretRef: describe(SecretKeySelectorSchema, "The Secret key holding the encryption passphrase or 32-byte key; the key is never copied into status, logs or Events."),
 });
 
+export const DeduplicationSpecSchema = named("DeduplicationSpec", "DeduplicationSpec (extension) stores what dp-agent writes to the repo as deduplicated snapshots: every backup full and independently restorable, each chunk of data stored once per namespace.", {
+  enabled: Type.Optional(bool("Store new backups deduplicated. Backups made before stay readable as they are; turning it off again leaves deduplicated backups readable.", { default: false })),
+  pruneSchedule: Type.Optional(str("When the operator prunes the repo's deduplicated storage in each namespace that has Backups on it (a cron expression in UTC, 5 fields, or 6 with seconds first): chunks no remaining backup needs are deleted or repacked. Deleting a Backup only forgets its snapshots; space comes back at the next prune.", { default: "0 3 * * *", minLength: 1, maxLength: 128 })),
+});
+
 export const BackupRepoSpecSchema = named("BackupRepoSpec", "BackupRepoSpec defines the desired state of BackupRepo", {
   storageProviderRef: nameRef("The storage provider used by this backup repo.", {
     "x-kubernetes-validations": [celRule("self == oldSelf", "spec.storageProviderRef: is immutable")],
@@ -34,7 +39,15 @@ export const BackupRepoSpecSchema = named("BackupRepoSpec", "BackupRepoSpec defi
   credential: Type.Optional(describe(SecretReference, "A secret that contains the credentials needed by the storage provider.")),
   accessMethod: Type.Optional(describe(AccessMethodSchema, "How tools reach the repo: Mount (a PVC per namespace, mounted at /backupdata) or Tool (dp-agent writes to the storage directly with the provider's agentConfigTemplate).", { default: AccessMethod.Mount, ...EXT })),
   encryption: Type.Optional(describe(EncryptionSpecSchema, "Client-side encryption of the backup data written to this repo. Unset: data is stored as the tool writes it.", EXT)),
+  deduplication: Type.Optional(describe(DeduplicationSpecSchema, "Deduplicated storage for this repo (off by default). See docs/deduplication.md.", EXT)),
   namespaceSelector: Type.Optional(describe(LabelSelector, "The namespaces whose Backups and RestoreJobs may use this repo (matched against the Namespace's labels). A Backup or RestoreJob in any other namespace fails with RepoNotAllowed before anything is copied into its namespace. Unset: every namespace, as in KubeBlocks 0.6; set it on any repo that tenants share, since a namespace that may use a repo gets copies of its credential and key Secrets.", EXT)),
+});
+
+export const DeduplicationStatusSchema = named("DeduplicationStatus", "DeduplicationStatus (extension) records the repo's last scheduled prune.", {
+  lastPruneTime: Type.Optional(describe(Time, "The schedule's tick of the last prune the operator started.")),
+  lastPruneJobs: Type.Optional(Type.Array(Type.String(), { description: "The prune Jobs of that tick, as namespace/name (one per namespace with Backups on the repo)." })),
+  lastPruneResult: Type.Optional(str("How those Jobs ended: Succeeded, Failed (with the Job and its message) or Running.")),
+  nextPruneTime: Type.Optional(describe(Time, "When the next prune is due.")),
 });
 
 export const BackupRepoPhaseSchema = stringEnum("BackupRepoPhase", values(BackupRepoPhase), "BackupRepoPhase defines phases for BackupRepo CR.");
@@ -48,9 +61,12 @@ export const BackupRepoStatusSchema = named("BackupRepoStatus", "BackupRepoStatu
   backupPVCName: Type.Optional(str("backupPVCName is the name of the PVC used to store backup data.")),
   isDefault: Type.Optional(bool("isDefault indicates whether this backup repo is the default one.")),
   failureReason: Type.Optional(str("Why the repo is Failed, with the fix (e.g. the StorageProvider is missing).", EXT)),
+  deduplication: Type.Optional(describe(DeduplicationStatusSchema, "The scheduled prunes of a deduplicated repo.", EXT)),
 });
 
 export type BackupRepoSpec = Static<typeof BackupRepoSpecSchema>;
 export type BackupRepoStatus = Static<typeof BackupRepoStatusSchema>;
 export type EncryptionSpec = Static<typeof EncryptionSpecSchema>;
+export type DeduplicationSpec = Static<typeof DeduplicationSpecSchema>;
+export type DeduplicationStatus = Static<typeof DeduplicationStatusSchema>;
 export type SecretKeySelector = Static<typeof SecretKeySelectorSchema>;

@@ -10,7 +10,7 @@ import { setCondition } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
 import { deletions, owned, withStatus, type BackupDecision, type BackupPrereq } from "./decision.ts";
 import { pvcAccess } from "./destination.ts";
-import { backupDirOf, isSafeFilePath } from "./env.ts";
+import { backupDirOf, isSafeFilePath, recordedBackupIdEnv } from "./env.ts";
 import { childLabels, TOOL_CONTAINER } from "./job.ts";
 import { helperJobName } from "./decide.ts";
 import { logStatefulSetName } from "./logfile.ts";
@@ -42,10 +42,13 @@ export interface DeleteObservation {
   agentImage: string;
 }
 
-/** The Job that removes a backup's data: rm -rf on a mounted repo, dp-agent rm --all on an object store. */
+/**
+ * The Job that removes a backup's data: rm -rf on a mounted repo, dp-agent rm --all on an object
+ * store or a deduplicated repo (it forgets the backup's snapshots; their chunks go at the next prune).
+ */
 export function buildDeleteJob(b: Backup, access: RepoAccess, filePath: string, image: string): V1Job {
   const dir = backupDirOf(filePath);
-  const command = access.accessMethod === AccessMethod.Mount ? ["sh", "-c", 'rm -rf -- "$BACKUP_DIR" && echo "removed $BACKUP_DIR"'] : ["dp-agent", "rm", "--all"];
+  const command = access.accessMethod === AccessMethod.Mount && !access.dedup ? ["sh", "-c", 'rm -rf -- "$BACKUP_DIR" && echo "removed $BACKUP_DIR"'] : ["dp-agent", "rm", "--all"];
   return {
     apiVersion: "batch/v1",
     kind: "Job",
@@ -62,7 +65,8 @@ export function buildDeleteJob(b: Backup, access: RepoAccess, filePath: string, 
             name: TOOL_CONTAINER,
             image,
             command,
-            env: [...access.env, { name: "BACKUP_DIR", value: dir }, { name: "DP_BACKUP_PATH", value: filePath.replace(/^\/+/, "") }],
+            // Deduplicated: the recorded backup id also finds snapshots a push wrote and never listed (it died first).
+            env: [...access.env, { name: "BACKUP_DIR", value: dir }, { name: "DP_BACKUP_PATH", value: filePath.replace(/^\/+/, "") }, ...(access.dedup ? recordedBackupIdEnv(b) : [])],
             volumeMounts: access.volumeMounts,
             terminationMessagePolicy: "FallbackToLogsOnError",
           }],

@@ -146,6 +146,11 @@ export function expectedChecksumsEnv(b: Backup): V1EnvVar[] {
  * checksums only, as before.
  */
 export function integrityEnv(b: Backup): V1EnvVar[] {
+  return [...recordedBackupIdEnv(b), ...expectedChecksumsEnv(b)];
+}
+
+/** DP_BACKUP_ID as the Backup's status recorded it (none for Backups made before binding). */
+export function recordedBackupIdEnv(b: Backup): V1EnvVar[] {
   const id = b.status?.manifests?.backupTool?.backupId;
-  return [...(id ? [{ name: "DP_BACKUP_ID", value: id }] : []), ...expectedChecksumsEnv(b)];
+  return id ? [{ name: "DP_BACKUP_ID", value: id }] : [];
 }

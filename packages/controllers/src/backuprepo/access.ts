@@ -11,6 +11,8 @@ export const BACKUP_MOUNT_PATH = "/backupdata";
 /** Where the encryption key file is mounted in tool pods. */
 export const ENCRYPTION_KEY_DIR = "/etc/dataprotection/encryption";
 const ENCRYPTION_KEY_FILE = "key";
+/** dp-agent's switch for deduplicated storage (packages/agent README). */
+export const DEDUP_ENV = "DP_DEDUP";
 
 /** A Secret the controller copies from the repo's namespace into the workload namespace. */
 export interface SecretCopy {
@@ -44,6 +46,8 @@ export interface RepoAccess {
   /** Secrets that must be copied into the workload namespace before a tool pod starts. */
   secretCopies: SecretCopy[];
   encrypted: boolean;
+  /** spec.deduplication.enabled: dp-agent stores snapshots (env DP_DEDUP), and removing a backup needs dp-agent (it forgets them). */
+  dedup?: boolean;
 }
 
 /** The names of a repo's Secret copies in a workload namespace: [credential, encryption key]. */
@@ -113,5 +117,9 @@ export function repoAccessFor(repo: BackupRepo, provider?: StorageProvider): Rep
     env.push({ name: "DP_ENCRYPTION_KEY_FILE", value: `${ENCRYPTION_KEY_DIR}/${ENCRYPTION_KEY_FILE}` });
   }
 
-  return { repoName: name, accessMethod: method, pvcName, env, volumes, volumeMounts, secretCopies, encrypted: !!enc };
+  // Every pod that reaches the repo gets it: tools store snapshots, restores and deletions read and forget them.
+  const dedup = !!repo.spec.deduplication?.enabled;
+  if (dedup) env.push({ name: DEDUP_ENV, value: "true" });
+
+  return { repoName: name, accessMethod: method, pvcName, env, volumes, volumeMounts, secretCopies, encrypted: !!enc, ...(dedup ? { dedup } : {}) };
 }

@@ -13,6 +13,7 @@ import { TemplateError } from "../storageprovider/template.ts";
 import { repoAccessFor, repoPVCName, secretCopyNames, type SecretCopy } from "./access.ts";
 import { LabelPreCheckGeneration, preCheckJobName } from "./names.ts";
 import { buildPreCheckJob, preCheckOutcome } from "./precheck.ts";
+import { decidePrune, type PruneObservation } from "./prune.ts";
 import { RepoAccessError, copyProblem, copySourceRole, pvcDeleting, repoNotReady, secretNotFound } from "./problems.ts";
 import { buildRepoPVC } from "./pvc.ts";
 import { Condition, Reason } from "./reasons.ts";
@@ -54,6 +55,8 @@ export interface RepoObservation {
   preCheck?: MountPreCheck | ToolPreCheck;
   /** A repo being deleted (with the finalizer): what keeps it and what it leaves behind. */
   deletion?: RepoDeletion;
+  /** A deduplicated repo: its Backups and prune Jobs (the cache), for the scheduled prune. */
+  prune?: PruneObservation;
 }
 
 /** What a Mount repo's pre-check reads: what ensureRepoAccess would, and the repo's pre-check Jobs. */
@@ -154,7 +157,15 @@ export function decideRepo(o: RepoObservation, now: Date): Decision<BackupRepoSt
   if (others.length && findCondition(before?.conditions, "DefaultRepo")?.message !== conflictMessage) {
     fx.events.push({ type: "Warning", reason: Reason.MultipleDefaultRepos, message: conflictMessage });
   }
-  return { ...fx, status, ...(outcome.requeueAfter !== undefined ? { requeueAfterMs: outcome.requeueAfter } : {}) };
+  let requeueAfter = outcome.requeueAfter;
+  if (outcome.phase === BackupRepoPhase.Ready && o.provider) {
+    const prune = decidePrune(repo, repoAccessFor(repo, o.provider), o.prune ?? { backups: [], jobs: [] }, o.settings.agentImage, now);
+    fx.creates.push(...prune.jobs.map((object) => ({ kind: Kinds.Job, object })));
+    fx.events.push(...prune.events);
+    if (prune.status) status.deduplication = prune.status;
+    if (prune.wakeAt !== undefined) requeueAfter = Math.min(requeueAfter ?? Infinity, Math.max(1000, prune.wakeAt - now.getTime()));
+  }
+  return { ...fx, status, ...(requeueAfter !== undefined ? { requeueAfterMs: requeueAfter } : {}) };
 }
 
 /** The pre-check decideRepo would take with `o`, and so what the shell must read or run for it; undefined when it takes none. */

@@ -21,6 +21,10 @@ export const Reason = {
   MultipleDefaultRepos: "MultipleDefaultRepos",
   DeletionBlocked: "DeletionBlocked",
   Deleting: "Deleting",
+  PruneStarted: "PruneStarted",
+  PruneSucceeded: "PruneSucceeded",
+  PruneFailed: "PruneFailed",
+  InvalidPruneSchedule: "InvalidPruneSchedule",
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 

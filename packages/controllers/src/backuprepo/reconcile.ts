@@ -11,6 +11,8 @@ import { blockingBackups, decideRepo, preCheckJobKey, preCheckNamespace, preChec
 import { applySecretCopy, readObject } from "./ensure.ts";
 import { probeToolRepo, toolRepoConfig } from "./probe.ts";
 import { templateValues } from "./values.ts";
+import { LabelPreCheckGeneration } from "./names.ts";
+import { LabelPruneTick } from "./prune.ts";
 
 type Repo = BackupRepo & KubeObject;
 const LabelJobName = "job-name";
@@ -59,6 +61,13 @@ async function observe(repo: Repo, ctx: ReconcileContext, op: OperatorContext, n
     const job = preCheckJobKey(repo, op.namespace);
     o.preCheckJob = ctx.cache.get<V1Job & KubeObject>(Kinds.Job, job.name, job.namespace) ?? null;
   }
+  if (repo.spec.deduplication?.enabled) {
+    const name = repo.metadata.name ?? "";
+    o.prune = {
+      backups: ctx.cache.list<Backup & KubeObject>(Kinds.Backup).filter((b) => b.status?.backupRepoName === name),
+      jobs: ctx.cache.list<V1Job & KubeObject>(Kinds.Job, { labels: { [LabelBackupRepoName]: labelValue(name) } }).filter((j) => j.metadata.labels?.[LabelPruneTick] !== undefined),
+    };
+  }
   const reads = preCheckReads(o, now);
   if (reads?.method === AccessMethod.Mount) o.preCheck = await observeMountPreCheck(repo, reads, o.preCheckJob, ctx);
   else if (reads?.method === AccessMethod.Tool) o.preCheck = await runToolPreCheck(repo, provider, o.credential ?? undefined, op);
@@ -77,7 +86,8 @@ async function observeMountPreCheck(repo: Repo, reads: Extract<PreCheckReads, { 
     method: AccessMethod.Mount,
     sources,
     pvc: (await readObject(ctx.client, undefined, Kinds.PersistentVolumeClaim, reads.pvcName, reads.namespace)) ?? null,
-    jobs: ctx.cache.list<V1Job & KubeObject>(Kinds.Job, { labels: { [LabelBackupRepoName]: labelValue(repo.metadata.name ?? "") } }),
+    // Only pre-check Jobs: the repo's prune Jobs carry its label too.
+    jobs: ctx.cache.list<V1Job & KubeObject>(Kinds.Job, { labels: { [LabelBackupRepoName]: labelValue(repo.metadata.name ?? "") } }).filter((j) => j.metadata.labels?.[LabelPreCheckGeneration] !== undefined),
     ...(job ? { podMessage: await podMessage(ctx, reads.namespace, job.metadata.name ?? "") } : {}),
   };
 }
