@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -20,6 +20,17 @@ describe("FilesystemBackend", () => {
     b = new FilesystemBackend({ root });
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it("creates the directories of a put writable by every user (tools of one namespace run as different uids), whatever the umask", async () => {
+    const old = process.umask(0o077);
+    try {
+      await b.put("ns/b1/obj", Buffer.from("x"));
+    } finally {
+      process.umask(old);
+    }
+    for (const d of ["ns", "ns/b1"]) expect((statSync(join(root, d)).mode & 0o777).toString(8), d).to.equal("777");
+    expect(statSync(join(root, "ns/b1/obj")).mode & 0o022, "the object itself is not writable by others").to.equal(0);
+  });
 
   it("puts, stats, gets, lists and deletes objects", async () => {
     expect(await b.put("ns/b1/a", Buffer.from("aa"))).to.equal(2);

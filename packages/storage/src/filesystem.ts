@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { type FileHandle, lstat, mkdir, open, opendir, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
+import { type FileHandle, chmod, lstat, mkdir, open, opendir, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { RepoError } from "./errors.ts";
@@ -33,7 +33,7 @@ export class FilesystemBackend implements RepoBackend {
     let fh: FileHandle | undefined;
     let flushing: Promise<void> | undefined;
     try {
-      await mkdir(dirname(target), { recursive: true });
+      await this.makeDirs(dirname(target));
       fh = await open(temp, "wx");
       const out = fh;
       let size = 0;
@@ -60,6 +60,22 @@ export class FilesystemBackend implements RepoBackend {
       await fh?.close().catch(() => undefined);
       await rm(temp, { force: true }).catch(() => undefined);
       throw this.mapError(err, key, "write");
+    }
+  }
+
+  /**
+   * Directories a put creates are writable by every user (0777, whatever the umask): the tools of
+   * one namespace share its repo volume under different uids (a root volume tool, PostgreSQL's
+   * 999), and each must be able to add its backup beside the others' and write the shared
+   * deduplicated storage. Files stay 0644 and are only ever replaced by rename; with encryption
+   * every object is authenticated, so a writer cannot change one unnoticed (docs/security.md).
+   */
+  private async makeDirs(dir: string): Promise<void> {
+    const first = await mkdir(dir, { recursive: true });
+    if (first === undefined) return;
+    for (let d = dir; ; d = dirname(d)) {
+      await chmod(d, 0o777);
+      if (d === first || d === dirname(d)) break;
     }
   }
 
