@@ -135,6 +135,34 @@ export class AzureBackend implements RepoBackend {
     }
   }
 
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) throw new RepoError("Failed", `invalid range ${offset}+${length} of ${this.location}/${key}`);
+    const short = (size?: number) =>
+      new RepoError("Failed", `object ${this.location}/${key} is shorter than ${offset + length} bytes${size === undefined ? "" : ` (${size} there)`}: truncated or not what the reader expects`);
+    if (length === 0) {
+      // download(offset, 0) would mean "to the end": the blob's size answers.
+      const info = await this.stat(key);
+      if (!info) throw new RepoError("NotFound", `object azure://${this.account}/${this.container}/${this.fullKey(key)} not found`);
+      if (info.size < offset) throw short(info.size);
+      return Buffer.alloc(0);
+    }
+    const parts: Buffer[] = [];
+    try {
+      const res = await this.client.getBlobClient(this.fullKey(key)).download(offset, length, { maxRetryRequests: 3 });
+      const body = res.readableStreamBody;
+      if (!body) throw new RepoError("Failed", `Azure Blob returned no body for ${this.location}/${key}`);
+      for await (const c of body as AsyncIterable<Buffer>) parts.push(c);
+    } catch (err) {
+      // 416: the range starts at or past the end.
+      const e = err as { statusCode?: number; details?: { errorCode?: string } };
+      if (e.statusCode === 416 || e.details?.errorCode === "InvalidRange") throw short();
+      throw this.fail(err, key, "read");
+    }
+    const b = Buffer.concat(parts);
+    if (b.length !== length) throw short();
+    return b;
+  }
+
   async stat(key: string): Promise<ObjectInfo | undefined> {
     try {
       const p = await this.client.getBlobClient(this.fullKey(key)).getProperties();

@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import { RepoError } from "./errors.ts";
 import type { ObjectInfo, PutBody, RepoBackend, RepoConfig } from "./types.ts";
 
 /**
@@ -25,6 +26,27 @@ export class LazyBackend implements RepoBackend {
   }
   async get(key: string): Promise<Readable> {
     return (await this.backend()).get(key);
+  }
+  /** Ranged reads (the dedup reader's chunks): the backend's own, else read through get() (a backend without them). */
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    const b = await this.backend();
+    if (b.getRange) return b.getRange(key, offset, length);
+    const parts: Buffer[] = [];
+    let at = 0;
+    let got = 0;
+    for await (const chunk of await b.get(key)) {
+      const c = chunk as Buffer;
+      const from = Math.max(0, offset - at);
+      const to = Math.min(c.length, offset + length - at);
+      if (to > from) {
+        parts.push(c.subarray(from, to));
+        got += to - from;
+      }
+      at += c.length;
+      if (got === length) break;
+    }
+    if (got < length) throw new RepoError("Failed", `object ${this.location}/${key} is shorter than ${offset + length} bytes (it has ${at})`);
+    return Buffer.concat(parts, length);
   }
   async stat(key: string): Promise<ObjectInfo | undefined> {
     return (await this.backend()).stat(key);

@@ -127,6 +127,36 @@ export class S3Backend implements RepoBackend {
     }
   }
 
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) throw new RepoError("Failed", `invalid range ${offset}+${length} of ${this.location}/${key}`);
+    const short = (size: string | number | undefined) =>
+      new RepoError("Failed", `object ${this.location}/${key} is shorter than ${offset + length} bytes${size === undefined ? "" : ` (${size} there)`}: truncated or not what the reader expects`);
+    if (length === 0) {
+      // No HTTP range is empty: the object's size answers.
+      const info = await this.stat(key);
+      if (!info) throw new RepoError("NotFound", `object s3://${this.bucket}/${this.fullKey(key)} not found`);
+      if (info.size < offset) throw short(info.size);
+      return Buffer.alloc(0);
+    }
+    let body: Buffer;
+    let ranged: boolean;
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key), Range: `bytes=${offset}-${offset + length - 1}` }));
+      if (!res.Body) throw new RepoError("Failed", `S3 returned no body for ${this.location}/${key}`);
+      body = Buffer.from(await res.Body.transformToByteArray());
+      ranged = res.ContentRange !== undefined;
+    } catch (err) {
+      // 416: the range starts at or past the end.
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.name === "InvalidRange" || e.$metadata?.httpStatusCode === 416) throw short(undefined);
+      throw this.fail(err, key, "read");
+    }
+    // A server that ignores Range answers 200 with the whole object.
+    if (!ranged && body.length > length) body = body.subarray(offset, offset + length);
+    if (body.length !== length) throw short(ranged ? undefined : body.length);
+    return body;
+  }
+
   async stat(key: string): Promise<ObjectInfo | undefined> {
     try {
       const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));

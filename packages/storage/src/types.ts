@@ -101,6 +101,13 @@ export interface RepoBackend {
    * allocated per read. Rejects with RepoError("NotFound") when absent.
    */
   openRead?(key: string): Promise<ObjectFile>;
+  /**
+   * Optional (object stores: S3, Azure Blob): exactly `length` bytes of an object from `offset`,
+   * in one ranged request, so a reader needs no whole object for a part of it. Rejects with
+   * RepoError("NotFound") when absent, and with an error naming the key when the object ends
+   * before `offset + length`.
+   */
+  getRange?(key: string, offset: number, length: number): Promise<Buffer>;
   /** Size and mtime of an object, or undefined when absent. */
   stat(key: string): Promise<ObjectInfo | undefined>;
   /** Every object whose key starts with `prefix` (a "directory" prefix should end in "/"). */

@@ -107,6 +107,26 @@ describe("AzureBackend against a real Blob endpoint (Azurite)", function () {
     expect(await b.deletePrefix("many/")).to.equal(n);
   });
 
+  it("reads ranges: in the middle, at the end, empty; names a short object and maps a missing one to NotFound", async () => {
+    const data = randomBytes(3 * MiB + 11);
+    await b.put("range/obj", data);
+    expect((await b.getRange("range/obj", 1_000_003, 70_000)).equals(data.subarray(1_000_003, 1_070_003))).to.equal(true);
+    expect((await b.getRange("range/obj", data.length - 8, 8)).equals(data.subarray(data.length - 8))).to.equal(true);
+    expect((await b.getRange("range/obj", 0, data.length)).equals(data)).to.equal(true);
+    expect((await b.getRange("range/obj", data.length, 0)).length).to.equal(0);
+    for (const [off, len] of [[data.length - 4, 8], [data.length, 1], [data.length + 10, 5], [data.length + 1, 0]]) {
+      const err = await rejection(b.getRange("range/obj", off!, len!));
+      expect(err.code, `${off}+${len}`).to.equal("Failed");
+      expect(err.message).to.contain("azure://dpaccount/repo/dp/range/obj").and.contain(`shorter than ${off! + len!} bytes`);
+    }
+    for (const len of [10, 0]) {
+      const err = await rejection(b.getRange("range/nope", 0, len));
+      expect(err.code).to.equal("NotFound");
+      expect(err.message).to.contain("azure://dpaccount/repo/dp/range/nope");
+    }
+    await b.deletePrefix("range/");
+  });
+
   it("maps a missing object to NotFound and stat() to undefined", async () => {
     const err = await rejection(b.get("nope/x"));
     expect(err.code).to.equal("NotFound");

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
+import { RepoError } from "../src/errors.ts";
 import { S3Backend } from "../src/s3.ts";
 import { type S3Server, startS3Server } from "./s3-server.ts";
 
@@ -28,6 +29,28 @@ describe("S3Backend against a real S3-compatible server (versitygw)", function (
     expect(keys.sort()).to.deep.equal(["ns/b1/big", "ns/b1/small"]);
     expect(await b.deletePrefix("ns/")).to.equal(2);
     expect(await b.stat("ns/b1/big")).to.equal(undefined);
+  });
+
+  it("reads ranges: in the middle, at the end, empty; names a short object and maps a missing one to NotFound", async () => {
+    const data = randomBytes(3 * 1024 * 1024 + 11);
+    await b.put("range/obj", data);
+    expect((await b.getRange("range/obj", 1_000_003, 70_000)).equals(data.subarray(1_000_003, 1_070_003))).to.equal(true);
+    expect((await b.getRange("range/obj", data.length - 8, 8)).equals(data.subarray(data.length - 8))).to.equal(true);
+    expect((await b.getRange("range/obj", 0, data.length)).equals(data)).to.equal(true);
+    expect((await b.getRange("range/obj", data.length, 0)).length).to.equal(0);
+    for (const [off, len] of [[data.length - 4, 8], [data.length, 1], [data.length + 10, 5], [data.length + 1, 0]]) {
+      const err = (await b.getRange("range/obj", off!, len!).catch((e: unknown) => e)) as RepoError;
+      expect(err, `${off}+${len}`).to.be.instanceOf(RepoError);
+      expect(err.code).to.equal("Failed");
+      expect(err.message).to.contain("s3://repo/dp/range/obj").and.contain(`shorter than ${off! + len!} bytes`);
+    }
+    for (const len of [10, 0]) {
+      const err = (await b.getRange("range/nope", 0, len).catch((e: unknown) => e)) as RepoError;
+      expect(err).to.be.instanceOf(RepoError);
+      expect(err.code).to.equal("NotFound");
+      expect(err.message).to.contain("s3://repo/dp/range/nope");
+    }
+    await b.deletePrefix("range/");
   });
 
   it("names a missing bucket and wrong credentials clearly", async () => {

@@ -1,7 +1,15 @@
 // Reads blobs back: locates a chunk through the index, reads its bytes from the pack and opens
-// them (blob.ts). From a filesystem repo each blob is one positioned read; from a backend without
-// positioned reads (S3, Azure: RepoBackend has no ranged get yet) the whole pack is fetched and
-// the last few are kept, which suits restores in backup order but not scattered reads.
+// them (blob.ts). Three ways, by what the backend offers:
+// - positioned reads (openRead: filesystem repos): each blob is one read at its offset;
+// - ranged reads (getRange: S3, Azure Blob): a blob of SMALL_BLOB bytes or more is one ranged
+//   request of exactly its bytes; a smaller one is read with what follows it in the pack, a
+//   window of up to WINDOW bytes that the next reads of small blobs (restores and checks go in
+//   backup order: a directory of many small files) take from without a request of their own. A
+//   pack's header is a ranged read of the pack's last TAIL bytes (trailer, and the header when it
+//   fits), then of the rest of the header if it does not; the pack's size comes from stat(). So a
+//   scattered read costs one request and at most WINDOW bytes, not a whole pack;
+// - neither: the whole pack is fetched and the last few are kept, which suits restores in backup
+//   order but not scattered reads.
 import type { ObjectFile } from "@dataprotection/storage";
 import { isRepoError } from "@dataprotection/storage";
 import { AgentError } from "../errors.ts";
@@ -12,9 +20,26 @@ import type { Location } from "./repo-index.ts";
 import type { RepoStore } from "./store.ts";
 
 const WHOLE_PACKS = 3;
+/** With ranged reads, blobs smaller than this are read with their neighbours, in a window of up to WINDOW bytes. */
+const SMALL_BLOB = 256 << 10;
+const WINDOW = 1 << 20;
+/** Windows kept (reads run a few ahead: restore.ts, repo.ts). */
+const WINDOWS = 8;
+/** The last bytes of a pack read for its header: the trailer, and the header when it is not longer. */
+const TAIL = 64 << 10;
+
+interface Window {
+  pack: string;
+  start: number;
+  end: number;
+  bytes: Promise<Buffer>;
+}
 
 export class BlobReader {
   private readonly whole = new Map<string, Promise<Buffer>>();
+  private windows: Window[] = [];
+  /** Pack sizes (packs never change), for ranged reads. */
+  private readonly sizes = new Map<string, Promise<number>>();
 
   constructor(private readonly store: RepoStore) {}
 
@@ -53,6 +78,15 @@ export class BlobReader {
         await f.close();
       }
     }
+    if (backend.getRange) {
+      const what = "its header";
+      const size = await this.packSize(pack, what);
+      const tailStart = Math.max(0, size - TAIL);
+      const tail = await this.getRange(pack, tailStart, size - tailStart, what);
+      const { start, length } = headerRange(pack, size, tail.subarray(Math.max(0, tail.length - TRAILER_LEN)));
+      const sealed = start >= tailStart ? tail.subarray(start - tailStart, start - tailStart + length) : await this.getRange(pack, start, length, what);
+      return openHeader(sealer, pack, sealed, start);
+    }
     const b = await this.wholePack(pack, "its header");
     const { start, length } = headerRange(pack, b.length, b.subarray(b.length - TRAILER_LEN));
     return openHeader(sealer, pack, b.subarray(start, start + length), start);
@@ -67,9 +101,61 @@ export class BlobReader {
         await f.close();
       }
     }
+    if (this.store.backend.getRange) return this.ranged(pack, offset, length, what);
     const b = await this.wholePack(pack, what);
     if (offset + length > b.length) throw new AgentError(`pack ${pack} is truncated (${what} lies beyond its end)`);
     return b.subarray(offset, offset + length);
+  }
+
+  private async ranged(pack: string, offset: number, length: number, what: string): Promise<Buffer> {
+    const end = offset + length;
+    const cached = this.window(pack, offset, end);
+    if (cached) return cached;
+    if (length >= SMALL_BLOB) return this.getRange(pack, offset, length, what);
+    // A small blob: the next reads likely want the blobs after it.
+    const size = await this.packSize(pack, what);
+    const again = this.window(pack, offset, end); // made by a read that ran while this one asked for the size
+    if (again) return again;
+    const dataEnd = size - TRAILER_LEN;
+    if (end > dataEnd) throw new AgentError(`pack ${pack} is truncated (${what} lies beyond its end)`);
+    const w: Window = { pack, start: offset, end: Math.max(end, Math.min(offset + WINDOW, dataEnd)), bytes: Promise.resolve(Buffer.alloc(0)) };
+    w.bytes = this.getRange(pack, w.start, w.end - w.start, what);
+    w.bytes.catch(() => (this.windows = this.windows.filter((x) => x !== w)));
+    this.windows.push(w);
+    if (this.windows.length > WINDOWS) this.windows.shift();
+    return Buffer.from((await w.bytes).subarray(offset - w.start, end - w.start));
+  }
+
+  /**
+   * [start, end) of `pack` from a window read (or being read), or undefined. A copy: a blob kept
+   * (prune's repacking keeps a pack's worth) must not keep its window.
+   */
+  private window(pack: string, start: number, end: number): Promise<Buffer> | undefined {
+    const w = this.windows.find((x) => x.pack === pack && x.start <= start && end <= x.end);
+    return w?.bytes.then((b) => Buffer.from(b.subarray(start - w.start, end - w.start)));
+  }
+
+  private async getRange(pack: string, offset: number, length: number, what: string): Promise<Buffer> {
+    const { backend, layout } = this.store;
+    try {
+      return await backend.getRange!(layout.pack(pack), offset, length);
+    } catch (err) {
+      throw missing(err, pack, what);
+    }
+  }
+
+  private packSize(pack: string, what: string): Promise<number> {
+    let p = this.sizes.get(pack);
+    if (!p) {
+      const { backend, layout } = this.store;
+      p = backend.stat(layout.pack(pack)).then((info) => {
+        if (!info) throw new AgentError(`pack ${pack} is missing (it holds ${what})`);
+        return info.size;
+      });
+      p.catch(() => this.sizes.delete(pack));
+      this.sizes.set(pack, p);
+    }
+    return p;
   }
 
   private async openPack(pack: string, what: string): Promise<ObjectFile> {
