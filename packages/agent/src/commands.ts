@@ -191,7 +191,12 @@ export class Agent {
    * (the sealed snapshot's sha256, which a pointer to any other snapshot fails).
    */
   private async snapshotEntry(name: string, manifest: Manifest | undefined): Promise<ManifestFile | undefined> {
-    if (this.config.expect) manifest = await (this.pointers ??= loadManifest(this.backend, this.config.backupPath));
+    // With the operator's record, a manifest.json that does not even parse is no reason to fail: it
+    // names no snapshot, the object is read, and the record decides (an edited manifest must not matter).
+    if (this.config.expect) manifest = await (this.pointers ??= loadManifest(this.backend, this.config.backupPath).catch((err: unknown) => {
+      if (err instanceof AgentError) return undefined;
+      throw err;
+    }));
     const f = manifest?.files.find((x) => x.name === name);
     return f?.snapshot !== undefined ? f : undefined;
   }
