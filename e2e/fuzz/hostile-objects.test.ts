@@ -379,9 +379,9 @@ describe(`fuzz: ${TOTAL} hostile objects of every kind against the real API serv
       const live = new Map<string, KubeObject & { status?: Record<string, unknown> }>();
       for (const kind of KIND_ORDER) {
         const info = kindInfo(kind);
-        const list = (info.scope === "Namespaced"
-          ? await api.listNamespacedCustomObject({ ...address(kind), namespace: ns.name, labelSelector: runSelector })
-          : await api.listClusterCustomObject({ ...address(kind), labelSelector: runSelector })) as { items: Array<KubeObject & { status?: Record<string, unknown> }> };
+        const list = (await retryTransport(() => info.scope === "Namespaced"
+          ? api.listNamespacedCustomObject({ ...address(kind), namespace: ns.name, labelSelector: runSelector })
+          : api.listClusterCustomObject({ ...address(kind), labelSelector: runSelector }))) as { items: Array<KubeObject & { status?: Record<string, unknown> }> };
         for (const o of list.items) live.set(keyOf(kind, o.metadata.namespace, o.metadata.name!), o);
       }
       const finalVerdicts = judgeFrom((c) => live.get(ourKey(c)));
@@ -567,9 +567,9 @@ class RunObjects {
   }
 
   async list(kind: Kind, namespace?: string): Promise<Item[]> {
-    const res = (namespace
-      ? await this.api.listNamespacedCustomObject({ ...address(kind), namespace, labelSelector: `${RUN_LABEL}=${this.prefix}` })
-      : await this.api.listClusterCustomObject({ ...address(kind) })) as { items: Item[] };
+    const res = (await retryTransport(() => namespace
+      ? this.api.listNamespacedCustomObject({ ...address(kind), namespace, labelSelector: `${RUN_LABEL}=${this.prefix}` })
+      : this.api.listClusterCustomObject({ ...address(kind) }))) as { items: Item[] };
     // Cluster-scoped: by label or prefix (no mutation drops the run label; an earlier run's objects count too).
     return res.items.filter((x) => namespace || x.metadata.labels?.[RUN_LABEL] === this.prefix || x.metadata.name.startsWith(`${this.prefix}-`));
   }
@@ -675,4 +675,21 @@ async function cleanUp(kc: KubeConfig, r: { ns: { name: string; cleanup(): Promi
     await storage.deleteStorageClass({ name: sc.metadata!.name! }).catch(() => undefined);
   }
   return leftovers;
+}
+
+/**
+ * The test's own reads of what the run left: a response cut in transit (CI once saw node-fetch's
+ * "Premature close" on a LIST of a thousand objects) is read again, up to three times; an answer
+ * from the API server, error or not, is never retried.
+ */
+async function retryTransport<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (err) {
+      const cut = err instanceof Error && (err.name === "FetchError" || /Premature close|ECONNRESET|socket hang up/.test(err.message));
+      if (!cut || attempt >= 3) throw err;
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
 }
