@@ -101,3 +101,33 @@ describe("scheduled prune of a deduplicated repo (decidePrune)", () => {
     expect(repoAccessFor(plain).env.map((e) => e.name)).to.not.include("DP_DEDUP");
   });
 });
+
+describe("provider templates that render but not into a YAML map", () => {
+  it("are TemplateErrors naming the field (the repo fails TemplateError), never an uncaught throw", async () => {
+    const { buildCSIDriverSecret } = await import("./secret.ts");
+    const { buildStorageClass } = await import("./storageclass.ts");
+    const { buildRepoPVC } = await import("./pvc.ts");
+    const { TemplateError } = await import("../storageprovider/template.ts");
+    const values = { Parameters: {}, GeneratedStorageClassName: "sc", CSIDriverSecretRef: { Name: "s", Namespace: "ns" } };
+    const r = repo(undefined);
+    const provider = (spec: Record<string, string>) => ({ metadata: { name: "sp" }, spec }) as never;
+    const cases: Array<[string, () => unknown, RegExp]> = [
+      ["a list as the CSI driver Secret", () => buildCSIDriverSecret(provider({ csiDriverSecretTemplate: "- a\n- b" }), values, "r"), /^StorageProvider "sp" \.spec\.csiDriverSecretTemplate must render a YAML map of key: value$/],
+      ["a scalar as the StorageClass", () => buildStorageClass(r, provider({ storageClassTemplate: "just text" }), values), /storageClassTemplate must render a YAML map of StorageClass fields/],
+      ["invalid YAML as the PVC", () => buildRepoPVC({ repo: r, provider: provider({ persistentVolumeClaimTemplate: "spec: [unclosed" }), namespace: "ns", pvcName: "p", values }), /persistentVolumeClaimTemplate renders invalid YAML: /],
+      ["no provisioner", () => buildStorageClass(r, provider({ storageClassTemplate: "parameters: {}" }), values), /renders no provisioner and the provider names no csiDriverName/],
+    ];
+    for (const [what, build, message] of cases) {
+      const err = (() => {
+        try {
+          build();
+        } catch (e) {
+          return e;
+        }
+        return undefined;
+      })();
+      expect(err, what).to.be.instanceOf(TemplateError);
+      expect((err as Error).message, what).to.match(message);
+    }
+  });
+});

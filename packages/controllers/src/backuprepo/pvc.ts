@@ -1,8 +1,7 @@
 // Pure: the PVC a filesystem (Mount) repo gets in each namespace that uses it.
 import type { V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
-import { parse as parseYaml } from "yaml";
 import type { BackupRepo, StorageProvider } from "@dataprotection/api";
-import { renderTemplate, type TemplateValues } from "../storageprovider/template.ts";
+import { parseRenderedMap, renderTemplate, type TemplateValues } from "../storageprovider/template.ts";
 import { AnnotationAccessModes, repoLabels } from "./names.ts";
 
 /** Used when a repo sets no volumeCapacity (KubeBlocks 0.6 asked for 100Gi too). */
@@ -32,8 +31,8 @@ export function buildRepoPVC(o: {
   let fromTemplate: V1PersistentVolumeClaim = {};
   const tpl = o.provider?.spec.persistentVolumeClaimTemplate;
   if (tpl) {
-    const text = renderTemplate(`StorageProvider "${o.provider?.metadata?.name}" .spec.persistentVolumeClaimTemplate`, tpl, o.values);
-    fromTemplate = (parseYaml(text) as V1PersistentVolumeClaim | null) ?? {};
+    const where = `StorageProvider "${o.provider?.metadata?.name}" .spec.persistentVolumeClaimTemplate`;
+    fromTemplate = parseRenderedMap(where, renderTemplate(where, tpl, o.values), "PersistentVolumeClaim fields (spec, metadata)") as V1PersistentVolumeClaim;
   }
   const spec = { ...(fromTemplate.spec ?? {}) };
   if (!tpl || !spec.storageClassName) {

@@ -1,11 +1,10 @@
 // Pure: Secrets a repo creates: copies of its credential / encryption key in the
 // namespaces that use it, and the CSI driver Secret rendered from the provider.
 import type { V1Secret } from "@kubernetes/client-node";
-import { parse as parseYaml } from "yaml";
 import type { StorageProvider } from "@dataprotection/api";
 import { pickRepoSecrets } from "@dataprotection/storage";
 import type { SecretCopy } from "./access.ts";
-import { renderTemplate, type TemplateValues } from "../storageprovider/template.ts";
+import { parseRenderedMap, renderTemplate, type TemplateValues } from "../storageprovider/template.ts";
 import { repoLabels } from "./names.ts";
 
 const b64 = (s: string): string => Buffer.from(s, "utf8").toString("base64");
@@ -41,8 +40,7 @@ export function secretDiffers(existing: V1Secret, wanted: V1Secret): boolean {
 export function buildCSIDriverSecret(provider: StorageProvider, values: TemplateValues, repoName: string): V1Secret {
   const name = `StorageProvider "${provider.metadata?.name}" .spec.csiDriverSecretTemplate`;
   const text = renderTemplate(name, provider.spec.csiDriverSecretTemplate ?? "", values);
-  const parsed = (parseYaml(text) as Record<string, unknown> | null) ?? {};
-  if (typeof parsed !== "object" || Array.isArray(parsed)) throw new Error(`${name} must render a YAML map of key: value`);
+  const parsed = parseRenderedMap(name, text, "key: value");
   const data: Record<string, string> = {};
   for (const [k, v] of Object.entries(parsed)) data[k] = b64(v === null || v === undefined ? "" : String(v));
   return {

@@ -1,10 +1,9 @@
 // Pure: the StorageClass a filesystem repo gets from its provider's storageClassTemplate.
 import type { V1StorageClass } from "@kubernetes/client-node";
-import { parse as parseYaml } from "yaml";
 import type { BackupRepo, StorageProvider } from "@dataprotection/api";
 import { ownerReference, type KubeObject } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
-import { renderTemplate, type TemplateValues } from "../storageprovider/template.ts";
+import { TemplateShapeError, parseRenderedMap, renderTemplate, type TemplateValues } from "../storageprovider/template.ts";
 import { repoLabels } from "./names.ts";
 
 /**
@@ -15,11 +14,9 @@ import { repoLabels } from "./names.ts";
 export function buildStorageClass(repo: BackupRepo & KubeObject, provider: StorageProvider, values: TemplateValues): V1StorageClass {
   const where = `StorageProvider "${provider.metadata?.name}" .spec.storageClassTemplate`;
   const text = renderTemplate(where, provider.spec.storageClassTemplate ?? "", values);
-  const parsed: unknown = parseYaml(text) ?? {};
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error(`${where} must render a YAML map (provisioner, parameters, ...)`);
-  const body = parsed as Partial<V1StorageClass>;
+  const body = parseRenderedMap(where, text, "StorageClass fields (provisioner, parameters, ...)") as Partial<V1StorageClass>;
   if (!body.provisioner) body.provisioner = provider.spec.csiDriverName ?? "";
-  if (!body.provisioner) throw new Error(`${where} renders no provisioner and the provider names no csiDriverName: add "provisioner: <driver>" to the template`);
+  if (!body.provisioner) throw new TemplateShapeError(where, `renders no provisioner and the provider names no csiDriverName: add "provisioner: <driver>" to the template`);
   const repoName = repo.metadata.name ?? "";
   const md = body.metadata ?? {};
   const parameters = body.parameters ? Object.fromEntries(Object.entries(body.parameters).map(([k, v]) => [k, String(v)])) : undefined;

@@ -2,6 +2,7 @@
 // providers use): fields, variables, if/else if/else, pipelines and a few sprig
 // functions. Anything else is a TemplateError naming the template and position.
 import { Buffer } from "node:buffer";
+import { parse as parseYaml } from "yaml";
 
 export type TemplateValue = string | number | boolean | undefined | null | TemplateMap;
 export interface TemplateMap {
@@ -25,6 +26,29 @@ export class TemplateError extends Error {
     super(`template ${template} line ${line} column ${column}: ${detail}`);
     this.name = "TemplateError";
   }
+}
+
+/**
+ * A template that renders, but not into what its field must hold (a YAML map): reported like a
+ * template error (the repo Failed with TemplateError naming the field), never an uncaught throw.
+ */
+export class TemplateShapeError extends TemplateError {
+  constructor(template: string, detail: string) {
+    super(template, 0, 0, detail);
+    this.message = `${template} ${detail}`;
+  }
+}
+
+/** Parses a rendered template that must be a YAML map (empty: {}); `what` says what the map holds. */
+export function parseRenderedMap(template: string, text: string, what: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text) ?? {};
+  } catch (e) {
+    throw new TemplateShapeError(template, `renders invalid YAML: ${(e as Error).message.split("\n")[0]}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new TemplateShapeError(template, `must render a YAML map of ${what}`);
+  return parsed as Record<string, unknown>;
 }
 
 type Expr =
