@@ -10,14 +10,15 @@
 // prunes exactly the binlogs only it needed; the kept base restores to points across its window.
 import { expect } from "chai";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { promisify } from "node:util";
-import type { KubeConfig } from "@kubernetes/client-node";
-import { DataProtectionGroup, type BackupPolicy, type RestoreJob } from "@dataprotection/api";
+import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { AnnotationLogKeepFrom, DataProtectionGroup, type Backup, type BackupPolicy, type RestoreJob } from "@dataprotection/api";
 import type { ControllerName, Operator } from "@dataprotection/controllers";
 import { BINLOG_PREFIX, mariadbBackupTool, mariadbBinlogPitrTool } from "@dataprotection/tools";
 import { e2eCluster, getCustom, startTestOperator, testNamespace, until, untilInNamespace } from "../harness.ts";
-import { backupInPhase, createBackup, createPolicy, getBackup, installShared, REPO, testTimeouts } from "../backup/fixtures.ts";
-import { expectLogRetention } from "./log-retention.ts";
+import { backupInPhase, createBackup, createPolicy, deleteBackup, exists, getBackup, hostPathOf, installShared, REPO, testTimeouts } from "../backup/fixtures.ts";
 import { createRestoreJob, waitReady, waitRestore } from "../restore/seed.ts";
 import { createCredentials, createDatabaseStatefulSet, freePort, mariadbServerScript, systemUser, type Ids } from "./db-server.ts";
 
@@ -183,6 +184,10 @@ describe("MariaDB point-in-time recovery: mariadb-backup + mariadb-binlog-pitr (
   });
 });
 
+interface LogManifest {
+  files: Array<{ name: string; stopTime?: string }>;
+}
+
 describe("MariaDB point-in-time recovery: binlog retention follows the kept base backups (e2e)", function () {
   this.timeout(900_000);
   let kc: KubeConfig;
@@ -199,12 +204,67 @@ describe("MariaDB point-in-time recovery: binlog retention follows the kept base
       const source = await startSourceWithWriter(kc, ns.name, ids);
       stopWriter = source.stop;
       await createPolicy(kc, ns.name, "pitr", PITR_POLICY);
-      await expectLogRetention({
-        kc, ns: ns.name, policy: "pitr", intervalS: INTERVAL_S, what: "binlogs",
-        isFinished: (n) => n.startsWith(BINLOG_PREFIX) && !n.endsWith(".partial"),
-        switchLog: async () => void (await sql(source.port, "FLUSH BINARY LOGS")),
-        restoreAndCompare: (log, name, t) => restoreAndCompare(kc, ns.name, ids, source.port, log, name, t),
-      });
+      // The policy controller starts the logfile Backup itself.
+      const custom = kc.makeApiClient(CustomObjectsApi);
+      const logName = await until("the policy's logfile Backup archiving", async () => {
+        const list = (await custom.listNamespacedCustomObject({ group: DataProtectionGroup, version: "v1alpha1", namespace: ns.name, plural: "backups" })) as { items: Backup[] };
+        const log = list.items.find((b) => b.spec.backupType === "logfile" && (b.status?.availableReplicas ?? 0) > 0);
+        return log?.metadata?.name;
+      }, 180_000, 500);
+      await new Promise((r) => setTimeout(r, 2 * INTERVAL_S * 1000));
+      const keepFromOf = async () => (await getBackup(kc, ns.name, logName))?.metadata?.annotations?.[AnnotationLogKeepFrom];
+      const minus = (rfc: string, ms: number) => iso(Date.parse(rfc) - ms);
+
+      await createBackup(kc, ns.name, "base1", "pitr");
+      const base1 = await backupInPhase(kc, ns.name, "base1", ["Completed"], 240_000);
+      expect(await until("keep-from handed over for base1", async () => ((await keepFromOf()) === minus(base1.status!.startTimestamp!, 60_000) ? true : undefined), 30_000, 500)).to.equal(true);
+
+      // Binlogs only base1 needs: finished (rotated) and archived more than a minute before base2 starts.
+      const repoDir = await hostPathOf(kc, ns.name, base1.status!.persistentVolumeClaimName!);
+      const manifest = async (): Promise<LogManifest> => JSON.parse(await readFile(join(repoDir, ns.name, logName, "manifest.json"), "utf8")) as LogManifest;
+      const finished = (m: LogManifest) => m.files.filter((f) => f.name.startsWith(BINLOG_PREFIX) && !f.name.endsWith(".partial"));
+      for (let i = 0; i < 3; i++) {
+        await new Promise((r) => setTimeout(r, 1_500));
+        await sql(source.port, "FLUSH BINARY LOGS");
+      }
+      await until("three rotated binlogs archived", async () => (finished(await manifest()).length >= 3 ? true : undefined), 60_000, 500);
+      const lastPush = Math.max(...finished(await manifest()).map((f) => Date.parse(f.stopTime!)));
+      await new Promise((r) => setTimeout(r, Math.max(0, lastPush + 65_000 - Date.now())));
+
+      await createBackup(kc, ns.name, "base2", "pitr");
+      const base2 = await backupInPhase(kc, ns.name, "base2", ["Completed"], 240_000);
+      const keepFrom = minus(base2.status!.startTimestamp!, 60_000);
+      for (let i = 0; i < 2; i++) {
+        await new Promise((r) => setTimeout(r, 1_500));
+        await sql(source.port, "FLUSH BINARY LOGS");
+      }
+      await until("the binlogs rotated after base2 archived", async () => (finished(await manifest()).some((f) => Date.parse(f.stopTime!) >= Date.parse(base2.status!.startTimestamp!)) ? true : undefined), 60_000, 500);
+      const before = finished(await manifest());
+      const onlyBase1 = before.filter((f) => Date.parse(f.stopTime!) < Date.parse(keepFrom)).map((f) => f.name);
+      const kept = before.filter((f) => Date.parse(f.stopTime!) >= Date.parse(keepFrom)).map((f) => f.name);
+      expect(onlyBase1.length, "binlogs only base1 needs").to.be.at.least(3);
+      expect(kept.length, "binlogs base2 needs").to.be.at.least(1);
+      expect(await keepFromOf(), "nothing is pruned while base1 is kept").to.equal(minus(base1.status!.startTimestamp!, 60_000));
+      for (const n of onlyBase1) expect(finished(await manifest()).map((f) => f.name), "still there while base1 is kept").to.include(n);
+
+      await deleteBackup(kc, ns.name, "base1");
+      await until("base1 gone", async () => ((await getBackup(kc, ns.name, "base1")) ? undefined : true), 120_000, 500);
+      expect(await until("keep-from moved to base2's start less a minute", async () => ((await keepFromOf()) === keepFrom ? true : undefined), 30_000, 500)).to.equal(true);
+      const after = await until("the archiver pruned the binlogs only base1 needed", async () => {
+        const names = finished(await manifest()).map((f) => f.name);
+        return onlyBase1.every((n) => !names.includes(n)) ? names : undefined;
+      }, 60_000, 500);
+      for (const n of kept) expect(after, "a binlog base2 needs is kept").to.include(n);
+      for (const n of onlyBase1) expect(await exists(join(repoDir, ns.name, logName, n)), `${n}'s object removed`).to.equal(false);
+
+      // The kept base restores across its window: just after it, and near the newest archived binlog.
+      await new Promise((r) => setTimeout(r, 10_000));
+      const log = await getBackup(kc, ns.name, logName);
+      const start = Math.ceil(Date.parse(base2.status!.completionTimestamp!) / 1000) * 1000 + 1000;
+      const end = Math.floor(Date.parse(log!.status!.manifests!.backupLog!.stopTime!) / 1000) * 1000 - 3 * INTERVAL_S * 1000;
+      expect(end - start, "the window is long enough for two distinct points").to.be.greaterThan(2_000);
+      await restoreAndCompare(kc, ns.name, ids, source.port, logName, "k1", start);
+      await restoreAndCompare(kc, ns.name, ids, source.port, logName, "k2", end);
     } finally {
       stopWriter?.();
       await ns.cleanup();
