@@ -12,8 +12,8 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
-import { AnnotationLogKeepFrom, DataProtectionGroup, type Backup, type BackupPolicy, type RestoreJob } from "@dataprotection/api";
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { AnnotationLogKeepFrom, DataProtectionGroup, LabelBackupName, LabelJobRole, type Backup, type BackupPolicy, type RestoreJob } from "@dataprotection/api";
 import type { ControllerName, Operator } from "@dataprotection/controllers";
 import { postgresBasebackupTool, postgresPitrTool } from "@dataprotection/tools";
 import { e2eCluster, getCustom, startTestOperator, testNamespace, until, untilInNamespace } from "../harness.ts";
@@ -133,6 +133,18 @@ describe("PostgreSQL point-in-time recovery: postgres-basebackup + postgres-pitr
       await createBackup(kc, ns.name, "base1", "pitr");
       const base = await backupInPhase(kc, ns.name, "base1", ["Completed"], 240_000);
 
+      // The archiver's container dies right after a segment switch, before its next push: the
+      // segment, already confirmed to the slot, is pushed from the spool by the restarted container.
+      const switched = await killArchiverAfterSwitch(kc, ns.name, port, "log1");
+      const repoDir = await hostPathOf(kc, ns.name, base.status!.persistentVolumeClaimName!);
+      const segments = await until(`segment ${switched}, switched just before the kill, archived`, async () => {
+        const m = JSON.parse(await readFile(join(repoDir, ns.name, "log1", "manifest.json"), "utf8")) as LogManifest;
+        const names = m.files.map((f) => f.name).filter((n) => /^wal\/[0-9A-F]{24}$/.test(n)).map((n) => n.slice(4)).sort();
+        return names.includes(switched) ? names : undefined;
+      }, 60_000, 500);
+      expect(segments.length, "segments archived from before the base to the switch").to.be.at.least(2);
+      expect(gaps(segments), "finished WAL segments archived without a gap").to.deep.equal([]);
+
       // Traffic goes on; the window's end moves with the archive.
       await new Promise((r) => setTimeout(r, 25_000));
       const log = await until("log1's window past the traffic", async () => {
@@ -160,6 +172,37 @@ describe("PostgreSQL point-in-time recovery: postgres-basebackup + postgres-pitr
     }
   });
 });
+
+/** Names missing between consecutive archived WAL segment names (16 MiB segments, one timeline). */
+function gaps(names: string[]): string[] {
+  const segno = (n: string) => parseInt(n.slice(8, 16), 16) * 256 + parseInt(n.slice(16, 24), 16);
+  const name = (tl: string, no: number) => `${tl}${Math.floor(no / 256).toString(16).toUpperCase().padStart(8, "0")}${(no % 256).toString(16).toUpperCase().padStart(8, "0")}`;
+  const missing: string[] = [];
+  for (let i = 1; i < names.length; i++) for (let no = segno(names[i - 1]) + 1; no < segno(names[i]); no++) missing.push(name(names[i].slice(0, 8), no));
+  return missing;
+}
+
+/**
+ * Switches the source's WAL segment, then at once SIGKILLs the first process of logfile Backup
+ * `log`'s archiver container (the local node's containerID is local://<pid>), and waits until the
+ * container restarted. Returns the name of the segment the switch finished.
+ */
+async function killArchiverAfterSwitch(kc: KubeConfig, ns: string, port: number, log: string): Promise<string> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const selector = `${LabelBackupName}=${log},${LabelJobRole}=logfile`;
+  const pod = (await core.listNamespacedPod({ namespace: ns, labelSelector: selector })).items[0];
+  const pid = Number(/^local:\/\/(\d+)$/.exec(pod?.status?.containerStatuses?.[0]?.containerID ?? "")?.[1]);
+  expect(pid, `the archiver pod's container pid (${selector})`).to.be.greaterThan(0);
+  const switched = await psql(port, "select pg_walfile_name(pg_switch_wal())");
+  await new Promise((r) => setTimeout(r, 300));
+  process.kill(pid, "SIGKILL");
+  await until("the archiver container restarted and running", async () => {
+    const p = (await core.listNamespacedPod({ namespace: ns, labelSelector: selector })).items[0];
+    const st = p?.status?.containerStatuses?.[0];
+    return (st?.restartCount ?? 0) >= 1 && st?.state?.running ? true : undefined;
+  }, 120_000, 500);
+  return switched;
+}
 
 interface LogManifest {
   files: Array<{ name: string; stopTime?: string }>;

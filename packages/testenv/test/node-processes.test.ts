@@ -52,6 +52,31 @@ describe("local node processes", function () {
     }
   });
 
+  it("ends a container's background children when its first process exits, before the container restarts", async () => {
+    const { controlPlane, node } = await sharedCluster();
+    const core = controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+    const ns = await testNamespace(controlPlane.kubeConfig, "node-orphan");
+    try {
+      // The shell starts a child and fails: on a real node the child dies with the container's PID namespace.
+      await core.createNamespacedPod({
+        namespace: ns.name,
+        body: { metadata: { name: "leaver" }, spec: { restartPolicy: "Never", containers: [{ name: "main", image: "busybox", command: ["sh", "-c", "sleep 1000 & echo $$$$ $!; sleep 1; exit 3"] }] } },
+      });
+      const pids = await until("leaver pids in its log", async () => {
+        const m = /^(\d+) (\d+)$/m.exec(await node.logs(ns.name, "leaver", "main").catch(() => ""));
+        return m ? [Number(m[1]), Number(m[2])] : undefined;
+      }, 60_000);
+      const pod = await until("leaver Failed", async () => {
+        const p = await core.readNamespacedPod({ name: "leaver", namespace: ns.name });
+        return p.status?.phase === "Failed" ? p : undefined;
+      }, 60_000);
+      expect(pod.status?.containerStatuses?.[0].state?.terminated?.exitCode).to.equal(3);
+      for (const pid of pids) expect(processAlive(pid), `pid ${pid} alive after its container ended`).to.equal(false);
+    } finally {
+      await ns.cleanup();
+    }
+  });
+
   it("leaves no process behind after stop(), even one that ignores SIGTERM", async () => {
     const { controlPlane } = await sharedCluster();
     const core = controlPlane.kubeConfig.makeApiClient(CoreV1Api);

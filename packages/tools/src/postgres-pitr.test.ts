@@ -14,7 +14,9 @@ describe("postgres-pitr", () => {
     expect(postgresPitrTool.spec).to.deep.include({ type: "pitr", deployKind: "statefulSet" });
     expect(POSTGRES_ARCHIVE_SCRIPT).to.match(/pg_receivewal .* -S "\$slot" --synchronous/);
     expect(POSTGRES_ARCHIVE_SCRIPT).to.contain("--drop-slot");
-    expect(POSTGRES_ARCHIVE_SCRIPT).to.contain('if [ -s "$LOG_KEEP_FROM_FILE" ]; then dp-agent prune-log --prefix wal/ --before "`cat "$LOG_KEEP_FROM_FILE"`"; fi');
+    expect(POSTGRES_ARCHIVE_SCRIPT).to.contain('if [ -s "$LOG_KEEP_FROM_FILE" ]; then dp-agent prune-log --prefix wal/ --before "`cat "$LOG_KEEP_FROM_FILE"`" ||');
+    // Received WAL is spooled where a restarted container finds it (LOG_SPOOL_DIR, an emptyDir).
+    expect(POSTGRES_ARCHIVE_SCRIPT).to.contain('w="$LOG_SPOOL_DIR/wal"');
     expect(POSTGRES_RECOVERY_SCRIPT).to.contain('dp-agent pull-log "$w" --prefix wal/ --from "$start" --from-skip 8 --until "$KB_RECOVERY_TIME"');
     expect(POSTGRES_RECOVERY_SCRIPT).to.contain("recovery_target_action = 'promote'");
     expect(postgresPitrTool.spec.physical?.restoreCommands).to.deep.equal([POSTGRES_RECOVERY_SCRIPT]);

@@ -28,12 +28,15 @@ const SLOT = 'slot=`echo "dp_$BACKUP_NAME" | tr "A-Z" "a-z" | tr -c "a-z0-9_\\n"
 export const POSTGRES_ARCHIVE_SCRIPT = [
   "set -e",
   'export PGPASSWORD="$DB_PASSWORD"',
-  "w=`mktemp -d`",
+  // The spool (an emptyDir) outlives this container: WAL received under the slot is confirmed to
+  // the server, which may then recycle it, so what a crashed run had not pushed is only here.
+  'if [ -n "${LOG_SPOOL_DIR:-}" ]; then w="$LOG_SPOOL_DIR/wal"; mkdir -p "$w"; else w=`mktemp -d`; fi',
   SLOT,
   'iv="${ARCHIVE_INTERVAL%s}"; [ -n "$iv" ] || iv=60',
   `pg_receivewal ${CONNECT} --create-slot --if-not-exists -S "$slot"`,
   // Stopping the archive (the Backup completes or is deleted) releases the server's WAL.
-  `trap 'kill "$rp" 2>/dev/null || true; pg_receivewal ${CONNECT} --drop-slot -S "$slot" || true; rm -rf "$w"; exit 0' TERM INT`,
+  // What was received is pushed first.
+  `trap 'kill "$rp" 2>/dev/null || true; wait "$rp" 2>/dev/null || true; archive || true; pg_receivewal ${CONNECT} --drop-slot -S "$slot" || true; rm -rf "$w"; exit 0' TERM INT`,
   `pg_receivewal ${CONNECT} -D "$w" -S "$slot" --synchronous -n &`,
   "rp=$!",
   "archive() {",
@@ -49,14 +52,17 @@ export const POSTGRES_ARCHIVE_SCRIPT = [
   '  p=`ls "$w" | grep -E "^[0-9A-F]{24}\\.partial$" | tail -n 1 || true`',
   '  if [ -n "$p" ]; then cp "$w/$p" "$w/.snapshot"; dp-agent push "wal/$p" < "$w/.snapshot"; rm -f "$w/.snapshot"; fi',
   // Retention: no kept base backup needs a segment pushed before its policy's keep-from time.
-  '  if [ -s "$LOG_KEEP_FROM_FILE" ]; then dp-agent prune-log --prefix wal/ --before "`cat "$LOG_KEEP_FROM_FILE"`"; fi',
+  // A failed prune is retried on the next pass: archiving goes on.
+  '  if [ -s "$LOG_KEEP_FROM_FILE" ]; then dp-agent prune-log --prefix wal/ --before "`cat "$LOG_KEEP_FROM_FILE"`" || echo "prune-log failed (exit $?): retried in ${iv}s" >&2; fi',
   "}",
   'while kill -0 "$rp" 2>/dev/null; do',
   '  sleep "$iv" & wait $!',
   "  archive",
   "done",
-  // pg_receivewal ended (server gone, slot dropped): fail, so the pod restarts and resumes from the slot.
+  // pg_receivewal ended (server gone, slot dropped): push what it wrote, then fail, so the container
+  // restarts and resumes from the spool and the slot.
   'wait "$rp" || st=$?',
+  "archive",
   'echo "pg_receivewal stopped (exit ${st:-0}): restarting" >&2',
   "exit 1",
 ].join("\n");

@@ -3,9 +3,11 @@ import { expect } from "chai";
 import type { BackupPolicy } from "@dataprotection/api";
 import type { KubeObject } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
-import { decideLogfile, MAX_LOG_STATUS_INTERVAL_MS } from "./logfile.ts";
+import { pvcAccess } from "./destination.ts";
+import { buildLogStatefulSet, decideLogfile, LOG_SPOOL_MOUNT, MAX_LOG_STATUS_INTERVAL_MS } from "./logfile.ts";
 import { Reason } from "./reasons.ts";
-import { backup, NOW, writes } from "./testdata.ts";
+import { backup, NOW, pod, policy as policyOf, repo, tool, writes } from "./testdata.ts";
+import { validateNewBackup } from "./validate.ts";
 
 const running = backup({ backupType: "logfile" }, { phase: "Running", startTimestamp: "2024-05-01T09:00:00Z", manifests: { backupLog: { startTime: "2024-05-01T09:00:00Z", stopTime: "2024-05-01T09:59:00Z" } } });
 const policy = (enable: boolean, cronExpression = "*/5 * * * *"): BackupPolicy => ({
@@ -47,4 +49,17 @@ describe("decideLogfile", () => {
       expect(d.events![0].message).to.contain(why);
     });
   }
+
+  it("gives the archiver a spool that outlives its container (an emptyDir at LOG_SPOOL_DIR)", () => {
+    const v = validateNewBackup({ backup: backup(), policy: policyOf(), tool: tool(), repos: [repo()], pods: [pod("db-0", { app: "db" })], now: NOW, targetPodWaitMs: 60_000 });
+    if (v.kind !== "ok") throw new Error(JSON.stringify(v));
+    const p = v.plan;
+    p.destination = { repoName: "repo", access: pvcAccess("dp-backup-repo") };
+    const spec = buildLogStatefulSet(backup({ backupType: "logfile" }), p).spec!.template.spec!;
+    expect(spec.volumes).to.deep.include({ name: "dp-log-spool", emptyDir: {} });
+    for (const c of spec.containers) {
+      expect(c.volumeMounts).to.deep.include({ name: "dp-log-spool", mountPath: LOG_SPOOL_MOUNT });
+      expect(c.env).to.deep.include({ name: "LOG_SPOOL_DIR", value: LOG_SPOOL_MOUNT });
+    }
+  });
 });

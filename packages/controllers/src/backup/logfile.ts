@@ -18,6 +18,13 @@ import type { BackupPlan } from "./validate.ts";
 /** Where a logfile tool finds its policy's log-retention ConfigMap (LOG_KEEP_FROM_FILE). */
 export const LOG_RETENTION_MOUNT = "/dp/log-retention";
 
+/**
+ * A logfile tool's spool (LOG_SPOOL_DIR): an emptyDir, so what the tool received but has not
+ * pushed yet survives a restart of its container (a stream that was already confirmed to the
+ * database, such as WAL under a replication slot, exists nowhere else).
+ */
+export const LOG_SPOOL_MOUNT = "/dp/log-spool";
+
 /** How often at most a Running logfile Backup refreshes stopTime and availableReplicas. */
 export const MAX_LOG_STATUS_INTERVAL_MS = 10_000;
 
@@ -41,11 +48,22 @@ export function buildLogStatefulSet(b: Backup, plan: BackupPlan): V1StatefulSet 
     ttl: plan.policy.spec.retention?.ttl, logfile: true, archiveInterval: archiveInterval(plan), access: d.access, tool, backupId: b.metadata?.uid,
   });
   env.push({ name: "LOG_KEEP_FROM_FILE", value: `${LOG_RETENTION_MOUNT}/${LogRetentionKeepFromKey}` });
+  env.push({ name: "LOG_SPOOL_DIR", value: LOG_SPOOL_MOUNT });
   const template = buildToolPodTemplate({ backup: b, tool, target: plan.target, access: d.access, env, command: tool.spec.backupCommands, role: "logfile", restartPolicy: "Always" });
   // The policy's keep-from time (backuppolicy/log-retention.ts), updated in place while the archiver runs.
   const spec = template.spec!;
-  spec.volumes = [...(spec.volumes ?? []), { name: "dp-log-retention", configMap: { name: logRetentionConfigMapName(b.metadata!.name!), optional: true } }];
-  for (const c of spec.containers) c.volumeMounts = [...(c.volumeMounts ?? []), { name: "dp-log-retention", mountPath: LOG_RETENTION_MOUNT, readOnly: true }];
+  spec.volumes = [
+    ...(spec.volumes ?? []),
+    { name: "dp-log-retention", configMap: { name: logRetentionConfigMapName(b.metadata!.name!), optional: true } },
+    { name: "dp-log-spool", emptyDir: {} },
+  ];
+  for (const c of spec.containers) {
+    c.volumeMounts = [
+      ...(c.volumeMounts ?? []),
+      { name: "dp-log-retention", mountPath: LOG_RETENTION_MOUNT, readOnly: true },
+      { name: "dp-log-spool", mountPath: LOG_SPOOL_MOUNT },
+    ];
+  }
   const name = logStatefulSetName(b.metadata!.name!);
   return {
     apiVersion: "apps/v1",

@@ -10,7 +10,7 @@ import {
 import { errorMessage, isConflict, isNotFound } from "./errors.ts";
 import { buildPodStatus, podPhase, restartPolicyOf, terminatedReason, type ContainerRuntime, type PodRuntime } from "./pod-status.ts";
 import { ProbeCounter, runProbe } from "./probe.ts";
-import { killGroup, type Tracked } from "./processes.ts";
+import { killGroup, reapGroup, type Tracked } from "./processes.ts";
 import { setupVolumes, VolumeNotReady } from "./volumes.ts";
 
 /** Restart backoff: kubelet doubles from 10s up to 5m; tests want it faster. */
@@ -221,6 +221,8 @@ export class PodWorker {
     this.changed();
     const probes = this.startProbes(c, st, proc, p);
     const exit = await proc.exited;
+    // A background child of the container (a shell's `cmd &`) must not outlive it and hold what the restarted container needs.
+    reapGroup(proc);
     probes.stop();
     this.running.delete(c.name);
     const sig = signalExitCode(exit.signal);

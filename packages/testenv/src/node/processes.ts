@@ -51,6 +51,19 @@ function signalGroup(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
+/**
+ * SIGKILL to what is left of a container's process group once its leader exited: as on a real
+ * node, where the end of a container's first process ends every process in its PID namespace.
+ */
+export function reapGroup(t: Tracked): void {
+  if (t.pid < 0) return;
+  try {
+    process.kill(-t.pid, "SIGKILL");
+  } catch {
+    // no member left
+  }
+}
+
 /** SIGTERM to the process group, SIGKILL after graceMs; resolves once the leader exited. */
 export async function killGroup(t: Tracked, graceMs: number): Promise<Exit> {
   if (t.pid < 0) return t.exited;
