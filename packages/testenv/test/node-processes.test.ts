@@ -3,6 +3,12 @@ import { expect } from "chai";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { sharedCluster } from "../src/node/shared-cluster.ts";
 import { startLocalNode } from "../src/node/start.ts";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, connect } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { processAlive } from "../src/node/processes.ts";
 import { testNamespace, until } from "./node-helpers.ts";
 
@@ -77,6 +83,73 @@ describe("local node processes", function () {
     }
   });
 
+  it("a SIGKILLed test process leaves nothing: its pods' processes end within seconds and the port is free; a node started later kills what a killed watchdog left", async () => {
+    const { controlPlane } = await sharedCluster();
+    const core = controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+    const ns = await testNamespace(controlPlane.kubeConfig, "node-reap");
+    const dir = await mkdtemp(join(tmpdir(), "node-reap-"));
+    const info = join(dir, "control-plane.json");
+    await writeFile(info, JSON.stringify({ kubeconfigPath: controlPlane.kubeconfigPath, server: controlPlane.server, caPem: controlPlane.caPem }));
+    const owners: ChildProcess[] = [];
+    const nodes = ["local-node-reap-a", "local-node-reap-b"];
+    /** A child process running node `name` with one pod listening on a port; its pids once listening. */
+    const ownerWithListener = async (name: string) => {
+      const owner = spawn(process.execPath, ["--import", "tsx", join(fixtures, "node-owner.ts"), info, name], { stdio: ["ignore", "pipe", "inherit"] });
+      owners.push(owner);
+      let out = "";
+      owner.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+      const started = await until(`${name}'s owner process started`, async () => (out.includes("\n") ? (JSON.parse(out.split("\n")[0]!) as { pid: number; watchdog: number }) : undefined), 60_000);
+      const port = await freePort();
+      const pidFile = join(dir, `${name}.pids`);
+      await core.createNamespacedPod({
+        namespace: ns.name,
+        body: {
+          metadata: { name },
+          spec: {
+            nodeName: name,
+            volumes: [{ name: "out", hostPath: { path: dir } }],
+            containers: [{
+              name: "main", image: "python", volumeMounts: [{ name: "out", mountPath: "/out" }],
+              command: ["sh", "-c", `python3 -m http.server --bind 127.0.0.1 ${port} & echo $$$$ $! > /out/${name}.pids; wait`],
+            }],
+          },
+        },
+      });
+      const pids = await until(`${name}'s pod listening on ${port}`, async () => {
+        const m = /^(\d+) (\d+)$/m.exec(await readFile(pidFile, "utf8").catch(() => ""));
+        return m && (await listening(port)) ? [Number(m[1]), Number(m[2])] : undefined;
+      }, 60_000);
+      return { ...started, port, pids };
+    };
+    try {
+      // 1. The owner is SIGKILLed: its watchdog kills the pod's processes, the port is free.
+      const a = await ownerWithListener(nodes[0]!);
+      for (const pid of a.pids) expect(processAlive(pid), `pid ${pid} alive`).to.equal(true);
+      process.kill(a.pid, "SIGKILL");
+      await until("the killed owner's pod processes gone and its port free", async () => (a.pids.every((p) => !processAlive(p)) && !(await listening(a.port)) ? true : undefined), 10_000, 200);
+      expect(await canBind(a.port), `port ${a.port} free`).to.equal(true);
+
+      // 2. Owner and watchdog SIGKILLed (kill -9 of a whole tree): the pod's processes stay until a node starts.
+      const b = await ownerWithListener(nodes[1]!);
+      process.kill(b.watchdog, "SIGKILL");
+      process.kill(b.pid, "SIGKILL");
+      await new Promise((r) => setTimeout(r, 2_000));
+      for (const pid of b.pids) expect(processAlive(pid), `pid ${pid} left behind with no watchdog`).to.equal(true);
+      const later = await startLocalNode(controlPlane, { name: "local-node-reap-c", storage: false });
+      await later.stop();
+      for (const pid of b.pids) expect(processAlive(pid), `pid ${pid} after a node started`).to.equal(false);
+      expect(await canBind(b.port), `port ${b.port} free`).to.equal(true);
+    } finally {
+      for (const o of owners) o.kill("SIGKILL");
+      for (const name of nodes) {
+        await core.deleteNamespacedPod({ name, namespace: ns.name, gracePeriodSeconds: 0 }).catch(() => undefined);
+        await core.deleteNode({ name }).catch(() => undefined);
+      }
+      await ns.cleanup();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("leaves no process behind after stop(), even one that ignores SIGTERM", async () => {
     const { controlPlane } = await sharedCluster();
     const core = controlPlane.kubeConfig.makeApiClient(CoreV1Api);
@@ -137,3 +210,31 @@ describe("local node processes", function () {
     }
   });
 });
+
+const fixtures = join(dirname(fileURLToPath(import.meta.url)), "fixtures");
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect({ host: "127.0.0.1", port }, () => { c.destroy(); resolve(true); });
+    c.on("error", () => resolve(false));
+  });
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}

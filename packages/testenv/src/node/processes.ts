@@ -1,6 +1,7 @@
 // Every process the node starts is tracked here, so stop() can prove nothing is left.
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { OWNER_ENV, ownerMark } from "./reaper.ts";
 
 export interface Exit {
   code: number | null;
@@ -15,10 +16,14 @@ export interface Tracked {
 
 export class ProcessTable {
   private readonly live = new Map<number, Tracked>();
+  private readonly mark = ownerMark();
 
-  /** Spawns in its own process group (detached) so the whole group can be signalled. */
+  /**
+   * Spawns in its own process group (detached) so the whole group can be signalled, marked with
+   * this process as its owner (reaper.ts), so it cannot outlive it.
+   */
   spawn(file: string, args: string[], opts: SpawnOptions): Tracked {
-    const child = spawn(file, args, { ...opts, detached: true });
+    const child = spawn(file, args, { ...opts, env: { ...(opts.env ?? process.env), [OWNER_ENV]: this.mark }, detached: true });
     const exited = new Promise<Exit>((resolve) => {
       child.once("error", () => resolve({ code: 127, signal: null }));
       child.once("exit", (code, signal) => resolve({ code, signal }));

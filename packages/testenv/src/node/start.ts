@@ -19,6 +19,7 @@ import { findLogFile } from "./logs.ts";
 import { nodeCapacity, type NodeShape } from "./node-object.ts";
 import { PodWorker } from "./pod-worker.ts";
 import { ProcessTable } from "./processes.ts";
+import { reapOrphans, startWatchdog } from "./reaper.ts";
 import { LocalPathProvisioner } from "./provisioner.ts";
 import type { LocalNode, LocalNodeOptions } from "./types.ts";
 
@@ -42,6 +43,10 @@ export async function startLocalNode(cp: ControlPlane, opts: LocalNodeOptions = 
   const ownsDir = !opts.dataDir;
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), "dp-node-")));
   const log = opts.log ?? (() => undefined);
+  // What an earlier, killed run left (its owner gone) goes first; what this run starts ends with it.
+  const reaped = await reapOrphans();
+  if (reaped.length) console.error(`[${name}] killed ${reaped.length} process(es) left by a run that was itself killed: ${reaped.join(" ")}`);
+  startWatchdog();
   const kc = cp.kubeConfig;
   const core = kc.makeApiClient(CoreV1Api);
   const workers = new Map<string, PodWorker>();
