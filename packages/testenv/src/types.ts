@@ -33,6 +33,8 @@ export interface ControlPlane {
   etcdUrl: string;
   /** Kill and start kube-apiserver again on the same port; resolves when /readyz is ok. */
   restartApiServer(): Promise<void>;
+  /** SIGKILL etcd and start it again on its data and port; resolves when etcd and the API server are ready. */
+  restartEtcd(): Promise<void>;
   /** Compact etcd at its current revision so watches from older resourceVersions get 410 Gone. */
   compactEtcd(): Promise<void>;
   /** Stop every process and remove the temp dir (if it made one). Idempotent. */

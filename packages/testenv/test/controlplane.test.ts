@@ -28,6 +28,20 @@ describe("testenv control plane", () => {
     await core.deleteNamespacedConfigMap({ name: "survives-restart", namespace: "default" });
   });
 
+  it("keeps data across an etcd restart (SIGKILL), and serves writes after it", async () => {
+    const cp = await startControlPlane({ controllerManager: false, scheduler: false });
+    try {
+      const core = cp.kubeConfig.makeApiClient(CoreV1Api);
+      await core.createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "before" }, data: { a: "1" } } });
+      await cp.restartEtcd();
+      expect((await core.readNamespacedConfigMap({ name: "before", namespace: "default" })).data).to.deep.equal({ a: "1" });
+      await core.createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "after" }, data: { b: "2" } } });
+      expect((await core.readNamespacedConfigMap({ name: "after", namespace: "default" })).data).to.deep.equal({ b: "2" });
+    } finally {
+      await cp.stop();
+    }
+  });
+
   it("stops every process and removes its directory", async () => {
     const cp = await startControlPlane({ controllerManager: false, scheduler: false });
     expect(existsSync(cp.dir)).to.equal(true);

@@ -36,13 +36,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const etcdUrl = `http://127.0.0.1:${etcdPort}`;
   const server = `https://127.0.0.1:${apiPort}`;
 
-  const etcd = new ManagedProcess("etcd", bin("etcd"), [
+  const etcdProcess = () => new ManagedProcess("etcd", bin("etcd"), [
     "--name=testenv", `--data-dir=${join(dir, "etcd")}`,
     `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
     `--listen-peer-urls=http://127.0.0.1:${peerPort}`, `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
     `--initial-cluster=testenv=http://127.0.0.1:${peerPort}`,
     "--unsafe-no-fsync=true", "--quota-backend-bytes=4294967296", "--log-level=warn",
   ], join(logs, "etcd.log"), verbose);
+  let etcd = etcdProcess();
 
   const apiArgs = [
     `--etcd-servers=${etcdUrl}`, `--secure-port=${apiPort}`, "--bind-address=127.0.0.1",
@@ -71,6 +72,13 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       return (await httpsGet(`${server}/readyz`, tls)).status === 200;
     }, STARTUP_TIMEOUT_MS);
 
+  const waitEtcdHealthy = () =>
+    waitFor("etcd /health", async () => {
+      if (!etcd.running) throw new Error(`etcd exited; see ${join(logs, "etcd.log")}`);
+      const res = await fetch(`${etcdUrl}/health`);
+      return res.ok;
+    }, STARTUP_TIMEOUT_MS);
+
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -84,11 +92,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
   try {
     etcd.start();
-    await waitFor("etcd /health", async () => {
-      if (!etcd.running) throw new Error(`etcd exited; see ${join(logs, "etcd.log")}`);
-      const res = await fetch(`${etcdUrl}/health`);
-      return res.ok;
-    }, STARTUP_TIMEOUT_MS);
+    await waitEtcdHealthy();
     api.start();
     await waitApiReady();
 
@@ -131,6 +135,13 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         await api.kill();
         api = apiserver();
         api.start();
+        await waitApiReady();
+      },
+      async restartEtcd() {
+        await etcd.kill();
+        etcd = etcdProcess();
+        etcd.start();
+        await waitEtcdHealthy();
         await waitApiReady();
       },
       async compactEtcd() {
