@@ -1,6 +1,7 @@
 #!/usr/bin/env -S node --import tsx
 // dp-agent: the data mover run inside tool pods. Configuration comes from env (README.md).
 import { Command, CommanderError } from "commander";
+import { EXIT_STORAGE_UNREACHABLE, isUnreachable } from "@dataprotection/storage";
 import { Agent, type CommandResult, reportText } from "./commands.ts";
 import { type DedupCommands, dedupEnv, dedupPrefix } from "./dedup/commands.ts";
 import { configFromEnv } from "./env.ts";
@@ -145,7 +146,8 @@ async function main(argv: string[]): Promise<number> {
     const line = oneLine(err);
     process.stderr.write(`dp-agent: ${line}\n`);
     await writeTermination(path, `dp-agent: ${line}`);
-    return 1;
+    // The repo could not be reached: the data may be whole, so the caller may retry.
+    return isUnreachable(err) ? EXIT_STORAGE_UNREACHABLE : 1;
   }
   const text = reportText(result);
   if (text && agent) await writeTermination(agent.config.terminationMessagePath, text);

@@ -196,7 +196,7 @@ describe("dp-agent under storage faults: versitygw behind Toxiproxy", function (
     await proxy.add({ name: "stall", type: "timeout", stream: "upstream", attributes: { timeout: 0 } });
     await proxy.add({ name: "stall-down", type: "timeout", stream: "downstream", attributes: { timeout: 0 } });
     const push = await running;
-    expect(push.status, "the push failed").to.not.equal(0);
+    expect(push.status, "the push failed with the storage-unreachable status (EX_TEMPFAIL: retry)").to.equal(75);
     expect(push.stderr).to.match(/dp-agent: .*s3:\/\/repo\/ns\/b\d+\/dump\.sql/);
     expect(push.stderr).to.match(/time(d)? ?out|ETIMEDOUT|socket/i);
     await proxy.clear();
@@ -208,6 +208,18 @@ describe("dp-agent under storage faults: versitygw behind Toxiproxy", function (
     expect((await leftovers(env.DP_BACKUP_PATH)).uploads, "no unfinished multipart upload").to.deep.equal([]);
     const pull = await dpAgent(["pull", "dump.sql"], env);
     expect(sha(pull.stdout)).to.equal(sha(data));
+  });
+
+  it("verify of a whole backup through a repo that resets every connection exits 75 (retry later), not 1 (the backup is bad); once reachable it verifies", async () => {
+    const env = envFor({ DP_S3_MAX_ATTEMPTS: "2" });
+    expect((await dpAgent(["push", "dump.sql"], env, randomBytes(64 * 1024))).status).to.equal(0);
+    await proxy.add({ name: "resets", type: "reset_peer", stream: "upstream", attributes: { timeout: 0 } });
+    const cut = await dpAgent(["verify"], env);
+    await proxy.clear();
+    expect(cut.status, cut.stderr).to.equal(75);
+    expect(cut.stderr).to.match(/cannot reach S3 endpoint/);
+    const ok = await dpAgent(["verify"], env);
+    expect(ok.status, ok.stderr).to.equal(0);
   });
 
   it("503 SlowDown on part uploads: retried and completed byte-identical; answered on every attempt, the push fails naming it and leaves no upload", async () => {

@@ -29,13 +29,13 @@ describe("dp-agent integrity, encryption and bad input (must show 2, 3)", functi
     stored[pos] ^= 1;
     writeFileSync(obj(), stored);
     const pull = dpAgent(["pull", "dump.sql"], env);
-    expect(pull.status).to.not.equal(0);
+    expect(pull.status, "corrupt data: 1, not the retry status 75").to.equal(1);
     expect(pull.stderr.trim().split("\n")).to.have.length(1);
     expect(pull.stderr).to.contain('object "dump.sql" is corrupt at chunk 4');
     expect(pull.stdout.length).to.be.at.most(badChunk * CHUNK);
     expect(pull.stdout.equals(data.subarray(0, pull.stdout.length))).to.equal(true);
     const verify = dpAgent(["verify"], env);
-    expect(verify.status).to.not.equal(0);
+    expect(verify.status, "corrupt data: 1, not the retry status 75").to.equal(1);
     expect(verify.stderr).to.contain('"dump.sql"');
   });
 

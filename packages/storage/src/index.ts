@@ -1,6 +1,6 @@
 // Repo backends shared by dp-agent (data path) and the controllers (repo pre-check, deleting backups).
 export type { ObjectFile, ObjectInfo, PutBody, RepoBackend, RepoConfig, FilesystemRepoConfig, S3RepoConfig, AzureRepoConfig } from "./types.ts";
-export { RepoError, isRepoError } from "./errors.ts";
+export { EXIT_STORAGE_UNREACHABLE, RepoError, isRepoError, isUnreachable } from "./errors.ts";
 export type { RepoErrorCode } from "./errors.ts";
 // The registry: one descriptor per backend (kind, parameters, Secret keys, how to build it).
 export {

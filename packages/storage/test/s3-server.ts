@@ -7,6 +7,8 @@ import { join } from "node:path";
 /** A versitygw (posix backend) on 127.0.0.1, installed by `npm run setup`. */
 export interface S3Server {
   endpoint: string;
+  /** The posix backend's root: bucket b's object k is the file <dir>/<b>/<k>. */
+  dir: string;
   accessKeyId: string;
   secretAccessKey: string;
   stop(): Promise<void>;
@@ -48,6 +50,7 @@ export async function startS3Server(buckets: string[]): Promise<S3Server> {
   }
   return {
     endpoint,
+    dir,
     accessKeyId,
     secretAccessKey,
     async stop() {

@@ -109,6 +109,24 @@ const rows: Row[] = [
     },
   },
   {
+    name: "tells a repo it could not reach (dp-agent exit 75, after the Job's retries) from a bad backup, and never scales the target",
+    phase: "New", jobs: { "rj-verify": { ...ok("failed", 4, 'container "verify-0" exited 75: dp-agent: cannot reach S3 endpoint http://s3:9000 to read s3://b/ns/full/manifest.json (ECONNRESET): check the endpoint and network'), exitCode: 75 } },
+    expect: (d) => {
+      expect(d.status?.phase).to.equal("Failed");
+      expect(d.status?.failureReason).to.match(/^StorageUnreachable: could not read Backup "ns\/full" from its repo to verify it \(4 attempt\(s\)\), the target was not touched: container "verify-0" exited 75: dp-agent: cannot reach S3 endpoint/);
+      expect(d.status?.failureReason).to.not.contain("take a new backup");
+      expect(actions(d)).to.deep.equal([]);
+    },
+  },
+  {
+    name: "names the repo when a restore step ended on dp-agent's unreachable status (75), and scales the target back",
+    phase: "InProgressPhy", conditions: [verified], annotations: { "dataprotection.kubeblocks.io/original-replicas": "db=3" }, sts: [statefulSet("db", 0)], jobs: { "rj-restore": { ...ok("failed", 1, 'container "restore-0" exited 75: dp-agent: cannot reach S3 endpoint http://s3:9000 (ECONNRESET)'), exitCode: 75 } },
+    expect: (d) => {
+      expect(d.status?.phase).to.equal("Failed");
+      expect(d.status?.failureReason).to.match(/^StorageUnreachable: restore Job "rj-restore" failed after 1 attempt\(s\): container "restore-0" exited 75: /);
+    },
+  },
+  {
     name: "moves to InProgressPhy once verified",
     phase: "New", jobs: { "rj-verify": ok("succeeded") },
     expect: (d) => {

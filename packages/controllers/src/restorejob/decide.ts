@@ -14,6 +14,7 @@ import { buildSnapshotPVC, mapClaimsToSnapshots, type PvcView, type SnapshotView
 import { buildTargetlessJob, restoresTargetless, targetlessJobName } from "./targetless.ts";
 import { EventReason, Reason } from "./reasons.ts";
 import { toolImage } from "../backup/job.ts";
+import { EXIT_STORAGE_UNREACHABLE } from "@dataprotection/storage";
 
 export interface JobState {
   phase: "running" | "succeeded" | "failed";
@@ -21,6 +22,8 @@ export interface JobState {
   failures: number;
   /** The failing container's termination message, when there is one. */
   message?: string;
+  /** The failing container's exit code, when known. */
+  exitCode?: number;
   /** The Job's deletion has begun. */
   deleting?: boolean;
 }
@@ -189,6 +192,11 @@ function theStatefulSet(b: Builder): { sts: V1StatefulSet } | { failed: RestoreD
   return { failed: b.finish(false, Reason.TargetAmbiguous, `${list.length} StatefulSets (${names}) match ${b.ref} .spec.target.labelsSelector ${sel}: narrow the selector to exactly one`) };
 }
 
+/** A restore step that ended on dp-agent's unreachable-repo status (75) names the repo, not the tool. */
+function failedJobReason(job: JobState): Reason {
+  return job.exitCode === EXIT_STORAGE_UNREACHABLE ? Reason.StorageUnreachable : Reason.JobFailed;
+}
+
 function decideNew(b: Builder, plan: RestorePlan): RestoreDecision {
   const physical = plan.modes.includes("physical");
   let sts: V1StatefulSet | undefined;
@@ -216,6 +224,9 @@ function decideNew(b: Builder, plan: RestorePlan): RestoreDecision {
         .wait();
     }
     if (job.phase === "running") return b.wait();
+    if (job.phase === "failed" && job.exitCode === EXIT_STORAGE_UNREACHABLE) {
+      return b.finish(false, Reason.StorageUnreachable, `could not read Backup "${plan.backup.metadata.namespace}/${plan.backup.metadata.name}" from its repo to verify it (${job.failures} attempt(s)), the target was not touched: ${job.message ?? `see the logs of Job "${name}"`}; create a new RestoreJob once the repo is reachable`);
+    }
     if (job.phase === "failed") {
       return b.finish(false, Reason.VerificationFailed, `Backup "${plan.backup.metadata.namespace}/${plan.backup.metadata.name}" failed verification, the target was not touched: ${job.message ?? `see the logs of Job "${name}"`}; take a new backup`);
     }
@@ -272,7 +283,7 @@ function decidePhysical(b: Builder, plan: RestorePlan): RestoreDecision {
   }
   b.d.status.attempts = job.failures;
   if (job.phase === "running") return b.wait();
-  if (job.phase === "failed") return b.finish(false, Reason.JobFailed, `restore Job "${jobName}" failed after ${job.failures} attempt(s): ${job.message ?? "see its pod logs"}; the StatefulSet was scaled back`);
+  if (job.phase === "failed") return b.finish(false, failedJobReason(job), `restore Job "${jobName}" failed after ${job.failures} attempt(s): ${job.message ?? "see its pod logs"}; the StatefulSet was scaled back`);
   if (plan.modes.includes("logical")) {
     b.scaleBack();
     return b.phase(RestoreJobPhase.InProgressLogic, EventReason.LogicalRestoring, `data files restored; restoring through the running pods of StatefulSet "${name}"`);
@@ -323,7 +334,7 @@ function decideTargetless(b: Builder, plan: RestorePlan): RestoreDecision {
       .event(EventReason.LogicalRestoring, `running the logical restore of Backup "${plan.backup.metadata.name}" once, without a target pod (BackupTool "${plan.steps[0]!.tool.metadata.name}" is targetless)`)
       .wait();
   }
-  if (job.phase === "failed") return b.finish(false, Reason.JobFailed, `logical restore Job "${name}" failed after ${job.failures} attempt(s): ${job.message ?? "see its pod logs"}`);
+  if (job.phase === "failed") return b.finish(false, failedJobReason(job), `logical restore Job "${name}" failed after ${job.failures} attempt(s): ${job.message ?? "see its pod logs"}`);
   if (job.phase === "running") return b.wait();
   return b.finish(true, EventReason.Completed, `restored Backup "${plan.backup.metadata.name}" (targetless, Job "${name}")`);
 }
@@ -362,7 +373,7 @@ function decideLogical(b: Builder, plan: RestorePlan): RestoreDecision {
       running++;
       continue;
     }
-    if (job.phase === "failed") return b.finish(false, Reason.JobFailed, `logical restore Job "${name}" for pod "${pod.metadata?.name}" failed after ${job.failures} attempt(s): ${job.message ?? "see its pod logs"}`);
+    if (job.phase === "failed") return b.finish(false, failedJobReason(job), `logical restore Job "${name}" for pod "${pod.metadata?.name}" failed after ${job.failures} attempt(s): ${job.message ?? "see its pod logs"}`);
     if (job.phase === "running") running++;
   }
   if (running > 0) return b.wait();

@@ -40,6 +40,9 @@ describe("restorejob job builders", () => {
       ["verify-1", "dp-agent verify", "/backupdata/ns/i1"],
     ]);
     expect(spec.volumes?.map((v) => v.persistentVolumeClaim?.claimName)).to.deep.equal(["dp-backup-repo"]);
+    // An unreachable repo (exit 75) is tried again; any other failure fails the Job at once.
+    expect(job.spec?.backoffLimit).to.equal(3);
+    expect(job.spec?.podFailurePolicy).to.deep.equal({ rules: [{ action: "FailJob", onExitCodes: { operator: "NotIn", values: [75] } }] });
   });
 
   it("gives the verify, unseal and restore containers each object's checksum from the Backup's status (not the repo's manifest), when every file has one", () => {

@@ -11,6 +11,7 @@ import type { RepoAccess } from "../backuprepo/access.ts";
 import { backupDirOf, backupFilePath, integrityEnv, toolEnv } from "../backup/env.ts";
 import { commandsOf, hasSealedSteps, type RestoreMode, type RestorePlan, type RestoreStep } from "./plan.ts";
 import { iso, startTimeOf } from "./pitr.ts";
+import { EXIT_STORAGE_UNREACHABLE } from "@dataprotection/storage";
 import { ARCHIVE_INTERVAL_CONTEXT_KEY } from "../backup/logfile.ts";
 
 export const verifyJobName = (rj: RestoreJob): string => childName(rj.metadata.name ?? "", "verify");
@@ -88,8 +89,16 @@ export function buildVerifyJob(rj: RestoreJob, plan: RestorePlan, access: RepoAc
     volumeMounts: access.volumeMounts,
     terminationMessagePolicy: "FallbackToLogsOnError",
   }));
-  return jobShell(rj, verifyJobName(rj), "verify", {}, containers, access.volumes);
+  const job = jobShell(rj, verifyJobName(rj), "verify", {}, containers, access.volumes);
+  // Verification touches nothing, so a repo that could not be reached (dp-agent exit 75) is
+  // tried again; any other failure (the data is wrong) fails the Job at once.
+  job.spec!.backoffLimit = Math.max(job.spec!.backoffLimit ?? 0, VERIFY_UNREACHABLE_RETRIES);
+  job.spec!.podFailurePolicy = { rules: [{ action: "FailJob", onExitCodes: { operator: "NotIn", values: [EXIT_STORAGE_UNREACHABLE] } }] };
+  return job;
 }
+
+/** How many more verify pods a Job runs when the repo could not be reached. */
+export const VERIFY_UNREACHABLE_RETRIES = 3;
 
 /**
  * One restore step. `workload`: the pod spec whose first container's image a tool with an empty

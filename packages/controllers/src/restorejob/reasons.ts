@@ -25,6 +25,8 @@ export const Reason = {
   NoLogfileBackup: "NoLogfileBackup",
   SnapshotNotReady: "SnapshotNotReady",
   VerificationFailed: "VerificationFailed",
+  /** A step could not reach the repo (dp-agent exit 75; verify retries it 3 times, restore steps per onFailAttempted): nothing is known to be wrong with the data. */
+  StorageUnreachable: "StorageUnreachable",
   JobFailed: "JobFailed",
   Timeout: "Timeout",
 } as const;

@@ -30,6 +30,7 @@ function jobState(job: V1Job, pods: readonly V1Pod[]): JobState {
   const cond = (t: string) => (job.status?.conditions ?? []).some((c) => c.type === t && c.status === "True");
   const failures = job.status?.failed ?? 0;
   let message: string | undefined;
+  let exitCode: number | undefined;
   const failed = pods.filter((p) => p.status?.phase === "Failed").sort((a, b) => (b.metadata?.creationTimestamp ?? "").toString().localeCompare((a.metadata?.creationTimestamp ?? "").toString()));
   for (const p of failed) {
     const statuses = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])];
@@ -37,10 +38,11 @@ function jobState(job: V1Job, pods: readonly V1Pod[]): JobState {
     if (t?.t) {
       const text = (t.t.message ?? "").trim().split("\n").filter(Boolean).slice(-3).join(" | ");
       message = `container "${t.name}" exited ${t.t.exitCode}${text ? `: ${text}` : ""}`;
+      exitCode = t.t.exitCode;
       break;
     }
   }
-  return { phase: cond("Complete") ? "succeeded" : cond("Failed") ? "failed" : "running", failures, message, deleting: !!job.metadata?.deletionTimestamp };
+  return { phase: cond("Complete") ? "succeeded" : cond("Failed") ? "failed" : "running", failures, message, exitCode, deleting: !!job.metadata?.deletionTimestamp };
 }
 
 /** The RestoreJob's Jobs by name, each judged with its pods. */
