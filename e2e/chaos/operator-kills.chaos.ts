@@ -5,68 +5,19 @@
 // Backups removes their data, and nothing is left holding a finalizer. Each wait is bounded;
 // the seed (DP_CHAOS_SEED) makes the kill schedule reproducible.
 import { expect } from "chai";
-import { execFileSync, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import type { Backup } from "@dataprotection/api";
 import { e2eCluster, getCustom, operatorIdentity, testNamespace, untilInNamespace } from "../harness.ts";
-import { jobsOf, testTimeouts } from "../backup/fixtures.ts";
-import { killed, startOperatorProcess } from "../backup/fixtures/operator-process.ts";
+import { jobsOf } from "../backup/fixtures.ts";
+import { Chaos, rng } from "./chaos.ts";
 import { createPolicy, createRepo, createRestoreJob, createStatefulSet, createTool, deleteClusterObjects, pvcHostPath, treeDigest, waitReady, waitRestore, type Repo } from "../restore/seed.ts";
 
 const BACKUPS = Number(process.env.DP_CHAOS_BACKUPS ?? "16");
 const SEED = Number(process.env.DP_CHAOS_SEED ?? Date.now() % 1_000_000);
-
-/** mulberry32: a small seeded PRNG, so a failing schedule can be replayed with DP_CHAOS_SEED. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const startOperator = (kubeconfigPath: string): Promise<ChildProcess> =>
-  startOperatorProcess(kubeconfigPath, { controllers: ["backup", "restorejob"], timeouts: { ...testTimeouts, targetPodWaitMs: 60_000, podStartMs: 60_000 } });
-
-/** Kills and restarts the operator every 1-3.5 s (seeded) until stopped; counts the kills. */
-class Chaos {
-  kills = 0;
-  private current?: ChildProcess;
-  private running = true;
-  private loop?: Promise<void>;
-
-  constructor(private readonly kubeconfigPath: string, private readonly random: () => number) {}
-
-  async start(): Promise<void> {
-    this.current = await startOperator(this.kubeconfigPath);
-    this.loop = (async () => {
-      while (this.running) {
-        await new Promise((r) => setTimeout(r, 1000 + this.random() * 2500));
-        if (!this.running) break;
-        await killed(this.current);
-        this.kills++;
-        this.current = await startOperator(this.kubeconfigPath);
-      }
-    })();
-  }
-
-  /** Stops killing; leaves one operator running (for clean-up). */
-  async calm(): Promise<void> {
-    this.running = false;
-    await this.loop;
-  }
-
-  async stop(): Promise<void> {
-    await this.calm();
-    await killed(this.current);
-  }
-}
 
 describe(`chaos: operator SIGKILLed at random (seed ${SEED})`, function () {
   this.timeout(900_000);
