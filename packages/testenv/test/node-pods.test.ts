@@ -3,6 +3,7 @@
 import { expect } from "chai";
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { sharedCluster } from "../src/node/shared-cluster.ts";
@@ -138,6 +139,35 @@ describe("local node pods", function () {
     expect(cs.restartCount).to.equal(1);
     expect(cs.lastState?.terminated?.exitCode).to.equal(1);
     expect(cs.state?.terminated?.exitCode).to.equal(0);
+  });
+
+  it("gives each container a private root: writes outside volumes never reach the host or another pod, and a restarted container starts clean", async () => {
+    const tag = `dp-root-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+    const paths = [`/var/tmp/${tag}`, `/backupdata/${tag}`];
+    // It writes both (neither has a volume), sees them, and reads a host file: the host's files are there.
+    await create("writer", {
+      restartPolicy: "Never",
+      containers: [{ name: "main", image: "busybox", command: ["sh", "-c", `set -e; mkdir -p /backupdata; for p in ${paths.join(" ")}; do echo x > $p; cat $p; done; test -s /etc/os-release; echo wrote`] }],
+    });
+    expect(containerTerminated((await until("writer done", async () => ((await read("writer")).status?.phase === "Succeeded" ? read("writer") : undefined), 60_000)), "main")?.exitCode).to.equal(0);
+    for (const p of paths) expect(existsSync(p), `${p} on the host`).to.equal(false);
+    await create("reader", {
+      restartPolicy: "Never",
+      containers: [{ name: "main", image: "busybox", command: ["sh", "-c", `for p in ${paths.join(" ")}; do if [ -e $p ]; then echo "sees $p"; exit 1; fi; done; echo clean`] }],
+    });
+    await until("reader Succeeded", async () => ((await read("reader")).status?.phase === "Succeeded" ? true : undefined), 60_000);
+    // A container restarted after a failure finds none of its first run's writes.
+    await create("again", {
+      restartPolicy: "OnFailure",
+      volumes: [{ name: "w", emptyDir: {} }],
+      containers: [{
+        name: "main", image: "busybox", volumeMounts: [{ name: "w", mountPath: "/w" }],
+        command: ["sh", "-c", `if [ -e /w/first ]; then [ ! -e /var/tmp/${tag}-run ]; else touch /w/first /var/tmp/${tag}-run; exit 1; fi`],
+      }],
+    });
+    await until("again Succeeded on its second run", async () => ((await read("again")).status?.phase === "Succeeded" ? true : undefined), 60_000);
+    expect((await read("again")).status!.containerStatuses![0]!.restartCount).to.equal(1);
+    expect(existsSync(`/var/tmp/${tag}-run`)).to.equal(false);
   });
 
   it("serves container logs to kubectl through the API server", async () => {

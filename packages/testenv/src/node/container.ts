@@ -108,7 +108,10 @@ export async function prepareContainer(
     ...Object.fromEntries(resolved.env),
   };
   return {
-    plan: { mounts, command: expandCommand(c, resolved.env), workingDir: c.workingDir, uid: ids.uid, gid: ids.gid, groups: ids.groups },
+    plan: {
+      mounts, command: expandCommand(c, resolved.env), workingDir: c.workingDir, uid: ids.uid, gid: ids.gid, groups: ids.groups,
+      root: ctx.privateRoots ? join(podDir, "roots", c.name) : undefined,
+    },
     env,
     terminationFile,
     logFile: logFileOf(podDir, c.name),

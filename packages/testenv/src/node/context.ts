@@ -15,6 +15,8 @@ export interface NodeContext {
   apiPort: string;
   procs: ProcessTable;
   images: ImageFiles[];
+  /** Each container gets a private copy-on-write root (launch.ts); false: the host's. */
+  privateRoots: boolean;
   events: EventRecorder;
   log(message: string): void;
 }

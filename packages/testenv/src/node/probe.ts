@@ -3,7 +3,7 @@ import { request } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
 import type { V1Container, V1Probe } from "@kubernetes/client-node";
-import { buildLaunchScript, type LaunchPlan } from "./launch.ts";
+import { buildEnterScript, type LaunchPlan } from "./launch.ts";
 import { killGroup, type ProcessTable } from "./processes.ts";
 
 /** Pure: consecutive-result counting as kubelet's prober does. */
@@ -48,9 +48,9 @@ export async function runProbe(
 ): Promise<boolean> {
   const timeoutMs = (probe.timeoutSeconds ?? 1) * 1000;
   if (probe.exec?.command?.length) {
-    // Inside the container's mount namespace, as its user.
-    const script = buildLaunchScript({ ...plan, mounts: [], command: probe.exec.command });
-    const t = procs.spawn("nsenter", ["-t", String(pid), "-m", "--", "sh", "-c", script, "sh", ...probe.exec.command], { env, stdio: "ignore" });
+    // Inside the container's mount namespace and root, as its user.
+    const script = buildEnterScript({ ...plan, command: probe.exec.command });
+    const t = procs.spawn("nsenter", ["-t", String(pid), "-m", ...(plan.root ? ["-r"] : []), "--", "sh", "-c", script, "sh", ...probe.exec.command], { env, stdio: "ignore" });
     const timer = setTimeout(() => void killGroup(t, 0), timeoutMs);
     const exit = await t.exited;
     clearTimeout(timer);

@@ -64,6 +64,7 @@ export async function startLocalNode(cp: ControlPlane, opts: LocalNodeOptions = 
   const events = new EventRecorder(core, "kubelet", name, log);
   const ctx: NodeContext = {
     core, dataDir, caPem: cp.caPem, apiHost: apiUrl.hostname, apiPort: apiUrl.port || "443", procs, events, log, images: opts.images ?? [],
+    privateRoots: opts.privateRoots ?? process.env.DP_NODE_PRIVATE_ROOTS !== "0",
     facts: { nodeName: name, ip: shape.ip, allocatable: { cpu: capacity.cpu, memory: capacity.memory, "ephemeral-storage": capacity["ephemeral-storage"] } },
   };
 

@@ -15,6 +15,12 @@ export interface LocalNodeOptions {
   log?: (message: string) => void;
   /** What images hold: the node runs commands on the host and ignores images, so these give it their files. */
   images?: ImageFiles[];
+  /**
+   * Give each container a private root: the host's files through a copy-on-write layer that is
+   * discarded when the container ends, as on a real node (default true; DP_NODE_PRIVATE_ROOTS=0
+   * turns it off for a comparison).
+   */
+  privateRoots?: boolean;
 }
 
 /**
