@@ -1,12 +1,12 @@
 // I/O around one container start: fetch env sources, resolve mounts, spawn, read the termination message.
-import { chmod, chown, mkdir, open, readFile, stat, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, open, readFile, realpath, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import type { NodeContext } from "./context.ts";
 import { envReferences, expandCommand, resolveEnv, type EnvSources } from "./env.ts";
 import { expandVars } from "./expand.ts";
 import { imageMounts } from "./image-files.ts";
-import { effectiveIds, launchArgv, type BindMount, type LaunchPlan } from "./launch.ts";
+import { effectiveIds, LAYER_DIRS, launchArgv, launchTables, type BindMount, type LaunchPlan } from "./launch.ts";
 import { isNotFound } from "./errors.ts";
 import type { Tracked } from "./processes.ts";
 import { safeRelative } from "./projection.ts";
@@ -107,10 +107,15 @@ export async function prepareContainer(
     HOSTNAME: pod.metadata?.name ?? "",
     ...Object.fromEntries(resolved.env),
   };
+  // A private root's lower layer is the host's /, so its symlinks are the host's: a target through
+  // one (/var/run -> /run) is resolved against the root here, as runtimes do, or the bind would
+  // follow the link out of the root before the change of root.
+  if (ctx.privateRoots) for (const m of mounts) m.target = await resolveInRoot(m.target);
   return {
     plan: {
       mounts, command: expandCommand(c, resolved.env), workingDir: c.workingDir, uid: ids.uid, gid: ids.gid, groups: ids.groups,
       root: ctx.privateRoots ? join(podDir, "roots", c.name) : undefined,
+      tablesDir: dir,
     },
     env,
     terminationFile,
@@ -120,6 +125,12 @@ export async function prepareContainer(
 
 /** Starts the prepared container; stdout and stderr append to its log file. */
 export async function startContainer(ctx: NodeContext, p: PreparedContainer): Promise<Tracked> {
+  for (const t of launchTables(p.plan)) await writeFile(t.path, t.content);
+  if (p.plan.root) {
+    // Every run starts from an empty layer, as a restarted container does on a real node.
+    await discardLayer(p);
+    for (const d of LAYER_DIRS) await mkdir(join(p.plan.root, d), { recursive: true });
+  }
   const fh = await open(p.logFile, "a");
   try {
     const { file, args } = launchArgv(p.plan);
@@ -127,6 +138,22 @@ export async function startContainer(ctx: NodeContext, p: PreparedContainer): Pr
   } finally {
     await fh.close(); // the child holds its own copy of the descriptor
   }
+}
+
+/** `target` with every symlink among its existing leading components resolved, as seen from /. */
+export async function resolveInRoot(target: string): Promise<string> {
+  const parts = target.split("/").filter(Boolean);
+  for (let n = parts.length; n > 0; n--) {
+    const head = `/${parts.slice(0, n).join("/")}`;
+    const real = await realpath(head).catch(() => undefined);
+    if (real !== undefined) return [real === "/" ? "" : real, ...parts.slice(n)].join("/") || "/";
+  }
+  return target;
+}
+
+/** Removes what the container wrote outside its volumes (its private root's upper layer). */
+export async function discardLayer(p: PreparedContainer): Promise<void> {
+  if (p.plan.root) await rm(p.plan.root, { recursive: true, force: true });
 }
 
 const MAX_MESSAGE = 4096;

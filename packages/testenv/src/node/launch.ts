@@ -1,11 +1,11 @@
 // Pure: how one container process is started. The node runs
 //   unshare -m --propagation private -- sh -c SCRIPT sh COMMAND ARGS...
 // In the new (private) mount namespace SCRIPT gives the container a root of its own (LaunchPlan
-// root): a tmpfs holding the upper layer of an overlay over the host's "/", so the container
-// sees the host's files (and runs its binaries) but what it writes outside its volumes lands in
-// that layer and is discarded with the namespace; /proc, /sys and /dev are bound in, then the
-// volumes, then it changes root, enters workingDir and execs the command, as the requested
-// uid/gid when set. Every mount vanishes with the namespace, so nothing is left on the host.
+// root): an overlay over the host's "/" whose upper layer is the container's own directory, so
+// the container sees the host's files (and runs its binaries) but what it writes outside its
+// volumes lands in that layer, which the node removes when the container ends; /proc, /sys and
+// /dev are bound in, then the volumes, then it changes root, enters workingDir and execs the
+// command, as the requested uid/gid when set. Every mount vanishes with the namespace.
 export interface BindMount {
   /** Host path (file or directory). */
   source: string;
@@ -25,10 +25,14 @@ export interface LaunchPlan {
   /** Supplementary groups (fsGroup, supplementalGroups). */
   groups?: number[];
   /**
-   * A host directory (empty, the node's) to build the container's private root on. Unset: the
-   * container shares the host's root, and what it writes outside its volumes stays on the host.
+   * A host directory holding empty `upper`, `work` and `root` (LAYER_DIRS, made by the node) to
+   * build the container's private root on: an overlay of the host's / whose upper layer the node
+   * removes when the container ends. Unset: the container shares the host's root, and what it
+   * writes outside its volumes stays on the host.
    */
   root?: string;
+  /** A host directory where the node writes the mount tables (launchTables) before the start. */
+  tablesDir?: string;
 }
 
 /** POSIX single-quote quoting. */
@@ -36,34 +40,74 @@ export function shQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** What the node makes in LaunchPlan.root before the start (and removes after the end). */
+export const LAYER_DIRS = ["upper", "work", "root"];
+
 /** The host paths a private root gets from the host as they are (submounts of "/" an overlay of "/" does not show). */
 export const HOST_MOUNTS = ["/proc", "/sys", "/dev"];
 
+/** A path as an fstab field: space, tab, newline and backslash octal-escaped. */
+export function fstabPath(p: string): string {
+  return p.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, "0")}`);
+}
+
+interface Batches {
+  /** The overlay, host mounts and directory volumes. */
+  dirs: string[];
+  /** File volumes, bound after their placeholder files are made. */
+  files: string[];
+  /** Lines run between dirs and files: make each file volume's placeholder. */
+  placeholders: string[];
+}
+
+function batches(plan: LaunchPlan): Batches {
+  const inRoot = (target: string) => (plan.root ? `${plan.root}/root${target === "/" ? "" : target}` : target);
+  const b: Batches = { dirs: [], files: [], placeholders: [] };
+  if (plan.root) {
+    const r = plan.root;
+    b.dirs.push(`dp-root ${fstabPath(inRoot("/"))} overlay lowerdir=/,upperdir=${fstabPath(`${r}/upper`)},workdir=${fstabPath(`${r}/work`)} 0 0`);
+    for (const h of HOST_MOUNTS) b.dirs.push(`${h} ${fstabPath(inRoot(h))} none rbind 0 0`);
+  }
+  // Parents before children, so a volume mounted inside another stays visible; files last.
+  const mounts = [...plan.mounts].sort((x, y) => x.target.split("/").length - y.target.split("/").length);
+  const bind = (m: BindMount, mkdir: boolean) => `${fstabPath(m.source)} ${fstabPath(inRoot(m.target))} none bind${mkdir ? ",X-mount.mkdir" : ""}${m.readOnly ? ",ro" : ""} 0 0`;
+  for (const m of mounts) {
+    if (m.isDir) {
+      b.dirs.push(bind(m, true));
+      continue;
+    }
+    b.files.push(bind(m, false));
+    // Shell built-ins only, unless the parent directory is missing.
+    const t = inRoot(m.target);
+    const parent = t.slice(0, t.lastIndexOf("/")) || "/";
+    b.placeholders.push(`[ -d ${shQuote(parent)} ] || mkdir -p ${shQuote(parent)}`, `[ -e ${shQuote(t)} ] || : > ${shQuote(t)}`);
+  }
+  return b;
+}
+
+/**
+ * The mount tables the script reads (`mount -a -T`, one process for a whole batch of mounts
+ * instead of a mkdir and a mount or two per volume), for the node to write into
+ * `plan.tablesDir` before it starts the container.
+ */
+export function launchTables(plan: LaunchPlan): Array<{ path: string; content: string }> {
+  const b = batches(plan);
+  const named: Array<[string, string[]]> = [["dirs", b.dirs], ["files", b.files]];
+  return named.filter(([, e]) => e.length).map(([n, e]) => ({ path: tablePath(plan, n), content: `${e.join("\n")}\n` }));
+}
+
+function tablePath(plan: LaunchPlan, name: string): string {
+  if (!plan.tablesDir) throw new Error("a launch plan with mounts needs tablesDir");
+  return `${plan.tablesDir}/${name}.fstab`;
+}
+
 /** The shell script run inside the private mount namespace. */
 export function buildLaunchScript(plan: LaunchPlan): string {
-  const lines = ["set -e"];
-  const at = (target: string) => shQuote(plan.root ? `${plan.root}/root${target}` : target);
-  if (plan.root) {
-    const r = shQuote(plan.root);
-    lines.push(
-      `mkdir -p ${r}`,
-      `mount -t tmpfs -o mode=0755 dp-layer ${r}`,
-      `mkdir -p ${shQuote(`${plan.root}/upper`)} ${shQuote(`${plan.root}/work`)} ${at("")}`,
-      `mount -t overlay dp-root -o ${shQuote(`lowerdir=/,upperdir=${plan.root}/upper,workdir=${plan.root}/work`)} ${at("")}`,
-    );
-    for (const h of HOST_MOUNTS) lines.push(`mount --rbind ${h} ${at(h)}`);
-  }
-  // Parents before children, so a volume mounted inside another stays visible.
-  const mounts = [...plan.mounts].sort((a, b) => a.target.split("/").length - b.target.split("/").length);
-  for (const m of mounts) {
-    const t = at(m.target);
-    if (m.isDir) lines.push(`mkdir -p ${t}`);
-    else lines.push(`mkdir -p "$(dirname ${t})"`, `[ -e ${t} ] || : > ${t}`);
-    lines.push(`mount --bind ${shQuote(m.source)} ${t}`);
-    if (m.readOnly) lines.push(`mount -o remount,bind,ro ${t}`);
-  }
+  const b = batches(plan);
+  const mountAll = (name: string, entries: string[]) => (entries.length ? [`mount -a -T ${shQuote(tablePath(plan, name))}`] : []);
+  const lines = ["set -e", ...mountAll("dirs", b.dirs), ...b.placeholders, ...mountAll("files", b.files)];
   const enter = buildEnterScript(plan);
-  if (plan.root) lines.push(`exec chroot ${at("")} sh -c ${shQuote(enter)} sh "$@"`);
+  if (plan.root) lines.push(`exec chroot ${shQuote(`${plan.root}/root`)} sh -c ${shQuote(enter)} sh "$@"`);
   else lines.push(...enter.split("\n").slice(1));
   return lines.join("\n");
 }

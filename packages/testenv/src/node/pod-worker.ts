@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { V1Container, V1ObjectReference, V1Pod, V1Probe } from "@kubernetes/client-node";
 import type { NodeContext } from "./context.ts";
 import {
-  ContainerCannotRun, ContainerConfigError, prepareContainer, startContainer, terminationMessage, type PreparedContainer,
+  ContainerCannotRun, ContainerConfigError, discardLayer, prepareContainer, startContainer, terminationMessage, type PreparedContainer,
 } from "./container.ts";
 import { errorMessage, isConflict, isNotFound } from "./errors.ts";
 import { buildPodStatus, podPhase, restartPolicyOf, terminatedReason, type ContainerRuntime, type PodRuntime } from "./pod-status.ts";
@@ -223,6 +223,7 @@ export class PodWorker {
     const exit = await proc.exited;
     // A background child of the container (a shell's `cmd &`) must not outlive it and hold what the restarted container needs.
     reapGroup(proc);
+    await discardLayer(p).catch((err) => this.ctx.log(`pod ${this.key()}: discarding ${c.name}'s layer: ${errorMessage(err)}`));
     probes.stop();
     this.running.delete(c.name);
     const sig = signalExitCode(exit.signal);
