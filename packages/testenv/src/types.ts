@@ -14,6 +14,8 @@ export interface ControlPlaneOptions {
   kubeconfigPath?: string;
   /** Print component output to the console instead of only to log files. */
   verbose?: boolean;
+  /** More kube-controller-manager flags (e.g. a short --node-monitor-grace-period for node-failure tests). */
+  controllerManagerArgs?: string[];
 }
 
 /** A running etcd + kube-apiserver (+ controller-manager, scheduler) on loopback. */

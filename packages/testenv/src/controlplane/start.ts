@@ -102,7 +102,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         `--service-account-private-key-file=${pki.saKey}`, `--root-ca-file=${pki.caCert}`,
         "--use-service-account-credentials=true", "--controllers=*",
         `--cluster-signing-cert-file=${pki.caCert}`, `--cluster-signing-key-file=${pki.caKey}`,
-        "--concurrent-job-syncs=10", "--v=1",
+        "--concurrent-job-syncs=10", "--v=1", ...(opts.controllerManagerArgs ?? []),
       ], join(logs, "kube-controller-manager.log"), verbose);
       procs.push(kcm);
       kcm.start();

@@ -10,6 +10,8 @@ export interface NodeShape {
   kubeletVersion: string;
   /** Port of the node's log server (daemonEndpoints), 0 if none. */
   kubeletPort: number;
+  /** Its topology.kubernetes.io/zone label. */
+  zone?: string;
 }
 
 export function nodeCapacity(s: NodeShape): Record<string, string> {
@@ -72,6 +74,7 @@ export function newNode(s: NodeShape, now: Date): V1Node {
         "kubernetes.io/os": "linux",
         "kubernetes.io/arch": process.arch === "x64" ? "amd64" : process.arch,
         "dataprotection.local/node": "true",
+        ...(s.zone ? { "topology.kubernetes.io/zone": s.zone } : {}),
       },
     },
     spec: {},

@@ -25,6 +25,16 @@ describe("local-path provisioning decisions", () => {
     ];
     const got = claimsToProvision(claims, [local, wffc, other, repoClass], new Set(["pvc-uid-done"]), "local-node-0");
     expect(got.map((g) => g.pvc.metadata!.name)).to.deep.equal(["a", "c", "w2"]);
+    // Another node of the cluster: only the WaitForFirstConsumer claims placed on it.
+    const w3 = pvc("w3", "wffc", { metadata: { name: "w3", namespace: "ns", uid: "uid-w3", annotations: { "volume.kubernetes.io/selected-node": "local-node-1" } } });
+    expect(claimsToProvision([...claims, w3], [local, wffc, other, repoClass], new Set(), "local-node-1", false).map((g) => g.pvc.metadata!.name)).to.deep.equal(["w3"]);
+  });
+
+  it("makes a node's PV local to it (required node affinity on its hostname)", () => {
+    expect(buildPv(pvc("c", "wffc"), wffc, "/n1/pvs/pvc-uid-c", "local-node-1").spec?.nodeAffinity).to.deep.equal({
+      required: { nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: ["local-node-1"] }] }] },
+    });
+    expect(buildPv(pvc("c", "wffc"), wffc, "/p").spec?.nodeAffinity).to.equal(undefined);
   });
 
   it("builds a hostPath PV pre-bound to the claim with its size, modes and the class's reclaim policy", () => {

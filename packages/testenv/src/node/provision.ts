@@ -20,13 +20,23 @@ export function defaultStorageClass(): V1StorageClass {
   };
 }
 
+/** Bound once a pod is scheduled: the node that runs it provisions the volume there (several nodes). */
+export const WFFC_CLASS = "local-path-wffc";
+
+export function wffcStorageClass(): V1StorageClass {
+  return { ...defaultStorageClass(), metadata: { name: WFFC_CLASS }, volumeBindingMode: "WaitForFirstConsumer" };
+}
+
 export function pvNameFor(pvc: V1PersistentVolumeClaim): string {
   return `pvc-${pvc.metadata!.uid}`;
 }
 
-/** Claims waiting for this provisioner, with their class. */
+/**
+ * Claims waiting for this node's provisioner, with their class: WaitForFirstConsumer claims the
+ * scheduler placed on this node, and Immediate ones when `immediate` (the one node that serves them).
+ */
 export function claimsToProvision(
-  pvcs: V1PersistentVolumeClaim[], classes: V1StorageClass[], existingPvNames: Set<string>, nodeName: string,
+  pvcs: V1PersistentVolumeClaim[], classes: V1StorageClass[], existingPvNames: Set<string>, nodeName: string, immediate = true,
 ): Array<{ pvc: V1PersistentVolumeClaim; sc: V1StorageClass }> {
   const byName = new Map(classes.map((c) => [c.metadata!.name!, c]));
   const out: Array<{ pvc: V1PersistentVolumeClaim; sc: V1StorageClass }> = [];
@@ -39,14 +49,18 @@ export function claimsToProvision(
     if (wanted !== PROVISIONER || sc.provisioner !== PROVISIONER) continue;
     // WaitForFirstConsumer: only once the scheduler picked this node.
     if (sc.volumeBindingMode === "WaitForFirstConsumer" && ann[ANN_SELECTED_NODE] !== nodeName) continue;
+    if (sc.volumeBindingMode !== "WaitForFirstConsumer" && !immediate) continue;
     if (existingPvNames.has(pvNameFor(pvc))) continue;
     out.push({ pvc, sc });
   }
   return out;
 }
 
-/** The hostPath PV for a claim, pre-bound through claimRef (the PV controller completes the bind). */
-export function buildPv(pvc: V1PersistentVolumeClaim, sc: V1StorageClass, path: string): V1PersistentVolume {
+/**
+ * The hostPath PV for a claim, pre-bound through claimRef (the PV controller completes the bind),
+ * local to `nodeName` when given: only pods on that node can use it, as with a real local volume.
+ */
+export function buildPv(pvc: V1PersistentVolumeClaim, sc: V1StorageClass, path: string, nodeName?: string): V1PersistentVolume {
   const md = pvc.metadata!;
   return {
     apiVersion: "v1",
@@ -61,6 +75,7 @@ export function buildPv(pvc: V1PersistentVolumeClaim, sc: V1StorageClass, path: 
       mountOptions: sc.mountOptions,
       hostPath: { path, type: "DirectoryOrCreate" },
       claimRef: { apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: md.namespace, name: md.name, uid: md.uid },
+      ...(nodeName ? { nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [nodeName] }] }] } } } : {}),
     },
   };
 }

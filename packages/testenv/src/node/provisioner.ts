@@ -7,7 +7,7 @@ import { PatchStrategy, setHeaderOptions, type CoreV1Api, type StorageV1Api, typ
 import type { SnapshotController } from "../snapshot/controller.ts";
 import { errorMessage, isConflict, isNotFound } from "./errors.ts";
 import type { EventRecorder } from "./events.ts";
-import { buildPv, claimDataSource, claimsToProvision, defaultStorageClass, volumesToDelete } from "./provision.ts";
+import { buildPv, claimDataSource, claimsToProvision, defaultStorageClass, volumesToDelete, wffcStorageClass } from "./provision.ts";
 import { ANN_REQUEUE, claimsToRequeue, newRequeueMemory } from "./requeue.ts";
 
 const run = promisify(execFile);
@@ -22,18 +22,23 @@ export class LocalPathProvisioner {
     private readonly storage: StorageV1Api,
     dataDir: string,
     private readonly nodeName: string,
-    private readonly snapshots: SnapshotController,
+    /** The storage node's: provisions from VolumeSnapshots. Other nodes provision only empty or cloned claims. */
+    private readonly snapshots: SnapshotController | undefined,
     private readonly events: EventRecorder,
     private readonly log: (m: string) => void,
+    /** Serves Immediate claims too (the storage node); otherwise only WaitForFirstConsumer ones placed here. */
+    private readonly immediate = true,
   ) {
     this.dir = join(dataDir, "pvs");
   }
 
   async ensureDefaultClass(): Promise<void> {
-    try {
-      await this.storage.createStorageClass({ body: defaultStorageClass() });
-    } catch (err) {
-      if (!isConflict(err)) throw err;
+    for (const body of [defaultStorageClass(), wffcStorageClass()]) {
+      try {
+        await this.storage.createStorageClass({ body });
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+      }
     }
   }
 
@@ -44,18 +49,19 @@ export class LocalPathProvisioner {
       this.storage.listStorageClass(),
     ]);
     const names = new Set(pvs.items.map((p) => p.metadata!.name!));
-    for (const { pvc, sc } of claimsToProvision(pvcs.items, classes.items, names, this.nodeName)) {
+    for (const { pvc, sc } of claimsToProvision(pvcs.items, classes.items, names, this.nodeName, this.immediate)) {
       try {
         await this.provision(pvc, sc);
       } catch (err) {
         this.log(`provision ${pvc.metadata?.namespace}/${pvc.metadata?.name}: ${errorMessage(err)}`);
       }
     }
-    await this.requeueStuckPods(pvcs.items);
+    if (this.immediate) await this.requeueStuckPods(pvcs.items);
     for (const pv of volumesToDelete(pvs.items)) {
       const path = pv.spec?.hostPath?.path;
       // Only ever remove what this provisioner created.
-      if (path && path.startsWith(this.dir + "/")) await rm(path, { recursive: true, force: true });
+      if (!path?.startsWith(this.dir + "/")) continue;
+      await rm(path, { recursive: true, force: true });
       await this.core.deletePersistentVolume({ name: pv.metadata!.name! }).catch((err) => {
         if (!isNotFound(err)) throw err;
       });
@@ -91,6 +97,7 @@ export class LocalPathProvisioner {
     const source = claimDataSource(pvc);
     let from: string | undefined;
     if (source?.kind === "VolumeSnapshot") {
+      if (!this.snapshots) return this.report(pvc, `node ${this.nodeName} cannot provision from a VolumeSnapshot: snapshots live on the storage node`);
       const r = await this.snapshots.sourcePath(ns, source.name);
       if ("waiting" in r) return this.report(pvc, `waiting for the data source: ${r.waiting}`);
       from = r.path;
@@ -100,7 +107,7 @@ export class LocalPathProvisioner {
       from = pv?.spec?.hostPath?.path;
       if (!from) return this.report(pvc, `waiting for the data source: PersistentVolumeClaim "${ns}/${source.name}" is not bound`);
     }
-    const pv = buildPv(pvc, sc, join(this.dir, `pvc-${pvc.metadata!.uid}`));
+    const pv = buildPv(pvc, sc, join(this.dir, `pvc-${pvc.metadata!.uid}`), this.nodeName);
     const path = pv.spec!.hostPath!.path;
     await rm(path, { recursive: true, force: true });
     await mkdir(path, { recursive: true });

@@ -3,7 +3,7 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ControlPlane } from "../types.ts";
 import { sharedControlPlane } from "../shared.ts";
-import { startLocalNode } from "./start.ts";
+import { nodeCount, startLocalNodes } from "./nodes.ts";
 import type { ImageFiles, LocalNode } from "./types.ts";
 
 /** This checkout, built (npm run build), is what the project's image holds at /opt/dataprotection (Dockerfile). */
@@ -13,7 +13,10 @@ export const PROJECT_IMAGES: ImageFiles[] = ["ghcr.io/dataprotection/operator", 
 
 export interface Cluster {
   controlPlane: ControlPlane;
+  /** The storage node, local-node-0. */
   node: LocalNode;
+  /** Every node (DP_NODES, default 1), node first. */
+  nodes: LocalNode[];
 }
 
 let shared: Promise<Cluster> | undefined;
@@ -22,8 +25,8 @@ let shared: Promise<Cluster> | undefined;
 export function sharedCluster(): Promise<Cluster> {
   shared ??= (async () => {
     const controlPlane = await sharedControlPlane();
-    const node = await startLocalNode(controlPlane, { images: PROJECT_IMAGES, log: process.env.DP_NODE_LOG ? (m) => console.error(`[node] ${m}`) : undefined });
-    return { controlPlane, node };
+    const nodes = await startLocalNodes(controlPlane, nodeCount(), { images: PROJECT_IMAGES, log: process.env.DP_NODE_LOG ? (m) => console.error(`[node] ${m}`) : undefined });
+    return { controlPlane, node: nodes[0]!, nodes };
   })();
   return shared;
 }
@@ -33,5 +36,5 @@ export async function stopSharedNode(): Promise<void> {
   if (!shared) return;
   const c = await shared.catch(() => undefined);
   shared = undefined;
-  await c?.node.stop();
+  for (const n of c?.nodes ?? []) await n.stop();
 }

@@ -56,7 +56,7 @@ export async function startLocalNode(cp: ControlPlane, opts: LocalNodeOptions = 
   });
   const shape: NodeShape = {
     name, ip: "127.0.0.1", cpus: cpus().length, memoryBytes: totalmem(), pods: 110,
-    kubeletVersion: kubernetesVersion(), kubeletPort: kubelet.port,
+    kubeletVersion: kubernetesVersion(), kubeletPort: kubelet.port, zone: opts.zone,
   };
   const capacity = nodeCapacity(shape);
   const apiUrl = new URL(cp.server);
@@ -151,6 +151,13 @@ export async function startLocalNode(cp: ControlPlane, opts: LocalNodeOptions = 
       storageKicker.watch("/api/v1/persistentvolumeclaims");
       storageKicker.watch("/api/v1/persistentvolumes");
       storageKicker.watch("/apis/snapshot.storage.k8s.io/v1/volumesnapshots");
+    } else {
+      // Claims of the local-path-wffc class the scheduler placed here: provisioned on this node.
+      const provisioner = new LocalPathProvisioner(core, kc.makeApiClient(StorageV1Api), dataDir, name, undefined, events, log, false);
+      storageSync = new Resync(() => provisioner.sync(), 3000, (e) => log(`storage sync: ${errorMessage(e)}`));
+      storageKicker = new WatchKicker(kc, () => storageSync!.kick());
+      storageKicker.watch("/api/v1/persistentvolumeclaims");
+      storageKicker.watch("/api/v1/persistentvolumes");
     }
 
     await heartbeat.register();

@@ -5,10 +5,13 @@ export interface LocalNodeOptions {
   /** Where pods, PVs, snapshots and logs live. Default: a new temp dir, removed by stop(). */
   dataDir?: string;
   /**
-   * Run the `local-path` provisioner and the CSI snapshot emulation (and install their
-   * CRDs and classes). Default true; a second node in the same cluster sets false.
+   * Be the storage node: install the snapshot CRDs and the `local-path` classes, serve Immediate
+   * claims and CSI snapshots. Default true; the other nodes of a cluster set false and provision
+   * only the WaitForFirstConsumer claims (`local-path-wffc`) the scheduler places on them.
    */
   storage?: boolean;
+  /** Its topology.kubernetes.io/zone label (default none). */
+  zone?: string;
   /** Delete the Node object on stop() (default true), so no NotReady node lingers. */
   deleteNodeOnStop?: boolean;
   /** Where the node's own messages go (default: nowhere). */
