@@ -1,14 +1,16 @@
-// The node dying under a Job, as its pod sees it: every process of the tool Job's pod is SIGKILLed
-// mid-run, which is what a node's death does to them (the shared local node itself cannot be
-// stopped without ending every suite's pods). A Backup makes a new attempt per onFailAttempted and
-// the retry restores byte-identical, or fails naming the killed container when no attempt is left.
+// The node dying under a Job: every process of the tool Job's pod SIGKILLed mid-run, and the
+// node itself killed and started again on its data (restartSharedNode: kubelet after a reboot
+// fails a restartPolicy Never pod it lost, ContainerStatusUnknown). A Backup makes a new attempt
+// per onFailAttempted and the retry restores byte-identical, or fails naming the killed container
+// when no attempt is left.
 // A RestoreJob whose restore pod is killed fails with a reason and scales the StatefulSet back to
 // its replicas; the next RestoreJob restores byte-identical. Nothing stays InProgress.
 import { expect } from "chai";
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import type { Operator } from "@dataprotection/controllers";
 import { AnnotationRunAsRoot, DataProtectionGroup, type Backup, type BackupTool, type RestoreJob } from "@dataprotection/api";
 import { volumeTool } from "@dataprotection/tools";
+import { restartSharedNode } from "@dataprotection/testenv";
 import { e2eCluster, startTestOperator, testNamespace, until } from "../harness.ts";
 import {
   backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, expectRestoredTree, hostPathOf, installShared, jobsOf, runJob, seedScript, startTargetPod, testTimeouts,
@@ -32,12 +34,7 @@ const slowVolume: BackupTool = {
  * container's process group (the local node's containerID is local://<pid>). Returns the pod's name.
  */
 async function killPodProcesses(kc: KubeConfig, ns: string, selector: string): Promise<string> {
-  const core = kc.makeApiClient(CoreV1Api);
-  const pod = await until(`a running pod ${selector}`, async () => {
-    const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: selector });
-    return pods.items.find((p) => p.status?.phase === "Running" && (p.status.containerStatuses ?? []).length > 0 && p.status.containerStatuses!.every((c) => c.state?.running));
-  }, 120_000, 200);
-  await new Promise((r) => setTimeout(r, 1_000));
+  const pod = await runningPod(kc, ns, selector);
   const pids = (pod.status!.containerStatuses ?? []).map((c) => Number(/^local:\/\/(\d+)$/.exec(c.containerID ?? "")?.[1]));
   expect(pids.every((p) => p > 0), `pids of ${pod.metadata!.name}'s containers`).to.equal(true);
   for (const pid of pids) {
@@ -48,6 +45,17 @@ async function killPodProcesses(kc: KubeConfig, ns: string, selector: string): P
     }
   }
   return pod.metadata!.name!;
+}
+
+/** A pod matching `selector` with every container running for a second. */
+async function runningPod(kc: KubeConfig, ns: string, selector: string): Promise<V1Pod> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const pod = await until(`a running pod ${selector}`, async () => {
+    const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: selector });
+    return pods.items.find((p) => p.status?.phase === "Running" && (p.status.containerStatuses ?? []).length > 0 && p.status.containerStatuses!.every((c) => c.state?.running));
+  }, 120_000, 200);
+  await new Promise((r) => setTimeout(r, 1_000));
+  return pod;
 }
 
 async function phases(kc: KubeConfig, ns: string, plural: "backups" | "restorejobs"): Promise<Record<string, string | undefined>> {
@@ -91,6 +99,44 @@ describe("Backup and RestoreJob: the tool pod's processes killed mid-run (a node
       expect(failed.status!.failureReason).to.match(/^JobFailed: /);
       expect(failed.status!.failureReason).to.match(/137|SIGKILL|killed/i);
       expect(await phases(kc, ns.name, "backups"), "nothing stays InProgress").to.deep.equal({ retried: "Completed", killed: "Failed" });
+    } finally {
+      await ns.cleanup();
+    }
+  });
+
+  it("the node itself dies and comes back mid-backup and mid-restore: the lost tool pod fails ContainerStatusUnknown, the Backup's next attempt restores byte-identical; the RestoreJob fails naming it and the StatefulSet is back at its replicas", async () => {
+    const ns = await testNamespace(kc, "node-restart");
+    try {
+      await createPVC(kc, ns.name, "data");
+      await runJob(kc, ns.name, "seed", seedScript(30), [{ claim: "data", path: "/data" }]);
+      await startTargetPod(kc, ns.name);
+      await createPolicy(kc, ns.name, "retry", datafilePolicy(slowVolume.metadata!.name!, { onFailAttempted: 1 }));
+
+      await createBackup(kc, ns.name, "across", "retry");
+      const firstJob = await until("the first attempt's Job", async () => (await jobsOf(kc, ns.name, "across"))[0], 60_000, 200);
+      const lost = await runningPod(kc, ns.name, `job-name=${firstJob.metadata!.name}`);
+      await restartSharedNode();
+      const b = await backupInPhase(kc, ns.name, "across", ["Completed"], 240_000);
+      expect(b.status!.attempts, "one more attempt after the node came back").to.equal(1);
+      const core = kc.makeApiClient(CoreV1Api);
+      const lostNow = await core.readNamespacedPod({ name: lost.metadata!.name!, namespace: ns.name });
+      expect(lostNow.status?.phase).to.equal("Failed");
+      expect(lostNow.status?.containerStatuses?.[0]?.state?.terminated).to.deep.include({ exitCode: 137, reason: "ContainerStatusUnknown" });
+      await expectRestoredTree(kc, ns.name, "across", "data", 30);
+
+      const labels = { app: "db3" };
+      await createStatefulSet(kc, ns.name, "db3", 2, labels);
+      await waitReady(kc, ns.name, "db3", 2);
+      await createRestoreJob(kc, ns.name, "lost", { backupJobName: "across", labels, claim: "data-db3-0" });
+      await runningPod(kc, ns.name, "job-name=lost-restore");
+      await restartSharedNode();
+      const rj = await waitRestore(kc, ns.name, "lost", "Failed");
+      expect(rj.status!.failureReason).to.match(/^JobFailed: .*exited 137/);
+      expect((await waitReady(kc, ns.name, "db3", 2)).spec?.replicas, "scaled back to its replicas").to.equal(2);
+      await createRestoreJob(kc, ns.name, "after", { backupJobName: "across", labels, claim: "data-db3-0" });
+      await waitRestore(kc, ns.name, "after", "Completed");
+      expect(treeDigest(await hostPathOf(kc, ns.name, "data-db3-0"))).to.deep.equal(treeDigest(await hostPathOf(kc, ns.name, "data")));
+      expect(await phases(kc, ns.name, "restorejobs"), "nothing stays InProgress").to.deep.equal({ "from-across": "Completed", lost: "Failed", after: "Completed" });
     } finally {
       await ns.cleanup();
     }

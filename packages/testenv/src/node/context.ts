@@ -17,6 +17,8 @@ export interface NodeContext {
   images: ImageFiles[];
   /** Each container gets a private copy-on-write root (launch.ts); false: the host's. */
   privateRoots: boolean;
+  /** Set when the node is killed as a dead node would be (stop with keepNode): no more status writes or Events. */
+  dead?: boolean;
   events: EventRecorder;
   log(message: string): void;
 }

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { V1Pod } from "@kubernetes/client-node";
-import { buildPodStatus, podPhase, type ContainerRuntime, type ContainerState, type PodRuntime, type RestartPolicy } from "./pod-status.ts";
+import { adoptAfterNodeRestart, buildPodStatus, podPhase, type ContainerRuntime, type ContainerState, type PodRuntime, type RestartPolicy } from "./pod-status.ts";
 
 const t0 = new Date("2026-01-01T00:00:00Z");
 const waiting: ContainerState = { kind: "waiting", reason: "ContainerCreating" };
@@ -63,5 +63,31 @@ describe("buildPodStatus", () => {
     const p: V1Pod = { ...pod, status: { conditions: [{ type: "Ready", status: "True", lastTransitionTime: earlier }] } };
     const s = buildPodStatus(p, rt([c(running)]), "127.0.0.1", t0);
     expect(s.conditions!.find((x) => x.type === "Ready")!.lastTransitionTime).to.equal(earlier);
+  });
+});
+
+describe("adoptAfterNodeRestart", () => {
+  const now = new Date("2026-01-01T00:00:00Z");
+  const rtOf = (): PodRuntime => ({ startTime: now, sandboxReady: false, initContainers: [], containers: [{ name: "main", image: "x", restartCount: 0, ready: false, state: { kind: "waiting", reason: "ContainerCreating" } }] });
+  const podWith = (restartPolicy: string, status?: object): V1Pod => ({ metadata: { name: "p" }, spec: { restartPolicy, containers: [{ name: "main" }] }, status: status && { containerStatuses: [{ name: "main", image: "x", imageID: "", ready: true, restartCount: 0, ...status }] } } as V1Pod);
+
+  it("leaves a pod that never started alone", () => {
+    const rt = rtOf();
+    expect(adoptAfterNodeRestart(podWith("Never"), rt, now)).to.equal(false);
+    expect(rt.containers[0]!.state.kind).to.equal("waiting");
+  });
+
+  it("fails a restartPolicy Never pod whose container was running: ContainerStatusUnknown, exit 137", () => {
+    const rt = rtOf();
+    expect(adoptAfterNodeRestart(podWith("Never", { state: { running: { startedAt: now } } }), rt, now)).to.equal(true);
+    expect(rt.containers[0]!.state).to.deep.include({ kind: "terminated", exitCode: 137, reason: "ContainerStatusUnknown" });
+    expect(podPhase("Never", rt)).to.equal("Failed");
+  });
+
+  it("runs an Always pod's containers again, one restart more, the lost run as lastState", () => {
+    const rt = rtOf();
+    expect(adoptAfterNodeRestart(podWith("Always", { restartCount: 2, state: { running: { startedAt: now } } }), rt, now)).to.equal(false);
+    expect(rt.containers[0]!.restartCount).to.equal(3);
+    expect(rt.containers[0]!.lastState).to.deep.include({ kind: "terminated", exitCode: 137, reason: "ContainerStatusUnknown" });
   });
 });

@@ -128,3 +128,33 @@ export function buildPodStatus(pod: V1Pod, rt: PodRuntime, ip: string, now: Date
 export function terminatedReason(exitCode: number): string {
   return exitCode === 0 ? "Completed" : "Error";
 }
+
+/** What kubelet reports for a container it lost with a restart of its node. */
+export const LOST_CONTAINER = { exitCode: 137, reason: "ContainerStatusUnknown", message: "The container could not be located when the pod was terminated" };
+
+/**
+ * A pod this node had started before the node itself was restarted (its status shows containers
+ * that started) takes up where kubelet would: its processes are gone. Under restartPolicy Never
+ * every container not already finished ends ContainerStatusUnknown (exit 137) and the pod fails
+ * (true: nothing is to run); otherwise the containers run again, restartCount one higher.
+ */
+export function adoptAfterNodeRestart(pod: V1Pod, rt: PodRuntime, now: Date): boolean {
+  const before = new Map([...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].map((s) => [s.name, s]));
+  const started = (s: V1ContainerStatus | undefined) => !!s && (!!s.state?.running || !!s.state?.terminated || s.restartCount > 0);
+  const all = [...rt.initContainers, ...rt.containers];
+  if (!all.some((c) => started(before.get(c.name)))) return false;
+  const lost: ContainerState = { kind: "terminated", ...LOST_CONTAINER, finishedAt: now };
+  if (restartPolicyOf(pod) === "Never") {
+    for (const c of all) {
+      const t = before.get(c.name)?.state?.terminated;
+      c.state = t ? { kind: "terminated", exitCode: t.exitCode, reason: t.reason ?? "", message: t.message, startedAt: t.startedAt ? new Date(t.startedAt) : undefined, finishedAt: t.finishedAt ? new Date(t.finishedAt) : now } : lost;
+    }
+    return true;
+  }
+  for (const c of all) {
+    const s = before.get(c.name);
+    c.restartCount = (s?.restartCount ?? 0) + (started(s) ? 1 : 0);
+    if (started(s)) c.lastState = lost;
+  }
+  return false;
+}

@@ -8,7 +8,7 @@ import {
   ContainerCannotRun, ContainerConfigError, discardLayer, prepareContainer, startContainer, terminationMessage, type PreparedContainer,
 } from "./container.ts";
 import { errorMessage, isConflict, isNotFound } from "./errors.ts";
-import { buildPodStatus, podPhase, restartPolicyOf, terminatedReason, type ContainerRuntime, type PodRuntime } from "./pod-status.ts";
+import { adoptAfterNodeRestart, buildPodStatus, podPhase, restartPolicyOf, terminatedReason, type ContainerRuntime, type PodRuntime } from "./pod-status.ts";
 import { ProbeCounter, runProbe } from "./probe.ts";
 import { killGroup, reapGroup, type Tracked } from "./processes.ts";
 import { setupVolumes, VolumeNotReady } from "./volumes.ts";
@@ -110,7 +110,7 @@ export class PodWorker {
 
   private async warn(type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
     const k = `${reason}:${message}`;
-    if (this.warned.has(k)) return;
+    if (this.warned.has(k) || this.ctx.dead) return;
     this.warned.add(k);
     await this.ctx.events.record(this.ref(), type, reason, message);
   }
@@ -130,6 +130,12 @@ export class PodWorker {
 
   private async run(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
+    // A pod this node ran before it was restarted: its processes are gone (pod-status.ts).
+    if (adoptAfterNodeRestart(this.pod, this.rt, new Date())) {
+      void this.warn("Warning", "ContainerStatusUnknown", "the node restarted and its containers are gone; restartPolicy Never: the pod fails");
+      this.changed();
+      return this.flush();
+    }
     this.changed();
     const volumes = await this.setupVolumesUntilReady();
     if (!volumes) return;
@@ -345,6 +351,8 @@ export class PodWorker {
   }
 
   private async writeStatus(): Promise<void> {
+    // A node that died writes nothing more: what its pods did last is what the API keeps.
+    if (this.ctx.dead) return;
     for (let attempt = 0; attempt < 5; attempt++) {
       const status = buildPodStatus(this.pod, this.rt, this.ctx.facts.ip, new Date());
       const json = JSON.stringify(status);

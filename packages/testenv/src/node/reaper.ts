@@ -68,13 +68,12 @@ export async function reapOrphans(ownerIsAlive: (mark: string) => boolean = owne
 
 // Waits for the owner to end, then kills what carries its mark, a few rounds (a process may fork
 // while the first round runs). `grep -z` reads the environment's NUL-separated entries.
+// One grep reads every process's environment (-l: the files that hold the mark).
 const WATCHDOG = [
   'o="$1"; m="$2"',
   'while kill -0 "$o" 2>/dev/null; do sleep 1; done',
   "for r in 1 2 3; do",
-  "  for f in /proc/[0-9]*/environ; do",
-  `    if grep -qxz "${OWNER_ENV}=$m" "$f" 2>/dev/null; then p="\${f#/proc/}"; kill -9 "\${p%/environ}" 2>/dev/null || true; fi`,
-  "  done",
+  `  for f in \`grep -lxz "${OWNER_ENV}=$m" /proc/[0-9]*/environ 2>/dev/null\`; do p="\${f#/proc/}"; kill -9 "\${p%/environ}" 2>/dev/null || true; done`,
   "  sleep 0.3",
   "done",
 ].join("\n");

@@ -115,10 +115,15 @@ export async function startLocalNode(cp: ControlPlane, opts: LocalNodeOptions = 
   let registered = false;
   const heartbeat = new NodeHeartbeat(core, kc.makeApiClient(CoordinationV1Api), shape, log);
   let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
+  const stop = (how: { keepNode?: boolean } = {}): Promise<void> => {
     // API calls may hang when the control plane is going down too (Ctrl-C reaches every
     // process of the group): bound every step that talks to it; killing is local.
     stopping ??= (async () => {
+      if (how.keepNode) {
+        // Dies as a node does: every process at once, and nothing more written about its pods.
+        ctx.dead = true;
+        await procs.killAll(0);
+      }
       kicker.stop();
       storageKicker?.stop();
       await bounded(podSync.stop(), 2000);
@@ -127,7 +132,7 @@ export async function startLocalNode(cp: ControlPlane, opts: LocalNodeOptions = 
       await procs.killAll(0); // anything still running, whatever the API did
       await bounded(heartbeat.stop(), 2000);
       await kubelet.close();
-      if (registered && (opts.deleteNodeOnStop ?? true)) {
+      if (registered && (opts.deleteNodeOnStop ?? true) && !how.keepNode) {
         await bounded(heartbeat.deleteNode().catch((e) => log(`delete node: ${errorMessage(e)}`)), 3000);
       }
       if (ownsDir) await rm(dataDir, { recursive: true, force: true });

@@ -45,6 +45,9 @@ export interface LocalNode {
   logs(namespace: string, pod: string, container: string): Promise<string>;
   /** Pids of every container process running now. */
   pids(): number[];
-  /** Kills every container process and stops heartbeats; idempotent. */
-  stop(): Promise<void>;
+  /**
+   * Kills every container process and stops heartbeats; idempotent. `keepNode`: leave the Node
+   * object (it goes NotReady), as a node that died would, to start it again on its data dir.
+   */
+  stop(how?: { keepNode?: boolean }): Promise<void>;
 }
