@@ -79,9 +79,14 @@ const WATCHDOG = [
 ].join("\n");
 
 let watchdogPid: number | undefined;
+let holders = 0;
 
-/** Starts this process's watchdog once; it ends by itself after the owner ended. Returns its pid. */
+/**
+ * Starts this process's watchdog unless it runs (it ends by itself after the owner ended) and
+ * counts one more node holding it. Returns its pid.
+ */
 export function startWatchdog(): number | undefined {
+  holders++;
   if (watchdogPid !== undefined) return watchdogPid;
   const mark = ownerMark();
   // Its own environment carries no mark, so it does not kill itself.
@@ -90,5 +95,22 @@ export function startWatchdog(): number | undefined {
   const child = spawn("sh", ["-c", WATCHDOG, "dp-node-watchdog", String(process.pid), mark], { detached: true, stdio: "ignore", env });
   child.unref();
   watchdogPid = child.pid;
+  return watchdogPid;
+}
+
+/** A node stopped cleanly: once no node holds it, the watchdog goes too (nothing is left to watch). */
+export function releaseWatchdog(): void {
+  holders = Math.max(0, holders - 1);
+  if (holders > 0 || watchdogPid === undefined) return;
+  try {
+    process.kill(watchdogPid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+  watchdogPid = undefined;
+}
+
+/** The watchdog's pid while one runs. */
+export function watchdog(): number | undefined {
   return watchdogPid;
 }

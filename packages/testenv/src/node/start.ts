@@ -19,7 +19,7 @@ import { findLogFile } from "./logs.ts";
 import { nodeCapacity, type NodeShape } from "./node-object.ts";
 import { PodWorker } from "./pod-worker.ts";
 import { ProcessTable } from "./processes.ts";
-import { reapOrphans, startWatchdog } from "./reaper.ts";
+import { reapOrphans, releaseWatchdog, startWatchdog } from "./reaper.ts";
 import { LocalPathProvisioner } from "./provisioner.ts";
 import type { LocalNode, LocalNodeOptions } from "./types.ts";
 
@@ -136,6 +136,7 @@ export async function startLocalNode(cp: ControlPlane, opts: LocalNodeOptions = 
         await bounded(heartbeat.deleteNode().catch((e) => log(`delete node: ${errorMessage(e)}`)), 3000);
       }
       if (ownsDir) await rm(dataDir, { recursive: true, force: true });
+      releaseWatchdog();
     })();
     return stopping;
   };
