@@ -7,6 +7,7 @@ import { loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { agentBin } from "../helpers.ts";
+import { cacheDropped, median, settle } from "./settle.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, "../../../..");
@@ -40,27 +41,6 @@ function sh(cmd: string, env: Record<string, string> = {}): Run {
 
 function need(bin: string): void {
   if (spawnSync("sh", ["-c", `command -v ${bin}`]).status !== 0) throw new Error(`${bin} is missing: run npm run setup`);
-}
-
-// Before every timed run: write back dirty pages (so one contender does not pay for the
-// writeback of the previous one's output), drop the page cache when we may (root), then
-// read the run's input once, so every run starts from the same state: input cached, no
-// dirty pages, no output of an earlier run cached.
-let dropped = true;
-function settle(inputs: string[]): void {
-  spawnSync("sync");
-  try {
-    writeFileSync("/proc/sys/vm/drop_caches", "1");
-  } catch {
-    dropped = false;
-  }
-  for (const i of inputs) sh(`find ${i} -type f -exec cat {} + > /dev/null`);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 const load = (): string => loadavg().map((l) => l.toFixed(1)).join(" ");
@@ -130,7 +110,7 @@ function main(): void {
   ] as const;
   const lines = [
     `Dataset: make-dataset.py ${gib} GiB (${(bytes / 1048576).toFixed(0)} MiB), ${process.env.DP_BENCH_NOTE ?? "2 shared cores"}, load average ${loadStart} at start, ${loadEnd} at end (1/5/15 min).`,
-    `Method: ${reps} repetitions, median seconds (peak RSS: the largest); before each timed run \`sync\`${dropped ? ", drop the page cache" : " (page cache not dropped: not root)"} and read that run's input once; who goes first alternates between repetitions.`,
+    `Method: ${reps} repetitions, median seconds (peak RSS: the largest); before each timed run \`sync\`${cacheDropped() ? ", drop the page cache" : " (page cache not dropped: not root)"} and read that run's input once; who goes first alternates between repetitions.`,
     `Stored: dp-agent ${(stored / 1048576).toFixed(0)} MiB, tar|zstd ${(Number(execFileSync("stat", ["-c", "%s", tarFile], { encoding: "utf8" })) / 1048576).toFixed(0)} MiB.`,
     "",
     "| run | median s | MiB/s | peak RSS MiB | all runs s |",

@@ -18,6 +18,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 // Importing the helpers builds the bundle when a source is newer (bin/dp-agent then runs it, as pods do).
 import { agentBin } from "../helpers.ts";
+import { cacheDropped, median, settle } from "./settle.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, "../../../..");
@@ -73,25 +74,6 @@ function need(bin: string): void {
   if (spawnSync("sh", ["-c", `command -v ${bin}`]).status !== 0) throw new Error(`${bin} is missing`);
 }
 
-// Before every timed run (as bench:agent does): write back dirty pages, drop the page cache when
-// we may (root), then read the run's input once: every run starts with its input cached, no
-// dirty pages, no output of an earlier run cached.
-let dropped = true;
-function settle(inputs: string[]): void {
-  spawnSync("sync");
-  try {
-    writeFileSync("/proc/sys/vm/drop_caches", "1");
-  } catch {
-    dropped = false;
-  }
-  for (const i of inputs) run(["bash", "-c", `find "$1" -type f -exec cat {} + > /dev/null`, "-", i]);
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const load = (): string => loadavg().map((l) => l.toFixed(1)).join(" ");
 /** The 1-minute load average after each repetition, by phase (the machine is shared: it explains spreads). */
 const loads: Record<string, string[]> = {};
@@ -424,7 +406,7 @@ function bench(work: string): string {
   const lines = [
     `Machine (read by the bench): ${cpu.length} cores (${cpu[0]?.model.trim() ?? "unknown"}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, work dirs on ${fsType} under ${tmpBase}; load average ${loadStart} at the start, ${loadEnd} at the end (1/5/15 min). ${resticVersion}; dp-agent from ${agentBin.replace(`${repoRoot}/`, "")} (its bundle). The run took ${minutes.toFixed(1)} min. 1-min load after each repetition: ${Object.entries(loads).map(([k, v]) => `${k} ${v.join(", ")}`).join("; ")}.`,
     `Dataset: \`make-dataset.py DIR ${gib}\` (${mib(bytes)} MiB). Day 2: \`mutate-dataset.py DIR 1\` (seed 1): ${day2.replace(/^\S+: /, "")}.`,
-    `Method: ${reps} repetition${reps === 1 ? "" : "s"} of every timed run, medians (peak RSS: the largest); before each timed run \`sync\`${dropped ? ", drop the page cache" : " (page cache not dropped: not root)"} and read that run's input once; the order of the contenders rotates between repetitions. Both tools use a passphrase (restic: RESTIC_PASSWORD; dp-agent: DP_ENCRYPTION_KEY, scrypt) and encrypt; dp-agent compresses with zstd 3, restic with \`--compression auto\`. The second backup runs on a copy of the tool's repository (and restic's cache) as the first left it, so every repetition stores the same change; the parent snapshot is found by each tool itself (unchanged files are not read). "New bytes stored" is the growth of \`du -sb\` of the repository directory. Restores go into an empty directory; every dp-agent restore is compared with the source (\`diff -r\`, and names, types, sizes, modes, mtimes): a wrong byte fails the run.`,
+    `Method: ${reps} repetition${reps === 1 ? "" : "s"} of every timed run, medians (peak RSS: the largest); before each timed run \`sync\`${cacheDropped() ? ", drop the page cache" : " (page cache not dropped: not root)"} and read that run's input once; the order of the contenders rotates between repetitions. Both tools use a passphrase (restic: RESTIC_PASSWORD; dp-agent: DP_ENCRYPTION_KEY, scrypt) and encrypt; dp-agent compresses with zstd 3, restic with \`--compression auto\`. The second backup runs on a copy of the tool's repository (and restic's cache) as the first left it, so every repetition stores the same change; the parent snapshot is found by each tool itself (unchanged files are not read). "New bytes stored" is the growth of \`du -sb\` of the repository directory. Restores go into an empty directory; every dp-agent restore is compared with the source (\`diff -r\`, and names, types, sizes, modes, mtimes): a wrong byte fails the run.`,
     "",
     "| measure | measured | goal | result |",
     "|---|---:|---|---|",
