@@ -230,7 +230,8 @@ export class Agent {
       if (typeof sink !== "function") sink.destroy();
       throw err;
     }
-    // Every buffer is the consumer's own: it may hold it as long as it likes.
+    // Every buffer is the consumer's own: it may hold it as long as it likes (pull-dir's unpacker
+    // bounds the bytes it holds until they are written: QUEUE_BUDGET in archive/unpack.ts).
     if (typeof sink === "function") await sink(this.snapshotReader.bytes(name, o), () => () => undefined);
     else await this.snapshotReader.write(name, o, sink);
   }

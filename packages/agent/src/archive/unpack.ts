@@ -6,6 +6,7 @@ import { ByteReader } from "./byte-reader.ts";
 import { ARCHIVE_MAGIC, type EntryMeta, S_DATA, S_END, S_HOLE, T_DIR, T_END, T_FILE, T_SYMLINK } from "./format.ts";
 import { TargetTree, parseMeta, setDirMeta } from "./target-tree.ts";
 import { copyInto } from "../chunks/copy.ts";
+import { ByteBudget } from "./byte-budget.ts";
 
 // Small files are written concurrently, up to this many at once.
 const IN_FLIGHT = 32;
@@ -24,10 +25,26 @@ const WRITE_BUF = 1 << 20;
 // (ext4 allocates page-cache folios as large as the write, and large ones seem to come cold).
 const WRITE_MAX = 256 << 10;
 const WRITE_BUFS = 4;
+// The most bytes of file content kept waiting for their writes at once: copies of small files
+// and of files' first pieces, and pieces held from the source (they count until written, or, in
+// pool mode, until copied into a pool buffer). Reading waits for writes while it is spent. The
+// source's own limit is not enough: a dedup restore's source gives every chunk in a buffer of its
+// own, for as long as the unpacker likes, and with only IN_FLIGHT bounding them whole files
+// queued behind a disk slower than the repository (440-490 MiB peak RSS restoring 1-2 GiB of
+// 16 MiB files). The target is a restore under 200 MiB RSS whatever the file sizes, and about
+// 110 MiB of it is not the queue (the bundle's ~50 MiB, the heap, chunks read ahead, released
+// ones until the next GC): restoring 512 MiB of 16 MiB files through writes slowed to 100-300
+// MB/s peaked at ~400-540 MiB unbounded, 210-216 MiB with 64 MiB here, 175-196 MiB with 32 MiB,
+// 156-160 MiB with 16 MiB, all in the same time (the disk's), and unthrottled too. 32 MiB is
+// still dozens of ~1 MiB writes in flight, plenty to keep a disk busy. pull-dir from objects
+// seldom reaches it: the reader's slots bound what it holds first (a few MiB at the default chunk
+// size).
+export const QUEUE_BUDGET = 32 << 20;
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 export interface UnpackResult {
   entries: number;
+  /** The restored files' sizes, summed (holes included). */
   bytes: number;
 }
 
@@ -43,8 +60,17 @@ export interface UnpackResult {
  * removing whatever is in the way; symlinks get lchown/lutimes; directories get their metadata
  * through an O_DIRECTORY|O_NOFOLLOW handle. (The target is assumed to have no other writer
  * while it is restored, as a scaled-down workload's volume has not.)
+ *
+ * `hold` (see ChunkConsumer): the source lends its buffers until released; pieces of large files
+ * are then written straight from them. Bytes waiting for their writes are bounded by `budget`
+ * (QUEUE_BUDGET unless given), whatever the source lets the unpacker hold.
  */
-export async function unpackDir(source: AsyncIterable<Buffer>, target: string, hold?: () => () => void): Promise<UnpackResult> {
+export async function unpackDir(
+  source: AsyncIterable<Buffer>,
+  target: string,
+  hold?: () => () => void,
+  budget: ByteBudget = new ByteBudget(QUEUE_BUDGET),
+): Promise<UnpackResult> {
   const r = new ByteReader(source, "directory stream");
   if (!(await r.read(ARCHIVE_MAGIC.length)).equals(ARCHIVE_MAGIC)) throw new AgentError("object is not a directory stream (pushed with push, not push-dir?)");
   const asRoot = process.getuid?.() === 0;
@@ -110,21 +136,31 @@ export async function unpackDir(source: AsyncIterable<Buffer>, target: string, h
         tree.forget(meta.p);
         const first = await readSegmentHead(r);
         if (first.kind === S_DATA) {
+          // Every write under way here belongs to a file in the background: they free the room.
+          await budget.room(Math.min(first.len, budget.limit));
           // A copy: the reader's buffers are lent only until its next read.
           const data = Buffer.from(await r.read(first.len));
-          const next = await readSegmentHead(r);
-          bytes += data.length;
-          if (next.kind === S_END) {
-            // Whole small file in hand: write it in the background.
+          const release = budget.take(data.length);
+          let next: { kind: number; len: number };
+          try {
+            next = await readSegmentHead(r);
+            if (next.kind === S_END) {
+              // Whole small file in hand: write it in the background.
+              while (pending.size >= IN_FLIGHT) await Promise.race(pending);
+              track(writeSmall(path, meta, data, asRoot).finally(release), meta.p);
+              bytes += data.length;
+              continue;
+            }
             while (pending.size >= IN_FLIGHT) await Promise.race(pending);
-            track(writeSmall(path, meta, data, asRoot), meta.p);
-            continue;
+          } catch (err) {
+            release();
+            throw err;
           }
-          while (pending.size >= IN_FLIGHT) await Promise.race(pending);
-          bytes += await writeLarge(r, bufs, hold, track, path, meta, asRoot, [first, data], next);
+          // Its size counts the first piece too.
+          bytes += await writeLarge(r, bufs, hold, budget, track, path, meta, asRoot, { data, release }, next);
         } else {
           while (pending.size >= IN_FLIGHT) await Promise.race(pending);
-          bytes += await writeLarge(r, bufs, hold, track, path, meta, asRoot, undefined, first);
+          bytes += await writeLarge(r, bufs, hold, budget, track, path, meta, asRoot, undefined, first);
         }
       } else {
         throw new AgentError(`directory stream is corrupt (entry type ${type})`);
@@ -233,7 +269,10 @@ class BufferedFile {
     private readonly bufs: BufferPool | undefined,
   ) {}
 
-  /** Add `b` at the end; `release` (held mode) is called once it is written or dropped. */
+  /**
+   * Add `b` at the end; `release` is called once `b` is no longer needed: held mode, once it is
+   * written or dropped; pool mode, once it is copied (or on failure).
+   */
   async append(b: Buffer, release: () => void = NO_RELEASE): Promise<void> {
     if (!this.bufs) {
       if (this.failure) {
@@ -248,18 +287,22 @@ class BufferedFile {
       if (this.fill >= WRITE_BUF) this.flush();
       return;
     }
-    for (let off = 0; off < b.length; ) {
-      if (this.failure) throw this.failure;
-      if (!this.buf) {
-        this.buf = await this.bufs.take();
-        this.fill = 0;
-        this.start = this.pos;
+    try {
+      for (let off = 0; off < b.length; ) {
+        if (this.failure) throw this.failure;
+        if (!this.buf) {
+          this.buf = await this.bufs.take();
+          this.fill = 0;
+          this.start = this.pos;
+        }
+        const n = copyInto(off === 0 ? b : b.subarray(off), this.buf, this.fill);
+        this.fill += n;
+        this.pos += n;
+        off += n;
+        if (this.fill === this.buf.length) this.flush();
       }
-      const n = copyInto(off === 0 ? b : b.subarray(off), this.buf, this.fill);
-      this.fill += n;
-      this.pos += n;
-      off += n;
-      if (this.fill === this.buf.length) this.flush();
+    } finally {
+      release();
     }
   }
 
@@ -268,7 +311,8 @@ class BufferedFile {
     this.pos += n;
   }
 
-  private flush(): void {
+  /** Start writing what is gathered (the writes follow the ones before, in the background). */
+  flush(): void {
     if (!this.bufs) {
       if (this.pieces.length === 0) return;
       const pieces = this.pieces;
@@ -323,31 +367,45 @@ async function writeAll(fh: FileHandle, pieces: Buffer[], at: number): Promise<v
 }
 
 // Stream a file's segments into buffered background writes; the file is finished (trailing
-// hole, owner, mode, times, close) in the background via `track`. Returns its size.
+// hole, owner, mode, times, close) in the background via `track`. `head`: its first piece,
+// already read (and counted in `budget` until `release`). Returns its size, head included.
 async function writeLarge(
   r: ByteReader,
   bufs: BufferPool | undefined,
   hold: (() => () => void) | undefined,
+  budget: ByteBudget,
   track: (p: Promise<void>, rel: string) => void,
   path: string,
   meta: EntryMeta,
   asRoot: boolean,
-  head: [{ kind: number; len: number }, Buffer] | undefined,
+  head: { data: Buffer; release: () => void } | undefined,
   seg: { kind: number; len: number },
 ): Promise<number> {
   const fh = await create(path, meta.m & 0o777).catch((err: unknown) => {
+    head?.release();
     throw new AgentError(`cannot write ${path}: ${errnoOf(err) ?? String(err)}`, { cause: err });
   });
   const out = new BufferedFile(fh, bufs);
   const wrap = (err: unknown): AgentError => (err instanceof AgentError ? err : new AgentError(`cannot write ${path}: ${errnoOf(err) ?? String(err)}`, { cause: err }));
   try {
-    if (head) await out.append(head[1]);
+    if (head) await out.append(head.data, head.release);
     while (seg.kind !== S_END) {
       if (seg.kind === S_HOLE) out.skip(seg.len);
       else for (let left = seg.len; left > 0; ) {
+        const want = Math.min(left, budget.limit);
+        if (!budget.fits(want)) {
+          // What this file has gathered must go out too, or it could be all that holds the room.
+          out.flush();
+          await budget.room(want);
+        }
         const b = await r.readSome(left);
         // Held mode: keep the chunk `b` lies in until its write is done.
-        await out.append(b, hold?.());
+        const held = hold?.();
+        const counted = budget.take(b.length);
+        await out.append(b, held ? () => {
+          held();
+          counted();
+        } : counted);
         left -= b.length;
       }
       seg = await readSegmentHead(r);

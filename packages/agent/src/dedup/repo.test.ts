@@ -10,6 +10,9 @@ import { DedupRepo } from "./repo.ts";
 import { unchanged } from "./backup-dir.ts";
 import type { TreeEntry } from "./tree.ts";
 import { bytesFrom } from "./testdata.ts";
+import { ByteBudget } from "../archive/byte-budget.ts";
+import { Lender, slowFileWrites } from "../archive/test-support.ts";
+import { unpackDir } from "../archive/unpack.ts";
 
 // Small chunks and packs, so that small data makes many of both.
 const SMALL = { chunker: { min: 16 << 10, avg: 64 << 10, max: 256 << 10 }, treeChunker: { min: 1024, avg: 4096, max: 16384 }, packSize: 256 << 10 };
@@ -135,6 +138,51 @@ describe("dedup/repo: DedupRepo on the filesystem backend", () => {
     const dst = join(tmp, "dst");
     await repo.restoreDir(snap.id, dst);
     expect(describeTree(dst)).to.deep.equal(describeTree(src));
+  });
+
+  it("restoreDir reports the files' total size: multi-chunk files count their first chunk once (also with holes, small and empty files)", async () => {
+    const src = join(tmp, "src");
+    mkdirSync(src);
+    const sizes = [1 << 20, 700_000, 300_001, 90_000, 10, 0];
+    for (const [i, n] of sizes.entries()) writeFileSync(join(src, `f${i}`), bytesFrom(`count-${i}`, n));
+    // Data, a hole, data, a trailing hole.
+    const fd = openSync(join(src, "sparse"), "w");
+    writeSync(fd, bytesFrom("sp1", 200_000), 0, 200_000, 0);
+    writeSync(fd, bytesFrom("sp2", 200_000), 0, 200_000, 2 << 20);
+    closeSync(fd);
+    truncateSync(join(src, "sparse"), 3 << 20);
+    const total = sizes.reduce((a, b) => a + b, 0) + (3 << 20);
+    const repo = await DedupRepo.init(backend, { key: KEY, prefix: "repo", ...SMALL });
+    const snap = await repo.backupDir(src);
+    expect(snap.stats.bytes).to.equal(total);
+    const dst = join(tmp, "dst");
+    const r = await repo.restoreDir(snap.id, dst);
+    expect(r).to.deep.equal({ entries: sizes.length + 2, bytes: total });
+    expect(describeTree(dst)).to.deep.equal(describeTree(src));
+  });
+
+  it("a directory snapshot's stream (restoreDir's, pull-dir's with DP_DEDUP) keeps within the unpacker's byte budget when the target is slower than the repo", async () => {
+    const src = join(tmp, "src");
+    mkdirSync(src);
+    for (let i = 0; i < 6; i++) writeFileSync(join(src, `large-${i}`), bytesFrom(`large-${i}`, 1 << 20));
+    for (let i = 0; i < 30; i++) writeFileSync(join(src, `small-${i}`), bytesFrom(`small-${i}`, 20_000));
+    const repo = await DedupRepo.init(backend, { key: KEY, prefix: "repo", ...SMALL });
+    const snap = await repo.backupDir(src);
+    const undo = await slowFileWrites(2);
+    try {
+      // Chunks are at most 256 KiB (SMALL): the budget holds two of them.
+      const budget = new ByteBudget(512 << 10);
+      const lender = new Lender();
+      // The hold restoreDir and pull-dir give: every chunk is the unpacker's own (the lender counts what it keeps).
+      const r = await unpackDir(lender.from(repo.readSnapshot(snap)), join(tmp, "dst"), lender.hold, budget);
+      expect(budget.peak).to.be.at.most(512 << 10);
+      expect(budget.peak, "the source outran the writes: the budget stopped it").to.be.above(256 << 10);
+      expect(lender.peak).to.be.at.most(512 << 10);
+      expect(r.bytes).to.equal(6 * (1 << 20) + 30 * 20_000);
+    } finally {
+      undo();
+    }
+    expect(describeTree(join(tmp, "dst"))).to.deep.equal(describeTree(src));
   });
 
   it("stores only what changed: a stream with an insertion and an overwrite, and a directory with one file changed", async () => {

@@ -455,7 +455,8 @@ export class DedupRepo {
     try {
       const s = await this.loadSnapshot(snapshotId, opts);
       if (s.kind !== "dir") throw new AgentError(`snapshot ${snapshotId} is of a stream, not a directory: restore it as a stream`);
-      // Every buffer the archive yields is its own (chunks are never reused): the unpacker may hold them.
+      // Every buffer the archive yields is its own (chunks are never reused): the unpacker may hold
+      // them, and its QUEUE_BUDGET bounds how many bytes it holds until they are written.
       return await unpackDir(archiveStream(this.treeOf(s), this.reader), target, () => () => undefined);
     } finally {
       await lock?.release();
