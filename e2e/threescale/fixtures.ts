@@ -121,7 +121,15 @@ export class StandIn3scale {
             selector: { matchLabels: { deployment: "system-sidekiq" } },
             template: {
               metadata: { labels: { deployment: "system-sidekiq" } },
-              spec: { containers: [{ name: "system-sidekiq", image: "quay.io/3scale/porta:latest", command: ["bash", "-c", "bundle exec sidekiq"], env: [{ name: "PATH", value: `${d}:${process.env.PATH}` }, { name: "RESYNC_LOG", value: join(d, `${ns}.log`) }] }] },
+              // The stand-in's directory is a hostPath volume: a pod's writes outside its volumes stay in the pod.
+              spec: {
+                volumes: [{ name: "standin", hostPath: { path: d } }],
+                containers: [{
+                  name: "system-sidekiq", image: "quay.io/3scale/porta:latest", command: ["bash", "-c", "bundle exec sidekiq"],
+                  env: [{ name: "PATH", value: `${d}:${process.env.PATH}` }, { name: "RESYNC_LOG", value: join(d, `${ns}.log`) }],
+                  volumeMounts: [{ name: "standin", mountPath: d }],
+                }],
+              },
             },
           },
         } as KubeObject);
