@@ -123,9 +123,12 @@ describe("dedup: DedupRepo on the S3 backend (versitygw), encrypted", function (
   const t0 = Date.now();
   const lap = (what: string): void => console.log(`      ${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
-  const three = bytesFrom("three", 3 * MiB);
-  // The 3 MiB stream in the middle of 43 MiB: backed up first, it leaves the 3 MiB's chunks in 16 MiB packs.
-  const big = Buffer.concat([bytesFrom("before", 20 * MiB), three, bytesFrom("after", 20 * MiB)]);
+  // The 8 MiB stream in the middle of 48 MiB: backed up first, it leaves the 8 MiB's chunks in 16 MiB packs.
+  // 8 MiB, not less: the stream and the big one agree on cut points only once both chunkers cut at the
+  // same byte, which with the random gear table of a new repo took up to 4.5 MiB (300 repos measured);
+  // a 3 MiB stream shared no chunk at all in 7 of 400 repos, and this test failed in CI.
+  const middle = bytesFrom("three", 8 * MiB);
+  const big = Buffer.concat([bytesFrom("before", 20 * MiB), middle, bytesFrom("after", 20 * MiB)]);
   const ids: Record<string, string> = {};
 
   before(async () => {
@@ -162,23 +165,23 @@ describe("dedup: DedupRepo on the S3 backend (versitygw), encrypted", function (
     rmSync(dst, { recursive: true, force: true });
   }
 
-  it("round-trips streams of 0 B, 1 B and 3 MiB byte-identical", async () => {
+  it("round-trips streams of 0 B, 1 B and 8 MiB byte-identical", async () => {
     const b = await repo.backupStream("big.sql", pieces(big));
     ids.big = b.id;
     expected.set(b.id, { stream: big });
-    for (const [name, data] of [["empty", Buffer.alloc(0)], ["one", Buffer.from("x")], ["three", three]] as const) {
+    for (const [name, data] of [["empty", Buffer.alloc(0)], ["one", Buffer.from("x")], ["middle", middle]] as const) {
       const s = await repo.backupStream(`${name}.sql`, pieces(data));
       ids[name] = s.id;
       expected.set(s.id, { stream: data });
     }
-    // The 3 MiB stream's chunks are (but for the ends) the big stream's.
-    expect((await repo.loadSnapshot(ids.three!)).stats.newBytes).to.be.below(3 * MiB);
+    // Once the two chunkers agree on a cut, the 8 MiB stream's chunks are the big stream's.
+    expect((await repo.loadSnapshot(ids.middle!)).stats.newBytes).to.be.below(middle.length - 1 * MiB);
     const reopened = await DedupRepo.open(backend, { key: KEY, prefix: PREFIX });
-    for (const name of ["empty", "one", "three", "big"]) await restoresExactly(reopened, ids[name]!);
+    for (const name of ["empty", "one", "middle", "big"]) await restoresExactly(reopened, ids[name]!);
     lap("streams");
   });
 
-  it("restores the 3 MiB stream from 16 MiB packs with ranged reads, never a whole pack", async () => {
+  it("restores the 8 MiB stream from 16 MiB packs with ranged reads, never a whole pack", async () => {
     const packs = new Map<string, number>();
     for await (const o of s3.list(`${PREFIX}/packs/`)) packs.set(`${PREFIX}/packs/${o.key.slice(`${PREFIX}/packs/`.length)}`, o.size);
     expect(packs.size, "several packs").to.be.at.least(3);
@@ -186,8 +189,8 @@ describe("dedup: DedupRepo on the S3 backend (versitygw), encrypted", function (
     const fresh = await DedupRepo.open(backend, { key: KEY, prefix: PREFIX });
     backend.ops = [];
     const c = collector();
-    await fresh.restoreStream(ids.three!, c.w);
-    expect(c.bytes().equals(three)).to.equal(true);
+    await fresh.restoreStream(ids.middle!, c.w);
+    expect(c.bytes().equals(middle)).to.equal(true);
     const onPacks = backend.ops.filter((o) => packs.has(o.key));
     expect(onPacks.filter((o) => o.op === "get"), "whole-pack GETs").to.deep.equal([]);
     const ranges = onPacks.filter((o) => o.op === "range");
@@ -195,9 +198,9 @@ describe("dedup: DedupRepo on the S3 backend (versitygw), encrypted", function (
     // Every request a chunk or a window (chunks are at most 2 MiB), and about the stream's size in all.
     for (const r of ranges) expect(r.length).to.be.at.most(2 * MiB + 4096);
     const fetched = ranges.reduce((n, r) => n + r.length!, 0);
-    expect(fetched).to.be.below(5 * MiB);
+    expect(fetched).to.be.below(middle.length + 2 * MiB);
     expect(new Set(ranges.map((r) => r.key)).size).to.be.at.least(1);
-    console.log(`      3 MiB restore: ${ranges.length} ranged reads of ${(fetched / MiB).toFixed(2)} MiB from ${new Set(ranges.map((r) => r.key)).size} packs (largest pack ${(Math.max(...packs.values()) / MiB).toFixed(1)} MiB), ${onPacks.filter((o) => o.op === "stat").length} stats`);
+    console.log(`      8 MiB restore: ${ranges.length} ranged reads of ${(fetched / MiB).toFixed(2)} MiB from ${new Set(ranges.map((r) => r.key)).size} packs (largest pack ${(Math.max(...packs.values()) / MiB).toFixed(1)} MiB), ${onPacks.filter((o) => o.op === "stat").length} stats`);
   });
 
   it("round-trips a directory with modes, a symlink and a 1 GiB sparse file, and one of 100,000 small files", async () => {
