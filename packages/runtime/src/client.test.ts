@@ -132,3 +132,54 @@ describe("KubeClient cancellation", () => {
     expect(linkSignals(c.signal).signal, "one input is passed through").to.equal(c.signal);
   });
 });
+
+describe("KubeClient bodies and lists", () => {
+  /** A loopback "API server" that answers every GET with `pages[n]` for ?continue=n (as bytes, each split in two). */
+  async function pagedServer(pages: Buffer[], onRequest: () => void = () => {}): Promise<{ client: KubeClient; close(): Promise<void> }> {
+    const server = http.createServer((req, res) => {
+      onRequest();
+      const page = pages[Number(new URL(req.url ?? "/", "http://x").searchParams.get("continue") ?? 0)]!;
+      res.setHeader("Content-Type", "application/json");
+      // Split inside a multi-byte character where there is one: the client must not mangle it.
+      const cut = page.indexOf(Buffer.from("€")) + 1 || page.length >> 1;
+      res.write(page.subarray(0, cut));
+      setTimeout(() => res.end(page.subarray(cut)), 5);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: "c", server: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, skipTLSVerify: true }],
+      users: [{ name: "u" }],
+      contexts: [{ name: "c", cluster: "c", user: "u" }],
+      currentContext: "c",
+    });
+    const client = new KubeClient(kc);
+    return { client, close: async () => (client.close(), await new Promise<void>((r) => server.close(() => r()))) };
+  }
+
+  it("decodes a UTF-8 body whose character spans two chunks", async () => {
+    const s = await pagedServer([Buffer.from(JSON.stringify({ metadata: { name: "ok", annotations: { note: "5 € → ✓" } } }))]);
+    try {
+      const cm = await s.client.get(Kinds.ConfigMap, "ok", "ns");
+      expect(cm.metadata.annotations).to.deep.equal({ note: "5 € → ✓" });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("listAll hands each item to `each` as its page arrives, before the next page is asked for", async () => {
+    const page = (names: string[], cont?: string) => Buffer.from(JSON.stringify({ metadata: { resourceVersion: "7", continue: cont }, items: names.map((name) => ({ metadata: { name, namespace: "ns" } })) }));
+    const seen: string[] = [];
+    const seenAtRequest: number[] = [];
+    const s = await pagedServer([page(["a", "b"], "1"), page(["c"])], () => seenAtRequest.push(seen.length));
+    try {
+      const list = await s.client.listAll(Kinds.ConfigMap, { namespace: "ns" }, (o) => seen.push(o.metadata.name!));
+      expect(seen).to.deep.equal(["a", "b", "c"]);
+      expect(seenAtRequest, "items seen when each page was asked for").to.deep.equal([0, 2]);
+      expect(list.items.map((o) => o.metadata.name)).to.deep.equal(["a", "b", "c"]);
+      expect(list.metadata.resourceVersion).to.equal("7");
+    } finally {
+      await s.close();
+    }
+  });
+});

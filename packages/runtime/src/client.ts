@@ -125,14 +125,21 @@ export class KubeClient {
     return this.request("GET", resourcePath(kind, namespace), { query: { ...query }, signal });
   }
 
-  /** Every page of a list, and the resourceVersion to watch from. */
-  async listAll<T extends KubeObject>(kind: Kind, o: ListOptions = {}): Promise<ObjectList<T>> {
+  /**
+   * Every page of a list, and the resourceVersion to watch from. `each` sees every item as its
+   * page arrives, before the next page is read: what it drops from an item (the informer strips
+   * managedFields) is never held for the whole list.
+   */
+  async listAll<T extends KubeObject>(kind: Kind, o: ListOptions = {}, each?: (item: T) => void): Promise<ObjectList<T>> {
     const items: T[] = [];
     let cont: string | undefined;
     let rv: string | undefined;
     do {
       const page = await this.list<T>(kind, { limit: 500, ...o, continue: cont });
-      for (const it of page.items) items.push(it);
+      for (const it of page.items) {
+        each?.(it);
+        items.push(it);
+      }
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion;
     } while (cont);
@@ -281,10 +288,13 @@ function withType<T extends KubeObject>(kind: Kind, obj: T): T {
 
 function readBody(res: http.IncomingMessage, signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    // Decoded piece by piece (a split UTF-8 sequence is carried over), not one Buffer.concat of the
+    // whole body: a 1.6 MB list page each time left ~10 MiB of malloc'd memory behind at 10,000 objects.
+    const chunks: string[] = [];
     const fail = (e: unknown): void => reject(signal?.aborted ? signal.reason : e);
-    res.on("data", (c: Buffer) => chunks.push(c));
-    res.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    res.setEncoding("utf8");
+    res.on("data", (c: string) => chunks.push(c));
+    res.on("end", () => resolve(chunks.join("")));
     res.on("error", fail);
     // An abort mid-body destroys the socket; some Node versions then only emit close.
     res.on("close", () => {

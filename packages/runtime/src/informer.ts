@@ -7,6 +7,22 @@ import { apiVersionOf, type Kind } from "./kinds.ts";
 import { deepFreeze, objectKey, type KubeObject } from "./object.ts";
 import { Store } from "./store.ts";
 
+/**
+ * Drops what the operator never reads from an object before it is cached (as client-go's
+ * TransformStripManagedFields): metadata.managedFields, the server's field-ownership
+ * bookkeeping, 1.4 of a Completed Backup's 3.2 KB. The object is the one just parsed from a list
+ * or watch page, not shared yet. An update of a cached object then carries no managedFields,
+ * which the API server takes as "keep them" (only a list of one empty entry clears them).
+ * Annotations stay: an update of a cached object would drop them on the server.
+ */
+export function stripUnread(obj: KubeObject): void {
+  if (!obj.metadata || !("managedFields" in obj.metadata)) return;
+  // A copy without it rather than `delete`: deleting a property turns the object into a slow
+  // dictionary-mode object in V8 (~4.5 MiB more for 10,000 cached objects, measured).
+  const { managedFields: _, ...metadata } = obj.metadata;
+  obj.metadata = metadata;
+}
+
 /** Callbacks get frozen objects; they must be quick (enqueue keys, nothing more). */
 export interface EventHandler {
   onAdd?(obj: KubeObject): void;
@@ -153,7 +169,8 @@ export class Informer {
   private async relist(signal: AbortSignal): Promise<void> {
     let list: Awaited<ReturnType<KubeClient["listAll"]>>;
     try {
-      list = await this.client.listAll(this.kind, { namespace: this.o.namespace, labelSelector: this.o.labelSelector });
+      // Stripped page by page: a list of 10,000 objects never holds every managedFields at once.
+      list = await this.client.listAll(this.kind, { namespace: this.o.namespace, labelSelector: this.o.labelSelector }, stripUnread);
       if (this.absent) this.log?.info("optional kind is served now", { kind: this.kind.kind });
       this.absent = false;
     } catch (e) {
@@ -204,6 +221,7 @@ export class Informer {
       if (rv) this.rv = rv;
       return;
     }
+    stripUnread(obj);
     const key = objectKey(obj);
     if (type === "DELETED") {
       const old = this.store.remove(key);

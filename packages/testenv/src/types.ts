@@ -16,6 +16,11 @@ export interface ControlPlaneOptions {
   verbose?: boolean;
   /** More kube-controller-manager flags (e.g. a short --node-monitor-grace-period for node-failure tests). */
   controllerManagerArgs?: string[];
+  /**
+   * Audit kube-apiserver's requests with this policy (an audit.k8s.io/v1 Policy object), as JSON
+   * lines into {@link ControlPlane.auditLogPath}. Default: no audit log.
+   */
+  auditPolicy?: Record<string, unknown>;
 }
 
 /** A running etcd + kube-apiserver (+ controller-manager, scheduler) on loopback. */
@@ -33,6 +38,8 @@ export interface ControlPlane {
   caPem: string;
   /** The etcd client URL (http://127.0.0.1:PORT). */
   etcdUrl: string;
+  /** The audit log (JSON lines, one event per line) when started with `auditPolicy`. */
+  auditLogPath?: string;
   /** Kill and start kube-apiserver again on the same port; resolves when /readyz is ok. */
   restartApiServer(): Promise<void>;
   /** SIGKILL etcd and start it again on its data and port; resolves when etcd and the API server are ready. */

@@ -55,6 +55,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     `--service-account-key-file=${pki.saPub}`, `--service-account-signing-key-file=${pki.saKey}`,
     "--profiling=false", "--event-ttl=1h", "--v=1",
   ];
+  let auditLogPath: string | undefined;
+  if (opts.auditPolicy) {
+    // JSON is YAML: kube-apiserver reads the policy file either way.
+    const policyFile = join(dir, "audit-policy.json");
+    await writeFile(policyFile, JSON.stringify(opts.auditPolicy));
+    auditLogPath = join(logs, "audit.log");
+    apiArgs.push(`--audit-policy-file=${policyFile}`, `--audit-log-path=${auditLogPath}`, "--audit-log-format=json", "--audit-log-mode=blocking");
+  }
   const apiserver = () => new ManagedProcess("kube-apiserver", bin("kube-apiserver"), apiArgs, join(logs, "kube-apiserver.log"), verbose);
   let api = apiserver();
 
@@ -130,7 +138,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     }
 
     return {
-      kubeConfig, kubeconfigPath, server, dir, binDir, caPem, etcdUrl,
+      kubeConfig, kubeconfigPath, server, dir, binDir, caPem, etcdUrl, auditLogPath,
       async restartApiServer() {
         await api.kill();
         api = apiserver();
