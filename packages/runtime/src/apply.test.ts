@@ -21,7 +21,7 @@ function recorder(o: { statusConflict?: boolean; exists?: string[] } = {}) {
     replace: async (kind: Kind, obj: KubeObject, sub?: string) => {
       calls.push(`replace ${kind.kind}/${obj.metadata.name}${sub ? `/${sub}` : ""} rv=${obj.metadata.resourceVersion}`);
       if (o.statusConflict) throw conflict();
-      return obj;
+      return { ...obj, metadata: { ...obj.metadata, resourceVersion: `${obj.metadata.resourceVersion}+1` } };
     },
     patch: async (kind: Kind, name: string, _ns: string | undefined, patch: unknown) => {
       calls.push(`patch ${kind.kind}/${name} ${JSON.stringify(patch)}`);
@@ -40,6 +40,7 @@ function recorder(o: { statusConflict?: boolean; exists?: string[] } = {}) {
     client,
     events: { record: (_o: KubeObject, type: string, reason: string) => calls.push(`event ${type}/${reason}`) },
     log: { debug: () => undefined },
+    superseded: (rv: string) => calls.push(`superseded rv=${rv}`),
   } as unknown as ApplyContext;
   return { calls, ctx };
 }
@@ -64,6 +65,7 @@ describe("applyDecision", () => {
       "create Job/j",
       "create Job/made-before",
       "replace Widget/w/status rv=7",
+      "superseded rv=7",
       `patch Job/j {"spec":{"suspend":false}}`,
       "delete Job/old",
       "delete Job/gone",
@@ -106,5 +108,14 @@ describe("applyDecision", () => {
     const { calls, ctx } = recorder();
     expect(await applyDecision<W>(ctx, Widget, obj, { status: { phase: "New" }, events: [{ type: "Normal", reason: "Same", message: "" }] })).to.equal(undefined);
     expect(calls).to.deep.equal(["event Normal/Same"]);
+  });
+
+  it("tells the controller which version it replaced when it wrote the status; nothing when the status was already so", async () => {
+    const wrote = recorder();
+    await applyDecision<W>(wrote.ctx, Widget, obj, { status: { phase: "Running" } });
+    expect(wrote.calls).to.deep.equal(["replace Widget/w/status rv=7", "superseded rv=7"]);
+    const same = recorder();
+    await applyDecision<W>(same.ctx, Widget, obj, { status: { phase: "New" } });
+    expect(same.calls).to.deep.equal([]);
   });
 });

@@ -43,7 +43,7 @@ export interface Decision<S, P = never> {
   requeueAfterMs?: number;
 }
 
-export type ApplyContext = Pick<ReconcileContext, "events" | "log"> & { client: Pick<KubeClient, "create" | "replace" | "patch" | "delete" | "get"> };
+export type ApplyContext = Pick<ReconcileContext, "events" | "log" | "superseded"> & { client: Pick<KubeClient, "create" | "replace" | "patch" | "delete" | "get"> };
 
 export interface ApplyOptions<P> {
   /** Performs one of the decision's prerequisites (required when it has any). */
@@ -64,7 +64,8 @@ export async function applyDecision<T extends KubeObject & { status?: unknown },
   for (const c of d.creates ?? []) await createIfAbsent(client, c.kind, c.object);
   if (d.status !== undefined) {
     try {
-      await updateStatus<T>(client, kind, obj, (draft) => void (draft.status = d.status), { retries: 0 });
+      const written = await updateStatus<T>(client, kind, obj, (draft) => void (draft.status = d.status), { retries: 0 });
+      replaced(ctx, obj, written);
     } catch (e) {
       if (!isConflict(e)) throw e;
       ctx.log.debug("status decided from a stale object: dropped, deciding again", { resourceVersion: obj.metadata.resourceVersion });
@@ -78,7 +79,14 @@ export async function applyDecision<T extends KubeObject & { status?: unknown },
     });
   }
   for (const e of d.events ?? []) ctx.events.record(obj, e.type, e.reason, e.message);
-  if (d.finalizer && "add" in d.finalizer) await addFinalizer(client, kind, obj, d.finalizer.add);
-  if (d.finalizer && "remove" in d.finalizer) await removeFinalizer(client, kind, obj, d.finalizer.remove);
+  if (d.finalizer && "add" in d.finalizer) replaced(ctx, obj, await addFinalizer(client, kind, obj, d.finalizer.add));
+  if (d.finalizer && "remove" in d.finalizer) replaced(ctx, obj, await removeFinalizer(client, kind, obj, d.finalizer.remove));
   return d.requeueAfterMs !== undefined ? { requeueAfter: d.requeueAfterMs } : undefined;
+}
+
+/** Tells the controller the observed object is stale when a write produced a new version of it. */
+function replaced(ctx: ApplyContext, observed: KubeObject, written: KubeObject | undefined): void {
+  const before = observed.metadata.resourceVersion;
+  const after = written?.metadata?.resourceVersion;
+  if (before && after && after !== before) ctx.superseded?.(before);
 }

@@ -37,6 +37,13 @@ export interface ReconcileContext {
   client: KubeClient;
   events: EventRecorder;
   clock: Clock;
+  /**
+   * This reconcile replaced the primary object at `resourceVersion` (it wrote its status or its
+   * finalizers; applyDecision says so). Until the cache holds a newer version, another reconcile of
+   * the key would decide from the replaced one (a second create answered 409, a status write
+   * answered 409), so the controller waits for the watch event of the write instead.
+   */
+  superseded?(resourceVersion: string): void;
 }
 
 /**
@@ -49,6 +56,21 @@ export interface Reconciler {
 }
 
 export type MapFunc = (obj: KubeObject) => ObjectKey[];
+/** Whether an update of a watched object matters to the controller (old, new). */
+export type UpdatePredicate = (old: KubeObject, cur: KubeObject) => boolean;
+export interface WatchSpec {
+  kind: Kind;
+  map: MapFunc;
+  optional?: boolean;
+  updated?: UpdatePredicate;
+}
+
+/** An update that changed the spec (metadata.generation moved) or the labels or annotations. */
+export const specChanged: UpdatePredicate = (old, cur) =>
+  old.metadata.generation !== cur.metadata.generation ||
+  JSON.stringify(old.metadata.labels ?? {}) !== JSON.stringify(cur.metadata.labels ?? {}) ||
+  JSON.stringify(old.metadata.annotations ?? {}) !== JSON.stringify(cur.metadata.annotations ?? {}) ||
+  (old.metadata.deletionTimestamp === undefined) !== (cur.metadata.deletionTimestamp === undefined);
 
 export interface ControllerOptions {
   /** Parallel reconciles (different keys only). Default 1. */
@@ -57,6 +79,11 @@ export interface ControllerOptions {
   backoff?: BackoffOptions;
   /** Re-enqueue every primary object this often, to heal anything a missed event hid. */
   resyncPeriodMs?: number;
+  /**
+   * Which primary objects the resync re-enqueues; default all. Objects that only an event can
+   * change (a Completed Backup) need no resync, and 10,000 of them each minute cost CPU and memory.
+   */
+  resyncFilter?: (obj: KubeObject) => boolean;
   /**
    * A reconcile still running after this long has its signal aborted, is logged and counted
    * (controller_runtime_reconcile_timeouts_total) and is retried with backoff. Default: the
@@ -74,7 +101,7 @@ export interface ControllerSpec extends ControllerOptions {
   name: string;
   forKind: Kind;
   owns: Kind[];
-  watches: Array<{ kind: Kind; map: MapFunc; optional?: boolean }>;
+  watches: WatchSpec[];
   reconciler: Reconciler;
 }
 
@@ -95,6 +122,8 @@ export interface ControllerDeps {
 }
 
 export const DEFAULT_RECONCILE_TIMEOUT_MS = 120_000;
+/** How long a key whose cached object is one this replica replaced waits before it runs anyway. */
+export const STALE_WAIT_MS = 2_000;
 
 /** Turns cache events into keys and keys into reconciles; runs only on the leader. */
 export class Controller {
@@ -103,6 +132,8 @@ export class Controller {
   private unsubscribe: Array<() => void> = [];
   private abort = new AbortController();
   private cancelResync?: () => void;
+  /** Key -> resourceVersions of the primary object that reconciles of it replaced (ctx.superseded). */
+  private replaced = new Map<string, Set<string>>();
   /** Workers of the previous leadership term; new ones wait for them so a key never runs twice at once. */
   private draining: Promise<unknown> = Promise.resolve();
 
@@ -125,7 +156,7 @@ export class Controller {
     const enqueue = (k: ObjectKey): void => queue.add(keyOf(k));
     this.subscribe(this.spec.forKind, (o) => [{ namespace: o.metadata.namespace, name: o.metadata.name! }], enqueue);
     for (const kind of this.spec.owns) this.subscribe(kind, (o) => this.ownerKeys(o), enqueue);
-    for (const w of this.spec.watches) this.subscribe(w.kind, w.map, enqueue);
+    for (const w of this.spec.watches) this.subscribe(w.kind, w.map, enqueue, w.updated);
     const workers = this.spec.workers ?? 1;
     const started = this.draining.then(() => Promise.all(Array.from({ length: workers }, () => this.work(queue))));
     this.workers.push(started.then(() => undefined));
@@ -156,14 +187,18 @@ export class Controller {
     this.abort.abort(new ReconcileAbortedError(why, why === "shutdown" ? "the manager is stopping" : "this replica lost leadership"));
   }
 
-  private subscribe(kind: Kind, map: MapFunc, enqueue: (k: ObjectKey) => void): void {
+  private subscribe(kind: Kind, map: MapFunc, enqueue: (k: ObjectKey) => void, updated?: UpdatePredicate): void {
     const each = (...objs: KubeObject[]): void => {
       const keys = new Map<string, ObjectKey>();
       for (const o of objs) for (const k of map(o)) keys.set(keyOf(k), k);
       for (const k of keys.values()) enqueue(k);
     };
     // An update maps the old object too: a child that changed owner must wake both owners.
-    const h: EventHandler = { onAdd: (o) => each(o), onUpdate: (a, b) => each(a, b), onDelete: (o) => each(o) };
+    const h: EventHandler = {
+      onAdd: (o) => each(o),
+      onUpdate: (a, b) => (!updated || updated(a, b) ? each(a, b) : undefined),
+      onDelete: (o) => each(o),
+    };
     this.unsubscribe.push(this.d.cache.informer(kind).addHandler(h));
   }
 
@@ -179,7 +214,8 @@ export class Controller {
     this.cancelResync = this.d.clock.setTimeout(() => {
       const q = this.queue;
       if (!q) return;
-      for (const o of this.d.cache.list(this.spec.forKind)) q.add(keyOf({ namespace: o.metadata.namespace, name: o.metadata.name! }));
+      const wanted = this.spec.resyncFilter ?? (() => true);
+      for (const o of this.d.cache.list(this.spec.forKind)) if (wanted(o)) q.add(keyOf({ namespace: o.metadata.namespace, name: o.metadata.name! }));
       this.scheduleResync();
     }, period);
   }
@@ -199,10 +235,14 @@ export class Controller {
   private async reconcileKey(queue: WorkQueue, key: string): Promise<void> {
     const { name, forKind } = this.spec;
     const req = parseKey(key);
+    if (this.waitForOwnWrite(queue, key, req)) return;
     const reconcileID = randomUUID();
     const log = this.d.logger.child({ controller: name, kind: forKind.kind, namespace: req.namespace, name: req.name, reconcileID });
     const run = this.runSignal();
-    const ctx: ReconcileContext = { reconcileID, log, signal: run.signal, cache: this.d.cache, client: this.d.client.withSignal(run.signal), events: this.d.events, clock: this.d.clock };
+    const ctx: ReconcileContext = {
+      reconcileID, log, signal: run.signal, cache: this.d.cache, client: this.d.client.withSignal(run.signal), events: this.d.events, clock: this.d.clock,
+      superseded: (rv) => void this.replaced.set(key, (this.replaced.get(key) ?? new Set()).add(rv)),
+    };
     const m = this.d.metrics;
     const end = m.reconcileTime.startTimer({ controller: name });
     try {
@@ -231,6 +271,26 @@ export class Controller {
       run.dispose();
       end();
     }
+  }
+
+  /**
+   * True (and the key requeued) when the cache still holds the version of the primary object that
+   * this controller's last reconcile of the key replaced: the watch event of that write will
+   * enqueue the key again; the delayed requeue covers a write whose event never comes.
+   */
+  private waitForOwnWrite(queue: WorkQueue, key: string, req: ObjectKey): boolean {
+    const rvs = this.replaced.get(key);
+    if (rvs === undefined) return false;
+    const rv = this.d.cache.get(this.spec.forKind, req.name, req.namespace)?.metadata.resourceVersion;
+    if (rv === undefined || !rvs.has(rv)) {
+      this.replaced.delete(key);
+      return false;
+    }
+    queue.forget(key);
+    queue.addAfter(key, STALE_WAIT_MS);
+    this.d.metrics.reconcileTotal.inc({ controller: this.spec.name, result: "cache_behind" });
+    this.replaced.delete(key);
+    return true;
   }
 
   /** A signal per reconcile: the controller's (shutdown, leadership) plus the time limit. */

@@ -1,5 +1,6 @@
 export { Manager, ControllerBuilder, type ManagerOptions, type StopOptions } from "./manager.ts";
-export type { Reconciler, ReconcileContext, ReconcileResult, ControllerOptions, MapFunc } from "./controller.ts";
+export type { Reconciler, ReconcileContext, ReconcileResult, ControllerOptions, MapFunc, UpdatePredicate, WatchSpec } from "./controller.ts";
+export { specChanged } from "./controller.ts";
 export { Cache, type CacheListOptions } from "./cache.ts";
 export { KubeClient, type CallOptions, type DeleteOptions, type ListOptions, type ObjectList, type PatchOptions, type PatchType, type WatchEvent } from "./client.ts";
 export { Kinds, apiVersionOf, keyOf, parseKey, resourcePath, type Kind, type ObjectKey } from "./kinds.ts";

@@ -3,7 +3,7 @@ import type { Logger } from "winston";
 import { Cache, type CacheOptions } from "./cache.ts";
 import { KubeClient } from "./client.ts";
 import { realClock, type Clock } from "./clock.ts";
-import { Controller, type ControllerOptions, type ControllerSpec, type MapFunc, type Reconciler } from "./controller.ts";
+import { Controller, type ControllerOptions, type ControllerSpec, type MapFunc, type Reconciler, type UpdatePredicate, type WatchSpec } from "./controller.ts";
 import { EventRecorder, apiEventSink } from "./events.ts";
 import { kindId, type Kind } from "./kinds.ts";
 import { LeaderElector, defaultIdentity, type LeaderElectionOptions } from "./leader.ts";
@@ -213,7 +213,7 @@ export class Manager {
 export class ControllerBuilder {
   private forKind?: Kind;
   private ownsKinds: Kind[] = [];
-  private watched: Array<{ kind: Kind; map: MapFunc; optional?: boolean }> = [];
+  private watched: WatchSpec[] = [];
   private options: ControllerOptions = {};
 
   constructor(
@@ -236,9 +236,11 @@ export class ControllerBuilder {
   /**
    * Anything else: map decides which primary keys an event affects. `optional`: the kind may not
    * be served (a CRD not installed); the cache then syncs it empty (cache.isAvailable(kind) false).
+   * `updated`: which updates are mapped at all (controller-runtime's predicates); adds and deletes
+   * always are. For example only spec changes (generation), not another controller's status writes.
    */
-  watches(kind: Kind, map: MapFunc, o: { optional?: boolean } = {}): this {
-    this.watched.push({ kind, map, ...(o.optional ? { optional: true } : {}) });
+  watches(kind: Kind, map: MapFunc, o: { optional?: boolean; updated?: UpdatePredicate } = {}): this {
+    this.watched.push({ kind, map, ...(o.optional ? { optional: true } : {}), ...(o.updated ? { updated: o.updated } : {}) });
     return this;
   }
 

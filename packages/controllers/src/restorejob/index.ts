@@ -8,11 +8,13 @@ import { restoreJobReconciler } from "./reconcile.ts";
  * Registers the RestoreJob controller: for(RestoreJob), owns(Job); Pods, StatefulSets,
  * Backups and PVCs of a namespace wake the RestoreJobs there that are still working.
  */
+const finished = (r: RestoreJob & KubeObject): boolean => r.status?.phase === RestoreJobPhase.Completed || r.status?.phase === RestoreJobPhase.Failed;
+
 export function registerRestoreJobController(manager: Manager, ctx: OperatorContext): void {
   const active = (obj: KubeObject): ObjectKey[] =>
     manager.cache
       .list<RestoreJob & KubeObject>(Kinds.RestoreJob, { namespace: obj.metadata.namespace ?? "" })
-      .filter((r) => r.status?.phase !== RestoreJobPhase.Completed && r.status?.phase !== RestoreJobPhase.Failed)
+      .filter((r) => !finished(r))
       .map((r) => ({ namespace: r.metadata.namespace, name: r.metadata.name ?? "" }));
   manager.cache.informer(Kinds.BackupTool);
   manager.cache.informer(Kinds.BackupRepo);
@@ -24,6 +26,7 @@ export function registerRestoreJobController(manager: Manager, ctx: OperatorCont
     .watches(Kinds.StatefulSet, active)
     .watches(Kinds.Backup, active)
     .watches(Kinds.PersistentVolumeClaim, active)
-    .withOptions({ workers: 2, resyncPeriodMs: 60_000 })
+    // A finished RestoreJob changes only through events (its deletion): no resync for it.
+    .withOptions({ workers: 2, resyncPeriodMs: 60_000, resyncFilter: (r) => !!r.metadata.deletionTimestamp || !finished(r as RestoreJob & KubeObject) })
     .reconciler(restoreJobReconciler(ctx));
 }
