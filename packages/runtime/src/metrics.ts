@@ -20,7 +20,7 @@ export class RuntimeMetrics {
     this.registry = registry;
     const registers = [registry];
     const buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
-    this.reconcileTotal = new Counter({ name: "controller_runtime_reconcile_total", help: "Reconciles per controller and result (success, error, requeue, requeue_after, terminal, aborted).", labelNames: ["controller", "result"], registers });
+    this.reconcileTotal = new Counter({ name: "controller_runtime_reconcile_total", help: "Reconciles per controller and result (success, error, requeue, requeue_after, terminal, aborted; cache_behind: not run, the cache still held the version its last reconcile replaced).", labelNames: ["controller", "result"], registers });
     this.reconcileErrors = new Counter({ name: "controller_runtime_reconcile_errors_total", help: "Reconciles that returned an error.", labelNames: ["controller"], registers });
     this.reconcileTimeouts = new Counter({ name: "controller_runtime_reconcile_timeouts_total", help: "Reconciles aborted for running past their time limit (each is also an error, retried with backoff).", labelNames: ["controller"], registers });
     this.reconcileTime = new Histogram({ name: "controller_runtime_reconcile_time_seconds", help: "Duration of one reconcile.", labelNames: ["controller"], buckets, registers });
