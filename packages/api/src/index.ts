@@ -17,3 +17,4 @@ export { QUANTITY_PATTERN } from "./schemas/k8s.ts";
 export { validate, withDefaults, validateObject, formatErrors, validateBackup, validateBackupPolicy, validateBackupRepo, validateBackupTool, validateRestoreJob, validateStorageProvider, validateAPIManagerBackup, validateAPIManagerRestore, type ValidationError } from "./validate.ts";
 export { crdDocuments, crdDocument, type CrdDocument } from "./gen/crd.ts";
 export * from "./metrics.ts";
+export { EndpointSecretKeys, endpointEnv, externalEndpointTool } from "./endpoint.ts";

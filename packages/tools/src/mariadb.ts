@@ -47,7 +47,13 @@ export const mariadbDumpTool: BackupTool = {
       [
         "set -e",
         'export MYSQL_PWD="$DB_PASSWORD"',
-        `dbs=\`mariadb ${CONNECT} -N -B -r -e "${LIST_USER_DATABASES}"\``,
+        // DB_NAME (an external endpoint naming its database): that one only.
+        'if [ -n "${DB_NAME:-}" ]; then',
+        '  case "$DB_NAME" in -*|*[!A-Za-z0-9_-]*) echo "DB_NAME is not a plain database name" >&2; exit 1;; esac',
+        '  dbs="$DB_NAME"',
+        "else",
+        `  dbs=\`mariadb ${CONNECT} -N -B -r -e "${LIST_USER_DATABASES}"\``,
+        "fi",
         // One argument per database, names with spaces included.
         "set --",
         'while IFS= read -r db; do if [ -n "$db" ]; then set -- "$@" "$db"; fi; done <<EOF',

@@ -33,6 +33,12 @@ export const PG_DUMPALL_RESTORE_FILTER = [
 ].join("\n");
 
 /**
+ * A database name given in DB_NAME must be a plain identifier: libpq reads a `-d` value holding
+ * `=` as a connection string, and a leading `-` as an option.
+ */
+const DB_NAME_CHECK = '  case "$DB_NAME" in -*|*[!A-Za-z0-9_-]*) echo "DB_NAME is not a plain database name" >&2; exit 1;; esac';
+
+/**
  * `postgres-dump` (logical): `pg_dumpall --clean --if-exists` of every database, role and
  * tablespace definition, streamed into the object `dump.sql`. Restore (podScope ReadWrite, the
  * primary) pulls it through {@link PG_DUMPALL_RESTORE_FILTER} into `psql -v ON_ERROR_STOP=1`
@@ -44,6 +50,10 @@ export const PG_DUMPALL_RESTORE_FILTER = [
  * pg_hba entry letting it connect over TCP from the tool pod to every database (`\connect`
  * goes through template1 and postgres). DB_PORT defaults to 5432. A failed pg_dumpall or a
  * failed `dp-agent pull` fails the Job even though the other side of the pipe succeeded.
+ * With DB_NAME set (an external endpoint: externalEndpointTool, where the account is usually
+ * the database's owner, not a superuser) the backup is `pg_dump --clean --if-exists --no-owner
+ * --no-privileges` of that database only, and the restore plays it into that database (which
+ * must exist) with `psql -v ON_ERROR_STOP=1`, owned by the restoring account.
  * A PostgreSQL 15 client (`\restrict` in dumps of 15.14+ needs psql 15.14+).
  */
 export const postgresDumpTool: BackupTool = {
@@ -59,6 +69,12 @@ export const postgresDumpTool: BackupTool = {
       [
         "set -e",
         'export PGPASSWORD="$DB_PASSWORD"',
+        // DB_NAME (an external endpoint naming its database): that database only, as its owner.
+        'if [ -n "${DB_NAME:-}" ]; then',
+        DB_NAME_CHECK,
+        ...checkedPipe(`pg_dump ${CONNECT} --clean --if-exists --no-owner --no-privileges -d "$DB_NAME"`, "dp-agent push dump.sql", "pg_dump").map((l) => `  ${l}`),
+        "  exit 0",
+        "fi",
         ...checkedPipe(`pg_dumpall ${CONNECT} --clean --if-exists`, "dp-agent push dump.sql", "pg_dumpall"),
       ].join("\n"),
     ],
@@ -68,6 +84,12 @@ export const postgresDumpTool: BackupTool = {
         [
           "set -e",
           'export PGPASSWORD="$DB_PASSWORD"',
+          'if [ -n "${DB_NAME:-}" ]; then',
+          DB_NAME_CHECK,
+          ...checkedPipe("dp-agent pull dump.sql", `psql -X -q -v ON_ERROR_STOP=1 ${CONNECT} -d "$DB_NAME" >/dev/null`, "dp-agent pull dump.sql").map((l) => `  ${l}`),
+          '  echo "restored $BACKUP_NAME into database $DB_NAME on $DB_HOST:${DB_PORT:-5432}"',
+          "  exit 0",
+          "fi",
           `filter='${PG_DUMPALL_RESTORE_FILTER}'`,
           ...checkedPipe("dp-agent pull dump.sql", `awk "$filter" | psql -X -q -v ON_ERROR_STOP=1 ${CONNECT} -d postgres >/dev/null`, "dp-agent pull dump.sql"),
           'echo "restored $BACKUP_NAME into $DB_HOST:${DB_PORT:-5432}"',

@@ -1,6 +1,6 @@
 // apps.3scale.net APIManagerBackup and APIManagerRestore, compatible with the 3scale operator.
 import { Type, type Static } from "@sinclair/typebox";
-import { named, str, bool, int64, nameRef, describe, mapOf, celRule, object, EXT } from "./helpers.ts";
+import { named, str, bool, int64, nameRef, describe, mapOf, celRule, object, arrayOf, EXT } from "./helpers.ts";
 import { Quantity, Time, conditions } from "./k8s.ts";
 
 export const PersistentVolumeClaimResourcesSpecSchema = named("PersistentVolumeClaimResourcesSpec", "PersistentVolumeClaimResourcesSpec sizes the backup PVC.", {
@@ -35,8 +35,24 @@ export const APIManagerBackupDestinationSpecSchema = named("APIManagerBackupDest
 export const APIManagerBackupSpecSchema = named("APIManagerBackupSpec", "The specfication for APIManagerBackup custom resource", {
   apiManagerName: Type.Optional(nameRef("Name of the APIManager to backup. Default: the APIManager deployed in the same namespace as the APIManagerBackup (there must be exactly one).")),
   backupDestination: describe(APIManagerBackupDestinationSpecSchema, "Configuration related to where the backup is performed"),
+  includeDatabases: Type.Optional(bool(
+    "true: the backup also takes the databases the upstream operator leaves to the user, each with a built-in BackupTool through its own generic Backup into the same destination: the system database (MySQL/MariaDB with mariadb-dump or PostgreSQL with postgres-dump, from the `system-database` Secret's URL), system-redis (`system-redis` Secret's URL) and backend-redis (`backend-redis` Secret's REDIS_STORAGE_URL, and REDIS_QUEUES_URL when it names another server) with redis-rdb, and zync's PostgreSQL database (`zync` Secret's DATABASE_URL) when that Secret has one. The databases are taken first, all started together (the consistency point), then the Secrets, ConfigMaps, APIManager and System FileStorage; any failed component fails the whole backup, naming it. Default false: the upstream behaviour (databases not backed up).",
+    EXT,
+  )),
 }, {
   "x-kubernetes-validations": [celRule("self == oldSelf", "spec: is immutable after creation; create a new APIManagerBackup instead")],
+});
+
+export const APIManagerBackupComponentStatusSchema = named("APIManagerBackupComponentStatus", "APIManagerBackupComponentStatus (extension) is one database an APIManagerBackup with includeDatabases takes, and the generic Backup that holds it.", {
+  name: str("The component: system-database, system-redis, backend-redis, backend-redis-queues or zync-database."),
+  engine: Type.Optional(str("What the component's URL names: mysql, postgresql or redis.")),
+  backupName: str("Name of the generic Backup (dataprotection.kubeblocks.io) holding the component's data, in the APIManagerBackup's namespace."),
+  backupToolName: Type.Optional(str("The BackupTool that took it (a targetless copy of a built-in tool reading its endpoint from a Secret).")),
+  phase: Type.Optional(str("The generic Backup's phase: New, InProgress, Completed or Failed.")),
+  totalSize: Type.Optional(str("The size of the component's backup, as its Backup recorded it.")),
+  startTime: Type.Optional(describe(Time, "When the component's Backup started.")),
+  completionTime: Type.Optional(describe(Time, "When the component's Backup completed.")),
+  failureReason: Type.Optional(str("Why the component's Backup failed.")),
 });
 
 const stepsCompleted = (what: string) => mapOf(Type.Boolean(), `Which main steps of the ${what} have finished (step name -> true), so a restarted operator resumes where it stopped.`);
@@ -53,6 +69,7 @@ export const APIManagerBackupStatusSpecSchema = named("APIManagerBackupStatusSpe
   failureReason: Type.Optional(str("Why the backup failed (e.g. no APIManager, a failed Job); a failed backup is not retried.", EXT)),
   observedGeneration: Type.Optional(int64("The .metadata.generation the controller last acted on.", EXT)),
   conditions: Type.Optional(conditions("The latest observations of the backup's state (e.g. Completed, Failed).", EXT)),
+  databases: Type.Optional(arrayOf(APIManagerBackupComponentStatusSchema, "With spec.includeDatabases: one entry per database component, in backup order.", { ...EXT, maxItems: 16, "x-kubernetes-list-type": "atomic" })),
 });
 
 export const PersistentVolumeClaimVolumeSourceSchema = named("PersistentVolumeClaimVolumeSource", "A reference to a PersistentVolumeClaim in the same namespace (core/v1 PersistentVolumeClaimVolumeSource).", {
@@ -102,6 +119,7 @@ export const APIManagerRestoreStatusSpecSchema = named("APIManagerRestoreStatusS
 
 export type APIManagerBackupSpec = Static<typeof APIManagerBackupSpecSchema>;
 export type APIManagerBackupStatus = Static<typeof APIManagerBackupStatusSpecSchema>;
+export type APIManagerBackupComponentStatus = Static<typeof APIManagerBackupComponentStatusSchema>;
 export type APIManagerBackupDestinationSpec = Static<typeof APIManagerBackupDestinationSpecSchema>;
 export type APIManagerRestoreSpec = Static<typeof APIManagerRestoreSpecSchema>;
 export type APIManagerRestoreStatus = Static<typeof APIManagerRestoreStatusSpecSchema>;

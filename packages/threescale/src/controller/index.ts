@@ -8,6 +8,8 @@ import { APIManagerBackupReconciler, APIManagerRestoreReconciler, type PluginCon
 export function threescaleControllers(o: ThreescaleOptions = {}): (manager: Manager, ctx: PluginContext) => void {
   return (manager, ctx) => {
     manager.cache.informer(Kinds.BackupRepo);
+    // includeDatabases copies the built-in tools it finds.
+    manager.cache.informer(Kinds.BackupTool);
     manager.controller("apimanagerbackup").for(Kinds.APIManagerBackup).owns(Kinds.Backup)
       // Optional: a cluster without the 3scale operator's CRD still runs the operator (an
       // APIManagerBackup there finds no APIManager and says so).

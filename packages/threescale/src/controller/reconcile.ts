@@ -1,7 +1,7 @@
 // observe (the CR and the world: the cache, live reads of the tool Job and pods) -> decide
 // (decideBackup/decideRestore, pure) -> apply (the runtime's applyDecision, with the plugin's
 // read-then-write prerequisites performed by prepare).
-import type { V1Job, V1PersistentVolumeClaim, V1Pod } from "@kubernetes/client-node";
+import type { V1Job, V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
 import {
   Kinds, LabelBackupName, LabelJobRole, LabelRestoreJob, RestoreJobPhase,
   type APIManagerBackupSpec, type APIManagerBackupStatus, type APIManagerRestoreSpec, type APIManagerRestoreStatus, type Backup, type BackupTool, type RestoreJob,
@@ -12,6 +12,8 @@ import { decideBackup } from "./backup-decide.ts";
 import { genericBackupName, genericRestoreName, restoreJobName, type Destination } from "./build.ts";
 import { parseReport, type JobObservation, type Prereq, type ThreescaleOptions } from "./decide.ts";
 import { decideRestore, type RestoreSource } from "./restore-decide.ts";
+import { componentBackupName, type ComponentObservation } from "./databases.ts";
+import { BASE_TOOL, COMPONENT_SECRETS, type ComponentName, type ThreescaleSecrets } from "./endpoints.ts";
 
 export type { ThreescaleOptions } from "./decide.ts";
 
@@ -53,6 +55,30 @@ async function toolReport(ctx: ReconcileContext, ns: string, labelSelector: stri
   return undefined;
 }
 
+/** An endpoint Secret created, or its data replaced when it differs (values are never logged). */
+async function ensureSecret(ctx: ReconcileContext, want: V1Secret): Promise<void> {
+  const { name, namespace } = want.metadata!;
+  const data = Object.fromEntries(Object.entries(want.stringData ?? {}).map(([k, v]) => [k, Buffer.from(v, "utf8").toString("base64")]));
+  const have = await getOr<V1Secret & KubeObject>(ctx, Kinds.Secret, name!, namespace);
+  if (!have) {
+    await createIfAbsent(ctx.client, Kinds.Secret, { ...want, stringData: undefined, data });
+    return;
+  }
+  const meta = { labels: want.metadata!.labels, ownerReferences: want.metadata!.ownerReferences };
+  if (JSON.stringify(Object.entries(have.data ?? {}).sort()) === JSON.stringify(Object.entries(data).sort()) && JSON.stringify({ labels: have.metadata.labels, ownerReferences: have.metadata.ownerReferences }) === JSON.stringify(meta)) return;
+  await ctx.client.replace(Kinds.Secret, { ...have, metadata: { ...have.metadata, ...meta }, data });
+}
+
+/** The 3scale Secrets includeDatabases reads the components from, decoded; an absent one is left out. */
+async function threescaleSecrets(ctx: ReconcileContext, ns: string): Promise<ThreescaleSecrets> {
+  const out: ThreescaleSecrets = {};
+  for (const name of COMPONENT_SECRETS) {
+    const s = await getOr<V1Secret & KubeObject>(ctx, Kinds.Secret, name, ns);
+    if (s) out[name] = Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+  }
+  return out;
+}
+
 /** Performs a prerequisite of `cr`'s decision: each reads first, so a pass that finds it done writes nothing. */
 function prepare(ctx: ReconcileContext, cr: KubeObject): (p: Prereq) => Promise<void> {
   return async (p) => {
@@ -61,6 +87,10 @@ function prepare(ctx: ReconcileContext, cr: KubeObject): (p: Prereq) => Promise<
       const have = await getOr<BackupTool & KubeObject>(ctx, Kinds.BackupTool, want.metadata.name!);
       if (!have) await createIfAbsent(ctx.client, Kinds.BackupTool, want);
       else if (JSON.stringify(have.spec) !== JSON.stringify({ ...have.spec, ...want.spec })) await ctx.client.replace(Kinds.BackupTool, { ...have, spec: { ...have.spec, ...want.spec } });
+      return;
+    }
+    if (p.ensure === "secret") {
+      await ensureSecret(ctx, p.secret);
       return;
     }
     const { name, namespace } = p.claim.metadata!;
@@ -86,14 +116,34 @@ export class APIManagerBackupReconciler {
     const backup = ctx.cache.get<Backup & KubeObject>(Kinds.Backup, genericBackupName(name), ns);
     const ownsBackup = ownedBy(backup, cr.metadata.uid);
     const failedBackup = ownsBackup && backup?.status?.phase === "Failed";
+    const status = cr.status ?? {};
+    const dbs = cr.spec.includeDatabases === true && !status.completed && !status.failureReason ? await observeDatabasesOf(ctx, cr, status) : {};
     const d = decideBackup({
-      name, namespace: ns, uid: cr.metadata.uid!, spec: cr.spec, status: cr.status ?? {}, apimanagers, destination,
-      backup, ownsBackup,
+      name, namespace: ns, uid: cr.metadata.uid!, spec: cr.spec, status, apimanagers, destination,
+      backup, ownsBackup, ...dbs,
       toolReport: failedBackup ? await toolReport(ctx, ns, `${LabelBackupName}=${labelValue(genericBackupName(name))},${LabelJobRole}=tool`) : undefined,
       now: new Date(ctx.clock.now()), options: this.o,
     });
     return applyDecision(ctx, Kinds.APIManagerBackup, cr, d, { prepare: prepare(ctx, cr) });
   }
+}
+
+/** What includeDatabases decides from: before the start the Secrets and tools (live reads of Secrets by name), after it the component Backups. */
+async function observeDatabasesOf(ctx: ReconcileContext, cr: BackupCR, status: APIManagerBackupStatus): Promise<{ secrets?: ThreescaleSecrets; tools?: Record<string, BackupTool | undefined>; components?: ComponentObservation[]; busyWith?: string }> {
+  const ns = cr.metadata.namespace!;
+  const name = cr.metadata.name!;
+  if (status.databases) {
+    const components = status.databases.map((e) => {
+      const b = ctx.cache.get<Backup & KubeObject>(Kinds.Backup, componentBackupName(name, e.name as ComponentName), ns);
+      return { name: e.name as ComponentName, engine: e.engine, backup: b, owned: ownedBy(b, cr.metadata.uid), seen: !!e.phase };
+    });
+    return { components };
+  }
+  const busy = ctx.cache.list<BackupCR>(Kinds.APIManagerBackup, { namespace: ns })
+    .find((o) => o.metadata.name !== name && o.spec.includeDatabases === true && !!o.status?.databases && !o.status.completed && !o.status.failureReason);
+  if (busy) return { busyWith: busy.metadata.name! };
+  const tools = Object.fromEntries(Object.values(BASE_TOOL).map((t) => [t, ctx.cache.get<BackupTool & KubeObject>(Kinds.BackupTool, t)]));
+  return { secrets: await threescaleSecrets(ctx, ns), tools };
 }
 
 export class APIManagerRestoreReconciler {
@@ -110,7 +160,7 @@ export class APIManagerRestoreReconciler {
       return { ok: false, reason: "SourceNotCompleted", message: `APIManagerBackup "${ns}/${ref}" is not completed${b.status?.failureReason ? ` (failed: ${b.status.failureReason})` : ""}: restore from a completed backup` };
     }
     const generic = ctx.cache.get<Backup & KubeObject>(Kinds.Backup, genericBackupName(ref), ns);
-    if (generic && ownedBy(generic, b.metadata.uid) && generic.status?.phase === "Completed") return { ok: true, kind: "backup", backupName: generic.metadata.name!, apiManager: b.status.apiManagerSourceName };
+    if (generic && ownedBy(generic, b.metadata.uid) && generic.status?.phase === "Completed") return { ok: true, kind: "backup", backupName: generic.metadata.name!, apiManager: b.status.apiManagerSourceName, databases: b.status.databases?.map((d) => ({ name: d.name, backupName: d.backupName })) };
     if (b.status.backupPersistentVolumeClaimName) return { ok: true, kind: "pvc", claimName: b.status.backupPersistentVolumeClaimName };
     return { ok: false, reason: "SourceNotFound", message: `the Backup "${ns}/${ref}" that holds APIManagerBackup "${ns}/${ref}"'s data is gone: restore from another backup` };
   }

@@ -13,7 +13,7 @@ import {
 
 export type RestoreSource =
   | { ok: true; kind: "pvc"; claimName: string; readOnly?: boolean }
-  | { ok: true; kind: "backup"; backupName: string; apiManager?: string }
+  | { ok: true; kind: "backup"; backupName: string; apiManager?: string; databases?: Array<{ name: string; backupName: string }> }
   | { ok: false; reason: string; message: string };
 
 export interface RestoreObservation {
@@ -57,6 +57,17 @@ function completed(o: RestoreObservation, report: Record<string, unknown>, fallb
   };
 }
 
+/**
+ * The restore side of includeDatabases is not built yet: a backup that holds databases says so
+ * once, naming the Backups to restore them from, rather than restoring the APIManager silently
+ * without them.
+ */
+function databasesNotRestored(src: RestoreSource): Array<{ type: "Warning"; reason: string; message: string }> {
+  if (!src.ok || src.kind !== "backup" || !src.databases?.length) return [];
+  const list = src.databases.map((d) => `${d.name} (Backup "${d.backupName}")`).join(", ");
+  return [{ type: "Warning", reason: Reason.DatabasesNotRestored, message: `APIManagerRestore does not restore the backup's databases yet: restore ${list} with RestoreJobs first (README "Backing up 3scale entirely")` }];
+}
+
 function start(o: RestoreObservation): RestoreDecision {
   const src = o.source;
   if (!src.ok) return fail(o, src.reason, src.message, src.reason);
@@ -83,7 +94,7 @@ function start(o: RestoreObservation): RestoreDecision {
       ...o.status, startTime: o.status.startTime ?? o.now.toISOString(), completed: false,
       conditions: onlyCondition(o.status.conditions, { type: "Running", status: "True", reason: Reason.RestoreStarted, message: msg }, o.now),
     },
-    events: o.status.startTime ? [] : [{ type: "Normal", reason: Reason.RestoreStarted, message: msg }],
+    events: o.status.startTime ? [] : [{ type: "Normal", reason: Reason.RestoreStarted, message: msg }, ...databasesNotRestored(src)],
     requeueAfterMs: 5_000,
   };
 }

@@ -26,6 +26,13 @@ export const Reason = {
   SourceNotCompleted: "SourceNotCompleted",
   StepCompleted: "StepCompleted",
   BackupNameTaken: "BackupNameTaken",
+  // includeDatabases.
+  DatabaseNotLocated: "DatabaseNotLocated",
+  DatabaseToolNotFound: "DatabaseToolNotFound",
+  DatabaseBackupFailed: "DatabaseBackupFailed",
+  DatabasesBackedUp: "DatabasesBackedUp",
+  WaitingForBackup: "WaitingForBackup",
+  DatabasesNotRestored: "DatabasesNotRestored",
 } as const;
 
 /** An expected failure of a CLI step: its reason goes into the termination message. */
