@@ -79,6 +79,15 @@ async function createRedis(kc: KubeConfig, ns: string, name: string, port: numbe
 }
 
 /** Points the seeded 3scale Secrets at the servers, as a 3scale installation with external databases has them. */
+/** One APIManagerBackup "full" with includeDatabases onto a new claim; its status once it ended. */
+async function backUpWithDatabases(kc: KubeConfig, ns: string): Promise<APIManagerBackupStatus> {
+  await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({ group: G, version: V, namespace: ns, plural: "apimanagerbackups", body: {
+    apiVersion: `${G}/${V}`, kind: "APIManagerBackup", metadata: { name: "full" },
+    spec: { includeDatabases: true, backupDestination: { persistentVolumeClaim: { resources: { requests: "1Gi" } } } },
+  } });
+  return crStatus<APIManagerBackupStatus>(kc, "apimanagerbackups", ns, "full", done, 600_000);
+}
+
 async function pointSecrets(kc: KubeConfig, ns: string, urls: { database: string; systemRedis: string; backendRedis: string; zync?: string }): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
   const set = async (name: string, data: Record<string, string>) => {
@@ -173,11 +182,7 @@ describe("3scale: APIManagerBackup with includeDatabases, real MariaDB and Redis
       zync: `postgresql://zync@127.0.0.1:${zport}/zync_production`,
     });
 
-    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({ group: G, version: V, namespace: ns.name, plural: "apimanagerbackups", body: {
-      apiVersion: `${G}/${V}`, kind: "APIManagerBackup", metadata: { name: "full" },
-      spec: { includeDatabases: true, backupDestination: { persistentVolumeClaim: { resources: { requests: "1Gi" } } } },
-    } });
-    const bs = await crStatus<APIManagerBackupStatus>(kc, "apimanagerbackups", ns.name, "full", done, 600_000);
+    const bs = await backUpWithDatabases(kc, ns.name);
     expect(bs.failureReason).to.equal(undefined);
     expect(bs.completed).to.equal(true);
     expect(bs.mainStepsCompleted).to.deep.include({ databasesBackedUp: true, apiManagerBackedUp: true, systemFileStorageBackedUp: true });
@@ -263,11 +268,7 @@ describe("3scale: APIManagerBackup with includeDatabases, real MariaDB and Redis
       systemRedis: `redis://:${REDIS_PW}@127.0.0.1:${rport}/1`,
       backendRedis: `redis://:${REDIS_PW}@127.0.0.1:${rport}/0`,
     });
-    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({ group: G, version: V, namespace: ns.name, plural: "apimanagerbackups", body: {
-      apiVersion: `${G}/${V}`, kind: "APIManagerBackup", metadata: { name: "full" },
-      spec: { includeDatabases: true, backupDestination: { persistentVolumeClaim: { resources: { requests: "1Gi" } } } },
-    } });
-    const bs = await crStatus<APIManagerBackupStatus>(kc, "apimanagerbackups", ns.name, "full", done, 600_000);
+    const bs = await backUpWithDatabases(kc, ns.name);
     expect(bs.failureReason).to.equal(undefined);
     expect(bs.completed).to.equal(true);
     expect(bs.databases?.map((d) => [d.name, d.engine, d.backupToolName, d.phase])).to.deep.equal([
@@ -300,11 +301,7 @@ describe("3scale: APIManagerBackup with includeDatabases, real MariaDB and Redis
       systemRedis: `redis://:${REDIS_PW}@127.0.0.1:${down}/1`,
       backendRedis: `redis://:${REDIS_PW}@127.0.0.1:${down}/0`,
     });
-    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({ group: G, version: V, namespace: ns.name, plural: "apimanagerbackups", body: {
-      apiVersion: `${G}/${V}`, kind: "APIManagerBackup", metadata: { name: "full" },
-      spec: { includeDatabases: true, backupDestination: { persistentVolumeClaim: { resources: { requests: "1Gi" } } } },
-    } });
-    const bs = await crStatus<APIManagerBackupStatus>(kc, "apimanagerbackups", ns.name, "full", done, 600_000);
+    const bs = await backUpWithDatabases(kc, ns.name);
     expect(bs.completed).to.equal(false);
     expect(bs.failureReason).to.match(/^DatabaseBackupFailed: includeDatabases: component (system-redis|backend-redis): /).and.match(/not a full backup/);
     expect(bs.conditions?.[0]).to.deep.include({ type: "Failed", reason: "DatabaseBackupFailed" });
