@@ -1,12 +1,22 @@
-// The operator under test of bench:schedule, in its own process so its CPU and RSS are its
-// own: only the backuppolicy controller, real clock, one namespace. Prints "ready" once synced,
-// then per tick one line `{"tickStats":...}`: when its Backup creates were sent and answered,
-// and the CPU it used from the first create sent to the last answered.
+// The driver of bench:schedule, in its own process so its CPU and RSS are its own. Mode
+// "operator" (default): the operator under test, only the backuppolicy controller, real clock,
+// one namespace. Mode "bare": the floor, no operator: a bare KubeClient that at every minute's
+// tick creates the Backups the operator would (the same builder and names, one per policy of
+// the namespace) with as many creates in flight as the backuppolicy controller has workers.
+// Prints "ready" once synced (bare: once it has listed the policies and read each once, which
+// opens its connections as the operator's start does), then per tick one line
+// `{"tickStats":...}`: when its Backup creates were sent and answered, and the CPU it used from
+// the first create sent to the last answered.
 import { KubeConfig } from "@kubernetes/client-node";
+import type { BackupPolicy } from "@dataprotection/api";
 import { createLogger, KubeClient, type Kind, type KubeObject } from "@dataprotection/runtime";
-import { createOperator } from "../src/index.ts";
+import { createOperator, Kinds } from "../src/index.ts";
+import { buildScheduledBackup } from "../src/backuppolicy/backups.ts";
+import { backupNameForTick } from "../src/backuppolicy/backup-name.ts";
 
-const [kubeconfigPath, namespace] = process.argv.slice(2);
+const [kubeconfigPath, namespace, mode = "operator"] = process.argv.slice(2);
+/** The backuppolicy controller's workers (packages/controllers/src/backuppolicy/index.ts): the bare client keeps as many creates in flight. */
+const BARE_IN_FLIGHT = 64;
 
 /** ms after its tick each Backup create was sent and answered, by tick. */
 const creates = new Map<number, { sent: number[]; answered: number[]; cpu: NodeJS.CpuUsage; cpuMs?: number }>();
@@ -39,10 +49,40 @@ setInterval(() => {
 
 const kubeConfig = new KubeConfig();
 kubeConfig.loadFromFile(kubeconfigPath);
-const logger = createLogger({ level: "error" });
-const op = createOperator({ kubeConfig, namespace, logger, controllers: ["backuppolicy"] });
-await op.start();
-process.stdout.write("ready\n");
-process.once("SIGTERM", () => {
-  void op.stop().then(() => process.exit(0));
-});
+if (mode === "bare") {
+  const client = new KubeClient(kubeConfig);
+  const policies = (await client.list<BackupPolicy & KubeObject>(Kinds.BackupPolicy, { namespace })).items.map((p) => p.metadata.name!);
+  const each = async (fn: (policy: string) => Promise<unknown>): Promise<void> => {
+    let i = 0;
+    await Promise.all(Array.from({ length: BARE_IN_FLIGHT }, async () => {
+      while (i < policies.length) {
+        const policy = policies[i++]!;
+        await fn(policy).catch((e: unknown) => process.stderr.write(`bare ${policy}: ${e instanceof Error ? e.message : String(e)}\n`));
+      }
+    }));
+  };
+  // Warm, as the operator is by its start (its informers' list and watches, a status write per
+  // policy from 64 workers): the keep-alive pool's connections open and the request path compiled,
+  // by reading every policy with as many requests in flight, before any tick.
+  await each((policy) => client.get(Kinds.BackupPolicy, policy, namespace));
+  const fire = (tick: number): Promise<void> =>
+    each((policy) => client.create(Kinds.Backup, buildScheduledBackup({ namespace, name: policy }, "datafile", backupNameForTick(policy, "datafile", new Date(tick)))));
+  const next = (): void => {
+    const tick = Math.ceil((Date.now() + 1) / 60_000) * 60_000;
+    setTimeout(() => {
+      void fire(tick);
+      next();
+    }, tick - Date.now());
+  };
+  next();
+  process.stdout.write("ready\n");
+  process.once("SIGTERM", () => process.exit(0));
+} else {
+  const logger = createLogger({ level: "error" });
+  const op = createOperator({ kubeConfig, namespace, logger, controllers: ["backuppolicy"] });
+  await op.start();
+  process.stdout.write("ready\n");
+  process.once("SIGTERM", () => {
+    void op.stop().then(() => process.exit(0));
+  });
+}

@@ -13,12 +13,8 @@
 // BENCH_POLICIES (1000), BENCH_BACKUPS (10000), BENCH_SETTLE_SECONDS (30), BENCH_AUDIT_BACKUPS (4)
 // change the sizes.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { cpus, loadavg, totalmem } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import {
   AnnotationRunAsRoot, BackupPhase, BackupType, crdDocuments, DataProtectionAPIVersion, DataProtectionGroup, Finalizer, LabelAutoBackup, LabelBackupPolicy, LabelBackupType,
   type Backup, type BackupPolicy, type BackupTool,
@@ -26,9 +22,8 @@ import {
 import { Kinds, localPvcProvider } from "@dataprotection/controllers";
 import { KubeClient, type KubeObject } from "@dataprotection/runtime";
 import { freePort, installCrds, PROJECT_IMAGES, startControlPlane, startLocalNode } from "@dataprotection/testenv";
+import { median, OPERATOR_USER, operatorIdentity, operatorProgram, pool, procStatus, repoRoot as root, sleep, stopChild, writeDocSection } from "./shared.ts";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
-const BUNDLE = join(root, "packages/operator/dist/operator.js");
 const POLICIES = Number(process.env.BENCH_POLICIES ?? 1000);
 const BACKUPS = Number(process.env.BENCH_BACKUPS ?? 10_000);
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_SECONDS ?? 30) * 1000;
@@ -40,31 +35,11 @@ const GOAL_SYNC_S = 5;
 const MiB = 1024 * 1024;
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
-// The program as shipped; tsx only when no bundle was built (the section says which ran).
-const compiled = existsSync(BUNDLE);
-const program = compiled
-  ? { what: "packages/operator/dist/operator.js (compiled bundle)", args: [BUNDLE] }
-  : { what: "packages/operator/src/main.ts through tsx (no bundle: run npm run build)", args: ["--import", `file://${join(root, "node_modules/tsx/dist/loader.mjs")}`, join(root, "packages/operator/src/main.ts")] };
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+// The program as shipped; tsx only when no bundle was built (the section says which ran).
+const program = operatorProgram();
 const started = performance.now();
 const elapsed = (): string => `${((performance.now() - started) / 1000).toFixed(0)} s`;
-
-async function pool<T>(items: readonly T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (i < items.length) await fn(items[i++]!);
-  }));
-}
-
-/** VmRSS, VmHWM (peak resident) in bytes and utime+stime in seconds, from /proc. */
-function procStatus(pid: number): { rss: number; hwm: number; cpu: number } {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return { rss: kb("VmRSS"), hwm: kb("VmHWM"), cpu: (Number(stat[11]) + Number(stat[12])) / 100 };
-}
 
 /** The values of one metric (summed over its labels, or those matching `labels`) from a Prometheus text page. */
 function metric(page: string, name: string, labels: Record<string, string> = {}): number {
@@ -75,13 +50,6 @@ function metric(page: string, name: string, labels: Record<string, string> = {})
     sum += Number(line.slice(line.lastIndexOf(" ") + 1));
   }
   return sum;
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  child.kill("SIGTERM");
-  return exited;
 }
 
 interface OperatorRun {
@@ -224,36 +192,6 @@ async function runFloor(kubeconfig: string, plurals: string[], strip: boolean): 
   }
 }
 
-/**
- * An identity of its own for the operator: a ServiceAccount bound to cluster-admin (the chart's
- * narrower RBAC lives in another layer), so its requests go through API Priority and Fairness as a
- * ServiceAccount's do in a cluster, and the audit log tells them from the bench's (the admin's).
- */
-async function operatorIdentity(admin: KubeConfig, cpDir: string): Promise<string> {
-  const namespace = "dataprotection-system";
-  const name = "dataprotection-operator";
-  const core = admin.makeApiClient(CoreV1Api);
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
-  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
-  await admin.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({ body: {
-    metadata: { name: `${name}-bench` }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
-    subjects: [{ kind: "ServiceAccount", name, namespace }],
-  } });
-  const tr = await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { audiences: [], expirationSeconds: 6 * 3600 } } });
-  const cluster = admin.getCurrentCluster()!;
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: "bench", server: cluster.server, caData: cluster.caData, caFile: cluster.caFile }],
-    users: [{ name, token: tr.status!.token }],
-    contexts: [{ name, cluster: "bench", user: name }],
-    currentContext: name,
-  });
-  // In the control plane's directory: removed with it.
-  const path = join(mkdtempSync(join(cpDir, "operator-")), "kubeconfig");
-  writeFileSync(path, kc.exportConfig(), { mode: 0o600 });
-  return path;
-}
-
 // ---- the run ----
 
 // ---- API writes per completed datafile Backup, from kube-apiserver's audit log ----
@@ -355,7 +293,7 @@ async function writesPart(): Promise<string[]> {
     const idleTo = Date.now();
     await stopChild(operator);
 
-    const user = "system:serviceaccount:dataprotection-system:dataprotection-operator";
+    const user = OPERATOR_USER;
     const events = (await readFile(cp.auditLogPath!, "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l) as AuditEvent).filter((e) => e.user?.username === user);
     const at = (e: AuditEvent) => Date.parse(e.requestReceivedTimestamp);
     // A request the API server refused (a 409 on a create, say) still counts, with its answer shown.
@@ -573,10 +511,6 @@ try {
 const section = `<!-- scale:begin -->\n## scale\n\n${[...scaleLines, "", ...writeLines, "", `Whole run (\`npm run bench:scale\` after its build): ${((performance.now() - started) / 1000).toFixed(0)} s.`].join("\n")}\n<!-- scale:end -->`;
 console.log(section);
 if (process.argv.includes("--write") && parts.includes("scale") && parts.includes("writes")) {
-  const file = join(root, "docs/benchmarks.md");
-  const doc = await readFile(file, "utf8");
-  const re = /<!-- scale:begin -->[\s\S]*?<!-- scale:end -->/;
-  await writeFile(file, re.test(doc) ? doc.replace(re, section) : `${doc.trimEnd()}\n\n${section}\n`);
-  console.log(`wrote the scale section of ${file}`);
+  console.log(`wrote the scale section of ${await writeDocSection("scale", section)}`);
 }
 if (failure) throw failure;
