@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import type { Logger } from "winston";
 import type { BackoffOptions } from "./backoff.ts";
 import type { Cache } from "./cache.ts";
@@ -153,6 +154,8 @@ export class Controller {
     const queue = new WorkQueue({ clock: this.d.clock, retryClock: realClock, backoff: this.spec.backoff, observer: this.d.metrics.queueObserver(name) });
     this.queue = queue;
     this.abort = new AbortController();
+    // Every in-flight reconcile listens on it (up to `workers`, 64 for policies): not a leak.
+    setMaxListeners(0, this.abort.signal);
     const enqueue = (k: ObjectKey): void => queue.add(keyOf(k));
     this.subscribe(this.spec.forKind, (o) => [{ namespace: o.metadata.namespace, name: o.metadata.name! }], enqueue);
     for (const kind of this.spec.owns) this.subscribe(kind, (o) => this.ownerKeys(o), enqueue);

@@ -1,13 +1,15 @@
 // Registers the Backup controller: for(Backup), owns(Job, StatefulSet); VolumeSnapshots (labelled,
 // not owned, so protected ones survive their Backup) wake theirs; pods,
 // policies, tools and repos wake the Backups that wait on them.
-import { BackupPhase, type Backup } from "@dataprotection/api";
+import type { V1Pod } from "@kubernetes/client-node";
+import { BackupPhase, type Backup, type BackupPolicy, type BackupTool } from "@dataprotection/api";
 import { nameForLabelValue, specChanged, type KubeObject, type Manager, type ObjectKey } from "@dataprotection/runtime";
 import { BackupsByPolicy, backupPolicyIndexValues } from "../backuppolicy/related.ts";
 import { Kinds } from "../kinds.ts";
 import type { OperatorContext } from "../options.ts";
 import { LabelBackupName } from "./job.ts";
 import { BackupReconciler } from "./reconcile.ts";
+import { podMayTarget } from "./wake.ts";
 
 const waiting = (b: Backup): boolean => !b.status?.phase || b.status.phase === BackupPhase.New;
 const keyOf = (b: KubeObject): ObjectKey => ({ namespace: b.metadata.namespace, name: b.metadata.name! });
@@ -34,11 +36,14 @@ export function registerBackupController(manager: Manager, ctx: OperatorContext)
       const owner = ownerOf(s);
       return owner ? [{ namespace: s.metadata.namespace, name: owner }] : [];
     }, { optional: true })
-    // A tool pod wakes its Backup (start problems); any pod may be the target a New Backup waits for.
+    // A tool pod wakes its Backup (start problems); another pod the New Backups it may be the target of.
     .watches(Kinds.Pod, (p) => {
       const owner = ownerOf(p);
       if (owner) return [{ namespace: p.metadata.namespace, name: owner }];
-      return backups(p.metadata.namespace).filter(waiting).map(keyOf);
+      const toolOf = (name: string) => cache.get<BackupTool & KubeObject>(Kinds.BackupTool, name);
+      return backups(p.metadata.namespace)
+        .filter((b) => waiting(b) && podMayTarget(p as V1Pod, b, cache.get<BackupPolicy & KubeObject>(Kinds.BackupPolicy, b.spec.backupPolicyName, b.metadata.namespace), toolOf))
+        .map(keyOf);
     })
     // Only a policy's spec (and annotations) matter to its Backups, not its status written at each tick.
     .watches(
