@@ -30,7 +30,7 @@ import { BackupPhase, BackupType, crdDocuments, DataProtectionAPIVersion, LabelB
 import { Kinds } from "@dataprotection/controllers";
 import { KubeClient, type Kind, type KubeObject, type WatchEvent } from "@dataprotection/runtime";
 import { freePort, installCrds, startControlPlane, startLocalNode } from "@dataprotection/testenv";
-import { loadNow, machineFacts, median, OPERATOR_SA, OPERATOR_USER, operatorIdentity, operatorProgram, pct, pool, procStatus, sleep, stopChild, writeDocSection } from "./shared.ts";
+import { loadNow, machineFacts, median, OPERATOR_SA, OPERATOR_USER, operatorIdentity, operatorProgram, pct, pool, procStatus, sleep, stopChild, until, writeDocSection } from "./shared.ts";
 
 const N = Number(process.env.BENCH_NOOP_BACKUPS ?? 1000);
 const TIMEOUT_MS = Number(process.env.BENCH_NOOP_TIMEOUT_SECONDS ?? 900) * 1000;
@@ -66,16 +66,6 @@ async function watchFrom(client: KubeClient, kind: Kind, namespace: string, sign
     }
   })();
   return () => done;
-}
-
-async function until<T>(what: string, get: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const t0 = performance.now();
-  for (;;) {
-    const v = await get().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (performance.now() - t0 > timeoutMs) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
-    await sleep(250);
-  }
 }
 
 interface PhaseResult {

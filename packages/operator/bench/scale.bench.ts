@@ -22,7 +22,7 @@ import {
 import { Kinds, localPvcProvider } from "@dataprotection/controllers";
 import { KubeClient, type KubeObject } from "@dataprotection/runtime";
 import { freePort, installCrds, PROJECT_IMAGES, startControlPlane, startLocalNode } from "@dataprotection/testenv";
-import { median, OPERATOR_USER, operatorIdentity, operatorProgram, pool, procStatus, repoRoot as root, sleep, stopChild, writeDocSection } from "./shared.ts";
+import { median, OPERATOR_USER, operatorIdentity, operatorProgram, pool, procStatus, repoRoot as root, sleep, stopChild, until, writeDocSection } from "./shared.ts";
 
 const POLICIES = Number(process.env.BENCH_POLICIES ?? 1000);
 const BACKUPS = Number(process.env.BENCH_BACKUPS ?? 10_000);
@@ -225,15 +225,6 @@ async function writesPart(): Promise<string[]> {
     await installCrds(cp.kubeConfig, crdDocuments() as never);
     const kubeconfig = await operatorIdentity(cp.kubeConfig, cp.dir);
     const ns = "bench-writes";
-    const ready = async <T>(what: string, get: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> => {
-      const t0 = performance.now();
-      for (;;) {
-        const v = await get().catch(() => undefined);
-        if (v !== undefined) return v;
-        if (performance.now() - t0 > timeoutMs) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
-        await sleep(250);
-      }
-    };
     // An unencrypted filesystem repo on the local node's volumes, a tool that backs up the
     // target's /data with dp-agent (as the built-in volume tool), a target pod and a policy.
     await admin.create(Kinds.StorageProvider, localPvcProvider("bench-local-pvc") as never);
@@ -252,7 +243,7 @@ async function writesPart(): Promise<string[]> {
       apiVersion: DataProtectionAPIVersion, kind: "BackupPolicy", metadata: { name: "daily", namespace: ns },
       spec: { datafile: { backupToolName: "bench-volume", backupRepoName: "bench-repo", backupsHistoryLimit: 0, target: { labelsSelector: { matchLabels: { app: "db" } } } } },
     });
-    await ready("target pod Running", async () => ((await admin.get<KubeObject & { status?: { phase?: string } }>(Kinds.Pod, "db-0", ns)).status?.phase === "Running" ? true : undefined));
+    await until("target pod Running", async () => ((await admin.get<KubeObject & { status?: { phase?: string } }>(Kinds.Pod, "db-0", ns)).status?.phase === "Running" ? true : undefined));
 
     const port = await freePort();
     const opStart = Date.now();
@@ -260,10 +251,10 @@ async function writesPart(): Promise<string[]> {
       env: { ...process.env, KUBECONFIG: kubeconfig, DP_METRICS_PORT: String(port), POD_NAMESPACE: "dataprotection-system", POD_NAME: "bench-writes-0" },
       stdio: ["ignore", "ignore", "inherit"],
     });
-    await ready("operator /readyz", async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok ? true : undefined));
+    await until("operator /readyz", async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok ? true : undefined));
     const synced = Date.now();
-    await ready("BackupRepo Ready", async () => ((await admin.get<KubeObject & { status?: { phase?: string } }>(Kinds.BackupRepo, "bench-repo")).status?.phase === "Ready" ? true : undefined));
-    await ready("BackupPolicy Available", async () => ((await admin.get<BackupPolicy & KubeObject>(Kinds.BackupPolicy, "daily", ns)).status?.phase === "Available" ? true : undefined));
+    await until("BackupRepo Ready", async () => ((await admin.get<KubeObject & { status?: { phase?: string } }>(Kinds.BackupRepo, "bench-repo")).status?.phase === "Ready" ? true : undefined));
+    await until("BackupPolicy Available", async () => ((await admin.get<BackupPolicy & KubeObject>(Kinds.BackupPolicy, "daily", ns)).status?.phase === "Available" ? true : undefined));
     await sleep(3000);
 
     // One Backup at a time; its window runs from its create to 3 s after it was seen Completed
@@ -273,7 +264,7 @@ async function writesPart(): Promise<string[]> {
       const name = `b${i}`;
       const from = Date.now();
       await admin.create<Backup & KubeObject>(Kinds.Backup, { apiVersion: DataProtectionAPIVersion, kind: "Backup", metadata: { name, namespace: ns }, spec: { backupPolicyName: "daily", backupType: BackupType.Datafile } });
-      await ready(`Backup ${name} Completed`, async () => {
+      await until(`Backup ${name} Completed`, async () => {
         const b = await admin.get<Backup & KubeObject>(Kinds.Backup, name, ns);
         if (b.status?.phase === BackupPhase.Failed) throw new Error(`Backup ${name} failed: ${b.status.failureReason}`);
         return b.status?.phase === BackupPhase.Completed ? true : undefined;

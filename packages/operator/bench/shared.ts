@@ -15,6 +15,17 @@ import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from "@kubernetes/clien
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `get` every 250 ms (a rejection counts as not yet) until it returns a value; throws after `timeoutMs`. */
+export async function until<T>(what: string, get: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  const t0 = performance.now();
+  for (;;) {
+    const v = await get().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (performance.now() - t0 > timeoutMs) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
+    await sleep(250);
+  }
+}
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 /** The p-th percentile of an ascending array (undefined when empty). */
 export const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
