@@ -1,7 +1,7 @@
 import https from "node:https";
 import http from "node:http";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { ApiError } from "./errors.ts";
+import { ApiError, isNotFound } from "./errors.ts";
 import { resourcePath, type Kind } from "./kinds.ts";
 import type { KubeObject } from "./object.ts";
 import { linkSignals } from "./signals.ts";
@@ -144,6 +144,22 @@ export class KubeClient {
       rv = page.metadata.resourceVersion;
     } while (cont);
     return { metadata: { resourceVersion: rv }, items };
+  }
+
+  /**
+   * Whether the API server serves `kind`, from discovery (`GET /apis/<group>/<version>`, or
+   * `/api/v1`): a GET of a small, static document instead of a LIST. A group or version not
+   * served answers 404: false.
+   */
+  async serves(kind: Kind, o: CallOptions = {}): Promise<boolean> {
+    const path = kind.group ? `/apis/${kind.group}/${kind.version}` : `/api/${kind.version}`;
+    try {
+      const doc = await this.request<{ resources?: Array<{ name?: string }> }>("GET", path, { signal: o.signal });
+      return (doc?.resources ?? []).some((r) => r.name === kind.plural);
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw e;
+    }
   }
 
   create<T extends KubeObject>(kind: Kind, obj: T, o: CallOptions = {}): Promise<T> {

@@ -52,8 +52,9 @@ export interface InformerOptions {
   onRelist?(): void;
   /**
    * The kind may not be served (a CRD not installed): a 404 on list counts as synced and empty
-   * (`available` false) instead of blocking sync forever; the list is retried every
-   * `absentRetryMs` (default 30s) and the informer starts watching once the kind appears.
+   * (`available` false) instead of blocking sync forever; discovery is asked every
+   * `absentRetryMs` (default 30s) whether it is served yet (a GET, not a LIST), and once it is
+   * the informer lists and starts watching.
    */
   optional?: boolean;
   absentRetryMs?: number;
@@ -133,7 +134,8 @@ export class Informer {
     while (!signal.aborted) {
       try {
         if (needList) {
-          await this.relist(signal);
+          // An absent kind is looked for in discovery (a GET) until it is served, not LISTed.
+          if (!this.absent || (await this.client.serves(this.kind, { signal }))) await this.relist(signal);
           if (this.absent) {
             await sleep(this.clock, this.o.absentRetryMs ?? 30_000, signal);
             continue;
@@ -175,7 +177,7 @@ export class Informer {
       this.absent = false;
     } catch (e) {
       if (!this.o.optional || !isNotFound(e)) throw e;
-      if (!this.absent) this.log?.warn("optional kind is not served by the API server; retrying its list", { kind: this.kind.kind, retryInMs: this.o.absentRetryMs ?? 30_000 });
+      if (!this.absent) this.log?.warn("optional kind is not served by the API server; looking for it in discovery", { kind: this.kind.kind, retryInMs: this.o.absentRetryMs ?? 30_000 });
       this.absent = true;
       list = { items: [], metadata: {} };
     }

@@ -1,6 +1,6 @@
 // An optional kind (a CRD that may not be installed, e.g. VolumeSnapshot) must not block cache
-// sync: it syncs empty and unavailable, then is picked up once its CRD appears, and emptied
-// again if the CRD goes away.
+// sync: it syncs empty and unavailable, is looked for in discovery (not LISTed) while absent,
+// is picked up once its CRD appears, and emptied again if the CRD goes away.
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import { installCrds, sharedControlPlane } from "@dataprotection/testenv";
@@ -26,10 +26,24 @@ describe("runtime: optional kinds", function () {
     const cache = new Cache(client, { informer: { absentRetryMs: 200, backoff: { baseMs: 50, capMs: 500, jitter: 0 } } });
     cache.informer(kind, { optional: true });
     try {
+      // While absent, the kind is looked for in discovery (GETs), never LISTed again.
+      const calls = { list: 0, serves: 0 };
+      const list = client.list.bind(client);
+      const serves = client.serves.bind(client);
+      client.list = ((k: Kind, o?: object) => {
+        if (k.plural === kind.plural) calls.list++;
+        return list(k, o);
+      }) as typeof client.list;
+      client.serves = ((k: Kind, o?: object) => {
+        if (k.plural === kind.plural) calls.serves++;
+        return serves(k, o);
+      }) as typeof client.serves;
       cache.start();
       await cache.waitForSync();
       expect(cache.isAvailable(kind)).to.equal(false);
       expect(cache.list(kind)).to.deep.equal([]);
+      await waitFor("discovery asked three times", () => calls.serves >= 3);
+      expect(calls.list, "LISTs of the absent kind").to.equal(1);
 
       await installCrds(cp.kubeConfig, [crd]);
       await waitFor("the kind served", async () => {
