@@ -26,11 +26,12 @@ ENTRYPOINT ["node", "/opt/dataprotection/packages/operator/dist/operator.js"]
 
 # Built-in database tools: dp-agent plus the clients their commands run (Debian bookworm's
 # PostgreSQL 15, MariaDB 10.11 and Redis 7.0 clients, the versions the e2e tests run against),
-# mariadb-backup (mariadb-backup, mbstream) and mariadb-server-core (mariadbd alone, no service:
-# mariadb-binlog-pitr replays binlogs into a temporary server on the restored data directory).
+# mariadb-backup (mariadb-backup, mbstream), mariadb-server-core (mariadbd alone, no service:
+# mariadb-binlog-pitr replays binlogs into a temporary server on the restored data directory) and
+# redis-server (redis-rdb-online loads the RDB into a temporary server on a unix socket).
 FROM operator AS db-tools
 USER root
-RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client mariadb-client mariadb-backup mariadb-server-core redis-tools && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client mariadb-client mariadb-backup mariadb-server-core redis-tools redis-server && rm -rf /var/lib/apt/lists/*
 USER 65532
 
 # The default target stays the operator image.

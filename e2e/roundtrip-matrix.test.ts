@@ -38,6 +38,7 @@ const byTool: Record<string, RoundTrip> = {
   "mariadb-backup": { file: "tools/mariadb.test.ts", test: "mariadb-backup: a hot physical copy" },
   "mariadb-binlog-pitr": { file: "tools/mariadb-pitr.test.ts", test: "restores three points in the archived window" },
   "redis-rdb": { file: "tools/redis.test.ts", test: "a physical RestoreJob brings back exactly the keys of backup time" },
+  "redis-rdb-online": { file: "tools/redis.test.ts", test: "redis-rdb-online: the same RDB backup, and a logical RestoreJob loads it into the running server" },
   [THREESCALE_TOOL]: { file: "threescale/generic.test.ts", test: "restores them after the APIManager's objects are gone" },
 };
 

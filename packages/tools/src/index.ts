@@ -6,7 +6,7 @@ import { postgresDumpTool, postgresBasebackupTool } from "./postgres.ts";
 import { postgresPitrTool } from "./postgres-pitr.ts";
 import { mariadbDumpTool } from "./mariadb.ts";
 import { mariadbBackupTool, mariadbBinlogPitrTool } from "./mariadb-physical.ts";
-import { redisRdbTool } from "./redis.ts";
+import { redisRdbOnlineTool, redisRdbTool } from "./redis.ts";
 
 export { AGENT_IMAGE, DB_TOOLS_IMAGE } from "./images.ts";
 export * from "./postgres.ts";
@@ -86,7 +86,7 @@ export const kubeblocksFilesTool: BackupTool = {
 
 // Database tools, one file each (each adds its tools to the list below).
 
-export const builtinTools: readonly BackupTool[] = [volumeTool, kubeblocksFilesTool, postgresDumpTool, postgresBasebackupTool, postgresPitrTool, mariadbDumpTool, mariadbBackupTool, mariadbBinlogPitrTool, redisRdbTool];
+export const builtinTools: readonly BackupTool[] = [volumeTool, kubeblocksFilesTool, postgresDumpTool, postgresBasebackupTool, postgresPitrTool, mariadbDumpTool, mariadbBackupTool, mariadbBinlogPitrTool, redisRdbTool, redisRdbOnlineTool];
 
 /** What the Helm chart installs: the built-in tools but the KubeBlocks 0.6-style example. */
 export const shippedTools: readonly BackupTool[] = builtinTools.filter((t) => t !== kubeblocksFilesTool);
