@@ -3,24 +3,34 @@
 // whose system-redis / backend-redis Secrets point at real Redis 7.0 servers (StatefulSets on
 // the local node, password auth, URLs as 3scale writes them). One APIManagerBackup takes the
 // databases with the built-in tools (targetless endpoint copies) and then the APIManager into
-// its PVC; rows and keys then change, and generic RestoreJobs of the component Backups bring
-// back rows and keys (TTLs kept as absolute expiry times; the restore side of includeDatabases,
-// which would drive them, is not built yet). A database that cannot be reached fails the whole
-// APIManagerBackup, naming the component.
+// its PVC (the PostgreSQL case: an encrypted BackupRepo); then everything is lost (the
+// APIManager, its restored Secrets and ConfigMaps, its files, every row and key) and one
+// APIManagerRestore brings the databases back first and then the APIManager: rows, keys (TTLs
+// kept as absolute expiry times), objects and files. A database that cannot be reached fails
+// the whole APIManagerBackup, naming the component; a database restore that fails stops the
+// APIManagerRestore before the APIManager is created.
 import { expect } from "chai";
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
-import type { APIManagerBackupStatus, Backup } from "@dataprotection/api";
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { DataProtectionAPIVersion, type APIManagerBackupStatus, type APIManagerRestoreStatus, type Backup, type BackupRepo } from "@dataprotection/api";
+import { Kinds } from "@dataprotection/controllers";
+import { KubeClient, type KubeObject } from "@dataprotection/runtime";
 import type { Operator } from "@dataprotection/controllers";
-import { threescaleControllers } from "@dataprotection/threescale";
-import { e2eCluster, getCustom, startTestOperator, testNamespace, untilEventReasons, untilInNamespace } from "../harness.ts";
-import { installShared, testTimeouts } from "../backup/fixtures.ts";
-import { createRestoreJob, waitReady, waitRestore } from "../restore/seed.ts";
+import { layout, threescaleControllers } from "@dataprotection/threescale";
+import { e2eCluster, getCustom, startTestOperator, testNamespace, until, untilEventReasons, untilInNamespace } from "../harness.ts";
+import { localPvcProvider } from "../../packages/controllers/src/storageprovider/builtin/index.ts";
+import { hostPathOf, installShared, readTree, testTimeouts } from "../backup/fixtures.ts";
+import { waitReady } from "../restore/seed.ts";
 import { createDatabaseStatefulSet, freePort, mariadbServerScript, postgresServerScript, systemUser, type Ids } from "../tools/db-server.ts";
-import { G, StandIn3scale, V, apiManager, crStatus, installApiManagerCrd, seed3scale, seedSystemStorage } from "./fixtures.ts";
+import { APIManagerKind, G, StandIn3scale, V, apiManager, comparable, crStatus, exists, installApiManagerCrd, seed3scale, seedSystemStorage, snapshot } from "./fixtures.ts";
 
 const run = promisify(execFile);
+const suffix = randomBytes(3).toString("hex");
+const PROVIDER = `apim-db-local-pvc-${suffix}`;
+const REPO = `apim-db-enc-${suffix}`;
+const KEY_SECRET = `apim-db-repo-key-${suffix}`;
 const MARIA_PW = "maria-s3cret:@/";
 const REDIS_PW = "redis-s3cret";
 const PG_PW = "pg-super-s3cret";
@@ -79,11 +89,11 @@ async function createRedis(kc: KubeConfig, ns: string, name: string, port: numbe
 }
 
 /** Points the seeded 3scale Secrets at the servers, as a 3scale installation with external databases has them. */
-/** One APIManagerBackup "full" with includeDatabases onto a new claim; its status once it ended. */
-async function backUpWithDatabases(kc: KubeConfig, ns: string): Promise<APIManagerBackupStatus> {
+/** One APIManagerBackup "full" with includeDatabases (onto a new claim unless told otherwise); its status once it ended. */
+async function backUpWithDatabases(kc: KubeConfig, ns: string, backupDestination: object = { persistentVolumeClaim: { resources: { requests: "1Gi" } } }): Promise<APIManagerBackupStatus> {
   await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({ group: G, version: V, namespace: ns, plural: "apimanagerbackups", body: {
     apiVersion: `${G}/${V}`, kind: "APIManagerBackup", metadata: { name: "full" },
-    spec: { includeDatabases: true, backupDestination: { persistentVolumeClaim: { resources: { requests: "1Gi" } } } },
+    spec: { includeDatabases: true, backupDestination },
   } });
   return crStatus<APIManagerBackupStatus>(kc, "apimanagerbackups", ns, "full", done, 600_000);
 }
@@ -100,11 +110,32 @@ async function pointSecrets(kc: KubeConfig, ns: string, urls: { database: string
   if (urls.zync) await set("zync", { DATABASE_URL: urls.zync, DATABASE_PASSWORD: ZYNC_PW, ZYNC_AUTHENTICATION_TOKEN: "token" });
 }
 
-/** What a restore of a component Backup needs (the restore side of includeDatabases will create it): its endpoint Secret. */
-async function endpointSecret(kc: KubeConfig, ns: string, component: string, data: Record<string, string>): Promise<void> {
+/** One APIManagerRestore `name` of the APIManagerBackup "full"; its status once it ended. */
+async function restoreWithDatabases(kc: KubeConfig, ns: string, name: string): Promise<APIManagerRestoreStatus> {
+  await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({ group: G, version: V, namespace: ns, plural: "apimanagerrestores", body: {
+    apiVersion: `${G}/${V}`, kind: "APIManagerRestore", metadata: { name }, spec: { restoreSource: { apiManagerBackup: { name: "full" } } },
+  } });
+  return crStatus<APIManagerRestoreStatus>(kc, "apimanagerrestores", ns, name, done, 600_000);
+}
+
+/**
+ * The 3scale installation lost, as before a restore: the APIManager, the Secrets the restore
+ * brings back (the 3scale procedure has the user restore system-database, system-redis and
+ * backend-redis first; includeDatabases also wants zync, which names its database), the
+ * ConfigMaps, the operator's system-sidekiq and the system-storage PVC with its files.
+ */
+async function lose3scale(kc: KubeConfig, ns: string): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
-  await core.deleteNamespacedSecret({ name: `threescale-${component}-endpoint`, namespace: ns }).catch(() => undefined);
-  await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: `threescale-${component}-endpoint` }, stringData: data } });
+  await kc.makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({ group: G, version: V, namespace: ns, plural: APIManagerKind.plural, name: "example-apimanager" });
+  for (const name of layout.RESTORED_SECRETS.filter((n) => n !== "zync")) await core.deleteNamespacedSecret({ name, namespace: ns }).catch(() => undefined);
+  for (const name of layout.BACKED_UP_CONFIGMAPS) await core.deleteNamespacedConfigMap({ name, namespace: ns });
+  await kc.makeApiClient(AppsV1Api).deleteNamespacedDeployment({ name: "system-sidekiq", namespace: ns }).catch(() => undefined);
+  // Finished pods that mounted it (the seeding Job's) would hold the claim (pvc-protection).
+  for (const p of (await core.listNamespacedPod({ namespace: ns })).items) {
+    if (p.spec?.volumes?.some((v) => v.persistentVolumeClaim?.claimName === "system-storage")) await core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: ns, gracePeriodSeconds: 0 });
+  }
+  await core.deleteNamespacedPersistentVolumeClaim({ name: "system-storage", namespace: ns });
+  await until("system-storage gone", async () => (await core.readNamespacedPersistentVolumeClaim({ name: "system-storage", namespace: ns }).then(() => undefined, () => true)), 60_000, 300);
 }
 
 const mariaSummary = (port: number) => sql(port, "SELECT CONCAT((SELECT COUNT(*) FROM system.accounts), ':', (SELECT MD5(GROUP_CONCAT(id, org_name ORDER BY id)) FROM system.accounts), ':', (SELECT COUNT(*) FROM system.services), ':', (SELECT MD5(GROUP_CONCAT(id, account_id, name ORDER BY id)) FROM system.services))");
@@ -117,6 +148,7 @@ describe("3scale: APIManagerBackup with includeDatabases, real MariaDB and Redis
   let op: Operator;
   let standIn: StandIn3scale;
   const namespaces: Array<{ cleanup: () => Promise<void> }> = [];
+  let client: KubeClient;
 
   before(async () => {
     kc = (await e2eCluster()).controlPlane.kubeConfig;
@@ -124,18 +156,31 @@ describe("3scale: APIManagerBackup with includeDatabases, real MariaDB and Redis
     await installApiManagerCrd(kc);
     standIn = new StandIn3scale(kc);
     standIn.start();
+    client = new KubeClient(kc);
+    // An encrypted BackupRepo on a PVC of the namespace, for the case whose destination is a repo.
+    await client.create(Kinds.StorageProvider, localPvcProvider(PROVIDER) as unknown as KubeObject);
+    await client.create(Kinds.Secret, { apiVersion: "v1", kind: "Secret", metadata: { name: KEY_SECRET, namespace: "default" }, stringData: { passphrase: `correct horse battery ${suffix}` } } as KubeObject);
+    await client.create(Kinds.BackupRepo, {
+      apiVersion: DataProtectionAPIVersion, kind: "BackupRepo", metadata: { name: REPO },
+      spec: { storageProviderRef: PROVIDER, pvReclaimPolicy: "Delete", volumeCapacity: "1Gi", encryption: { keySecretRef: { name: KEY_SECRET, namespace: "default", key: "passphrase" } } },
+    } as KubeObject);
     op = await startTestOperator(
-      { controllers: ["backup", "backuptool", "restorejob"], timeouts: { ...testTimeouts, targetPodWaitMs: 60_000, podStartMs: 90_000 } },
+      { controllers: ["backup", "backuptool", "restorejob", "backuprepo", "storageprovider"], timeouts: { ...testTimeouts, targetPodWaitMs: 60_000, podStartMs: 90_000 } },
       [threescaleControllers({ readyTimeoutSeconds: 30, jobDeadlineSeconds: 600, env: [{ name: "THREESCALE_POLL_MS", value: "300" }, { name: "DP_COMPRESSION_THREADS", value: "1" }] })],
     );
   });
   after(async () => {
     standIn?.stop();
     for (const ns of namespaces) await ns.cleanup();
+    await client?.delete(Kinds.BackupRepo, REPO).catch(() => undefined);
+    await until(`BackupRepo ${REPO} gone`, async () => (await client.get(Kinds.BackupRepo, REPO).then(() => undefined, () => true)), 60_000, 500).catch(() => undefined);
+    await client?.delete(Kinds.StorageProvider, PROVIDER).catch(() => undefined);
+    await client?.delete(Kinds.Secret, KEY_SECRET, "default").catch(() => undefined);
     await op?.stop();
+    client?.close();
   });
 
-  it("takes system-database (MariaDB), zync-database (PostgreSQL), system-redis and backend-redis, then the APIManager, into one PVC; RestoreJobs of the components bring back rows and keys", async () => {
+  it("takes system-database (MariaDB), zync-database (PostgreSQL), system-redis and backend-redis, then the APIManager, into one PVC; after all is lost one APIManagerRestore brings back the databases first, then the APIManager: every row, key, object and file", async () => {
     const ns = await testNamespace(kc, "apim-db", 240_000);
     namespaces.push(ns);
     standIn.namespaces.add(ns.name);
@@ -182,6 +227,10 @@ describe("3scale: APIManagerBackup with includeDatabases, real MariaDB and Redis
       zync: `postgresql://zync@127.0.0.1:${zport}/zync_production`,
     });
 
+    const objects0 = await snapshot(kc, ns.name, "example-apimanager");
+    const files0 = await readTree(await hostPathOf(kc, ns.name, "system-storage"));
+    expect(files0.size).to.equal(20);
+
     const bs = await backUpWithDatabases(kc, ns.name);
     expect(bs.failureReason).to.equal(undefined);
     expect(bs.completed).to.equal(true);
@@ -207,45 +256,54 @@ describe("3scale: APIManagerBackup with includeDatabases, real MariaDB and Redis
     const events = await untilEventReasons(kc, ns.name, "full", ["BackupStarted", "DatabasesBackedUp", "BackupCompleted"]);
     expect(JSON.stringify(events.map((e) => e.message))).not.to.contain(REDIS_PW);
 
-    // Data changes after the backup.
-    await sql(mport, "DELETE FROM system.services WHERE id > 300; UPDATE system.accounts SET org_name = 'changed' WHERE id < 50; INSERT INTO system.accounts VALUES (9999, 'late')");
+    // Everything is lost: the APIManager's objects and files, every row and key (the servers
+    // and their accounts stay: a restore goes into the endpoints the Secrets name).
+    await lose3scale(kc, ns.name);
+    await sql(mport, "DROP DATABASE system");
+    await psql(zport, "DROP DATABASE zync_production");
+    await psql(zport, "CREATE DATABASE zync_production OWNER zync");
     for (const p of [sport, bport]) {
-      await redis(p, ["-n", "0", "DEL", "stats/1", "stats/2"]);
-      await redis(p, ["-n", "1", "FLUSHDB"]);
+      await redis(p, ["FLUSHALL"]);
       await redis(p, ["-n", "0", "SET", "late", "x"]);
-      await redis(p, ["SAVE"]);
     }
-    expect(await mariaSummary(mport)).to.not.equal(maria0);
-    await psql(zport, "DELETE FROM entries WHERE id % 3 = 0; INSERT INTO entries (model, record_id) VALUES ('Late', 1)", "zync_production", "zync", ZYNC_PW);
-    expect(await zyncSummary(zport)).to.not.equal(zync0);
+    expect(await sql(mport, "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'system'")).to.equal("0");
 
-    // The restore side of includeDatabases is not built yet: generic RestoreJobs of the components.
-    await endpointSecret(kc, ns.name, "system-database", { host: "127.0.0.1", port: String(mport), username: "admin", password: MARIA_PW, database: "system" });
-    await createRestoreJob(kc, ns.name, "db-restore", { backupJobName: bs.databases![0]!.backupName, labels: {} });
-    await waitRestore(kc, ns.name, "db-restore", "Completed");
+    const rs = await restoreWithDatabases(kc, ns.name, "all");
+    expect(rs.failureReason, rs.failureReason).to.equal(undefined);
+    expect(rs.completed).to.equal(true);
+    expect(rs.mainStepsCompleted).to.deep.include({ databasesRestored: true, secretsRestored: true, configMapsRestored: true, systemFileStorageRestored: true, apiManagerRestored: true, routesResynced: true });
+    expect(rs.databases?.map((d) => [d.name, d.backupName, d.phase])).to.deep.equal(bs.databases!.map((d) => [d.name, d.backupName, "Completed"]));
+    // The databases were restored before the APIManager's own RestoreJob started.
+    const main = (await getCustom<{ status?: { startTimestamp?: string } }>(kc, "dataprotection.kubeblocks.io", "restorejobs", ns.name, "all-threescale"))!;
+    for (const d of rs.databases!) expect(Date.parse(d.completionTime!), d.name).to.be.at.most(Date.parse(main.status!.startTimestamp!));
+
     expect(await mariaSummary(mport)).to.equal(maria0);
-    await endpointSecret(kc, ns.name, "zync-database", { host: "127.0.0.1", port: String(zport), username: "zync", password: ZYNC_PW, database: "zync_production" });
-    await createRestoreJob(kc, ns.name, "zync-restore", { backupJobName: bs.databases![1]!.backupName, labels: {} });
-    await waitRestore(kc, ns.name, "zync-restore", "Completed");
     expect(await zyncSummary(zport)).to.equal(zync0);
-
     for (const [name, port, want] of [["system-redis", sport, sys0], ["backend-redis", bport, be0]] as const) {
-      await endpointSecret(kc, ns.name, name, { host: "127.0.0.1", port: String(port), password: REDIS_PW });
-      const entry = bs.databases!.find((d) => d.name === name)!;
-      await createRestoreJob(kc, ns.name, `${name}-restore`, { backupJobName: entry.backupName, labels: { app: name }, claim: `data-${name}-0` });
-      await waitRestore(kc, ns.name, `${name}-restore`, "Completed");
-      await waitReady(kc, ns.name, name, 1);
-      await answering(kc, ns.name, `redis ${port} after restore`, async () => (await redis(port, ["PING"])) === "PONG");
       // An RDB keeps absolute expiry times: keys with a TTL come back with what is left of it.
       expect(await redisSummary(port), name).to.equal(want);
-      expect(await redis(port, ["-n", "0", "EXISTS", "late"]), name).to.equal("(integer) 0");
+      expect(await redis(port, ["-n", "0", "EXISTS", "late"]), `${name}: a key written after the backup is gone`).to.equal("(integer) 0");
       const ttl = Number((await redis(port, ["-n", "1", "TTL", "resque:job:7"])).replace(/\D/g, ""));
       expect(ttl, `${name}: TTL kept`).to.be.within(1, 3600);
       expect(await redis(port, ["-n", "0", "TTL", "stats/7"]), `${name}: no TTL stays none`).to.equal("(integer) -1");
     }
+    const objects1 = await snapshot(kc, ns.name, "example-apimanager");
+    for (const name of layout.RESTORED_SECRETS) expect(comparable(objects1.secrets.get(name)), name).to.deep.equal(comparable(objects0.secrets.get(name)));
+    for (const [name, cm] of objects0.configMaps) expect(comparable(objects1.configMaps.get(name)), name).to.deep.equal(comparable(cm));
+    expect(comparable(objects1.apimanager)).to.deep.equal(comparable(objects0.apimanager));
+    const files1 = await readTree(await hostPathOf(kc, ns.name, "system-storage"));
+    expect([...files1.keys()].sort()).to.deep.equal([...files0.keys()].sort());
+    for (const [k, v] of files0) expect(files1.get(k)?.equals(v), k).to.equal(true);
+    expect(await standIn.resyncLog(ns.name)).to.deep.equal(["exec rake zync:resync:domains"]);
+    // No endpoint Secret left behind, no credential in the restore's status or Events.
+    const leftAfter = (await core.listNamespacedSecret({ namespace: ns.name })).items.map((x) => x.metadata!.name!).filter((n) => n.endsWith("-endpoint"));
+    expect(leftAfter).to.deep.equal([]);
+    expect(JSON.stringify(rs)).not.to.contain(REDIS_PW).and.not.to.contain("maria-s3cret").and.not.to.contain(ZYNC_PW);
+    const revents = await untilEventReasons(kc, ns.name, "all", ["RestoreStarted", "DatabasesRestored", "RestoreCompleted"]);
+    expect(JSON.stringify(revents.map((e) => e.message))).not.to.contain(REDIS_PW);
   });
 
-  it("takes a PostgreSQL system database (its owner account, no superuser) and restores its rows", async () => {
+  it("takes a PostgreSQL system database (its owner account, no superuser) into an encrypted BackupRepo; a restore whose Redis restore fails stops before the APIManager, naming it; the next restore brings the rows back", async () => {
     const ns = await testNamespace(kc, "apim-db-pg", 240_000);
     namespaces.push(ns);
     standIn.namespaces.add(ns.name);
@@ -268,20 +326,57 @@ describe("3scale: APIManagerBackup with includeDatabases, real MariaDB and Redis
       systemRedis: `redis://:${REDIS_PW}@127.0.0.1:${rport}/1`,
       backendRedis: `redis://:${REDIS_PW}@127.0.0.1:${rport}/0`,
     });
-    const bs = await backUpWithDatabases(kc, ns.name);
+    await until(`BackupRepo ${REPO} Ready`, async () => ((await client.get<BackupRepo & KubeObject>(Kinds.BackupRepo, REPO)).status?.phase === "Ready" ? true : undefined), 120_000, 500);
+    const bs = await backUpWithDatabases(kc, ns.name, { backupRepo: { name: REPO } });
     expect(bs.failureReason).to.equal(undefined);
     expect(bs.completed).to.equal(true);
+    expect(bs.backupRepoName).to.equal(REPO);
+    // Every component went into the same repo, encrypted, as the APIManager's own Backup.
+    for (const name of ["full", ...bs.databases!.map((d) => d.backupName)]) {
+      const b = (await getCustom<Backup>(kc, "dataprotection.kubeblocks.io", "backups", ns.name, name))!;
+      expect(b.status?.backupRepoName, name).to.equal(REPO);
+      expect(b.status?.manifests?.backupTool?.encrypted, name).to.equal(true);
+    }
     expect(bs.databases?.map((d) => [d.name, d.engine, d.backupToolName, d.phase])).to.deep.equal([
       ["system-database", "postgresql", "threescale-system-database-postgres-dump", "Completed"],
-      ["system-redis", "redis", "threescale-system-redis-redis-rdb", "Completed"],
-      ["backend-redis", "redis", "threescale-backend-redis-redis-rdb", "Completed"],
+      ["system-redis", "redis", "threescale-system-redis-redis-rdb-online", "Completed"],
+      ["backend-redis", "redis", "threescale-backend-redis-redis-rdb-online", "Completed"],
     ]);
     await rows("DELETE FROM accounts WHERE id > 100; UPDATE accounts SET org_name = 'x' WHERE id = 1");
     expect(await summary()).to.not.equal(before);
-    await endpointSecret(kc, ns.name, "system-database", { host: "127.0.0.1", port: String(pport), username: "app", password: ZYNC_PW, database: "system" });
-    await createRestoreJob(kc, ns.name, "db-restore", { backupJobName: bs.databases![0]!.backupName, labels: {} });
-    await waitRestore(kc, ns.name, "db-restore", "Completed");
+    await kc.makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({ group: G, version: V, namespace: ns.name, plural: APIManagerKind.plural, name: "example-apimanager" });
+    await until("APIManager gone", async () => ((await exists(kc, APIManagerKind, "example-apimanager", ns.name)) ? undefined : true), 60_000, 300);
+
+    // backend-redis now names a server that does not answer: its restore fails, and the
+    // APIManager is not created.
+    const down = await freePort();
+    await pointSecrets(kc, ns.name, {
+      database: `postgresql://app:${ZYNC_PW}@127.0.0.1:${pport}/system`,
+      systemRedis: `redis://:${REDIS_PW}@127.0.0.1:${rport}/1`,
+      backendRedis: `redis://:${REDIS_PW}@127.0.0.1:${down}/0`,
+    });
+    const broken = await restoreWithDatabases(kc, ns.name, "broken");
+    expect(broken.completed).to.equal(false);
+    expect(broken.failureReason).to.match(/^DatabaseRestoreFailed: includeDatabases: component backend-redis: RestoreJob "[^"]+\/broken-backend-redis" failed/).and.match(/the APIManager was not restored/);
+    expect(broken.conditions?.[0]).to.deep.include({ type: "Failed", reason: "DatabaseRestoreFailed" });
+    expect(broken.mainStepsCompleted?.databasesRestored).to.not.equal(true);
+    expect(broken.databases?.find((d) => d.name === "backend-redis")?.phase).to.equal("Failed");
+    expect(await exists(kc, APIManagerKind, "example-apimanager", ns.name), "APIManager created").to.equal(false);
+    expect(await getCustom(kc, "dataprotection.kubeblocks.io", "restorejobs", ns.name, "broken-threescale"), "the APIManager's RestoreJob").to.equal(undefined);
+    await untilEventReasons(kc, ns.name, "broken", ["RestoreStarted", "DatabaseRestoreFailed"]);
+
+    // Pointed back at the server: a new APIManagerRestore completes.
+    await pointSecrets(kc, ns.name, {
+      database: `postgresql://app:${ZYNC_PW}@127.0.0.1:${pport}/system`,
+      systemRedis: `redis://:${REDIS_PW}@127.0.0.1:${rport}/1`,
+      backendRedis: `redis://:${REDIS_PW}@127.0.0.1:${rport}/0`,
+    });
+    const rs = await restoreWithDatabases(kc, ns.name, "fixed");
+    expect(rs.failureReason, rs.failureReason).to.equal(undefined);
+    expect(rs.completed).to.equal(true);
+    expect(rs.databases?.map((d) => [d.name, d.phase])).to.deep.equal([["system-database", "Completed"], ["system-redis", "Completed"], ["backend-redis", "Completed"]]);
     expect(await summary()).to.equal(before);
+    expect(await exists(kc, APIManagerKind, "example-apimanager", ns.name)).to.equal(true);
   });
 
   it("fails the whole APIManagerBackup, naming the component, when a database cannot be reached; nothing claims to be complete", async () => {

@@ -30,7 +30,7 @@ export function endpointEnv(secretName: string): EnvVar[] {
  * target.labelsSelector runs it without a target pod, volume or node), its env appended
  * after the base tool's (tool env overrides the contract's DB_* variables). A Kubernetes
  * Secret name is fixed in a pod spec, so there is one such tool per Secret name; the Secret
- * is per namespace.
+ * is per namespace. The base's physical restore is left out (see below).
  */
 export function externalEndpointTool(base: BackupTool, name: string, secretName: string, labels: Record<string, string> = {}): BackupTool {
   return {
@@ -41,10 +41,17 @@ export function externalEndpointTool(base: BackupTool, name: string, secretName:
       labels: { [LabelManagedBy]: ManagedBy, ...labels },
       ...(base.metadata?.annotations ? { annotations: { ...base.metadata.annotations } } : {}),
     },
+    // No physical section: an endpoint has no data volume to restore into (a physical restore
+    // would look for a target StatefulSet); the logical restore reaches the server over DB_HOST.
     spec: {
-      ...base.spec,
+      ...withoutPhysical(base.spec),
       targetless: true,
       env: [...(base.spec.env ?? []), ...endpointEnv(secretName)],
     },
   };
+}
+
+function withoutPhysical(spec: BackupTool["spec"]): BackupTool["spec"] {
+  const { physical: _physical, ...rest } = spec;
+  return rest as BackupTool["spec"];
 }

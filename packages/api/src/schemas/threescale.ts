@@ -36,7 +36,7 @@ export const APIManagerBackupSpecSchema = named("APIManagerBackupSpec", "The spe
   apiManagerName: Type.Optional(nameRef("Name of the APIManager to backup. Default: the APIManager deployed in the same namespace as the APIManagerBackup (there must be exactly one).")),
   backupDestination: describe(APIManagerBackupDestinationSpecSchema, "Configuration related to where the backup is performed"),
   includeDatabases: Type.Optional(bool(
-    "true: the backup also takes the databases the upstream operator leaves to the user, each with a built-in BackupTool through its own generic Backup into the same destination: the system database (MySQL/MariaDB with mariadb-dump or PostgreSQL with postgres-dump, from the `system-database` Secret's URL), system-redis (`system-redis` Secret's URL) and backend-redis (`backend-redis` Secret's REDIS_STORAGE_URL, and REDIS_QUEUES_URL when it names another server) with redis-rdb, and zync's PostgreSQL database (`zync` Secret's DATABASE_URL) when that Secret has one. The databases are taken first, all started together (the consistency point), then the Secrets, ConfigMaps, APIManager and System FileStorage; any failed component fails the whole backup, naming it. Default false: the upstream behaviour (databases not backed up).",
+    "true: the backup also takes the databases the upstream operator leaves to the user, each with a built-in BackupTool through its own generic Backup into the same destination: the system database (MySQL/MariaDB with mariadb-dump or PostgreSQL with postgres-dump, from the `system-database` Secret's URL), system-redis (`system-redis` Secret's URL) and backend-redis (`backend-redis` Secret's REDIS_STORAGE_URL, and REDIS_QUEUES_URL when it names another server) with redis-rdb-online, and zync's PostgreSQL database (`zync` Secret's DATABASE_URL) when that Secret has one. The databases are taken first, all started together (the consistency point), then the Secrets, ConfigMaps, APIManager and System FileStorage; any failed component fails the whole backup, naming it. An APIManagerRestore of such a backup restores the databases first (into the servers the namespace's Secrets name at restore time) and creates the APIManager only when all succeeded. Default false: the upstream behaviour (databases not backed up).",
     EXT,
   )),
 }, {
@@ -104,6 +104,17 @@ export const APIManagerRestoreSpecSchema = named("APIManagerRestoreSpec", "The s
   "x-kubernetes-validations": [celRule("self == oldSelf", "spec: is immutable after creation; create a new APIManagerRestore instead")],
 });
 
+export const APIManagerRestoreComponentStatusSchema = named("APIManagerRestoreComponentStatus", "APIManagerRestoreComponentStatus (extension) is one database of an includeDatabases backup being restored, and the generic RestoreJob that restores it.", {
+  name: str("The component: system-database, system-redis, backend-redis, backend-redis-queues or zync-database."),
+  engine: Type.Optional(str("What the component is: mysql, postgresql or redis.")),
+  backupName: str("Name of the generic Backup holding the component's data (from the APIManagerBackup's status.databases)."),
+  restoreJobName: str("Name of the generic RestoreJob (dataprotection.kubeblocks.io) restoring it, in the APIManagerRestore's namespace."),
+  phase: Type.Optional(str("The RestoreJob's phase: New, InProgressLogic, Completed or Failed.")),
+  startTime: Type.Optional(describe(Time, "When the component's RestoreJob started.")),
+  completionTime: Type.Optional(describe(Time, "When the component's RestoreJob ended.")),
+  failureReason: Type.Optional(str("Why the component's RestoreJob failed.")),
+});
+
 export const APIManagerRestoreStatusSpecSchema = named("APIManagerRestoreStatusSpec", "The status of APIManagerRestore custom resource", {
   apiManagerToRestoreRef: Type.Optional(object({
     name: Type.Optional(str("Name of the APIManager.")),
@@ -115,6 +126,7 @@ export const APIManagerRestoreStatusSpecSchema = named("APIManagerRestoreStatusS
   failureReason: Type.Optional(str("Why the restore failed (e.g. an APIManager already exists, a failed Job).", EXT)),
   observedGeneration: Type.Optional(int64("The .metadata.generation the controller last acted on.", EXT)),
   conditions: Type.Optional(conditions("The latest observations of the restore's state (e.g. Completed, Failed).", EXT)),
+  databases: Type.Optional(arrayOf(APIManagerRestoreComponentStatusSchema, "From a backup taken with spec.includeDatabases: one entry per database component, restored (all together) before the Secrets, ConfigMaps, FileStorage and APIManager; mainStepsCompleted.databasesRestored is set when every one completed.", { ...EXT, maxItems: 16, "x-kubernetes-list-type": "atomic" })),
 });
 
 export type APIManagerBackupSpec = Static<typeof APIManagerBackupSpecSchema>;
@@ -123,3 +135,4 @@ export type APIManagerBackupComponentStatus = Static<typeof APIManagerBackupComp
 export type APIManagerBackupDestinationSpec = Static<typeof APIManagerBackupDestinationSpecSchema>;
 export type APIManagerRestoreSpec = Static<typeof APIManagerRestoreSpecSchema>;
 export type APIManagerRestoreStatus = Static<typeof APIManagerRestoreStatusSpecSchema>;
+export type APIManagerRestoreComponentStatus = Static<typeof APIManagerRestoreComponentStatusSchema>;

@@ -2,13 +2,12 @@ import { expect } from "chai";
 import type { APIManagerBackupStatus, Backup, BackupTool } from "@dataprotection/api";
 import { Reason } from "../tool/reasons.ts";
 import { decideBackup, type BackupObservation } from "./backup-decide.ts";
-import { decideRestore } from "./restore-decide.ts";
 import { componentsState, type ComponentObservation } from "./databases.ts";
 import type { Prereq, ThreescaleDecision } from "./decide.ts";
 
 const now = new Date("2024-05-01T10:00:00Z");
 const tool = (name: string): BackupTool => ({ apiVersion: "dataprotection.kubeblocks.io/v1alpha1", kind: "BackupTool", metadata: { name }, spec: { image: "db-tools", deployKind: "job", backupCommands: ["sh", "-c", name] } }) as BackupTool;
-const tools = { "mariadb-dump": tool("mariadb-dump"), "postgres-dump": tool("postgres-dump"), "redis-rdb": tool("redis-rdb") };
+const tools = { "mariadb-dump": tool("mariadb-dump"), "postgres-dump": tool("postgres-dump"), "redis-rdb-online": tool("redis-rdb-online") };
 const secrets = {
   "system-database": { URL: "mysql2://root:rootpw@system-mysql/system" },
   "system-redis": { URL: "redis://system-redis:6379/1" },
@@ -35,8 +34,8 @@ describe("threescale includeDatabases: decideBackup", () => {
     expect(actions(started)).to.deep.equal([
       "tool threescale-apimanager", "tool threescale-apimanager-plain", "destination b",
       "tool threescale-system-database-mariadb-dump", "secret threescale-system-database-endpoint",
-      "tool threescale-system-redis-redis-rdb", "secret threescale-system-redis-endpoint",
-      "tool threescale-backend-redis-redis-rdb", "secret threescale-backend-redis-endpoint",
+      "tool threescale-system-redis-redis-rdb-online", "secret threescale-system-redis-endpoint",
+      "tool threescale-backend-redis-redis-rdb-online", "secret threescale-backend-redis-endpoint",
       "create ServiceAccount threescale-apimanager", "create RoleBinding threescale-apimanager", "create BackupPolicy b-threescale",
       "create BackupPolicy b-system-database", "create Backup b-system-database",
       "create BackupPolicy b-system-redis", "create Backup b-system-redis",
@@ -44,8 +43,8 @@ describe("threescale includeDatabases: decideBackup", () => {
     ]);
     expect(started.status?.databases).to.deep.equal([
       { name: "system-database", engine: "mysql", backupName: "b-system-database", backupToolName: "threescale-system-database-mariadb-dump" },
-      { name: "system-redis", engine: "redis", backupName: "b-system-redis", backupToolName: "threescale-system-redis-redis-rdb" },
-      { name: "backend-redis", engine: "redis", backupName: "b-backend-redis", backupToolName: "threescale-backend-redis-redis-rdb" },
+      { name: "system-redis", engine: "redis", backupName: "b-system-redis", backupToolName: "threescale-system-redis-redis-rdb-online" },
+      { name: "backend-redis", engine: "redis", backupName: "b-backend-redis", backupToolName: "threescale-backend-redis-redis-rdb-online" },
     ]);
     expect(started.status?.completed).to.equal(false);
   });
@@ -70,7 +69,7 @@ describe("threescale includeDatabases: decideBackup", () => {
   const startFailures: Array<[string, Partial<BackupObservation>, string, RegExp]> = [
     ["a component Secret is missing", { secrets: { ...secrets, "system-redis": undefined } }, Reason.DatabaseNotLocated, /component system-redis: Secret "ns\/system-redis" not found/],
     ["a URL is hostile", { secrets: { ...secrets, "system-database": { URL: "mysql2://u:p@h/x;DROP" } } }, Reason.DatabaseNotLocated, /component system-database: .*not plain/],
-    ["a built-in tool is not installed", { tools: { ...tools, "redis-rdb": undefined } }, Reason.DatabaseToolNotFound, /component system-redis: BackupTool "redis-rdb"/],
+    ["a built-in tool is not installed", { tools: { ...tools, "redis-rdb-online": undefined } }, Reason.DatabaseToolNotFound, /component system-redis: BackupTool "redis-rdb-online"/],
   ];
   for (const [what, o, reason, re] of startFailures) {
     it(`fails before creating anything when ${what}, naming the component`, () => {
@@ -155,20 +154,5 @@ describe("threescale includeDatabases: componentsState", () => {
     expect(componentsState(cr, [{ name: "system-redis", owned: true, backup: backupIn("x", "Completed") }]).state).to.equal("completed");
     expect(componentsState(cr, [{ name: "system-redis", owned: true, backup: backupIn("x", "Completed") }, { name: "backend-redis", owned: true, backup: backupIn("y", "InProgress") }]).state).to.equal("running");
     expect(componentsState(cr, []).state).to.equal("completed");
-  });
-});
-
-describe("threescale includeDatabases: APIManagerRestore of such a backup (restore side not built yet)", () => {
-  const obs = (databases?: Array<{ name: string; backupName: string }>) => ({
-    name: "r", namespace: "ns", uid: "u2", status: {}, source: { ok: true as const, kind: "backup" as const, backupName: "b", apiManager: "am", databases },
-    apimanagers: [], job: { pods: [] }, now, podStartMs: 60_000, options: {},
-  });
-  it("says once, with a Warning naming the component Backups, that it does not restore the databases", () => {
-    const d = decideRestore(obs([{ name: "system-database", backupName: "b-system-database" }]));
-    expect(d.events?.map((e) => e.reason)).to.deep.equal([Reason.RestoreStarted, Reason.DatabasesNotRestored]);
-    expect(d.events?.[1]?.message).to.match(/system-database \(Backup "b-system-database"\)/);
-  });
-  it("an upstream-shaped backup gets no such Warning", () => {
-    expect(decideRestore(obs()).events?.map((e) => e.reason)).to.deep.equal([Reason.RestoreStarted]);
   });
 });

@@ -59,14 +59,30 @@ export function planComponents(cr: CR, comps: Component[], dest: Destination, to
   const prepare: Prereq[] = [];
   const creates: Array<{ kind: Kind; object: object }> = [];
   for (const c of comps) {
-    const baseName = BASE_TOOL[c.endpoint.engine];
-    const base = tools[baseName];
-    if (!base) return { ok: false, component: c.name, message: `BackupTool "${baseName}" (the built-in tool for ${c.endpoint.engine}) not found: install the chart's built-in tools, then create a new APIManagerBackup` };
-    prepare.push({ ensure: "tool", tool: externalEndpointTool(base, componentToolName(c.name, c.endpoint.engine), endpointSecretName(c.name), { "app.kubernetes.io/component": c.name }) });
-    prepare.push({ ensure: "secret", secret: endpointSecret(cr.namespace, cr, c) });
+    const p = endpointPrereqs({ ...cr, kind: "APIManagerBackup" }, c, tools);
+    if (!p.ok) return p;
+    prepare.push(...p.prepare);
     creates.push({ kind: Kinds.BackupPolicy, object: buildComponentPolicy(cr, c, dest) }, { kind: Kinds.Backup, object: buildComponentBackup(cr, c, dest) });
   }
   return { ok: true, prepare, creates };
+}
+
+/**
+ * What a component's tool Jobs need, for a backup or a restore: its endpoint tool (a targetless
+ * copy of the installed built-in tool, cluster-scoped, named per component and engine) and its
+ * endpoint Secret, owned by `owner`. A missing built-in tool is a failure naming the component.
+ */
+export function endpointPrereqs(owner: CR & { kind: "APIManagerBackup" | "APIManagerRestore" }, c: Component, tools: ToolsFound): { ok: true; prepare: Prereq[] } | { ok: false; component: ComponentName; message: string } {
+  const baseName = BASE_TOOL[c.endpoint.engine];
+  const base = tools[baseName];
+  if (!base) return { ok: false, component: c.name, message: `BackupTool "${baseName}" (the built-in tool for ${c.endpoint.engine}) not found: install the chart's built-in tools, then create a new ${owner.kind}` };
+  return {
+    ok: true,
+    prepare: [
+      { ensure: "tool", tool: externalEndpointTool(base, componentToolName(c.name, c.endpoint.engine), endpointSecretName(c.name), { "app.kubernetes.io/component": c.name }) },
+      { ensure: "secret", secret: endpointSecret(owner.namespace, owner, c) },
+    ],
+  };
 }
 
 /** A component Backup as observed: absent, or present and whether this CR owns it. */

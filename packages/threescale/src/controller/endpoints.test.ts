@@ -108,7 +108,7 @@ describe("threescale includeDatabases: locateComponents", () => {
 });
 
 describe("threescale includeDatabases: endpoint Secret and tool", () => {
-  const base: BackupTool = { apiVersion: "dataprotection.kubeblocks.io/v1alpha1", kind: "BackupTool", metadata: { name: "redis-rdb", annotations: { a: "b" } }, spec: { image: "img", deployKind: "job", type: "file", env: [{ name: "DATA_DIR", value: "/data" }], backupCommands: ["sh", "-c", "x"] } } as BackupTool;
+  const base: BackupTool = { apiVersion: "dataprotection.kubeblocks.io/v1alpha1", kind: "BackupTool", metadata: { name: "redis-rdb-online", annotations: { a: "b" } }, spec: { image: "img", deployKind: "job", type: "file", env: [{ name: "DATA_DIR", value: "/data" }], backupCommands: ["sh", "-c", "x"], logical: { restoreCommands: ["load"] }, physical: { restoreCommands: ["files"] } } } as BackupTool;
 
   it("the endpoint Secret holds host, port and only the credentials the URL had", () => {
     const r = locateComponents("ns", secrets());
@@ -117,15 +117,19 @@ describe("threescale includeDatabases: endpoint Secret and tool", () => {
     expect(s.metadata?.name).to.equal("threescale-system-redis-endpoint");
     expect(s.stringData).to.deep.equal({ host: "system-redis", port: "6379" });
     expect(s.metadata?.ownerReferences).to.deep.equal([{ apiVersion: "apps.3scale.net/v1alpha1", kind: "APIManagerBackup", name: "bk", uid: "u1" }]);
+    expect(endpointSecret("ns", { name: "rs", uid: "u2", kind: "APIManagerRestore" }, r.components[2]!).metadata?.ownerReferences?.[0]?.kind).to.equal("APIManagerRestore");
     expect(endpointSecret("ns", { name: "bk", uid: "u1" }, r.components[0]!).stringData).to.deep.equal({ host: "system-mysql", port: "3306", username: "root", password: "rootpw", database: "system" });
   });
 
   it("the tool is a targetless copy of the built-in one whose DB_* come from the endpoint Secret", () => {
     const t = externalEndpointTool(base, componentToolName("backend-redis", "redis"), endpointSecretName("backend-redis"));
-    expect(t.metadata.name).to.equal("threescale-backend-redis-redis-rdb");
+    expect(t.metadata.name).to.equal("threescale-backend-redis-redis-rdb-online");
     expect(t.metadata.annotations).to.deep.equal({ a: "b" });
     expect(t.spec.targetless).to.equal(true);
     expect(t.spec.backupCommands).to.deep.equal(base.spec.backupCommands);
+    // An endpoint has no data volume: only the logical restore, over DB_HOST, is kept.
+    expect(t.spec.logical).to.deep.equal({ restoreCommands: ["load"] });
+    expect(t.spec).not.to.have.property("physical");
     expect(t.spec.env).to.deep.equal([{ name: "DATA_DIR", value: "/data" }, ...endpointEnv("threescale-backend-redis-endpoint")]);
     expect(JSON.stringify(t)).not.to.match(/"value":"(system|backend)-redis"/);
     const names = (t.spec.env ?? []).map((e) => e.name);

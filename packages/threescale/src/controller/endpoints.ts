@@ -176,8 +176,12 @@ export function locateComponents(namespace: string, secrets: ThreescaleSecrets):
   return { ok: true, components: comps };
 }
 
-/** The built-in tool each engine is taken with. */
-export const BASE_TOOL: Record<Engine, string> = { mysql: "mariadb-dump", postgresql: "postgres-dump", redis: "redis-rdb" };
+/**
+ * The built-in tool each engine is taken with. Each has a logical restore into the running
+ * server its endpoint names (redis-rdb-online loads the RDB through a private temporary server;
+ * redis-rdb's physical restore needs the server's data volume, which an endpoint does not have).
+ */
+export const BASE_TOOL: Record<Engine, string> = { mysql: "mariadb-dump", postgresql: "postgres-dump", redis: "redis-rdb-online" };
 
 /** One endpoint Secret per component and namespace: a tool's secretKeyRef names it, so the name is fixed. */
 export const endpointSecretName = (c: ComponentName): string => `threescale-${c}-endpoint`;
@@ -186,10 +190,10 @@ export const componentToolName = (c: ComponentName, e: Engine): string => `three
 
 /**
  * The endpoint Secret of a component: the keys of EndpointSecretKeys, as stringData. Owned (not
- * as controller) by the APIManagerBackup using it, so deleting that CR mid-backup leaves no
- * credentials behind; a finished backup deletes it itself.
+ * as controller) by the APIManagerBackup or APIManagerRestore using it, so deleting that CR
+ * midway leaves no credentials behind; a finished backup or restore deletes it itself.
  */
-export function endpointSecret(namespace: string, owner: { name: string; uid: string }, c: Component): V1Secret {
+export function endpointSecret(namespace: string, owner: { name: string; uid: string; kind?: "APIManagerBackup" | "APIManagerRestore" }, c: Component): V1Secret {
   const e = c.endpoint;
   const data: Record<string, string> = { host: e.host, port: String(e.port) };
   if (e.username) data.username = e.username;
@@ -201,7 +205,7 @@ export function endpointSecret(namespace: string, owner: { name: string; uid: st
     metadata: {
       name: endpointSecretName(c.name), namespace,
       labels: { [LabelManagedBy]: ManagedBy, [LabelThreescaleOwner]: owner.name, "app.kubernetes.io/component": c.name },
-      ownerReferences: [{ apiVersion: "apps.3scale.net/v1alpha1", kind: "APIManagerBackup", name: owner.name, uid: owner.uid }],
+      ownerReferences: [{ apiVersion: "apps.3scale.net/v1alpha1", kind: owner.kind ?? "APIManagerBackup", name: owner.name, uid: owner.uid }],
     },
     type: "Opaque",
     stringData: data,

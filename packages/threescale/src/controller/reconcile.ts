@@ -11,7 +11,7 @@ import type { APIManagerObject } from "../tool/apimanager.ts";
 import { decideBackup } from "./backup-decide.ts";
 import { genericBackupName, genericRestoreName, restoreJobName, type Destination } from "./build.ts";
 import { parseReport, type JobObservation, type Prereq, type ThreescaleOptions } from "./decide.ts";
-import { decideRestore, type RestoreSource } from "./restore-decide.ts";
+import { decideRestore, type RestoreObservation, type RestoreSource } from "./restore-decide.ts";
 import { componentBackupName, type ComponentObservation } from "./databases.ts";
 import { BASE_TOOL, COMPONENT_SECRETS, type ComponentName, type ThreescaleSecrets } from "./endpoints.ts";
 
@@ -139,11 +139,40 @@ async function observeDatabasesOf(ctx: ReconcileContext, cr: BackupCR, status: A
     });
     return { components };
   }
-  const busy = ctx.cache.list<BackupCR>(Kinds.APIManagerBackup, { namespace: ns })
-    .find((o) => o.metadata.name !== name && o.spec.includeDatabases === true && !!o.status?.databases && !o.status.completed && !o.status.failureReason);
-  if (busy) return { busyWith: busy.metadata.name! };
-  const tools = Object.fromEntries(Object.values(BASE_TOOL).map((t) => [t, ctx.cache.get<BackupTool & KubeObject>(Kinds.BackupTool, t)]));
-  return { secrets: await threescaleSecrets(ctx, ns), tools };
+  const busy = endpointsBusy(ctx, ns, { kind: "APIManagerBackup", name });
+  if (busy) return { busyWith: busy };
+  return { secrets: await threescaleSecrets(ctx, ns), tools: builtinTools(ctx) };
+}
+
+const builtinTools = (ctx: ReconcileContext) => Object.fromEntries(Object.values(BASE_TOOL).map((t) => [t, ctx.cache.get<BackupTool & KubeObject>(Kinds.BackupTool, t)]));
+
+/**
+ * Another APIManagerBackup or APIManagerRestore of the namespace whose database components are
+ * running (the endpoint Secrets they read are named per namespace and component), named.
+ */
+function endpointsBusy(ctx: ReconcileContext, ns: string, self: { kind: "APIManagerBackup" | "APIManagerRestore"; name: string }): string | undefined {
+  const running = (s: { completed?: boolean; failureReason?: string; databases?: unknown[] } | undefined) => !!s?.databases && !s.completed && !s.failureReason;
+  const backup = ctx.cache.list<BackupCR>(Kinds.APIManagerBackup, { namespace: ns })
+    .find((o) => !(self.kind === "APIManagerBackup" && o.metadata.name === self.name) && o.spec.includeDatabases === true && running(o.status));
+  if (backup) return `APIManagerBackup "${ns}/${backup.metadata.name}"`;
+  const restore = ctx.cache.list<RestoreCR>(Kinds.APIManagerRestore, { namespace: ns })
+    .find((o) => !(self.kind === "APIManagerRestore" && o.metadata.name === self.name) && running(o.status) && !o.status?.mainStepsCompleted?.databasesRestored);
+  return restore ? `APIManagerRestore "${ns}/${restore.metadata.name}"` : undefined;
+}
+
+/** What a restore of a backup with databases decides from: before the start the Secrets and tools, after it the component RestoreJobs. */
+async function observeRestoreDatabasesOf(ctx: ReconcileContext, cr: RestoreCR, status: APIManagerRestoreStatus): Promise<Pick<RestoreObservation, "secrets" | "tools" | "components" | "busyWith">> {
+  const ns = cr.metadata.namespace!;
+  if (status.databases) {
+    const components = status.databases.map((entry) => {
+      const restoreJob = ctx.cache.get<RestoreJob & KubeObject>(Kinds.RestoreJob, entry.restoreJobName, ns);
+      return { entry, restoreJob, owned: ownedBy(restoreJob, cr.metadata.uid) };
+    });
+    return { components };
+  }
+  const busy = endpointsBusy(ctx, ns, { kind: "APIManagerRestore", name: cr.metadata.name! });
+  if (busy) return { busyWith: busy };
+  return { secrets: await threescaleSecrets(ctx, ns), tools: builtinTools(ctx) };
 }
 
 export class APIManagerRestoreReconciler {
@@ -160,7 +189,7 @@ export class APIManagerRestoreReconciler {
       return { ok: false, reason: "SourceNotCompleted", message: `APIManagerBackup "${ns}/${ref}" is not completed${b.status?.failureReason ? ` (failed: ${b.status.failureReason})` : ""}: restore from a completed backup` };
     }
     const generic = ctx.cache.get<Backup & KubeObject>(Kinds.Backup, genericBackupName(ref), ns);
-    if (generic && ownedBy(generic, b.metadata.uid) && generic.status?.phase === "Completed") return { ok: true, kind: "backup", backupName: generic.metadata.name!, apiManager: b.status.apiManagerSourceName, databases: b.status.databases?.map((d) => ({ name: d.name, backupName: d.backupName })) };
+    if (generic && ownedBy(generic, b.metadata.uid) && generic.status?.phase === "Completed") return { ok: true, kind: "backup", backupName: generic.metadata.name!, apiManager: b.status.apiManagerSourceName, databases: b.status.databases?.map((d) => ({ name: d.name, engine: d.engine, backupName: d.backupName, backupToolName: d.backupToolName })) };
     if (b.status.backupPersistentVolumeClaimName) return { ok: true, kind: "pvc", claimName: b.status.backupPersistentVolumeClaimName };
     return { ok: false, reason: "SourceNotFound", message: `the Backup "${ns}/${ref}" that holds APIManagerBackup "${ns}/${ref}"'s data is gone: restore from another backup` };
   }
@@ -174,8 +203,11 @@ export class APIManagerRestoreReconciler {
     const rj = ctx.cache.get<RestoreJob & KubeObject>(Kinds.RestoreJob, genericRestoreName(name), ns);
     const restoreJob = ownedBy(rj, cr.metadata.uid) ? rj : undefined;
     const ended = restoreJob?.status?.phase === RestoreJobPhase.Completed || restoreJob?.status?.phase === RestoreJobPhase.Failed;
+    const status = cr.status ?? {};
+    const withDatabases = source.ok && source.kind === "backup" && !!source.databases?.length && !status.mainStepsCompleted?.databasesRestored && !status.completed && !status.failureReason;
+    const dbs = withDatabases ? await observeRestoreDatabasesOf(ctx, cr, status) : {};
     const d = decideRestore({
-      name, namespace: ns, uid: cr.metadata.uid!, status: cr.status ?? {}, source, apimanagers: ctx.cache.list<APIManagerObject & KubeObject>(Kinds.APIManager, { namespace: ns }),
+      name, namespace: ns, uid: cr.metadata.uid!, status, source, apimanagers: ctx.cache.list<APIManagerObject & KubeObject>(Kinds.APIManager, { namespace: ns }), ...dbs,
       job: await observeJob(ctx, ns, restoreJobName(name)), restoreJob,
       toolReport: ended ? await toolReport(ctx, ns, `${LabelRestoreJob}=${labelValue(genericRestoreName(name))}`) : undefined,
       now: new Date(ctx.clock.now()), podStartMs: this.op.timeouts.podStartMs, options: this.o,

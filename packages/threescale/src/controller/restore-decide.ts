@@ -1,19 +1,25 @@
 // Pure state machine of an APIManagerRestore. From an APIManagerBackup with a generic Backup: a
-// RestoreJob (the tool's logical restore), mirrored. From a bare PVC (the upstream operator's, or
-// one moved to another namespace): no Backup object exists for a RestoreJob to name, so the
-// tool runs in a Job of its own (see README.md).
+// RestoreJob (the tool's logical restore), mirrored; when that backup holds databases
+// (includeDatabases), their RestoreJobs first (restore-databases.ts), and the APIManager's only
+// once every one completed. From a bare PVC (the upstream operator's, or one moved to another
+// namespace): no Backup object exists for a RestoreJob to name, so the tool runs in a Job of its
+// own (see README.md).
 import { Kinds, RestoreJobPhase, type APIManagerRestoreStatus, type RestoreJob } from "@dataprotection/api";
+import type { Kind } from "@dataprotection/runtime";
 import type { APIManagerObject } from "../tool/apimanager.ts";
 import { Reason } from "../tool/reasons.ts";
 import { buildRestoreJob, buildToolJob } from "./build.ts";
+import { endpointSecretDeletes, type ToolsFound } from "./databases.ts";
 import {
   done, failedStatus, failureOf, jobDeadlineSeconds, jobState, onlyCondition, overdue, rbacCreates, toolPrereqs,
   type JobObservation, type ThreescaleDecision, type ThreescaleOptions,
 } from "./decide.ts";
+import { locateComponents, type ComponentName, type ThreescaleSecrets } from "./endpoints.ts";
+import { componentRestoresState, pendingRestoreCreates, planComponentRestores, type BackedUpComponent, type ComponentRestoreObservation } from "./restore-databases.ts";
 
 export type RestoreSource =
   | { ok: true; kind: "pvc"; claimName: string; readOnly?: boolean }
-  | { ok: true; kind: "backup"; backupName: string; apiManager?: string; databases?: Array<{ name: string; backupName: string }> }
+  | { ok: true; kind: "backup"; backupName: string; apiManager?: string; databases?: BackedUpComponent[] }
   | { ok: false; reason: string; message: string };
 
 export interface RestoreObservation {
@@ -29,6 +35,14 @@ export interface RestoreObservation {
   restoreJob?: RestoreJob;
   /** The restore tool pod's termination message, parsed (RestoreJob path). */
   toolReport?: Record<string, unknown>;
+  /** A backup with databases, before their restores start: the 3scale Secrets, decoded. */
+  secrets?: ThreescaleSecrets;
+  /** A backup with databases, before their restores start: the built-in tools found, by name. */
+  tools?: ToolsFound;
+  /** A backup with databases, once started: the RestoreJob of each component in status.databases. */
+  components?: ComponentRestoreObservation[];
+  /** Another APIManagerBackup/Restore of the namespace using the endpoint Secrets (they are per namespace). */
+  busyWith?: string;
   now: Date;
   podStartMs: number;
   options: ThreescaleOptions;
@@ -38,9 +52,15 @@ type RestoreDecision = ThreescaleDecision<APIManagerRestoreStatus>;
 
 const RESTORED = { secretsRestored: true, configMapsRestored: true, systemFileStorageRestored: true, apiManagerRestored: true, apiManagerReady: true };
 
+/** The endpoint Secrets of the components this restore started (they hold credentials): deleted when it ends. */
+function cleanup(o: RestoreObservation): Array<{ kind: Kind; name: string; namespace: string }> {
+  return endpointSecretDeletes(o.namespace, (o.status.databases ?? []).map((d) => d.name as ComponentName));
+}
+
 function fail(o: RestoreObservation, reason: string, message: string, event = reason): RestoreDecision {
   const start = o.status.startTime ? {} : { startTime: o.now.toISOString() };
-  return { status: failedStatus({ ...o.status, ...start, completed: false }, reason, message, o.now), events: [{ type: "Warning", reason: event, message: `${reason}: ${message}` }] };
+  const deletes = cleanup(o);
+  return { status: failedStatus({ ...o.status, ...start, completed: false }, reason, message, o.now), events: [{ type: "Warning", reason: event, message: `${reason}: ${message}` }], ...(deletes.length ? { deletes } : {}) };
 }
 
 function completed(o: RestoreObservation, report: Record<string, unknown>, fallbackName?: string): RestoreDecision {
@@ -57,24 +77,76 @@ function completed(o: RestoreObservation, report: Record<string, unknown>, fallb
   };
 }
 
-/**
- * The restore side of includeDatabases is not built yet: a backup that holds databases says so
- * once, naming the Backups to restore them from, rather than restoring the APIManager silently
- * without them.
- */
-function databasesNotRestored(src: RestoreSource): Array<{ type: "Warning"; reason: string; message: string }> {
-  if (!src.ok || src.kind !== "backup" || !src.databases?.length) return [];
-  const list = src.databases.map((d) => `${d.name} (Backup "${d.backupName}")`).join(", ");
-  return [{ type: "Warning", reason: Reason.DatabasesNotRestored, message: `APIManagerRestore does not restore the backup's databases yet: restore ${list} with RestoreJobs first (README "Backing up 3scale entirely")` }];
-}
+const databasesOf = (src: RestoreSource): BackedUpComponent[] => (src.ok && src.kind === "backup" ? src.databases ?? [] : []);
 
-function start(o: RestoreObservation): RestoreDecision {
+/** Preconditions every start shares: a usable source, no APIManager in the namespace. */
+function precondition(o: RestoreObservation): RestoreDecision | undefined {
   const src = o.source;
   if (!src.ok) return fail(o, src.reason, src.message, src.reason);
   if (o.apimanagers.length > 0) {
     const msg = `APIManager ${o.apimanagers.map((a) => `"${a.metadata.name}"`).join(", ")} already exists in namespace ${o.namespace}: restore into a namespace without an APIManager (or delete it first)`;
     return fail(o, Reason.APIManagerExists, msg, Reason.APIManagerExists);
   }
+  return undefined;
+}
+
+/** A backup with databases: locates each component again and starts all their RestoreJobs together. */
+function startDatabases(o: RestoreObservation, dbs: BackedUpComponent[]): RestoreDecision {
+  const pre = precondition(o);
+  if (pre) return pre;
+  if (o.busyWith) {
+    const message = `waiting for ${o.busyWith}, which is using this namespace's database endpoint Secrets`;
+    return { status: { ...o.status, conditions: onlyCondition(o.status.conditions, { type: "Running", status: "False", reason: Reason.WaitingForBackup, message }, o.now) }, requeueAfterMs: 10_000 };
+  }
+  const cr = { name: o.name, namespace: o.namespace, uid: o.uid };
+  const plan = planComponentRestores(cr, dbs, locateComponents(o.namespace, o.secrets ?? {}), o.tools ?? {});
+  if (!plan.ok) return fail(o, plan.reason, `includeDatabases: component ${plan.component}: ${plan.message}; nothing was restored`);
+  const message = `restoring the databases (${plan.entries.map((e) => e.name).join(", ")}), then the APIManager's Secrets, ConfigMaps, FileStorage and object`;
+  return {
+    prepare: plan.prepare,
+    creates: plan.creates,
+    status: {
+      ...o.status, startTime: o.status.startTime ?? o.now.toISOString(), completed: false, databases: plan.entries,
+      conditions: onlyCondition(o.status.conditions, { type: "Running", status: "True", reason: Reason.RestoreStarted, message }, o.now),
+    },
+    events: [{ type: "Normal", reason: Reason.RestoreStarted, message }],
+    requeueAfterMs: 5_000,
+  };
+}
+
+/**
+ * The databases' RestoreJobs once started: a failed one fails the restore before the APIManager
+ * is touched; all completed: the step is recorded and the main restore goes on (undefined, with
+ * the status to go on from).
+ */
+function followDatabases(o: RestoreObservation): { decision: RestoreDecision } | { status: APIManagerRestoreStatus; events: RestoreDecision["events"] } {
+  const cr = { name: o.name, namespace: o.namespace, uid: o.uid };
+  const cs = componentRestoresState(cr, o.components ?? []);
+  const status = { ...o.status, databases: cs.entries };
+  const here = { ...o, status };
+  if (cs.state === "failed") {
+    return { decision: fail(here, Reason.DatabaseRestoreFailed, `includeDatabases: component ${cs.component}: ${cs.message}; the APIManager was not restored (fix the database, delete this APIManagerRestore and create a new one)`) };
+  }
+  if (cs.state === "running") {
+    const deadlineMs = jobDeadlineSeconds(o.options) * 1000;
+    if (overdue(o.status.startTime, o.now, deadlineMs)) {
+      const pending = cs.entries.filter((e) => e.phase !== RestoreJobPhase.Completed).map((e) => e.name).join(", ");
+      return { decision: fail(here, Reason.ToolJobTimeout, `the database RestoreJobs (${pending}) are not completed after ${Math.round(deadlineMs / 1000)}s: check their Jobs and pods; the APIManager was not restored`, Reason.RestoreFailed) };
+    }
+    const creates = pendingRestoreCreates(cr, o.components ?? []);
+    return { decision: { ...(creates.length ? { creates } : {}), ...(JSON.stringify(status) !== JSON.stringify(o.status) ? { status } : {}), requeueAfterMs: 5_000 } };
+  }
+  const names = cs.entries.map((e) => e.name).join(", ");
+  return {
+    status: { ...status, mainStepsCompleted: { ...o.status.mainStepsCompleted, databasesRestored: true } },
+    events: [{ type: "Normal", reason: Reason.DatabasesRestored, message: `databases restored (${names}): restoring the APIManager's Secrets, ConfigMaps, FileStorage and object` }],
+  };
+}
+
+function start(o: RestoreObservation): RestoreDecision {
+  const pre = precondition(o);
+  if (pre) return pre;
+  const src = o.source as Extract<RestoreSource, { ok: true }>;
   const cr = { name: o.name, namespace: o.namespace, uid: o.uid };
   const msg = src.kind === "pvc" ? `restoring from PersistentVolumeClaim "${src.claimName}"` : `restoring Backup "${src.backupName}" with a RestoreJob`;
   const run = src.kind === "pvc"
@@ -94,13 +166,22 @@ function start(o: RestoreObservation): RestoreDecision {
       ...o.status, startTime: o.status.startTime ?? o.now.toISOString(), completed: false,
       conditions: onlyCondition(o.status.conditions, { type: "Running", status: "True", reason: Reason.RestoreStarted, message: msg }, o.now),
     },
-    events: o.status.startTime ? [] : [{ type: "Normal", reason: Reason.RestoreStarted, message: msg }, ...databasesNotRestored(src)],
+    events: o.status.startTime ? [] : [{ type: "Normal", reason: Reason.RestoreStarted, message: msg }],
     requeueAfterMs: 5_000,
   };
 }
 
 export function decideRestore(o: RestoreObservation): RestoreDecision {
   if (done(o.status)) return {};
+  const dbs = databasesOf(o.source);
+  if (dbs.length && !o.status.mainStepsCompleted?.databasesRestored) {
+    if (!o.status.databases) return startDatabases(o, dbs);
+    const f = followDatabases(o);
+    if ("decision" in f) return f.decision;
+    // Databases done: their endpoint Secrets go, and the APIManager's restore starts.
+    const d = start({ ...o, status: f.status });
+    return { ...d, events: [...(f.events ?? []), ...(d.events ?? [])], deletes: d.deletes ?? cleanup(o) };
+  }
   const rj = o.restoreJob;
   if (rj) {
     const phase = rj.status?.phase;

@@ -32,7 +32,8 @@ export const Reason = {
   DatabaseBackupFailed: "DatabaseBackupFailed",
   DatabasesBackedUp: "DatabasesBackedUp",
   WaitingForBackup: "WaitingForBackup",
-  DatabasesNotRestored: "DatabasesNotRestored",
+  DatabaseRestoreFailed: "DatabaseRestoreFailed",
+  DatabasesRestored: "DatabasesRestored",
 } as const;
 
 /** An expected failure of a CLI step: its reason goes into the termination message. */
