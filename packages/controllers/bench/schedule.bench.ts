@@ -15,7 +15,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { crdDocuments, DataProtectionAPIVersion, type Backup, type BackupPolicy } from "@dataprotection/api";
-import { installCrds, startControlPlane } from "@dataprotection/testenv";
+import { installCrds, operatorNodeFlags, startControlPlane } from "@dataprotection/testenv";
 import { KubeClient, type KubeObject } from "@dataprotection/runtime";
 import { Kinds } from "../src/index.ts";
 
@@ -87,7 +87,9 @@ try {
   const tickStats = new Map<number, TickStats>();
   /** Starts the driver (schedule-operator.ts) in a mode; resolves once it printed "ready". */
   const startDriver = async (mode: "operator" | "bare"): Promise<{ proc: ReturnType<typeof spawn>; startSeconds: number }> => {
-    const proc = spawn(process.execPath, ["--import", "tsx", join(dir, "schedule-operator.ts"), cp.kubeconfigPath, ns, mode], { stdio: ["ignore", "pipe", "inherit"] });
+    // The operator with the node flags its image runs it with; the bare client as plain node.
+    const flags = mode === "operator" ? operatorNodeFlags() : [];
+    const proc = spawn(process.execPath, [...flags, "--import", "tsx", join(dir, "schedule-operator.ts"), cp.kubeconfigPath, ns, mode], { stdio: ["ignore", "pipe", "inherit"] });
     child = proc;
     const ts = performance.now();
     let out = "";
@@ -257,7 +259,7 @@ try {
     `\`npm run bench:schedule\` (${N} policies, cron \`* * * * *\`, ${TICKS} rounds of one operator tick then one bare-client tick, private control plane without controller-manager/scheduler), ${date} UTC. Written by the bench; the next run replaces this section.`,
     "",
     `Machine (read by the bench): ${cpus().length} cores shared with other work, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB. Operator ticks: ${load(op)}. Bare-client ticks: ${load(bare)}. Create ${N} policies: ${createSeconds.toFixed(1)} s; operator start to synced: ${startSeconds.toFixed(2)} s (restarts between rounds: ${restarts.map((x) => x.toFixed(2)).join(", ") || "-"} s).`,
-    "Lag = time the bench's watch saw the Backup ADDED - the tick (includes watch delivery). The operator runs the backuppolicy controller only, as the admin user (exempt from API Priority and Fairness).",
+    `Lag = time the bench's watch saw the Backup ADDED - the tick (includes watch delivery). The operator runs the backuppolicy controller only, as the admin user (exempt from API Priority and Fairness), with the node flags of the image's entrypoint (${operatorNodeFlags().join(" ") || "none"}).`,
     `The bench marks each Backup Completed (standing in for the Backup controller) ${COMPLETE_AFTER_MS ? `${COMPLETE_AFTER_MS / 1000} s after its tick, outside the measured window` : "as soon as it sees it, inside the measured window"}; backupsHistoryLimit 0, so no pruning.`,
     `Floor, the in-run reference, interleaved: after each operator tick the bench stops the operator and starts the same driver process in "bare" mode (schedule-operator.ts) for the next tick: no operator, one KubeClient, also the admin user, that at the tick creates the same ${N} Backups (the operator's builder and names, one per policy) with ${BARE_IN_FLIGHT} creates in flight (the backuppolicy controller's workers), warmed first as the operator is by its start (it GETs every policy, ${BARE_IN_FLIGHT} in flight, so its connections are open); the same watch measures it; then the operator starts again for the next round (a round may skip a minute when a start is slow).`,
     "",

@@ -10,6 +10,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from "@kubernetes/client-node";
+import { operatorNodeFlags } from "@dataprotection/testenv";
 
 /** The repository's root. */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -63,8 +64,9 @@ export function stopChild(child: ChildProcess): Promise<void> {
 /** The operator as shipped (the compiled bundle), or its sources through tsx when no bundle was built; `what` says which. */
 export function operatorProgram(): { what: string; args: string[] } {
   const bundle = join(repoRoot, "packages/operator/dist/operator.js");
+  const flags = operatorNodeFlags();
   return existsSync(bundle)
-    ? { what: "packages/operator/dist/operator.js (compiled bundle)", args: [bundle] }
+    ? { what: `packages/operator/dist/operator.js (compiled bundle${flags.length ? `, node ${flags.join(" ")} as the image runs it` : ""})`, args: [...flags, bundle] }
     : { what: "packages/operator/src/main.ts through tsx (no bundle: run npm run build)", args: ["--import", `file://${join(repoRoot, "node_modules/tsx/dist/loader.mjs")}`, join(repoRoot, "packages/operator/src/main.ts")] };
 }
 

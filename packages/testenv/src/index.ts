@@ -7,7 +7,7 @@ export { installCrds } from "./crds.ts";
 export type { ImageFiles, LocalNode, LocalNodeOptions } from "./node/types.ts";
 export { startLocalNode } from "./node/start.ts";
 export { nodeCount, startLocalNodes } from "./node/nodes.ts";
-export { PROJECT_IMAGES, restartSharedNode, sharedCluster, stopSharedNode, type Cluster } from "./node/shared-cluster.ts";
+export { PROJECT_IMAGES, operatorNodeFlags, restartSharedNode, sharedCluster, stopSharedNode, type Cluster } from "./node/shared-cluster.ts";
 export { helmBinary } from "./helm.ts";
 export { startToxiproxy, toxiproxyBinary, type Toxic, type ToxiProxy, type ToxiproxyServer } from "./toxiproxy.ts";
 export { freePort } from "./controlplane/ports.ts";

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ControlPlane } from "../types.ts";
 import { sharedControlPlane } from "../shared.ts";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { nodeCount, nodeName, zoneOf } from "./nodes.ts";
@@ -13,6 +14,16 @@ import type { ImageFiles, LocalNode, LocalNodeOptions } from "./types.ts";
 const checkout = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
 export const PROJECT_IMAGES: ImageFiles[] = ["ghcr.io/dataprotection/operator", "ghcr.io/dataprotection/db-tools"]
   .map((repository) => ({ repository, source: checkout, target: "/opt/dataprotection" }));
+
+/**
+ * The node flags the project's image runs the operator with (the Dockerfile's ENTRYPOINT, which
+ * the chart's Deployment must match): benchmarks start the operator the same way.
+ */
+export function operatorNodeFlags(): string[] {
+  const m = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(join(checkout, "Dockerfile"), "utf8"));
+  if (!m) throw new Error(`${join(checkout, "Dockerfile")}: no ENTRYPOINT [...] line`);
+  return (JSON.parse(m[1]!) as string[]).slice(1).filter((a) => a.startsWith("--"));
+}
 
 export interface Cluster {
   controlPlane: ControlPlane;
