@@ -11,26 +11,20 @@
 // APIManagerRestore before the APIManager is created.
 import { expect } from "chai";
 import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
-import { DataProtectionAPIVersion, type APIManagerBackupStatus, type APIManagerRestoreStatus, type Backup, type BackupRepo } from "@dataprotection/api";
-import { Kinds } from "@dataprotection/controllers";
-import { KubeClient, type KubeObject } from "@dataprotection/runtime";
+import type { APIManagerBackupStatus, APIManagerRestoreStatus, Backup } from "@dataprotection/api";
+import { KubeClient } from "@dataprotection/runtime";
 import type { Operator } from "@dataprotection/controllers";
 import { layout, threescaleControllers } from "@dataprotection/threescale";
 import { e2eCluster, getCustom, startTestOperator, testNamespace, until, untilEventReasons, untilInNamespace } from "../harness.ts";
-import { localPvcProvider } from "../../packages/controllers/src/storageprovider/builtin/index.ts";
 import { hostPathOf, installShared, readTree, testTimeouts } from "../backup/fixtures.ts";
 import { waitReady } from "../restore/seed.ts";
 import { createDatabaseStatefulSet, freePort, mariadbServerScript, postgresServerScript, systemUser, type Ids } from "../tools/db-server.ts";
-import { APIManagerKind, G, StandIn3scale, V, apiManager, comparable, crStatus, exists, installApiManagerCrd, seed3scale, seedSystemStorage, snapshot } from "./fixtures.ts";
+import { APIManagerKind, G, StandIn3scale, V, apiManager, comparable, createEncryptedRepo, crStatus, exists, installApiManagerCrd, seed3scale, seedSystemStorage, snapshot } from "./fixtures.ts";
 
 const run = promisify(execFile);
-const suffix = randomBytes(3).toString("hex");
-const PROVIDER = `apim-db-local-pvc-${suffix}`;
-const REPO = `apim-db-enc-${suffix}`;
-const KEY_SECRET = `apim-db-repo-key-${suffix}`;
+
 const MARIA_PW = "maria-s3cret:@/";
 const REDIS_PW = "redis-s3cret";
 const PG_PW = "pg-super-s3cret";
@@ -149,6 +143,7 @@ describe("3scale: APIManagerBackup with includeDatabases, real MariaDB and Redis
   let standIn: StandIn3scale;
   const namespaces: Array<{ cleanup: () => Promise<void> }> = [];
   let client: KubeClient;
+  let repo: { name: string; remove: () => Promise<void> } | undefined;
 
   before(async () => {
     kc = (await e2eCluster()).controlPlane.kubeConfig;
@@ -157,13 +152,6 @@ describe("3scale: APIManagerBackup with includeDatabases, real MariaDB and Redis
     standIn = new StandIn3scale(kc);
     standIn.start();
     client = new KubeClient(kc);
-    // An encrypted BackupRepo on a PVC of the namespace, for the case whose destination is a repo.
-    await client.create(Kinds.StorageProvider, localPvcProvider(PROVIDER) as unknown as KubeObject);
-    await client.create(Kinds.Secret, { apiVersion: "v1", kind: "Secret", metadata: { name: KEY_SECRET, namespace: "default" }, stringData: { passphrase: `correct horse battery ${suffix}` } } as KubeObject);
-    await client.create(Kinds.BackupRepo, {
-      apiVersion: DataProtectionAPIVersion, kind: "BackupRepo", metadata: { name: REPO },
-      spec: { storageProviderRef: PROVIDER, pvReclaimPolicy: "Delete", volumeCapacity: "1Gi", encryption: { keySecretRef: { name: KEY_SECRET, namespace: "default", key: "passphrase" } } },
-    } as KubeObject);
     op = await startTestOperator(
       { controllers: ["backup", "backuptool", "restorejob", "backuprepo", "storageprovider"], timeouts: { ...testTimeouts, targetPodWaitMs: 60_000, podStartMs: 90_000 } },
       [threescaleControllers({ readyTimeoutSeconds: 30, jobDeadlineSeconds: 600, env: [{ name: "THREESCALE_POLL_MS", value: "300" }, { name: "DP_COMPRESSION_THREADS", value: "1" }] })],
@@ -172,10 +160,7 @@ describe("3scale: APIManagerBackup with includeDatabases, real MariaDB and Redis
   after(async () => {
     standIn?.stop();
     for (const ns of namespaces) await ns.cleanup();
-    await client?.delete(Kinds.BackupRepo, REPO).catch(() => undefined);
-    await until(`BackupRepo ${REPO} gone`, async () => (await client.get(Kinds.BackupRepo, REPO).then(() => undefined, () => true)), 60_000, 500).catch(() => undefined);
-    await client?.delete(Kinds.StorageProvider, PROVIDER).catch(() => undefined);
-    await client?.delete(Kinds.Secret, KEY_SECRET, "default").catch(() => undefined);
+    await repo?.remove();
     await op?.stop();
     client?.close();
   });
@@ -326,7 +311,9 @@ describe("3scale: APIManagerBackup with includeDatabases, real MariaDB and Redis
       systemRedis: `redis://:${REDIS_PW}@127.0.0.1:${rport}/1`,
       backendRedis: `redis://:${REDIS_PW}@127.0.0.1:${rport}/0`,
     });
-    await until(`BackupRepo ${REPO} Ready`, async () => ((await client.get<BackupRepo & KubeObject>(Kinds.BackupRepo, REPO)).status?.phase === "Ready" ? true : undefined), 120_000, 500);
+    // An encrypted BackupRepo on a PVC of the namespace.
+    repo = await createEncryptedRepo(client, "apim-db", "Delete");
+    const REPO = repo.name;
     const bs = await backUpWithDatabases(kc, ns.name, { backupRepo: { name: REPO } });
     expect(bs.failureReason).to.equal(undefined);
     expect(bs.completed).to.equal(true);

@@ -2,15 +2,19 @@
 // reports deployments ready and owns a system-sidekiq Deployment whose `bundle` records the
 // routes resync, a seeded 3scale namespace, and comparisons modulo the stripped fields.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1ConfigMap, type V1Secret } from "@kubernetes/client-node";
+import { randomBytes } from "node:crypto";
 import { chmod, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DataProtectionAPIVersion, type BackupRepo } from "@dataprotection/api";
+import { Kinds } from "@dataprotection/controllers";
 import { installCrds } from "@dataprotection/testenv";
 import { KubeClient, isAlreadyExists, isNotFound, type Kind, type KubeObject } from "@dataprotection/runtime";
 import { layout } from "@dataprotection/threescale";
 import { getCustom, until } from "../harness.ts";
 import { runJob } from "../backup/fixtures.ts";
+import { localPvcProvider } from "../../packages/controllers/src/storageprovider/builtin/index.ts";
 
 // Tool pods on the local node run `threescale-dp` from the PATH, as in the operator's image.
 const bin = resolve(dirname(fileURLToPath(import.meta.url)), "../../packages/threescale/bin");
@@ -211,4 +215,30 @@ export async function crStatus<T>(kc: KubeConfig, plural: string, ns: string, na
     const o = await getCustom<{ status?: T }>(kc, G, plural, ns, name);
     return o?.status && done(o.status) ? o.status : undefined;
   }, timeoutMs, 500);
+}
+
+/**
+ * An encrypted BackupRepo named `threescale-enc-<suffix>` on the local node's volumes (a
+ * localPvcProvider StorageProvider, one claim per namespace that uses it), its passphrase in a
+ * Secret of "default"; `remove` deletes the three (the repo first, waiting until it is gone).
+ */
+export async function createEncryptedRepo(client: KubeClient, prefix: string, pvReclaimPolicy: "Retain" | "Delete"): Promise<{ name: string; remove: () => Promise<void> }> {
+  const suffix = randomBytes(3).toString("hex");
+  const provider = `${prefix}-local-pvc-${suffix}`;
+  const name = `${prefix}-enc-${suffix}`;
+  const keySecret = `${prefix}-repo-key-${suffix}`;
+  await client.create(Kinds.StorageProvider, localPvcProvider(provider) as unknown as KubeObject);
+  await client.create(Kinds.Secret, { apiVersion: "v1", kind: "Secret", metadata: { name: keySecret, namespace: "default" }, stringData: { passphrase: `correct horse battery ${suffix}` } } as KubeObject);
+  await client.create(Kinds.BackupRepo, {
+    apiVersion: DataProtectionAPIVersion, kind: "BackupRepo", metadata: { name },
+    spec: { storageProviderRef: provider, pvReclaimPolicy, volumeCapacity: "1Gi", encryption: { keySecretRef: { name: keySecret, namespace: "default", key: "passphrase" } } },
+  } as KubeObject);
+  await until(`BackupRepo ${name} Ready`, async () => ((await client.get<BackupRepo & KubeObject>(Kinds.BackupRepo, name)).status?.phase === "Ready" ? true : undefined), 120_000, 500);
+  const remove = async () => {
+    await client.delete(Kinds.BackupRepo, name).catch(() => undefined);
+    await until(`BackupRepo ${name} gone`, async () => (await client.get(Kinds.BackupRepo, name).then(() => undefined, () => true)), 60_000, 500).catch(() => undefined);
+    await client.delete(Kinds.StorageProvider, provider).catch(() => undefined);
+    await client.delete(Kinds.Secret, keySecret, "default").catch(() => undefined);
+  };
+  return { name, remove };
 }

@@ -4,21 +4,17 @@
 // a RestoreJob names a Backup of its own namespace, so the namespace that holds the Backup
 // stays; everything 3scale in it goes (see packages/threescale/README.md).
 import { expect } from "chai";
-import { randomBytes } from "node:crypto";
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
-import { DataProtectionAPIVersion, DataProtectionGroup, type Backup, type BackupRepo, type RestoreJob } from "@dataprotection/api";
+import { DataProtectionAPIVersion, DataProtectionGroup, type Backup, type RestoreJob } from "@dataprotection/api";
 import { Kinds, repoPVCName, type Operator } from "@dataprotection/controllers";
 import { KubeClient, isNotFound, type KubeObject } from "@dataprotection/runtime";
 import { TOOL_NAME, layout, threescaleToolFor, toolRbac } from "@dataprotection/threescale";
-import { localPvcProvider } from "../../packages/controllers/src/storageprovider/builtin/index.ts";
 import { e2eCluster, getCustom, startTestOperator, testNamespace, until } from "../harness.ts";
 import { hostPathOf, readTree } from "../backup/fixtures.ts";
-import { APIManagerKind, StandIn3scale, apiManager, comparable, installApiManagerCrd, seed3scale, seedSystemStorage, snapshot } from "./fixtures.ts";
+import { APIManagerKind, StandIn3scale, apiManager, comparable, createEncryptedRepo, installApiManagerCrd, seed3scale, seedSystemStorage, snapshot } from "./fixtures.ts";
 
-const suffix = randomBytes(3).toString("hex");
-const PROVIDER = `threescale-local-pvc-${suffix}`;
-const REPO = `threescale-enc-${suffix}`;
-const KEY_SECRET = `threescale-repo-key-${suffix}`;
+let REPO = "";
+let removeRepo: (() => Promise<void>) | undefined;
 
 /** 64-byte windows (start and middle) of `buf`, the plaintext runs that must not reach the repo. */
 function probes(buf: Buffer): Buffer[] {
@@ -46,21 +42,14 @@ describe("3scale: the tool through BackupPolicy + Backup + RestoreJob, encrypted
     const have = await client.get<KubeObject>(Kinds.BackupTool, TOOL_NAME).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
     if (have) await client.replace(Kinds.BackupTool, { ...have, spec: tool.spec } as KubeObject);
     else await client.create(Kinds.BackupTool, tool);
-    await client.create(Kinds.StorageProvider, localPvcProvider(PROVIDER) as unknown as KubeObject);
-    await client.create(Kinds.Secret, { apiVersion: "v1", kind: "Secret", metadata: { name: KEY_SECRET, namespace: "default" }, stringData: { passphrase: `correct horse battery ${suffix}` } } as KubeObject);
-    await client.create(Kinds.BackupRepo, {
-      apiVersion: DataProtectionAPIVersion, kind: "BackupRepo", metadata: { name: REPO },
-      spec: { storageProviderRef: PROVIDER, pvReclaimPolicy: "Retain", volumeCapacity: "1Gi", encryption: { keySecretRef: { name: KEY_SECRET, namespace: "default", key: "passphrase" } } },
-    } as KubeObject);
-    await until(`BackupRepo ${REPO} Ready`, async () => ((await client.get<BackupRepo & KubeObject>(Kinds.BackupRepo, REPO)).status?.phase === "Ready" ? true : undefined), 120_000, 500);
+    const repo = await createEncryptedRepo(client, "threescale", "Retain");
+    REPO = repo.name;
+    removeRepo = repo.remove;
   });
 
   after(async () => {
     standIn?.stop();
-    await client?.delete(Kinds.BackupRepo, REPO).catch(() => undefined);
-    await until(`BackupRepo ${REPO} gone`, async () => (await client.get(Kinds.BackupRepo, REPO).then(() => undefined, () => true)), 60_000, 500).catch(() => undefined);
-    await client?.delete(Kinds.StorageProvider, PROVIDER).catch(() => undefined);
-    await client?.delete(Kinds.Secret, KEY_SECRET, "default").catch(() => undefined);
+    await removeRepo?.();
     await op?.stop();
     client?.close();
   });
