@@ -115,9 +115,9 @@ function startDatabases(o: RestoreObservation, dbs: BackedUpComponent[]): Restor
 }
 
 /**
- * The databases' RestoreJobs once started: a failed one fails the restore before the APIManager
- * is touched; all completed: the step is recorded and the main restore goes on (undefined, with
- * the status to go on from).
+ * The databases' RestoreJobs once started: a failed or late one fails the restore before the
+ * APIManager is touched, running ones are waited for (a decision either way); all completed:
+ * the status with the step recorded and its Event, for the APIManager's restore to start from.
  */
 function followDatabases(o: RestoreObservation): { decision: RestoreDecision } | { status: APIManagerRestoreStatus; events: RestoreDecision["events"] } {
   const cr = { name: o.name, namespace: o.namespace, uid: o.uid };
