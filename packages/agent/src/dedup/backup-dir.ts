@@ -13,7 +13,7 @@ import type { FileHandle } from "node:fs/promises";
 import type { ContentStore } from "./content.ts";
 import type { PackWriter } from "./pack-writer.ts";
 import { ahead } from "./prefetch.ts";
-import type { ParentCursor, TreeEntry } from "./tree.ts";
+import type { Content, ParentCursor, TreeEntry } from "./tree.ts";
 import { type WalkItem, fileBytes, walkDir } from "./walk.ts";
 
 const READ_AHEAD = 64;
@@ -32,8 +32,8 @@ export interface DirStats {
 type Prepared =
   | { kind: "entry"; e: TreeEntry; unchanged?: boolean }
   | { kind: "skip"; warning?: string }
-  | { kind: "small"; rel: string; st: BigIntStats; data: Buffer }
-  | { kind: "large"; rel: string; st: BigIntStats; fh: FileHandle };
+  | { kind: "small"; rel: string; st: BigIntStats; data: Buffer; was?: Content }
+  | { kind: "large"; rel: string; st: BigIntStats; fh: FileHandle; was?: Content };
 
 function meta(rel: string, st: BigIntStats): Pick<TreeEntry, "p" | "m" | "u" | "g" | "t"> {
   return { p: rel, m: Number(st.mode & 0o7777n), u: Number(st.uid), g: Number(st.gid), t: Number(st.mtimeNs) / 1e6 };
@@ -101,9 +101,11 @@ async function prepare(item: WalkItem, parent: Parent | undefined, writer: PackW
       return { kind: "skip", warning: `skipping ${rel}: not a regular file any more` };
   }
   // The metadata of what was opened (fstat before reading): a change while reading shows in the next backup's comparison.
-  if (opened.st.size > BigInt(SMALL)) return { kind: "large", rel, st: opened.st, fh: opened.fh };
+  // A file the parent had is stored against the parent's content (patches: content.ts).
+  const was = prev?.k === "f" ? prev.c : undefined;
+  if (opened.st.size > BigInt(SMALL)) return { kind: "large", rel, st: opened.st, fh: opened.fh, was };
   try {
-    return { kind: "small", rel, st: opened.st, data: await readWhole(opened.fh, Number(opened.st.size)) };
+    return { kind: "small", rel, st: opened.st, data: await readWhole(opened.fh, Number(opened.st.size)), was };
   } finally {
     await opened.fh.close();
   }
@@ -142,7 +144,7 @@ export async function* dirEntries(
           yield p.e;
           break;
         case "small": {
-          const { size, content } = await data.store([p.data]);
+          const { size, content } = await data.store([p.data], p.was);
           stats.files++;
           stats.bytes += size;
           yield fileEntry(p.rel, p.st, size, content);
@@ -150,7 +152,7 @@ export async function* dirEntries(
         }
         case "large": {
           opened.delete(p.fh);
-          const { size, content } = await data.store(fileBytes(p.fh, buf));
+          const { size, content } = await data.store(fileBytes(p.fh, buf), p.was);
           stats.files++;
           stats.bytes += size;
           yield fileEntry(p.rel, p.st, size, content);

@@ -14,8 +14,10 @@ import type { ObjectFile } from "@dataprotection/storage";
 import { isRepoError } from "@dataprotection/storage";
 import { AgentError } from "../errors.ts";
 import { BlobError } from "./blob.ts";
+import { BLOB_DATA, BLOB_PATCH } from "./format.ts";
 import { shortId } from "./ids.ts";
 import { type PackEntry, TRAILER_LEN, headerRange, openHeader } from "./packfile.ts";
+import { applyPatch, decodePatch } from "./patch.ts";
 import type { Location } from "./repo-index.ts";
 import type { RepoStore } from "./store.ts";
 
@@ -41,16 +43,39 @@ export class BlobReader {
   /** Pack sizes (packs never change), for ranged reads. */
   private readonly sizes = new Map<string, Promise<number>>();
 
-  constructor(private readonly store: RepoStore) {}
+  /** `locate`: where a chunk is (default: the store's index); a patch's base is found through it. */
+  constructor(
+    private readonly store: RepoStore,
+    private readonly locate: (id: string) => Location | undefined = (id) => store.index.get(id),
+  ) {}
 
   /** The plaintext of chunk `id` (hex), verified. */
   async read(id: string): Promise<Buffer> {
-    const loc = this.store.index.get(id);
+    const loc = this.locate(id);
     if (!loc) throw new AgentError(`chunk ${shortId(id)} is missing: no index file locates it`);
     return this.readAt(id, loc);
   }
 
+  /**
+   * The plaintext of chunk `id` at `loc`, verified; a patch is applied to its base (read whole).
+   * Both blobs are authenticated under their ids, so the chunk they make is the one the patch
+   * was written for (check recomputes its id as it does every chunk's).
+   */
   async readAt(id: string, loc: Location): Promise<Buffer> {
+    const plain = await this.openAt(id, loc);
+    if (loc.type !== BLOB_PATCH) return plain;
+    const what = `chunk ${shortId(id)} (a patch in pack ${loc.pack})`;
+    const d = decodePatch(plain);
+    if (!d || d.size !== loc.size || d.from !== loc.from || d.base.toString("hex") !== loc.base) throw new AgentError(`${what} is corrupt: its patch does not parse, or disagrees with the index`);
+    const baseLoc = this.locate(loc.base);
+    if (!baseLoc) throw new AgentError(`${what} needs chunk ${shortId(loc.base)}, which is missing: no index file locates it`);
+    if (baseLoc.type !== BLOB_DATA) throw new AgentError(`${what} needs chunk ${shortId(loc.base)} whole, and the repository has it only as a patch`);
+    const out = applyPatch(await this.openAt(loc.base, baseLoc), plain, d);
+    if (!out) throw new AgentError(`${what} does not fit its base ${shortId(loc.base)} (corrupt)`);
+    return out;
+  }
+
+  private async openAt(id: string, loc: Location): Promise<Buffer> {
     const sealed = await this.range(loc.pack, loc.offset, loc.length, `chunk ${shortId(id)}`);
     try {
       return this.store.codec.decode({ type: loc.type, flags: loc.flags, id: Buffer.from(id, "hex"), rawLength: loc.rawLength }, sealed);

@@ -4,6 +4,7 @@
 import { createRequire } from "node:module";
 import type { CCtx, DCtx } from "zstd-napi/binding.js";
 import { type BlobType, FLAG_ZSTD, blobAad } from "./format.ts";
+import type { PatchRef } from "./packfile.ts";
 import type { Sealer } from "./seal.ts";
 
 // The one-shot binding, as chunks/codec.ts uses it: our buffers, no stream machinery.
@@ -21,6 +22,8 @@ export interface BlobRef {
   flags: number;
   id: Buffer;
   rawLength: number;
+  /** A patch blob's base and chunk length (packfile.ts). */
+  patch?: PatchRef;
 }
 
 export interface EncodedBlob {

@@ -3,7 +3,7 @@
 // Under the repo prefix:
 //   config                  the repo's parameters, plain JSON (config.ts)
 //   packs/<2 hex>/<64 hex>  pack files: sealed blobs, then a sealed header listing them (packfile.ts)
-//   index/<64 hex>          index files: pack -> blobs (id, type, offset, length), sealed (repo-index.ts)
+//   index/<64 hex>          index files: pack -> blobs (id, type, offset, length, a patch's base), sealed (repo-index.ts)
 //   snapshots/<32 hex>      snapshots, sealed (snapshot.ts)
 //   locks/<32 hex>          locks: who is using the repo, how, until when; sealed (lock.ts)
 // Pack, index and snapshot names are random. AADs (seal.ts) start with a 4-byte tag and carry
@@ -11,10 +11,14 @@
 // blob) served for another chunk id.
 import { checkKey } from "@dataprotection/storage";
 
-/** Blob types: file and stream data, and snapshot trees (kept in packs of their own). */
+/**
+ * Blob types: file and stream data, snapshot trees (kept in packs of their own), and patches: a
+ * data chunk stored as another data chunk plus the bytes that differ (patch.ts).
+ */
 export const BLOB_DATA = 0;
 export const BLOB_TREE = 1;
-export const BLOB_TYPES = [BLOB_DATA, BLOB_TREE] as const;
+export const BLOB_PATCH = 2;
+export const BLOB_TYPES = [BLOB_DATA, BLOB_TREE, BLOB_PATCH] as const;
 export type BlobType = (typeof BLOB_TYPES)[number];
 /** Blob flags: the payload is a zstd frame (else the plaintext as it is). */
 export const FLAG_ZSTD = 1;

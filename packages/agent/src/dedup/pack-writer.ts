@@ -12,9 +12,8 @@
 // prune deletes them), never a snapshot with a chunk no index locates.
 import { randomBytes } from "node:crypto";
 import type { BlobRef } from "./blob.ts";
-import type { BlobType } from "./format.ts";
-import { indexAad } from "./format.ts";
-import { type PackEntry, packTail } from "./packfile.ts";
+import { BLOB_DATA, BLOB_TREE, type BlobType, indexAad } from "./format.ts";
+import { type PackEntry, type PatchRef, packTail } from "./packfile.ts";
 import { type IndexedPack, RepoIndex, encodeIndexFile } from "./repo-index.ts";
 import type { RepoStore } from "./store.ts";
 
@@ -68,15 +67,19 @@ export class PackWriter {
 
   /** Whether the repo has, or this writer has stored or will store, chunk `id` (hex). */
   has(id: string): boolean {
-    return this.store.index.has(id) || this.stored.has(id) || this.pending.has(id);
+    // What this writer stored names bases the repo had when it was written (content.ts).
+    return this.store.index.has(id) || this.stored.locates(id) || this.pending.has(id);
   }
 
-  /** Store the blob unless the repo has it; `plain` may be reused once this resolves. Returns whether it was new. */
-  async add(type: BlobType, id: Buffer, plain: Uint8Array): Promise<boolean> {
+  /**
+   * Store the blob unless the repo has it; `plain` may be reused once this resolves. Returns
+   * whether it was new. A patch blob (`plain` its patch.ts plaintext) names its base and length.
+   */
+  async add(type: BlobType, id: Buffer, plain: Uint8Array, patch?: PatchRef): Promise<boolean> {
     if (this.failure) throw this.failure.err;
     if (this.has(id.toString("hex"))) return false;
     const { sealed, flags } = this.store.codec.encode(type, id, plain);
-    await this.append({ type, flags, id, rawLength: plain.length }, sealed);
+    await this.append({ type, flags, id, rawLength: plain.length, ...(patch ? { patch } : {}) }, sealed);
     return true;
   }
 
@@ -89,16 +92,18 @@ export class PackWriter {
   }
 
   private async append(ref: BlobRef, sealed: Buffer): Promise<void> {
-    const { type, flags, id, rawLength } = ref;
-    let p = this.open.get(type);
-    if (!p) this.open.set(type, (p = { name: randomBytes(32).toString("hex"), parts: [], entries: [], size: 0 }));
-    p.entries.push({ type, flags, id, offset: p.size, length: sealed.length, rawLength });
+    const { type, flags, id, rawLength, patch } = ref;
+    // Patches share the data packs (they are read with the data they stand for).
+    const kind = type === BLOB_TREE ? BLOB_TREE : BLOB_DATA;
+    let p = this.open.get(kind);
+    if (!p) this.open.set(kind, (p = { name: randomBytes(32).toString("hex"), parts: [], entries: [], size: 0 }));
+    p.entries.push({ type, flags, id, offset: p.size, length: sealed.length, rawLength, ...(patch ? { patch } : {}) });
     p.parts.push(sealed);
     p.size += sealed.length;
     this.pending.add(id.toString("hex"));
     this.stats.blobs++;
     this.stats.bytes += rawLength;
-    if (p.size >= this.store.config.packSize) await this.flush(type);
+    if (p.size >= this.store.config.packSize) await this.flush(kind);
   }
 
   /** Store every open pack and an index file for every pack stored and not yet indexed. */

@@ -1,20 +1,27 @@
 // Pack files: blobs (blob.ts) one after the other, then the pack's header, sealed, then an
 // 8-byte trailer:
 //   blob* | sealed header | u32 BE sealed header length | "DPK1"
-// The header (plaintext): u8 version (1) | u32 BE count | count entries of ENTRY_LEN bytes:
+// The header (plaintext): u8 version (2) | u32 BE count | count entries:
 //   u8 type | u8 flags | 32 B id | u32 BE offset | u32 BE length (sealed) | u32 BE plaintext length
+//   and, for a patch blob only (PATCH_EXTRA bytes): 32 B base id | u32 BE chunk length | i32 BE from
+// (version 1, written before patches existed, is read too: the same entries, no patches). The
+// base is in the entry, not only in the patch, so whoever walks the index (prune, check, a
+// backup deciding what the repo has) knows what a patch needs without reading it.
 // sealed with the pack's name as AAD (format.ts). A pack therefore describes itself: an index can
 // be rebuilt from the packs alone, and check compares the two. Packs are written whole, once,
 // under a random name, and never changed.
 import { AgentError } from "../errors.ts";
-import { BLOB_TYPES, type BlobType, FLAG_ZSTD, packHeaderAad } from "./format.ts";
+import { BLOB_PATCH, BLOB_TYPES, type BlobType, FLAG_ZSTD, packHeaderAad } from "./format.ts";
 import { ID_LEN } from "./ids.ts";
 import type { Sealer } from "./seal.ts";
 
 export const PACK_MAGIC = Buffer.from("DPK1");
 export const TRAILER_LEN = 8;
 export const ENTRY_LEN = 2 + ID_LEN + 12;
-const HEADER_VERSION = 1;
+export const PATCH_EXTRA = ID_LEN + 8;
+/** Versions of pack headers and index files: 1 before patch blobs, 2 since (entries as above). */
+export const ENTRIES_V1 = 1;
+export const ENTRIES_V2 = 2;
 
 export interface PackEntry {
   type: BlobType;
@@ -23,23 +30,47 @@ export interface PackEntry {
   offset: number;
   length: number;
   rawLength: number;
+  /** A patch blob's base chunk, the length of the chunk it stands for, and where in the base it starts (patch.ts). */
+  patch?: PatchRef;
 }
 
-export function writeEntry(e: PackEntry, out: Buffer, at: number): void {
+export interface PatchRef {
+  base: Buffer;
+  size: number;
+  from: number;
+}
+
+/** Bytes an entry takes. */
+export function entryLength(e: PackEntry): number {
+  return e.type === BLOB_PATCH ? ENTRY_LEN + PATCH_EXTRA : ENTRY_LEN;
+}
+
+/** Writes `e` at `at`; returns where the next entry goes. */
+export function writeEntry(e: PackEntry, out: Buffer, at: number): number {
   out.writeUInt8(e.type, at);
   out.writeUInt8(e.flags, at + 1);
   e.id.copy(out, at + 2);
   out.writeUInt32BE(e.offset, at + 2 + ID_LEN);
   out.writeUInt32BE(e.length, at + 6 + ID_LEN);
   out.writeUInt32BE(e.rawLength, at + 10 + ID_LEN);
+  if (e.type !== BLOB_PATCH) return at + ENTRY_LEN;
+  if (!e.patch) throw new Error("internal: a patch entry without its base");
+  e.patch.base.copy(out, at + ENTRY_LEN);
+  out.writeUInt32BE(e.patch.size, at + ENTRY_LEN + ID_LEN);
+  out.writeInt32BE(e.patch.from, at + ENTRY_LEN + ID_LEN + 4);
+  return at + ENTRY_LEN + PATCH_EXTRA;
 }
 
-/** One entry; undefined when its type or flags are unknown. */
-export function readEntry(b: Buffer, at: number): PackEntry | undefined {
+/**
+ * One entry of a `version` list and where the next one starts; undefined when its type or flags
+ * are unknown to that version, or it is cut off.
+ */
+export function readEntry(b: Buffer, at: number, version: number): { e: PackEntry; next: number } | undefined {
+  if (at + ENTRY_LEN > b.length) return undefined;
   const type = b.readUInt8(at) as BlobType;
   const flags = b.readUInt8(at + 1);
-  if (!BLOB_TYPES.includes(type) || (flags & ~FLAG_ZSTD) !== 0) return undefined;
-  return {
+  if (!BLOB_TYPES.includes(type) || (flags & ~FLAG_ZSTD) !== 0 || (type === BLOB_PATCH && version < ENTRIES_V2)) return undefined;
+  const e: PackEntry = {
     type,
     flags,
     id: Buffer.from(b.subarray(at + 2, at + 2 + ID_LEN)),
@@ -47,13 +78,18 @@ export function readEntry(b: Buffer, at: number): PackEntry | undefined {
     length: b.readUInt32BE(at + 6 + ID_LEN),
     rawLength: b.readUInt32BE(at + 10 + ID_LEN),
   };
+  if (type !== BLOB_PATCH) return { e, next: at + ENTRY_LEN };
+  if (at + ENTRY_LEN + PATCH_EXTRA > b.length) return undefined;
+  e.patch = { base: Buffer.from(b.subarray(at + ENTRY_LEN, at + ENTRY_LEN + ID_LEN)), size: b.readUInt32BE(at + ENTRY_LEN + ID_LEN), from: b.readInt32BE(at + ENTRY_LEN + ID_LEN + 4) };
+  return { e, next: at + ENTRY_LEN + PATCH_EXTRA };
 }
 
 export function encodeHeader(entries: readonly PackEntry[]): Buffer {
-  const b = Buffer.alloc(5 + entries.length * ENTRY_LEN);
-  b.writeUInt8(HEADER_VERSION, 0);
+  const b = Buffer.alloc(5 + entries.reduce((n, e) => n + entryLength(e), 0));
+  b.writeUInt8(ENTRIES_V2, 0);
   b.writeUInt32BE(entries.length, 1);
-  entries.forEach((e, i) => writeEntry(e, b, 5 + i * ENTRY_LEN));
+  let at = 5;
+  for (const e of entries) at = writeEntry(e, b, at);
   return b;
 }
 
@@ -82,17 +118,22 @@ export function openHeader(sealer: Sealer, pack: string, sealed: Buffer, headerS
   const bad = (why: string): AgentError => new AgentError(`pack ${pack}: its header ${why}`);
   const b = sealer.open(packHeaderAad(pack), sealed);
   if (!b) throw bad(sealer.encrypted ? "does not authenticate (corrupt, or not this repository's)" : "fails its checksum (corrupt)");
-  if (b.length < 5 || b.readUInt8(0) !== HEADER_VERSION) throw bad("has an unknown version");
+  const version = b.length >= 5 ? b.readUInt8(0) : 0;
+  if (version !== ENTRIES_V1 && version !== ENTRIES_V2) throw bad("has an unknown version");
   const count = b.readUInt32BE(1);
-  if (b.length !== 5 + count * ENTRY_LEN) throw bad("has the wrong length");
+  if (b.length < 5 + count * ENTRY_LEN) throw bad("has the wrong length");
   const entries: PackEntry[] = [];
   let end = 0;
+  let at = 5;
   for (let i = 0; i < count; i++) {
-    const e = readEntry(b, 5 + i * ENTRY_LEN);
-    if (!e) throw bad(`has an unknown blob type or flags (entry ${i})`);
+    const r = readEntry(b, at, version);
+    if (!r) throw bad(`has an unknown blob type or flags, or is cut off (entry ${i})`);
+    const { e } = r;
+    at = r.next;
     if (e.offset < end || e.offset + e.length > headerStart) throw bad(`places blob ${i} outside the pack or over another`);
     end = e.offset + e.length;
     entries.push(e);
   }
+  if (at !== b.length) throw bad("has the wrong length");
   return entries;
 }

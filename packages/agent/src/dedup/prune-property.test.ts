@@ -4,7 +4,7 @@
 // restores byte-identical, no chunk a snapshot names is missing, check finds no error.
 import { expect } from "chai";
 import fc from "fast-check";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseKey } from "../format/keys.ts";
@@ -23,6 +23,9 @@ const bytesOf = (c: Content): Buffer => Buffer.concat([...c.parts.map((i) => POO
 const op = fc.oneof(
   { weight: 4, arbitrary: fc.record({ t: fc.constant("stream" as const), c: content }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant("dir" as const), files: fc.array(fc.record({ f: fc.nat({ max: 2 }), c: fc.option(content) }), { minLength: 1, maxLength: 3 }) }) },
+  // A file of the directory changed in place (a few bytes overwritten, or appended), then a backup:
+  // its new chunks start where the parent's did, and are stored as patches of them (content.ts).
+  { weight: 4, arbitrary: fc.record({ t: fc.constant("poke" as const), f: fc.nat({ max: 2 }), at: fc.nat(), n: fc.integer({ min: 1, max: 32 }), append: fc.boolean(), seed: fc.nat() }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant("forget" as const), pick: fc.nat() }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant("prune" as const), threshold: fc.constantFrom(0, 0.2, 0.5, 2), other: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("restore" as const), pick: fc.nat(), other: fc.boolean() }) },
@@ -36,6 +39,8 @@ const op = fc.oneof(
 );
 type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
 
+let patched = 0;
+
 type Want = { kind: "stream"; data: Buffer } | { kind: "dir"; files: Record<string, Buffer> };
 
 describe("dedup/prune: random schedules of backup, forget, prune and races (property)", function () {
@@ -48,6 +53,7 @@ describe("dedup/prune: random schedules of backup, forget, prune and races (prop
 
   it("every snapshot not forgotten restores byte-identical; check finds no error", async () => {
     let run = 0;
+    patched = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 8 }), async (ops: Op[]) => {
         const dir = join(tmp, `run-${run++}`);
@@ -61,6 +67,8 @@ describe("dedup/prune: random schedules of backup, forget, prune and races (prop
       }),
       { numRuns: 200 },
     );
+    // The schedules did exercise patches (a patch's base outliving the snapshot that stored it whole, through forgets and prunes).
+    expect(patched, "chunks stored as patches over all schedules").to.be.above(50);
   });
 });
 
@@ -114,6 +122,33 @@ async function schedule(ops: Op[], dir: string, src: string): Promise<void> {
         }
         const files = Object.fromEntries(readdirSync(src).map((n) => [n, readFileSync(join(src, n))]));
         const s = await main.backupDir(src, { target: "the-dir" });
+        want.set(s.id, { kind: "dir", files });
+        break;
+      }
+      case "poke": {
+        const p = join(src, `f${o.f}`);
+        const t0 = new Date(Date.UTC(2020, 0, 1) + ++version * 1000);
+        if (!existsSync(p) || statSync(p).size < 1024) {
+          // Something to change: a file of a few chunks, backed up first.
+          writeFileSync(p, bytesFrom(`poke-base-${o.seed}`, 3000 + (o.seed % 3000)));
+          utimesSync(p, t0, t0);
+          const s0 = await main.backupDir(src, { target: "the-dir" });
+          want.set(s0.id, { kind: "dir", files: Object.fromEntries(readdirSync(src).map((n) => [n, readFileSync(join(src, n))])) });
+        }
+        const old = readFileSync(p);
+        const bytes = bytesFrom(`poke-${o.seed}`, o.n);
+        let next: Buffer;
+        if (o.append) next = Buffer.concat([old, bytes]);
+        else {
+          next = Buffer.from(old);
+          bytes.copy(next, o.at % (old.length - o.n + 1));
+        }
+        writeFileSync(p, next);
+        const t = new Date(Date.UTC(2020, 0, 1) + ++version * 1000);
+        utimesSync(p, t, t);
+        const files = Object.fromEntries(readdirSync(src).map((n) => [n, readFileSync(join(src, n))]));
+        const s = await main.backupDir(src, { target: "the-dir" });
+        patched += s.stats.patchedChunks ?? 0;
         want.set(s.id, { kind: "dir", files });
         break;
       }

@@ -4,9 +4,10 @@
 //   1. read every index file (one that does not open stops prune: the packs it names would look
 //      unused), list the packs, open every snapshot (one that does not open stops prune: what it
 //      needs is unknown; forget it first), walk their trees and mark every tree blob and data
-//      chunk they name, at one location each: the first one indexed in a pack that is there, or,
-//      if no index file locates it, in a pack no index names (its header says what it holds:
-//      the pack is adopted, indexed again). A chunk found nowhere stops prune: the repo is damaged.
+//      chunk they name, at one location each: the first one indexed in a pack that is there (the
+//      first whole copy, if one is), or, if no index file locates it, in a pack no index names
+//      (its header says what it holds: the pack is adopted, indexed again). A patch's base is
+//      marked with it, at a whole copy. A chunk found nowhere stops prune: the repo is damaged.
 //   2. per pack: nothing used -> delete; the unused share of its blob bytes at or above
 //      repackThreshold -> repack (the used blobs are read, verified and copied as they are sealed
 //      into new packs, with an index file of their own); else keep. Packs no index file names
@@ -24,12 +25,12 @@ import { randomBytes } from "node:crypto";
 import { AgentError } from "../errors.ts";
 import { BlobError } from "./blob.ts";
 import { BlobReader } from "./blob-reader.ts";
-import { indexAad, isIndexName, isPackName, isSnapshotId } from "./format.ts";
+import { BLOB_DATA, BLOB_PATCH, indexAad, isIndexName, isPackName, isSnapshotId } from "./format.ts";
 import { chunkId, shortId } from "./ids.ts";
 import { PackWriter } from "./pack-writer.ts";
 import type { PackEntry } from "./packfile.ts";
 import { readAll } from "./read-all.ts";
-import { type IndexedPack, type Location, RepoIndex, decodeIndexFile, encodeIndexFile } from "./repo-index.ts";
+import { type IndexedPack, type Location, RepoIndex, decodeIndexFile, encodeIndexFile, locationOf } from "./repo-index.ts";
 import { type Snapshot, openSnapshot } from "./snapshot.ts";
 import type { RepoStore } from "./store.ts";
 import { treeEntries } from "./tree.ts";
@@ -89,15 +90,26 @@ interface At {
   e: PackEntry;
 }
 
-function locationOf(a: At): Location {
-  return { pack: a.pack, type: a.e.type, flags: a.e.flags, offset: a.e.offset, length: a.e.length, rawLength: a.e.rawLength };
+function locationAt(a: At): Location {
+  return locationOf(a.pack, a.e);
+}
+
+/** Of a chunk's copies, a whole one when there is one (as the index chooses: repo-index.ts). */
+function preferWhole(ats: At[] | undefined): At | undefined {
+  return ats?.find((a) => a.e.type !== BLOB_PATCH) ?? ats?.[0];
 }
 
 export async function pruneRepo(store: RepoStore, guard: PruneGuard, opts: PruneOptions = {}): Promise<PruneReport> {
   const threshold = opts.repackThreshold ?? DEFAULT_REPACK_THRESHOLD;
   if (!(threshold >= 0)) throw new AgentError(`prune: repack threshold ${threshold} is not a share between 0 and 1 (or above 1 for never)`);
   const { backend, layout, sealer } = store;
-  const reader = new BlobReader(store);
+  // Chunks are read where prune found them (a patch's base included), not where store.index says.
+  const chosen = new Map<string, At>();
+  const locs = new Map<string, At[]>();
+  const reader = new BlobReader(store, (id) => {
+    const at = chosen.get(id) ?? preferWhole(locs.get(id));
+    return at && locationAt(at);
+  });
 
   // 1. Index files, packs, snapshots.
   const files: { name: string; size: number; packs: string[] }[] = [];
@@ -116,7 +128,6 @@ export async function pruneRepo(store: RepoStore, guard: PruneGuard, opts: Prune
     const name = layout.nameOf(o.key, isPackName);
     if (name) listed.set(name, o.size);
   }
-  const locs = new Map<string, At[]>();
   const addLocs = (pack: string, entries: PackEntry[]): void => {
     for (const e of entries) {
       const id = e.id.toString("hex");
@@ -166,20 +177,25 @@ export async function pruneRepo(store: RepoStore, guard: PruneGuard, opts: Prune
     }
   }
 
-  // Mark: one location per chunk a snapshot names.
-  const chosen = new Map<string, At>();
+  // Mark: one location per chunk a snapshot names, a whole copy when there is one; a patch's base too.
   const mark = async (id: string, who: () => string): Promise<At> => {
     let at = chosen.get(id);
     if (at) return at;
-    at = locs.get(id)?.[0] ?? (await inOrphans(id));
+    at = preferWhole(locs.get(id)) ?? (await inOrphans(id));
+    if (at?.e.type === BLOB_PATCH && at.e.patch === undefined) at = undefined;
     if (!at) throw new AgentError(`prune refused: ${who()} names chunk ${shortId(id)}, which is in no pack of the repository: run check (prune deletes nothing from a damaged repository)`);
     chosen.set(id, at);
+    if (at.e.patch) {
+      const base = at.e.patch.base.toString("hex");
+      const b = await mark(base, () => `chunk ${shortId(id)} (a patch: its base)`);
+      if (b.e.type !== BLOB_DATA) throw new AgentError(`prune refused: chunk ${shortId(id)} is a patch of chunk ${shortId(base)}, which the repository has only as a patch: run check (prune deletes nothing from a damaged repository)`);
+    }
     return at;
   };
   for (const s of snapshots) {
     await guard.ensure();
     async function* treeBytes(): AsyncGenerator<Buffer> {
-      for (const t of s.tree) yield await reader.readAt(t, locationOf(await mark(t, () => `snapshot ${s.id} (its tree)`)));
+      for (const t of s.tree) yield await reader.readAt(t, locationAt(await mark(t, () => `snapshot ${s.id} (its tree)`)));
     }
     for await (const e of treeEntries(treeBytes())) {
       for (const x of e.c ?? []) if (typeof x === "string") await mark(x, () => `snapshot ${s.id} (${JSON.stringify(e.p)})`);
@@ -248,16 +264,20 @@ export async function pruneRepo(store: RepoStore, guard: PruneGuard, opts: Prune
     for (const pack of repack) {
       for (const e of used.get(pack)!) {
         const id = e.id.toString("hex");
-        const sealed = await reader.sealedAt(id, locationOf({ pack, e }));
+        const loc = locationAt({ pack, e });
+        const sealed = await reader.sealedAt(id, loc);
         let plain: Buffer;
         try {
           plain = store.codec.decode({ type: e.type, flags: e.flags, id: e.id, rawLength: e.rawLength }, sealed);
+          // A patch is checked as the chunk it makes with its base (kept: marked with it).
+          if (e.type === BLOB_PATCH) plain = await reader.readAt(id, loc);
         } catch (err) {
           if (err instanceof BlobError) throw new AgentError(`prune stopped (nothing deleted): chunk ${shortId(id)} in pack ${pack} does not open: ${err.message}; run check`);
+          if (err instanceof AgentError) throw new AgentError(`prune stopped (nothing deleted): ${err.message}; run check`);
           throw err;
         }
         if (!chunkId(store.keys.id, plain).equals(e.id)) throw new AgentError(`prune stopped (nothing deleted): chunk ${shortId(id)} in pack ${pack} holds data whose id is not ${shortId(id)}; run check`);
-        await writer.addSealed({ type: e.type, flags: e.flags, id: e.id, rawLength: e.rawLength }, sealed);
+        await writer.addSealed({ type: e.type, flags: e.flags, id: e.id, rawLength: e.rawLength, ...(e.patch ? { patch: e.patch } : {}) }, sealed);
       }
     }
     await writer.finish();

@@ -1,14 +1,15 @@
 // The index: chunk id -> where its blob is (pack, offset, length). Index files list, per pack,
 // the pack's entries (packfile.ts), so loading every index file gives the whole map without
 // reading a pack. A file (plaintext, then sealed with its name as AAD):
-//   u8 version (1) | per pack: 32 B pack name (raw) | u32 BE count | count entries (ENTRY_LEN)
+//   u8 version (2; 1 is read too) | per pack: 32 B pack name (raw) | u32 BE count | count entries
+// A chunk stored more than once (two backups at once, an interrupted prune) is located at its
+// first whole (data or tree) copy when it has one, else its first patch: a patch's base must be
+// read whole (patch.ts).
 // A backup writes one after its packs are stored (and one every INDEX_EVERY packs on the way),
 // before its snapshot: a snapshot never names a chunk that no index file locates.
 import { AgentError } from "../errors.ts";
-import type { BlobType } from "./format.ts";
-import { ENTRY_LEN, type PackEntry, readEntry, writeEntry } from "./packfile.ts";
-
-const VERSION = 1;
+import { BLOB_DATA, BLOB_PATCH, type BlobType } from "./format.ts";
+import { ENTRIES_V1, ENTRIES_V2, ENTRY_LEN, type PackEntry, entryLength, readEntry, writeEntry } from "./packfile.ts";
 
 export interface IndexedPack {
   pack: string;
@@ -23,6 +24,20 @@ export interface Location {
   offset: number;
   length: number;
   rawLength: number;
+  /** The chunk's length: rawLength, except for a patch. */
+  size: number;
+  /** A patch's base chunk (hex), and where in it the chunk starts. */
+  base?: string;
+  from?: number;
+}
+
+export function locationOf(pack: string, e: PackEntry): Location {
+  const loc: Location = { pack, type: e.type, flags: e.flags, offset: e.offset, length: e.length, rawLength: e.rawLength, size: e.patch?.size ?? e.rawLength };
+  if (e.patch) {
+    loc.base = e.patch.base.toString("hex");
+    loc.from = e.patch.from;
+  }
+  return loc;
 }
 
 /** The in-memory map of a repo's index files (hex id -> location; the first one listed wins). */
@@ -37,7 +52,17 @@ export class RepoIndex {
     return this.byId.size;
   }
 
+  /**
+   * Whether chunk `id` can be read: located, and a patch's base located whole. (A prune deletes
+   * what no snapshot needs; an unused patch may stay in a kept pack after its base went.)
+   */
   has(id: string): boolean {
+    const loc = this.byId.get(id);
+    return loc !== undefined && (loc.base === undefined || this.byId.get(loc.base)?.type === BLOB_DATA);
+  }
+
+  /** Whether `id` is located at all (a patch whose base is gone included). */
+  locates(id: string): boolean {
     return this.byId.has(id);
   }
 
@@ -49,32 +74,31 @@ export class RepoIndex {
     this.packs.set(p.pack, p.entries.length);
     for (const e of p.entries) {
       const id = e.id.toString("hex");
-      if (!this.byId.has(id)) this.byId.set(id, { pack: p.pack, type: e.type, flags: e.flags, offset: e.offset, length: e.length, rawLength: e.rawLength });
-      else this.duplicates++;
+      const had = this.byId.get(id);
+      if (had) this.duplicates++;
+      if (!had || (had.type === BLOB_PATCH && e.type !== BLOB_PATCH)) this.byId.set(id, locationOf(p.pack, e));
     }
   }
 }
 
 export function encodeIndexFile(packs: readonly IndexedPack[]): Buffer {
-  const size = 1 + packs.reduce((n, p) => n + 36 + p.entries.length * ENTRY_LEN, 0);
+  const size = 1 + packs.reduce((n, p) => n + 36 + p.entries.reduce((m, e) => m + entryLength(e), 0), 0);
   const b = Buffer.alloc(size);
-  b.writeUInt8(VERSION, 0);
+  b.writeUInt8(ENTRIES_V2, 0);
   let at = 1;
   for (const p of packs) {
     Buffer.from(p.pack, "hex").copy(b, at);
     b.writeUInt32BE(p.entries.length, at + 32);
     at += 36;
-    for (const e of p.entries) {
-      writeEntry(e, b, at);
-      at += ENTRY_LEN;
-    }
+    for (const e of p.entries) at = writeEntry(e, b, at);
   }
   return b;
 }
 
 export function decodeIndexFile(b: Buffer, name: string): IndexedPack[] {
   const bad = (why: string): AgentError => new AgentError(`index file ${name} is corrupt (${why})`);
-  if (b.length < 1 || b.readUInt8(0) !== VERSION) throw bad("unknown version");
+  const version = b.length >= 1 ? b.readUInt8(0) : 0;
+  if (version !== ENTRIES_V1 && version !== ENTRIES_V2) throw bad("unknown version");
   const packs: IndexedPack[] = [];
   let at = 1;
   while (at < b.length) {
@@ -84,10 +108,11 @@ export function decodeIndexFile(b: Buffer, name: string): IndexedPack[] {
     at += 36;
     if (at + count * ENTRY_LEN > b.length) throw bad("truncated");
     const entries: PackEntry[] = [];
-    for (let i = 0; i < count; i++, at += ENTRY_LEN) {
-      const e = readEntry(b, at);
-      if (!e) throw bad(`unknown blob type or flags in pack ${pack}`);
-      entries.push(e);
+    for (let i = 0; i < count; i++) {
+      const r = readEntry(b, at, version);
+      if (!r) throw bad(`unknown blob type or flags, or a cut-off entry, in pack ${pack}`);
+      entries.push(r.e);
+      at = r.next;
     }
     packs.push({ pack, entries });
   }

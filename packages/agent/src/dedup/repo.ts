@@ -223,14 +223,14 @@ export class DedupRepo {
       const parent = opts.parent === false ? undefined : opts.parent !== undefined ? await this.loadSnapshot(opts.parent) : await this.latest("dir", target);
       if (parent && parent.kind !== "dir") throw new AgentError(`snapshot ${parent.id} is not of a directory: it cannot be a parent`);
       const writer = new PackWriter(this.store, { checkpoint: () => lock.ensure(), beforeIndex: () => lock.confirm() });
-      const content = new ContentStore(this.data, this.store.keys.id, writer, BLOB_DATA, true);
+      const content = new ContentStore(this.data, this.store.keys.id, writer, BLOB_DATA, true, { store: this.store, reader: this.reader });
       const cursor = parent ? new ParentCursor(this.treeOf(parent)[Symbol.asyncIterator]()) : undefined;
       const stats: DirStats = { files: 0, dirs: 0, bytes: 0, unchanged: 0 };
       try {
         // A parent whose start is unknown vouches for no file (all are read).
         const started = parent ? Date.parse(parent.time) : NaN;
         const from = cursor ? { cursor, startedNs: Number.isFinite(started) ? BigInt(started) * 1_000_000n : 0n } : undefined;
-        return await this.commit(writer, lock, "dir", target, dirEntries(dir, content, writer, from, stats, opts.warn ?? (() => undefined)), stats, opts, parent?.id);
+        return await this.commit(writer, lock, "dir", target, dirEntries(dir, content, writer, from, stats, opts.warn ?? (() => undefined)), stats, opts, parent?.id, content.patched);
       } finally {
         await cursor?.close();
       }
@@ -238,7 +238,7 @@ export class DedupRepo {
   }
 
   // Store the tree, the packs and their index, then (the lock still held) the snapshot.
-  private async commit(writer: PackWriter, lock: HeldLock, kind: Snapshot["kind"], target: string, entries: AsyncIterable<TreeEntry>, stats: DirStats, opts: BackupOptions, parent: string | undefined): Promise<Snapshot> {
+  private async commit(writer: PackWriter, lock: HeldLock, kind: Snapshot["kind"], target: string, entries: AsyncIterable<TreeEntry>, stats: DirStats, opts: BackupOptions, parent: string | undefined, patched?: ContentStore["patched"]): Promise<Snapshot> {
     const time = new Date().toISOString();
     const trees = new ContentStore(this.trees, this.store.keys.id, writer, BLOB_TREE, false);
     let snapshot: Snapshot;
@@ -262,7 +262,13 @@ export class DedupRepo {
         ...(opts.backupId !== undefined ? { backupId: opts.backupId } : {}),
         ...(parent !== undefined ? { parent } : {}),
         tree: tree.content as string[],
-        stats: { ...stats, newChunks: writer.stats.blobs, newBytes: writer.stats.bytes, storedBytes: writer.stats.stored },
+        stats: {
+          ...stats,
+          newChunks: writer.stats.blobs,
+          newBytes: writer.stats.bytes,
+          storedBytes: writer.stats.stored,
+          ...(patched ? { patchedChunks: patched.chunks, patchedBytes: patched.bytes, patchBytes: patched.carried } : {}),
+        },
       };
     } catch (err) {
       await writer.abort();

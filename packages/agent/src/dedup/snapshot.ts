@@ -25,6 +25,10 @@ export interface SnapshotStats {
   newChunks: number;
   newBytes: number;
   storedBytes: number;
+  /** Of the new chunks, those stored as patches of the parent's (patch.ts), the chunk bytes they stand for, and the bytes the patches carry. */
+  patchedChunks?: number;
+  patchedBytes?: number;
+  patchBytes?: number;
 }
 
 export interface Snapshot {

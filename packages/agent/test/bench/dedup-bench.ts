@@ -245,7 +245,7 @@ function bench(work: string): string {
   rm(agentDay1);
   rm(resticDay1);
   // What dp-agent says it stored on day 2 (its snapshot's stats), beside what du saw.
-  const snaps = JSON.parse(run([agentBin, "dedup", "snapshots", "--json"], agentEnv(agentRoot))) as { id: string; stats: { newChunks: number; newBytes: number; storedBytes: number; unchanged: number; files: number } }[];
+  const snaps = JSON.parse(run([agentBin, "dedup", "snapshots", "--json"], agentEnv(agentRoot))) as { id: string; stats: { newChunks: number; newBytes: number; storedBytes: number; unchanged: number; files: number; patchedChunks?: number; patchedBytes?: number; patchBytes?: number } }[];
   const s1 = snaps[0].stats;
   const s2 = snaps[snaps.length - 1].stats;
   const pages = Number(/(\d+) pages rewritten/.exec(day2)?.[1] ?? NaN);
@@ -420,8 +420,8 @@ function bench(work: string): string {
     "",
     `Stored after the first backup: dp-agent ${mib(agentFirstStored)} MiB, restic ${mib(resticFirstStored)} MiB, tar|zstd ${mib(tarStored)} MiB. ` +
       `Second backup: dp-agent +${growth.agent.map(mib).join(", ")} MiB, restic +${growth.restic.map(mib).join(", ")} MiB (per repetition). ` +
-      `dp-agent's own account of its second snapshot: ${s2.files} files, ${s2.unchanged} taken unchanged from the parent, ${s2.newChunks} new chunks of ${mib(s2.newBytes)} MiB plaintext (mean ${(s2.newBytes / Math.max(1, s2.newChunks) / 1024).toFixed(0)} KiB), ${mib(s2.storedBytes)} MiB stored; its summary line: \`${agentLine.replace(/\t/g, " ")}\`. ` +
-      `Mean chunk of the first snapshot: ${(s1.newBytes / Math.max(1, s1.newChunks) / 1024).toFixed(0)} KiB (${s1.newChunks} chunks); day 2 rewrote ${pages} pages of 8 KiB at random offsets of the random-data files: at up to one whole new chunk per page (pages in the same chunk share it) that is up to ~${mib((pages * s1.newBytes) / Math.max(1, s1.newChunks))} MiB before compression, where the 0.03 goal allows ${mib(0.03 * agentFirstStored)} MiB in all (${((0.03 * agentFirstStored) / pages / 1024).toFixed(0)} KiB per rewritten page).`,
+      `dp-agent's own account of its second snapshot: ${s2.files} files, ${s2.unchanged} taken unchanged from the parent, ${s2.newChunks} new chunks of ${mib(s2.newBytes)} MiB plaintext (mean ${(s2.newBytes / Math.max(1, s2.newChunks) / 1024).toFixed(0)} KiB), ${mib(s2.storedBytes)} MiB stored; of the new chunks ${s2.patchedChunks ?? 0} were stored as patches of the parent's chunks (standing for ${mib(s2.patchedBytes ?? 0)} MiB of chunks, carrying ${mib(s2.patchBytes ?? 0)} MiB); its summary line: \`${agentLine.replace(/\t/g, " ")}\`. ` +
+      `Mean chunk of the first snapshot: ${(s1.newBytes / Math.max(1, s1.newChunks) / 1024).toFixed(0)} KiB (${s1.newChunks} chunks); day 2 rewrote ${pages} pages of 8 KiB at random offsets of the random-data files: stored as whole chunks that would be up to ~${mib((pages * s1.newBytes) / Math.max(1, s1.newChunks))} MiB before compression (one chunk per page), where the 0.03 goal allows ${mib(0.03 * agentFirstStored)} MiB in all (${((0.03 * agentFirstStored) / pages / 1024).toFixed(0)} KiB per rewritten page).`,
     "",
     `Prune: ${DAYS} daily snapshots of \`make-dataset.py DIR ${pruneGib}\` (${mib(pbytes)} MiB at the end; day 1 the dataset, day n = day n-1 changed by \`mutate-dataset.py DIR 1 n\`), taken by both tools; ` +
       `new bytes per day (days 2-${DAYS}, mean): dp-agent ${mib(mean(dailyNew.agent.slice(1)))} MiB, restic ${mib(mean(dailyNew.restic.slice(1)))} MiB; ` +
