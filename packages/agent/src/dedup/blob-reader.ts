@@ -17,7 +17,7 @@ import { BlobError } from "./blob.ts";
 import { BLOB_DATA, BLOB_PATCH } from "./format.ts";
 import { shortId } from "./ids.ts";
 import { type PackEntry, TRAILER_LEN, headerRange, openHeader } from "./packfile.ts";
-import { applyPatch, decodePatch } from "./patch.ts";
+import { type DecodedPatch, applyPatch, decodePatch } from "./patch.ts";
 import type { Location } from "./repo-index.ts";
 import type { RepoStore } from "./store.ts";
 
@@ -43,7 +43,7 @@ export class BlobReader {
   /** Pack sizes (packs never change), for ranged reads. */
   private readonly sizes = new Map<string, Promise<number>>();
 
-  /** `locate`: where a chunk is (default: the store's index); a patch's base is found through it. */
+  /** `locate`: where a chunk is (default: the store's index); a patch's bases are found through it. */
   constructor(
     private readonly store: RepoStore,
     private readonly locate: (id: string) => Location | undefined = (id) => store.index.get(id),
@@ -57,22 +57,33 @@ export class BlobReader {
   }
 
   /**
-   * The plaintext of chunk `id` at `loc`, verified; a patch is applied to its base (read whole).
-   * Both blobs are authenticated under their ids, so the chunk they make is the one the patch
-   * was written for (check recomputes its id as it does every chunk's).
+   * The plaintext of chunk `id` at `loc`, verified; a patch is applied to its bases (read whole).
+   * Every blob is authenticated under its id, so the chunk they make is the one the patch was
+   * written for (check recomputes its id as it does every chunk's).
    */
   async readAt(id: string, loc: Location): Promise<Buffer> {
     const plain = await this.openAt(id, loc);
     if (loc.type !== BLOB_PATCH) return plain;
     const what = `chunk ${shortId(id)} (a patch in pack ${loc.pack})`;
     const d = decodePatch(plain);
-    if (!d || d.size !== loc.size || d.from !== loc.from || d.base.toString("hex") !== loc.base) throw new AgentError(`${what} is corrupt: its patch does not parse, or disagrees with the index`);
-    const baseLoc = this.locate(loc.base);
-    if (!baseLoc) throw new AgentError(`${what} needs chunk ${shortId(loc.base)}, which is missing: no index file locates it`);
-    if (baseLoc.type !== BLOB_DATA) throw new AgentError(`${what} needs chunk ${shortId(loc.base)} whole, and the repository has it only as a patch`);
-    const out = applyPatch(await this.openAt(loc.base, baseLoc), plain, d);
-    if (!out) throw new AgentError(`${what} does not fit its base ${shortId(loc.base)} (corrupt)`);
+    const bases = d?.bases.map((b) => b.toString("hex"));
+    if (!d || !bases || d.size !== loc.size || bases.join() !== loc.bases?.join()) throw new AgentError(`${what} is corrupt: its patch does not parse, or disagrees with the index`);
+    const read = bases.map((b) => {
+      const at = this.locate(b);
+      if (!at) throw new AgentError(`${what} needs chunk ${shortId(b)}, which is missing: no index file locates it`);
+      if (at.type !== BLOB_DATA) throw new AgentError(`${what} needs chunk ${shortId(b)} whole, and the repository has it only as a patch`);
+      return this.openAt(b, at);
+    });
+    const out = applyPatch(await Promise.all(read), plain, d);
+    if (!out) throw new AgentError(`${what} does not fit its bases (corrupt)`);
     return out;
+  }
+
+  /** A patch blob's decoded plaintext (not applied). */
+  async patchAt(id: string, loc: Location): Promise<DecodedPatch> {
+    const d = decodePatch(await this.openAt(id, loc));
+    if (!d || d.size !== loc.size || d.bases.map((b) => b.toString("hex")).join() !== loc.bases?.join()) throw new AgentError(`chunk ${shortId(id)} (a patch in pack ${loc.pack}) is corrupt: its patch does not parse, or disagrees with the index`);
+    return d;
   }
 
   private async openAt(id: string, loc: Location): Promise<Buffer> {

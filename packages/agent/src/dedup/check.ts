@@ -7,9 +7,9 @@
 //     file names and chunks stored in more than one pack (an interrupted prune; two backups at
 //     once), stale locks;
 //   - every snapshot opens, its tree reads and parses, every chunk it names is indexed (a patch's
-//     base too, whole) and the content adds up to each file's size;
+//     bases too, whole) and the content adds up to each file's size;
 //   - with readData (the default), every chunk a snapshot names is read, authenticated,
-//     decompressed (a patch applied to its base) and its id recomputed from the plaintext.
+//     decompressed (a patch applied to its bases) and its id recomputed from the plaintext.
 // Errors are what makes a snapshot fail to restore, or could make a later backup name a chunk
 // that is not there: a missing, unreadable or unopenable chunk, index file, pack or snapshot.
 import { AgentError } from "../errors.ts";
@@ -97,7 +97,7 @@ export async function checkRepo(store: RepoStore, opts: CheckOptions = {}, locks
       for (const entries of lists) {
         for (const e of entries) {
           const h = header.get(e.id.toString("hex"));
-          const samePatch = h?.patch === undefined ? e.patch === undefined : e.patch !== undefined && h.patch.size === e.patch.size && h.patch.from === e.patch.from && h.patch.base.equals(e.patch.base);
+          const samePatch = h?.patch === undefined ? e.patch === undefined : e.patch !== undefined && h.patch.size === e.patch.size && Buffer.concat(h.patch.bases).equals(Buffer.concat(e.patch.bases));
           if (!h || h.offset !== e.offset || h.length !== e.length || h.type !== e.type || h.flags !== e.flags || h.rawLength !== e.rawLength || !samePatch) {
             error(`pack ${pack} and the index disagree about chunk ${shortId(e.id.toString("hex"))}`);
           }
@@ -155,10 +155,11 @@ export async function checkRepo(store: RepoStore, opts: CheckOptions = {}, locks
           }
           size += loc.size;
           if (!used.has(x)) used.set(x, `snapshot ${id}: ${JSON.stringify(e.p)}`);
-          if (loc.base !== undefined && !used.has(loc.base)) {
-            const base = index.get(loc.base);
-            if (base?.type !== BLOB_DATA) error(`snapshot ${id}: ${JSON.stringify(e.p)}: chunk ${shortId(x)} is a patch of chunk ${shortId(loc.base)}, which is ${base ? "stored only as a patch" : "missing"}`);
-            else used.set(loc.base, `snapshot ${id}: ${JSON.stringify(e.p)} (the base of patch ${shortId(x)})`);
+          for (const b of loc.bases ?? []) {
+            if (used.has(b)) continue;
+            const base = index.get(b);
+            if (base?.type !== BLOB_DATA) error(`snapshot ${id}: ${JSON.stringify(e.p)}: chunk ${shortId(x)} is a patch of chunk ${shortId(b)}, which is ${base ? "stored only as a patch" : "missing"}`);
+            else used.set(b, `snapshot ${id}: ${JSON.stringify(e.p)} (a base of patch ${shortId(x)})`);
           }
         }
         if (size !== e.s) error(`snapshot ${id}: ${JSON.stringify(e.p)} has ${size} bytes of content for a size of ${e.s}`);

@@ -2,17 +2,20 @@
 // (tree.ts). With `holes`, a chunk of zero bytes is not stored at all but recorded as a hole
 // (runs merged), so sparse files and zeroed regions cost nothing and restore sparse.
 // With `patches`, a file the parent snapshot had is stored against it: a new chunk is compared
-// with the parent's chunk that held most of the same file offsets (a page rewritten in place, a
-// log that grew: the cuts before the change are the same, so the chunk usually starts where the
-// parent's did), and stored as a patch of it (patch.ts) when the bytes that differ are at most
-// MAX_PATCH_SHARE of the chunk. The parent's chunk is read back from the repo for that, so a
-// second backup reads about one chunk per changed chunk.
+// with what the parent's chunks held at the same file offsets (a page rewritten in place, a log
+// that grew: the cuts before the change are the same, so the chunk usually covers one of the
+// parent's chunks; a change that moved a cut makes the next ones straddle two or three), and is
+// stored as a patch of their data (patch.ts) when what it must carry itself is at most
+// MAX_PATCH_SHARE of the chunk. The parent's chunks are read back from the repo for that (their
+// bases, for those that are patches themselves), so a second backup reads about one chunk per
+// changed chunk.
 import type { BlobReader } from "./blob-reader.ts";
 import { Chunker } from "./cdc.ts";
 import { BLOB_DATA, BLOB_PATCH, type BlobType } from "./format.ts";
 import { chunkId } from "./ids.ts";
 import type { PackWriter } from "./pack-writer.ts";
-import { PATCH_BLOCK, diffRanges, encodePatch, patchedBytes } from "./patch.ts";
+import { AgentError } from "../errors.ts";
+import { MAX_BASES, PATCH_BLOCK, type Source, diffSegments, encodePatch, literalBytes } from "./patch.ts";
 import type { RepoStore } from "./store.ts";
 import type { Content } from "./tree.ts";
 
@@ -44,17 +47,12 @@ class ParentChunks {
 
   constructor(private readonly chunks: ParentChunk[]) {}
 
-  /** Of the chunks that held bytes [start, end) of the file, the one that held most of them. */
-  mostOverlapping(start: number, end: number): ParentChunk | undefined {
+  /** The chunks that held bytes of [start, end) of the file, in order. */
+  overlapping(start: number, end: number): ParentChunk[] {
     while (this.i < this.chunks.length && this.chunks[this.i]!.end <= start) this.i++;
-    let best: ParentChunk | undefined;
-    let most = 0;
-    for (let j = this.i; j < this.chunks.length && this.chunks[j]!.start < end; j++) {
-      const c = this.chunks[j]!;
-      const overlap = Math.min(end, c.end) - Math.max(start, c.start);
-      if (overlap > most) [best, most] = [c, overlap];
-    }
-    return best;
+    const out: ParentChunk[] = [];
+    for (let j = this.i; j < this.chunks.length && this.chunks[j]!.start < end; j++) out.push(this.chunks[j]!);
+    return out;
   }
 }
 
@@ -88,8 +86,9 @@ export class ContentStore {
       }
       const id = chunkId(this.idKey, chunk);
       const hex = id.toString("hex");
-      const prev = starts?.mostOverlapping(at, size);
-      if (!(prev !== undefined && prev.id !== hex && !this.writer.has(hex) && (await this.storePatch(prev.id, at - prev.start, id, chunk)))) await this.writer.add(this.type, id, chunk);
+      const prev = starts?.overlapping(at, size);
+      const patchable = prev !== undefined && prev.length > 0 && !(prev.length === 1 && prev[0]!.id === hex) && !this.writer.has(hex);
+      if (!(patchable && (await this.storePatch(prev, at, id, chunk)))) await this.writer.add(this.type, id, chunk);
       content.push(hex);
     }
     return { size, content };
@@ -114,34 +113,60 @@ export class ContentStore {
   }
 
   /**
-   * Store `chunk` as a patch of the data `prev` stands for from byte `offset` on, against prev's
-   * base when prev is a patch (a base is always whole); false when that does not pay.
+   * Store `chunk` (file bytes [at, at + length)) as a patch of the whole chunks the parent's
+   * chunks `prev` came from; false when that does not pay (or a base cannot be read).
    */
-  private async storePatch(prev: string, offset: number, id: Buffer, chunk: Buffer): Promise<boolean> {
+  private async storePatch(prev: ParentChunk[], at: number, id: Buffer, chunk: Buffer): Promise<boolean> {
     const { store, reader } = this.patches!;
-    const loc = store.index.get(prev);
-    if (!loc || (loc.type !== BLOB_DATA && loc.type !== BLOB_PATCH)) return false;
-    // prev's bytes outside its ranges are its base's from loc.from on; the new patch is against that base.
-    const baseId = loc.type === BLOB_PATCH ? loc.base! : prev;
-    const from = (loc.type === BLOB_PATCH ? loc.from! : 0) + offset;
-    const baseLoc = store.index.get(baseId);
-    if (baseLoc?.type !== BLOB_DATA) return false;
-    let base: Buffer;
+    const end = at + chunk.length;
+    // Where each part of the chunk was: file ranges -> (whole chunk, offset).
+    const placed: { id: string; offset: number; start: number; end: number }[] = [];
+    const place = (base: string, offset: number, from: number, to: number): void => {
+      const a = Math.max(from, at);
+      const b = Math.min(to, end);
+      if (b > a) placed.push({ id: base, offset: offset + (a - from), start: a - at, end: b - at });
+    };
     try {
-      base = await reader.readAt(baseId, baseLoc);
-    } catch {
-      return false; // the chunk is stored whole; check reports what is wrong with the base
+      for (const p of prev) {
+        const loc = store.index.get(p.id);
+        if (loc?.type === BLOB_DATA) place(p.id, 0, p.start, p.end);
+        else if (loc?.type === BLOB_PATCH) {
+          // A patch's copied runs are where its bases' bytes were; its literal bytes are in no whole chunk.
+          const d = await reader.patchAt(p.id, loc);
+          let c = p.start;
+          for (const g of d.segments) {
+            if (g.base >= 0) place(d.bases[g.base]!.toString("hex"), g.offset, c, c + g.length);
+            c += g.length;
+          }
+        }
+      }
+      // The bases that place most of the chunk, MAX_BASES at most, each read once.
+      const cover = new Map<string, number>();
+      for (const x of placed) cover.set(x.id, (cover.get(x.id) ?? 0) + x.end - x.start);
+      const ids = [...cover.keys()].sort((a, b) => cover.get(b)! - cover.get(a)!).slice(0, MAX_BASES);
+      const locs = ids.map((b) => store.index.get(b));
+      if (ids.length === 0 || locs.some((l) => l?.type !== BLOB_DATA)) return false;
+      const plain = await Promise.all(ids.map((b, i) => reader.readAt(b, locs[i]!)));
+      const sources: Source[] = placed.filter((x) => ids.includes(x.id)).map((x) => ({ base: ids.indexOf(x.id), offset: x.offset, start: x.start, end: x.end }));
+      // Blocks of 1/64 of the chunk at most (small chunks: tests), PATCH_BLOCK at most.
+      const segments = diffSegments(plain, chunk, sources, Math.max(16, Math.min(PATCH_BLOCK, chunk.length >> 6)));
+      // Only the bases a segment copies from.
+      const used = [...new Set(segments.filter((g) => g.base >= 0).map((g) => g.base))];
+      if (used.length === 0) return false;
+      const cost = literalBytes(segments) + 9 * segments.length + 32 * used.length;
+      if (cost > chunk.length * MAX_PATCH_SHARE) return false;
+      const renumbered = segments.map((g) => (g.base < 0 ? g : { ...g, base: used.indexOf(g.base) }));
+      const bases = used.map((i) => Buffer.from(ids[i]!, "hex"));
+      const patch = encodePatch(bases, chunk, renumbered);
+      await this.writer.add(BLOB_PATCH, id, patch, { bases, size: chunk.length });
+      this.patched.chunks++;
+      this.patched.bytes += chunk.length;
+      this.patched.carried += patch.length;
+      return true;
+    } catch (err) {
+      if (err instanceof AgentError) return false; // stored whole; check reports what is wrong with the parent's chunks
+      throw err;
     }
-    // Blocks of 1/64 of the chunk at most (small chunks: tests, trees), PATCH_BLOCK at most.
-    const ranges = diffRanges(base, chunk, Math.max(16, Math.min(PATCH_BLOCK, chunk.length >> 6)), from);
-    if (patchedBytes(ranges) + 8 * ranges.length > chunk.length * MAX_PATCH_SHARE) return false;
-    const baseRaw = Buffer.from(baseId, "hex");
-    const plain = encodePatch(baseRaw, chunk, ranges, from);
-    await this.writer.add(BLOB_PATCH, id, plain, { base: baseRaw, size: chunk.length, from });
-    this.patched.carried += plain.length;
-    this.patched.chunks++;
-    this.patched.bytes += chunk.length;
-    return true;
   }
 
   private isZero(b: Buffer): boolean {

@@ -3,7 +3,7 @@
 //   blob* | sealed header | u32 BE sealed header length | "DPK1"
 // The header (plaintext): u8 version (2) | u32 BE count | count entries:
 //   u8 type | u8 flags | 32 B id | u32 BE offset | u32 BE length (sealed) | u32 BE plaintext length
-//   and, for a patch blob only (PATCH_EXTRA bytes): 32 B base id | u32 BE chunk length | i32 BE from
+//   and, for a patch blob only: u8 base count k | k x 32 B base id | u32 BE chunk length
 // (version 1, written before patches existed, is read too: the same entries, no patches). The
 // base is in the entry, not only in the patch, so whoever walks the index (prune, check, a
 // backup deciding what the repo has) knows what a patch needs without reading it.
@@ -13,12 +13,12 @@
 import { AgentError } from "../errors.ts";
 import { BLOB_PATCH, BLOB_TYPES, type BlobType, FLAG_ZSTD, packHeaderAad } from "./format.ts";
 import { ID_LEN } from "./ids.ts";
+import { MAX_BASES } from "./patch.ts";
 import type { Sealer } from "./seal.ts";
 
 export const PACK_MAGIC = Buffer.from("DPK1");
 export const TRAILER_LEN = 8;
 export const ENTRY_LEN = 2 + ID_LEN + 12;
-export const PATCH_EXTRA = ID_LEN + 8;
 /** Versions of pack headers and index files: 1 before patch blobs, 2 since (entries as above). */
 export const ENTRIES_V1 = 1;
 export const ENTRIES_V2 = 2;
@@ -30,19 +30,18 @@ export interface PackEntry {
   offset: number;
   length: number;
   rawLength: number;
-  /** A patch blob's base chunk, the length of the chunk it stands for, and where in the base it starts (patch.ts). */
+  /** A patch blob's base chunks and the length of the chunk it stands for (patch.ts). */
   patch?: PatchRef;
 }
 
 export interface PatchRef {
-  base: Buffer;
+  bases: Buffer[];
   size: number;
-  from: number;
 }
 
 /** Bytes an entry takes. */
 export function entryLength(e: PackEntry): number {
-  return e.type === BLOB_PATCH ? ENTRY_LEN + PATCH_EXTRA : ENTRY_LEN;
+  return e.type === BLOB_PATCH ? ENTRY_LEN + 5 + (e.patch?.bases.length ?? 0) * ID_LEN : ENTRY_LEN;
 }
 
 /** Writes `e` at `at`; returns where the next entry goes. */
@@ -54,11 +53,13 @@ export function writeEntry(e: PackEntry, out: Buffer, at: number): number {
   out.writeUInt32BE(e.length, at + 6 + ID_LEN);
   out.writeUInt32BE(e.rawLength, at + 10 + ID_LEN);
   if (e.type !== BLOB_PATCH) return at + ENTRY_LEN;
-  if (!e.patch) throw new Error("internal: a patch entry without its base");
-  e.patch.base.copy(out, at + ENTRY_LEN);
-  out.writeUInt32BE(e.patch.size, at + ENTRY_LEN + ID_LEN);
-  out.writeInt32BE(e.patch.from, at + ENTRY_LEN + ID_LEN + 4);
-  return at + ENTRY_LEN + PATCH_EXTRA;
+  const { patch } = e;
+  if (!patch || patch.bases.length < 1 || patch.bases.length > MAX_BASES) throw new Error("internal: a patch entry without its bases");
+  let p = at + ENTRY_LEN;
+  out.writeUInt8(patch.bases.length, p++);
+  for (const b of patch.bases) p += b.copy(out, p);
+  out.writeUInt32BE(patch.size, p);
+  return p + 4;
 }
 
 /**
@@ -79,9 +80,13 @@ export function readEntry(b: Buffer, at: number, version: number): { e: PackEntr
     rawLength: b.readUInt32BE(at + 10 + ID_LEN),
   };
   if (type !== BLOB_PATCH) return { e, next: at + ENTRY_LEN };
-  if (at + ENTRY_LEN + PATCH_EXTRA > b.length) return undefined;
-  e.patch = { base: Buffer.from(b.subarray(at + ENTRY_LEN, at + ENTRY_LEN + ID_LEN)), size: b.readUInt32BE(at + ENTRY_LEN + ID_LEN), from: b.readInt32BE(at + ENTRY_LEN + ID_LEN + 4) };
-  return { e, next: at + ENTRY_LEN + PATCH_EXTRA };
+  let p = at + ENTRY_LEN;
+  const k = p < b.length ? b.readUInt8(p++) : 0;
+  if (k < 1 || k > MAX_BASES || p + k * ID_LEN + 4 > b.length) return undefined;
+  const bases: Buffer[] = [];
+  for (let i = 0; i < k; i++, p += ID_LEN) bases.push(Buffer.from(b.subarray(p, p + ID_LEN)));
+  e.patch = { bases, size: b.readUInt32BE(p) };
+  return { e, next: p + 4 };
 }
 
 export function encodeHeader(entries: readonly PackEntry[]): Buffer {

@@ -1,133 +1,157 @@
-// Patch blobs: a chunk stored as another chunk (its base) plus the byte ranges that differ.
+// Patch blobs: a chunk stored as pieces of other chunks (its bases) plus the bytes found in none.
 // A file rewritten in place (a database page, a log that grew) keeps its content-defined cuts
-// around the change, so its new chunk starts where the parent snapshot's chunk started and
-// differs from it in a few KiB: stored whole that is a whole chunk (~512 KiB) per changed page,
-// stored as a patch it is the changed bytes. A patch's base is always a whole (data) chunk, never
-// another patch, so reading one costs exactly one more blob, however many days a file changed.
-// A change can also move a cut (a page that happens to hold one): the chunk after it then starts
-// inside one of the parent's chunks, or before it, and is a patch of the one it overlaps most,
-// aligned by `from`: byte i of the chunk stands against byte from + i of the base (from < 0: the
-// chunk starts before its base).
+// around the change, so its new chunk covers the same bytes as one of the parent snapshot's
+// chunks and differs from it in a few KiB: stored whole that is a whole chunk (~512 KiB) per
+// changed page, stored as a patch it is the changed bytes. A change that moves a cut makes the
+// next chunks straddle the parent's: they are patches of the two or three chunks they overlap.
+// Bases are always whole (data) chunks, never patches, so reading a patch costs its bases and
+// no more, however many days a file changed.
 // Plaintext of a patch blob (then compressed and sealed like any blob, with its type in the AAD):
-//   u8 version (1) | 32 B base id | i32 BE from | u32 BE chunk length | u32 BE count
-//   | count x (u32 BE offset, u32 BE length) | the ranges' bytes, in order
-// Ranges are sorted, do not overlap, and lie within the chunk; byte i of the chunk outside every
-// range is byte from + i of the base (so what lies outside the base is in a range).
+//   u8 version (1) | u8 base count k (1..MAX_BASES) | k x 32 B base id | u32 BE chunk length
+//   | u32 BE segment count | segments | the literal segments' bytes, in order
+// A segment (9 bytes): u8 source (0: literal, i: base i - 1) | u32 BE offset in that base (0 for
+// a literal) | u32 BE length. Segments follow each other from byte 0 of the chunk to its end.
 import { ID_LEN } from "./ids.ts";
 
 const VERSION = 1;
-const HEAD = 1 + ID_LEN + 12;
-/** Ranges are found in blocks of this many bytes (a range may cover a few equal bytes at its ends). */
+const SEGMENT = 9;
+/** Bases a patch may have: a chunk that straddles more of the parent's is mostly new anyway. */
+export const MAX_BASES = 4;
+/** Ranges are compared in blocks of this many bytes at most (a literal may cover a few equal bytes at its ends). */
 export const PATCH_BLOCK = 256;
 
-export interface Range {
+/** A run of the chunk: `length` bytes from base `base` at `offset`, or (base -1) literal bytes. */
+export interface Segment {
+  base: number;
   offset: number;
   length: number;
 }
 
+/** Where a part of the new chunk was in the bases: chunk bytes [start, end) stood at base[offset + (x - start)]. */
+export interface Source {
+  base: number;
+  offset: number;
+  start: number;
+  end: number;
+}
+
 /**
- * The ranges of `next` that differ from `base` aligned by `from` (by blocks, adjacent ones
- * merged); bytes with nothing of the base against them are in ranges.
+ * The segments of `next` against `bases`: each part a source places is compared block by block
+ * with the base there (equal blocks copied, unequal ones literal); the rest is literal. Sources
+ * must be sorted by start and not overlap.
  */
-export function diffRanges(base: Uint8Array, next: Uint8Array, block = PATCH_BLOCK, from = 0): Range[] {
-  const out: Range[] = [];
-  const add = (offset: number, end: number): void => {
-    const last = out[out.length - 1];
-    if (last && last.offset + last.length === offset) last.length = end - last.offset;
-    else out.push({ offset, length: end - offset });
-  };
-  const lo = Math.min(next.length, Math.max(0, -from));
-  const hi = Math.max(lo, Math.min(next.length, base.length - from));
-  if (lo > 0) add(0, lo);
-  const b = Buffer.from(base.buffer, base.byteOffset, base.length);
+export function diffSegments(bases: readonly Uint8Array[], next: Uint8Array, sources: readonly Source[], block = PATCH_BLOCK): Segment[] {
+  const out: Segment[] = [];
   const n = Buffer.from(next.buffer, next.byteOffset, next.length);
-  for (let at = lo; at < hi; at += block) {
-    const end = Math.min(at + block, hi);
-    if (n.compare(b, from + at, from + end, at, end) !== 0) add(at, end);
+  const add = (base: number, offset: number, length: number): void => {
+    if (length <= 0) return;
+    const last = out[out.length - 1];
+    if (last && last.base === base && (base < 0 || last.offset + last.length === offset)) last.length += length;
+    else out.push({ base, offset: base < 0 ? 0 : offset, length });
+  };
+  let at = 0;
+  for (const s of sources) {
+    const b = bases[s.base]!;
+    // Only what lies within the chunk and the base.
+    const start = Math.max(s.start, at, s.offset < 0 ? s.start - s.offset : s.start);
+    const end = Math.min(s.end, next.length, s.start + (b.length - s.offset));
+    if (end <= start) continue;
+    add(-1, 0, start - at);
+    const buf = Buffer.from(b.buffer, b.byteOffset, b.length);
+    for (let x = start; x < end; x += block) {
+      const e = Math.min(x + block, end);
+      const o = s.offset + (x - s.start);
+      if (n.compare(buf, o, o + (e - x), x, e) === 0) add(s.base, o, e - x);
+      else add(-1, 0, e - x);
+    }
+    at = end;
   }
-  if (hi < next.length) add(hi, next.length);
+  add(-1, 0, next.length - at);
   return out;
 }
 
-/** The bytes a patch of these ranges carries. */
-export function patchedBytes(ranges: readonly Range[]): number {
-  return ranges.reduce((s, r) => s + r.length, 0);
+/** The bytes a patch of these segments carries itself. */
+export function literalBytes(segments: readonly Segment[]): number {
+  return segments.reduce((s, g) => s + (g.base < 0 ? g.length : 0), 0);
 }
 
-/** A patch blob's plaintext: `next` as `base` (id `baseId`) from byte `from`, plus `ranges` of `next`. */
-export function encodePatch(baseId: Buffer, next: Uint8Array, ranges: readonly Range[], from = 0): Buffer {
-  const out = Buffer.allocUnsafe(HEAD + ranges.length * 8 + patchedBytes(ranges));
+/** A patch blob's plaintext: `next` as `segments` of the bases `baseIds` and literal bytes. */
+export function encodePatch(baseIds: readonly Buffer[], next: Uint8Array, segments: readonly Segment[]): Buffer {
+  const k = baseIds.length;
+  if (k < 1 || k > MAX_BASES) throw new Error(`internal: a patch of ${k} bases`);
+  const head = 2 + k * ID_LEN + 8;
+  const out = Buffer.allocUnsafe(head + segments.length * SEGMENT + literalBytes(segments));
   out.writeUInt8(VERSION, 0);
-  baseId.copy(out, 1);
-  out.writeInt32BE(from, 1 + ID_LEN);
-  out.writeUInt32BE(next.length, 5 + ID_LEN);
-  out.writeUInt32BE(ranges.length, 9 + ID_LEN);
-  let at = HEAD;
-  for (const r of ranges) {
-    out.writeUInt32BE(r.offset, at);
-    out.writeUInt32BE(r.length, at + 4);
-    at += 8;
+  out.writeUInt8(k, 1);
+  baseIds.forEach((id, i) => id.copy(out, 2 + i * ID_LEN));
+  out.writeUInt32BE(next.length, 2 + k * ID_LEN);
+  out.writeUInt32BE(segments.length, 6 + k * ID_LEN);
+  let at = head;
+  let chunkAt = 0;
+  for (const g of segments) {
+    out.writeUInt8(g.base + 1, at);
+    out.writeUInt32BE(g.offset, at + 1);
+    out.writeUInt32BE(g.length, at + 5);
+    at += SEGMENT;
   }
-  for (const r of ranges) {
-    out.set(next.subarray(r.offset, r.offset + r.length), at);
-    at += r.length;
+  for (const g of segments) {
+    if (g.base < 0) {
+      out.set(next.subarray(chunkAt, chunkAt + g.length), at);
+      at += g.length;
+    }
+    chunkAt += g.length;
   }
   return out;
 }
 
 export interface DecodedPatch {
-  base: Buffer;
-  from: number;
+  bases: Buffer[];
   size: number;
-  ranges: Range[];
-  /** Where the ranges' bytes start in the plaintext. */
+  segments: Segment[];
+  /** Where the literal bytes start in the plaintext. */
   dataAt: number;
 }
 
 /** Parse and check a patch's plaintext; undefined when it is not a well-formed patch. */
 export function decodePatch(p: Buffer): DecodedPatch | undefined {
-  if (p.length < HEAD || p.readUInt8(0) !== VERSION) return undefined;
-  const base = Buffer.from(p.subarray(1, 1 + ID_LEN));
-  const from = p.readInt32BE(1 + ID_LEN);
-  const size = p.readUInt32BE(5 + ID_LEN);
-  const count = p.readUInt32BE(9 + ID_LEN);
-  if (HEAD + count * 8 > p.length) return undefined;
-  const ranges: Range[] = [];
-  let end = 0;
-  let bytes = 0;
-  for (let i = 0, at = HEAD; i < count; i++, at += 8) {
-    const r = { offset: p.readUInt32BE(at), length: p.readUInt32BE(at + 4) };
-    if (r.length === 0 || r.offset < end || r.offset + r.length > size) return undefined;
-    end = r.offset + r.length;
-    bytes += r.length;
-    ranges.push(r);
+  if (p.length < 2 || p.readUInt8(0) !== VERSION) return undefined;
+  const k = p.readUInt8(1);
+  const head = 2 + k * ID_LEN + 8;
+  if (k < 1 || k > MAX_BASES || p.length < head) return undefined;
+  const bases = Array.from({ length: k }, (_, i) => Buffer.from(p.subarray(2 + i * ID_LEN, 2 + (i + 1) * ID_LEN)));
+  const size = p.readUInt32BE(2 + k * ID_LEN);
+  const count = p.readUInt32BE(6 + k * ID_LEN);
+  if (head + count * SEGMENT > p.length) return undefined;
+  const segments: Segment[] = [];
+  let total = 0;
+  let literal = 0;
+  for (let i = 0, at = head; i < count; i++, at += SEGMENT) {
+    const g = { base: p.readUInt8(at) - 1, offset: p.readUInt32BE(at + 1), length: p.readUInt32BE(at + 5) };
+    if (g.length === 0 || g.base >= k || (g.base < 0 && g.offset !== 0)) return undefined;
+    total += g.length;
+    if (g.base < 0) literal += g.length;
+    segments.push(g);
   }
-  const dataAt = HEAD + count * 8;
-  if (dataAt + bytes !== p.length) return undefined;
-  return { base, from, size, ranges, dataAt };
+  const dataAt = head + count * SEGMENT;
+  if (total !== size || dataAt + literal !== p.length) return undefined;
+  return { bases, size, segments, dataAt };
 }
 
-/**
- * The chunk a patch stands for, from its base's plaintext; undefined when the base cannot be the
- * one (the chunk has bytes beyond the base that no range covers).
- */
-export function applyPatch(base: Uint8Array, patch: Buffer, d: DecodedPatch): Buffer | undefined {
+/** The chunk a patch stands for, from its bases' plaintexts (in order); undefined when a segment lies outside its base. */
+export function applyPatch(bases: readonly Uint8Array[], patch: Buffer, d: DecodedPatch): Buffer | undefined {
   const out = Buffer.allocUnsafe(d.size);
-  const { from } = d;
-  let covered = 0; // bytes of `out` written, from 0
-  let at = d.dataAt;
-  for (const r of d.ranges) {
-    if (r.offset > covered) {
-      if (from + covered < 0 || from + r.offset > base.length) return undefined;
-      out.set(base.subarray(from + covered, from + r.offset), covered);
+  let at = 0;
+  let lit = d.dataAt;
+  for (const g of d.segments) {
+    if (g.base < 0) {
+      patch.copy(out, at, lit, lit + g.length);
+      lit += g.length;
+    } else {
+      const b = bases[g.base];
+      if (!b || g.offset + g.length > b.length) return undefined;
+      out.set(b.subarray(g.offset, g.offset + g.length), at);
     }
-    patch.copy(out, r.offset, at, at + r.length);
-    at += r.length;
-    covered = r.offset + r.length;
-  }
-  if (covered < d.size) {
-    if (from + covered < 0 || from + d.size > base.length) return undefined;
-    out.set(base.subarray(from + covered, from + d.size), covered);
+    at += g.length;
   }
   return out;
 }

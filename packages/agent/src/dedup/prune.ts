@@ -6,8 +6,8 @@
 //      needs is unknown; forget it first), walk their trees and mark every tree blob and data
 //      chunk they name, at one location each: the first one indexed in a pack that is there (the
 //      first whole copy, if one is), or, if no index file locates it, in a pack no index names
-//      (its header says what it holds: the pack is adopted, indexed again). A patch's base is
-//      marked with it, at a whole copy. A chunk found nowhere stops prune: the repo is damaged.
+//      (its header says what it holds: the pack is adopted, indexed again). A patch's bases are
+//      marked with it, at whole copies. A chunk found nowhere stops prune: the repo is damaged.
 //   2. per pack: nothing used -> delete; the unused share of its blob bytes at or above
 //      repackThreshold -> repack (the used blobs are read, verified and copied as they are sealed
 //      into new packs, with an index file of their own); else keep. Packs no index file names
@@ -185,9 +185,9 @@ export async function pruneRepo(store: RepoStore, guard: PruneGuard, opts: Prune
     if (at?.e.type === BLOB_PATCH && at.e.patch === undefined) at = undefined;
     if (!at) throw new AgentError(`prune refused: ${who()} names chunk ${shortId(id)}, which is in no pack of the repository: run check (prune deletes nothing from a damaged repository)`);
     chosen.set(id, at);
-    if (at.e.patch) {
-      const base = at.e.patch.base.toString("hex");
-      const b = await mark(base, () => `chunk ${shortId(id)} (a patch: its base)`);
+    for (const raw of at.e.patch?.bases ?? []) {
+      const base = raw.toString("hex");
+      const b = await mark(base, () => `chunk ${shortId(id)} (a patch: a base of it)`);
       if (b.e.type !== BLOB_DATA) throw new AgentError(`prune refused: chunk ${shortId(id)} is a patch of chunk ${shortId(base)}, which the repository has only as a patch: run check (prune deletes nothing from a damaged repository)`);
     }
     return at;
@@ -269,7 +269,7 @@ export async function pruneRepo(store: RepoStore, guard: PruneGuard, opts: Prune
         let plain: Buffer;
         try {
           plain = store.codec.decode({ type: e.type, flags: e.flags, id: e.id, rawLength: e.rawLength }, sealed);
-          // A patch is checked as the chunk it makes with its base (kept: marked with it).
+          // A patch is checked as the chunk it makes with its bases (kept: marked with it).
           if (e.type === BLOB_PATCH) plain = await reader.readAt(id, loc);
         } catch (err) {
           if (err instanceof BlobError) throw new AgentError(`prune stopped (nothing deleted): chunk ${shortId(id)} in pack ${pack} does not open: ${err.message}; run check`);

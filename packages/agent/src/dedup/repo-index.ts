@@ -26,17 +26,13 @@ export interface Location {
   rawLength: number;
   /** The chunk's length: rawLength, except for a patch. */
   size: number;
-  /** A patch's base chunk (hex), and where in it the chunk starts. */
-  base?: string;
-  from?: number;
+  /** A patch's base chunks (hex). */
+  bases?: string[];
 }
 
 export function locationOf(pack: string, e: PackEntry): Location {
   const loc: Location = { pack, type: e.type, flags: e.flags, offset: e.offset, length: e.length, rawLength: e.rawLength, size: e.patch?.size ?? e.rawLength };
-  if (e.patch) {
-    loc.base = e.patch.base.toString("hex");
-    loc.from = e.patch.from;
-  }
+  if (e.patch) loc.bases = e.patch.bases.map((b) => b.toString("hex"));
   return loc;
 }
 
@@ -53,15 +49,15 @@ export class RepoIndex {
   }
 
   /**
-   * Whether chunk `id` can be read: located, and a patch's base located whole. (A prune deletes
-   * what no snapshot needs; an unused patch may stay in a kept pack after its base went.)
+   * Whether chunk `id` can be read: located, and a patch's bases located whole. (A prune deletes
+   * what no snapshot needs; an unused patch may stay in a kept pack after its bases went.)
    */
   has(id: string): boolean {
     const loc = this.byId.get(id);
-    return loc !== undefined && (loc.base === undefined || this.byId.get(loc.base)?.type === BLOB_DATA);
+    return loc !== undefined && (loc.bases === undefined || loc.bases.every((b) => this.byId.get(b)?.type === BLOB_DATA));
   }
 
-  /** Whether `id` is located at all (a patch whose base is gone included). */
+  /** Whether `id` is located at all (a patch whose bases are gone included). */
   locates(id: string): boolean {
     return this.byId.has(id);
   }
