@@ -22,6 +22,8 @@ import type { Location } from "./repo-index.ts";
 import type { RepoStore } from "./store.ts";
 
 const WHOLE_PACKS = 3;
+/** Patch bases kept after reading (at most 2 MiB each at the default chunker). */
+const BASES_KEPT = 8;
 /** With ranged reads, blobs smaller than this are read with their neighbours, in a window of up to WINDOW bytes. */
 const SMALL_BLOB = 256 << 10;
 const WINDOW = 1 << 20;
@@ -39,6 +41,7 @@ interface Window {
 
 export class BlobReader {
   private readonly whole = new Map<string, Promise<Buffer>>();
+  private readonly bases = new Map<string, Promise<Buffer>>();
   private windows: Window[] = [];
   /** Pack sizes (packs never change), for ranged reads. */
   private readonly sizes = new Map<string, Promise<number>>();
@@ -72,11 +75,30 @@ export class BlobReader {
       const at = this.locate(b);
       if (!at) throw new AgentError(`${what} needs chunk ${shortId(b)}, which is missing: no index file locates it`);
       if (at.type !== BLOB_DATA) throw new AgentError(`${what} needs chunk ${shortId(b)} whole, and the repository has it only as a patch`);
-      return this.openAt(b, at);
+      return this.readBase(b, at);
     });
     const out = applyPatch(await Promise.all(read), plain, d);
     if (!out) throw new AgentError(`${what} does not fit its bases (corrupt)`);
     return out;
+  }
+
+  /**
+   * A whole chunk read as a patch's base: the last few are kept (neighbouring patches of a file
+   * share bases, a chunk that straddles two of the parent's with the next). Whole chunks read as
+   * themselves go through readAt.
+   */
+  readBase(id: string, loc: Location): Promise<Buffer> {
+    let p = this.bases.get(id);
+    if (p) {
+      this.bases.delete(id);
+      this.bases.set(id, p);
+      return p;
+    }
+    p = this.openAt(id, loc);
+    p.catch(() => this.bases.delete(id));
+    this.bases.set(id, p);
+    while (this.bases.size > BASES_KEPT) this.bases.delete(this.bases.keys().next().value!);
+    return p;
   }
 
   /** A patch blob's decoded plaintext (not applied). */

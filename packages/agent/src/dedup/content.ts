@@ -4,7 +4,8 @@
 // With `patches`, a file the parent snapshot had is stored against it: a new chunk is compared
 // with what the parent's chunks held at the same file offsets (a page rewritten in place, a log
 // that grew: the cuts before the change are the same, so the chunk usually covers one of the
-// parent's chunks; a change that moved a cut makes the next ones straddle two or three), and is
+// parent's chunks; a change that moved a cut makes the next ones straddle two or three; after
+// an insertion the offsets are the parent's plus the shift the last shared chunk shows), and is
 // stored as a patch of their data (patch.ts) when what it must carry itself is at most
 // MAX_PATCH_SHARE of the chunk. The parent's chunks are read back from the repo for that (their
 // bases, for those that are patches themselves), so a second backup reads about one chunk per
@@ -21,7 +22,7 @@ import type { Content } from "./tree.ts";
 
 /**
  * A patch is stored when it carries at most this share of the chunk's bytes: beyond it, storing
- * the chunk whole costs little more and reads faster (a patch costs reading its base too).
+ * the chunk whole costs little more and reads faster (a patch costs reading its bases too).
  */
 export const MAX_PATCH_SHARE = 0.25;
 
@@ -41,17 +42,30 @@ interface ParentChunk {
   id: string;
 }
 
-/** The parent's chunks in file order, asked for in increasing offsets (one pass). */
+/** The parent's chunks in file order. */
 class ParentChunks {
-  private i = 0;
+  private readonly starts = new Map<string, number>();
 
-  constructor(private readonly chunks: ParentChunk[]) {}
+  constructor(private readonly chunks: ParentChunk[]) {
+    for (const c of chunks) if (!this.starts.has(c.id)) this.starts.set(c.id, c.start);
+  }
 
-  /** The chunks that held bytes of [start, end) of the file, in order. */
+  /** Where chunk `id` started in the parent's file, if it was there. */
+  startOf(id: string): number | undefined {
+    return this.starts.get(id);
+  }
+
+  /** The chunks that held bytes of [start, end) of the parent's file, in order. */
   overlapping(start: number, end: number): ParentChunk[] {
-    while (this.i < this.chunks.length && this.chunks[this.i]!.end <= start) this.i++;
+    let lo = 0;
+    let hi = this.chunks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.chunks[mid]!.end <= start) lo = mid + 1;
+      else hi = mid;
+    }
     const out: ParentChunk[] = [];
-    for (let j = this.i; j < this.chunks.length && this.chunks[j]!.start < end; j++) out.push(this.chunks[j]!);
+    for (let j = lo; j < this.chunks.length && this.chunks[j]!.start < end; j++) out.push(this.chunks[j]!);
     return out;
   }
 }
@@ -74,6 +88,10 @@ export class ContentStore {
   async store(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, parent?: Content): Promise<Stored> {
     const content: Content = [];
     const starts = parent && this.patches ? this.chunkStarts(parent) : undefined;
+    // How far the file's bytes moved since the parent (an insertion or a deletion before them):
+    // learnt from the last chunk the parent also had, so what follows is compared with what
+    // the parent had there, not at the same offset.
+    let shift = 0;
     let size = 0;
     for await (const chunk of this.chunker.chunks(source)) {
       const at = size;
@@ -86,9 +104,11 @@ export class ContentStore {
       }
       const id = chunkId(this.idKey, chunk);
       const hex = id.toString("hex");
-      const prev = starts?.overlapping(at, size);
-      const patchable = prev !== undefined && prev.length > 0 && !(prev.length === 1 && prev[0]!.id === hex) && !this.writer.has(hex);
-      if (!(patchable && (await this.storePatch(prev, at, id, chunk)))) await this.writer.add(this.type, id, chunk);
+      const was = starts?.startOf(hex);
+      if (was !== undefined) shift = at - was;
+      const prev = was === undefined ? starts?.overlapping(at - shift, size - shift) : undefined;
+      const patchable = prev !== undefined && prev.length > 0 && !this.writer.has(hex);
+      if (!(patchable && (await this.storePatch(prev, at - shift, id, chunk)))) await this.writer.add(this.type, id, chunk);
       content.push(hex);
     }
     return { size, content };
@@ -113,8 +133,9 @@ export class ContentStore {
   }
 
   /**
-   * Store `chunk` (file bytes [at, at + length)) as a patch of the whole chunks the parent's
-   * chunks `prev` came from; false when that does not pay (or a base cannot be read).
+   * Store `chunk` (the parent file's bytes [at, at + length), changed) as a patch of the whole
+   * chunks the parent's chunks `prev` came from; false when that does not pay (or a base cannot
+   * be read).
    */
   private async storePatch(prev: ParentChunk[], at: number, id: Buffer, chunk: Buffer): Promise<boolean> {
     const { store, reader } = this.patches!;
@@ -146,7 +167,7 @@ export class ContentStore {
       const ids = [...cover.keys()].sort((a, b) => cover.get(b)! - cover.get(a)!).slice(0, MAX_BASES);
       const locs = ids.map((b) => store.index.get(b));
       if (ids.length === 0 || locs.some((l) => l?.type !== BLOB_DATA)) return false;
-      const plain = await Promise.all(ids.map((b, i) => reader.readAt(b, locs[i]!)));
+      const plain = await Promise.all(ids.map((b, i) => reader.readBase(b, locs[i]!)));
       const sources: Source[] = placed.filter((x) => ids.includes(x.id)).map((x) => ({ base: ids.indexOf(x.id), offset: x.offset, start: x.start, end: x.end }));
       // Blocks of 1/64 of the chunk at most (small chunks: tests), PATCH_BLOCK at most.
       const segments = diffSegments(plain, chunk, sources, Math.max(16, Math.min(PATCH_BLOCK, chunk.length >> 6)));

@@ -141,20 +141,37 @@ describe("dedup/crash: a crash at every write of prune and of backup", function 
     });
   }
 
-  for (const kind of ["stream", "dir"] as const) {
+  // "patched": the base repo's directory changed in place, backed up against its snapshot: patch blobs.
+  for (const kind of ["stream", "dir", "patched"] as const) {
     it(`backup (${kind}): crashed at each of its writes, then a backup and a prune`, async () => {
       const want: Want = new Map();
       const base = await baseRepo(want);
       const src = join(tmp, `src-${kind}`);
       mkdirSync(src, { recursive: true });
-      writeFileSync(join(src, "g1"), Buffer.concat([bytesFrom("shared", 12_000), bytesFrom("g1", 20_000)]));
-      writeFileSync(join(src, "g2"), bytesFrom("g2", 16_000, 3));
+      if (kind === "patched") {
+        const f1 = bytesFrom("f1", 5000);
+        bytesFrom("poked", 40).copy(f1, 2000);
+        writeFileSync(join(src, "f1"), f1);
+        writeFileSync(join(src, "f2"), Buffer.concat([bytesFrom("shared", 12_000), bytesFrom("grown", 50)]));
+      } else {
+        writeFileSync(join(src, "g1"), Buffer.concat([bytesFrom("shared", 12_000), bytesFrom("g1", 20_000)]));
+        writeFileSync(join(src, "g2"), bytesFrom("g2", 16_000, 3));
+      }
       const data = Buffer.concat([bytesFrom("new", 30_000), bytesFrom("shared", 12_000)]);
-      const backup = (r: DedupRepo): Promise<Snapshot> => (kind === "stream" ? r.backupStream("new", pieces(data)) : r.backupDir(src, { target: "new" }));
+      const backup = async (r: DedupRepo): Promise<Snapshot> => {
+        if (kind === "stream") return r.backupStream("new", pieces(data));
+        if (kind === "dir") return r.backupDir(src, { target: "new" });
+        const parent = (await r.listSnapshots()).find((x) => x.target === "dir")!.id;
+        return r.backupDir(src, { target: "new", parent });
+      };
       want.set("new", kind === "stream" ? data : digests(src));
       want.set("next", bytesFrom("next", 7000));
+      if (kind === "patched") {
+        const s = await backup(await open(base.clone()));
+        expect(s.stats.patchedChunks).to.be.at.least(1);
+      }
       const writes = await writesOf(backup, base);
-      expect(writes).to.be.above(8);
+      expect(writes).to.be.above(kind === "patched" ? 5 : 8);
       for (let n = 0; n < writes; n++, runs++) {
         const mem = await crashAt(n, base, backup);
         const repo = await open(mem);

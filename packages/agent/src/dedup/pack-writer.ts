@@ -73,7 +73,7 @@ export class PackWriter {
 
   /**
    * Store the blob unless the repo has it; `plain` may be reused once this resolves. Returns
-   * whether it was new. A patch blob (`plain` its patch.ts plaintext) names its base and length.
+   * whether it was new. A patch blob (`plain` its patch.ts plaintext) names its bases and length.
    */
   async add(type: BlobType, id: Buffer, plain: Uint8Array, patch?: PatchRef): Promise<boolean> {
     if (this.failure) throw this.failure.err;
