@@ -22,8 +22,8 @@ import type { Location } from "./repo-index.ts";
 import type { RepoStore } from "./store.ts";
 
 const WHOLE_PACKS = 3;
-/** Patch bases kept after reading (at most 2 MiB each at the default chunker). */
-const BASES_KEPT = 8;
+/** Patch bases kept after reading (at most 2 MiB each at the default chunker: restores keep to the 200 MiB RSS goal). */
+const BASES_KEPT = 4;
 /** With ranged reads, blobs smaller than this are read with their neighbours, in a window of up to WINDOW bytes. */
 const SMALL_BLOB = 256 << 10;
 const WINDOW = 1 << 20;
