@@ -1,6 +1,7 @@
 // Reads blobs back: locates a chunk through the index, reads its bytes from the pack and opens
 // them (blob.ts). Three ways, by what the backend offers:
-// - positioned reads (openRead: filesystem repos): each blob is one read at its offset;
+// - positioned reads (openRead: filesystem repos): each blob is one read at its offset, from the
+//   pack's file kept open for the next reads (the last FILES_KEPT packs; release() closes them);
 // - ranged reads (getRange: S3, Azure Blob): a blob of SMALL_BLOB bytes or more is one ranged
 //   request of exactly its bytes; a smaller one is read with what follows it in the pack, a
 //   window of up to WINDOW bytes that the next reads of small blobs (restores and checks go in
@@ -22,6 +23,8 @@ import type { Location } from "./repo-index.ts";
 import type { RepoStore } from "./store.ts";
 
 const WHOLE_PACKS = 3;
+/** Pack files kept open between reads (filesystem repos). */
+const FILES_KEPT = 4;
 /** Patch bases kept after reading (at most 2 MiB each at the default chunker: restores keep to the 200 MiB RSS goal). */
 const BASES_KEPT = 4;
 /** With ranged reads, blobs smaller than this are read with their neighbours, in a window of up to WINDOW bytes. */
@@ -41,6 +44,7 @@ interface Window {
 
 export class BlobReader {
   private readonly whole = new Map<string, Promise<Buffer>>();
+  private readonly files = new Map<string, { file: Promise<ObjectFile>; users: number }>();
   private readonly bases = new Map<string, Promise<Buffer>>();
   private windows: Window[] = [];
   /** Pack sizes (packs never change), for ranged reads. */
@@ -127,14 +131,11 @@ export class BlobReader {
   async header(pack: string): Promise<PackEntry[]> {
     const { backend, sealer } = this.store;
     if (backend.openRead) {
-      const f = await this.openPack(pack, "its header");
-      try {
+      return this.withPack(pack, "its header", async (f) => {
         const trailer = await readFully(f, f.size - TRAILER_LEN, TRAILER_LEN, pack);
         const { start, length } = headerRange(pack, f.size, trailer);
         return openHeader(sealer, pack, await readFully(f, start, length, pack), start);
-      } finally {
-        await f.close();
-      }
+      });
     }
     if (backend.getRange) {
       const what = "its header";
@@ -151,14 +152,7 @@ export class BlobReader {
   }
 
   private async range(pack: string, offset: number, length: number, what: string): Promise<Buffer> {
-    if (this.store.backend.openRead) {
-      const f = await this.openPack(pack, what);
-      try {
-        return await readFully(f, offset, length, pack);
-      } finally {
-        await f.close();
-      }
-    }
+    if (this.store.backend.openRead) return this.withPack(pack, what, (f) => readFully(f, offset, length, pack));
     if (this.store.backend.getRange) return this.ranged(pack, offset, length, what);
     const b = await this.wholePack(pack, what);
     if (offset + length > b.length) throw new AgentError(`pack ${pack} is truncated (${what} lies beyond its end)`);
@@ -214,6 +208,42 @@ export class BlobReader {
       this.sizes.set(pack, p);
     }
     return p;
+  }
+
+  // Run `f` on the pack's open file (opened now, or kept from an earlier read).
+  private async withPack<T>(pack: string, what: string, f: (file: ObjectFile) => Promise<T>): Promise<T> {
+    let e = this.files.get(pack);
+    if (e) this.files.delete(pack); // moved to the end: the most recently used
+    else {
+      const entry = { file: this.openPack(pack, what), users: 0 };
+      entry.file.catch(() => this.files.get(pack) === entry && this.files.delete(pack));
+      e = entry;
+    }
+    this.files.set(pack, e);
+    e.users++;
+    try {
+      return await f(await e.file);
+    } finally {
+      e.users--;
+      this.trim(FILES_KEPT);
+    }
+  }
+
+  // Close the least recently used pack files not being read, down to `keep` open.
+  private trim(keep: number): Promise<void> {
+    const closing: Promise<void>[] = [];
+    for (const [pack, e] of this.files) {
+      if (this.files.size <= keep) break;
+      if (e.users > 0) continue;
+      this.files.delete(pack);
+      closing.push(e.file.then((f) => f.close(), () => undefined).catch(() => undefined));
+    }
+    return Promise.all(closing).then(() => undefined);
+  }
+
+  /** Close the pack files kept open (those being read close once they are done). */
+  release(): Promise<void> {
+    return this.trim(0);
   }
 
   private async openPack(pack: string, what: string): Promise<ObjectFile> {

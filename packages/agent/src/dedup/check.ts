@@ -183,6 +183,7 @@ export async function checkRepo(store: RepoStore, opts: CheckOptions = {}, locks
       }
     }
   }
+  await reader.release();
   if (dropped > 0) report.errors.push(`... and ${dropped} more errors`);
   report.ok = report.errors.length === 0;
   return report;

@@ -197,6 +197,7 @@ export class DedupRepo {
       await this.refreshIndex();
       return await f(lock);
     } finally {
+      await this.reader.release();
       await lock.release();
     }
   }
@@ -409,6 +410,7 @@ export class DedupRepo {
     try {
       yield* this.readStreamLocked(snapshotId, opts);
     } finally {
+      await this.reader.release();
       await lock?.release();
     }
   }
@@ -441,6 +443,7 @@ export class DedupRepo {
       if (s.kind === "dir") yield* archiveStream(this.treeOf(s), this.reader);
       else yield* this.streamOf(s, undefined);
     } finally {
+      await this.reader.release();
       await lock?.release();
     }
   }
@@ -465,6 +468,7 @@ export class DedupRepo {
       // them, and its QUEUE_BUDGET bounds how many bytes it holds until they are written.
       return await unpackDir(archiveStream(this.treeOf(s), this.reader), target, () => () => undefined);
     } finally {
+      await this.reader.release();
       await lock?.release();
     }
   }
