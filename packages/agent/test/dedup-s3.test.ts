@@ -226,6 +226,19 @@ describe("dedup: DedupRepo on the S3 backend (versitygw), encrypted", function (
     // The holes are not stored: a few MiB at most, of 1 GiB.
     expect(a.stats.newBytes).to.be.below(16 * MiB);
     lap("directory with the sparse file stored");
+    // Day 2 in place: 4 KiB of data.bin and of the image's island rewritten: patches of a's chunks, read back through ranged reads.
+    const fd2 = openSync(join(src, "private/nested/data.bin"), "r+");
+    writeSync(fd2, bytesFrom("day2", 4096), 0, 4096, 100_000);
+    closeSync(fd2);
+    const fd3 = openSync(img, "r+");
+    writeSync(fd3, bytesFrom("day2-island", 4096), 0, 4096, 300 * MiB + 50_000);
+    closeSync(fd3);
+    const b = await repo.backupDir(src);
+    expect(b.stats.patchedChunks).to.be.at.least(2);
+    expect(b.stats.patchBytes).to.be.below(4 * 8192);
+    expected.set(b.id, { dir: src, tree: describeTree(src) });
+    await restoresExactly(await DedupRepo.open(backend, { key: KEY, prefix: PREFIX }), b.id);
+    lap("directory changed in place stored as patches, and restored");
 
     const many = join(work, "many");
     for (let d = 0; d < 1000; d++) {
