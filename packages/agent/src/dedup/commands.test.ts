@@ -64,7 +64,7 @@ describe("dp-agent dedup commands", () => {
     writeFileSync(join(src, "sub/b.txt"), "b\n");
     const dir = await dedup({ ...env, DP_BACKUP_ID: "uid-1" }, (d) => d.backup(src, { name: "volume" }));
     expect(dir.out).to.have.length(1);
-    expect(dir.out[0]).to.match(/^snapshot\t[0-9a-f]{32}\tdir\tvolume\t2 files\t50002 bytes\t\d+ new\t\d+ stored$/);
+    expect(dir.out[0]).to.match(/^snapshot\t[0-9a-f]{32}\tdir\tvolume\t2 files\t50002 bytes\t\d+ new\t\d+ stored$/); // "\tN patched" when a chunk was
     const data = bytesFrom("dump", 200_000);
     const stream = await dedup({ ...env, DP_BACKUP_ID: "uid-2" }, (d) => d.backup(undefined, { stdin: true, name: "dump.sql" }), [data.subarray(0, 70_000), data.subarray(70_000)]);
     expect(stream.out[0]).to.match(/^snapshot\t[0-9a-f]{32}\tstream\tdump\.sql\t1 files\t200000 bytes\t/);

@@ -72,7 +72,7 @@ export class DedupCommands {
       ? await repo.backupStream(o.name!, this.io.stdin(), { backupId })
       : await repo.backupDir(dir!, { backupId, ...(o.name ? { target: o.name } : {}), warn: this.io.warn });
     const st = s.stats;
-    this.io.print(`snapshot\t${s.id}\t${s.kind}\t${s.target}\t${st.files} files\t${st.bytes} bytes\t${st.newBytes} new\t${st.storedBytes} stored`);
+    this.io.print(`snapshot\t${s.id}\t${s.kind}\t${s.target}\t${st.files} files\t${st.bytes} bytes\t${st.newBytes} new\t${st.storedBytes} stored${st.patchedChunks ? `\t${st.patchedChunks} patched` : ""}`);
     return s;
   }
 
