@@ -61,6 +61,14 @@ describe("chart: rendered by helm", function () {
     expect(objs.filter((o) => o.kind === "BackupTool").map((o) => o.metadata.name)).to.have.members(shippedTools.map((t) => t.metadata!.name!));
   });
 
+  it("nodeOptions: the operator's Node flags, none, or others, always before the program", () => {
+    const program = "/opt/dataprotection/packages/operator/dist/operator.js";
+    expect(operatorContainer(template(["nodeOptions=null"])).command).to.deep.equal(["node", program]);
+    const out = execFileSync(helmBinary(), ["template", "rel", chart, "--show-only", "templates/deployment.yaml", "--set-json", 'nodeOptions=["--max-old-space-size=96","--optimize-for-size"]'], { encoding: "utf8" });
+    const d = parseAllDocuments(out)[0]!.toJS() as { spec: { template: { spec: { containers: Container[] } } } };
+    expect(d.spec.template.spec.containers[0]!.command).to.deep.equal(["node", "--max-old-space-size=96", "--optimize-for-size", program]);
+  });
+
   it("built-in tools off, FlowSchema off, 3scale off, one namespace watched", () => {
     const objs = template(["builtinTools.enabled=false", "flowSchema.enabled=false", "threescale.enabled=false", "watchNamespace=team-a"]);
     expect(kinds(objs)).to.not.include("BackupTool");
@@ -111,6 +119,9 @@ describe("chart: rendered by helm", function () {
       ["replicaCount=0", /\/replicaCount': minimum: got 0, want 1/],
       ["watchNamespace=Team_A", /\/watchNamespace': '.*' does not match pattern/],
       ["image.pullPolicy=Sometimes", /\/image\/pullPolicy': value must be one of/],
+      // Only flags go before the program: nothing that would run something else.
+      ["nodeOptions[0]=--require=/tmp/x.js;id", /\/nodeOptions\/0': '.*' does not match pattern/],
+      ["nodeOptions[0]=-e", /\/nodeOptions\/0': '.*' does not match pattern/],
     ];
     for (const [set, message] of cases) {
       const r = helm(["template", "rel", chart, "--set", set]);
