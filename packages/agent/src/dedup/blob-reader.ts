@@ -113,6 +113,14 @@ export class BlobReader {
   }
 
   private async openAt(id: string, loc: Location): Promise<Buffer> {
+    // What an index entry claims is checked before anything is read or allocated for it: in an
+    // unencrypted repo whoever writes it can write an index file too.
+    const { chunker, treeChunker } = this.store.config;
+    const chunk = Math.max(chunker.max, treeChunker.max);
+    const blob = 2 * chunk + (64 << 10); // a patch's plaintext, its segments included, stays below
+    if (loc.size > chunk || loc.rawLength > blob || loc.length > blob + (64 << 10)) {
+      throw new AgentError(`chunk ${shortId(id)}: its index entry claims ${Math.max(loc.size, loc.rawLength, loc.length)} bytes, more than this repository's chunks can be (corrupt or tampered)`);
+    }
     const sealed = await this.range(loc.pack, loc.offset, loc.length, `chunk ${shortId(id)}`);
     try {
       return this.store.codec.decode({ type: loc.type, flags: loc.flags, id: Buffer.from(id, "hex"), rawLength: loc.rawLength }, sealed);

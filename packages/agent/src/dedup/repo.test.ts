@@ -7,6 +7,9 @@ import { Writable } from "node:stream";
 import { FilesystemBackend, type RepoBackend } from "@dataprotection/storage";
 import { parseKey } from "../format/keys.ts";
 import { DedupRepo } from "./repo.ts";
+import { BLOB_DATA, indexAad } from "./format.ts";
+import { decodeIndexFile, encodeIndexFile } from "./repo-index.ts";
+import { Sealer } from "./seal.ts";
 import { unchanged } from "./backup-dir.ts";
 import type { TreeEntry } from "./tree.ts";
 import { bytesFrom } from "./testdata.ts";
@@ -291,6 +294,22 @@ describe("dedup/repo: DedupRepo on the filesystem backend", () => {
     writeFileSync(biggest!, bytes);
     const broken = await (await DedupRepo.open(backend, { prefix: "repo" })).check();
     expect(broken.ok).to.equal(false);
+  });
+
+  it("refuses an index entry that claims a chunk larger than the repository's chunks can be, before reading or allocating it (unencrypted: anyone may write the index)", async () => {
+    const repo = await DedupRepo.init(backend, { prefix: "repo", ...SMALL });
+    const s = await repo.backupStream("db.dump", once(bytesFrom("claims", 200_000)));
+    const dir = join(tmp, "r", "repo", "index");
+    for (const name of readdirSync(dir)) {
+      const sealer = new Sealer(undefined);
+      const plain = sealer.open(indexAad(name), readFileSync(join(dir, name)))!;
+      const packs = decodeIndexFile(plain, name).map((p) => ({ ...p, entries: p.entries.map((e) => (e.type === BLOB_DATA ? { ...e, rawLength: 0xfffffff0 } : e)) }));
+      writeFileSync(join(dir, name), sealer.seal(indexAad(name), encodeIndexFile(packs)));
+    }
+    const reopened = await DedupRepo.open(backend, { prefix: "repo" });
+    const c = collector();
+    const err = await reopened.restoreStream(s.id, c.w).then(() => undefined, (e: Error) => e);
+    expect(err?.message).to.match(/its index entry claims 4294967280 bytes, more than this repository's chunks can be \(corrupt or tampered\)/);
   });
 
   it("reads again a file rewritten right after the parent backup read it, same size, within one timestamp tick (racy)", () => {
