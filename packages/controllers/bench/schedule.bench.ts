@@ -88,7 +88,9 @@ try {
   /** Starts the driver (schedule-operator.ts) in a mode; resolves once it printed "ready". */
   const startDriver = async (mode: "operator" | "bare"): Promise<{ proc: ReturnType<typeof spawn>; startSeconds: number }> => {
     // The operator with the node flags its image runs it with; the bare client as plain node.
-    const flags = mode === "operator" ? operatorNodeFlags() : [];
+    // BENCH_CPU_PROF=DIR: each process writes a V8 CPU profile there (hand-run profiling).
+    const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}/${mode}`] : [];
+    const flags = [...(mode === "operator" ? operatorNodeFlags() : []), ...prof];
     const proc = spawn(process.execPath, [...flags, "--import", "tsx", join(dir, "schedule-operator.ts"), cp.kubeconfigPath, ns, mode], { stdio: ["ignore", "pipe", "inherit"] });
     child = proc;
     const ts = performance.now();
