@@ -11,9 +11,8 @@ export function createLogger(o: { level?: string; stream?: Writable; defaultMeta
   const transport = o.stream ? new winston.transports.Stream({ stream: o.stream }) : new winston.transports.Console();
   // winston formats every entry (timestamp, JSON) before its transport drops one below the level:
   // a debug line on an info logger cost its JSON.stringify. The gate drops it first.
-  let logger: winston.Logger | undefined;
-  const gate = winston.format((info) => (!logger || logger.isLevelEnabled(info.level) ? info : false));
-  logger = winston.createLogger({
+  const gate = winston.format((info) => (logger.isLevelEnabled(info.level) ? info : false));
+  const logger: winston.Logger = winston.createLogger({
     level: o.level ?? process.env.LOG_LEVEL ?? "info",
     format: winston.format.combine(gate(), winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json()),
     defaultMeta: o.defaultMeta,

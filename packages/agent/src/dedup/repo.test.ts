@@ -260,7 +260,9 @@ describe("dedup/repo: DedupRepo on the filesystem backend", () => {
     expect(d2.stats.patchedChunks).to.be.at.least(5);
     expect(d2.stats.patchBytes).to.be.below(5 * (8192 + 512 + 200) + 1600 + 2000);
     expect(d2.stats.patchedBytes).to.be.above(5 * (16 << 10));
-    expect(d2.stats.newChunks).to.be.at.most(d2.stats.patchedChunks! + 3); // the insertion's chunk, a tree, maybe one more
+    // Besides the patches: the insertion's chunk and the tree's chunks (1-3: where the tree is cut
+    // depends on its bytes, the files' stamps and inodes among them, which differ run to run).
+    expect(d2.stats.newChunks - d2.stats.patchedChunks!).to.be.within(2, 4);
     expect(d2.stats.storedBytes).to.be.below(Math.min(180_000, d2.stats.patchedBytes! / 2));
     const want2 = describeTree(src);
     // Day 3: a page of a chunk day 2 stored as a patch changes again: patched against the whole base, not the patch.
