@@ -78,6 +78,14 @@ export async function createEncryptedRepo(kc: KubeConfig, name: string, extra: R
   };
 }
 
+/** Adds `labels` to namespace `name` (what a repo's namespaceSelector matches). */
+export async function setNamespaceLabels(kc: KubeConfig, name: string, labels: Record<string, string>): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const ns = await core.readNamespace({ name });
+  ns.metadata!.labels = { ...ns.metadata!.labels, ...labels };
+  await core.replaceNamespace({ name, body: ns });
+}
+
 /** A Job that runs `script` with the PVC `claim` at /data, waited until Complete. */
 export async function runJob(kc: KubeConfig, ns: string, name: string, script: string, volumes: Array<{ claim: string; path: string }>, env: Array<{ name: string; value: string }> = []): Promise<V1Pod> {
   const batch = kc.makeApiClient(BatchV1Api);

@@ -7,17 +7,10 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client
 import { DataProtectionGroup } from "@dataprotection/api";
 import type { Operator } from "@dataprotection/controllers";
 import { e2eCluster, startTestOperator, testNamespace, until, untilEventReasons } from "../harness.ts";
-import { backupInPhase, createBackup, createEncryptedRepo, createPolicy, createPVC, datafilePolicy, installShared, runJob, seedScript, startTargetPod, testTimeouts } from "./fixtures.ts";
+import { backupInPhase, createBackup, createEncryptedRepo, createPolicy, createPVC, datafilePolicy, installShared, runJob, seedScript, setNamespaceLabels, startTargetPod, testTimeouts } from "./fixtures.ts";
 import { createRestoreJob, createStatefulSet, waitRestore } from "../restore/seed.ts";
 
 const REPO = "tenant-a-repo";
-
-async function setNamespaceLabels(kc: KubeConfig, name: string, labels: Record<string, string>): Promise<void> {
-  const core = kc.makeApiClient(CoreV1Api);
-  const ns = await core.readNamespace({ name });
-  ns.metadata!.labels = { ...ns.metadata!.labels, ...labels };
-  await core.replaceNamespace({ name, body: ns });
-}
 
 async function repoSecretCopies(kc: KubeConfig, ns: string): Promise<string[]> {
   const list = await kc.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace: ns });

@@ -89,6 +89,10 @@ async function main(argv: string[]): Promise<number> {
     .action((names: string[], o: { all?: boolean }) => run((a) => a.rm(names, !!o.all))());
   program.command("verify [names...]").description("read and verify objects (default: all in manifest.json)").action((names: string[]) => run((a) => a.verify(names))());
   program
+    .command("import")
+    .description("verify a backup written elsewhere in this repo against its authenticated manifest and report it (for an imported Backup)")
+    .action(() => run((a) => a.importBackup())());
+  program
     .command("verify-files <dir>")
     .description("check plain files a tool wrote (KubeBlocks 0.6 style) against the checksum the Backup recorded; needs no repo")
     .requiredOption("--expect <checksum>", "sha256:<hex> from the Backup's status.manifests.backupTool.checksum")

@@ -12,6 +12,7 @@ import { type ManifestTrust, checkManifest } from "./manifest-auth.ts";
 import { type ChunkConsumer, type ReadOptions, readObject } from "./object-reader.ts";
 import { writeObject } from "./object-writer.ts";
 import { terminationReport } from "./termination.ts";
+import { importableManifest } from "./import.ts";
 import { expiredLogObjects, selectLogObjects } from "./log-objects.ts";
 import { DedupCommands } from "./dedup/commands.ts";
 import { DedupObjects, type OpenedSnapshot, type StoredSnapshot, SNAPSHOT_CHECKSUM, snapshotTarget } from "./dedup/transparent.ts";
@@ -248,6 +249,16 @@ export class Agent {
       else if (!manifest) throw new AgentError(`backup ${this.config.backupPath} has no ${MANIFEST_NAME} in repo ${this.backend.location}`);
       else names = manifest.files.map((f) => f.name);
     }
+    await this.verifyObjects(names, manifest);
+    return {};
+  }
+
+  /**
+   * verify's reading: each of `names` read, authenticated, decompressed and checksummed (a dedup
+   * snapshot the manifest names: every chunk it needs) against the expected checksum and this
+   * agent's backup id, and discarded; one `ok` line each.
+   */
+  private async verifyObjects(names: readonly string[], manifest: Manifest | undefined): Promise<void> {
     const pools = new PoolLender();
     try {
       for (const name of names) {
@@ -273,7 +284,32 @@ export class Agent {
     } finally {
       await pools.close();
     }
-    return {};
+  }
+
+  /**
+   * dp-agent import: the backup another namespace (or a previous cluster) wrote at this backup
+   * path, for an imported Backup. Its manifest must be one import may take (import.ts:
+   * authenticated with a key, bound to a backup id, recording this path), and every object it
+   * lists is verified as `verify` does, as that backup's: an object of another backup swapped in
+   * is refused. Returns the manifest for the termination report.
+   */
+  async importBackup(): Promise<CommandResult> {
+    if (this.config.expect) {
+      throw new AgentError("import checks a backup against its own manifest.json: DP_EXPECT_CHECKSUMS (the checksums a Backup recorded when it was made) does not apply to it; unset it");
+    }
+    const m = await importableManifest(this.backend, { backupPath: this.config.backupPath, key: this.config.key, backupId: this.config.backupId, warn: this.io.warn });
+    for (const f of m.files) this.key(f.name); // names objects may have, for snapshots too
+    // The agent of the backup the manifest names: object reads and snapshots are checked against its id.
+    const { expect: _, ...config } = this.config;
+    const bound = new Agent({ ...config, backupId: m.backupId }, this.io, this.backend);
+    try {
+      await bound.verifyObjects(m.files.map((f) => f.name), m);
+    } catch (err) {
+      if (!(err instanceof AgentError)) throw err;
+      throw new AgentError(`cannot import backup ${this.config.backupPath} (backup ${m.backupId}, as its ${MANIFEST_NAME} records): ${err.message}`, { cause: err });
+    }
+    this.io.print(`imported\t${this.config.backupPath}\tbackup:${m.backupId}\t${m.files.length} objects\t${m.storedSize} bytes`);
+    return { manifest: m };
   }
 
   /**

@@ -25,6 +25,19 @@ describe("termination report", () => {
     expect(terminationReport(manifest(1))).to.not.have.property("backupId");
   });
 
+  it("names the tool that wrote the backup when the manifest records one, and keeps it when files are cut to fit", () => {
+    expect(terminationReport({ ...manifest(1), tool: "pg-basebackup" }).tool).to.equal("pg-basebackup");
+    expect(terminationReport(manifest(1))).to.not.have.property("tool");
+    const cut = terminationReport({ ...manifest(1000), backupId: "uid-1", tool: "t".repeat(253) });
+    expect(cut).to.include({ tool: "t".repeat(253), backupId: "uid-1", filesTruncated: true });
+    expect(JSON.stringify(cut).length).to.be.at.most(4096);
+    expect(cut.files.length).to.be.within(1, 999);
+    // A "tool" longer than the limit itself is dropped rather than cutting the JSON.
+    const huge = terminationReport({ ...manifest(3), tool: "t".repeat(5000) });
+    expect(huge).to.not.have.property("tool");
+    expect(JSON.stringify(huge).length).to.be.at.most(4096);
+  });
+
   it("lists each object with its stored size and checksum", () => {
     const r = terminationReport(manifest(2));
     expect(r.files).to.deep.equal([

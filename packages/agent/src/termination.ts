@@ -22,6 +22,8 @@ export interface TerminationReport {
   filesTruncated?: boolean;
   /** The backup id the objects and manifest are bound to (format v5), for status.manifests.backupTool.backupId. */
   backupId?: string;
+  /** The tool that wrote the backup (manifest `tool`, from DP_TOOL), for an imported Backup's status.backupToolName. */
+  tool?: string;
 }
 
 export function terminationReport(m: Manifest): TerminationReport {
@@ -32,6 +34,7 @@ export function terminationReport(m: Manifest): TerminationReport {
     files: m.files.map((f) => ({ name: f.name, size: f.storedSize, checksum: `sha256:${f.sha256}` })),
     filePath: m.backupPath,
     ...(m.backupId ? { backupId: m.backupId } : {}),
+    ...(typeof m.tool === "string" && m.tool ? { tool: m.tool } : {}),
   };
   const fits = (): boolean => JSON.stringify(r).length <= LIMIT;
   if (!fits()) r.files = m.files.map((f) => f.name);
@@ -39,6 +42,8 @@ export function terminationReport(m: Manifest): TerminationReport {
     r.files = r.files.slice(0, Math.floor(r.files.length / 2));
     r.filesTruncated = true;
   }
+  // Still too long with no files: only a tool name longer than any BackupTool's can do that; dropped rather than cut mid-JSON.
+  if (!fits()) delete r.tool;
   return r;
 }
 

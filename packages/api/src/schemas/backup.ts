@@ -12,10 +12,19 @@ export const BackupPhaseSchema = stringEnum("BackupPhase", values(BackupPhase),
 export const BackupDataFormatSchema = stringEnum("BackupDataFormat", values(BackupDataFormat),
   "BackupDataFormat (extension) says how a backup's data was written: Agent, PlainFiles or SealedPlainFiles.");
 
+/** A backup path in a repo: names joined by "/", never "." or ".." (what a delete or restore Job may be handed). */
+export const BACKUP_PATH_PATTERN = "^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*/)*[A-Za-z0-9_-][A-Za-z0-9._-]*$";
+
+export const BackupImportSourceSchema = named("BackupImportSource", "BackupImportSource (extension) names a completed backup that another namespace (or another cluster) wrote into a BackupRepo, to import it as this Backup: a Job verifies every object against the backup's authenticated manifest, and the Backup completes with what the manifest records (its tool, files, checksums and backup id). No tool runs; the data is not copied. Deleting the imported Backup leaves the data in the repo.", {
+  backupRepoName: nameRef("The BackupRepo holding the backup. Its spec.namespaceSelector must admit this namespace."),
+  path: str("The backup's path in the repo, as its Backup recorded it in status.manifests.backupTool.filePath (\"<namespace>[/<prefix>]/<backup name>\"; a leading \"/\" is allowed).", { pattern: `^/?${BACKUP_PATH_PATTERN.slice(1)}`, maxLength: 512 }),
+});
+
 export const BackupSpecSchema = named("BackupSpec", "BackupSpec defines the desired state of Backup.", {
-  backupPolicyName: nameRef("Which backupPolicy is applied to perform this backup"),
+  backupPolicyName: nameRef("Which backupPolicy is applied to perform this backup. For an imported Backup (importFrom), the policy it is filed under: it need not exist, and when it does, only its retention applies (PITR chooses among the Backups of one policy)."),
   backupType: describe(BackupTypeSchema, "Backup Type. datafile or logfile or snapshot. If not set, datafile is the default type.", { default: BackupType.Datafile }),
   parentBackupName: Type.Optional(nameRef("if backupType is incremental, parentBackupName is required. A datafile backup with a parent is incremental: the tool's incrementalBackupCommands run against the parent.")),
+  importFrom: Type.Optional(describe(BackupImportSourceSchema, "Import a completed datafile backup that another namespace or cluster wrote into a BackupRepo, instead of making one (see BackupImportSource). Restore it with a RestoreJob like any Backup of this namespace.", EXT)),
 }, {
   "x-kubernetes-validations": [
     celRule("self == oldSelf", "spec: is immutable after creation; create a new Backup instead"),
@@ -24,6 +33,12 @@ export const BackupSpecSchema = named("BackupSpec", "BackupSpec defines the desi
       "spec.parentBackupName: only a datafile backup can be incremental",
       (s) => s.parentBackupName === undefined || (s.backupType ?? BackupType.Datafile) === BackupType.Datafile,
       ".parentBackupName",
+    ),
+    celRule<{ backupType?: string; parentBackupName?: string; importFrom?: unknown }>(
+      "!has(self.importFrom) || (self.backupType == 'datafile' && !has(self.parentBackupName))",
+      "spec.importFrom: only a datafile Backup without parentBackupName can be imported",
+      (s) => s.importFrom === undefined || ((s.backupType ?? BackupType.Datafile) === BackupType.Datafile && s.parentBackupName === undefined),
+      ".importFrom",
     ),
   ],
 });

@@ -11,6 +11,7 @@ import { buildBackupJob, toolJobName } from "./job.ts";
 import { Condition, Reason, failureReason } from "./reasons.ts";
 import { formatDuration, podStartProblem, terminationMessageOf, toolStartedAt } from "./report.ts";
 import { dataOutcome } from "./completion.ts";
+import { importOutcome } from "./import.ts";
 import { SEAL_CONTAINER, dataFormatOf, sealedLayout, sealsPlainFiles, unsealContainer } from "./plain-files.ts";
 import { sourceClusterOf, targetManifest } from "./target.ts";
 import { buildStatusUpdateJob, followStatusUpdates, statusUpdatesOf, type ObservedUpdate } from "./statusupdate.ts";
@@ -221,11 +222,15 @@ export function touched(status: Partial<BackupStatus>, updates: readonly Observe
 function completeDatafile(o: DatafileObservation, job: V1Job, pod: V1Pod | undefined, now: Date): BackupDecision {
   const b = o.backup;
   const jobName = job.metadata?.name ?? "";
-  const data = dataOutcome(pod, b.metadata?.uid);
+  // An import's objects are bound to the backup that wrote them: the manifest's id, as reported.
+  const imported = b.spec.importFrom ? importOutcome(pod) : undefined;
+  if (imported && !imported.ok) return failed(b, Reason.DataNotStored, `Job "${b.metadata?.namespace}/${jobName}" succeeded but ${imported.message}`, now);
+  const data = dataOutcome(pod, imported?.ok ? imported.backupId : b.metadata?.uid);
   if (!data.ok) return failed(b, Reason.DataNotStored, `Job "${b.metadata?.namespace}/${jobName}" succeeded but ${data.message}: create a new Backup`, now);
   const start = Date.parse(b.status?.startTimestamp ?? "") || now.getTime();
   const done = job.status?.completionTime ? new Date(job.status.completionTime) : now;
-  const checkpoint = data.backupTool.checkpoint ?? toolStartedAt(pod) ?? b.status?.startTimestamp;
+  // An import's tool pod started now, not when the data was taken: no checkpoint of its own.
+  const checkpoint = data.backupTool.checkpoint ?? (imported ? undefined : toolStartedAt(pod) ?? b.status?.startTimestamp);
   const size = data.totalSize;
   return {
     status: withStatus(b, {
@@ -233,16 +238,17 @@ function completeDatafile(o: DatafileObservation, job: V1Job, pod: V1Pod | undef
       completionTimestamp: rfc3339(done),
       duration: formatDuration(done.getTime() - start),
       ...(size ? { totalSize: size } : {}),
+      ...(imported?.ok ? { backupToolName: imported.toolName } : {}),
       failureReason: undefined,
       manifests: {
         ...b.status?.manifests,
         ...data.manifests,
         ...(data.manifests.userContext ? { userContext: { ...b.status?.manifests?.userContext, ...data.manifests.userContext } } : {}),
-        backupTool: { ...b.status?.manifests?.backupTool, ...data.backupTool, ...(checkpoint ? { checkpoint } : {}) },
+        backupTool: { ...b.status?.manifests?.backupTool, ...data.backupTool, ...(checkpoint ? { checkpoint } : {}), ...(imported?.ok ? { dataFormat: imported.format } : {}) },
       },
       conditions: setCondition(b.status?.conditions, { type: Condition.ToolJobSucceeded, status: "True", reason: Reason.BackupCompleted, message: `Job ${jobName} succeeded` }, now),
     }),
-    events: [{ type: "Normal", reason: Reason.BackupCompleted, message: `backup completed${size ? `: ${size}` : ""}${data.format ? ` (${data.format})` : ""} in ${formatDuration(done.getTime() - start)} (Job ${jobName})` }],
+    events: [{ type: "Normal", reason: Reason.BackupCompleted, message: `${imported ? `imported backup ${imported.ok ? imported.backupId : ""} verified` : "backup completed"}${size ? `: ${size}` : ""}${data.format ? ` (${data.format})` : ""} in ${formatDuration(done.getTime() - start)} (Job ${jobName})` }],
   };
 }
 

@@ -116,6 +116,10 @@ function deletionSteps(o: DeleteObservation, now: Date): BackupDecision {
     const snaps = o.snapshots.length ? ` and its VolumeSnapshot(s) ${o.snapshots.join(", ")} are kept` : "";
     return { deletes: stop, events: [{ type: "Normal", reason: Reason.DataRetained, message: `Backup is protected (${LabelBackupProtection}=${BackupProtectionRetain}): its data stays in the repo${snaps}` }], finalizer: release };
   }
+  if (b.spec.importFrom) {
+    // The data belongs to the backup that wrote it (in another namespace, or cluster): an import never removes it.
+    return { deletes: stop, events: [{ type: "Normal", reason: Reason.DataRetained, message: `imported Backup: its data at ${b.status?.manifests?.backupTool?.filePath ?? b.spec.importFrom.path} in BackupRepo "${b.spec.importFrom.backupRepoName}" belongs to the backup that wrote it and stays` }], finalizer: release };
+  }
   // Snapshots carry no owner reference (so protected ones survive): unprotected ones go here.
   stop.push(...deletions(b, Kinds.VolumeSnapshot, o.snapshots));
   const filePath = b.status?.manifests?.backupTool?.filePath;

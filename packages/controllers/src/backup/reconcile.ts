@@ -30,6 +30,7 @@ import { decideSnapshot, snapshotApiUnavailable, startSnapshot, type SnapshotObs
 import type { VolumeSnapshotObject } from "./snapshot-types.ts";
 import { statusJobName, statusUpdatesOf, type ObservedUpdate, type Stage } from "./statusupdate.ts";
 import { backupTypeOf, sectionOf, validateNewBackup } from "./validate.ts";
+import { startImport, validateImport } from "./import.ts";
 
 const byCreation = (a: KubeObject, b: KubeObject) => String(a.metadata.creationTimestamp ?? "").localeCompare(String(b.metadata.creationTimestamp ?? ""));
 
@@ -54,7 +55,8 @@ export class BackupReconciler {
     if (phase === BackupPhase.New) return this.apply(ctx, b, await this.decideNew(ctx, b, now));
     if (phase === BackupPhase.InProgress && type === BackupType.Datafile) {
       const jobName = toolJobName(b.metadata.name!, b.status?.attempts ?? 0);
-      const policy = this.policyOf(ctx, b);
+      // An import runs no tool: no attempts, no status updates of a policy.
+      const policy = b.spec.importFrom ? undefined : this.policyOf(ctx, b);
       return this.apply(ctx, b, decideDatafile({
         backup: b,
         job: await this.job(ctx, b.metadata.namespace!, jobName),
@@ -81,6 +83,7 @@ export class BackupReconciler {
 
   /** A New Backup, observed step by step (each read needs what the step before resolved), decided by the pure functions in between. */
   private async decideNew(ctx: ReconcileContext, b: Backup & KubeObject, now: Date): Promise<BackupDecision> {
+    if (b.spec.importFrom) return this.decideNewImport(ctx, b, now);
     const ns = b.metadata.namespace!;
     const type = backupTypeOf(b);
     const policy = this.policyOf(ctx, b);
@@ -131,6 +134,23 @@ export class BackupReconciler {
     if (bound) return bound;
     if (v.plan.type === BackupType.Logfile) return startLogfile(b, v.plan, now);
     return startDatafile(b, v.plan, now, this.op.agentImage);
+  }
+
+  /** A New import (import.ts): its repo's access in the namespace, then the Job that verifies and reports the backup. */
+  private async decideNewImport(ctx: ReconcileContext, b: Backup & KubeObject, now: Date): Promise<BackupDecision> {
+    const ns = b.metadata.namespace!;
+    const repos = ctx.cache.list<BackupRepo & KubeObject>(Kinds.BackupRepo);
+    const v = validateImport(b, repos, repos.some(repoHasNamespaceSelector) ? await namespaceLabels(ctx.client, ns) : undefined);
+    if (!v.ok) return failed(b, v.reason, v.message, now);
+    let access;
+    try {
+      access = await ensureRepoAccess(ctx.client, ctx.cache, v.repo, ns, this.op.namespace);
+    } catch (e) {
+      if (!(e instanceof RepoAccessError)) throw e;
+      if (e.reason === "RepoNotReady") return notStarted(b, { kind: "wait", reason: Reason.RepoNotReady, message: e.message, retryAfterMs: 2_000 }, now);
+      return failed(b, repoReason(e.reason), e.message, now);
+    }
+    return startImport(b, v.repo.metadata!.name!, access, v.filePath, now, this.op.agentImage);
   }
 
   private async repoAccess(ctx: ReconcileContext, repoName: string | undefined) {

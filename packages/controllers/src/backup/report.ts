@@ -12,6 +12,8 @@ export interface ToolReport {
   plainFiles?: boolean;
   /** The backup id dp-agent bound the objects to (format v5). */
   backupId?: string;
+  /** The BackupTool the manifest records (DP_TOOL of its writer): `dp-agent import` reports it. */
+  tool?: string;
   /** backup.info as a KubeBlocks 0.6 tool wrote it (plain-files report), when it is a JSON object. */
   backupInfo?: Record<string, unknown>;
 }
@@ -34,6 +36,7 @@ export function parseToolReport(message: string | undefined): ToolReport | undef
   if (Array.isArray(o.files)) r.files = o.files.flatMap(reportedFile);
   if (o.plainFiles === true) r.plainFiles = true;
   if (typeof o.backupId === "string" && /^[A-Za-z0-9._:/-]{1,253}$/.test(o.backupId)) r.backupId = o.backupId;
+  if (typeof o.tool === "string") r.tool = o.tool;
   const info = typeof o.backupInfo === "string" && o.backupInfo ? decodeBackupInfo(o.backupInfo) : undefined;
   if (info) r.backupInfo = info;
   return r;
