@@ -1,13 +1,14 @@
 // A Backup imported into another namespace (spec.importFrom): the disaster-recovery path, where
 // the namespace (or cluster) that made a backup is gone and a new one restores it from the repo.
 // Namespace A backs up a volume into an encrypted S3 repo (versitygw) that admits the "dr" tenant;
-// namespace B imports it by path, with no policy and no tool run; a RestoreJob in B brings the
+// namespace B imports it by path (kubectl dp import), with no policy and no tool run; a RestoreJob in B brings the
 // files back byte-identical. A namespace the repo does not admit, a path that climbs out, a path
 // with no backup and a manifest forged by a writer without the key all fail, naming why; deleting
 // the imported Backup leaves the original's data in the bucket.
 import { expect } from "chai";
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { DataProtectionGroup, StorageGroup, type Backup } from "@dataprotection/api";
+import { runCli } from "@dataprotection/cli";
 import type { Operator } from "@dataprotection/controllers";
 import { backendFromConfig, type RepoBackend } from "@dataprotection/storage";
 import { s3Provider } from "../../packages/controllers/src/storageprovider/builtin/index.ts";
@@ -39,13 +40,16 @@ async function keysUnder(bucket: RepoBackend, prefix: string): Promise<string[]>
 describe("Backup import: a backup another namespace wrote, restored in a new one (e2e)", function () {
   this.timeout(600_000);
   let kc: KubeConfig;
+  let kubeconfig: string;
   let op: Operator;
   let s3: S3Server;
   let bucket: RepoBackend;
   const custom = () => kc.makeApiClient(CustomObjectsApi);
 
   before(async () => {
-    kc = (await e2eCluster()).controlPlane.kubeConfig;
+    const { controlPlane } = await e2eCluster();
+    kc = controlPlane.kubeConfig;
+    kubeconfig = controlPlane.kubeconfigPath;
     await installShared(kc);
     s3 = await startS3Server([BUCKET]);
     bucket = backendFromConfig({ kind: "s3", bucket: BUCKET, endpoint: s3.endpoint, forcePathStyle: true, region: "us-east-1", accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey });
@@ -96,9 +100,15 @@ describe("Backup import: a backup another namespace wrote, restored in a new one
       const objects = await keysUnder(bucket, path.replace(/^\//, "") + "/");
       expect(objects.length, `objects under ${path}`).to.be.greaterThan(1);
 
-      // Namespace B, admitted by the repo: the import verifies the backup and completes with its record.
+      // Namespace B, admitted by the repo: `kubectl dp import` makes the import, which verifies the
+      // backup and completes with its record.
       await setNamespaceLabels(kc, b.name, TENANT);
-      await createImport(kc, b.name, "recovered", path);
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await runCli(["--kubeconfig", kubeconfig, "-n", b.name, "import", REPO, path, "--name", "recovered", "--wait", "--timeout", "3m"], { out: (l) => out.push(l), err: (l) => err.push(l), pollMs: 300 });
+      expect(code, err.join("\n")).to.equal(0);
+      expect(out[0]).to.equal("backup.dataprotection.kubeblocks.io/recovered created");
+      expect(out.at(-1)).to.match(new RegExp(`^backup/recovered: imported \\S+ of backup ${original.metadata!.uid} \\(tool volume\\) from repo ${REPO}$`));
       const imported = await backupInPhase(kc, b.name, "recovered", ["Completed", "Failed"], 120_000);
       expect(imported.status?.failureReason).to.equal(undefined);
       expect(imported.status?.backupToolName).to.equal("volume");

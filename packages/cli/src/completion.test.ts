@@ -70,7 +70,7 @@ describe("kubectl-dp completion: the scripts", () => {
   it("bash: commands, flags of the command being typed, fixed choices, names from kubectl with the -n/--kubeconfig typed", async () => {
     const bash = await script("bash");
     expect(spawnSync("bash", ["-n"], { input: bash }).status).to.equal(0);
-    expect(complete(bash, "kubectl-dp", "")).to.deep.equal(["backup", "restore", "list", "status", "describe", "completion"]);
+    expect(complete(bash, "kubectl-dp", "")).to.deep.equal(["backup", "import", "restore", "list", "status", "describe", "completion"]);
     expect(complete(bash, "kubectl-dp", "de")).to.deep.equal(["describe"]);
     expect(complete(bash, "kubectl-dp", "backup", "pg", "--w")).to.deep.equal(["--wait"]);
     expect(complete(bash, "kubectl-dp", "list", "--")).to.include.members(["--all-namespaces", "--output", "--namespace", "--kubeconfig"]);

@@ -8,7 +8,7 @@ import { KubeClient, isNotFound, type Kind } from "@dataprotection/runtime";
 import { bashCompletion, completionSpec, zshCompletion } from "./completion.ts";
 import { type DescribeKind, type EventLike, describeBackup, describeDocument, describePolicy, describeRestore, eventsOf, parseDescribeKind } from "./describe.ts";
 import { ExitCode, NotFoundError, UsageError, exitFor } from "./exit.ts";
-import { BACKUP_TYPES, type BackupType, backupObject, restoreJobObject } from "./objects.ts";
+import { BACKUP_TYPES, type BackupType, backupObject, importObject, restoreJobObject } from "./objects.ts";
 import { OUTPUT_FORMATS, type OutputFormat, listDocument, renderDocument } from "./output.ts";
 import { Progress, type Progressing } from "./progress.ts";
 import { statusRows, statusTable } from "./status.ts";
@@ -66,11 +66,11 @@ function connect(g: Globals): { client: KubeClient; namespace: string } {
 const outputOption = (): Option => new Option("-o, --output <format>", "output format").choices(OUTPUT_FORMATS).default("table");
 
 /** A read that names its object: 404 becomes "<word> ns/name not found" (exit code 3). */
-async function getNamed<T>(client: KubeClient, kind: Kind, word: string, name: string, namespace: string): Promise<T & { metadata: { name: string; uid?: string } }> {
+async function getNamed<T>(client: KubeClient, kind: Kind, word: string, name: string, namespace: string | undefined): Promise<T & { metadata: { name: string; uid?: string } }> {
   try {
     return await client.get<T & { metadata: { name: string; uid?: string } }>(kind, name, namespace);
   } catch (err) {
-    throw isNotFound(err) ? new NotFoundError(`${word} ${namespace}/${name} not found`) : err;
+    throw isNotFound(err) ? new NotFoundError(`${word} ${namespace ? `${namespace}/` : ""}${name} not found`) : err;
   }
 }
 
@@ -131,6 +131,29 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       if (f.wait) {
         await follow<Backup>(Kinds.Backup, created.metadata.name, namespace, BACKUP_DONE, timeoutMs, (b) =>
           `backup/${created.metadata.name}: ${b.status?.totalSize ?? "?"} in ${b.status?.duration ?? "?"}${b.status?.backupRepoName ? ` to repo ${b.status.backupRepoName}` : ""}`);
+      }
+    });
+
+  program
+    .command("import")
+    .description("create a Backup that imports a backup another namespace or cluster wrote into a BackupRepo (verified, then restorable here)")
+    .argument("<repo>", "the BackupRepo holding it")
+    .argument("<path>", "its path in the repo: the original Backup's status.manifests.backupTool.filePath")
+    .option("--name <name>", "the Backup's name (default: <last name of the path>-<yyyymmddhhmmss>)")
+    .option("--policy <name>", "the BackupPolicy it is filed under (need not exist)", "imported")
+    .option("--wait", "follow the Backup until it is Completed or Failed (exit 1 when Failed)")
+    .option("--timeout <duration>", "how long --wait waits (exit 4 when it runs out)", "1h")
+    .action(async (repo: string, path: string, f: { name?: string; policy: string; wait?: boolean; timeout: string }) => {
+      const timeoutMs = parseDuration(f.timeout);
+      const { client: c, namespace } = ctx();
+      const body = importObject({ repo, path, name: f.name, policy: f.policy }, namespace, now());
+      // A typo in the repo name would otherwise leave a Backup that fails later.
+      await getNamed(c, Kinds.BackupRepo, "backuprepo", repo, undefined);
+      const created = await c.create<Backup & { metadata: { name: string } }>(Kinds.Backup, body as Backup & { metadata: { name: string } });
+      io.out(`backup.dataprotection.kubeblocks.io/${created.metadata.name} created`);
+      if (f.wait) {
+        await follow<Backup>(Kinds.Backup, created.metadata.name, namespace, BACKUP_DONE, timeoutMs, (b) =>
+          `backup/${created.metadata.name}: imported ${b.status?.totalSize ?? "?"} of backup ${b.status?.manifests?.backupTool?.backupId ?? "?"} (tool ${b.status?.backupToolName ?? "?"}) from repo ${repo}`);
       }
     });
 
@@ -266,6 +289,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         forKubectl: ["--kubeconfig", "--context", "--namespace"],
         args: {
           backup: [{ values: { resource: `${Kinds.BackupPolicy.plural}.${DataProtectionGroup}` } }],
+          import: [{ values: { resource: `${Kinds.BackupRepo.plural}.${DataProtectionGroup}` } }],
           restore: [{ values: { resource: `${Kinds.Backup.plural}.${DataProtectionGroup}` } }],
           status: [{ values: { resource: `${Kinds.BackupPolicy.plural}.${DataProtectionGroup}` } }],
           describe: [

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { Backup, BackupPolicy } from "@dataprotection/api";
-import { backupObject, generatedName, parseSecret, parseSelector, parseVolume, restoreJobObject } from "./objects.ts";
+import { backupObject, generatedName, importObject, parseSecret, parseSelector, parseVolume, restoreJobObject } from "./objects.ts";
 import { age, backupTable, formatTable, policyTable } from "./table.ts";
 import { parseDuration } from "./wait.ts";
 
@@ -36,6 +36,16 @@ describe("kubectl-dp objects", () => {
     expect(inc.metadata?.annotations).to.deep.equal({ "dataprotection.kubeblocks.io/backup-destination": "persistentVolumeClaim" });
     expect(() => backupObject({ policy: "pg", type: "snapshot", parent: "full-1" }, "db", NOW)).to.throw("only datafile backups");
     expect(() => backupObject({ policy: "pg", type: "datafile", name: "Bad_Name" }, "db", NOW)).to.throw('backup name "Bad_Name" is not a valid name');
+  });
+
+  it("builds an import: repo and path as given, named after the path's last name, filed under policy imported; refuses a path that climbs out", () => {
+    expect(importObject({ repo: "s3", path: "/shop/Nightly_1" }, "dr", NOW)).to.deep.equal({
+      apiVersion: "dataprotection.kubeblocks.io/v1alpha1", kind: "Backup", metadata: { name: "nightly-1-20261123221500", namespace: "dr" },
+      spec: { backupPolicyName: "imported", backupType: "datafile", importFrom: { backupRepoName: "s3", path: "/shop/Nightly_1" } },
+    });
+    expect(importObject({ repo: "s3", path: "shop/n1", name: "n1", policy: "shop" }, "dr", NOW).spec).to.deep.include({ backupPolicyName: "shop" });
+    for (const bad of ["../etc", "/shop/../x", "a//b", "/"]) expect(() => importObject({ repo: "s3", path: bad }, "dr", NOW), bad).to.throw("is not a backup path");
+    expect(() => importObject({ repo: "S3", path: "a/b" }, "dr", NOW)).to.throw('repo "S3" is not a valid name');
   });
 
   it("parses selectors, volumes and secrets, naming what is wrong", () => {

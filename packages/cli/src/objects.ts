@@ -48,6 +48,28 @@ export function backupObject(f: BackupFlags, namespace: string, now: Date): Back
   };
 }
 
+export interface ImportFlags {
+  repo: string;
+  /** The backup's path in the repo (its Backup's status.manifests.backupTool.filePath). */
+  path: string;
+  name?: string;
+  policy?: string;
+}
+
+const BACKUP_PATH = /^\/?(?:[A-Za-z0-9_-][A-Za-z0-9._-]*\/)*[A-Za-z0-9_-][A-Za-z0-9._-]*\/?$/;
+
+/** A Backup importing a backup another namespace or cluster wrote (spec.importFrom): named after the path's last name by default. */
+export function importObject(f: ImportFlags, namespace: string, now: Date): Backup {
+  if (f.path.length > 512 || !BACKUP_PATH.test(f.path)) throw new UsageError(`path "${f.path.slice(0, 100)}" is not a backup path in a repo (names joined by "/", no "." or ".."; e.g. /shop/nightly-20261206030000)`);
+  const last = f.path.replace(/\/+$/, "").split("/").pop()!.toLowerCase().replace(/[^a-z0-9.-]+/g, "-").replace(/^[-.]+/, "") || "imported";
+  return {
+    apiVersion: DataProtectionAPIVersion,
+    kind: "Backup",
+    metadata: { name: checkName("backup name", f.name ?? generatedName(last, now)), namespace },
+    spec: { backupPolicyName: checkName("policy", f.policy ?? "imported"), backupType: "datafile", importFrom: { backupRepoName: checkName("repo", f.repo), path: f.path } },
+  };
+}
+
 /** "app=db,role in (primary)" is too much for flags: k=v pairs only, comma-separated. */
 export function parseSelector(s: string): Record<string, string> {
   const out: Record<string, string> = {};
