@@ -93,6 +93,15 @@ export function namespaceTerminating(b: Backup): BackupDecision {
 }
 
 /**
+ * A deletion whose delete Job cannot be given the repo's access (its credential or key Secret is
+ * gone): waiting would hold the Backup, and its namespace, forever. The data stays, said so.
+ */
+export function dataUnreachable(b: Backup, why: string): BackupDecision {
+  const where = b.status?.manifests?.backupTool?.filePath ?? "its path";
+  return { events: [{ type: "Warning", reason: Reason.DataDeleteFailed, message: `${why}: the data at ${where} cannot be removed by the operator and stays in the repo; remove it by hand` }], finalizer: release };
+}
+
+/**
  * When the finalizer goes and no other Backup of the namespace uses the repo, the repo's Secret
  * copies (credential, encryption key) leave the namespace too: a key stays only where it is used.
  */

@@ -5,7 +5,7 @@ import { BackupDataFormat, BackupPhase, Finalizer } from "@dataprotection/api";
 import { repoAccessFor } from "../backuprepo/access.ts";
 import { Kinds } from "../kinds.ts";
 import { decideDatafile } from "./decide.ts";
-import { decideDeletion } from "./delete.ts";
+import { dataUnreachable, decideDeletion } from "./delete.ts";
 import { toolJobName } from "./job.ts";
 import { buildImportJob, importFilePath, importOutcome, startImport, validateImport } from "./import.ts";
 import { Reason } from "./reasons.ts";
@@ -96,5 +96,16 @@ describe("Backup import: deletion", () => {
     expect(d.finalizer).to.deep.equal({ remove: Finalizer });
     expect(d.events?.[0]).to.deep.include({ reason: Reason.DataRetained });
     expect(d.events?.[0]?.message).to.contain("/team-a/nightly-1").and.contain("stays");
+  });
+});
+
+describe("Backup deletion when the repo's Secret is gone", () => {
+  it("releases the Backup with a Warning that the data stays (its namespace is not held forever)", () => {
+    const b = backup({}, { phase: BackupPhase.Completed, manifests: { backupTool: { filePath: "/ns/b1" } } });
+    const d = dataUnreachable(b, 'Secret "default/repo-cred" of BackupRepo "repo" not found');
+    expect(d.finalizer).to.deep.equal({ remove: Finalizer });
+    expect(d.creates ?? []).to.have.length(0);
+    expect(d.events?.[0]).to.deep.include({ type: "Warning", reason: Reason.DataDeleteFailed });
+    expect(d.events?.[0]?.message).to.equal('Secret "default/repo-cred" of BackupRepo "repo" not found: the data at /ns/b1 cannot be removed by the operator and stays in the repo; remove it by hand');
   });
 });

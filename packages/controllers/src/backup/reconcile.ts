@@ -19,7 +19,7 @@ import { repoHasNamespaceSelector } from "../backuprepo/tenancy.ts";
 import type { OperatorContext } from "../options.ts";
 import { decideDatafile, failed, helperJobName, notStarted, startDatafile } from "./decide.ts";
 import type { BackupDecision, BackupPrereq } from "./decision.ts";
-import { decideDeletion, namespaceTerminating } from "./delete.ts";
+import { dataUnreachable, decideDeletion, namespaceTerminating } from "./delete.ts";
 import { claimManifest, type ClaimToEnsure } from "./destination.ts";
 import { claimBound, classOf } from "./claim-wait.ts";
 import { persistentVolumeFromTemplate, PV_TEMPLATE_KEY } from "./pv-template.ts";
@@ -260,7 +260,11 @@ export class BackupReconciler {
     try {
       return await applyDecision(ctx, Kinds.Backup, b, d, { prepare: (p) => this.prepare(ctx, b, p) });
     } catch (e) {
-      if (e instanceof PrereqFailed) return applyDecision(ctx, Kinds.Backup, b, failed(b, e.reason, e.message, new Date(ctx.clock.now())));
+      if (e instanceof PrereqFailed) {
+        // Failing a Backup being deleted would not end its deletion: it goes, keeping its data.
+        if (b.metadata.deletionTimestamp) return applyDecision(ctx, Kinds.Backup, b, dataUnreachable(b, e.message));
+        return applyDecision(ctx, Kinds.Backup, b, failed(b, e.reason, e.message, new Date(ctx.clock.now())));
+      }
       if (b.metadata.deletionTimestamp && e instanceof ApiError && e.statusCode === 403 && /being terminated/.test(e.message)) {
         return applyDecision(ctx, Kinds.Backup, b, namespaceTerminating(b));
       }
