@@ -5,7 +5,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { DataProtectionGroup, StorageGroup, type Backup, type BackupPolicy, type BackupTool } from "@dataprotection/api";
 import { builtinTools } from "@dataprotection/tools";
-import { localPvcProvider } from "../../packages/controllers/src/storageprovider/builtin/index.ts";
+import { localPvcProvider, s3Provider } from "../../packages/controllers/src/storageprovider/builtin/index.ts";
 import { expect } from "chai";
 import { getCustom, until } from "../harness.ts";
 import { createRestoreJob, createStatefulSet, waitReady, waitRestore } from "../restore/seed.ts";
@@ -75,6 +75,37 @@ export async function createEncryptedRepo(kc: KubeConfig, name: string, extra: R
     await api.deleteClusterCustomObject({ group: DataProtectionGroup, version: V, plural: "backuprepos", name }).catch(() => undefined);
     await api.deleteClusterCustomObject({ group: StorageGroup, version: V, plural: "storageproviders", name: provider }).catch(() => undefined);
     await core.deleteNamespacedSecret({ name: key, namespace: "default" }).catch(() => undefined);
+  };
+}
+
+/**
+ * An encrypted S3 repo `name` on a bucket of a running S3 server (its credential `<name>-cred`
+ * and key `<name>-key` in default, its provider `<name>-s3`), admitting the namespaces with
+ * `tenant` labels when given, waited until Ready. Returns what removes them.
+ */
+export async function createEncryptedS3Repo(kc: KubeConfig, name: string, s3: { endpoint: string; accessKeyId: string; secretAccessKey: string }, bucket: string, tenant?: Record<string, string>): Promise<() => Promise<void>> {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.createNamespacedSecret({ namespace: "default", body: { metadata: { name: `${name}-cred` }, stringData: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } } });
+  await core.createNamespacedSecret({ namespace: "default", body: { metadata: { name: `${name}-key` }, stringData: { passphrase: `${name} long passphrase` } } });
+  await api.createClusterCustomObject({ group: StorageGroup, version: V, plural: "storageproviders", body: s3Provider(`${name}-s3`) });
+  await api.createClusterCustomObject({ group: DataProtectionGroup, version: V, plural: "backuprepos", body: {
+    apiVersion: `${DataProtectionGroup}/${V}`, kind: "BackupRepo", metadata: { name },
+    spec: {
+      storageProviderRef: `${name}-s3`, accessMethod: "Tool", pvReclaimPolicy: "Retain", ...(tenant ? { namespaceSelector: { matchLabels: tenant } } : {}),
+      config: { bucket, endpoint: s3.endpoint, forcePathStyle: "true" }, credential: { name: `${name}-cred`, namespace: "default" },
+      encryption: { keySecretRef: { name: `${name}-key`, namespace: "default", key: "passphrase" } },
+    },
+  } });
+  await until(`BackupRepo ${name} Ready`, async () => {
+    const r = await getCustom<{ status?: { phase?: string; failureReason?: string } }>(kc, DataProtectionGroup, "backuprepos", undefined, name);
+    if (r?.status?.phase === "Failed") throw new Error(`BackupRepo ${name} Failed: ${r.status.failureReason}`);
+    return r?.status?.phase === "Ready" ? true : undefined;
+  }, 120_000, 500);
+  return async () => {
+    await api.deleteClusterCustomObject({ group: DataProtectionGroup, version: V, plural: "backuprepos", name }).catch(() => undefined);
+    await api.deleteClusterCustomObject({ group: StorageGroup, version: V, plural: "storageproviders", name: `${name}-s3` }).catch(() => undefined);
+    for (const s of [`${name}-cred`, `${name}-key`]) await core.deleteNamespacedSecret({ name: s, namespace: "default" }).catch(() => undefined);
   };
 }
 

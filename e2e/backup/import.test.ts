@@ -6,17 +6,16 @@
 // with no backup and a manifest forged by a writer without the key all fail, naming why; deleting
 // the imported Backup leaves the original's data in the bucket.
 import { expect } from "chai";
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
-import { DataProtectionGroup, StorageGroup, type Backup } from "@dataprotection/api";
+import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { DataProtectionGroup, type Backup } from "@dataprotection/api";
 import { runCli } from "@dataprotection/cli";
 import type { Operator } from "@dataprotection/controllers";
 import { backendFromConfig, type RepoBackend } from "@dataprotection/storage";
-import { s3Provider } from "../../packages/controllers/src/storageprovider/builtin/index.ts";
 import { e2eCluster, getCustom, startTestOperator, testNamespace, until, untilEventReasons } from "../harness.ts";
 import { startS3Server, type S3Server } from "../../packages/storage/test/s3-server.ts";
 import { createRestoreJob, createStatefulSet, waitReady, waitRestore } from "../restore/seed.ts";
 import {
-  backupInPhase, createBackup, createPolicy, createPVC, datafilePolicy, hostPathOf, installShared, readTree, runJob, seedScript, setNamespaceLabels, startTargetPod, testTimeouts,
+  backupInPhase, createBackup, createEncryptedS3Repo, createPolicy, createPVC, datafilePolicy, hostPathOf, installShared, readTree, runJob, seedScript, setNamespaceLabels, startTargetPod, testTimeouts,
 } from "./fixtures.ts";
 
 const V = "v1alpha1";
@@ -44,6 +43,7 @@ describe("Backup import: a backup another namespace wrote, restored in a new one
   let op: Operator;
   let s3: S3Server;
   let bucket: RepoBackend;
+  let removeRepo: (() => Promise<void>) | undefined;
   const custom = () => kc.makeApiClient(CustomObjectsApi);
 
   before(async () => {
@@ -53,32 +53,12 @@ describe("Backup import: a backup another namespace wrote, restored in a new one
     await installShared(kc);
     s3 = await startS3Server([BUCKET]);
     bucket = backendFromConfig({ kind: "s3", bucket: BUCKET, endpoint: s3.endpoint, forcePathStyle: true, region: "us-east-1", accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey });
-    const core = kc.makeApiClient(CoreV1Api);
-    await core.createNamespacedSecret({ namespace: "default", body: { metadata: { name: `${REPO}-cred` }, stringData: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } } });
-    await core.createNamespacedSecret({ namespace: "default", body: { metadata: { name: `${REPO}-key` }, stringData: { passphrase: "import e2e long passphrase" } } });
-    await custom().createClusterCustomObject({ group: StorageGroup, version: V, plural: "storageproviders", body: s3Provider(`${REPO}-s3`) });
-    await custom().createClusterCustomObject({ group: DataProtectionGroup, version: V, plural: "backuprepos", body: {
-      apiVersion: `${DataProtectionGroup}/${V}`, kind: "BackupRepo", metadata: { name: REPO },
-      spec: {
-        storageProviderRef: `${REPO}-s3`, accessMethod: "Tool", pvReclaimPolicy: "Retain", namespaceSelector: { matchLabels: TENANT },
-        config: { bucket: BUCKET, endpoint: s3.endpoint, forcePathStyle: "true" }, credential: { name: `${REPO}-cred`, namespace: "default" },
-        encryption: { keySecretRef: { name: `${REPO}-key`, namespace: "default", key: "passphrase" } },
-      },
-    } });
     op = await startTestOperator({ controllers: ["backup", "backuptool", "restorejob", "backuprepo", "storageprovider"], timeouts: { ...testTimeouts, targetPodWaitMs: 60_000, podStartMs: 90_000 } });
-    await until(`BackupRepo ${REPO} Ready`, async () => {
-      const r = await getCustom<{ status?: { phase?: string; failureReason?: string } }>(kc, DataProtectionGroup, "backuprepos", undefined, REPO);
-      if (r?.status?.phase === "Failed") throw new Error(`BackupRepo ${REPO} Failed: ${r.status.failureReason}`);
-      return r?.status?.phase === "Ready" ? true : undefined;
-    }, 120_000, 500);
+    removeRepo = await createEncryptedS3Repo(kc, REPO, s3, BUCKET, TENANT);
   });
   after(async () => {
     await op?.stop();
-    const del = (group: string, plural: string, name: string) => custom().deleteClusterCustomObject({ group, version: V, plural, name }).catch(() => undefined);
-    await del(DataProtectionGroup, "backuprepos", REPO);
-    await del(StorageGroup, "storageproviders", `${REPO}-s3`);
-    const core = kc?.makeApiClient(CoreV1Api);
-    for (const name of [`${REPO}-cred`, `${REPO}-key`]) await core?.deleteNamespacedSecret({ name, namespace: "default" }).catch(() => undefined);
+    await removeRepo?.();
     await s3?.stop();
   });
 

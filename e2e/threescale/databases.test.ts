@@ -18,7 +18,8 @@ import { KubeClient } from "@dataprotection/runtime";
 import type { Operator } from "@dataprotection/controllers";
 import { layout, threescaleControllers } from "@dataprotection/threescale";
 import { e2eCluster, getCustom, startTestOperator, testNamespace, until, untilEventReasons, untilInNamespace } from "../harness.ts";
-import { hostPathOf, installShared, readTree, testTimeouts } from "../backup/fixtures.ts";
+import { createEncryptedS3Repo, hostPathOf, installShared, readTree, setNamespaceLabels, testTimeouts } from "../backup/fixtures.ts";
+import { startS3Server } from "../../packages/storage/test/s3-server.ts";
 import { waitReady } from "../restore/seed.ts";
 import { createDatabaseStatefulSet, freePort, mariadbServerScript, postgresServerScript, systemUser, type Ids } from "../tools/db-server.ts";
 import { APIManagerKind, G, StandIn3scale, V, apiManager, comparable, createEncryptedRepo, crStatus, exists, installApiManagerCrd, seed3scale, seedSystemStorage, snapshot } from "./fixtures.ts";
@@ -94,9 +95,12 @@ async function backUpWithDatabases(kc: KubeConfig, ns: string, backupDestination
 
 async function pointSecrets(kc: KubeConfig, ns: string, urls: { database: string; systemRedis: string; backendRedis: string; zync?: string }): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
+  // Replaced as seed3scale made them; created in a namespace that has none (a new one to restore into).
   const set = async (name: string, data: Record<string, string>) => {
-    const s = await core.readNamespacedSecret({ name, namespace: ns });
-    await core.replaceNamespacedSecret({ name, namespace: ns, body: { ...s, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("base64")])) } });
+    const body = { data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("base64")])) };
+    const s = await core.readNamespacedSecret({ name, namespace: ns }).catch(() => undefined);
+    if (s) await core.replaceNamespacedSecret({ name, namespace: ns, body: { ...s, ...body } });
+    else await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name }, ...body } });
   };
   await set("system-database", { URL: urls.database, DB_USER: "admin", DB_PASSWORD: MARIA_PW });
   await set("system-redis", { URL: urls.systemRedis });
@@ -104,10 +108,10 @@ async function pointSecrets(kc: KubeConfig, ns: string, urls: { database: string
   if (urls.zync) await set("zync", { DATABASE_URL: urls.zync, DATABASE_PASSWORD: ZYNC_PW, ZYNC_AUTHENTICATION_TOKEN: "token" });
 }
 
-/** One APIManagerRestore `name` of the APIManagerBackup "full"; its status once it ended. */
-async function restoreWithDatabases(kc: KubeConfig, ns: string, name: string): Promise<APIManagerRestoreStatus> {
+/** One APIManagerRestore `name` of the APIManagerBackup "full" (or of another source); its status once it ended. */
+async function restoreWithDatabases(kc: KubeConfig, ns: string, name: string, restoreSource: object = { apiManagerBackup: { name: "full" } }): Promise<APIManagerRestoreStatus> {
   await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({ group: G, version: V, namespace: ns, plural: "apimanagerrestores", body: {
-    apiVersion: `${G}/${V}`, kind: "APIManagerRestore", metadata: { name }, spec: { restoreSource: { apiManagerBackup: { name: "full" } } },
+    apiVersion: `${G}/${V}`, kind: "APIManagerRestore", metadata: { name }, spec: { restoreSource },
   } });
   return crStatus<APIManagerRestoreStatus>(kc, "apimanagerrestores", ns, name, done, 600_000);
 }
@@ -364,6 +368,85 @@ describe("3scale: APIManagerBackup with includeDatabases, real MariaDB and Redis
     expect(rs.databases?.map((d) => [d.name, d.phase])).to.deep.equal([["system-database", "Completed"], ["system-redis", "Completed"], ["backend-redis", "Completed"]]);
     expect(await summary()).to.equal(before);
     expect(await exists(kc, APIManagerKind, "example-apimanager", ns.name)).to.equal(true);
+  });
+
+  it("restores into a new namespace from the repo alone (disaster recovery): the APIManager's backup and the databases its manifest records are imported, restored into the new namespace's servers first, then the APIManager", async () => {
+    const tenant = { "dp-e2e-tenant": "apim-dr" };
+    const s3 = await startS3Server(["apim-dr"]);
+    const removeS3Repo = await createEncryptedS3Repo(kc, "apim-dr", s3, "apim-dr", tenant);
+    try {
+      // The namespace that made the backup: PostgreSQL system database, one Redis for both, files.
+      const made = await testNamespace(kc, "apim-made", 240_000);
+      namespaces.push(made);
+      standIn.namespaces.add(made.name);
+      await setNamespaceLabels(kc, made.name, tenant);
+      const servers = async (ns: string): Promise<{ pport: number; rport: number; rows: (q: string) => Promise<string> }> => {
+        const [pport, rport] = [await freePort(), await freePort()];
+        await createPostgres(kc, ns, "system-postgresql", pport, await systemUser("postgres"));
+        await createRedis(kc, ns, "redis", rport, await systemUser("redis"));
+        for (const n of ["system-postgresql", "redis"]) await waitReady(kc, ns, n, 1);
+        await answering(kc, ns, "postgresql", async () => (await psql(pport, "SELECT 1")) === "1");
+        await answering(kc, ns, "redis", async () => (await redis(rport, ["PING"])) === "PONG");
+        await psql(pport, `CREATE ROLE app LOGIN PASSWORD '${ZYNC_PW}'`);
+        await psql(pport, "CREATE DATABASE system OWNER app");
+        return { pport, rport, rows: (q) => psql(pport, q, "system", "app", ZYNC_PW) };
+      };
+      const a = await servers(made.name);
+      const summary = (rows: (q: string) => Promise<string>) => rows("SELECT count(*) || ':' || md5(string_agg(id || org_name, ',' ORDER BY id)) FROM accounts");
+      await a.rows("CREATE TABLE accounts (id int PRIMARY KEY, org_name text NOT NULL); INSERT INTO accounts SELECT g, 'org-' || g FROM generate_series(1, 250) g");
+      await redis(a.rport, ["-n", "0", "EVAL", "for i = 1, 300 do redis.call('SET', 'stats/' .. i, i) end return 1", "0"]);
+      await redis(a.rport, ["-n", "1", "SET", "session", "s", "EX", "3600"]);
+      const rows0 = await summary(a.rows);
+      const keys0 = await redisSummary(a.rport);
+      await seedSystemStorage(kc, made.name, 5);
+      // The APIManager's own Secrets come from the backup; seed3scale's database ones are pointed at the servers above.
+      await seed3scale(kc, made.name, apiManager("example-apimanager", { persistentVolumeClaim: { resources: { requests: "200Mi" } } }));
+      const pointAt = (ns: string, x: { pport: number; rport: number }) => pointSecrets(kc, ns, {
+        database: `postgresql://app:${ZYNC_PW}@127.0.0.1:${x.pport}/system`,
+        systemRedis: `redis://:${REDIS_PW}@127.0.0.1:${x.rport}/1`,
+        backendRedis: `redis://:${REDIS_PW}@127.0.0.1:${x.rport}/0`,
+      });
+      await pointAt(made.name, a);
+      const objects0 = await snapshot(kc, made.name, "example-apimanager");
+      const files0 = await readTree(await hostPathOf(kc, made.name, "system-storage"));
+      const bs = await backUpWithDatabases(kc, made.name, { backupRepo: { name: "apim-dr" } });
+      expect(bs.failureReason).to.equal(undefined);
+      expect(bs.databases?.map((d) => [d.name, d.backupPath])).to.deep.equal(["system-database", "system-redis", "backend-redis"].map((n) => [n, `/${made.name}/full-${n}`]));
+
+      // A new namespace with nothing of it: empty servers of its own and the database Secrets
+      // naming them (as the 3scale restore procedure asks), the repo's path of the backup.
+      const dr = await testNamespace(kc, "apim-dr", 240_000);
+      namespaces.push(dr);
+      standIn.namespaces.add(dr.name);
+      await setNamespaceLabels(kc, dr.name, tenant);
+      const b = await servers(dr.name);
+      await pointAt(dr.name, b);
+      const rs = await restoreWithDatabases(kc, dr.name, "dr", { backupRepo: { name: "apim-dr", path: bs.backupPath } });
+      expect(rs.failureReason, rs.failureReason).to.equal(undefined);
+      expect(rs.completed).to.equal(true);
+      expect(rs.mainStepsCompleted).to.deep.include({ backupsImported: true, databasesRestored: true, secretsRestored: true, configMapsRestored: true, systemFileStorageRestored: true, apiManagerRestored: true, routesResynced: true });
+      expect(rs.databases?.map((d) => [d.name, d.phase])).to.deep.equal([["system-database", "Completed"], ["system-redis", "Completed"], ["backend-redis", "Completed"]]);
+      // The imports are Backups of the new namespace, bound to the originals.
+      for (const d of bs.databases!) {
+        const original = (await getCustom<Backup>(kc, "dataprotection.kubeblocks.io", "backups", made.name, d.backupName))!;
+        const imported = (await getCustom<Backup>(kc, "dataprotection.kubeblocks.io", "backups", dr.name, rs.databases!.find((x) => x.name === d.name)!.backupName))!;
+        expect(imported.status?.manifests?.backupTool?.backupId, d.name).to.equal(original.metadata?.uid);
+      }
+      expect(await summary(b.rows)).to.equal(rows0);
+      expect(await redisSummary(b.rport)).to.equal(keys0);
+      const objects1 = await snapshot(kc, dr.name, "example-apimanager");
+      for (const name of layout.RESTORED_SECRETS) expect(comparable(objects1.secrets.get(name)), name).to.deep.equal(comparable(objects0.secrets.get(name)));
+      for (const [name, cm] of objects0.configMaps) expect(comparable(objects1.configMaps.get(name)), name).to.deep.equal(comparable(cm));
+      expect(comparable(objects1.apimanager)).to.deep.equal(comparable(objects0.apimanager));
+      const files1 = await readTree(await hostPathOf(kc, dr.name, "system-storage"));
+      expect([...files1.keys()].sort()).to.deep.equal([...files0.keys()].sort());
+      for (const [k, v] of files0) expect(files1.get(k)?.equals(v), k).to.equal(true);
+      expect(await standIn.resyncLog(dr.name)).to.deep.equal(["exec rake zync:resync:domains"]);
+      await untilEventReasons(kc, dr.name, "dr", ["ImportStarted", "BackupsImported", "DatabasesRestored", "RestoreCompleted"]);
+    } finally {
+      await removeS3Repo();
+      await s3.stop();
+    }
   });
 
   it("fails the whole APIManagerBackup, naming the component, when a database cannot be reached; nothing claims to be complete", async () => {

@@ -81,6 +81,12 @@ async function main(argv: string[]): Promise<number> {
       if (!Number.isFinite(s) || s <= 0) throw new AgentError(`prune-log --older-than ${JSON.stringify(o.olderThan)} is not a positive number of seconds`);
       return a.pruneLog(o.prefix, new Date(Date.now() - s * 1000));
     })());
+  program
+    .command("context")
+    .description("the backup's user context: string entries recorded in its authenticated manifest.json and reported with it")
+    .command("set <entries...>")
+    .description("merge KEY=VALUE entries into the user context of the backup (after its objects were pushed)")
+    .action((entries: string[]) => run((a) => a.setUserContext(parseEntries(entries)))());
   program.command("ls").description("list the backup's objects").option("--json", "print manifest.json and unlisted objects").action((o: { json?: boolean }) => run((a) => a.ls(!!o.json))());
   program
     .command("rm [names...]")
@@ -159,6 +165,19 @@ async function main(argv: string[]): Promise<number> {
 }
 
 process.exitCode = await main(process.argv);
+
+/** `context set` arguments: KEY=VALUE each (the value may hold "="; a key given twice is an error). */
+function parseEntries(args: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const arg of args) {
+    const at = arg.indexOf("=");
+    if (at <= 0) throw new AgentError(`context set: ${JSON.stringify(arg)} is not KEY=VALUE`);
+    const k = arg.slice(0, at);
+    if (Object.hasOwn(out, k)) throw new AgentError(`context set: key ${JSON.stringify(k)} is given twice`);
+    Object.defineProperty(out, k, { value: arg.slice(at + 1), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
 
 /** A log file's end: RFC 3339 or Unix seconds, not in the future (a minute of clock skew allowed). */
 function parseStopTime(v: string): Date {

@@ -3,7 +3,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
-import { Agent, type Io } from "./commands.ts";
+import { Agent, type Io, reportText } from "./commands.ts";
 import { configFromEnv } from "./env.ts";
 import type { Manifest } from "./manifest.ts";
 
@@ -185,5 +185,29 @@ describe("dp-agent commands with DP_BACKUP_ID", () => {
     const m = (await as("ns/log2", { DP_BACKUP_ID: A }).agent.push("wal/000000010000000000000001", Readable.from([data]), ended)).manifest!;
     expect(m.files.find((f) => f.name === "wal/000000010000000000000001")!.stopTime).to.equal(ended.toISOString());
     expect(m.stopTime, "the newest data pushed so far").to.equal(partial.stopTime);
+  });
+
+  it("setUserContext merges entries into the bound, authenticated manifest and the report carries them; refused before a push", async () => {
+    const ctx = { "apps.3scale.net/databases": '[{"name":"system-database","backupName":"b-system-database","backupPath":"/ns/b-system-database"}]' };
+    expect(await failure(as("ns/c", { DP_BACKUP_ID: B }).agent.setUserContext(ctx))).to.contain("backup ns/c has no manifest.json in repo").and.contain("nothing was pushed yet");
+    const pushed = await push("ns/c", B);
+    const m = (await as("ns/c", { DP_BACKUP_ID: B }).agent.setUserContext(ctx)).manifest!;
+    expect(m).to.deep.include({ backupId: B, userContext: ctx, files: pushed.files });
+    const onDisk = JSON.parse(readFileSync(join(repo, "ns/c/manifest.json"), "utf8")) as Manifest;
+    expect(onDisk.userContext).to.deep.equal(ctx);
+    expect(onDisk.mac).to.match(/^[0-9a-f]{64}$/);
+    const report = JSON.parse(reportText({ manifest: m })!) as Record<string, unknown>;
+    expect(report).to.deep.include({ userContext: ctx, backupId: B, filePath: "ns/c" });
+    // Merged, kept by later pushes, and read back authenticated.
+    await as("ns/c", { DP_BACKUP_ID: B }).agent.setUserContext({ other: "1" });
+    await push("ns/c", B, "wal.1");
+    const r = as("ns/c", { DP_BACKUP_ID: B });
+    await r.agent.ls(true);
+    expect((JSON.parse(r.out.join("\n")) as { manifest: Manifest }).manifest.userContext).to.deep.equal({ ...ctx, other: "1" });
+    expect(r.warnings).to.deep.equal([]);
+    await as("ns/c", { DP_BACKUP_ID: B }).agent.verify([]);
+    // Another backup's manifest, and entries beyond the limits, are refused.
+    expect(await failure(as("ns/c", { DP_BACKUP_ID: A }).agent.setUserContext({ k: "v" }))).to.contain("belongs to another backup");
+    expect(await failure(as("ns/c", { DP_BACKUP_ID: B }).agent.setUserContext({ "bad key": "v" }))).to.contain("is not 1-63 characters");
   });
 });

@@ -7,7 +7,7 @@ import { unpackDir } from "./archive/unpack.ts";
 import { packDir } from "./archive/pack.ts";
 import type { AgentConfig } from "./env.ts";
 import { AgentError } from "./errors.ts";
-import { MANIFEST_NAME, type Manifest, type ManifestFile, loadManifest, readManifest, recordFile, removeFile } from "./manifest.ts";
+import { MANIFEST_NAME, type Manifest, type ManifestFile, loadManifest, readManifest, recordFile, recordUserContext, removeFile } from "./manifest.ts";
 import { type ManifestTrust, checkManifest } from "./manifest-auth.ts";
 import { type ChunkConsumer, type ReadOptions, readObject } from "./object-reader.ts";
 import { writeObject } from "./object-writer.ts";
@@ -145,6 +145,16 @@ export class Agent {
       startTime,
       stopTime: (dataStopTime ?? new Date()).toISOString(),
     }, this.trust);
+  }
+
+  /**
+   * dp-agent context set: merges `entries` into the manifest's userContext, written as push writes
+   * the manifest (authenticated with the repo key, bound to DP_BACKUP_ID). Refused (AgentError)
+   * before anything was pushed (no manifest) and beyond the limits of checkUserContext (keys of
+   * 1-63 of [A-Za-z0-9._/-], values of at most 2048 characters, 8 keys, 3000 bytes of JSON).
+   */
+  async setUserContext(entries: Record<string, string>): Promise<CommandResult> {
+    return { manifest: await recordUserContext(this.backend, this.config.backupPath, entries, this.trust) };
   }
 
   async pull(name: string, sink: Writable = this.io.stdout()): Promise<CommandResult> {

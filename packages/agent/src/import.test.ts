@@ -100,6 +100,18 @@ describe("dp-agent import", () => {
       expect(await failure(as("ns-a/b1", { DP_BACKUP_ID: B }).agent.importBackup())).to.contain(`manifest.json of ns-a/b1 belongs to another backup: it records backup ${A}, this is backup ${B}`);
     });
 
+    it("reports the user context the writer recorded, authenticated", async () => {
+      await push("ns-a/b1", A, "dump.sql", { DP_TOOL: TOOL });
+      const ctx = { "apps.3scale.net/databases": '[{"name":"zync-database","backupName":"b-zync-database","backupPath":"/ns-a/b-zync-database"}]' };
+      await as("ns-a/b1", { DP_BACKUP_ID: A }).agent.setUserContext(ctx);
+      const m = (await as("ns-a/b1").agent.importBackup()).manifest;
+      expect(m?.userContext).to.deep.equal(ctx);
+      expect(report(m)).to.deep.include({ userContext: ctx, backupId: A, tool: TOOL });
+      // Edited: the mac no longer matches.
+      rewrite("ns-a/b1", { ...manifestAt("ns-a/b1"), userContext: { ...ctx, "apps.3scale.net/databases": "[]" } });
+      expect(await failure(as("ns-a/b1").agent.importBackup())).to.contain("its mac does not match");
+    });
+
     it("reports no tool when the writer had no DP_TOOL", async () => {
       await push("ns-a/b1", A);
       const rep = report((await as("ns-a/b1").agent.importBackup()).manifest);
@@ -209,11 +221,19 @@ describe("dp-agent import", () => {
         [{ ...good, storedSize: good.storedSize + 1 }, "has totals that are not the sums of its objects'"],
         [{ ...good, files: [{ ...good.files[0]!, name: "../x" }], backupId: A }, 'invalid object name "../x"'],
         [{ ...good, backupId: "a b" }, 'records backup id "a b", which is not a backup id'],
+        [{ ...good, userContext: "k=v" } as unknown as Manifest, "records a user context that is not a map of strings"],
+        [{ ...good, userContext: ["v"] } as unknown as Manifest, "records a user context that is not a map of strings"],
+        [{ ...good, userContext: { k: 1 } } as unknown as Manifest, "records a user context that is not a map of strings"],
+        [{ ...good, userContext: { k: { v: "x" } } } as unknown as Manifest, "records a user context that is not a map of strings"],
+        [{ ...good, userContext: null } as unknown as Manifest, "records a user context that is not a map of strings"],
       ];
       for (const [m, why] of cases) {
         rewrite("ns-a/b1", m);
         expect(await failure(as("ns-a/b1").agent.importBackup()), why).to.contain(why);
       }
+      // A string map is taken.
+      rewrite("ns-a/b1", { ...good, userContext: { k: "v" } });
+      expect(report((await as("ns-a/b1").agent.importBackup()).manifest).userContext).to.deep.equal({ k: "v" });
     });
   });
 

@@ -9,7 +9,7 @@ import type { RepoBackend } from "@dataprotection/storage";
 import { AgentError } from "./errors.ts";
 import { BACKUP_ID_RE } from "./format/header.ts";
 import type { KeySource } from "./format/keys.ts";
-import { MANIFEST_NAME, type Manifest, loadManifest } from "./manifest.ts";
+import { MANIFEST_NAME, type Manifest, isStringMap, loadManifest } from "./manifest.ts";
 import { checkManifest } from "./manifest-auth.ts";
 
 /** A manifest import accepted: bound to the backup id it records. */
@@ -61,6 +61,7 @@ export async function importableManifest(backend: RepoBackend, src: ImportSource
 function checkShape(m: Manifest, of: string): void {
   const bad = (what: string): AgentError => new AgentError(`${of} ${what}: refusing it`);
   if (m.tool !== undefined && typeof m.tool !== "string") throw bad("records a tool that is not a name");
+  if (m.userContext !== undefined && !isStringMap(m.userContext)) throw bad("records a user context that is not a map of strings");
   if (m.files.length === 0) throw new AgentError(`${of} lists no objects: nothing to import`);
   const count = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
   const names = new Set<string>();

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { FilesystemBackend } from "@dataprotection/storage";
 import { parseKey } from "./format/keys.ts";
 import { type ManifestTrust, canonicalJson } from "./manifest-auth.ts";
-import { type Manifest, type ManifestFile, readManifest, recordFile } from "./manifest.ts";
+import { type Manifest, type ManifestFile, readManifest, recordFile, recordUserContext } from "./manifest.ts";
 
 const A = "uid-backup-a";
 const B = "uid-backup-b";
@@ -116,5 +116,56 @@ describe("manifest.json authentication", () => {
     await recordFile(b, "ns/b1", "pg", file("a"), { key: pass, backupId: A });
     expect(await readErr({ key: pass, backupId: A })).to.equal("accepted");
     expect(await readErr({ key: parseKey("wrong horse battery staple") })).to.contain("it was written with another key");
+  });
+
+  it("covers the user context with the mac: an edited, added or removed entry is refused", async () => {
+    await recordFile(b, "ns/b1", "pg", file("a"), { key, backupId: A });
+    await recordUserContext(b, "ns/b1", { "apps.3scale.net/databases": "[]", other: "x" }, { key, backupId: A });
+    const good = stored();
+    expect(good.userContext).to.deep.equal({ "apps.3scale.net/databases": "[]", other: "x" });
+    expect((await readManifest(b, "ns/b1", { key, backupId: A }))?.userContext).to.deep.equal(good.userContext);
+    const edits: Record<string, (m: Manifest) => void> = {
+      "a value edited": (m) => (m.userContext!["apps.3scale.net/databases"] = '[{"name":"x"}]'),
+      "an entry added": (m) => (m.userContext!.extra = "y"),
+      "an entry removed": (m) => delete m.userContext!.other,
+      "the user context removed": (m) => delete m.userContext,
+    };
+    for (const [what, edit] of Object.entries(edits)) {
+      const m = structuredClone(good);
+      edit(m);
+      store(m);
+      for (const use of ["read", "update"] as const) expect(await readErr({ key }, use), what).to.contain("its mac does not match");
+    }
+    // And one added to a manifest that had none.
+    await recordFile(b, "ns/b2", "pg", file("a"), { key, backupId: A });
+    store({ ...stored("ns/b2"), userContext: { k: "v" } }, "ns/b2");
+    expect(await readManifest(b, "ns/b2", { key }).catch((e: unknown) => String(e))).to.contain("its mac does not match");
+  });
+
+  it("merges user context entries through the writers' path, within its limits, and only into an existing manifest", async () => {
+    const trust = { key, backupId: A };
+    const err = (entries: Record<string, string>, p = "ns/b1"): Promise<string> => recordUserContext(b, p, entries, trust).then(() => "accepted", (e: unknown) => String(e));
+    expect(await err({ k: "v" })).to.contain("backup ns/b1 has no manifest.json in repo").and.contain("nothing was pushed yet");
+    await recordFile(b, "ns/b1", "pg", file("a"), trust);
+    const m = await recordUserContext(b, "ns/b1", { a: "1", b: "2" }, trust);
+    expect(m.userContext).to.deep.equal({ a: "1", b: "2" });
+    expect((await recordUserContext(b, "ns/b1", { b: "3", "c.d/e_f-g": "" }, trust)).userContext).to.deep.equal({ a: "1", b: "3", "c.d/e_f-g": "" });
+    expect(stored()).to.deep.include({ backupId: A, tool: "pg", userContext: { a: "1", b: "3", "c.d/e_f-g": "" } });
+    expect(stored().files.map((f) => f.name)).to.deep.equal(["a"]);
+    // A later push keeps it.
+    await recordFile(b, "ns/b1", "pg", file("b"), trust);
+    expect(stored().userContext).to.deep.equal({ a: "1", b: "3", "c.d/e_f-g": "" });
+    expect(await err({})).to.contain("no user context entries");
+    expect(await err({ "": "v" })).to.contain("is not 1-63 characters");
+    expect(await err({ ["k".repeat(64)]: "v" })).to.contain("is not 1-63 characters");
+    expect(await err({ "a b": "v" })).to.contain("is not 1-63 characters");
+    expect(await err({ k: 1 } as unknown as Record<string, string>)).to.contain("is not a string");
+    expect(await err({ k: "v".repeat(2049) })).to.contain("has 2049 characters: at most 2048");
+    expect(await err({ k: "v".repeat(2048) })).to.equal("accepted");
+    expect(await err({ d: "1", e: "2", f: "3", g: "4", h: "5" })).to.contain("would have 9 keys");
+    expect(await err({ l: "x".repeat(1000) })).to.contain("bytes of JSON: at most 3000");
+    expect(stored().userContext).to.have.keys(["a", "b", "c.d/e_f-g", "k"]);
+    // Another backup's manifest is refused as for push.
+    expect(await recordUserContext(b, "ns/b1", { z: "1" }, { key, backupId: B }).catch((e: unknown) => String(e))).to.contain("belongs to another backup");
   });
 });

@@ -56,6 +56,11 @@ export interface Manifest {
   /** With a repo key: HMAC-SHA256 (hex) over the canonical JSON of everything else. */
   mac?: string;
   tool?: string;
+  /**
+   * What the backup's writer recorded about it for whoever restores it (`dp-agent context set`,
+   * Agent.setUserContext): string keys and values (checkUserContext's limits), covered by the mac.
+   */
+  userContext?: Record<string, string>;
   startTime: string;
   stopTime: string;
   totalSize: number;
@@ -111,6 +116,55 @@ export async function removeFile(backend: RepoBackend, backupPath: string, name:
   if (!m) return undefined;
   m.files = m.files.filter((f) => f.name !== name);
   return writeManifest(backend, backupPath, m, trust);
+}
+
+/** Limits of a manifest's `userContext` (checkUserContext). */
+export const USER_CONTEXT_KEY_RE = /^[A-Za-z0-9._/-]{1,63}$/;
+export const USER_CONTEXT_MAX_VALUE = 2048;
+export const USER_CONTEXT_MAX_KEYS = 8;
+export const USER_CONTEXT_MAX_BYTES = 3000;
+
+/**
+ * Refuses (AgentError) a userContext beyond its limits: keys of 1-63 characters of
+ * [A-Za-z0-9._/-], string values of at most 2048 characters, at most 8 keys, at most 3000 bytes of
+ * JSON (so the termination report still has room for the rest).
+ */
+export function checkUserContext(ctx: Record<string, unknown>): asserts ctx is Record<string, string> {
+  const keys = Object.keys(ctx);
+  for (const k of keys) {
+    if (!USER_CONTEXT_KEY_RE.test(k)) throw new AgentError(`user context key ${JSON.stringify(k)} is not 1-63 characters of letters, digits, ".", "_", "/" and "-"`);
+    const v = ctx[k];
+    if (typeof v !== "string") throw new AgentError(`user context value of ${JSON.stringify(k)} is not a string`);
+    if (v.length > USER_CONTEXT_MAX_VALUE) throw new AgentError(`user context value of ${JSON.stringify(k)} has ${v.length} characters: at most ${USER_CONTEXT_MAX_VALUE} are kept`);
+  }
+  if (keys.length > USER_CONTEXT_MAX_KEYS) throw new AgentError(`the user context would have ${keys.length} keys (${keys.join(", ")}): at most ${USER_CONTEXT_MAX_KEYS} are kept`);
+  const bytes = Buffer.byteLength(JSON.stringify(ctx));
+  if (bytes > USER_CONTEXT_MAX_BYTES) throw new AgentError(`the user context would take ${bytes} bytes of JSON: at most ${USER_CONTEXT_MAX_BYTES} fit in the termination report`);
+}
+
+/**
+ * Merges `entries` into the manifest's userContext (read-modify-write as recordFile: authenticated,
+ * bound to the backup id, sealed again). Refused (AgentError) when the backup has no manifest yet
+ * or the merged context is beyond checkUserContext's limits.
+ */
+export async function recordUserContext(backend: RepoBackend, backupPath: string, entries: Record<string, string>, trust: ManifestTrust): Promise<Manifest> {
+  if (!entries || typeof entries !== "object" || Array.isArray(entries)) throw new AgentError("the user context to set is not a map of strings");
+  if (Object.keys(entries).length === 0) throw new AgentError("no user context entries to set (KEY=VALUE)");
+  checkUserContext(entries);
+  const m = await readManifest(backend, backupPath, trust, "update");
+  if (!m) {
+    throw new AgentError(`backup ${backupPath} has no ${MANIFEST_NAME} in repo ${backend.location}: nothing was pushed yet; push the backup's objects first, then set its user context`);
+  }
+  if (m.userContext !== undefined && !isStringMap(m.userContext)) throw new AgentError(`${backupPath}/${MANIFEST_NAME} records a user context that is not a map of strings: refusing to add to it`);
+  const merged: Record<string, string> = { ...m.userContext, ...entries };
+  checkUserContext(merged);
+  m.userContext = merged;
+  return writeManifest(backend, backupPath, m, trust);
+}
+
+/** A plain object whose values are all strings. */
+export function isStringMap(v: unknown): v is Record<string, string> {
+  return !!v && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string");
 }
 
 // Written where it was read (not to the path it records, which a planted manifest chooses).

@@ -58,4 +58,30 @@ describe("termination report", () => {
     expect(cut.files.length).to.be.within(1, 999);
     expect(JSON.stringify(cut).length).to.be.at.most(4096);
   });
+
+  it("carries the manifest's user context, trimming files before it and dropping the tool before it", () => {
+    const ctx = { "apps.3scale.net/databases": JSON.stringify([{ name: "system-database", backupName: "b-system-database", backupPath: "/ns/b-system-database" }]) };
+    expect(terminationReport({ ...manifest(2), userContext: ctx }).userContext).to.deep.equal(ctx);
+    expect(terminationReport(manifest(2))).to.not.have.property("userContext");
+    expect(terminationReport({ ...manifest(2), userContext: {} })).to.not.have.property("userContext");
+    // The largest a writer records (8 keys, 3000 bytes of JSON, quotes to escape) with many files.
+    const large: Record<string, string> = {};
+    for (let i = 0; i < 8; i++) large[`apps.example.com/key-${i}`] = '"'.repeat(40) + "é".repeat(120);
+    expect(Buffer.byteLength(JSON.stringify(large))).to.be.at.most(3000);
+    const cut = terminationReport({ ...manifest(500), backupId: "uid-1", tool: "pg-basebackup", userContext: large });
+    expect(cut).to.deep.include({ userContext: large, tool: "pg-basebackup", backupId: "uid-1", filesTruncated: true });
+    expect(Buffer.byteLength(JSON.stringify(cut))).to.be.at.most(4096);
+    expect(cut.files.length).to.be.within(0, 499);
+    // Beyond that (a hand-written manifest): the tool goes first, then the user context.
+    const huge = { k: "v".repeat(3700) };
+    const noTool = terminationReport({ ...manifest(100), tool: "t".repeat(253), userContext: huge });
+    expect(noTool).to.not.have.property("tool");
+    expect(noTool.userContext).to.deep.equal(huge);
+    expect(noTool.files).to.deep.equal([]);
+    expect(Buffer.byteLength(JSON.stringify(noTool))).to.be.at.most(4096);
+    const none = terminationReport({ ...manifest(100), tool: "pg", userContext: { k: "v".repeat(5000) } });
+    expect(none).to.not.have.property("tool");
+    expect(none).to.not.have.property("userContext");
+    expect(Buffer.byteLength(JSON.stringify(none))).to.be.at.most(4096);
+  });
 });

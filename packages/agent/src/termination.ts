@@ -1,5 +1,5 @@
 import { writeFile } from "node:fs/promises";
-import { type Manifest, backupChecksum } from "./manifest.ts";
+import { type Manifest, backupChecksum, isStringMap } from "./manifest.ts";
 
 // The kubelet keeps at most 4096 bytes of a termination message.
 const LIMIT = 4096;
@@ -24,6 +24,8 @@ export interface TerminationReport {
   backupId?: string;
   /** The tool that wrote the backup (manifest `tool`, from DP_TOOL), for an imported Backup's status.backupToolName. */
   tool?: string;
+  /** The manifest's userContext (`dp-agent context set`), for status.manifests.userContext. */
+  userContext?: Record<string, string>;
 }
 
 export function terminationReport(m: Manifest): TerminationReport {
@@ -35,15 +37,20 @@ export function terminationReport(m: Manifest): TerminationReport {
     filePath: m.backupPath,
     ...(m.backupId ? { backupId: m.backupId } : {}),
     ...(typeof m.tool === "string" && m.tool ? { tool: m.tool } : {}),
+    ...(isStringMap(m.userContext) && Object.keys(m.userContext).length > 0 ? { userContext: m.userContext } : {}),
   };
-  const fits = (): boolean => JSON.stringify(r).length <= LIMIT;
+  // Bytes, as the kubelet counts them (a user context may hold any UTF-8).
+  const fits = (): boolean => Buffer.byteLength(JSON.stringify(r)) <= LIMIT;
   if (!fits()) r.files = m.files.map((f) => f.name);
   while (!fits() && r.files.length > 0) {
     r.files = r.files.slice(0, Math.floor(r.files.length / 2));
     r.filesTruncated = true;
   }
-  // Still too long with no files: only a tool name longer than any BackupTool's can do that; dropped rather than cut mid-JSON.
+  // Still too long with no files: only a tool name longer than any BackupTool's, or a user context
+  // beyond what a writer records (checkUserContext), can do that; dropped rather than cut mid-JSON,
+  // the tool first: the user context is what a restore elsewhere needs.
   if (!fits()) delete r.tool;
+  if (!fits()) delete r.userContext;
   return r;
 }
 

@@ -48,6 +48,7 @@ export const APIManagerBackupComponentStatusSchema = named("APIManagerBackupComp
   engine: Type.Optional(str("What the component's URL names: mysql, postgresql or redis.")),
   backupName: str("Name of the generic Backup (dataprotection.kubeblocks.io) holding the component's data, in the APIManagerBackup's namespace."),
   backupToolName: Type.Optional(str("The BackupTool that took it (a targetless copy of a built-in tool reading its endpoint from a Secret).")),
+  backupPath: Type.Optional(str("Where the component's Backup stored its data (its status.manifests.backupTool.filePath). In a BackupRepo, the APIManager's backup also records it, so a restore in another namespace can import the component.")),
   phase: Type.Optional(str("The generic Backup's phase: New, InProgress, Completed or Failed.")),
   totalSize: Type.Optional(str("The size of the component's backup, as its Backup recorded it.")),
   startTime: Type.Optional(describe(Time, "When the component's Backup started.")),
@@ -85,15 +86,21 @@ export const APIManagerBackupRestoreSourceSchema = named("APIManagerBackupRestor
   name: nameRef("Name of an APIManagerBackup in the same namespace; it must be completed."),
 });
 
+export const BackupRepoRestoreSourceSchema = named("BackupRepoRestoreSource", "BackupRepoRestoreSource (extension) restores an APIManagerBackup's data from a BackupRepo when the APIManagerBackup is not in this namespace (another namespace, gone, or another cluster): the APIManager's backup is imported (a generic Backup with spec.importFrom, verified against its authenticated manifest), then each database component its manifest records, and the restore goes on as from an APIManagerBackup.", {
+  name: nameRef("Name of the BackupRepo (cluster-scoped); its namespaceSelector must admit this namespace."),
+  path: str("The APIManager's backup path in the repo: the APIManagerBackup's status.backupPath (\"<namespace>/<name>\").", { pattern: "^/?(?:[A-Za-z0-9_-][A-Za-z0-9._-]*/)*[A-Za-z0-9_-][A-Za-z0-9._-]*$", maxLength: 512 }),
+});
+
 export const APIManagerRestoreSourceSchema = named("APIManagerRestoreSource", "Where the data to restore comes from. Exactly one field must be set.", {
   persistentVolumeClaim: Type.Optional(describe(PersistentVolumeClaimRestoreSourceSchema, "Restore from a PersistentVolumeClaim written by an APIManagerBackup.")),
   apiManagerBackup: Type.Optional(describe(APIManagerBackupRestoreSourceSchema, "Restore from the data of a completed APIManagerBackup, in a PVC or a BackupRepo.", EXT)),
+  backupRepo: Type.Optional(describe(BackupRepoRestoreSourceSchema, "Restore an APIManagerBackup's data from a BackupRepo by its path, with no APIManagerBackup in this namespace (disaster recovery into a new namespace or cluster).", EXT)),
 }, {
   "x-kubernetes-validations": [
-    celRule<{ persistentVolumeClaim?: object; apiManagerBackup?: object }>(
-      "(has(self.persistentVolumeClaim) ? 1 : 0) + (has(self.apiManagerBackup) ? 1 : 0) == 1",
-      "spec.restoreSource: exactly one source must be set (persistentVolumeClaim or apiManagerBackup)",
-      (s) => Number(s.persistentVolumeClaim !== undefined) + Number(s.apiManagerBackup !== undefined) === 1,
+    celRule<{ persistentVolumeClaim?: object; apiManagerBackup?: object; backupRepo?: object }>(
+      "(has(self.persistentVolumeClaim) ? 1 : 0) + (has(self.apiManagerBackup) ? 1 : 0) + (has(self.backupRepo) ? 1 : 0) == 1",
+      "spec.restoreSource: exactly one source must be set (persistentVolumeClaim, apiManagerBackup or backupRepo)",
+      (s) => Number(s.persistentVolumeClaim !== undefined) + Number(s.apiManagerBackup !== undefined) + Number(s.backupRepo !== undefined) === 1,
     ),
   ],
 });

@@ -19,6 +19,16 @@ function finished(tool: string, seal?: string): V1Pod {
 }
 
 describe("dataOutcome", () => {
+  it("records the userContext dp-agent's manifest carries (string values of names only, bounded)", () => {
+    const withContext = (uc: unknown) => finished(JSON.stringify({ ...JSON.parse(agentReport("apimanager.json")) as object, userContext: uc }));
+    const o = dataOutcome(withContext({ "apps.3scale.net/databases": "[]", lsn: "0/3" }));
+    expect(o.ok && o.manifests).to.deep.equal({ userContext: { "apps.3scale.net/databases": "[]", lsn: "0/3" } });
+    for (const bad of [["x"], { "bad key!": "v" }, { n: 1 }, { v: "x".repeat(2049) }, Object.fromEntries([...Array(9).keys()].map((i) => [`k${i}`, "v"]))]) {
+      const r = dataOutcome(withContext(bad));
+      expect(r.ok && r.manifests, JSON.stringify(bad).slice(0, 40)).to.deep.equal({});
+    }
+  });
+
   it("records Agent for a tool that streamed through dp-agent, sealed layout or not", () => {
     for (const pod of [finished(agentReport("dump.sql")), finished(agentReport("dump.sql"), "")]) {
       const o = dataOutcome(pod);

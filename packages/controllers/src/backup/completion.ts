@@ -33,7 +33,7 @@ export function dataOutcome(pod: V1Pod | undefined, uid?: string): DataOutcome {
   const tool = bound(parseToolReport(terminationMessageOf(pod)) ?? {});
   if (!tool.plainFiles) {
     // dp-agent's report, or a tool that stored nothing (no BACKUP_DIR, no agent object).
-    return { ok: true, ...measured(tool, tool.checksum || tool.files?.length ? BackupDataFormat.Agent : undefined), manifests: {} };
+    return { ok: true, ...measured(tool, tool.checksum || tool.files?.length ? BackupDataFormat.Agent : undefined), manifests: tool.userContext ? { userContext: tool.userContext } : {} };
   }
   if (!tool.checksum) {
     // A tool's own report of plain files (e.g. the 3scale tool's upstream layout at the volume's

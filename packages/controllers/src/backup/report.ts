@@ -14,6 +14,8 @@ export interface ToolReport {
   backupId?: string;
   /** The BackupTool the manifest records (DP_TOOL of its writer): `dp-agent import` reports it. */
   tool?: string;
+  /** The manifest's userContext (what a tool recorded with its data), for status.manifests.userContext. */
+  userContext?: Record<string, string>;
   /** backup.info as a KubeBlocks 0.6 tool wrote it (plain-files report), when it is a JSON object. */
   backupInfo?: Record<string, unknown>;
 }
@@ -37,9 +39,18 @@ export function parseToolReport(message: string | undefined): ToolReport | undef
   if (o.plainFiles === true) r.plainFiles = true;
   if (typeof o.backupId === "string" && /^[A-Za-z0-9._:/-]{1,253}$/.test(o.backupId)) r.backupId = o.backupId;
   if (typeof o.tool === "string") r.tool = o.tool;
+  const uc = userContextOf(o.userContext);
+  if (uc) r.userContext = uc;
   const info = typeof o.backupInfo === "string" && o.backupInfo ? decodeBackupInfo(o.backupInfo) : undefined;
   if (info) r.backupInfo = info;
   return r;
+}
+
+/** A reported userContext: string values only, at most 8 keys of names, values up to 2048 characters. */
+function userContextOf(v: unknown): Record<string, string> | undefined {
+  if (!v || typeof v !== "object" || Array.isArray(v)) return undefined;
+  const entries = Object.entries(v as Record<string, unknown>).filter((e): e is [string, string] => /^[A-Za-z0-9._/-]{1,63}$/.test(e[0]) && typeof e[1] === "string" && e[1].length <= 2048);
+  return entries.length && entries.length <= 8 ? Object.fromEntries(entries) : undefined;
 }
 
 function decodeBackupInfo(b64: string): Record<string, unknown> | undefined {

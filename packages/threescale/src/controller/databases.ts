@@ -108,6 +108,7 @@ export function componentEntry(cr: string, o: ComponentObservation): APIManagerB
   if (o.engine) e.engine = o.engine;
   if (o.engine) e.backupToolName = componentToolName(o.name, o.engine as Component["endpoint"]["engine"]);
   if (b) e.phase = s?.phase ?? BackupPhase.New;
+  if (s?.manifests?.backupTool?.filePath) e.backupPath = s.manifests.backupTool.filePath;
   if (s?.totalSize) e.totalSize = s.totalSize;
   if (s?.startTimestamp) e.startTime = s.startTimestamp;
   if (s?.completionTimestamp) e.completionTime = s.completionTimestamp;

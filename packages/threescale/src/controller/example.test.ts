@@ -20,4 +20,11 @@ describe("threescale includeDatabases: the example manifests", () => {
     expect(formatErrors(validateAPIManagerRestore(obj))).to.deep.equal([]);
     expect(obj.spec.restoreSource.apiManagerBackup?.name).to.equal(backup.metadata.name);
   });
+  it("examples/threescale/apimanagerrestore-from-repo.yaml is a valid APIManagerRestore from a BackupRepo path", () => {
+    const obj = load<{ spec: { restoreSource: { backupRepo?: { name: string; path: string } } } }>("apimanagerrestore-from-repo.yaml");
+    expect(formatErrors(validateAPIManagerRestore(obj))).to.deep.equal([]);
+    expect(obj.spec.restoreSource.backupRepo?.path).to.match(/^\/[a-z0-9-]+\/[a-z0-9-]+$/);
+    const both = { ...obj, spec: { restoreSource: { ...obj.spec.restoreSource, apiManagerBackup: { name: "x" } } } };
+    expect(formatErrors(validateAPIManagerRestore(both)).join("\n")).to.contain("exactly one source must be set");
+  });
 });

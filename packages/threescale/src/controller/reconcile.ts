@@ -12,6 +12,8 @@ import { decideBackup } from "./backup-decide.ts";
 import { genericBackupName, genericRestoreName, restoreJobName, type Destination } from "./build.ts";
 import { parseReport, type JobObservation, type Prereq, type ThreescaleOptions } from "./decide.ts";
 import { decideRestore, type RestoreObservation, type RestoreSource } from "./restore-decide.ts";
+import { importBackupName, importedSource, recordedComponents, type ImportObservation } from "./restore-import.ts";
+import { Reason } from "../tool/reasons.ts";
 import { componentBackupName, type ComponentObservation } from "./databases.ts";
 import { BASE_TOOL, COMPONENT_SECRETS, type ComponentName, type ThreescaleSecrets } from "./endpoints.ts";
 
@@ -182,6 +184,8 @@ export class APIManagerRestoreReconciler {
     const ns = cr.metadata.namespace!;
     const pvc = cr.spec.restoreSource.persistentVolumeClaim;
     if (pvc) return { ok: true, kind: "pvc", claimName: pvc.claimSource.claimName, readOnly: pvc.claimSource.readOnly };
+    const repo = cr.spec.restoreSource.backupRepo;
+    if (repo) return this.importSource(ctx, cr, repo);
     const ref = cr.spec.restoreSource.apiManagerBackup?.name ?? "";
     const b = ctx.cache.get<BackupCR>(Kinds.APIManagerBackup, ref, ns);
     if (!b) return { ok: false, reason: "SourceNotFound", message: `APIManagerBackup "${ns}/${ref}" (spec.restoreSource.apiManagerBackup.name) not found: create it or restore from its PVC with spec.restoreSource.persistentVolumeClaim` };
@@ -192,6 +196,27 @@ export class APIManagerRestoreReconciler {
     if (generic && ownedBy(generic, b.metadata.uid) && generic.status?.phase === "Completed") return { ok: true, kind: "backup", backupName: generic.metadata.name!, apiManager: b.status.apiManagerSourceName, databases: b.status.databases?.map((d) => ({ name: d.name, engine: d.engine, backupName: d.backupName, backupToolName: d.backupToolName })) };
     if (b.status.backupPersistentVolumeClaimName) return { ok: true, kind: "pvc", claimName: b.status.backupPersistentVolumeClaimName };
     return { ok: false, reason: "SourceNotFound", message: `the Backup "${ns}/${ref}" that holds APIManagerBackup "${ns}/${ref}"'s data is gone: restore from another backup` };
+  }
+
+  /**
+   * restoreSource.backupRepo (restore-import.ts): the import Backups observed until all completed
+   * (the APIManager's first, then the components its manifest records), then an ordinary source.
+   */
+  private importSource(ctx: ReconcileContext, cr: RestoreCR, repo: { name: string; path: string }): RestoreSource {
+    const ns = cr.metadata.namespace!;
+    const name = cr.metadata.name!;
+    const observe = (what: ImportObservation["what"], path: string): ImportObservation => {
+      const backup = ctx.cache.get<Backup & KubeObject>(Kinds.Backup, importBackupName(name, what), ns);
+      return { what, path, backup, owned: ownedBy(backup, cr.metadata.uid) };
+    };
+    const completed = (i: ImportObservation) => i.owned && i.backup?.status?.phase === "Completed";
+    const am = observe("apimanager", repo.path);
+    if (!completed(am)) return { ok: true, kind: "importing", repo: repo.name, imports: [am] };
+    const rec = recordedComponents(am.backup?.status?.manifests?.userContext);
+    if (!rec.ok) return { ok: false, reason: Reason.ImportFailed, message: `the APIManager's backup at ${repo.path} in BackupRepo "${repo.name}" was imported, but ${rec.message}: nothing was restored` };
+    const comps = rec.components.map((c) => observe(c.name, c.backupPath));
+    if (!comps.every(completed)) return { ok: true, kind: "importing", repo: repo.name, imports: [am, ...comps] };
+    return { ok: true, kind: "backup", ...importedSource({ name, namespace: ns, uid: cr.metadata.uid! }, rec.components), imported: true };
   }
 
   async reconcile(req: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> {

@@ -15,11 +15,15 @@ import {
   type JobObservation, type ThreescaleDecision, type ThreescaleOptions,
 } from "./decide.ts";
 import { locateComponents, type ComponentName, type ThreescaleSecrets } from "./endpoints.ts";
+import { importedStatus, importsState, type ImportObservation } from "./restore-import.ts";
 import { componentRestoresState, pendingRestoreCreates, planComponentRestores, type BackedUpComponent, type ComponentRestoreObservation } from "./restore-databases.ts";
 
 export type RestoreSource =
   | { ok: true; kind: "pvc"; claimName: string; readOnly?: boolean }
-  | { ok: true; kind: "backup"; backupName: string; apiManager?: string; databases?: BackedUpComponent[] }
+  /** `imported`: the Backups were imported from a repo (restore-import.ts). */
+  | { ok: true; kind: "backup"; backupName: string; apiManager?: string; databases?: BackedUpComponent[]; imported?: boolean }
+  /** restoreSource.backupRepo before every import completed: the imports observed so far. */
+  | { ok: true; kind: "importing"; repo: string; imports: ImportObservation[] }
   | { ok: false; reason: string; message: string };
 
 export interface RestoreObservation {
@@ -146,7 +150,7 @@ function followDatabases(o: RestoreObservation): { decision: RestoreDecision } |
 function start(o: RestoreObservation): RestoreDecision {
   const pre = precondition(o);
   if (pre) return pre;
-  const src = o.source as Extract<RestoreSource, { ok: true }>;
+  const src = o.source as Extract<RestoreSource, { kind: "pvc" | "backup" }>;
   const cr = { name: o.name, namespace: o.namespace, uid: o.uid };
   const msg = src.kind === "pvc" ? `restoring from PersistentVolumeClaim "${src.claimName}"` : `restoring Backup "${src.backupName}" with a RestoreJob`;
   const run = src.kind === "pvc"
@@ -171,8 +175,34 @@ function start(o: RestoreObservation): RestoreDecision {
   };
 }
 
+/** restoreSource.backupRepo: the imports first (restore-import.ts), all before anything is restored. */
+function followImports(o: RestoreObservation, src: Extract<RestoreSource, { kind: "importing" }>): RestoreDecision {
+  const pre = precondition(o);
+  if (pre) return pre;
+  const st = importsState({ name: o.name, namespace: o.namespace, uid: o.uid }, src.repo, src.imports);
+  if (st.state === "failed") return fail(o, st.reason, st.message, Reason.RestoreFailed);
+  if (st.state === "completed") return { requeueAfterMs: 1_000 };
+  const deadlineMs = jobDeadlineSeconds(o.options) * 1000;
+  if (overdue(o.status.startTime, o.now, deadlineMs)) return fail(o, Reason.ToolJobTimeout, `the imports from BackupRepo "${src.repo}" are not completed after ${Math.round(deadlineMs / 1000)}s: check their Backups' Jobs`, Reason.RestoreFailed);
+  const status: APIManagerRestoreStatus = {
+    ...o.status, startTime: o.status.startTime ?? o.now.toISOString(), completed: false,
+    conditions: onlyCondition(o.status.conditions, { type: "Running", status: "True", reason: Reason.ImportStarted, message: st.message }, o.now),
+  };
+  return {
+    ...(st.creates.length ? { creates: st.creates } : {}),
+    ...(JSON.stringify(status) !== JSON.stringify(o.status) ? { status } : {}),
+    events: o.status.startTime ? [] : [{ type: "Normal", reason: Reason.ImportStarted, message: st.message }],
+    requeueAfterMs: 5_000,
+  };
+}
+
 export function decideRestore(o: RestoreObservation): RestoreDecision {
   if (done(o.status)) return {};
+  if (o.source.ok && o.source.kind === "importing") return followImports(o, o.source);
+  if (o.source.ok && o.source.kind === "backup" && o.source.imported && !o.status.mainStepsCompleted?.backupsImported) {
+    const message = `imported the APIManager's backup${o.source.databases?.length ? ` and its databases (${o.source.databases.map((d) => d.name).join(", ")})` : ""}: restoring as from an APIManagerBackup`;
+    return { status: importedStatus(o.status), events: [{ type: "Normal", reason: Reason.BackupsImported, message }], requeueAfterMs: 1_000 };
+  }
   const dbs = databasesOf(o.source);
   if (dbs.length && !o.status.mainStepsCompleted?.databasesRestored) {
     if (!o.status.databases) return startDatabases(o, dbs);

@@ -3,12 +3,14 @@
 import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { backendFromConfig } from "@dataprotection/storage";
 import type { KubeObject } from "@dataprotection/runtime";
 import { Kinds } from "@dataprotection/api";
 import { decodeSecretData, fileStorageOf, s3ConfigFromSecret, secretMayBeAbsent, selectAPIManager, type APIManagerObject } from "./apimanager.ts";
+import { type RecordedComponent, componentsContext } from "./components.ts";
 import { getOrUndefined } from "./kube.ts";
-import { ABSENT_FILE, APIMANAGER_FILE, BACKED_UP_CONFIGMAPS, BACKED_UP_SECRETS, FILESTORAGE_PVC_DIR, FILESTORAGE_S3_DIR, configMapFile, objectKeyPath, secretFile, stripObject, toBackupJson } from "./layout.ts";
+import { ABSENT_FILE, APIMANAGER_FILE, BACKED_UP_CONFIGMAPS, BACKED_UP_SECRETS, DATABASES_CONTEXT_KEY, FILESTORAGE_PVC_DIR, FILESTORAGE_S3_DIR, configMapFile, objectKeyPath, secretFile, stripObject, toBackupJson } from "./layout.ts";
 import { Reason, StepError } from "./reasons.ts";
 import { runWithSystemStorage, type StepContext } from "./steps.ts";
 import { SYSTEM_STORAGE_MOUNT } from "./helper.ts";
@@ -56,7 +58,67 @@ export async function runBackup(ctx: StepContext): Promise<BackupResult> {
     await backupS3(ctx, am, fs.secretName, fs.sts);
   }
   if (absent.length) await store.putFile(ABSENT_FILE, toBackupJson({ absent }));
+  await recordComponents(ctx);
   return { apiManager: amName, absent, fileStorage: fs.kind };
+}
+
+/** How long, and how often, the database components of the APIManagerBackup are read again until they are all Completed with a path. */
+export const COMPONENTS_WAIT_MS = 30_000;
+export const COMPONENTS_POLL_MS = 1_000;
+
+/**
+ * A repo destination (agent store): the database components of the APIManagerBackup this run is
+ * for (BACKUP_NAME; its status.databases with spec.includeDatabases) recorded in the backup's
+ * manifest under DATABASES_CONTEXT_KEY (componentsContext), so a restore in another namespace
+ * finds them from this backup alone. Each must be Completed with a backupPath: the status is read
+ * again every second for 30 s (it may be written while this pod starts), then the backup fails
+ * naming the component. Nothing for a plain store, without BACKUP_NAME, without such a CR (a plain
+ * BackupPolicy) or without components.
+ */
+export async function recordComponents(ctx: StepContext, o: { waitMs?: number; pollMs?: number } = {}): Promise<RecordedComponent[] | undefined> {
+  const store = ctx.store;
+  const name = ctx.env.BACKUP_NAME;
+  if (!store.setUserContext || !name) return undefined;
+  const waitMs = o.waitMs ?? COMPONENTS_WAIT_MS;
+  const deadline = Date.now() + waitMs;
+  const of = `APIManagerBackup "${ctx.namespace}/${name}"`;
+  let seen = false;
+  for (;;) {
+    let cr: (KubeObject & { status?: unknown }) | undefined;
+    let readError: string | undefined;
+    try {
+      cr = await getOrUndefined<KubeObject & { status?: unknown }>(ctx.client, Kinds.APIManagerBackup, name, ctx.namespace);
+    } catch (e) {
+      // An API error (forbidden, unavailable): read again until the deadline, then fail on it.
+      readError = `cannot read it: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    let why: string;
+    let component: string | undefined;
+    if (readError !== undefined) why = readError;
+    else if (!cr) {
+      if (!seen) return undefined;
+      throw new StepError(Reason.DatabasesNotRecorded, `${of} was deleted while its backup recorded its database components`);
+    } else {
+      seen = true;
+      const r = componentsContext(cr.status);
+      if (r.ok) {
+        if (!r.context) return undefined;
+        await store.setUserContext(r.context);
+        ctx.log(`recorded ${r.components.length} database components (${r.components.map((c) => c.name).join(", ")}) under ${DATABASES_CONTEXT_KEY}`);
+        return r.components;
+      }
+      if (!r.retry) throw new StepError(Reason.DatabasesNotRecorded, `${of}: ${r.message}: the APIManager's backup cannot record its database components`);
+      why = r.message;
+      component = r.component;
+    }
+    if (Date.now() >= deadline) {
+      throw new StepError(
+        Reason.DatabasesNotRecorded,
+        `${of}: ${why}, still after ${waitMs / 1000}s: the APIManager's backup cannot record ${component ? `database component "${component}"` : "its database components"} for a restore elsewhere`,
+      );
+    }
+    await sleep(o.pollMs ?? COMPONENTS_POLL_MS);
+  }
 }
 
 /**

@@ -23,6 +23,15 @@ export const FILESTORAGE_S3_DIR = "system-filestorage-s3";
 /** What a backup found absent, so a restore knows it was not lost (ours, JSON). */
 export const ABSENT_FILE = "absent.json";
 
+/**
+ * The key, in the userContext of the APIManager's dp-agent manifest (a repo destination with
+ * spec.includeDatabases), under which the backup records its database components: a JSON array of
+ * { name, engine?, backupName, backupToolName?, backupPath } (components.ts), authenticated with
+ * the rest of the manifest, so a restore in another namespace finds the component backups from the
+ * APIManager's backup alone.
+ */
+export const DATABASES_CONTEXT_KEY = "apps.3scale.net/databases";
+
 export const secretFile = (name: string): string => `secrets/${name}.json`;
 export const configMapFile = (name: string): string => `configmaps/${name}.json`;
 

@@ -34,6 +34,12 @@ export const Reason = {
   WaitingForBackup: "WaitingForBackup",
   DatabaseRestoreFailed: "DatabaseRestoreFailed",
   DatabasesRestored: "DatabasesRestored",
+  /** The tool cannot record the database components in the APIManager's backup (status.databases not Completed, without a backupPath, or invalid). */
+  DatabasesNotRecorded: "DatabasesNotRecorded",
+  // restoreSource.backupRepo: the backups imported into the namespace first.
+  ImportStarted: "ImportStarted",
+  ImportFailed: "ImportFailed",
+  BackupsImported: "BackupsImported",
 } as const;
 
 /** An expected failure of a CLI step: its reason goes into the termination message. */

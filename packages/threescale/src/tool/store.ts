@@ -14,9 +14,17 @@ export interface BackupStore {
   getFile(path: string): Promise<Buffer | undefined>;
   /** Restores the tree stored at `path` into `dest`; false when nothing is stored there. */
   getDir(path: string, dest: string): Promise<boolean>;
+  /**
+   * Merges entries into the backup's userContext (dp-agent's authenticated manifest): agent stores
+   * only, after the objects were written. The PVC layout (PlainStore) is upstream's and has none.
+   */
+  setUserContext?(entries: Record<string, string>): Promise<void>;
   /** A summary for the termination message (agent stores: the dp-agent report). */
   report(): Record<string, unknown>;
 }
+
+/** What AgentStore.report may take of the 4096-byte termination message (the CLI adds its result). */
+export const AGENT_REPORT_BUDGET = 3584;
 
 const exists = (p: string) => stat(p).then(() => true, () => false);
 
@@ -76,6 +84,9 @@ export class AgentStore implements BackupStore {
   async putDir(path: string, dir: string): Promise<void> {
     this.manifest = (await this.agent.pushDir(dir, path)).manifest ?? this.manifest;
   }
+  async setUserContext(entries: Record<string, string>): Promise<void> {
+    this.manifest = (await this.agent.setUserContext(entries)).manifest ?? this.manifest;
+  }
   private async has(path: string): Promise<boolean> {
     return (await this.agent.backend.stat(`${this.agent.config.backupPath}/${path}`)) !== undefined;
   }
@@ -91,11 +102,32 @@ export class AgentStore implements BackupStore {
     await this.agent.pullDir(dest, path);
     return true;
   }
+  /**
+   * The manifest's totals, checksum, file names (at most 40), path, and its backupId and userContext
+   * when it records them; within AGENT_REPORT_BUDGET bytes: file names are cut first
+   * (`filesTruncated`), the user context is what a restore elsewhere needs.
+   */
   report(): Record<string, unknown> {
     const m = this.manifest;
     if (!m) return {};
     const lines = m.files.map((f) => `${f.sha256}  ${f.name}\n`).sort().join("");
-    return { totalSize: m.storedSize, dataSize: m.totalSize, checksum: `sha256:${createHash("sha256").update(lines).digest("hex")}`, files: m.files.map((f) => f.name).slice(0, 40), filePath: m.backupPath };
+    const r: Record<string, unknown> & { files: string[] } = {
+      totalSize: m.storedSize,
+      dataSize: m.totalSize,
+      checksum: `sha256:${createHash("sha256").update(lines).digest("hex")}`,
+      files: m.files.map((f) => f.name).slice(0, 40),
+      filePath: m.backupPath,
+      ...(typeof m.backupId === "string" && m.backupId ? { backupId: m.backupId } : {}),
+      ...(m.userContext && typeof m.userContext === "object" && Object.keys(m.userContext).length > 0 ? { userContext: m.userContext } : {}),
+    };
+    const fits = (): boolean => Buffer.byteLength(JSON.stringify(r)) <= AGENT_REPORT_BUDGET;
+    while (!fits() && r.files.length > 0) {
+      r.files = r.files.slice(0, Math.floor(r.files.length / 2));
+      r.filesTruncated = true;
+    }
+    // Beyond dp-agent's limits only: dropped rather than the CLI cutting the JSON.
+    if (!fits()) delete r.userContext;
+    return r;
   }
 }
 
