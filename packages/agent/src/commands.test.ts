@@ -3,38 +3,15 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
-import { Agent, type Io, reportText } from "./commands.ts";
+import { reportText } from "./commands.ts";
 import { configFromEnv } from "./env.ts";
 import type { Manifest } from "./manifest.ts";
+import { agent, failure, type Run } from "./test-agent.ts";
 
 const KEY = "0123456789abcdef".repeat(4);
 const A = "4a4a4a4a-0000-4000-8000-00000000000a";
 const B = "4b4b4b4b-0000-4000-8000-00000000000b";
 
-interface Run {
-  agent: Agent;
-  out: string[];
-  warnings: string[];
-}
-
-/** dp-agent in process, as cli.ts runs it: configFromEnv, then one command on an Agent. */
-function agent(env: Record<string, string>): Run {
-  const out: string[] = [];
-  const warnings: string[] = [];
-  const io: Io = {
-    stdin: () => Readable.from([]),
-    stdout: () => new Writable({ write: (_c, _e, cb) => cb() }),
-    print: (l) => out.push(l),
-    warn: (l) => warnings.push(l),
-  };
-  return { agent: new Agent(configFromEnv(env), io), out, warnings };
-}
-
-const failure = (p: Promise<unknown>): Promise<string> =>
-  p.then(
-    () => "succeeded",
-    (e: unknown) => String(e),
-  );
 
 describe("dp-agent commands with DP_BACKUP_ID", () => {
   let repo: string;

@@ -2,44 +2,20 @@ import { expect } from "chai";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable, Writable } from "node:stream";
-import type { RepoBackend } from "@dataprotection/storage";
-import { Agent, type Io, reportText } from "./commands.ts";
+import { Readable } from "node:stream";
+import { reportText } from "./commands.ts";
 import { DedupRepo } from "./dedup/repo.ts";
 import { MemoryBackend, TINY } from "./dedup/test-support.ts";
 import { configFromEnv } from "./env.ts";
 import type { Manifest } from "./manifest.ts";
 import type { TerminationReport } from "./termination.ts";
+import { agent, failure, type Run } from "./test-agent.ts";
 
 const KEY = "0123456789abcdef".repeat(4);
 const A = "uid-a";
 const B = "uid-b";
 const TOOL = "pg-basebackup";
 
-interface Run {
-  agent: Agent;
-  out: string[];
-  warnings: string[];
-}
-
-/** dp-agent in process, as cli.ts runs it: configFromEnv, then one command on an Agent. */
-function agent(env: Record<string, string>, backend?: RepoBackend): Run {
-  const out: string[] = [];
-  const warnings: string[] = [];
-  const io: Io = {
-    stdin: () => Readable.from([]),
-    stdout: () => new Writable({ write: (_c, _e, cb) => cb() }),
-    print: (l) => out.push(l),
-    warn: (l) => warnings.push(l),
-  };
-  return { agent: new Agent(configFromEnv(env), io, backend), out, warnings };
-}
-
-const failure = (p: Promise<unknown>): Promise<string> =>
-  p.then(
-    () => "succeeded",
-    (e: unknown) => String(e),
-  );
 
 const report = (m: Manifest | undefined): TerminationReport => JSON.parse(reportText({ manifest: m })!) as TerminationReport;
 

@@ -6,6 +6,7 @@ import {
   type Backup,
 } from "@dataprotection/api";
 import type { RepoAccess } from "../backuprepo/access.ts";
+import { buildRepoAgentJob } from "../backuprepo/agent-job.ts";
 import { setCondition } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
 import { deletions, owned, withStatus, type BackupDecision, type BackupPrereq } from "./decision.ts";
@@ -49,31 +50,11 @@ export interface DeleteObservation {
 export function buildDeleteJob(b: Backup, access: RepoAccess, filePath: string, image: string): V1Job {
   const dir = backupDirOf(filePath);
   const command = access.accessMethod === AccessMethod.Mount && !access.dedup ? ["sh", "-c", 'rm -rf -- "$BACKUP_DIR" && echo "removed $BACKUP_DIR"'] : ["dp-agent", "rm", "--all"];
-  return {
-    apiVersion: "batch/v1",
-    kind: "Job",
-    metadata: { name: helperJobName(b.metadata!.name!, "delete"), namespace: b.metadata?.namespace, labels: childLabels(b, "delete") },
-    spec: {
-      backoffLimit: 2,
-      template: {
-        metadata: { labels: childLabels(b, "delete") },
-        spec: {
-          restartPolicy: "Never",
-          automountServiceAccountToken: false,
-          volumes: access.volumes,
-          containers: [{
-            name: TOOL_CONTAINER,
-            image,
-            command,
-            // Deduplicated: the recorded backup id also finds snapshots a push wrote and never listed (it died first).
-            env: [...access.env, { name: "BACKUP_DIR", value: dir }, { name: "DP_BACKUP_PATH", value: filePath.replace(/^\/+/, "") }, ...(access.dedup ? recordedBackupIdEnv(b) : [])],
-            volumeMounts: access.volumeMounts,
-            terminationMessagePolicy: "FallbackToLogsOnError",
-          }],
-        },
-      },
-    },
-  };
+  return buildRepoAgentJob({
+    name: helperJobName(b.metadata!.name!, "delete"), namespace: b.metadata?.namespace, labels: childLabels(b, "delete"), container: TOOL_CONTAINER, image, command, access, backoffLimit: 2,
+    // Deduplicated: the recorded backup id also finds snapshots a push wrote and never listed (it died first).
+    env: [{ name: "BACKUP_DIR", value: dir }, { name: "DP_BACKUP_PATH", value: filePath.replace(/^\/+/, "") }, ...(access.dedup ? recordedBackupIdEnv(b) : [])],
+  });
 }
 
 const jobDone = (j: V1Job, type: string) => j.status?.conditions?.some((c) => c.type === type && c.status === "True");

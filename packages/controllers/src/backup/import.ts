@@ -9,6 +9,7 @@ import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { BackupDataFormat, BackupPhase, type Backup, type BackupRepo } from "@dataprotection/api";
 import { rfc3339, setCondition } from "@dataprotection/runtime";
 import type { RepoAccess } from "../backuprepo/access.ts";
+import { buildRepoAgentJob } from "../backuprepo/agent-job.ts";
 import { repoRefusal } from "../backuprepo/tenancy.ts";
 import { Kinds } from "../kinds.ts";
 import { owned, withStatus, type BackupDecision, type BackupPrereq } from "./decision.ts";
@@ -44,31 +45,10 @@ export function validateImport(b: Backup, repos: readonly BackupRepo[], nsLabels
 
 /** The Job that verifies and reports the backup: dp-agent alone, as the tool container (its report is read like a tool's). */
 export function buildImportJob(b: Backup, access: RepoAccess, filePath: string, image: string): V1Job {
-  const labels = childLabels(b, "tool");
-  return {
-    apiVersion: "batch/v1",
-    kind: "Job",
-    metadata: { name: toolJobName(b.metadata!.name!, 0), namespace: b.metadata?.namespace, labels },
-    spec: {
-      backoffLimit: 0,
-      template: {
-        metadata: { labels },
-        spec: {
-          restartPolicy: "Never",
-          automountServiceAccountToken: false,
-          volumes: access.volumes,
-          containers: [{
-            name: TOOL_CONTAINER,
-            image,
-            command: ["dp-agent", "import"],
-            env: [...access.env, { name: "BACKUP_DIR", value: backupDirOf(filePath) }, { name: "DP_BACKUP_PATH", value: filePath.replace(/^\/+/, "") }],
-            volumeMounts: access.volumeMounts,
-            terminationMessagePolicy: "FallbackToLogsOnError",
-          }],
-        },
-      },
-    },
-  };
+  return buildRepoAgentJob({
+    name: toolJobName(b.metadata!.name!, 0), namespace: b.metadata?.namespace, labels: childLabels(b, "tool"), container: TOOL_CONTAINER, image, command: ["dp-agent", "import"], access, backoffLimit: 0,
+    env: [{ name: "BACKUP_DIR", value: backupDirOf(filePath) }, { name: "DP_BACKUP_PATH", value: filePath.replace(/^\/+/, "") }],
+  });
 }
 
 /** New import, validated and with the repo's access in the namespace: the Job starts, the Backup goes InProgress. */

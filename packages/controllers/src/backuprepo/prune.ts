@@ -9,6 +9,7 @@ import type { V1Job } from "@kubernetes/client-node";
 import { BackupPhase, LabelManagedBy, ManagedBy, type Backup, type BackupRepo, type DeduplicationStatus } from "@dataprotection/api";
 import { childName, type DecidedEvent, type KubeObject } from "@dataprotection/runtime";
 import { latestTickAtOrBefore, nextTickAfter, parseCron } from "../backuppolicy/cron.ts";
+import { buildRepoAgentJob } from "./agent-job.ts";
 import { isSafeFilePath } from "../backup/env.ts";
 import type { RepoAccess } from "./access.ts";
 import { repoLabels } from "./names.ts";
@@ -59,32 +60,11 @@ export function pruneJobName(repoName: string, tick: Date): string {
 export function buildPruneJob(repo: BackupRepo, access: RepoAccess, namespace: string, prefixes: readonly string[], tick: Date, image: string): V1Job {
   const repoName = repo.metadata?.name ?? "";
   const labels = { ...repoLabels(repoName), [LabelManagedBy]: ManagedBy, [LabelPruneTick]: String(Math.floor(tick.getTime() / 1000)) };
-  return {
-    apiVersion: "batch/v1",
-    kind: "Job",
-    metadata: { name: pruneJobName(repoName, tick), namespace, labels },
-    spec: {
-      backoffLimit: 1,
-      ttlSecondsAfterFinished: PRUNE_JOB_TTL_SECONDS,
-      template: {
-        metadata: { labels },
-        spec: {
-          restartPolicy: "Never",
-          automountServiceAccountToken: false,
-          volumes: access.volumes,
-          containers: [{
-            name: "prune",
-            image,
-            // The prefixes are arguments, never spliced into the script.
-            command: ["sh", "-c", 'set -e; for p in "$@"; do DP_DEDUP_PREFIX="$p" dp-agent dedup prune --skip-missing; done', "dp-prune", ...prefixes],
-            env: access.env,
-            volumeMounts: access.volumeMounts,
-            terminationMessagePolicy: "FallbackToLogsOnError",
-          }],
-        },
-      },
-    },
-  };
+  return buildRepoAgentJob({
+    name: pruneJobName(repoName, tick), namespace, labels, container: "prune", image, access, backoffLimit: 1, ttlSecondsAfterFinished: PRUNE_JOB_TTL_SECONDS,
+    // The prefixes are arguments, never spliced into the script.
+    command: ["sh", "-c", 'set -e; for p in "$@"; do DP_DEDUP_PREFIX="$p" dp-agent dedup prune --skip-missing; done', "dp-prune", ...prefixes],
+  });
 }
 
 const jobState = (j: V1Job): "Complete" | "Failed" | "Running" => {
