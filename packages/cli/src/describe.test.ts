@@ -107,6 +107,16 @@ describe("kubectl-dp describe backup", () => {
     const snap = describeBackup({ ...b1, spec: { backupPolicyName: "pg", backupType: "snapshot" }, status: { phase: "Completed", manifests: { backupSnapshot: { volumeSnapshotName: "snap-1" } } } } as Backup, [], NOW);
     expect(snap).to.include("  Volume Snapshot:  snap-1");
   });
+
+  it("an imported backup: where it was imported from, and the userContext its manifest records (long values cut)", () => {
+    const imp = describeBackup({
+      ...b1, spec: { backupPolicyName: "imported", backupType: "datafile", importFrom: { backupRepoName: "s3", path: "/shop/nightly-1" } },
+      status: { phase: "Completed", backupRepoName: "s3", manifests: { userContext: { lsn: "0/3000060", long: "x".repeat(200) } } },
+    } as Backup, [], NOW);
+    expect(imp.some((l) => /^Imported From: +BackupRepo s3, \/shop\/nightly-1$/.test(l)), imp.join("\n")).to.equal(true);
+    expect(imp.some((l) => /^ {2}User Context lsn: +0\/3000060$/.test(l)), imp.join("\n")).to.equal(true);
+    expect(imp.some((l) => /^ {2}User Context long: +x{117}\.\.\.$/.test(l)), imp.join("\n")).to.equal(true);
+  });
 });
 
 describe("kubectl-dp describe policy and restore", () => {

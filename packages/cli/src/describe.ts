@@ -162,6 +162,7 @@ export function describeBackup(b: Backup, events: readonly EventLike[], now: Dat
   if (tool?.checkpoint) stored.push(["Checkpoint", tool.checkpoint]);
   if (tool?.backupId) stored.push(["Backup Id", tool.backupId]);
   if (tool?.encrypted !== undefined) stored.push(["Encrypted", String(tool.encrypted)]);
+  for (const [k, v] of Object.entries(b.status?.manifests?.userContext ?? {})) stored.push([`User Context ${k}`, v.length > 120 ? `${v.slice(0, 117)}...` : v]);
   if (snap?.volumeSnapshotName) stored.push(["Volume Snapshot", snap.volumeSnapshotName]);
   if (snap?.volumeSnapshotContentName) stored.push(["Volume Snapshot Content", snap.volumeSnapshotContentName]);
   if (tool?.files) stored.push(["Files", { table: { header: ["NAME", "SIZE", "CHECKSUM"], rows: tool.files.map((f) => [f.name, f.size ?? "", f.checksum ?? ""]) } }]);
@@ -171,6 +172,7 @@ export function describeBackup(b: Backup, events: readonly EventLike[], now: Dat
     ["Policy", b.spec.backupPolicyName],
     ["Type", b.spec.backupType ?? "datafile"],
     ...(b.spec.parentBackupName ? [["Parent", b.spec.parentBackupName] as Field] : []),
+    ...(b.spec.importFrom ? [["Imported From", `BackupRepo ${b.spec.importFrom.backupRepoName}, ${b.spec.importFrom.path}`] as Field] : []),
     ...(s.incrementalChain?.length ? [["Incremental Chain", s.incrementalChain.join(" -> ")] as Field] : []),
     ["Phase", s.phase ?? NONE],
     ...(s.failureReason ? [["Failure Reason", s.failureReason] as Field] : []),
