@@ -183,3 +183,28 @@ describe("KubeClient bodies and lists", () => {
     }
   });
 });
+
+describe("KubeClient credentials", () => {
+  it("loads the kubeconfig's credentials once for concurrent requests and a second's worth of them, then again (a rotated token is picked up within it)", async () => {
+    const s = await hangingServer();
+    let loads = 0;
+    let token = "t1";
+    const kc = s.client.kubeConfig;
+    kc.applyToHTTPSOptions = async (opts) => {
+      loads++;
+      opts.headers = { Authorization: `Bearer ${token}` };
+    };
+    try {
+      await Promise.all([1, 2, 3].map(() => s.client.get(Kinds.ConfigMap, "ok", "ns")));
+      await s.client.get(Kinds.ConfigMap, "ok", "ns");
+      expect(loads, "one load for four requests within a second").to.equal(1);
+      token = "t2";
+      await new Promise((r) => setTimeout(r, 1_050));
+      await s.client.get(Kinds.ConfigMap, "ok", "ns");
+      expect(loads).to.equal(2);
+      expect(s.requests).to.have.length(5);
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -77,14 +77,21 @@ interface RequestOptions extends CallOptions {
   timeoutMs?: number;
 }
 
+/** How long the kubeconfig's credentials are reused before they are loaded again. */
+const CREDENTIALS_TTL_MS = 1_000;
+
 /**
  * A small typed client for any kind, over raw HTTPS with the kubeconfig's
  * credentials and one keep-alive agent (client-node makes a new agent per call).
  * Every call takes an AbortSignal; withSignal() gives a view bound to one.
  */
 export class KubeClient {
-  /** Shared by reference with every view, so views use the same keep-alive sockets. */
-  private readonly pool: { agent?: https.Agent | http.Agent } = {};
+  /**
+   * Shared by reference with every view, so views use the same keep-alive sockets. `creds`: the
+   * kubeconfig's request options, loaded at most once per CREDENTIALS_TTL_MS (client-node
+   * rebuilds them from the kubeconfig, files or exec plugin included, on every call).
+   */
+  private readonly pool: { agent?: https.Agent | http.Agent; creds?: { at: number; opts: Promise<https.RequestOptions> } } = {};
   private readonly server: URL;
   /** Set on a view (withSignal): every request through it also ends when this aborts. */
   private bound?: AbortSignal;
@@ -263,8 +270,7 @@ export class KubeClient {
 
   private async send(method: string, path: string, o: RequestOptions): Promise<http.IncomingMessage> {
     o.signal?.throwIfAborted();
-    const opts: https.RequestOptions = {};
-    await this.kubeConfig.applyToHTTPSOptions(opts);
+    const opts = await this.credentials();
     o.signal?.throwIfAborted(); // aborted while credentials loaded: nothing was sent
     const url = new URL(this.server.toString().replace(/\/$/, "") + path);
     for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
@@ -289,6 +295,21 @@ export class KubeClient {
       if (t > 0) req.setTimeout(t, () => req.destroy(new Error(`${method} ${path}: no answer within ${t}ms`)));
       req.end(payload);
     });
+  }
+
+  /** The kubeconfig's request options (headers, TLS), shared by concurrent requests and kept for a second: a rotated token is picked up within it. */
+  private credentials(): Promise<https.RequestOptions> {
+    const now = Date.now();
+    const c = this.pool.creds;
+    if (c && now - c.at < CREDENTIALS_TTL_MS) return c.opts;
+    const opts: https.RequestOptions = {};
+    const loading = this.kubeConfig.applyToHTTPSOptions(opts).then(() => opts);
+    this.pool.creds = { at: now, opts: loading };
+    // A failed load is not kept: the next request tries again.
+    loading.catch(() => {
+      if (this.pool.creds?.opts === loading) this.pool.creds = undefined;
+    });
+    return loading;
   }
 
   /** Closes idle keep-alive sockets. */
