@@ -130,6 +130,7 @@ describe("fuzz verdicts (the per-kind rules of hostile-objects.test.ts)", () => 
     expect(crossNamespaceRule("Backup", { backupPolicyName: "p-x" }, names)?.reasons).to.deep.equal(["PolicyNotFound"]);
     expect(crossNamespaceRule("RestoreJob", { backupJobName: "b-x" }, names)?.reasons).to.include("BackupNotFound");
     expect(crossNamespaceRule("Backup", { backupPolicyName: "mine", parentBackupName: "b-x" }, names)).to.equal(undefined);
+    expect(crossNamespaceRule("Backup", { backupPolicyName: "p-x", importFrom: { backupRepoName: "r", path: "a/b" } }, names)).to.equal(undefined);
     expect(crossNamespaceRule("BackupPolicy", null, names)).to.equal(undefined);
   });
 });

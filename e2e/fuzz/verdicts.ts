@@ -144,8 +144,9 @@ export function judge(kind: Kind, o: Observed): Verdict {
  */
 export function crossNamespaceRule(kind: Kind, spec: unknown, names: { xnsPolicy: string; xnsBackup: string }): { field: string; reasons: readonly string[] } | undefined {
   const s = (spec ?? {}) as Record<string, unknown>;
-  // The Backup controller resolves the policy first: nothing can fail before it.
-  if (kind === "Backup" && s.backupPolicyName === names.xnsPolicy) return { field: "spec.backupPolicyName", reasons: ["PolicyNotFound"] };
+  // The Backup controller resolves the policy first: nothing can fail before it. An import
+  // (spec.importFrom) never reads its policy: the name only files it.
+  if (kind === "Backup" && s.backupPolicyName === names.xnsPolicy && s.importFrom === undefined) return { field: "spec.backupPolicyName", reasons: ["PolicyNotFound"] };
   // The RestoreJob plan checks its volumes and mounts, then the Backup.
   if (kind === "RestoreJob" && s.backupJobName === names.xnsBackup) return { field: "spec.backupJobName", reasons: ["BackupNotFound", "InvalidRestoreJob"] };
   return undefined;

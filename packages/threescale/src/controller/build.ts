@@ -5,7 +5,7 @@ import {
   AnnotationAPIManagerBackupName, AnnotationAPIManagerBackupUID, AnnotationAPIManagerName, AnnotationAPIManagerUID, AnnotationBackupDestination, BackupDestinationPVC, BackupType,
   CreatePVCPolicy, DataProtectionAPIVersion, LabelManagedBy, LabelThreescaleOwner, ManagedBy, type APIManagerBackupSpec, type Backup, type BackupPolicy, type RestoreJob,
 } from "@dataprotection/api";
-import { childName } from "@dataprotection/runtime";
+import { childName, labelValue } from "@dataprotection/runtime";
 import { RESTORE_COMMAND, TOOL_ACCOUNT, TOOL_ENV, TOOL_IMAGE } from "../tool/definition.ts";
 
 const MOUNT = "/backupdata";
@@ -53,14 +53,14 @@ export function buildToolJob(i: ToolJobInput): V1Job {
     metadata: {
       name: restoreJobName(i.cr.name),
       namespace: i.cr.namespace,
-      labels: { [LabelThreescaleOwner]: i.cr.name, [LabelManagedBy]: ManagedBy },
+      labels: { [LabelThreescaleOwner]: labelValue(i.cr.name), [LabelManagedBy]: ManagedBy },
       ownerReferences: owner("APIManagerRestore", i.cr),
     },
     spec: {
       backoffLimit: 0,
       activeDeadlineSeconds: i.deadlineSeconds,
       template: {
-        metadata: { labels: { [LabelThreescaleOwner]: i.cr.name } },
+        metadata: { labels: { [LabelThreescaleOwner]: labelValue(i.cr.name) } },
         spec: {
           restartPolicy: "Never",
           serviceAccountName: TOOL_ACCOUNT,
@@ -104,7 +104,7 @@ export function buildPolicy(cr: { name: string; namespace: string; uid: string }
   return {
     apiVersion: DataProtectionAPIVersion,
     kind: "BackupPolicy",
-    metadata: { name: genericPolicyName(cr.name), namespace: cr.namespace, labels: { [LabelThreescaleOwner]: cr.name, [LabelManagedBy]: ManagedBy }, ownerReferences: owner("APIManagerBackup", cr) },
+    metadata: { name: genericPolicyName(cr.name), namespace: cr.namespace, labels: { [LabelThreescaleOwner]: labelValue(cr.name), [LabelManagedBy]: ManagedBy }, ownerReferences: owner("APIManagerBackup", cr) },
     spec: { datafile: { backupToolName: toolName, target: { labelsSelector: {} }, ...where } },
   } as BackupPolicy;
 }
@@ -115,7 +115,7 @@ export function buildBackup(cr: { name: string; namespace: string; uid: string }
   return {
     apiVersion: DataProtectionAPIVersion,
     kind: "Backup",
-    metadata: { name: genericBackupName(cr.name), namespace: cr.namespace, labels: { [LabelThreescaleOwner]: cr.name, [LabelManagedBy]: ManagedBy }, ...annotations, ownerReferences: owner("APIManagerBackup", cr) },
+    metadata: { name: genericBackupName(cr.name), namespace: cr.namespace, labels: { [LabelThreescaleOwner]: labelValue(cr.name), [LabelManagedBy]: ManagedBy }, ...annotations, ownerReferences: owner("APIManagerBackup", cr) },
     spec: { backupPolicyName: genericPolicyName(cr.name), backupType: BackupType.Datafile },
   } as Backup;
 }
@@ -125,7 +125,7 @@ export function buildRestoreJob(cr: { name: string; namespace: string; uid: stri
   return {
     apiVersion: DataProtectionAPIVersion,
     kind: "RestoreJob",
-    metadata: { name: genericRestoreName(cr.name), namespace: cr.namespace, labels: { [LabelThreescaleOwner]: cr.name, [LabelManagedBy]: ManagedBy }, ownerReferences: owner("APIManagerRestore", cr) },
+    metadata: { name: genericRestoreName(cr.name), namespace: cr.namespace, labels: { [LabelThreescaleOwner]: labelValue(cr.name), [LabelManagedBy]: ManagedBy }, ownerReferences: owner("APIManagerRestore", cr) },
     spec: { backupJobName: backupName, target: { labelsSelector: {} }, targetVolumes: [], targetVolumeMounts: [] },
   } as RestoreJob;
 }

@@ -10,7 +10,7 @@ import {
   AnnotationBackupDestination, BackupDestinationPVC, BackupPhase, BackupType, CreatePVCPolicy, DataProtectionAPIVersion, LabelManagedBy, LabelThreescaleOwner, ManagedBy,
   externalEndpointTool, type APIManagerBackupComponentStatus, type Backup, type BackupPolicy, type BackupTool,
 } from "@dataprotection/api";
-import { childName, type Kind } from "@dataprotection/runtime";
+import { childName, labelValue, type Kind } from "@dataprotection/runtime";
 import { Kinds } from "@dataprotection/api";
 import type { Destination } from "./build.ts";
 import { BASE_TOOL, componentToolName, endpointSecret, endpointSecretName, type Component, type ComponentName } from "./endpoints.ts";
@@ -21,7 +21,7 @@ export const componentPolicyName = (cr: string, c: ComponentName): string => chi
 
 type CR = { name: string; namespace: string; uid: string };
 const owner = (cr: CR) => [{ apiVersion: "apps.3scale.net/v1alpha1", kind: "APIManagerBackup", name: cr.name, uid: cr.uid, controller: true, blockOwnerDeletion: true }];
-const labels = (cr: CR, c: ComponentName) => ({ [LabelThreescaleOwner]: cr.name, [LabelManagedBy]: ManagedBy, "app.kubernetes.io/component": c });
+const labels = (cr: CR, c: ComponentName) => ({ [LabelThreescaleOwner]: labelValue(cr.name), [LabelManagedBy]: ManagedBy, "app.kubernetes.io/component": c });
 
 /** The component's generic BackupPolicy: its endpoint tool, targetless, into the CR's destination. */
 export function buildComponentPolicy(cr: CR, c: Pick<Component, "name"> & { endpoint: Pick<Component["endpoint"], "engine"> }, dest: Destination): BackupPolicy {

@@ -4,6 +4,7 @@
 // log, an Event or a status. Messages name the Secret and key, never the value.
 import type { V1Secret } from "@kubernetes/client-node";
 import { LabelManagedBy, LabelThreescaleOwner, ManagedBy } from "@dataprotection/api";
+import { labelValue } from "@dataprotection/runtime";
 
 export type Engine = "mysql" | "postgresql" | "redis";
 
@@ -204,7 +205,7 @@ export function endpointSecret(namespace: string, owner: { name: string; uid: st
     kind: "Secret",
     metadata: {
       name: endpointSecretName(c.name), namespace,
-      labels: { [LabelManagedBy]: ManagedBy, [LabelThreescaleOwner]: owner.name, "app.kubernetes.io/component": c.name },
+      labels: { [LabelManagedBy]: ManagedBy, [LabelThreescaleOwner]: labelValue(owner.name), "app.kubernetes.io/component": c.name },
       ownerReferences: [{ apiVersion: "apps.3scale.net/v1alpha1", kind: owner.kind ?? "APIManagerBackup", name: owner.name, uid: owner.uid }],
     },
     type: "Opaque",

@@ -5,7 +5,7 @@
 // its component Backup, through the same endpoint tool, all together and before the
 // APIManager's own RestoreJob: a failed component stops the restore before the APIManager.
 import { DataProtectionAPIVersion, Kinds, LabelManagedBy, LabelThreescaleOwner, ManagedBy, RestoreJobPhase, type APIManagerRestoreComponentStatus, type RestoreJob } from "@dataprotection/api";
-import { childName, type Kind } from "@dataprotection/runtime";
+import { childName, labelValue, type Kind } from "@dataprotection/runtime";
 import { endpointPrereqs, type ToolsFound } from "./databases.ts";
 import type { Prereq } from "./decide.ts";
 import { componentToolName, type Component, type Located } from "./endpoints.ts";
@@ -29,7 +29,7 @@ export function buildComponentRestoreJob(cr: CR, c: { name: string; backupName: 
     kind: "RestoreJob",
     metadata: {
       name: componentRestoreName(cr.name, c.name), namespace: cr.namespace,
-      labels: { [LabelThreescaleOwner]: cr.name, [LabelManagedBy]: ManagedBy, "app.kubernetes.io/component": c.name },
+      labels: { [LabelThreescaleOwner]: labelValue(cr.name), [LabelManagedBy]: ManagedBy, "app.kubernetes.io/component": c.name },
       ownerReferences: [{ apiVersion: "apps.3scale.net/v1alpha1", kind: "APIManagerRestore", name: cr.name, uid: cr.uid, controller: true, blockOwnerDeletion: true }],
     },
     spec: { backupJobName: c.backupName, target: { labelsSelector: {} }, targetVolumes: [], targetVolumeMounts: [] },

@@ -59,6 +59,13 @@ describe("threescale restore from a BackupRepo: the imports", () => {
     expect(b.metadata?.ownerReferences?.[0]).to.deep.include({ kind: "APIManagerRestore", name: "r", uid: "u-r", controller: true });
     expect(importsState(cr, "s3", [obs("apimanager", backupIn("Completed")), obs("system-database", backupIn("Completed"))])).to.deep.equal({ state: "completed" });
   });
+  it("names and labels the imports validly for a CR name of any length (a label value is at most 63 characters)", () => {
+    const long = { ...cr, name: `amr-${"x".repeat(240)}` };
+    const st = importsState(long, "s3", [obs("apimanager")]);
+    const b = (st.state === "running" ? st.creates[0]!.object : undefined) as Backup;
+    expect(b.metadata?.name?.length).to.be.at.most(63);
+    for (const v of Object.values(b.metadata?.labels ?? {})) expect(v.length, v).to.be.at.most(63);
+  });
   it("fails naming the component whose import failed, and on a Backup of that name it does not own", () => {
     const f = importsState(cr, "s3", [obs("apimanager", backupIn("Completed")), obs("backend-redis", backupIn("Failed", "JobFailed: no backup at prod/b-backend-redis"))]);
     expect(f).to.deep.include({ state: "failed", reason: Reason.ImportFailed });

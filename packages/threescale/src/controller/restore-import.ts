@@ -6,7 +6,7 @@
 // are Completed the observation resolves to an ordinary Backup source and the restore goes on as
 // from an APIManagerBackup (restore-decide.ts), databases first.
 import { BackupPhase, BackupType, DataProtectionAPIVersion, Kinds, LabelManagedBy, LabelThreescaleOwner, ManagedBy, type APIManagerRestoreStatus, type Backup } from "@dataprotection/api";
-import { childName, type Kind } from "@dataprotection/runtime";
+import { childName, labelValue, type Kind } from "@dataprotection/runtime";
 import { BACKUP_PATH_RE } from "../tool/components.ts";
 import { DATABASES_CONTEXT_KEY } from "../tool/layout.ts";
 import { Reason } from "../tool/reasons.ts";
@@ -24,7 +24,7 @@ export function buildImportBackup(cr: CR, what: "apimanager" | ComponentName, re
     kind: "Backup",
     metadata: {
       name: importBackupName(cr.name, what), namespace: cr.namespace,
-      labels: { [LabelThreescaleOwner]: cr.name, [LabelManagedBy]: ManagedBy, "app.kubernetes.io/component": what },
+      labels: { [LabelThreescaleOwner]: labelValue(cr.name), [LabelManagedBy]: ManagedBy, "app.kubernetes.io/component": what },
       ownerReferences: [{ apiVersion: "apps.3scale.net/v1alpha1", kind: "APIManagerRestore", name: cr.name, uid: cr.uid, controller: true, blockOwnerDeletion: true }],
     },
     // Filed under a policy that does not exist: an import has no schedule or retention of its own.
