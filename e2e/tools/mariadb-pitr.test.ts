@@ -25,6 +25,8 @@ import { createCredentials, createDatabaseStatefulSet, freePort, mariadbServerSc
 const run = promisify(execFile);
 const PASSWORD = "maria-pitr-s3cret";
 const INTERVAL_S = 3;
+/** The operator's log keep-from margin (a minute by default): shorter, so the test waits seconds past it, not a minute. */
+const MARGIN_MS = 10_000;
 
 /** Client options of the test's own connections: TCP as the secret's account (password in MYSQL_PWD). */
 const clientArgs = (port: number) => ["--no-defaults", "--protocol=tcp", "-h", "127.0.0.1", "-P", String(port), "-u", "admin", "--connect-timeout=3"];
@@ -123,7 +125,7 @@ async function pitrSuite(controllers: ControllerName[]): Promise<{ kc: KubeConfi
   const kc = (await e2eCluster()).controlPlane.kubeConfig;
   await installShared(kc);
   const ids = await systemUser("mysql");
-  const op = await startTestOperator({ controllers, timeouts: { ...testTimeouts, targetPodWaitMs: 60_000, podStartMs: 90_000 } });
+  const op = await startTestOperator({ controllers, timeouts: { ...testTimeouts, targetPodWaitMs: 60_000, podStartMs: 90_000 }, logKeepFromMarginMs: MARGIN_MS });
   return { kc, op, ids };
 }
 
@@ -197,7 +199,7 @@ describe("MariaDB point-in-time recovery: binlog retention follows the kept base
   before(async () => ({ kc, op, ids } = await pitrSuite(["backup", "backuptool", "restorejob", "backuppolicy"])));
   after(async () => op?.stop());
 
-  it("deleting the older base prunes exactly the binlogs only it needed (finished before the kept base's start less a minute), and the kept base still restores to points across its window", async () => {
+  it("deleting the older base prunes exactly the binlogs only it needed (finished before the kept base's start less the margin), and the kept base still restores to points across its window", async () => {
     const ns = await testNamespace(kc, "maria-pitr-ret", 180_000);
     let stopWriter: (() => void) | undefined;
     try {
@@ -217,7 +219,7 @@ describe("MariaDB point-in-time recovery: binlog retention follows the kept base
 
       await createBackup(kc, ns.name, "base1", "pitr");
       const base1 = await backupInPhase(kc, ns.name, "base1", ["Completed"], 240_000);
-      expect(await until("keep-from handed over for base1", async () => ((await keepFromOf()) === minus(base1.status!.startTimestamp!, 60_000) ? true : undefined), 30_000, 500)).to.equal(true);
+      expect(await until("keep-from handed over for base1", async () => ((await keepFromOf()) === minus(base1.status!.startTimestamp!, MARGIN_MS) ? true : undefined), 30_000, 500)).to.equal(true);
 
       // Binlogs only base1 needs: finished (rotated) and archived more than a minute before base2 starts.
       const repoDir = await hostPathOf(kc, ns.name, base1.status!.persistentVolumeClaimName!);
@@ -229,11 +231,11 @@ describe("MariaDB point-in-time recovery: binlog retention follows the kept base
       }
       await until("three rotated binlogs archived", async () => (finished(await manifest()).length >= 3 ? true : undefined), 60_000, 500);
       const lastPush = Math.max(...finished(await manifest()).map((f) => Date.parse(f.stopTime!)));
-      await new Promise((r) => setTimeout(r, Math.max(0, lastPush + 65_000 - Date.now())));
+      await new Promise((r) => setTimeout(r, Math.max(0, lastPush + MARGIN_MS + 5_000 - Date.now())));
 
       await createBackup(kc, ns.name, "base2", "pitr");
       const base2 = await backupInPhase(kc, ns.name, "base2", ["Completed"], 240_000);
-      const keepFrom = minus(base2.status!.startTimestamp!, 60_000);
+      const keepFrom = minus(base2.status!.startTimestamp!, MARGIN_MS);
       for (let i = 0; i < 2; i++) {
         await new Promise((r) => setTimeout(r, 1_500));
         await sql(source.port, "FLUSH BINARY LOGS");
@@ -244,12 +246,12 @@ describe("MariaDB point-in-time recovery: binlog retention follows the kept base
       const kept = before.filter((f) => Date.parse(f.stopTime!) >= Date.parse(keepFrom)).map((f) => f.name);
       expect(onlyBase1.length, "binlogs only base1 needs").to.be.at.least(3);
       expect(kept.length, "binlogs base2 needs").to.be.at.least(1);
-      expect(await keepFromOf(), "nothing is pruned while base1 is kept").to.equal(minus(base1.status!.startTimestamp!, 60_000));
+      expect(await keepFromOf(), "nothing is pruned while base1 is kept").to.equal(minus(base1.status!.startTimestamp!, MARGIN_MS));
       for (const n of onlyBase1) expect(finished(await manifest()).map((f) => f.name), "still there while base1 is kept").to.include(n);
 
       await deleteBackup(kc, ns.name, "base1");
       await until("base1 gone", async () => ((await getBackup(kc, ns.name, "base1")) ? undefined : true), 120_000, 500);
-      expect(await until("keep-from moved to base2's start less a minute", async () => ((await keepFromOf()) === keepFrom ? true : undefined), 30_000, 500)).to.equal(true);
+      expect(await until("keep-from moved to base2's start less the margin", async () => ((await keepFromOf()) === keepFrom ? true : undefined), 30_000, 500)).to.equal(true);
       const after = await until("the archiver pruned the binlogs only base1 needed", async () => {
         const names = finished(await manifest()).map((f) => f.name);
         return onlyBase1.every((n) => !names.includes(n)) ? names : undefined;

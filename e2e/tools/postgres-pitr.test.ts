@@ -24,6 +24,8 @@ import { createCredentials, createDatabaseStatefulSet, freePort, postgresServerS
 const run = promisify(execFile);
 const PASSWORD = "pg-s3cret";
 const INTERVAL_S = 3;
+/** The operator's log keep-from margin (a minute by default): shorter, so the test waits seconds past it, not a minute. */
+const MARGIN_MS = 10_000;
 
 async function psql(port: number, sql: string): Promise<string> {
   const { stdout } = await run("psql", ["-X", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-At", "-c", sql], {
@@ -106,7 +108,7 @@ async function pitrSuite(controllers: ControllerName[]): Promise<{ kc: KubeConfi
   const kc = (await e2eCluster()).controlPlane.kubeConfig;
   await installShared(kc);
   const ids = await systemUser("postgres");
-  const op = await startTestOperator({ controllers, timeouts: { ...testTimeouts, targetPodWaitMs: 60_000, podStartMs: 90_000 } });
+  const op = await startTestOperator({ controllers, timeouts: { ...testTimeouts, targetPodWaitMs: 60_000, podStartMs: 90_000 }, logKeepFromMarginMs: MARGIN_MS });
   return { kc, op, ids };
 }
 
@@ -217,7 +219,7 @@ describe("PostgreSQL point-in-time recovery: WAL retention follows the kept base
   before(async () => ({ kc, op, ids } = await pitrSuite(["backup", "backuptool", "restorejob", "backuppolicy"])));
   after(async () => op?.stop());
 
-  it("deleting the older base prunes exactly the WAL only it needed (pushed before the kept base's start less a minute), and the kept base still restores to points across its window", async () => {
+  it("deleting the older base prunes exactly the WAL only it needed (pushed before the kept base's start less the margin), and the kept base still restores to points across its window", async () => {
     const ns = await testNamespace(kc, "pg-pitr-ret", 180_000);
     let writer: ChildProcess | undefined;
     try {
@@ -237,7 +239,7 @@ describe("PostgreSQL point-in-time recovery: WAL retention follows the kept base
 
       await createBackup(kc, ns.name, "base1", "pitr");
       const base1 = await backupInPhase(kc, ns.name, "base1", ["Completed"], 240_000);
-      expect(await until("keep-from handed over for base1", async () => ((await keepFromOf()) === minus(base1.status!.startTimestamp!, 60_000) ? true : undefined), 30_000, 500)).to.equal(true);
+      expect(await until("keep-from handed over for base1", async () => ((await keepFromOf()) === minus(base1.status!.startTimestamp!, MARGIN_MS) ? true : undefined), 30_000, 500)).to.equal(true);
 
       // WAL only base1 needs: segments finished and pushed more than a minute before base2 starts.
       const repoDir = await hostPathOf(kc, ns.name, base1.status!.persistentVolumeClaimName!);
@@ -249,11 +251,11 @@ describe("PostgreSQL point-in-time recovery: WAL retention follows the kept base
       }
       await until("three switched segments archived", async () => (finished(await manifest()).length >= 3 ? true : undefined), 60_000, 500);
       const lastPush = Math.max(...finished(await manifest()).map((f) => Date.parse(f.stopTime!)));
-      await new Promise((r) => setTimeout(r, Math.max(0, lastPush + 65_000 - Date.now())));
+      await new Promise((r) => setTimeout(r, Math.max(0, lastPush + MARGIN_MS + 5_000 - Date.now())));
 
       await createBackup(kc, ns.name, "base2", "pitr");
       const base2 = await backupInPhase(kc, ns.name, "base2", ["Completed"], 240_000);
-      const keepFrom = minus(base2.status!.startTimestamp!, 60_000);
+      const keepFrom = minus(base2.status!.startTimestamp!, MARGIN_MS);
       for (let i = 0; i < 2; i++) {
         await psql(source.port, "select pg_switch_wal()");
         await new Promise((r) => setTimeout(r, 1_500));
@@ -263,12 +265,12 @@ describe("PostgreSQL point-in-time recovery: WAL retention follows the kept base
       const kept = before.filter((f) => Date.parse(f.stopTime!) >= Date.parse(keepFrom)).map((f) => f.name);
       expect(onlyBase1.length, "segments only base1 needs").to.be.at.least(3);
       expect(kept.length, "segments base2 needs").to.be.at.least(1);
-      expect(await keepFromOf(), "nothing is pruned while base1 is kept").to.equal(minus(base1.status!.startTimestamp!, 60_000));
+      expect(await keepFromOf(), "nothing is pruned while base1 is kept").to.equal(minus(base1.status!.startTimestamp!, MARGIN_MS));
       for (const n of onlyBase1) expect(finished(await manifest()).map((f) => f.name), "still there while base1 is kept").to.include(n);
 
       await deleteBackup(kc, ns.name, "base1");
       await until("base1 gone", async () => ((await getBackup(kc, ns.name, "base1")) ? undefined : true), 120_000, 500);
-      expect(await until("keep-from moved to base2's start less a minute", async () => ((await keepFromOf()) === keepFrom ? true : undefined), 30_000, 500)).to.equal(true);
+      expect(await until("keep-from moved to base2's start less the margin", async () => ((await keepFromOf()) === keepFrom ? true : undefined), 30_000, 500)).to.equal(true);
       const after = await until("the archiver pruned the WAL only base1 needed", async () => {
         const names = finished(await manifest()).map((f) => f.name);
         return onlyBase1.every((n) => !names.includes(n)) ? names : undefined;

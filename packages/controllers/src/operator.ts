@@ -2,6 +2,7 @@ import { Manager, realClock } from "@dataprotection/runtime";
 import { defaultTimeouts, type ControllerName, type OperatorContext, type OperatorOptions } from "./options.ts";
 import { registerBackupController } from "./backup/index.ts";
 import { registerBackupPolicyController } from "./backuppolicy/index.ts";
+import { LOG_KEEP_FROM_MARGIN_MS } from "./backuppolicy/log-retention.ts";
 import { registerBackupRepoController } from "./backuprepo/index.ts";
 import { registerBackupToolController } from "./backuptool/index.ts";
 import { registerRestoreJobController } from "./restorejob/index.ts";
@@ -44,6 +45,7 @@ export function createOperator(o: OperatorOptions, extraControllers: Register[] 
     timeouts: { ...defaultTimeouts, ...o.timeouts },
     namespace: o.namespace,
     allowHostPathRestore: o.allowHostPathRestore ?? process.env.DP_ALLOW_HOSTPATH_RESTORE === "true",
+    logKeepFromMarginMs: o.logKeepFromMarginMs ?? LOG_KEEP_FROM_MARGIN_MS,
   };
   const wanted = new Set(o.controllers ?? Object.keys(registry));
   for (const [name, register] of Object.entries(registry)) if (wanted.has(name)) register(manager, ctx);

@@ -44,6 +44,12 @@ export interface OperatorOptions {
    * write anywhere on a node or run node software with its options. Off by default (env DP_ALLOW_HOSTPATH_RESTORE=true).
    */
   allowHostPathRestore?: boolean;
+  /**
+   * Clock skew allowed between the operator and a log archiver: archived log pushed before the
+   * oldest kept base backup's start, less this margin, may be pruned (backuppolicy/log-retention.ts).
+   * Default LOG_KEEP_FROM_MARGIN_MS (a minute); tests shorten it.
+   */
+  logKeepFromMarginMs?: number;
 }
 
 /** What every controller's register function receives besides the manager. */
@@ -53,4 +59,5 @@ export interface OperatorContext {
   timeouts: Timeouts;
   namespace?: string;
   allowHostPathRestore: boolean;
+  logKeepFromMarginMs: number;
 }

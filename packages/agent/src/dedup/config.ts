@@ -49,10 +49,13 @@ export interface InitOptions {
   treeChunker?: CdcParams;
   packSize?: number;
   zstdLevel?: number;
+  /** The key derivation's salt (16 bytes); random when absent. Tests pin it: the chunk cuts follow the keys derived from it. */
+  salt?: Buffer;
 }
 
 export async function newConfig(key: KeySource | undefined, opts: InitOptions = {}): Promise<{ config: DedupConfig; keys: RepoKeys }> {
-  const salt = randomBytes(16);
+  if (opts.salt && opts.salt.length !== 16) throw new Error("internal: a dedup salt is 16 bytes");
+  const salt = opts.salt ?? randomBytes(16);
   const config: DedupConfig = {
     format: CONFIG_FORMAT,
     version: 1,

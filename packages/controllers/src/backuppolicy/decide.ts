@@ -26,6 +26,8 @@ export interface PolicyObservation {
   backups: readonly ObservedBackup[];
   world: PolicyWorld;
   now: Date;
+  /** OperatorOptions.logKeepFromMarginMs; LOG_KEEP_FROM_MARGIN_MS when absent. */
+  logKeepFromMarginMs?: number;
 }
 
 /** A Backup to create for one tick, and the Event its creation gets. */
@@ -122,7 +124,7 @@ export function decidePolicy(o: PolicyObservation): PolicyDecision {
   for (const b of own) if (b.expiration && b.expiration > now && !b.deleting && !pruned.has(b.name)) wakeAt.push(b.expiration);
 
   // Which archived log the running logfile Backup may prune: decided from the Backups kept above.
-  const logRetention = decideLogRetention(own.filter((b) => !pruned.has(b.name)), namespace);
+  const logRetention = decideLogRetention(own.filter((b) => !pruned.has(b.name)), namespace, o.logKeepFromMarginMs);
   d.logRetentionCreates = logRetention.creates;
   if (logRetention.patches.length) d.patches = logRetention.patches;
 

@@ -11,7 +11,7 @@ type PolicyObject = BackupPolicy & KubeObject;
 
 const keyOf = (p: PolicyObject): ObjectKey => ({ namespace: p.metadata.namespace, name: p.metadata.name ?? "" });
 
-export function registerBackupPolicyController(manager: Manager, _ctx: OperatorContext): void {
+export function registerBackupPolicyController(manager: Manager, ctx: OperatorContext): void {
   // A reconcile reads only its policy's Backups and their descendants: at a shared tick,
   // 1,000 reconciles each scanning a namespace of thousands of Backups cost seconds of CPU.
   manager.cache.addIndex(Kinds.Backup, BackupsByPolicy, backupPolicyIndexValues);
@@ -31,5 +31,5 @@ export function registerBackupPolicyController(manager: Manager, _ctx: OperatorC
     // Ticks are requeues; the resync heals a lost timer or a missed event.
     // Many policies share a tick: enough workers to keep the API server busy with their creates.
     .withOptions({ workers: 64, resyncPeriodMs: 5 * 60_000 })
-    .reconciler(backupPolicyReconciler());
+    .reconciler(backupPolicyReconciler(ctx.logKeepFromMarginMs));
 }

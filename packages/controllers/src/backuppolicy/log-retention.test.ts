@@ -25,6 +25,10 @@ describe("BackupPolicy log retention (which archived log the running logfile Bac
     expect(logKeepFrom(own)!.toISOString()).to.equal(new Date(t("02:00:00").getTime() - LOG_KEEP_FROM_MARGIN_MS).toISOString());
     // A base not yet started counts from its creation.
     expect(logKeepFrom([log, backup("new", { creationTimestamp: t("00:30:00") }), ...own])!.getTime()).to.equal(t("00:30:00").getTime() - LOG_KEEP_FROM_MARGIN_MS);
+    // The operator's margin (OperatorOptions.logKeepFromMarginMs) replaces the default minute.
+    expect(logKeepFrom(own, 10_000)!.getTime()).to.equal(t("02:00:00").getTime() - 10_000);
+    const handed = decideLogRetention(own, "ns", 10_000).patches.at(-1)?.patch as { metadata: { annotations: Record<string, string> } };
+    expect(Object.values(handed.metadata.annotations)).to.deep.equal([new Date(t("02:00:00").getTime() - 10_000).toISOString().replace(".000Z", "Z")]);
   });
 
   it("keeps everything (decides nothing) while no base is kept", () => {

@@ -9,7 +9,7 @@ import { childName, ownerReference, rfc3339, type Kind } from "@dataprotection/r
 import { Kinds } from "../kinds.ts";
 import { isActive, type ObservedBackup } from "./backups.ts";
 
-/** Clock skew allowed between the operator (a base's startTimestamp) and the archiver (a push's time). */
+/** Clock skew allowed between the operator (a base's startTimestamp) and the archiver (a push's time); OperatorOptions.logKeepFromMarginMs. */
 export const LOG_KEEP_FROM_MARGIN_MS = 60_000;
 
 export function logRetentionConfigMapName(logBackupName: string): string {
@@ -25,11 +25,11 @@ export interface LogRetentionDecision {
  * The oldest start of a base still kept (Completed or still running, not being deleted), less
  * the margin; undefined while there is none (keep every log file).
  */
-export function logKeepFrom(own: readonly ObservedBackup[]): Date | undefined {
+export function logKeepFrom(own: readonly ObservedBackup[], marginMs = LOG_KEEP_FROM_MARGIN_MS): Date | undefined {
   const starts = own
     .filter((b) => b.backupType !== "logfile" && !b.deleting && (b.phase === "Completed" || isActive(b)))
     .map((b) => b.startTimestamp?.getTime() ?? b.creationTimestamp.getTime());
-  return starts.length ? new Date(Math.min(...starts) - LOG_KEEP_FROM_MARGIN_MS) : undefined;
+  return starts.length ? new Date(Math.min(...starts) - marginMs) : undefined;
 }
 
 /**
@@ -37,9 +37,9 @@ export function logKeepFrom(own: readonly ObservedBackup[]): Date | undefined {
  * one: the ConfigMap (created if absent, owned by the logfile Backup), its data, then the
  * annotation that records it was handed over. Nothing when they agree, so a steady policy writes nothing.
  */
-export function decideLogRetention(own: readonly ObservedBackup[], namespace: string): LogRetentionDecision {
+export function decideLogRetention(own: readonly ObservedBackup[], namespace: string, marginMs = LOG_KEEP_FROM_MARGIN_MS): LogRetentionDecision {
   const d: LogRetentionDecision = { creates: [], patches: [] };
-  const keepFrom = logKeepFrom(own);
+  const keepFrom = logKeepFrom(own, marginMs);
   if (!keepFrom) return d;
   const value = rfc3339(keepFrom);
   for (const log of own) {

@@ -20,12 +20,12 @@ type PolicyObject = BackupPolicy & KubeObject;
  * every create goes out before any Event or status write. Lost on a crash, like an Event
  * not yet written; a Backup found after a restart gets none.
  */
-export function backupPolicyReconciler(): Reconciler {
+export function backupPolicyReconciler(logKeepFromMarginMs?: number): Reconciler {
   const pendingEvents = new Map<string, DecidedEvent[]>();
-  return { reconcile: (req, ctx) => reconcileBackupPolicy(req, ctx, pendingEvents) };
+  return { reconcile: (req, ctx) => reconcileBackupPolicy(req, ctx, pendingEvents, logKeepFromMarginMs) };
 }
 
-async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContext, pendingEvents: Map<string, DecidedEvent[]>): Promise<ReconcileResult | void> {
+async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContext, pendingEvents: Map<string, DecidedEvent[]>, logKeepFromMarginMs: number | undefined): Promise<ReconcileResult | void> {
   const key = keyOf(req);
   const policy = ctx.cache.get<PolicyObject>(Kinds.BackupPolicy, req.name, req.namespace);
   if (!policy || policy.metadata.deletionTimestamp) {
@@ -41,6 +41,7 @@ async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContext, pend
       repos: new Set(ctx.cache.list<BackupRepo & KubeObject>(Kinds.BackupRepo).map((r) => r.metadata.name ?? "")),
     },
     now: new Date(now),
+    logKeepFromMarginMs,
   });
 
   // The decision's creates go out first, through the same createIfAbsent applyDecision uses, but
