@@ -11,7 +11,7 @@ import { DataProtectionAPIVersion, type BackupRepo } from "@dataprotection/api";
 import { Kinds } from "@dataprotection/controllers";
 import { installCrds } from "@dataprotection/testenv";
 import { KubeClient, isAlreadyExists, isNotFound, type Kind, type KubeObject } from "@dataprotection/runtime";
-import { layout } from "@dataprotection/threescale";
+import { componentDeployment, layout, runByAPIManager, type APIManagerObject } from "@dataprotection/threescale";
 import { getCustom, until } from "../harness.ts";
 import { runJob } from "../backup/fixtures.ts";
 import { localPvcProvider } from "../../packages/controllers/src/storageprovider/builtin/index.ts";
@@ -75,16 +75,27 @@ export async function installApiManagerCrd(kc: KubeConfig): Promise<void> {
 
 export const ALL_DEPLOYMENTS = ["apicast-production", "apicast-staging", "backend-listener", "backend-worker", "backend-cron", "system-app", "system-sidekiq", "system-memcache", "zync", "zync-que"];
 
+/** The database Deployments the 3scale operator runs for an APIManager: those spec.externalComponents does not mark external. */
+export function databaseDeployments(am: KubeObject): string[] {
+  const a = am as unknown as APIManagerObject;
+  return [...new Set(["system-database", "system-redis", "backend-redis", "zync-database"].filter((c) => runByAPIManager(c, a)).map((c) => componentDeployment(c, undefined)))];
+}
+
 /**
  * The stand-in 3scale operator: for each APIManager in `namespaces` it creates the
  * system-sidekiq Deployment (0 replicas; its `bundle` appends its arguments to a log)
- * and reports every deployment ready with condition Available.
+ * and reports every deployment ready with condition Available, with the database Deployments
+ * the APIManager runs (databaseDeployments). `runDatabase`, when set, is how it runs one of
+ * those (a test makes a fresh server, as the 3scale operator would): awaited before any is
+ * reported ready.
  */
 export class StandIn3scale {
   readonly dir: Promise<string>;
   private timer?: NodeJS.Timeout;
   private readonly client: KubeClient;
   readonly namespaces = new Set<string>();
+  runDatabase?: (namespace: string, deployment: string) => Promise<void>;
+  private readonly running = new Set<string>();
 
   constructor(kc: KubeConfig) {
     this.client = new KubeClient(kc);
@@ -140,8 +151,14 @@ export class StandIn3scale {
       } catch (e) {
         if (!isAlreadyExists(e)) throw e;
       }
+      const databases = databaseDeployments(am);
+      for (const d of databases) {
+        if (this.running.has(`${ns}/${d}`)) continue;
+        await this.runDatabase?.(ns, d);
+        this.running.add(`${ns}/${d}`);
+      }
       await this.client.patch(APIManagerKind, am.metadata.name!, ns, {
-        status: { deployments: { ready: ALL_DEPLOYMENTS }, conditions: [{ type: "Available", status: "True", reason: "Ready", message: "stand-in", lastTransitionTime: new Date().toISOString() }] },
+        status: { deployments: { ready: [...ALL_DEPLOYMENTS, ...databases] }, conditions: [{ type: "Available", status: "True", reason: "Ready", message: "stand-in", lastTransitionTime: new Date().toISOString() }] },
       }, { subresource: "status" });
     }
   }

@@ -5,4 +5,4 @@ export { threescaleControllers } from "./controller/index.ts";
 export type { PluginContext, ThreescaleOptions } from "./controller/reconcile.ts";
 export { Reason } from "./tool/reasons.ts";
 export * as layout from "./tool/layout.ts";
-export { fileStorageOf, systemStorageClaim, selectAPIManager, type APIManagerObject } from "./tool/apimanager.ts";
+export { componentDeployment, fileStorageOf, runByAPIManager, systemStorageClaim, selectAPIManager, type APIManagerObject } from "./tool/apimanager.ts";

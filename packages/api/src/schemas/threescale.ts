@@ -49,6 +49,7 @@ export const APIManagerBackupComponentStatusSchema = named("APIManagerBackupComp
   backupName: str("Name of the generic Backup (dataprotection.kubeblocks.io) holding the component's data, in the APIManagerBackup's namespace."),
   backupToolName: Type.Optional(str("The BackupTool that took it (a targetless copy of a built-in tool reading its endpoint from a Secret).")),
   backupPath: Type.Optional(str("Where the component's Backup stored its data (its status.manifests.backupTool.filePath). In a BackupRepo, the APIManager's backup also records it, so a restore in another namespace can import the component.")),
+  runByAPIManager: Type.Optional(bool("true when the APIManager runs this database itself (spec.externalComponents does not mark it external): the 3scale operator creates its server with the APIManager, so a restore fills it once the APIManager reports its Deployment ready, before the routes resync.")),
   phase: Type.Optional(str("The generic Backup's phase: New, InProgress, Completed or Failed.")),
   totalSize: Type.Optional(str("The size of the component's backup, as its Backup recorded it.")),
   startTime: Type.Optional(describe(Time, "When the component's Backup started.")),
@@ -116,6 +117,7 @@ export const APIManagerRestoreComponentStatusSchema = named("APIManagerRestoreCo
   engine: Type.Optional(str("What the component is: mysql, postgresql or redis.")),
   backupName: str("Name of the generic Backup holding the component's data (from the APIManagerBackup's status.databases)."),
   restoreJobName: str("Name of the generic RestoreJob (dataprotection.kubeblocks.io) restoring it, in the APIManagerRestore's namespace."),
+  runByAPIManager: Type.Optional(bool("The APIManager runs this database itself (as the backup recorded): it is restored once the restored APIManager reports its Deployment ready, before the routes resync, not before the APIManager.")),
   phase: Type.Optional(str("The RestoreJob's phase: New, InProgressLogic, Completed or Failed.")),
   startTime: Type.Optional(describe(Time, "When the component's RestoreJob started.")),
   completionTime: Type.Optional(describe(Time, "When the component's RestoreJob ended.")),
@@ -133,7 +135,7 @@ export const APIManagerRestoreStatusSpecSchema = named("APIManagerRestoreStatusS
   failureReason: Type.Optional(str("Why the restore failed (e.g. an APIManager already exists, a failed Job).", EXT)),
   observedGeneration: Type.Optional(int64("The .metadata.generation the controller last acted on.", EXT)),
   conditions: Type.Optional(conditions("The latest observations of the restore's state (e.g. Completed, Failed).", EXT)),
-  databases: Type.Optional(arrayOf(APIManagerRestoreComponentStatusSchema, "From a backup taken with spec.includeDatabases: one entry per database component, restored (all together) before the Secrets, ConfigMaps, FileStorage and APIManager; mainStepsCompleted.databasesRestored is set when every one completed.", { ...EXT, maxItems: 16, "x-kubernetes-list-type": "atomic" })),
+  databases: Type.Optional(arrayOf(APIManagerRestoreComponentStatusSchema, "From a backup taken with spec.includeDatabases: one entry per database component. External ones are restored (all together) before the Secrets, ConfigMaps, FileStorage and APIManager (mainStepsCompleted.databasesRestored is set when every one completed); those the APIManager runs itself (runByAPIManager) once it reports their Deployments ready, before the routes resync (mainStepsCompleted.apiManagerDatabasesRestored).", { ...EXT, maxItems: 16, "x-kubernetes-list-type": "atomic" })),
 });
 
 export type APIManagerBackupSpec = Static<typeof APIManagerBackupSpecSchema>;

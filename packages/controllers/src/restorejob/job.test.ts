@@ -107,7 +107,7 @@ describe("restorejob job builders", () => {
     const [base, incr] = [spec.initContainers![0]!, spec.containers[0]!];
     expect(base.args).to.deep.equal(["set -e\ndp-agent pull-dir $DATA_DIR"]);
     expect(incr.args).to.deep.equal(["dp-agent pull-dir $DATA_DIR"]);
-    expect(envOf(base.env)).to.include({ BACKUP_NAME: "b0", BACKUP_DIR: "/backupdata/ns/b0", DATA_DIR: "/data", DB_USER: "user", DB_PASSWORD: "pw", DP_REPO_KIND: "filesystem", DP_RESTORE_STEP: "base" });
+    expect(envOf(base.env)).to.include({ BACKUP_NAME: "b0", BACKUP_DIR: "/backupdata/ns/b0", DATA_DIR: "/data", DB_USER: "user", DB_PASSWORD: "pw", DP_REPO_KIND: "filesystem", DP_RESTORE_STEP: "base", DP_RESTORE_JOB_NAME: rj.metadata!.name! });
     expect(envOf(incr.env)).to.include({ BACKUP_NAME: "i1", BACKUP_DIR: "/backupdata/ns/i1", DP_RESTORE_STEP: "incremental" });
     expect(incr.volumeMounts?.map((m) => `${m.name}:${m.mountPath}`)).to.deep.equal(["data:/data", "dp-backup-data:/backupdata"]);
     expect(spec.volumes?.map((v) => v.persistentVolumeClaim?.claimName)).to.deep.equal(["data-db-0", "dp-backup-repo"]);

@@ -114,7 +114,7 @@ export function stepContainer(rj: RestoreJob, plan: RestorePlan, step: RestoreSt
     access,
     tool,
     // The step's own Backup: DP_BACKUP_ID and the checksums its status recorded.
-    extra: [...pitrEnv(plan), { name: "DP_RESTORE_STEP", value: step.kind }, ...integrityEnv(step.backup)],
+    extra: [...pitrEnv(plan), { name: "DP_RESTORE_STEP", value: step.kind }, { name: "DP_RESTORE_JOB_NAME", value: rj.metadata?.name ?? "" }, ...integrityEnv(step.backup)],
   });
   return {
     name: `restore-${i}`,

@@ -3,7 +3,7 @@
 // database components first (databases.ts), then the APIManager's Backup, its phase mirrored.
 import { BackupPhase, Kinds, type APIManagerBackupSpec, type APIManagerBackupStatus, type Backup } from "@dataprotection/api";
 import type { Kind } from "@dataprotection/runtime";
-import { selectAPIManager, type APIManagerObject } from "../tool/apimanager.ts";
+import { runByAPIManager, selectAPIManager, type APIManagerObject } from "../tool/apimanager.ts";
 import { PLAIN_TOOL_NAME, TOOL_NAME } from "../tool/definition.ts";
 import { Reason } from "../tool/reasons.ts";
 import { buildBackup, buildPolicy, destinationClaim, type Destination } from "./build.ts";
@@ -55,6 +55,7 @@ function fail(o: BackupObservation, reason: string, message: string, status: API
 
 interface Started {
   amName: string;
+  apimanager: APIManagerObject;
   prepare: Prereq[];
   creates: Array<{ kind: Kind; object: object }>;
   status: APIManagerBackupStatus;
@@ -78,6 +79,7 @@ function begin(o: BackupObservation): Started | BackupDecision {
   const claim: Prereq[] = dst.kind === "pvc" ? [{ ensure: "destination", claim: destinationClaim({ ...cr, spec: o.spec }, { name: amName, uid: typeof am.uid === "string" ? am.uid : undefined }) }] : [];
   return {
     amName,
+    apimanager: sel.apimanager,
     prepare: [...toolPrereqs(o.options), ...claim],
     creates: [...rbacCreates(o.namespace, o.options), { kind: Kinds.BackupPolicy, object: buildPolicy(cr, dst, dst.kind === "pvc" ? PLAIN_TOOL_NAME : TOOL_NAME) }],
     status: { ...o.status, startTime: o.status.startTime ?? o.now.toISOString(), completed: false, apiManagerSourceName: amName, ...dest, mainStepsCompleted: { ...o.status.mainStepsCompleted, destinationCreated: true } },
@@ -116,7 +118,9 @@ function startDatabases(o: BackupObservation): BackupDecision {
   if (!plan.ok) return fail(o, Reason.DatabaseToolNotFound, `includeDatabases: component ${plan.component}: ${plan.message}`);
   const names = located.components.map((c) => c.name);
   const message = `backing up the databases of APIManager "${b.amName}" (${names.join(", ")}), then the APIManager itself`;
-  const components: ComponentObservation[] = located.components.map((c) => ({ name: c.name, engine: c.endpoint.engine, owned: false }));
+  const components: ComponentObservation[] = located.components.map((c) => ({
+    name: c.name, engine: c.endpoint.engine, owned: false, ...(runByAPIManager(c.name, b.apimanager) ? { runByAPIManager: true } : {}),
+  }));
   return {
     prepare: [...b.prepare, ...plan.prepare],
     creates: [...b.creates, ...plan.creates],

@@ -15,7 +15,7 @@ const secrets = {
 };
 const backupIn = (name: string, phase?: string, extra: Record<string, unknown> = {}): Backup => ({ metadata: { name, namespace: "ns" }, spec: { backupPolicyName: name }, status: phase ? { phase, ...extra } : undefined }) as Backup;
 const actions = <S>(d: ThreescaleDecision<S>): string[] => [
-  ...(d.prepare ?? []).map((p: Prereq) => (p.ensure === "tool" ? `tool ${p.tool.metadata.name}` : p.ensure === "secret" ? `secret ${p.secret.metadata!.name}` : `destination ${p.claim.metadata!.name}`)),
+  ...(d.prepare ?? []).map((p: Prereq) => (p.ensure === "tool" ? `tool ${p.tool.metadata.name}` : p.ensure === "secret" ? `secret ${p.secret.metadata!.name}` : p.ensure === "gate" ? `gate ${p.configMap.metadata!.name}` : `destination ${p.claim.metadata!.name}`)),
   ...(d.creates ?? []).map((c) => `create ${c.kind.kind} ${(c.object as { metadata: { name: string } }).metadata.name}`),
   ...(d.deletes ?? []).map((x) => `delete ${x.kind.kind} ${x.name}`),
 ];
@@ -41,12 +41,22 @@ describe("threescale includeDatabases: decideBackup", () => {
       "create BackupPolicy b-system-redis", "create Backup b-system-redis",
       "create BackupPolicy b-backend-redis", "create Backup b-backend-redis",
     ]);
+    // The APIManager marks nothing external: its operator runs every database (runByAPIManager).
     expect(started.status?.databases).to.deep.equal([
-      { name: "system-database", engine: "mysql", backupName: "b-system-database", backupToolName: "threescale-system-database-mariadb-dump" },
-      { name: "system-redis", engine: "redis", backupName: "b-system-redis", backupToolName: "threescale-system-redis-redis-rdb-online" },
-      { name: "backend-redis", engine: "redis", backupName: "b-backend-redis", backupToolName: "threescale-backend-redis-redis-rdb-online" },
+      { name: "system-database", engine: "mysql", backupName: "b-system-database", backupToolName: "threescale-system-database-mariadb-dump", runByAPIManager: true },
+      { name: "system-redis", engine: "redis", backupName: "b-system-redis", backupToolName: "threescale-system-redis-redis-rdb-online", runByAPIManager: true },
+      { name: "backend-redis", engine: "redis", backupName: "b-backend-redis", backupToolName: "threescale-backend-redis-redis-rdb-online", runByAPIManager: true },
     ]);
     expect(started.status?.completed).to.equal(false);
+  });
+
+  it("records which databases the APIManager runs itself: those spec.externalComponents does not mark external", () => {
+    const am = { metadata: { name: "am", uid: "amu" }, spec: { externalComponents: { system: { database: true, redis: true }, backend: { redis: false } } } };
+    const d = decideBackup({ ...base, apimanagers: [am] });
+    expect(d.status?.databases?.map((e) => [e.name, e.runByAPIManager ?? false])).to.deep.equal([["system-database", false], ["system-redis", false], ["backend-redis", true]]);
+    // Kept as the Backups' phases come in.
+    const cs = componentsState({ name: "b", namespace: "ns", uid: "u1" }, comps(["Completed", "Completed", "Completed"]).map((c) => ({ ...c, runByAPIManager: c.name === "backend-redis" })));
+    expect(cs.entries.map((e) => [e.name, e.runByAPIManager ?? false])).to.deep.equal([["system-database", false], ["system-redis", false], ["backend-redis", true]]);
   });
 
   it("component policies are targetless over the endpoint tool, into the same destination PVC", () => {

@@ -93,6 +93,8 @@ export interface ComponentObservation {
   owned: boolean;
   /** Its Backup was observed before (status.databases has its phase): absent now means deleted, not "not in the cache yet". */
   seen?: boolean;
+  /** The APIManager runs this database itself (runByAPIManager): recorded for the restore. */
+  runByAPIManager?: boolean;
 }
 
 export type ComponentsState =
@@ -109,6 +111,7 @@ export function componentEntry(cr: string, o: ComponentObservation): APIManagerB
   if (o.engine) e.backupToolName = componentToolName(o.name, o.engine as Component["endpoint"]["engine"]);
   if (b) e.phase = s?.phase ?? BackupPhase.New;
   if (s?.manifests?.backupTool?.filePath) e.backupPath = s.manifests.backupTool.filePath;
+  if (o.runByAPIManager) e.runByAPIManager = true;
   if (s?.totalSize) e.totalSize = s.totalSize;
   if (s?.startTimestamp) e.startTime = s.startTimestamp;
   if (s?.completionTimestamp) e.completionTime = s.completionTimestamp;

@@ -60,7 +60,7 @@ describe("threescale controllers: failureOf", () => {
 const backupIn = (phase?: string, extra: Record<string, unknown> = {}): Backup => ({ metadata: { name: "b", namespace: "ns" }, spec: { backupPolicyName: "p" }, status: phase ? { phase, ...extra } : undefined }) as Backup;
 /** What a decision has prepared and created, by name: ["tool threescale-apimanager", ..., "create Backup b"]. */
 const actions = <S>(d: ThreescaleDecision<S>): string[] => [
-  ...(d.prepare ?? []).map((p: Prereq) => (p.ensure === "tool" ? `tool ${p.tool.metadata.name}` : p.ensure === "secret" ? `secret ${p.secret.metadata!.name}` : `destination ${p.claim.metadata!.name}`)),
+  ...(d.prepare ?? []).map((p: Prereq) => (p.ensure === "tool" ? `tool ${p.tool.metadata.name}` : p.ensure === "secret" ? `secret ${p.secret.metadata!.name}` : p.ensure === "gate" ? `gate ${p.configMap.metadata!.name}` : `destination ${p.claim.metadata!.name}`)),
   ...(d.creates ?? []).map((c) => `create ${c.kind.kind} ${(c.object as { metadata: { name: string } }).metadata.name}`),
 ];
 

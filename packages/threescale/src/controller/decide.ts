@@ -1,6 +1,6 @@
 // Shared by the APIManagerBackup/Restore decisions: the plugin's options, the prerequisites and
 // creates both start with, the direct tool Job's state, reports, conditions.
-import type { V1Job, V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
+import type { V1ConfigMap, V1Job, V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
 import { Kinds, type BackupTool, type Condition } from "@dataprotection/api";
 import { setCondition, type Decision, type Kind } from "@dataprotection/runtime";
 import { threescaleToolFor, toolRbac } from "../tool/definition.ts";
@@ -28,7 +28,9 @@ export type Prereq =
   | { ensure: "tool"; tool: BackupTool }
   | { ensure: "destination"; claim: V1PersistentVolumeClaim }
   /** includeDatabases: an endpoint Secret is created or its data brought back to this one. */
-  | { ensure: "secret"; secret: V1Secret };
+  | { ensure: "secret"; secret: V1Secret }
+  /** A restore holding databases the APIManager runs: its gate (tool/gate.ts) created, or its data set to this. */
+  | { ensure: "gate"; configMap: V1ConfigMap };
 
 export type ThreescaleDecision<S> = Decision<S, Prereq>;
 

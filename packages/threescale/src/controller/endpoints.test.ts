@@ -75,6 +75,12 @@ describe("threescale includeDatabases: locateComponents", () => {
     const r = locateComponents("ns", s);
     expect(r.ok && r.components.map((c) => c.name)).to.deep.equal(["system-database", "zync-database", "system-redis", "backend-redis", "backend-redis-queues"]);
   });
+  it("skips the components it is told to, whose Secrets need not exist (a restore locates those the APIManager runs later)", () => {
+    const { "system-database": _, ...s } = secrets();
+    s["backend-redis"].REDIS_QUEUES_URL = "redis://backend-queues:6379/1";
+    const r = locateComponents("ns", s, new Set(["system-database", "backend-redis"] as const));
+    expect(r.ok && r.components.map((c) => c.name)).to.deep.equal(["zync-database", "system-redis"]);
+  });
   it("uses DB_USER/DB_PASSWORD when the system-database URL has no credentials", () => {
     const s = secrets();
     s["system-database"].URL = "postgresql://system-postgresql/system";

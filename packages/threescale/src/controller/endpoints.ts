@@ -129,9 +129,10 @@ const SENTINEL_KEYS: Record<string, string[]> = {
  * names another server than the storage one: an RDB holds every logical database), and
  * zync-database (the `zync` Secret's DATABASE_URL, DATABASE_PASSWORD when the URL has no
  * password) when the `zync` Secret has a DATABASE_URL (zync runs with a database). Redis Sentinel is refused (the tools speak to one
- * server).
+ * server). Components in `skip` are not located (a restore locates those the APIManager runs
+ * only once it runs them: their Secrets may not exist before).
  */
-export function locateComponents(namespace: string, secrets: ThreescaleSecrets): Located {
+export function locateComponents(namespace: string, secrets: ThreescaleSecrets, skip: ReadonlySet<ComponentName> = new Set()): Located {
   const comps: Component[] = [];
   const where = (secret: string, key: string) => `Secret "${namespace}/${secret}" key ${key}`;
   const missing = (component: ComponentName, secret: string, key?: string): Located => ({
@@ -139,6 +140,7 @@ export function locateComponents(namespace: string, secrets: ThreescaleSecrets):
     message: key ? `${where(secret, key)} is missing or empty: set it to the ${component} URL, or create the APIManagerBackup without includeDatabases` : `Secret "${namespace}/${secret}" not found: includeDatabases locates ${component} from it`,
   });
   const take = (component: ComponentName, secret: string, key: string, allowed: readonly Engine[], fallback?: { user?: string; password?: string }): Located | undefined => {
+    if (skip.has(component)) return undefined;
     const data = secrets[secret as keyof ThreescaleSecrets];
     if (!data) return missing(component, secret);
     for (const k of SENTINEL_KEYS[secret] ?? []) {
@@ -161,7 +163,7 @@ export function locateComponents(namespace: string, secrets: ThreescaleSecrets):
     () => take("backend-redis", "backend-redis", "REDIS_STORAGE_URL", ["redis"]),
     () => {
       const data = secrets["backend-redis"];
-      if (!data?.REDIS_QUEUES_URL?.trim()) return undefined;
+      if (skip.has("backend-redis-queues") || skip.has("backend-redis") || !data?.REDIS_QUEUES_URL?.trim()) return undefined;
       const p = parseDatabaseUrl(data.REDIS_QUEUES_URL, ["redis"], where("backend-redis", "REDIS_QUEUES_URL"));
       if (!p.ok) return { ok: false, component: "backend-redis-queues", message: p.message };
       const storage = comps.find((c) => c.name === "backend-redis")!.endpoint;

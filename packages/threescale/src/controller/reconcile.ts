@@ -1,7 +1,7 @@
 // observe (the CR and the world: the cache, live reads of the tool Job and pods) -> decide
 // (decideBackup/decideRestore, pure) -> apply (the runtime's applyDecision, with the plugin's
 // read-then-write prerequisites performed by prepare).
-import type { V1Job, V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
+import type { V1ConfigMap, V1Job, V1PersistentVolumeClaim, V1Pod, V1Secret } from "@kubernetes/client-node";
 import {
   Kinds, LabelBackupName, LabelJobRole, LabelRestoreJob, RestoreJobPhase,
   type APIManagerBackupSpec, type APIManagerBackupStatus, type APIManagerRestoreSpec, type APIManagerRestoreStatus, type Backup, type BackupTool, type RestoreJob,
@@ -95,6 +95,13 @@ function prepare(ctx: ReconcileContext, cr: KubeObject): (p: Prereq) => Promise<
       await ensureSecret(ctx, p.secret);
       return;
     }
+    if (p.ensure === "gate") {
+      const { name, namespace } = p.configMap.metadata!;
+      const have = await getOr<V1ConfigMap & KubeObject>(ctx, Kinds.ConfigMap, name!, namespace);
+      if (!have) await createIfAbsent(ctx.client, Kinds.ConfigMap, p.configMap);
+      else if (JSON.stringify(have.data ?? {}) !== JSON.stringify(p.configMap.data)) await ctx.client.patch(Kinds.ConfigMap, name!, namespace, { data: p.configMap.data });
+      return;
+    }
     const { name, namespace } = p.claim.metadata!;
     if (await getOr<V1PersistentVolumeClaim & KubeObject>(ctx, Kinds.PersistentVolumeClaim, name!, namespace)) return;
     await createIfAbsent(ctx.client, Kinds.PersistentVolumeClaim, p.claim);
@@ -137,7 +144,7 @@ async function observeDatabasesOf(ctx: ReconcileContext, cr: BackupCR, status: A
   if (status.databases) {
     const components = status.databases.map((e) => {
       const b = ctx.cache.get<Backup & KubeObject>(Kinds.Backup, componentBackupName(name, e.name as ComponentName), ns);
-      return { name: e.name as ComponentName, engine: e.engine, backup: b, owned: ownedBy(b, cr.metadata.uid), seen: !!e.phase };
+      return { name: e.name as ComponentName, engine: e.engine, backup: b, owned: ownedBy(b, cr.metadata.uid), seen: !!e.phase, ...(e.runByAPIManager ? { runByAPIManager: true } : {}) };
     });
     return { components };
   }
@@ -158,19 +165,29 @@ function endpointsBusy(ctx: ReconcileContext, ns: string, self: { kind: "APIMana
     .find((o) => !(self.kind === "APIManagerBackup" && o.metadata.name === self.name) && o.spec.includeDatabases === true && running(o.status));
   if (backup) return `APIManagerBackup "${ns}/${backup.metadata.name}"`;
   const restore = ctx.cache.list<RestoreCR>(Kinds.APIManagerRestore, { namespace: ns })
-    .find((o) => !(self.kind === "APIManagerRestore" && o.metadata.name === self.name) && running(o.status) && !o.status?.mainStepsCompleted?.databasesRestored);
+    .find((o) => !(self.kind === "APIManagerRestore" && o.metadata.name === self.name) && running(o.status) && restoringDatabases(o.status!));
   return restore ? `APIManagerRestore "${ns}/${restore.metadata.name}"` : undefined;
 }
 
-/** What a restore of a backup with databases decides from: before the start the Secrets and tools, after it the component RestoreJobs. */
-async function observeRestoreDatabasesOf(ctx: ReconcileContext, cr: RestoreCR, status: APIManagerRestoreStatus): Promise<Pick<RestoreObservation, "secrets" | "tools" | "components" | "busyWith">> {
+/** The databases the APIManager runs, recorded and not all restored yet. */
+const laterPending = (s: APIManagerRestoreStatus): boolean => !!s.databases?.some((d) => d.runByAPIManager) && !s.mainStepsCompleted?.apiManagerDatabasesRestored;
+/** A restore still using the namespace's endpoint Secrets: before the APIManager, or for the databases it runs. */
+const restoringDatabases = (s: APIManagerRestoreStatus): boolean => !s.mainStepsCompleted?.databasesRestored || laterPending(s);
+
+/**
+ * What a restore of a backup with databases decides from: before the start the Secrets and
+ * tools, after it the component RestoreJobs; while a database the APIManager runs has no
+ * RestoreJob yet, the Secrets (restored by then) and tools again.
+ */
+async function observeRestoreDatabasesOf(ctx: ReconcileContext, cr: RestoreCR, status: APIManagerRestoreStatus): Promise<Pick<RestoreObservation, "secrets" | "tools" | "components" | "busyWith" | "laterSecrets" | "laterTools">> {
   const ns = cr.metadata.namespace!;
   if (status.databases) {
     const components = status.databases.map((entry) => {
       const restoreJob = ctx.cache.get<RestoreJob & KubeObject>(Kinds.RestoreJob, entry.restoreJobName, ns);
       return { entry, restoreJob, owned: ownedBy(restoreJob, cr.metadata.uid) };
     });
-    return { components };
+    const unstarted = status.mainStepsCompleted?.databasesRestored && components.some((c) => c.entry.runByAPIManager && !c.restoreJob && !c.entry.phase);
+    return unstarted ? { components, laterSecrets: await threescaleSecrets(ctx, ns), laterTools: builtinTools(ctx) } : { components };
   }
   const busy = endpointsBusy(ctx, ns, { kind: "APIManagerRestore", name: cr.metadata.name! });
   if (busy) return { busyWith: busy };
@@ -193,7 +210,7 @@ export class APIManagerRestoreReconciler {
       return { ok: false, reason: "SourceNotCompleted", message: `APIManagerBackup "${ns}/${ref}" is not completed${b.status?.failureReason ? ` (failed: ${b.status.failureReason})` : ""}: restore from a completed backup` };
     }
     const generic = ctx.cache.get<Backup & KubeObject>(Kinds.Backup, genericBackupName(ref), ns);
-    if (generic && ownedBy(generic, b.metadata.uid) && generic.status?.phase === "Completed") return { ok: true, kind: "backup", backupName: generic.metadata.name!, apiManager: b.status.apiManagerSourceName, databases: b.status.databases?.map((d) => ({ name: d.name, engine: d.engine, backupName: d.backupName, backupToolName: d.backupToolName })) };
+    if (generic && ownedBy(generic, b.metadata.uid) && generic.status?.phase === "Completed") return { ok: true, kind: "backup", backupName: generic.metadata.name!, apiManager: b.status.apiManagerSourceName, databases: b.status.databases?.map((d) => ({ name: d.name, engine: d.engine, backupName: d.backupName, backupToolName: d.backupToolName, ...(d.runByAPIManager ? { runByAPIManager: true } : {}) })) };
     if (b.status.backupPersistentVolumeClaimName) return { ok: true, kind: "pvc", claimName: b.status.backupPersistentVolumeClaimName };
     return { ok: false, reason: "SourceNotFound", message: `the Backup "${ns}/${ref}" that holds APIManagerBackup "${ns}/${ref}"'s data is gone: restore from another backup` };
   }
@@ -229,7 +246,7 @@ export class APIManagerRestoreReconciler {
     const restoreJob = ownedBy(rj, cr.metadata.uid) ? rj : undefined;
     const ended = restoreJob?.status?.phase === RestoreJobPhase.Completed || restoreJob?.status?.phase === RestoreJobPhase.Failed;
     const status = cr.status ?? {};
-    const withDatabases = source.ok && source.kind === "backup" && !!source.databases?.length && !status.mainStepsCompleted?.databasesRestored && !status.completed && !status.failureReason;
+    const withDatabases = source.ok && source.kind === "backup" && !!source.databases?.length && restoringDatabases(status) && !status.completed && !status.failureReason;
     const dbs = withDatabases ? await observeRestoreDatabasesOf(ctx, cr, status) : {};
     const d = decideRestore({
       name, namespace: ns, uid: cr.metadata.uid!, status, source, apimanagers: ctx.cache.list<APIManagerObject & KubeObject>(Kinds.APIManager, { namespace: ns }), ...dbs,

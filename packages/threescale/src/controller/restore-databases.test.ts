@@ -21,7 +21,7 @@ const databases = [
   { name: "backend-redis", engine: "redis", backupName: "b-backend-redis", backupToolName: "threescale-backend-redis-redis-rdb-online" },
 ];
 const actions = <S>(d: ThreescaleDecision<S>): string[] => [
-  ...(d.prepare ?? []).map((p: Prereq) => (p.ensure === "tool" ? `tool ${p.tool.metadata.name}` : p.ensure === "secret" ? `secret ${p.secret.metadata!.name}` : `destination ${p.claim.metadata!.name}`)),
+  ...(d.prepare ?? []).map((p: Prereq) => (p.ensure === "tool" ? `tool ${p.tool.metadata.name}` : p.ensure === "secret" ? `secret ${p.secret.metadata!.name}` : p.ensure === "gate" ? `gate ${p.configMap.metadata!.name}` : `destination ${p.claim.metadata!.name}`)),
   ...(d.creates ?? []).map((c) => `create ${c.kind.kind} ${(c.object as { metadata: { name: string } }).metadata.name}`),
   ...(d.deletes ?? []).map((x) => `delete ${x.kind.kind} ${x.name}`),
 ];
@@ -145,5 +145,88 @@ describe("threescale includeDatabases: componentRestoresState", () => {
   it("is completed only when every component's RestoreJob completed", () => {
     expect(componentRestoresState(cr, [{ entry: entry("system-redis"), owned: true, restoreJob: rjIn("r-system-redis", "Completed") }]).state).to.equal("completed");
     expect(componentRestoresState(cr, [{ entry: entry("system-redis"), owned: true, restoreJob: rjIn("r-system-redis", "Completed") }, { entry: entry("backend-redis"), owned: true }]).state).to.equal("running");
+  });
+});
+
+describe("threescale includeDatabases: databases the APIManager runs itself (runByAPIManager)", () => {
+  // zync-database runs under the APIManager: a new namespace has no server for it (and no zync
+  // Secret) until the restored APIManager runs one.
+  const later = databases.map((d) => (d.name === "zync-database" ? { ...d, runByAPIManager: true } : d));
+  const { zync: _, ...withoutZync } = secrets;
+  const base: RestoreObservation = {
+    name: "r", namespace: "ns", uid: "u2", status: {}, source: { ok: true, kind: "backup", backupName: "b", apiManager: "am", databases: later },
+    apimanagers: [], job: { pods: [] }, secrets: withoutZync, tools, now, podStartMs: 60_000, options: { jobDeadlineSeconds: 600 },
+  };
+  const started = decideRestore(base);
+  const comps = (status: APIManagerRestoreStatus, phases: Record<string, string | undefined>): ComponentRestoreObservation[] =>
+    status.databases!.map((entry) => {
+      const p = phases[entry.name];
+      return { entry: { ...entry, ...(p ? { phase: "New" } : {}) }, owned: true, restoreJob: p ? rjIn(entry.restoreJobName, p) : undefined };
+    });
+  const early = { "system-database": "Completed", "system-redis": "Completed", "backend-redis": "Completed" };
+  const amStarted = decideRestore({ ...base, status: started.status!, components: comps(started.status!, early) });
+  const running = { ...base, status: amStarted.status!, restoreJob: rjIn("r-threescale", "InProgressLogic") };
+  const am = (ready: string[]) => [{ metadata: { name: "am" }, status: { deployments: { ready } } }];
+
+  it("restores the external databases first and leaves the one the APIManager runs for later (its Secret need not exist yet)", () => {
+    expect(actions(started).filter((a) => a.startsWith("create"))).to.deep.equal(["create RestoreJob r-system-database", "create RestoreJob r-system-redis", "create RestoreJob r-backend-redis"]);
+    expect(started.status?.databases?.map((d) => [d.name, d.runByAPIManager ?? false, d.phase])).to.deep.equal([
+      ["system-database", false, undefined], ["zync-database", true, undefined], ["system-redis", false, undefined], ["backend-redis", false, undefined],
+    ]);
+    expect(started.events?.[0]?.message).to.match(/then the databases it runs \(zync-database\) once it runs them, then the routes resync$/);
+  });
+
+  it("once the external ones completed: the restore gate is set to wait, before the APIManager's RestoreJob is created", () => {
+    expect(amStarted.status?.mainStepsCompleted?.databasesRestored).to.equal(true);
+    expect(actions(amStarted).filter((a) => a.startsWith("gate") || a.startsWith("create RestoreJob"))).to.deep.equal(["gate r-threescale-databases", "create RestoreJob r-threescale"]);
+    const g = amStarted.prepare!.find((p) => p.ensure === "gate") as Extract<Prereq, { ensure: "gate" }>;
+    expect(g.configMap.data).to.deep.equal({ state: "waiting", components: "zync-database", message: "" });
+    expect(g.configMap.metadata?.ownerReferences?.[0]).to.include({ kind: "APIManagerRestore", name: "r", uid: "u2", controller: true });
+  });
+
+  it("waits until the restored APIManager reports the database's Deployment ready, then restores it through its endpoint tool", () => {
+    const notYet = decideRestore({ ...running, components: comps(running.status, early), apimanagers: am(["system-sidekiq"]) });
+    expect(actions(notYet)).to.deep.equal([]);
+    expect(notYet.requeueAfterMs).to.be.a("number");
+    const zync = { DATABASE_URL: "postgresql://zync:zpw@zync-database:5432/zync_production" };
+    const now2 = decideRestore({ ...running, components: comps(running.status, early), apimanagers: am(["system-sidekiq", "zync-database"]), laterSecrets: { ...withoutZync, zync }, laterTools: tools });
+    expect(actions(now2)).to.deep.equal(["tool threescale-zync-database-postgres-dump", "secret threescale-zync-database-endpoint", "create RestoreJob r-zync-database"]);
+    expect(now2.events?.[0]?.message).to.equal("the APIManager runs zync-database: restoring it before the routes resync");
+    expect(JSON.stringify({ s: now2.status, e: now2.events })).not.to.contain("zpw");
+    // Its Secret not there (the restore did not bring it): refused, naming it.
+    const noSecret = decideRestore({ ...running, components: comps(running.status, early), apimanagers: am(["zync-database"]), laterSecrets: withoutZync, laterTools: tools });
+    expect(noSecret.status?.failureReason).to.match(/^DatabaseNotLocated: includeDatabases: component zync-database: it is in the backup, but Secret "ns\/zync" has no DATABASE_URL.*the APIManager was restored; its routes were not resynced$/);
+    expect((noSecret.prepare?.find((p) => p.ensure === "gate") as Extract<Prereq, { ensure: "gate" }>).configMap.data?.state).to.equal("failed");
+  });
+
+  it("opens the gate once it completed (the tool resyncs), then completes, deleting the gate and the endpoint Secrets", () => {
+    const done = decideRestore({ ...running, components: comps(running.status, { ...early, "zync-database": "Completed" }), apimanagers: am(["zync-database"]) });
+    expect(done.status?.mainStepsCompleted?.apiManagerDatabasesRestored).to.equal(true);
+    expect((done.prepare?.find((p) => p.ensure === "gate") as Extract<Prereq, { ensure: "gate" }>).configMap.data?.state).to.equal("restored");
+    expect(done.events?.map((e) => e.message)).to.deep.equal(["the databases the APIManager runs restored (zync-database): resyncing the routes"]);
+    const after = decideRestore({ ...running, status: done.status!, restoreJob: rjIn("r-threescale", "Completed"), toolReport: { apiManager: "am", resynced: true } });
+    expect(after.status?.completed).to.equal(true);
+    expect(after.status?.mainStepsCompleted).to.deep.include({ databasesRestored: true, apiManagerDatabasesRestored: true, routesResynced: true });
+    expect(actions(after).filter((a) => a.startsWith("delete"))).to.include.members(["delete ConfigMap r-threescale-databases", "delete Secret threescale-zync-database-endpoint"]);
+  });
+
+  it("a failed restore of it fails the whole restore and closes the gate (the tool stops without resyncing)", () => {
+    const components = comps(running.status, { ...early, "zync-database": "Failed" });
+    components.find((c) => c.entry.name === "zync-database")!.restoreJob!.status!.failureReason = "JobFailed";
+    const d = decideRestore({ ...running, components, apimanagers: am(["zync-database"]) });
+    expect(d.status?.failureReason).to.equal('DatabaseRestoreFailed: includeDatabases: component zync-database: RestoreJob "ns/r-zync-database" failed: JobFailed; the APIManager was restored; its routes were not resynced');
+    const g = (d.prepare?.find((p) => p.ensure === "gate") as Extract<Prereq, { ensure: "gate" }>).configMap.data!;
+    expect(g.state).to.equal("failed");
+    expect(g.message).to.contain("component zync-database");
+    // An APIManager RestoreJob that completed while the gate still held: refused, not completed.
+    const early2 = decideRestore({ ...running, restoreJob: rjIn("r-threescale", "Completed"), components: comps(running.status, early) });
+    expect(early2.status?.failureReason).to.match(/^DatabaseRestoreFailed: RestoreJob "ns\/r-threescale" completed before the databases the APIManager runs \(zync-database\) were restored/);
+  });
+
+  it("with every database run by the APIManager, its RestoreJob starts at once, behind the gate", () => {
+    const all = decideRestore({ ...base, secrets: {}, source: { ok: true, kind: "backup", backupName: "b", apiManager: "am", databases: databases.map((d) => ({ ...d, runByAPIManager: true })) } });
+    expect(actions(all).filter((a) => a.startsWith("gate") || a.startsWith("create RestoreJob"))).to.deep.equal(["gate r-threescale-databases", "create RestoreJob r-threescale"]);
+    expect(all.status?.mainStepsCompleted?.databasesRestored).to.equal(true);
+    expect(all.status?.databases?.every((d) => d.runByAPIManager)).to.equal(true);
   });
 });

@@ -2,10 +2,16 @@
 // spec.includeDatabases. Each is located again from the namespace's Secrets at restore time
 // (the 3scale restore procedure has the user restore system-database, system-redis and
 // backend-redis first; with zync-database, zync too) and restored by a generic RestoreJob of
-// its component Backup, through the same endpoint tool, all together and before the
-// APIManager's own RestoreJob: a failed component stops the restore before the APIManager.
+// its component Backup, through the same endpoint tool. External ones all together and before
+// the APIManager's own RestoreJob: a failed component stops the restore before the APIManager.
+// Those the APIManager runs itself (runByAPIManager: its operator makes their servers) once the
+// restored APIManager reports their Deployments ready, while its RestoreJob's tool holds the
+// routes resync at the restore gate (tool/gate.ts) until they are restored.
 import { DataProtectionAPIVersion, Kinds, LabelManagedBy, LabelThreescaleOwner, ManagedBy, RestoreJobPhase, type APIManagerRestoreComponentStatus, type RestoreJob } from "@dataprotection/api";
+import type { V1ConfigMap } from "@kubernetes/client-node";
 import { childName, labelValue, type Kind } from "@dataprotection/runtime";
+import { componentDeployment, isDeploymentReady, type APIManagerObject } from "../tool/apimanager.ts";
+import { GATE_COMPONENTS_KEY, GATE_MESSAGE_KEY, GATE_STATE_KEY, GateState, restoreGateName } from "../tool/gate.ts";
 import { endpointPrereqs, type ToolsFound } from "./databases.ts";
 import type { Prereq } from "./decide.ts";
 import { componentToolName, type Component, type Located } from "./endpoints.ts";
@@ -16,6 +22,8 @@ export interface BackedUpComponent {
   engine?: string;
   backupName: string;
   backupToolName?: string;
+  /** The APIManager runs it itself: restored once the restored APIManager reports its Deployment ready. */
+  runByAPIManager?: boolean;
 }
 
 type CR = { name: string; namespace: string; uid: string };
@@ -70,9 +78,37 @@ export function planComponentRestores(cr: CR, backedUp: BackedUpComponent[], loc
     if (!p.ok) return { ok: false, reason: "DatabaseToolNotFound", component: p.component, message: p.message };
     prepare.push(...p.prepare);
     creates.push({ kind: Kinds.RestoreJob, object: buildComponentRestoreJob(cr, b) });
-    entries.push({ name: b.name, engine: c.endpoint.engine, backupName: b.backupName, restoreJobName: componentRestoreName(cr.name, b.name) });
+    entries.push({ name: b.name, engine: c.endpoint.engine, backupName: b.backupName, restoreJobName: componentRestoreName(cr.name, b.name), ...(b.runByAPIManager ? { runByAPIManager: true } : {}) });
   }
   return { ok: true, prepare, creates, entries };
+}
+
+/** The status entry of a component the APIManager runs, before its server exists: restored later. */
+export function laterEntry(cr: CR, b: BackedUpComponent): APIManagerRestoreComponentStatus {
+  return { name: b.name, ...(b.engine ? { engine: b.engine } : {}), backupName: b.backupName, restoreJobName: componentRestoreName(cr.name, b.name), runByAPIManager: true };
+}
+
+/**
+ * The components the APIManager runs whose RestoreJob was never observed and whose server the
+ * restored APIManager reports ready (status.deployments.ready has its Deployment): to plan now.
+ */
+export function readyForRestore(comps: readonly ComponentRestoreObservation[], apimanager: APIManagerObject | undefined): BackedUpComponent[] {
+  return comps
+    .filter((c) => c.entry.runByAPIManager && !c.restoreJob && !c.entry.phase && isDeploymentReady(apimanager, componentDeployment(c.entry.name, c.entry.engine)))
+    .map((c) => ({ name: c.entry.name, ...(c.entry.engine ? { engine: c.entry.engine } : {}), backupName: c.entry.backupName, runByAPIManager: true }));
+}
+
+/** The restore gate (tool/gate.ts) in `state`, owned by the APIManagerRestore: ensured (created, or its data set) as a prerequisite. */
+export function restoreGate(cr: CR, restoreJobName: string, components: readonly string[], state: GateState, message = ""): V1ConfigMap {
+  return {
+    apiVersion: "v1", kind: "ConfigMap",
+    metadata: {
+      name: restoreGateName(restoreJobName), namespace: cr.namespace,
+      labels: { [LabelThreescaleOwner]: labelValue(cr.name), [LabelManagedBy]: ManagedBy },
+      ownerReferences: [{ apiVersion: "apps.3scale.net/v1alpha1", kind: "APIManagerRestore", name: cr.name, uid: cr.uid, controller: true, blockOwnerDeletion: true }],
+    },
+    data: { [GATE_STATE_KEY]: state, [GATE_COMPONENTS_KEY]: components.join(", "), [GATE_MESSAGE_KEY]: message },
+  };
 }
 
 /** A component RestoreJob as observed: absent, or present and whether this CR owns it. */

@@ -1,22 +1,28 @@
 // Pure state machine of an APIManagerRestore. From an APIManagerBackup with a generic Backup: a
 // RestoreJob (the tool's logical restore), mirrored; when that backup holds databases
 // (includeDatabases), their RestoreJobs first (restore-databases.ts), and the APIManager's only
-// once every one completed. From a bare PVC (the upstream operator's, or one moved to another
+// once every one completed. Databases the APIManager runs itself (runByAPIManager) are restored
+// once the restored APIManager runs their servers, while its tool holds the routes resync at
+// the restore gate (tool/gate.ts). From a bare PVC (the upstream operator's, or one moved to another
 // namespace): no Backup object exists for a RestoreJob to name, so the tool runs in a Job of its
 // own (see README.md).
 import { Kinds, RestoreJobPhase, type APIManagerRestoreStatus, type RestoreJob } from "@dataprotection/api";
 import type { Kind } from "@dataprotection/runtime";
 import type { APIManagerObject } from "../tool/apimanager.ts";
 import { Reason } from "../tool/reasons.ts";
-import { buildRestoreJob, buildToolJob } from "./build.ts";
+import { GateState, restoreGateName } from "../tool/gate.ts";
+import { buildRestoreJob, buildToolJob, genericRestoreName } from "./build.ts";
 import { endpointSecretDeletes, type ToolsFound } from "./databases.ts";
 import {
   done, failedStatus, failureOf, jobDeadlineSeconds, jobState, onlyCondition, overdue, rbacCreates, toolPrereqs,
-  type JobObservation, type ThreescaleDecision, type ThreescaleOptions,
+  type JobObservation, type Prereq, type ThreescaleDecision, type ThreescaleOptions,
 } from "./decide.ts";
 import { locateComponents, type ComponentName, type ThreescaleSecrets } from "./endpoints.ts";
 import { importedStatus, importsState, type ImportObservation } from "./restore-import.ts";
-import { componentRestoresState, pendingRestoreCreates, planComponentRestores, type BackedUpComponent, type ComponentRestoreObservation } from "./restore-databases.ts";
+import {
+  componentRestoresState, laterEntry, pendingRestoreCreates, planComponentRestores, readyForRestore, restoreEntry, restoreGate,
+  type BackedUpComponent, type ComponentRestoreObservation,
+} from "./restore-databases.ts";
 
 export type RestoreSource =
   | { ok: true; kind: "pvc"; claimName: string; readOnly?: boolean }
@@ -45,6 +51,12 @@ export interface RestoreObservation {
   tools?: ToolsFound;
   /** A backup with databases, once started: the RestoreJob of each component in status.databases. */
   components?: ComponentRestoreObservation[];
+  /**
+   * Once the APIManager's RestoreJob runs, while a database it runs has no RestoreJob: the 3scale
+   * Secrets (restored by then) and the built-in tools, to start its restore when its server is ready.
+   */
+  laterSecrets?: ThreescaleSecrets;
+  laterTools?: ToolsFound;
   /** Another APIManagerBackup/Restore of the namespace using the endpoint Secrets (they are per namespace). */
   busyWith?: string;
   now: Date;
@@ -61,10 +73,25 @@ function cleanup(o: RestoreObservation): Array<{ kind: Kind; name: string; names
   return endpointSecretDeletes(o.namespace, (o.status.databases ?? []).map((d) => d.name as ComponentName));
 }
 
+const crOf = (o: RestoreObservation) => ({ name: o.name, namespace: o.namespace, uid: o.uid });
+/** The databases the APIManager runs itself, as status.databases records them. */
+const laterOf = (s: APIManagerRestoreStatus) => (s.databases ?? []).filter((d) => d.runByAPIManager);
+const laterPending = (s: APIManagerRestoreStatus) => laterOf(s).length > 0 && !s.mainStepsCompleted?.apiManagerDatabasesRestored;
+
+/** The restore gate in `state` (tool/gate.ts), as a prerequisite: set before the status that follows from it. */
+function gate(o: RestoreObservation, state: GateState, message = ""): Prereq {
+  return { ensure: "gate", configMap: restoreGate(crOf(o), genericRestoreName(o.name), laterOf(o.status).map((d) => d.name), state, message) };
+}
+
 function fail(o: RestoreObservation, reason: string, message: string, event = reason): RestoreDecision {
   const start = o.status.startTime ? {} : { startTime: o.now.toISOString() };
   const deletes = cleanup(o);
-  return { status: failedStatus({ ...o.status, ...start, completed: false }, reason, message, o.now), events: [{ type: "Warning", reason: event, message: `${reason}: ${message}` }], ...(deletes.length ? { deletes } : {}) };
+  // A tool waiting at the gate stops at once, naming why (not at its own deadline).
+  const closed = laterPending(o.status) ? { prepare: [gate(o, GateState.Failed, `APIManagerRestore "${o.namespace}/${o.name}" failed: ${reason}: ${message}`)] } : {};
+  return {
+    ...closed,
+    status: failedStatus({ ...o.status, ...start, completed: false }, reason, message, o.now), events: [{ type: "Warning", reason: event, message: `${reason}: ${message}` }], ...(deletes.length ? { deletes } : {}),
+  };
 }
 
 function completed(o: RestoreObservation, report: Record<string, unknown>, fallbackName?: string): RestoreDecision {
@@ -102,15 +129,25 @@ function startDatabases(o: RestoreObservation, dbs: BackedUpComponent[]): Restor
     const message = `waiting for ${o.busyWith}, which is using this namespace's database endpoint Secrets`;
     return { status: { ...o.status, conditions: onlyCondition(o.status.conditions, { type: "Running", status: "False", reason: Reason.WaitingForBackup, message }, o.now) }, requeueAfterMs: 10_000 };
   }
-  const cr = { name: o.name, namespace: o.namespace, uid: o.uid };
-  const plan = planComponentRestores(cr, dbs, locateComponents(o.namespace, o.secrets ?? {}), o.tools ?? {});
+  const cr = crOf(o);
+  const first = dbs.filter((d) => !d.runByAPIManager);
+  const later = dbs.filter((d) => d.runByAPIManager);
+  const then = later.length ? `, then the databases it runs (${later.map((d) => d.name).join(", ")}) once it runs them, then the routes resync` : "";
+  if (!first.length) {
+    // Nothing before the APIManager: its restore starts now.
+    const entries = later.map((d) => laterEntry(cr, d));
+    return start({ ...o, status: { ...o.status, databases: entries, mainStepsCompleted: { ...o.status.mainStepsCompleted, databasesRestored: true } } });
+  }
+  const located = locateComponents(o.namespace, o.secrets ?? {}, new Set(later.map((d) => d.name as ComponentName)));
+  const plan = planComponentRestores(cr, first, located, o.tools ?? {});
   if (!plan.ok) return fail(o, plan.reason, `includeDatabases: component ${plan.component}: ${plan.message}; nothing was restored`);
-  const message = `restoring the databases (${plan.entries.map((e) => e.name).join(", ")}), then the APIManager's Secrets, ConfigMaps, FileStorage and object`;
+  const entries = dbs.map((d) => (d.runByAPIManager ? laterEntry(cr, d) : plan.entries.find((e) => e.name === d.name)!));
+  const message = `restoring the databases (${plan.entries.map((e) => e.name).join(", ")}), then the APIManager's Secrets, ConfigMaps, FileStorage and object${then}`;
   return {
     prepare: plan.prepare,
     creates: plan.creates,
     status: {
-      ...o.status, startTime: o.status.startTime ?? o.now.toISOString(), completed: false, databases: plan.entries,
+      ...o.status, startTime: o.status.startTime ?? o.now.toISOString(), completed: false, databases: entries,
       conditions: onlyCondition(o.status.conditions, { type: "Running", status: "True", reason: Reason.RestoreStarted, message }, o.now),
     },
     events: [{ type: "Normal", reason: Reason.RestoreStarted, message }],
@@ -124,9 +161,10 @@ function startDatabases(o: RestoreObservation, dbs: BackedUpComponent[]): Restor
  * the status with the step recorded and its Event, for the APIManager's restore to start from.
  */
 function followDatabases(o: RestoreObservation): { decision: RestoreDecision } | { status: APIManagerRestoreStatus; events: RestoreDecision["events"] } {
-  const cr = { name: o.name, namespace: o.namespace, uid: o.uid };
-  const cs = componentRestoresState(cr, o.components ?? []);
-  const status = { ...o.status, databases: cs.entries };
+  const cr = crOf(o);
+  const comps = o.components ?? [];
+  const cs = componentRestoresState(cr, comps.filter((c) => !c.entry.runByAPIManager));
+  const status = { ...o.status, databases: comps.map(restoreEntry) };
   const here = { ...o, status };
   if (cs.state === "failed") {
     return { decision: fail(here, Reason.DatabaseRestoreFailed, `includeDatabases: component ${cs.component}: ${cs.message}; the APIManager was not restored (fix the database, delete this APIManagerRestore and create a new one)`) };
@@ -137,13 +175,59 @@ function followDatabases(o: RestoreObservation): { decision: RestoreDecision } |
       const pending = cs.entries.filter((e) => e.phase !== RestoreJobPhase.Completed).map((e) => e.name).join(", ");
       return { decision: fail(here, Reason.ToolJobTimeout, `the database RestoreJobs (${pending}) are not completed after ${Math.round(deadlineMs / 1000)}s: check their Jobs and pods; the APIManager was not restored`, Reason.RestoreFailed) };
     }
-    const creates = pendingRestoreCreates(cr, o.components ?? []);
+    const creates = pendingRestoreCreates(cr, comps.filter((c) => !c.entry.runByAPIManager));
     return { decision: { ...(creates.length ? { creates } : {}), ...(JSON.stringify(status) !== JSON.stringify(o.status) ? { status } : {}), requeueAfterMs: 5_000 } };
   }
   const names = cs.entries.map((e) => e.name).join(", ");
+  const later = laterOf(o.status).map((d) => d.name);
   return {
     status: { ...status, mainStepsCompleted: { ...o.status.mainStepsCompleted, databasesRestored: true } },
-    events: [{ type: "Normal", reason: Reason.DatabasesRestored, message: `databases restored (${names}): restoring the APIManager's Secrets, ConfigMaps, FileStorage and object` }],
+    events: [{ type: "Normal", reason: Reason.DatabasesRestored, message: `databases restored (${names}): restoring the APIManager's Secrets, ConfigMaps, FileStorage and object${later.length ? `; then the databases it runs (${later.join(", ")})` : ""}` }],
+  };
+}
+
+/**
+ * While the APIManager's RestoreJob runs (its tool holding the resync at the gate): each database
+ * the APIManager runs is restored once the APIManager reports its Deployment ready; any failure
+ * fails the restore and closes the gate; all completed: the gate opens (the resync runs).
+ */
+function followLater(o: RestoreObservation): RestoreDecision {
+  const cr = crOf(o);
+  const comps = o.components ?? [];
+  const later = comps.filter((c) => c.entry.runByAPIManager);
+  const cs = componentRestoresState(cr, later);
+  const status: APIManagerRestoreStatus = { ...o.status, databases: comps.map(restoreEntry) };
+  const here = { ...o, status };
+  const restored = "the APIManager was restored; its routes were not resynced";
+  if (cs.state === "failed") return fail(here, Reason.DatabaseRestoreFailed, `includeDatabases: component ${cs.component}: ${cs.message}; ${restored}`);
+  if (cs.state === "completed") {
+    const names = later.map((c) => c.entry.name).join(", ");
+    return {
+      prepare: [gate(here, GateState.Restored)],
+      status: { ...status, mainStepsCompleted: { ...status.mainStepsCompleted, apiManagerDatabasesRestored: true } },
+      events: [{ type: "Normal", reason: Reason.DatabasesRestored, message: `the databases the APIManager runs restored (${names}): resyncing the routes` }],
+      requeueAfterMs: 5_000,
+    };
+  }
+  const deadlineMs = jobDeadlineSeconds(o.options) * 1000;
+  if (overdue(o.status.startTime, o.now, deadlineMs)) {
+    const pending = later.filter((c) => c.restoreJob?.status?.phase !== RestoreJobPhase.Completed).map((c) => c.entry.name).join(", ");
+    return fail(here, Reason.ToolJobTimeout, `the databases the APIManager runs (${pending}) are not restored after ${Math.round(deadlineMs / 1000)}s: check that the APIManager runs them (status.deployments) and their RestoreJobs; ${restored}`, Reason.RestoreFailed);
+  }
+  const src = o.source.ok && o.source.kind === "backup" ? o.source : undefined;
+  const am = o.apimanagers.find((a) => a.metadata.name === src?.apiManager) ?? (o.apimanagers.length === 1 ? o.apimanagers[0] : undefined);
+  const ready = readyForRestore(later, am);
+  if (!ready.length) return { ...(JSON.stringify(status) !== JSON.stringify(o.status) ? { status } : {}), requeueAfterMs: 5_000 };
+  const first = new Set((o.status.databases ?? []).filter((d) => !d.runByAPIManager).map((d) => d.name as ComponentName));
+  const plan = planComponentRestores(cr, ready, locateComponents(o.namespace, o.laterSecrets ?? {}, first), o.laterTools ?? {});
+  if (!plan.ok) return fail(here, plan.reason, `includeDatabases: component ${plan.component}: ${plan.message}; ${restored}`);
+  const message = `the APIManager runs ${plan.entries.map((e) => e.name).join(", ")}: restoring ${plan.entries.length === 1 ? "it" : "them"} before the routes resync`;
+  return {
+    prepare: plan.prepare,
+    creates: plan.creates,
+    status: { ...status, databases: (status.databases ?? []).map((d) => ({ ...d, ...(plan.entries.find((e) => e.name === d.name) ?? {}) })) },
+    events: [{ type: "Normal", reason: Reason.RestoreStarted, message }],
+    requeueAfterMs: 5_000,
   };
 }
 
@@ -162,9 +246,11 @@ function start(o: RestoreObservation): RestoreDecision {
       }),
     }
     : { kind: Kinds.RestoreJob, object: buildRestoreJob(cr, src.backupName) };
+  // The gate exists before the RestoreJob whose tool reads it.
+  const held = src.kind === "backup" && laterPending(o.status) ? [gate(o, GateState.Waiting)] : [];
   return {
     // The direct Job runs the tool image itself: only a RestoreJob goes through the BackupTools.
-    prepare: src.kind === "pvc" ? [] : toolPrereqs(o.options),
+    prepare: src.kind === "pvc" ? [] : [...toolPrereqs(o.options), ...held],
     creates: [...rbacCreates(o.namespace, o.options), run],
     status: {
       ...o.status, startTime: o.status.startTime ?? o.now.toISOString(), completed: false,
@@ -215,11 +301,20 @@ export function decideRestore(o: RestoreObservation): RestoreDecision {
   const rj = o.restoreJob;
   if (rj) {
     const phase = rj.status?.phase;
-    if (phase === RestoreJobPhase.Completed) return completed(o, o.toolReport ?? {}, o.source.ok && o.source.kind === "backup" ? o.source.apiManager : undefined);
+    const waiting = laterPending(o.status);
+    if (phase === RestoreJobPhase.Completed && waiting) {
+      return fail(o, Reason.DatabaseRestoreFailed, `RestoreJob "${o.namespace}/${rj.metadata.name}" completed before the databases the APIManager runs (${laterOf(o.status).map((d) => d.name).join(", ")}) were restored (its restore gate was gone): restore them by hand and resync the routes`);
+    }
+    if (phase === RestoreJobPhase.Completed) {
+      const d = completed(o, o.toolReport ?? {}, o.source.ok && o.source.kind === "backup" ? o.source.apiManager : undefined);
+      if (!laterOf(o.status).length) return d;
+      return { ...d, deletes: [...cleanup(o), { kind: Kinds.ConfigMap, name: restoreGateName(genericRestoreName(o.name)), namespace: o.namespace }] };
+    }
     if (phase === RestoreJobPhase.Failed) {
       const f = failureOf(o.toolReport, rj.status?.failureReason, Reason.ToolJobFailed);
       return fail(o, f.reason, f.message, Reason.RestoreFailed);
     }
+    if (waiting) return followLater(o);
     const deadlineMs = jobDeadlineSeconds(o.options) * 1000;
     if (overdue(o.status.startTime, o.now, deadlineMs)) {
       return fail(o, Reason.ToolJobTimeout, `RestoreJob "${o.namespace}/${rj.metadata.name}" is still ${phase ?? "New"} after ${Math.round(deadlineMs / 1000)}s: check its Jobs and pods`, Reason.RestoreFailed);

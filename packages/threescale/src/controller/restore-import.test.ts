@@ -37,6 +37,7 @@ describe("threescale restore from a BackupRepo: what the APIManager's backup rec
       [[{ ...recorded[0], backupPath: 7 }], "no plain backup path"],
       [[{ ...recorded[0], engine: "oracle" }], "unknown engine"],
       [[{ ...recorded[0], backupToolName: "$(rm -rf)" }], "not a name"],
+      [[{ ...recorded[0], runByAPIManager: "true" }], "not true or false"],
       [[...Array(6).keys()].map(() => recorded[0]), "at most 5"],
     ];
     for (const [v, text] of rows) {
@@ -81,6 +82,9 @@ describe("threescale restore from a BackupRepo: the imports", () => {
         { name: "backend-redis", engine: "redis", backupName: importBackupName("r", "backend-redis"), backupToolName: "threescale-backend-redis-redis-rdb-online" },
       ],
     });
+    // A component the APIManager ran keeps saying so: it is restored once the restored APIManager runs it.
+    const run = recordedComponents(ctx([{ ...recorded[1], runByAPIManager: true }]));
+    expect(run.ok && importedSource(cr, run.components).databases.map((d) => d.runByAPIManager)).to.deep.equal([true]);
   });
 });
 

@@ -38,6 +38,8 @@ export interface RecordedComponent {
   engine?: string;
   backupToolName?: string;
   backupPath: string;
+  /** The APIManager runs it itself: restored once the restored APIManager runs its server. */
+  runByAPIManager?: boolean;
 }
 
 const NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
@@ -68,7 +70,11 @@ export function recordedComponents(userContext: Readonly<Record<string, string>>
     if (typeof path !== "string" || path.length > 512 || !BACKUP_PATH_RE.test(path)) return { ok: false, message: `its ${DATABASES_CONTEXT_KEY} record gives component ${name} no plain backup path` };
     if (c.engine !== undefined && (typeof c.engine !== "string" || !ENGINES.has(c.engine))) return { ok: false, message: `its ${DATABASES_CONTEXT_KEY} record gives component ${name} an unknown engine` };
     if (c.backupToolName !== undefined && (typeof c.backupToolName !== "string" || !NAME.test(c.backupToolName))) return { ok: false, message: `its ${DATABASES_CONTEXT_KEY} record gives component ${name} a tool that is not a name` };
-    out.push({ name: name as ComponentName, backupPath: path, ...(c.engine ? { engine: c.engine as string } : {}), ...(c.backupToolName ? { backupToolName: c.backupToolName as string } : {}) });
+    if (c.runByAPIManager !== undefined && typeof c.runByAPIManager !== "boolean") return { ok: false, message: `its ${DATABASES_CONTEXT_KEY} record gives component ${name} a runByAPIManager that is not true or false` };
+    out.push({
+      name: name as ComponentName, backupPath: path, ...(c.engine ? { engine: c.engine as string } : {}), ...(c.backupToolName ? { backupToolName: c.backupToolName as string } : {}),
+      ...(c.runByAPIManager === true ? { runByAPIManager: true } : {}),
+    });
   }
   return { ok: true, components: out };
 }
@@ -113,7 +119,10 @@ export function importsState(cr: CR, repo: string, imports: readonly ImportObser
 export function importedSource(cr: CR, components: readonly RecordedComponent[]): { backupName: string; databases: BackedUpComponent[] } {
   return {
     backupName: importBackupName(cr.name, "apimanager"),
-    databases: components.map((c) => ({ name: c.name, ...(c.engine ? { engine: c.engine } : {}), backupName: importBackupName(cr.name, c.name), ...(c.backupToolName ? { backupToolName: c.backupToolName } : {}) })),
+    databases: components.map((c) => ({
+      name: c.name, ...(c.engine ? { engine: c.engine } : {}), backupName: importBackupName(cr.name, c.name), ...(c.backupToolName ? { backupToolName: c.backupToolName } : {}),
+      ...(c.runByAPIManager ? { runByAPIManager: true } : {}),
+    })),
   };
 }
 

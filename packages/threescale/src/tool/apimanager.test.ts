@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { fileStorageOf, isDeploymentReady, s3ConfigFromSecret, secretMayBeAbsent, selectAPIManager, systemStorageClaim, type APIManagerObject } from "./apimanager.ts";
+import { componentDeployment, fileStorageOf, isDeploymentReady, runByAPIManager, s3ConfigFromSecret, secretMayBeAbsent, selectAPIManager, systemStorageClaim, type APIManagerObject } from "./apimanager.ts";
 import { Reason } from "./reasons.ts";
 
 const am = (name: string, spec: APIManagerObject["spec"] = { wildcardDomain: "example.com" }): APIManagerObject => ({ metadata: { name }, spec });
@@ -40,6 +40,18 @@ describe("threescale APIManager decisions", () => {
     ["zync", {}, false],
   ];
   for (const [name, spec, want] of absent) it(`${name} may be absent with ${JSON.stringify(spec)}: ${want}`, () => expect(secretMayBeAbsent(name, am("a", spec))).to.equal(want));
+
+  it("the APIManager runs each database spec.externalComponents does not mark external, in the Deployment status.deployments names", () => {
+    const all = ["system-database", "zync-database", "system-redis", "backend-redis", "backend-redis-queues"];
+    expect(all.filter((c) => runByAPIManager(c, am("a", {})))).to.deep.equal(all);
+    const ext = am("a", { externalComponents: { system: { database: true, redis: true }, backend: { redis: true }, zync: { database: true } } });
+    expect(all.filter((c) => runByAPIManager(c, ext))).to.deep.equal([]);
+    const some = am("a", { externalComponents: { system: { database: true, redis: true }, backend: { redis: true } } });
+    expect(all.filter((c) => runByAPIManager(c, some))).to.deep.equal(["zync-database"]);
+    expect(runByAPIManager("other", am("a", {}))).to.equal(false);
+    expect(all.map((c) => componentDeployment(c, c === "system-database" ? "mysql" : undefined))).to.deep.equal(["system-mysql", "zync-database", "system-redis", "backend-redis", "backend-redis"]);
+    expect(componentDeployment("system-database", "postgresql")).to.equal("system-postgresql");
+  });
 
   it("reads S3 settings from the configuration Secret and names missing keys", () => {
     const ok = s3ConfigFromSecret({ AWS_ACCESS_KEY_ID: "k", AWS_SECRET_ACCESS_KEY: "s", AWS_BUCKET: "b", AWS_HOSTNAME: "127.0.0.1:9000", AWS_PROTOCOL: "HTTP", AWS_PATH_STYLE: "true" }, "aws");

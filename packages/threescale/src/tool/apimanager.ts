@@ -89,6 +89,40 @@ export function secretMayBeAbsent(name: string, a: APIManagerObject): boolean {
   }
 }
 
+/**
+ * Whether the APIManager runs a database component itself: the 3scale operator deploys every
+ * database spec.externalComponents does not mark external, so a restore finds its server only
+ * once the restored APIManager runs it (a new namespace has none before).
+ */
+export function runByAPIManager(component: string, a: APIManagerObject): boolean {
+  const ext = a.spec?.externalComponents;
+  switch (component) {
+    case "system-database":
+      return ext?.system?.database !== true;
+    case "system-redis":
+      return ext?.system?.redis !== true;
+    case "backend-redis":
+    case "backend-redis-queues":
+      return ext?.backend?.redis !== true;
+    case "zync-database":
+      return ext?.zync?.database !== true;
+    default:
+      return false;
+  }
+}
+
+/** The Deployment the 3scale operator runs a database component in (as status.deployments names it). */
+export function componentDeployment(component: string, engine: string | undefined): string {
+  switch (component) {
+    case "system-database":
+      return engine === "postgresql" ? "system-postgresql" : "system-mysql";
+    case "backend-redis-queues":
+      return "backend-redis";
+    default:
+      return component;
+  }
+}
+
 /** The system-storage PVC a restore recreates, sized and classed from the backed-up spec. */
 export function systemStorageClaim(a: APIManagerObject, namespace: string, accessMode: string): Record<string, unknown> | undefined {
   const fs = fileStorageOf(a);

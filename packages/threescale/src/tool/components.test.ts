@@ -43,6 +43,15 @@ describe("threescale database components recorded in the APIManager's backup", (
     expect(back.ok && back.components.map((c) => [c.name, c.backupPath])).to.deep.equal(want.map((c) => [c.name, c.backupPath]));
   });
 
+  it("records which components the APIManager runs itself (runByAPIManager), and the restore reads it back; anything but a boolean is refused", () => {
+    const r = componentsContext({ databases: [entry("system-database"), entry("zync-database", { runByAPIManager: true })] });
+    expect(r.ok && r.components.map((c) => [c.name, c.runByAPIManager ?? false])).to.deep.equal([["system-database", false], ["zync-database", true]]);
+    const back = readBack(r.ok ? r.context : undefined);
+    expect(back.ok && back.components.map((c) => [c.name, c.runByAPIManager ?? false])).to.deep.equal([["system-database", false], ["zync-database", true]]);
+    const bad = componentsContext({ databases: [entry("zync-database", { runByAPIManager: "yes" })] });
+    expect(bad.ok === false && bad.message).to.match(/runByAPIManager "yes", which is not true or false/);
+  });
+
   it("records nothing without components", () => {
     for (const status of [undefined, null, {}, { databases: [] }, { databases: null }, { completed: true }]) {
       const r = componentsContext(status);

@@ -15,6 +15,8 @@ export interface RecordedComponent {
   backupToolName?: string;
   /** The component Backup's status.manifests.backupTool.filePath (its path in the repo). */
   backupPath: string;
+  /** The APIManager runs this database itself (status.databases[].runByAPIManager). */
+  runByAPIManager?: boolean;
 }
 
 export type ComponentsContext =
@@ -72,12 +74,14 @@ export function componentsContext(status: unknown): ComponentsContext {
       continue;
     }
     if (!isPath(d.backupPath)) return invalid(`${c} records backupPath ${JSON.stringify(d.backupPath)}, which is not a repo path (segments of [A-Za-z0-9._-], at most ${MAX_PATH} characters)`, d.name);
+    if (d.runByAPIManager !== undefined && typeof d.runByAPIManager !== "boolean") return invalid(`${c} records runByAPIManager ${JSON.stringify(d.runByAPIManager)}, which is not true or false`, d.name);
     components.push({
       name: d.name,
       ...(d.engine !== undefined ? { engine: d.engine as string } : {}),
       backupName: d.backupName,
       ...(d.backupToolName !== undefined ? { backupToolName: d.backupToolName as string } : {}),
       backupPath: d.backupPath,
+      ...(d.runByAPIManager === true ? { runByAPIManager: true } : {}),
     });
   }
   if (notYet) return notYet;

@@ -1,5 +1,6 @@
 // The restore step of the tool (logical restore commands): refuse when an APIManager exists,
-// recreate Secrets and ConfigMaps, System's FileStorage, the APIManager; wait for sidekiq; resync routes.
+// recreate Secrets and ConfigMaps, System's FileStorage, the APIManager; wait for sidekiq (and for
+// the databases the APIManager runs, gate.ts); resync routes.
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -9,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Kinds } from "@dataprotection/api";
 import { fileStorageOf, isDeploymentReady, systemStorageClaim, type APIManagerObject } from "./apimanager.ts";
 import { buildResyncJob, SYSTEM_STORAGE_MOUNT } from "./helper.ts";
+import { gateVerdict, restoreGateName } from "./gate.ts";
 import { getOrUndefined } from "./kube.ts";
 import { APIMANAGER_FILE, BACKED_UP_CONFIGMAPS, FILESTORAGE_PVC_DIR, FILESTORAGE_S3_DIR, RESTORED_SECRETS, configMapFile, forCreate, secretFile, type ObjectLike } from "./layout.ts";
 import { Reason, StepError } from "./reasons.ts";
@@ -93,6 +95,7 @@ export async function runRestore(ctx: StepContext): Promise<RestoreResult> {
   }
   r.created.push(`apimanagers/${amName}`);
   await waitForSidekiq(ctx, amName);
+  await waitForDatabases(ctx);
   await resync(ctx);
   r.resynced = true;
   return r;
@@ -135,6 +138,35 @@ async function waitForSidekiq(ctx: StepContext, amName: string): Promise<void> {
     if (isDeploymentReady(a, "system-sidekiq")) return;
     if (Date.now() > deadline) {
       throw new StepError(Reason.APIManagerNotReady, `APIManager "${ctx.namespace}/${amName}" did not report system-sidekiq ready (status.deployments.ready) within ${timeoutMs / 1000}s: check the 3scale operator and the restored databases, then run the routes resync (bundle exec rake zync:resync:domains) yourself`);
+    }
+    await sleep(ctx.pollMs);
+  }
+}
+
+/**
+ * The databases the APIManager runs itself are restored by the APIManagerRestore once the
+ * APIManager runs their servers; the resync waits for its gate (gate.ts) to say so. No gate (a
+ * direct Job, or nothing the APIManager runs in the backup): nothing to wait for.
+ */
+async function waitForDatabases(ctx: StepContext): Promise<void> {
+  const rj = ctx.env.DP_RESTORE_JOB_NAME;
+  if (!rj) return;
+  const name = restoreGateName(rj);
+  const timeoutMs = seconds(ctx.env.THREESCALE_STEP_TIMEOUT_SECONDS, 1800);
+  const deadline = Date.now() + timeoutMs;
+  let seen = false;
+  for (;;) {
+    const cm = await getOrUndefined<KubeObject & { data?: Record<string, string> }>(ctx.client, Kinds.ConfigMap, name, ctx.namespace);
+    const v = gateVerdict(name, seen, cm ? cm.data ?? {} : undefined);
+    if (v.verdict === "go") {
+      if (seen) ctx.log("the databases the APIManager runs are restored");
+      return;
+    }
+    if (v.verdict === "fail") throw new StepError(Reason.DatabaseRestoreFailed, `${v.message}; the routes were not resynced`);
+    if (!seen) ctx.log(`waiting for the databases the APIManager runs (${v.components}) to be restored before the routes resync`);
+    seen = true;
+    if (Date.now() > deadline) {
+      throw new StepError(Reason.DatabaseRestoreFailed, `the databases the APIManager runs (${v.components}) were not restored within ${timeoutMs / 1000}s (ConfigMap "${ctx.namespace}/${name}"): the routes were not resynced`);
     }
     await sleep(ctx.pollMs);
   }
