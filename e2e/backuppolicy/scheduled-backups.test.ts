@@ -32,12 +32,12 @@ describe("BackupPolicy: scheduled Backups run by the Backup controller (e2e)", f
     c?.close();
   });
 
-  it("takes a Backup every 20 s that completes, with expiration = start + ttl, and prunes beyond backupsHistoryLimit", async () => {
+  it("takes a Backup every 10 s that completes, with expiration = start + ttl, and prunes beyond backupsHistoryLimit", async () => {
     const policy = "fast";
     await createPVC(kc, ns.name, "data");
     await startTargetPod(kc, ns.name, "db-0");
     const spec = datafilePolicy("volume", { backupsHistoryLimit: 2 });
-    await createPolicy(c, ns.name, policy, { ...spec, retention: { ttl: "1h" }, schedule: { datafile: { cronExpression: "*/20 * * * * *", enable: true } } });
+    await createPolicy(c, ns.name, policy, { ...spec, retention: { ttl: "1h" }, schedule: { datafile: { cronExpression: "*/10 * * * * *", enable: true } } });
 
     const completed = new Map<string, BackupObject>();
     await until("3 scheduled Backups Completed", async () => {

@@ -26,7 +26,7 @@ import { createEncryptedS3Repo, hostPathOf, installShared, readTree, setNamespac
 import { startS3Server } from "../../packages/storage/test/s3-server.ts";
 import { waitReady } from "../restore/seed.ts";
 import { createDatabaseStatefulSet, freePort, mariadbServerScript, postgresServerScript, systemUser, type Ids } from "../tools/db-server.ts";
-import { APIManagerKind, G, StandIn3scale, V, apiManager, comparable, createEncryptedRepo, crStatus, exists, installApiManagerCrd, seed3scale, seedSystemStorage, snapshot } from "./fixtures.ts";
+import { APIManagerKind, G, StandIn3scale, V, apiManager, comparable, createEncryptedRepo, crStatus, exists, installApiManagerCrd, seed3scale, seedSystemStorage, snapshot, type Snapshot } from "./fixtures.ts";
 
 const run = promisify(execFile);
 
@@ -138,6 +138,23 @@ async function lose3scale(kc: KubeConfig, ns: string): Promise<void> {
   }
   await core.deleteNamespacedPersistentVolumeClaim({ name: "system-storage", namespace: ns });
   await until("system-storage gone", async () => (await core.readNamespacedPersistentVolumeClaim({ name: "system-storage", namespace: ns }).then(() => undefined, () => true)), 60_000, 300);
+}
+
+/**
+ * What the APIManager's restore brought back into `ns` equals what was backed up, modulo removed
+ * fields: the Secrets a restore recreates (but those in `kept`, which the namespace had and the
+ * restore leaves), both ConfigMaps, the APIManager, and every file of System FileStorage. The
+ * restored objects, for more checks.
+ */
+async function expectRestored3scale(kc: KubeConfig, ns: string, objects0: Snapshot, files0: Map<string, Buffer>, kept: readonly string[] = []): Promise<Snapshot> {
+  const objects1 = await snapshot(kc, ns, "example-apimanager");
+  for (const name of layout.RESTORED_SECRETS.filter((n) => !kept.includes(n))) expect(comparable(objects1.secrets.get(name)), name).to.deep.equal(comparable(objects0.secrets.get(name)));
+  for (const [name, cm] of objects0.configMaps) expect(comparable(objects1.configMaps.get(name)), name).to.deep.equal(comparable(cm));
+  expect(comparable(objects1.apimanager)).to.deep.equal(comparable(objects0.apimanager));
+  const files1 = await readTree(await hostPathOf(kc, ns, "system-storage"));
+  expect([...files1.keys()].sort()).to.deep.equal([...files0.keys()].sort());
+  for (const [k, v] of files0) expect(files1.get(k)?.equals(v), k).to.equal(true);
+  return objects1;
 }
 
 const mariaSummary = (port: number) => sql(port, "SELECT CONCAT((SELECT COUNT(*) FROM system.accounts), ':', (SELECT MD5(GROUP_CONCAT(id, org_name ORDER BY id)) FROM system.accounts), ':', (SELECT COUNT(*) FROM system.services), ':', (SELECT MD5(GROUP_CONCAT(id, account_id, name ORDER BY id)) FROM system.services))");
@@ -289,13 +306,7 @@ describe("3scale: APIManagerBackup with includeDatabases, real MariaDB and Redis
       expect(ttl, `${name}: TTL kept`).to.be.within(1, 3600);
       expect(await redis(port, ["-n", "0", "TTL", "stats/7"]), `${name}: no TTL stays none`).to.equal("(integer) -1");
     }
-    const objects1 = await snapshot(kc, ns.name, "example-apimanager");
-    for (const name of layout.RESTORED_SECRETS) expect(comparable(objects1.secrets.get(name)), name).to.deep.equal(comparable(objects0.secrets.get(name)));
-    for (const [name, cm] of objects0.configMaps) expect(comparable(objects1.configMaps.get(name)), name).to.deep.equal(comparable(cm));
-    expect(comparable(objects1.apimanager)).to.deep.equal(comparable(objects0.apimanager));
-    const files1 = await readTree(await hostPathOf(kc, ns.name, "system-storage"));
-    expect([...files1.keys()].sort()).to.deep.equal([...files0.keys()].sort());
-    for (const [k, v] of files0) expect(files1.get(k)?.equals(v), k).to.equal(true);
+    await expectRestored3scale(kc, ns.name, objects0, files0);
     expect(await standIn.resyncLog(ns.name)).to.deep.equal(["exec rake zync:resync:domains"]);
     // No endpoint Secret left behind, no credential in the restore's status or Events.
     const leftAfter = (await core.listNamespacedSecret({ namespace: ns.name })).items.map((x) => x.metadata!.name!).filter((n) => n.endsWith("-endpoint"));
@@ -510,18 +521,9 @@ describe("3scale: APIManagerBackup with includeDatabases, real MariaDB and Redis
         expect(await systemSummary(b)).to.equal(rows0);
         expect(await redisSummaries(b)).to.deep.equal(keys0);
         if (b.zport) expect(await zyncSummary(b.zport), "zync's entries").to.equal(zync0);
-        const objects1 = await snapshot(kc, dr.name, "example-apimanager");
-        for (const name of layout.RESTORED_SECRETS) {
-          if (name === "zync" && withZync) continue;
-          expect(comparable(objects1.secrets.get(name)), name).to.deep.equal(comparable(objects0.secrets.get(name)));
-        }
+        const objects1 = await expectRestored3scale(kc, dr.name, objects0, files0, withZync ? ["zync"] : []);
         // A Secret the namespace already has is kept: zync still names the new namespace's database.
         if (withZync) expect(Buffer.from(objects1.secrets.get("zync")?.data?.DATABASE_URL ?? "", "base64").toString(), "zync's DATABASE_URL").to.equal(zyncUrl(b));
-        for (const [name, cm] of objects0.configMaps) expect(comparable(objects1.configMaps.get(name)), name).to.deep.equal(comparable(cm));
-        expect(comparable(objects1.apimanager)).to.deep.equal(comparable(objects0.apimanager));
-        const files1 = await readTree(await hostPathOf(kc, dr.name, "system-storage"));
-        expect([...files1.keys()].sort()).to.deep.equal([...files0.keys()].sort());
-        for (const [k, v] of files0) expect(files1.get(k)?.equals(v), k).to.equal(true);
         expect(await standIn.resyncLog(dr.name)).to.deep.equal(["exec rake zync:resync:domains"]);
         await untilEventReasons(kc, dr.name, "dr", ["ImportStarted", "BackupsImported", "DatabasesRestored", "RestoreCompleted"]);
       } finally {
