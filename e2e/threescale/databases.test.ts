@@ -157,6 +157,15 @@ async function expectRestored3scale(kc: KubeConfig, ns: string, objects0: Snapsh
   return objects1;
 }
 
+/** MariaDB's system database as the tests seed it: 200 accounts, 600 services. */
+const SEED_SYSTEM_SQL = [
+  "CREATE DATABASE system",
+  "USE system",
+  "CREATE TABLE system.accounts (id INT PRIMARY KEY, org_name VARCHAR(64) NOT NULL) ENGINE=InnoDB",
+  "CREATE TABLE system.services (id INT PRIMARY KEY, account_id INT NOT NULL, name VARCHAR(64) NOT NULL) ENGINE=InnoDB",
+  "INSERT INTO system.accounts SELECT seq, CONCAT('org-', seq) FROM seq_1_to_200",
+  "INSERT INTO system.services SELECT seq, 1 + seq % 200, CONCAT('api-', MD5(seq)) FROM seq_1_to_600",
+].join(";\n");
 const mariaSummary = (port: number) => sql(port, "SELECT CONCAT((SELECT COUNT(*) FROM system.accounts), ':', (SELECT MD5(GROUP_CONCAT(id, org_name ORDER BY id)) FROM system.accounts), ':', (SELECT COUNT(*) FROM system.services), ':', (SELECT MD5(GROUP_CONCAT(id, account_id, name ORDER BY id)) FROM system.services))");
 const zyncSummary = (port: number) => psql(port, "SELECT count(*) || ':' || md5(string_agg(id || model || record_id, ',' ORDER BY id)) FROM entries", "zync_production", "zync", ZYNC_PW);
 const redisSummary = async (port: number) => `${await redis(port, ["-n", "0", "DBSIZE"])} ${await redis(port, ["-n", "1", "DBSIZE"])} ${await redis(port, ["DEBUG", "DIGEST"])}`;
@@ -209,14 +218,7 @@ describe("3scale: APIManagerBackup with includeDatabases, real MariaDB and Redis
     await answering(kc, ns.name, "mariadb", async () => (await sql(mport, "SELECT 1")) === "1");
     for (const p of [sport, bport]) await answering(kc, ns.name, `redis ${p}`, async () => (await redis(p, ["PING"])) === "PONG");
 
-    await sql(mport, [
-      "CREATE DATABASE system",
-      "USE system",
-      "CREATE TABLE system.accounts (id INT PRIMARY KEY, org_name VARCHAR(64) NOT NULL) ENGINE=InnoDB",
-      "CREATE TABLE system.services (id INT PRIMARY KEY, account_id INT NOT NULL, name VARCHAR(64) NOT NULL) ENGINE=InnoDB",
-      "INSERT INTO system.accounts SELECT seq, CONCAT('org-', seq) FROM seq_1_to_200",
-      "INSERT INTO system.services SELECT seq, 1 + seq % 200, CONCAT('api-', MD5(seq)) FROM seq_1_to_600",
-    ].join(";\n"));
+    await sql(mport, SEED_SYSTEM_SQL);
     for (const p of [sport, bport]) {
       await redis(p, ["-n", "0", "EVAL", "for i = 1, 500 do redis.call('SET', 'stats/' .. i, i) end return 1", "0"]);
       await redis(p, ["-n", "1", "EVAL", "for i = 1, 100 do redis.call('SET', 'resque:job:' .. i, 'j' .. i, 'EX', 3600) end return 1", "0"]);
@@ -458,14 +460,7 @@ describe("3scale: APIManagerBackup with includeDatabases, real MariaDB and Redis
         if (engine === "postgresql") {
           await pgRows(a, "CREATE TABLE accounts (id int PRIMARY KEY, org_name text NOT NULL); INSERT INTO accounts SELECT g, 'org-' || g FROM generate_series(1, 250) g");
         } else {
-          await sql(a.dport, [
-            "CREATE DATABASE system",
-            "USE system",
-            "CREATE TABLE system.accounts (id INT PRIMARY KEY, org_name VARCHAR(64) NOT NULL) ENGINE=InnoDB",
-            "CREATE TABLE system.services (id INT PRIMARY KEY, account_id INT NOT NULL, name VARCHAR(64) NOT NULL) ENGINE=InnoDB",
-            "INSERT INTO system.accounts SELECT seq, CONCAT('org-', seq) FROM seq_1_to_200",
-            "INSERT INTO system.services SELECT seq, 1 + seq % 200, CONCAT('api-', MD5(seq)) FROM seq_1_to_600",
-          ].join(";\n"));
+          await sql(a.dport, SEED_SYSTEM_SQL);
         }
         if (a.zport) await psql(a.zport, "CREATE TABLE entries (id serial PRIMARY KEY, model text NOT NULL, record_id int NOT NULL); INSERT INTO entries (model, record_id) SELECT 'Application', g FROM generate_series(1, 300) g", "zync_production", "zync", ZYNC_PW);
         for (const p of new Set([a.sport, a.bport])) {

@@ -73,17 +73,15 @@ export function fileStorageOf(a: APIManagerObject): FileStorage {
  * the operator deploys itself (externalComponents unset), which it owns and regenerates.
  */
 export function secretMayBeAbsent(name: string, a: APIManagerObject): boolean {
-  const ext = a.spec?.externalComponents;
   switch (name) {
     case "system-recaptcha":
     case "system-smtp":
       return true;
     case "system-database":
-      return ext?.system?.database !== true;
     case "system-redis":
-      return ext?.system?.redis !== true;
     case "backend-redis":
-      return ext?.backend?.redis !== true;
+      // Each names the component of the same name.
+      return runByAPIManager(name, a);
     default:
       return false;
   }
