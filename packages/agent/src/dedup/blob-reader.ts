@@ -72,9 +72,8 @@ export class BlobReader {
     const plain = await this.openAt(id, loc);
     if (loc.type !== BLOB_PATCH) return plain;
     const what = `chunk ${shortId(id)} (a patch in pack ${loc.pack})`;
-    const d = decodePatch(plain);
-    const bases = d?.bases.map((b) => b.toString("hex"));
-    if (!d || !bases || d.size !== loc.size || bases.join() !== loc.bases?.join()) throw new AgentError(`${what} is corrupt: its patch does not parse, or disagrees with the index`);
+    const d = this.checkedPatch(id, loc, plain);
+    const bases = d.bases.map((b) => b.toString("hex"));
     const read = bases.map((b) => {
       const at = this.locate(b);
       if (!at) throw new AgentError(`${what} needs chunk ${shortId(b)}, which is missing: no index file locates it`);
@@ -107,7 +106,12 @@ export class BlobReader {
 
   /** A patch blob's decoded plaintext (not applied). */
   async patchAt(id: string, loc: Location): Promise<DecodedPatch> {
-    const d = decodePatch(await this.openAt(id, loc));
+    return this.checkedPatch(id, loc, await this.openAt(id, loc));
+  }
+
+  /** A patch blob's plaintext decoded, agreeing with its index entry (size and bases), or refused. */
+  private checkedPatch(id: string, loc: Location, plain: Buffer): DecodedPatch {
+    const d = decodePatch(plain);
     if (!d || d.size !== loc.size || d.bases.map((b) => b.toString("hex")).join() !== loc.bases?.join()) throw new AgentError(`chunk ${shortId(id)} (a patch in pack ${loc.pack}) is corrupt: its patch does not parse, or disagrees with the index`);
     return d;
   }
