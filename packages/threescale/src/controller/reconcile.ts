@@ -13,6 +13,7 @@ import { genericBackupName, genericRestoreName, restoreJobName, type Destination
 import { parseReport, type JobObservation, type Prereq, type ThreescaleOptions } from "./decide.ts";
 import { decideRestore, type RestoreObservation, type RestoreSource } from "./restore-decide.ts";
 import { importBackupName, importedSource, recordedComponents, type ImportObservation } from "./restore-import.ts";
+import { laterPending } from "./restore-databases.ts";
 import { Reason } from "../tool/reasons.ts";
 import { componentBackupName, type ComponentObservation } from "./databases.ts";
 import { BASE_TOOL, COMPONENT_SECRETS, type ComponentName, type ThreescaleSecrets } from "./endpoints.ts";
@@ -169,8 +170,6 @@ function endpointsBusy(ctx: ReconcileContext, ns: string, self: { kind: "APIMana
   return restore ? `APIManagerRestore "${ns}/${restore.metadata.name}"` : undefined;
 }
 
-/** The databases the APIManager runs, recorded and not all restored yet. */
-const laterPending = (s: APIManagerRestoreStatus): boolean => !!s.databases?.some((d) => d.runByAPIManager) && !s.mainStepsCompleted?.apiManagerDatabasesRestored;
 /** A restore still using the namespace's endpoint Secrets: before the APIManager, or for the databases it runs. */
 const restoringDatabases = (s: APIManagerRestoreStatus): boolean => !s.mainStepsCompleted?.databasesRestored || laterPending(s);
 

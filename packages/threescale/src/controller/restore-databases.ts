@@ -7,7 +7,7 @@
 // Those the APIManager runs itself (runByAPIManager: its operator makes their servers) once the
 // restored APIManager reports their Deployments ready, while its RestoreJob's tool holds the
 // routes resync at the restore gate (tool/gate.ts) until they are restored.
-import { DataProtectionAPIVersion, Kinds, LabelManagedBy, LabelThreescaleOwner, ManagedBy, RestoreJobPhase, type APIManagerRestoreComponentStatus, type RestoreJob } from "@dataprotection/api";
+import { DataProtectionAPIVersion, Kinds, LabelManagedBy, LabelThreescaleOwner, ManagedBy, RestoreJobPhase, type APIManagerRestoreComponentStatus, type APIManagerRestoreStatus, type RestoreJob } from "@dataprotection/api";
 import type { V1ConfigMap } from "@kubernetes/client-node";
 import { childName, labelValue, type Kind } from "@dataprotection/runtime";
 import { componentDeployment, isDeploymentReady, type APIManagerObject } from "../tool/apimanager.ts";
@@ -28,6 +28,14 @@ export interface BackedUpComponent {
 
 type CR = { name: string; namespace: string; uid: string };
 
+/** What an APIManagerRestore makes (RestoreJobs, import Backups, the gate) is owned by it, as controller. */
+export const restoreOwner = (cr: Pick<CR, "name" | "uid">) => [{ apiVersion: "apps.3scale.net/v1alpha1", kind: "APIManagerRestore", name: cr.name, uid: cr.uid, controller: true, blockOwnerDeletion: true }];
+
+/** The databases the APIManager runs itself, as a restore's status.databases records them. */
+export const laterDatabases = (s: APIManagerRestoreStatus): APIManagerRestoreComponentStatus[] => (s.databases ?? []).filter((d) => d.runByAPIManager);
+/** Some of them are not restored yet (the gate still holds the tool's resync). */
+export const laterPending = (s: APIManagerRestoreStatus): boolean => laterDatabases(s).length > 0 && !s.mainStepsCompleted?.apiManagerDatabasesRestored;
+
 export const componentRestoreName = (cr: string, c: string): string => childName(cr, c);
 
 /** The component's RestoreJob: its Backup, targetless (the endpoint tool reaches the server over DB_HOST). */
@@ -38,7 +46,7 @@ export function buildComponentRestoreJob(cr: CR, c: { name: string; backupName: 
     metadata: {
       name: componentRestoreName(cr.name, c.name), namespace: cr.namespace,
       labels: { [LabelThreescaleOwner]: labelValue(cr.name), [LabelManagedBy]: ManagedBy, "app.kubernetes.io/component": c.name },
-      ownerReferences: [{ apiVersion: "apps.3scale.net/v1alpha1", kind: "APIManagerRestore", name: cr.name, uid: cr.uid, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: restoreOwner(cr),
     },
     spec: { backupJobName: c.backupName, target: { labelsSelector: {} }, targetVolumes: [], targetVolumeMounts: [] },
   } as RestoreJob;
@@ -105,7 +113,7 @@ export function restoreGate(cr: CR, restoreJobName: string, components: readonly
     metadata: {
       name: restoreGateName(restoreJobName), namespace: cr.namespace,
       labels: { [LabelThreescaleOwner]: labelValue(cr.name), [LabelManagedBy]: ManagedBy },
-      ownerReferences: [{ apiVersion: "apps.3scale.net/v1alpha1", kind: "APIManagerRestore", name: cr.name, uid: cr.uid, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: restoreOwner(cr),
     },
     data: { [GATE_STATE_KEY]: state, [GATE_COMPONENTS_KEY]: components.join(", "), [GATE_MESSAGE_KEY]: message },
   };

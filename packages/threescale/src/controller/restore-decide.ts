@@ -20,7 +20,7 @@ import {
 import { locateComponents, type ComponentName, type ThreescaleSecrets } from "./endpoints.ts";
 import { importedStatus, importsState, type ImportObservation } from "./restore-import.ts";
 import {
-  componentRestoresState, laterEntry, pendingRestoreCreates, planComponentRestores, readyForRestore, restoreEntry, restoreGate,
+  componentRestoresState, laterDatabases, laterEntry, laterPending, pendingRestoreCreates, planComponentRestores, readyForRestore, restoreEntry, restoreGate,
   type BackedUpComponent, type ComponentRestoreObservation,
 } from "./restore-databases.ts";
 
@@ -74,13 +74,10 @@ function cleanup(o: RestoreObservation): Array<{ kind: Kind; name: string; names
 }
 
 const crOf = (o: RestoreObservation) => ({ name: o.name, namespace: o.namespace, uid: o.uid });
-/** The databases the APIManager runs itself, as status.databases records them. */
-const laterOf = (s: APIManagerRestoreStatus) => (s.databases ?? []).filter((d) => d.runByAPIManager);
-const laterPending = (s: APIManagerRestoreStatus) => laterOf(s).length > 0 && !s.mainStepsCompleted?.apiManagerDatabasesRestored;
 
 /** The restore gate in `state` (tool/gate.ts), as a prerequisite: set before the status that follows from it. */
 function gate(o: RestoreObservation, state: GateState, message = ""): Prereq {
-  return { ensure: "gate", configMap: restoreGate(crOf(o), genericRestoreName(o.name), laterOf(o.status).map((d) => d.name), state, message) };
+  return { ensure: "gate", configMap: restoreGate(crOf(o), genericRestoreName(o.name), laterDatabases(o.status).map((d) => d.name), state, message) };
 }
 
 function fail(o: RestoreObservation, reason: string, message: string, event = reason): RestoreDecision {
@@ -179,7 +176,7 @@ function followDatabases(o: RestoreObservation): { decision: RestoreDecision } |
     return { decision: { ...(creates.length ? { creates } : {}), ...(JSON.stringify(status) !== JSON.stringify(o.status) ? { status } : {}), requeueAfterMs: 5_000 } };
   }
   const names = cs.entries.map((e) => e.name).join(", ");
-  const later = laterOf(o.status).map((d) => d.name);
+  const later = laterDatabases(o.status).map((d) => d.name);
   return {
     status: { ...status, mainStepsCompleted: { ...o.status.mainStepsCompleted, databasesRestored: true } },
     events: [{ type: "Normal", reason: Reason.DatabasesRestored, message: `databases restored (${names}): restoring the APIManager's Secrets, ConfigMaps, FileStorage and object${later.length ? `; then the databases it runs (${later.join(", ")})` : ""}` }],
@@ -303,11 +300,11 @@ export function decideRestore(o: RestoreObservation): RestoreDecision {
     const phase = rj.status?.phase;
     const waiting = laterPending(o.status);
     if (phase === RestoreJobPhase.Completed && waiting) {
-      return fail(o, Reason.DatabaseRestoreFailed, `RestoreJob "${o.namespace}/${rj.metadata.name}" completed before the databases the APIManager runs (${laterOf(o.status).map((d) => d.name).join(", ")}) were restored (its restore gate was gone): restore them by hand and resync the routes`);
+      return fail(o, Reason.DatabaseRestoreFailed, `RestoreJob "${o.namespace}/${rj.metadata.name}" completed before the databases the APIManager runs (${laterDatabases(o.status).map((d) => d.name).join(", ")}) were restored (its restore gate was gone): restore them by hand and resync the routes`);
     }
     if (phase === RestoreJobPhase.Completed) {
       const d = completed(o, o.toolReport ?? {}, o.source.ok && o.source.kind === "backup" ? o.source.apiManager : undefined);
-      if (!laterOf(o.status).length) return d;
+      if (!laterDatabases(o.status).length) return d;
       return { ...d, deletes: [...cleanup(o), { kind: Kinds.ConfigMap, name: restoreGateName(genericRestoreName(o.name)), namespace: o.namespace }] };
     }
     if (phase === RestoreJobPhase.Failed) {

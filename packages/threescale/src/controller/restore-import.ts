@@ -11,7 +11,7 @@ import { BACKUP_PATH_RE } from "../tool/components.ts";
 import { DATABASES_CONTEXT_KEY } from "../tool/layout.ts";
 import { Reason } from "../tool/reasons.ts";
 import { COMPONENTS, type ComponentName } from "./endpoints.ts";
-import type { BackedUpComponent } from "./restore-databases.ts";
+import { restoreOwner, type BackedUpComponent } from "./restore-databases.ts";
 
 type CR = { name: string; namespace: string; uid: string };
 
@@ -25,7 +25,7 @@ export function buildImportBackup(cr: CR, what: "apimanager" | ComponentName, re
     metadata: {
       name: importBackupName(cr.name, what), namespace: cr.namespace,
       labels: { [LabelThreescaleOwner]: labelValue(cr.name), [LabelManagedBy]: ManagedBy, "app.kubernetes.io/component": what },
-      ownerReferences: [{ apiVersion: "apps.3scale.net/v1alpha1", kind: "APIManagerRestore", name: cr.name, uid: cr.uid, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: restoreOwner(cr),
     },
     // Filed under a policy that does not exist: an import has no schedule or retention of its own.
     spec: { backupPolicyName: childName(cr.name, "imported"), backupType: BackupType.Datafile, importFrom: { backupRepoName: repo, path } },
