@@ -174,6 +174,10 @@ describe("runtime: cancellation", function () {
       await s.client.create<GenericObject>(Kinds.ConfigMap, { metadata: { name: "slow", namespace: s.ns } });
       const timeouts = (): Promise<number> => metricSum(mgr.metrics.registry, "controller_runtime_reconcile_timeouts_total", { controller: "slow" });
       await waitFor("a reconcile times out", async () => (await timeouts()) >= 1, 30_000, 10);
+      // The timeout is counted before the aborted socket's close reaches the proxy; release()
+      // forwards what is held on open connections, so wait for a moment when every held create
+      // was aborted (retries back off, so such a moment comes between attempts).
+      await waitFor("the aborted creates' connections close", () => s.proxy.held.length > 0 && s.proxy.held.every((h) => h.closedAt !== undefined), 30_000, 2);
       s.proxy.release();
       await waitFor("the retry succeeds", () => succeeded > 0, 30_000);
 
