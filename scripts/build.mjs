@@ -1,9 +1,10 @@
 /* global process, console */
 // The project's build: every program as compiled JavaScript, which the image and the chart's
 // Deployment run (`npm start` and the tests may still run the sources through tsx).
-//   packages/agent/dist/dp-agent.js           dp-agent (+ chunk-worker.js, its compression threads)
+//   packages/agent/dist/dp-agent.js           dp-agent (+ chunk-worker.js and dedup-worker.js, its
+//                                             compression threads for objects and dedup blobs)
 //   packages/operator/dist/operator.js        the operator (core controllers + 3scale plugin)
-//   packages/threescale/dist/threescale-dp.js the 3scale tool's CLI (+ chunk-worker.js: it writes
+//   packages/threescale/dist/threescale-dp.js the 3scale tool's CLI (+ both workers: it writes
 //                                             through dp-agent's code, whose compression runs
 //                                             in worker threads loaded from beside the bundle)
 //   packages/cli/dist/kubectl-dp.js           the kubectl plugin
@@ -39,10 +40,11 @@ const clientNodeWithoutSideEffects = {
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const worker = "packages/agent/src/chunks/worker.ts";
+const dedupWorker = "packages/agent/src/dedup/encode-worker.ts";
 export const programs = [
-  { name: "dp-agent", dir: "packages/agent/dist", entries: { "dp-agent": "packages/agent/src/cli.ts", "chunk-worker": worker } },
+  { name: "dp-agent", dir: "packages/agent/dist", entries: { "dp-agent": "packages/agent/src/cli.ts", "chunk-worker": worker, "dedup-worker": dedupWorker } },
   { name: "operator", dir: "packages/operator/dist", entries: { operator: "packages/operator/src/main.ts" } },
-  { name: "threescale-dp", dir: "packages/threescale/dist", entries: { "threescale-dp": "packages/threescale/src/cli.ts", "chunk-worker": worker } },
+  { name: "threescale-dp", dir: "packages/threescale/dist", entries: { "threescale-dp": "packages/threescale/src/cli.ts", "chunk-worker": worker, "dedup-worker": dedupWorker } },
   { name: "kubectl-dp", dir: "packages/cli/dist", entries: { "kubectl-dp": "packages/cli/src/cli.ts" } },
 ];
 

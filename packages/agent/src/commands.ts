@@ -58,7 +58,7 @@ export class Agent {
 
   /** The dedup repository's commands (dedup/commands.ts) under `prefix`, with this agent's repo, key and backup id. */
   dedup(prefix: string): DedupCommands {
-    return new DedupCommands(this.backend, { prefix, key: this.config.key, backupId: this.config.backupId, lockWaitMs: this.config.dedupLockWaitMs }, this.io);
+    return new DedupCommands(this.backend, { prefix, key: this.config.key, backupId: this.config.backupId, lockWaitMs: this.config.dedupLockWaitMs, threads: this.config.dedupThreads }, this.io);
   }
 
   /** DP_DEDUP: objects are stored as snapshots in the dedup repository (dedup/transparent.ts); undefined without it. */
@@ -68,7 +68,7 @@ export class Agent {
 
   /** The dedup repository the manifest's snapshots are read from and forgotten in, DP_DEDUP or not. */
   private get snapshotReader(): DedupObjects {
-    this.objects ??= new DedupObjects(this.backend, { prefix: this.config.dedup?.prefix ?? this.config.dedupPrefix, key: this.config.key, backupId: this.config.backupId, warn: this.io.warn, lockWaitMs: this.config.dedupLockWaitMs });
+    this.objects ??= new DedupObjects(this.backend, { prefix: this.config.dedup?.prefix ?? this.config.dedupPrefix, key: this.config.key, backupId: this.config.backupId, warn: this.io.warn, lockWaitMs: this.config.dedupLockWaitMs, threads: this.config.dedupThreads });
     return this.objects;
   }
 

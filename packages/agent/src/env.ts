@@ -45,6 +45,11 @@ export interface AgentConfig {
   dedupPrefix: string;
   /** DP_DEDUP_LOCK_WAIT_SECONDS (default 600): how long a dedup backup, restore or prune waits for another's conflicting lock. */
   dedupLockWaitMs: number;
+  /**
+   * Threads that compress and seal a dedup backup's new chunks: DP_COMPRESSION_THREADS, default
+   * every core but one (the backup's own thread reads, cuts and names chunks, a core's work).
+   */
+  dedupThreads: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -56,7 +61,8 @@ export function configFromEnv(env: Env): AgentConfig {
   const algorithm = (env.DP_COMPRESSION || "zstd") as Compression;
   if (!COMPRESSIONS.includes(algorithm)) throw new AgentError(`DP_COMPRESSION=${algorithm} is not supported: use zstd, gzip or none`);
   const level = int(env.DP_COMPRESSION_LEVEL, "DP_COMPRESSION_LEVEL");
-  const threads = int(env.DP_COMPRESSION_THREADS, "DP_COMPRESSION_THREADS") ?? availableParallelism();
+  const givenThreads = int(env.DP_COMPRESSION_THREADS, "DP_COMPRESSION_THREADS");
+  const threads = givenThreads ?? availableParallelism();
   const chunkSize = int(env.DP_CHUNK_SIZE, "DP_CHUNK_SIZE") ?? 1 << 20;
   if (chunkSize < 4096 || chunkSize > 16 << 20) throw new AgentError("DP_CHUNK_SIZE must be between 4096 and 16777216 bytes");
   const checksum = (env.DP_CHECKSUM || "sha256-tags") as ChecksumAlgorithm;
@@ -78,6 +84,7 @@ export function configFromEnv(env: Env): AgentConfig {
     ...(dedupOn(env.DP_DEDUP) ? { dedup: { prefix: dedupPrefix(env, backupPath) } } : {}),
     dedupPrefix: dedupPrefix(env, backupPath),
     dedupLockWaitMs: (int(env.DP_DEDUP_LOCK_WAIT_SECONDS, "DP_DEDUP_LOCK_WAIT_SECONDS") ?? 600) * 1000,
+    dedupThreads: givenThreads ?? Math.max(1, availableParallelism() - 1),
   };
 }
 

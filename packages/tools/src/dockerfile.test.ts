@@ -30,12 +30,15 @@ describe("Dockerfile", () => {
     for (const p of paths) expect(existsSync(fromImage(p)), `${p} (${fromImage(p)}): run npm run build`).to.equal(true);
   });
 
-  it("ships dp-agent's chunk worker beside every compiled program whose code starts it", () => {
+  it("ships dp-agent's chunk and dedup workers beside every compiled program whose code starts them", () => {
     for (const dist of ["packages/agent/dist", "packages/operator/dist", "packages/threescale/dist", "packages/cli/dist"].map((d) => join(root, d))) {
       expect(existsSync(dist), `${dist}: run npm run build`).to.equal(true);
-      const starts = readdirSync(dist).filter((f) => f.endsWith(".js")).some((f) => readFileSync(join(dist, f), "utf8").includes("chunk-worker.js"));
-      if (starts) expect(existsSync(join(dist, "chunk-worker.js")), `${dist} starts dp-agent's worker threads from chunk-worker.js beside it`).to.equal(true);
+      const code = readdirSync(dist).filter((f) => f.endsWith(".js")).map((f) => readFileSync(join(dist, f), "utf8"));
+      for (const worker of ["chunk-worker.js", "dedup-worker.js"]) {
+        if (code.some((c) => c.includes(`"./${worker}"`))) expect(existsSync(join(dist, worker)), `${dist} starts dp-agent's worker threads from ${worker} beside it`).to.equal(true);
+      }
     }
+    expect(readdirSync(join(root, "packages/agent/dist")), "dp-agent's bundle").to.include.members(["chunk-worker.js", "dedup-worker.js"]);
   });
 
   it("has the chart's Deployment run the image's entrypoint", () => {

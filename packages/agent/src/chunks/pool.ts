@@ -1,7 +1,8 @@
 import { type Hash, createHash } from "node:crypto";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { type ChunkResult, type ChunkSpec, ChunkCodec, ChunkError, runJob } from "./codec.ts";
 import { churned } from "./gc.ts";
+import { startWorker } from "../workers.ts";
 
 /** A job's memory: `input` (plaintext or a frame's payload|tag) and `output` (frame or plaintext). */
 export interface Slot {
@@ -22,13 +23,9 @@ interface Pending {
   worker: number;
 }
 
-// In the bundle (dist/dp-agent.js) the worker is dist/chunk-worker.js. From source (under tsx),
-// the worker registers tsx itself: loader hooks are not inherited by worker threads.
-const FROM_SOURCE = import.meta.url.endsWith(".ts");
-const WORKER_URL = FROM_SOURCE ? new URL("./worker.ts", import.meta.url) : new URL("./chunk-worker.js", import.meta.url);
-const SOURCE_BOOT = FROM_SOURCE
-  ? `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`
-  : "";
+// In the bundle (dist/dp-agent.js) the worker is dist/chunk-worker.js.
+const WORKER_SOURCE = new URL("./worker.ts", import.meta.url);
+const WORKER_BUNDLED = new URL("./chunk-worker.js", import.meta.url);
 
 /**
  * Seals or opens chunks on `threads` worker threads, over a fixed set of slots in
@@ -179,8 +176,7 @@ export class ChunkPool {
   }
 
   private spawn(i: number): Worker {
-    const w = new Worker(FROM_SOURCE ? SOURCE_BOOT : WORKER_URL, {
-      eval: FROM_SOURCE,
+    const w = startWorker(WORKER_SOURCE, WORKER_BUNDLED, {
       workerData: { spec: this.spec, memory: this.memory, inSize: this.inSize, outSize: this.outSize },
       stdout: false,
       stderr: false,

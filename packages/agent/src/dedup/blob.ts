@@ -43,18 +43,36 @@ export class BlobCodec {
   ) {}
 
   encode(type: BlobType, id: Buffer, plain: Uint8Array): EncodedBlob {
-    let payload: Uint8Array = plain;
-    let flags = 0;
+    const { payload, flags } = this.compressed(plain);
+    return { sealed: this.sealer.seal(blobAad(type, flags, id), payload), flags };
+  }
+
+  /**
+   * encode() into `out` (at least plain + sealer overhead bytes), which may be where `plain` is
+   * (encoders.ts: one slot holds a blob before and after): the sealed length and flags.
+   */
+  encodeInto(type: BlobType, id: Buffer, plain: Uint8Array, out: Buffer): { length: number; flags: number } {
+    const compressed = this.compressed(plain);
+    const flags = compressed.flags;
+    let payload = compressed.payload;
+    if (payload === plain && plain.buffer === out.buffer) {
+      // Sealing writes ahead of what it has read: seal a copy.
+      if (!this.scratch || this.scratch.length < plain.length) this.scratch = Buffer.allocUnsafe(zstd.compressBound(plain.length));
+      this.scratch.set(plain);
+      payload = this.scratch.subarray(0, plain.length);
+    }
+    return { length: this.sealer.sealInto(blobAad(type, flags, id), payload, out), flags };
+  }
+
+  // The zstd frame when it is smaller than `plain` (a view of scratch, valid until the next call), else `plain`.
+  private compressed(plain: Uint8Array): { payload: Uint8Array; flags: number } {
     if (this.level > 0 && plain.length > 0) {
       const bound = zstd.compressBound(plain.length);
       if (!this.scratch || this.scratch.length < bound) this.scratch = Buffer.allocUnsafe(bound);
       const n = (this.cctx ??= new zstd.CCtx()).compress(this.scratch, plain, this.level);
-      if (n < plain.length) {
-        payload = this.scratch.subarray(0, n);
-        flags = FLAG_ZSTD;
-      }
+      if (n < plain.length) return { payload: this.scratch.subarray(0, n), flags: FLAG_ZSTD };
     }
-    return { sealed: this.sealer.seal(blobAad(type, flags, id), payload), flags };
+    return { payload: plain, flags: 0 };
   }
 
   decode(ref: BlobRef, sealed: Uint8Array): Buffer {

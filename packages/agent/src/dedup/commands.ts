@@ -40,6 +40,8 @@ export interface DedupSettings {
   backupId?: string;
   /** How long to wait for a conflicting lock, ms (default 0: fail at once). */
   lockWaitMs?: number;
+  /** Threads that compress and seal a backup's new chunks (DP_COMPRESSION_THREADS; default 0: the main thread). */
+  threads?: number;
 }
 
 export class DedupCommands {
@@ -54,7 +56,7 @@ export class DedupCommands {
   }
 
   private open(): Promise<DedupRepo> {
-    return DedupRepo.open(this.backend, { key: this.settings.key, prefix: this.settings.prefix, locks: { wait: this.settings.lockWaitMs } });
+    return DedupRepo.open(this.backend, { key: this.settings.key, prefix: this.settings.prefix, locks: { wait: this.settings.lockWaitMs }, threads: this.settings.threads });
   }
 
   async init(): Promise<void> {

@@ -12,6 +12,7 @@
 // prune deletes them), never a snapshot with a chunk no index locates.
 import { randomBytes } from "node:crypto";
 import type { BlobRef } from "./blob.ts";
+import type { BlobEncoders } from "./encoders.ts";
 import { BLOB_DATA, BLOB_TREE, type BlobType, indexAad } from "./format.ts";
 import { type PackEntry, type PatchRef, packTail } from "./packfile.ts";
 import { type IndexedPack, RepoIndex, encodeIndexFile } from "./repo-index.ts";
@@ -45,6 +46,8 @@ export interface WriterOptions {
    * broke the lock has deleted); its error stops the writer.
    */
   beforeIndex?: () => Promise<void>;
+  /** Encode blobs on these threads (encoders.ts); without, add() encodes on the caller's thread. */
+  encoders?: BlobEncoders;
 }
 
 export class PackWriter {
@@ -59,6 +62,8 @@ export class PackWriter {
   private uploads: Promise<void>[] = [];
   private unindexed: IndexedPack[] = [];
   private failure?: { err: unknown };
+  /** Blobs being encoded are appended in the order they were added, each after the one before. */
+  private appending: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: RepoStore,
@@ -77,9 +82,26 @@ export class PackWriter {
    */
   async add(type: BlobType, id: Buffer, plain: Uint8Array, patch?: PatchRef): Promise<boolean> {
     if (this.failure) throw this.failure.err;
-    if (this.has(id.toString("hex"))) return false;
-    const { sealed, flags } = this.store.codec.encode(type, id, plain);
-    await this.append({ type, flags, id, rawLength: plain.length, ...(patch ? { patch } : {}) }, sealed);
+    const hex = id.toString("hex");
+    if (this.has(hex)) return false;
+    const ref = { type, id, rawLength: plain.length, ...(patch ? { patch } : {}) };
+    const encoders = this.opts.encoders;
+    if (!encoders) {
+      const { sealed, flags } = this.store.codec.encode(type, id, plain);
+      await this.append({ ...ref, flags }, sealed);
+      return true;
+    }
+    // Claimed now, so a repeat of the chunk while this one is encoded is not stored twice.
+    this.pending.add(hex);
+    const encoding = await encoders.submit(type, id, plain);
+    this.appending = this.appending.then(async () => {
+      try {
+        const { sealed, flags } = await encoding.done;
+        if (!this.failure) await this.append({ ...ref, flags }, Buffer.from(sealed)); // copied out of the slot
+      } finally {
+        encoding.release();
+      }
+    }).catch((err: unknown) => void (this.failure ??= { err }));
     return true;
   }
 
@@ -108,15 +130,23 @@ export class PackWriter {
 
   /** Store every open pack and an index file for every pack stored and not yet indexed. */
   async finish(): Promise<void> {
+    await this.appending;
+    this.throwIfFailed();
     for (const type of [...this.open.keys()]) await this.flush(type);
     await Promise.all(this.uploads);
     this.uploads = [];
-    if (this.failure) throw this.failure.err;
+    this.throwIfFailed();
     await this.writeIndex();
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure.err;
   }
 
   /** After a failure: wait for uploads under way (their packs stay, unindexed, for prune). */
   async abort(): Promise<void> {
+    this.failure ??= { err: new Error("the backup stopped") };
+    await this.appending;
     this.open.clear();
     await Promise.all(this.uploads);
   }

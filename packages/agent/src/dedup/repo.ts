@@ -22,6 +22,7 @@ import { Chunker } from "./cdc.ts";
 import { type CheckOptions, type CheckReport, checkRepo } from "./check.ts";
 import { type DedupConfig, type InitOptions, newConfig, openConfig } from "./config.ts";
 import { ContentStore } from "./content.ts";
+import { BlobEncoders } from "./encoders.ts";
 import { BLOB_DATA, BLOB_TREE, Layout, indexAad, isIndexName, isSnapshotId } from "./format.ts";
 import { gearTable } from "./gear.ts";
 import { type HeldLock, type LockKind, type LockOptions, Locks, describeLock } from "./lock.ts";
@@ -43,6 +44,8 @@ export interface RepoOptions {
   prefix?: string;
   /** Lock lease, refresh interval, margin and clock (lock.ts; tests inject a clock). */
   locks?: LockOptions;
+  /** Threads that compress and seal a backup's new chunks (encoders.ts); 0 (the default): the main thread does. */
+  threads?: number;
 }
 
 export interface BackupOptions {
@@ -91,6 +94,7 @@ export class DedupRepo {
   private constructor(
     private readonly store: RepoStore,
     lockOptions: LockOptions = {},
+    private readonly threads = 0,
   ) {
     this.reader = new BlobReader(store);
     const gear = gearTable(store.keys.gear);
@@ -113,7 +117,7 @@ export class DedupRepo {
     const layout = new Layout(opts.prefix ?? "");
     if (await backend.stat(layout.config)) throw new AgentError(`${backend.location}/${layout.config}: a repository is already there`);
     const { config, keys } = await newConfig(opts.key, opts);
-    const repo = new DedupRepo(storeOf(backend, layout, config, keys, new RepoIndex()), opts.locks);
+    const repo = new DedupRepo(storeOf(backend, layout, config, keys, new RepoIndex()), opts.locks, opts.threads);
     await backend.put(layout.config, Buffer.from(`${JSON.stringify(config, null, 2)}\n`));
     return repo;
   }
@@ -151,7 +155,7 @@ export class DedupRepo {
       throw err;
     }
     const { config, keys } = await openConfig(text, opts.key, where);
-    const repo = new DedupRepo(storeOf(backend, layout, config, keys, new RepoIndex()), opts.locks);
+    const repo = new DedupRepo(storeOf(backend, layout, config, keys, new RepoIndex()), opts.locks, opts.threads);
     await repo.refreshIndex();
     return repo;
   }
@@ -204,8 +208,7 @@ export class DedupRepo {
 
   /** Back up a stream (push from stdin) as a snapshot of one entry named `name`. */
   async backupStream(name: string, source: AsyncIterable<Uint8Array>, opts: BackupOptions = {}): Promise<Snapshot> {
-    return this.exclusive(() => this.locked("shared", "backup", async (lock) => {
-      const writer = new PackWriter(this.store, { checkpoint: () => lock.ensure(), beforeIndex: () => lock.confirm() });
+    return this.exclusive(() => this.locked("shared", "backup", (lock) => this.writing(lock, async (writer) => {
       const content = new ContentStore(this.data, this.store.keys.id, writer, BLOB_DATA, true);
       const stats: DirStats = { files: 1, dirs: 0, bytes: 0, unchanged: 0 };
       async function* entries(): AsyncGenerator<TreeEntry> {
@@ -214,16 +217,15 @@ export class DedupRepo {
         yield { p: name, k: "s", s: size, c };
       }
       return this.commit(writer, lock, "stream", opts.target ?? name, entries(), stats, opts, undefined);
-    }));
+    })));
   }
 
   /** Back up a directory tree, skipping files unchanged since the parent snapshot. */
   async backupDir(dir: string, opts: BackupOptions = {}): Promise<Snapshot> {
-    return this.exclusive(() => this.locked("shared", "backup", async (lock) => {
+    return this.exclusive(() => this.locked("shared", "backup", (lock) => this.writing(lock, async (writer) => {
       const target = opts.target ?? resolve(dir);
       const parent = opts.parent === false ? undefined : opts.parent !== undefined ? await this.loadSnapshot(opts.parent) : await this.latest("dir", target);
       if (parent && parent.kind !== "dir") throw new AgentError(`snapshot ${parent.id} is not of a directory: it cannot be a parent`);
-      const writer = new PackWriter(this.store, { checkpoint: () => lock.ensure(), beforeIndex: () => lock.confirm() });
       const content = new ContentStore(this.data, this.store.keys.id, writer, BLOB_DATA, true, { store: this.store, reader: this.reader });
       const cursor = parent ? new ParentCursor(this.treeOf(parent)[Symbol.asyncIterator]()) : undefined;
       const stats: DirStats = { files: 0, dirs: 0, bytes: 0, unchanged: 0 };
@@ -235,7 +237,18 @@ export class DedupRepo {
       } finally {
         await cursor?.close();
       }
-    }));
+    })));
+  }
+
+  /** Run `f` with a writer of new blobs for a backup holding `lock` (and its encoder threads, stopped after). */
+  private async writing<T>(lock: HeldLock, f: (writer: PackWriter) => Promise<T>): Promise<T> {
+    const { config, keys } = this.store;
+    const encoders = this.threads > 0 ? new BlobEncoders({ ...(keys.data ? { key: keys.data } : {}), level: config.zstdLevel }, this.threads, Math.max(config.chunker.max, config.treeChunker.max)) : undefined;
+    try {
+      return await f(new PackWriter(this.store, { checkpoint: () => lock.ensure(), beforeIndex: () => lock.confirm(), ...(encoders ? { encoders } : {}) }));
+    } finally {
+      await encoders?.close();
+    }
   }
 
   // Store the tree, the packs and their index, then (the lock still held) the snapshot.

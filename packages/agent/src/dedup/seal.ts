@@ -27,10 +27,18 @@ export class Sealer {
 
   seal(aad: Buffer, payload: Uint8Array): Buffer {
     const out = Buffer.allocUnsafe(payload.length + this.overhead);
+    this.sealInto(aad, payload, out);
+    return out;
+  }
+
+  /** Seal into `out` (at least payload + overhead bytes, not overlapping `payload`); returns the sealed length. */
+  sealInto(aad: Buffer, payload: Uint8Array, out: Buffer): number {
+    const n = payload.length + this.overhead;
+    if (out.length < n) throw new RangeError(`internal: ${out.length} bytes to seal ${payload.length} into`);
     if (!this.key) {
       out.set(payload, 0);
       createHash("sha256").update(aad).update(payload).digest().copy(out, payload.length);
-      return out;
+      return n;
     }
     const nonce = randomFillSync(out, 0, NONCE_LEN).subarray(0, NONCE_LEN);
     const c = createCipheriv("aes-256-gcm", this.key, nonce);
@@ -38,7 +46,7 @@ export class Sealer {
     for (let off = 0; off < payload.length; off += PIECE) c.update(payload.subarray(off, off + PIECE)).copy(out, NONCE_LEN + off);
     c.final();
     c.getAuthTag().copy(out, NONCE_LEN + payload.length);
-    return out;
+    return n;
   }
 
   /**

@@ -29,6 +29,8 @@ export interface DedupObjectSettings {
   settleMs?: number;
   /** How long to wait for a conflicting lock (a prune), ms (default 0). */
   lockWaitMs?: number;
+  /** Threads that compress and seal new chunks (DP_COMPRESSION_THREADS; default 0: the main thread). */
+  threads?: number;
 }
 
 /** What a push stored: the manifest fields of a snapshot. */
@@ -176,7 +178,7 @@ export class DedupObjects {
 
   /** The repository, created when absent (a push). */
   private writable(): Promise<DedupRepo> {
-    this.writing ??= DedupRepo.openOrInit(this.backend, { prefix: this.settings.prefix, key: this.settings.key, settleMs: this.settings.settleMs, locks: { wait: this.settings.lockWaitMs } });
+    this.writing ??= DedupRepo.openOrInit(this.backend, { prefix: this.settings.prefix, key: this.settings.key, settleMs: this.settings.settleMs, locks: { wait: this.settings.lockWaitMs }, threads: this.settings.threads });
     return this.writing;
   }
 

@@ -1,0 +1,130 @@
+import { expect } from "chai";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FilesystemBackend, type RepoBackend } from "@dataprotection/storage";
+import { parseKey } from "../format/keys.ts";
+import { BlobCodec } from "./blob.ts";
+import { BlobEncoders, type Encoding } from "./encoders.ts";
+import { BLOB_DATA, BLOB_PATCH, BLOB_TREE } from "./format.ts";
+import { PackWriter } from "./pack-writer.ts";
+import { DedupRepo } from "./repo.ts";
+import { Sealer } from "./seal.ts";
+import { bytesFrom } from "./testdata.ts";
+import { collector, failure } from "./test-support.ts";
+
+const KEY = parseKey("3c".repeat(32));
+const RAW = Buffer.from("3c".repeat(32), "hex");
+const SMALL = { chunker: { min: 16 << 10, avg: 64 << 10, max: 256 << 10 }, treeChunker: { min: 1024, avg: 4096, max: 16384 }, packSize: 256 << 10 };
+
+async function* pieces(b: Buffer): AsyncGenerator<Buffer> {
+  for (let off = 0; off < b.length; off += 65536) yield b.subarray(off, off + 65536);
+}
+
+describe("dedup/encoders: new blobs compressed and sealed on worker threads", function () {
+  this.timeout(60_000);
+
+  for (const key of [RAW, undefined]) {
+    it(`each blob opens to its plaintext, as the main thread's encoding does (${key ? "encrypted" : "unencrypted"}): text, random bytes, empty, larger than a slot`, async () => {
+      const spec = { ...(key ? { key } : {}), level: 3 };
+      const encoders = new BlobEncoders(spec, 2, 64 << 10);
+      const codec = new BlobCodec(new Sealer(key), 3);
+      const blobs = [
+        bytesFrom("text", 60_000, 8),
+        bytesFrom("rand", 64 << 10),
+        Buffer.alloc(0),
+        bytesFrom("large", 200_000, 4),
+        ...Array.from({ length: 12 }, (_, i) => bytesFrom(`b${i}`, 1000 + i * 5000, i % 2 ? 256 : 16)),
+      ];
+      try {
+        const encodings: Encoding[] = [];
+        for (const [i, plain] of blobs.entries()) {
+          const source = Buffer.from(plain);
+          const type = i % 3 === 0 ? BLOB_TREE : i % 3 === 1 ? BLOB_DATA : BLOB_PATCH;
+          const e = await encoders.submit(type, Buffer.alloc(32, i), source);
+          source.fill(0xee); // the caller may reuse its buffer once submit resolved
+          const { sealed, flags } = await e.done;
+          expect(codec.decode({ type, flags, id: Buffer.alloc(32, i), rawLength: plain.length }, Buffer.from(sealed)).equals(plain), `blob ${i}`).to.equal(true);
+          expect(flags, `blob ${i}'s flags`).to.equal(codec.encode(type, Buffer.alloc(32, i), plain).flags);
+          encodings.push(e);
+          e.release();
+        }
+      } finally {
+        await encoders.close();
+      }
+    });
+  }
+
+  it("holds a caller back while every slot is taken, and fails what is in flight once closed", async () => {
+    const encoders = new BlobEncoders({ level: 3 }, 1, 4096, 2);
+    const held: Encoding[] = [];
+    for (let i = 0; i < 3; i++) held.push(await encoders.submit(BLOB_DATA, Buffer.alloc(32, i), bytesFrom(i, 4000, 4))); // the first inline, two in slots
+    let fourth = false;
+    const next = encoders.submit(BLOB_DATA, Buffer.alloc(32, 9), bytesFrom(9, 4000, 4)).then((e) => ((fourth = true), e));
+    await Promise.all(held.map((e) => e.done));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(fourth, "no slot free: the fourth waits").to.equal(false);
+    held[1]!.release();
+    const e = await next;
+    expect(fourth).to.equal(true);
+    await encoders.close();
+    expect(await failure(e.done)).to.match(/closed/);
+    expect(await failure(encoders.submit(BLOB_DATA, Buffer.alloc(32, 10), Buffer.from("x")))).to.match(/closed/);
+  });
+
+  it("PackWriter: an encoding that fails fails the writer at finish; nothing is indexed", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "dp-enc-"));
+    try {
+      const backend = new FilesystemBackend({ root: tmp });
+      await DedupRepo.init(backend, { prefix: "repo", ...SMALL });
+      const repo = await DedupRepo.open(backend, { prefix: "repo" });
+      const store = (repo as unknown as { store: ConstructorParameters<typeof PackWriter>[0] }).store;
+      let released = 0;
+      const gone = Promise.reject(new Error("worker gone"));
+      gone.catch(() => undefined); // as BlobEncoders' own
+      const broken = { submit: async (): Promise<Encoding> => ({ done: gone, release: () => void released++ }) } as unknown as BlobEncoders;
+      const writer = new PackWriter(store, { encoders: broken });
+      expect(await writer.add(BLOB_DATA, Buffer.alloc(32, 1), Buffer.from("one"))).to.equal(true);
+      expect(writer.has(Buffer.alloc(32, 1).toString("hex")), "claimed while encoded").to.equal(true);
+      expect(await failure(writer.finish())).to.equal("worker gone");
+      expect(released, "the slot is given back").to.equal(1);
+      expect(writer.indexFiles).to.deep.equal([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it("a repo backing up with encoder threads stores what it stores without them: same chunks, byte-identical restores, check clean", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "dp-enc-"));
+    try {
+      const src = join(tmp, "src");
+      mkdirSync(join(src, "d"), { recursive: true });
+      writeFileSync(join(src, "log.txt"), bytesFrom("log", 1_500_000, 12));
+      writeFileSync(join(src, "d/rand.bin"), bytesFrom("rand", 900_000));
+      writeFileSync(join(src, "d/small"), "small");
+      const dump = Buffer.concat([bytesFrom("dump", 700_000, 20), bytesFrom("dump", 700_000, 20), bytesFrom("r", 300_000)]);
+      const results: { newChunks: number; newBytes: number; tree: string[] }[] = [];
+      for (const threads of [0, 2]) {
+        const backend: RepoBackend = new FilesystemBackend({ root: join(tmp, `r${threads}`) });
+        mkdirSync(join(tmp, `r${threads}`));
+        await DedupRepo.init(backend, { key: KEY, prefix: "repo", ...SMALL, salt: Buffer.alloc(16, 7) });
+        const repo = await DedupRepo.open(backend, { key: KEY, prefix: "repo", threads });
+        const dir = await repo.backupDir(src, { target: "src" });
+        const stream = await repo.backupStream("dump.sql", pieces(dump));
+        results.push({ newChunks: dir.stats.newChunks + stream.stats.newChunks, newBytes: dir.stats.newBytes + stream.stats.newBytes, tree: [...dir.tree, ...stream.tree] });
+        const c = collector();
+        await repo.restoreStream(stream.id, c.w);
+        expect(c.bytes().equals(dump), `stream restored (threads ${threads})`).to.equal(true);
+        const out = join(tmp, `out${threads}`);
+        await repo.restoreDir(dir.id, out);
+        for (const f of ["log.txt", "d/rand.bin", "d/small"]) expect(readFileSync(join(out, f)).equals(readFileSync(join(src, f))), `${f} restored (threads ${threads})`).to.equal(true);
+        const report = await repo.check({ readData: true });
+        expect(report.errors, `check (threads ${threads})`).to.deep.equal([]);
+      }
+      expect(results[1], "the same chunks with threads as without").to.deep.equal(results[0]);
+      expect(results[0]!.newChunks, "several chunks, so the threads took part").to.be.above(20);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
