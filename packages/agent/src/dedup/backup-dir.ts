@@ -119,7 +119,7 @@ export async function* dirEntries(
   stats: DirStats,
   warn: (line: string) => void,
 ): AsyncGenerator<TreeEntry> {
-  const buf = Buffer.allocUnsafe(1 << 20);
+  const bufs = [Buffer.allocUnsafe(1 << 20), Buffer.allocUnsafe(1 << 20)] as const;
   // Large files opened ahead and not yet read: closed if the backup stops early.
   const opened = new Set<FileHandle>();
   const work = (item: WalkItem): Promise<Prepared> =>
@@ -152,7 +152,7 @@ export async function* dirEntries(
         }
         case "large": {
           opened.delete(p.fh);
-          const { size, content } = await data.store(fileBytes(p.fh, buf), p.was);
+          const { size, content } = await data.store(fileBytes(p.fh, bufs), p.was);
           stats.files++;
           stats.bytes += size;
           yield fileEntry(p.rel, p.st, size, content);

@@ -49,7 +49,7 @@ export class BlobCodec {
 
   /**
    * encode() into `out` (at least plain + sealer overhead bytes), which may be where `plain` is
-   * (encoders.ts: one slot holds a blob before and after): the sealed length and flags.
+   * (encoders.ts: one region holds a blob before and after): the sealed length and flags.
    */
   encodeInto(type: BlobType, id: Buffer, plain: Uint8Array, out: Buffer): { length: number; flags: number } {
     const compressed = this.compressed(plain);

@@ -25,7 +25,7 @@ describe("dedup/encoders: new blobs compressed and sealed on worker threads", fu
   this.timeout(60_000);
 
   for (const key of [RAW, undefined]) {
-    it(`each blob opens to its plaintext, as the main thread's encoding does (${key ? "encrypted" : "unencrypted"}): text, random bytes, empty, larger than a slot`, async () => {
+    it(`each blob opens to its plaintext, as the main thread's encoding does (${key ? "encrypted" : "unencrypted"}): text, random bytes, empty, larger than the threads take`, async () => {
       const spec = { ...(key ? { key } : {}), level: 3 };
       const encoders = new BlobEncoders(spec, 2, 64 << 10);
       const codec = new BlobCodec(new Sealer(key), 3);
@@ -55,15 +55,19 @@ describe("dedup/encoders: new blobs compressed and sealed on worker threads", fu
     });
   }
 
-  it("holds a caller back while every slot is taken, and fails what is in flight once closed", async () => {
-    const encoders = new BlobEncoders({ level: 3 }, 1, 4096, 2);
+  it("holds a caller back while its shared memory is full, and fails what is in flight once closed", async () => {
+    // Unencrypted, a sealed blob is its plaintext and a 32-byte digest: room for two of 4,000 bytes.
+    const encoders = new BlobEncoders({ level: 3 }, 1, 4096, 2 * (4000 + 32));
     const held: Encoding[] = [];
-    for (let i = 0; i < 3; i++) held.push(await encoders.submit(BLOB_DATA, Buffer.alloc(32, i), bytesFrom(i, 4000, 4))); // the first inline, two in slots
+    for (let i = 0; i < 3; i++) held.push(await encoders.submit(BLOB_DATA, Buffer.alloc(32, i), bytesFrom(i, 4000, 4))); // the first inline, two in shared memory
     let fourth = false;
     const next = encoders.submit(BLOB_DATA, Buffer.alloc(32, 9), bytesFrom(9, 4000, 4)).then((e) => ((fourth = true), e));
     await Promise.all(held.map((e) => e.done));
     await new Promise((r) => setTimeout(r, 50));
-    expect(fourth, "no slot free: the fourth waits").to.equal(false);
+    expect(fourth, "no room: the fourth waits").to.equal(false);
+    held[2]!.release();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(fourth, "the newer blob's memory is back, the older's not: still no room").to.equal(false);
     held[1]!.release();
     const e = await next;
     expect(fourth).to.equal(true);

@@ -25,7 +25,7 @@ describe("dedup/walk: the directory walk", () => {
         expect(o.kind).to.equal("file");
         if (o.kind === "file") {
           const parts: Buffer[] = [];
-          for await (const b of fileBytes(o.fh, Buffer.alloc(3))) parts.push(Buffer.from(b));
+          for await (const b of fileBytes(o.fh, [Buffer.alloc(3), Buffer.alloc(3)])) parts.push(Buffer.from(b));
           expect(Buffer.concat(parts).toString()).to.equal("content");
         }
       }

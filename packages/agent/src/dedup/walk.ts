@@ -139,15 +139,30 @@ async function openFile(path: string, rel: string): Promise<Opened> {
   }
 }
 
-/** A file's bytes in pieces of one reused 1 MiB buffer (each valid until the next is asked for); closes it. */
-export async function* fileBytes(fh: FileHandle, buf: Buffer): AsyncGenerator<Buffer> {
+/**
+ * A file's bytes in pieces of two reused buffers, taking turns: the next piece is read while the
+ * consumer has the one before (each valid until the next is asked for). Closes the file.
+ */
+export async function* fileBytes(fh: FileHandle, bufs: readonly [Buffer, Buffer]): AsyncGenerator<Buffer> {
+  const read = (b: Buffer): Promise<number> => {
+    const p = fh.read(b, 0, b.length, null).then((r) => r.bytesRead);
+    p.catch(() => undefined); // awaited below, maybe after it failed
+    return p;
+  };
+  let turn = 0;
+  let reading: Promise<number> | undefined = read(bufs[0]);
   try {
     for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) return;
-      yield buf.subarray(0, bytesRead);
+      const n = await reading;
+      reading = undefined;
+      if (n === 0) return;
+      const piece = bufs[turn]!.subarray(0, n);
+      turn ^= 1;
+      reading = read(bufs[turn]!);
+      yield piece;
     }
   } finally {
+    await reading?.catch(() => undefined); // not closed under a read
     await fh.close();
   }
 }

@@ -13,7 +13,7 @@
 // Goals are printed as pass/miss; only a failed step or wrong restored bytes fail the run.
 import { spawnSync } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, totalmem } from "node:os";
+import { availableParallelism, cpus, loadavg, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 // Importing the helpers builds the bundle when a source is newer (bin/dp-agent then runs it, as pods do).
@@ -406,7 +406,7 @@ function bench(work: string): string {
   const lines = [
     `Machine (read by the bench): ${cpu.length} cores (${cpu[0]?.model.trim() ?? "unknown"}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, work dirs on ${fsType} under ${tmpBase}; load average ${loadStart} at the start, ${loadEnd} at the end (1/5/15 min). ${resticVersion}; dp-agent from ${agentBin.replace(`${repoRoot}/`, "")} (its bundle). The run took ${minutes.toFixed(1)} min. 1-min load after each repetition: ${Object.entries(loads).map(([k, v]) => `${k} ${v.join(", ")}`).join("; ")}.`,
     `Dataset: \`make-dataset.py DIR ${gib}\` (${mib(bytes)} MiB). Day 2: \`mutate-dataset.py DIR 1\` (seed 1): ${day2.replace(/^\S+: /, "")}.`,
-    `Method: ${reps} repetition${reps === 1 ? "" : "s"} of every timed run, medians (peak RSS: the largest); before each timed run \`sync\`${cacheDropped() ? ", drop the page cache" : " (page cache not dropped: not root)"} and read that run's input once; the order of the contenders rotates between repetitions. Both tools use a passphrase (restic: RESTIC_PASSWORD; dp-agent: DP_ENCRYPTION_KEY, scrypt) and encrypt; dp-agent compresses with zstd 3, restic with \`--compression auto\`. The second backup runs on a copy of the tool's repository (and restic's cache) as the first left it, so every repetition stores the same change; the parent snapshot is found by each tool itself (unchanged files are not read). "New bytes stored" is the growth of \`du -sb\` of the repository directory. Restores go into an empty directory; every dp-agent restore is compared with the source (\`diff -r\`, and names, types, sizes, modes, mtimes): a wrong byte fails the run.`,
+    `Method: ${reps} repetition${reps === 1 ? "" : "s"} of every timed run, medians (peak RSS: the largest); before each timed run \`sync\`${cacheDropped() ? ", drop the page cache" : " (page cache not dropped: not root)"} and read that run's input once; the order of the contenders rotates between repetitions. Both tools use a passphrase (restic: RESTIC_PASSWORD; dp-agent: DP_ENCRYPTION_KEY, scrypt) and encrypt; dp-agent compresses with zstd 3 (its backups on ${Math.max(1, availableParallelism() - 1)} encoder thread${availableParallelism() > 2 ? "s" : ""} beside the main one: its default, every core but one), restic with \`--compression auto\` (its own defaults). The second backup runs on a copy of the tool's repository (and restic's cache) as the first left it, so every repetition stores the same change; the parent snapshot is found by each tool itself (unchanged files are not read). "New bytes stored" is the growth of \`du -sb\` of the repository directory. Restores go into an empty directory; every dp-agent restore is compared with the source (\`diff -r\`, and names, types, sizes, modes, mtimes): a wrong byte fails the run.`,
     "",
     "| measure | measured | goal | result |",
     "|---|---:|---|---|",
