@@ -210,7 +210,14 @@ export class PackWriter {
   }
 }
 
+// A pack is handed to the backend in pieces: one 16 MiB write cost the kernel ~7 ms of copying
+// (2 GiB backup: 3.7 s of system time instead of 0.8 with 512 KiB writes).
+const WRITE_PIECE = 512 << 10;
+
 async function* lend(parts: Buffer[]): AsyncGenerator<Buffer> {
   // Each part is dropped once the backend asks for the next (the pack buffer itself is reused once the upload ends).
-  while (parts.length > 0) yield parts.shift()!;
+  while (parts.length > 0) {
+    const b = parts.shift()!;
+    for (let off = 0; off < b.length; off += WRITE_PIECE) yield b.subarray(off, off + WRITE_PIECE);
+  }
 }
