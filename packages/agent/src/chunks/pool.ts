@@ -2,7 +2,7 @@ import { type Hash, createHash } from "node:crypto";
 import type { Worker } from "node:worker_threads";
 import { type ChunkResult, type ChunkSpec, ChunkCodec, ChunkError, runJob } from "./codec.ts";
 import { churned } from "./gc.ts";
-import { startWorker } from "../workers.ts";
+import { Replies, startPoolWorker } from "../workers.ts";
 
 /** A job's memory: `input` (plaintext or a frame's payload|tag) and `output` (frame or plaintext). */
 export interface Slot {
@@ -17,11 +17,6 @@ export type HashJob = { op: "hash"; slot: number; out: boolean; len: number } | 
 /** For every worker: the next jobs belong to another object (see ChunkPool.retarget). */
 export type SpecJob = { op: "spec"; spec: ChunkSpec };
 type Reply = { id: number; len: number; digest?: string; chunk?: Uint8Array } | { id: number; why: ChunkError["why"]; message: string };
-interface Pending {
-  resolve: (r: { len: number; digest?: string; chunk?: Uint8Array }) => void;
-  reject: (err: Error) => void;
-  worker: number;
-}
 
 // In the bundle (dist/dp-agent.js) the worker is dist/chunk-worker.js.
 const WORKER_SOURCE = new URL("./worker.ts", import.meta.url);
@@ -44,9 +39,7 @@ export class ChunkPool {
   private readonly free: Slot[];
   private inline: ChunkCodec;
   private workers?: Worker[];
-  private readonly load: number[] = [];
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 0;
+  private readonly replies: Replies<{ len: number; digest?: string; chunk?: Uint8Array }>;
   private failure?: Error;
 
   constructor(
@@ -64,6 +57,7 @@ export class ChunkPool {
     this.free = [...this.slots].reverse();
     this.inline = new ChunkCodec(spec);
     this.memory = memory;
+    this.replies = new Replies(threads);
   }
 
   private readonly memory: ArrayBufferLike;
@@ -132,10 +126,9 @@ export class ChunkPool {
   private toHasher(job: HashJob): Promise<{ len: number; digest?: string }> {
     const workers = this.workers;
     if (!workers || workers.length === 0) return Promise.reject(this.failure ?? new Error("internal: no hash thread"));
-    const id = this.nextId++;
-    this.load[0]++;
+    const { id, reply } = this.replies.add(0);
     workers[0].postMessage({ id, ...job });
-    return new Promise((resolve, reject) => this.pending.set(id, { resolve, reject, worker: 0 }));
+    return reply;
   }
 
   get codec(): ChunkCodec {
@@ -153,12 +146,9 @@ export class ChunkPool {
       }
     }
     const workers = (this.workers ??= this.start());
-    let w = 0;
-    for (let i = 1; i < workers.length; i++) if (this.load[i] < this.load[w]) w = i;
-    const id = this.nextId++;
-    this.load[w]++;
-    workers[w].postMessage({ id, slot: slot.id, ...job });
-    return new Promise((resolve, reject) => this.pending.set(id, { resolve: (r) => resolve({ len: r.len, digest: r.chunk }), reject, worker: w }));
+    const { id, worker, reply } = this.replies.add();
+    workers[worker].postMessage({ id, slot: slot.id, ...job });
+    return reply.then((r) => ({ len: r.len, digest: r.chunk }));
   }
 
   private runInline(slot: Slot, job: Job): ChunkResult {
@@ -168,41 +158,18 @@ export class ChunkPool {
 
   private start(): Worker[] {
     const workers: Worker[] = [];
-    for (let i = 0; i < this.threads; i++) {
-      workers.push(this.spawn(i));
-      this.load.push(0);
-    }
+    for (let i = 0; i < this.threads; i++) workers.push(this.spawn(i));
     return workers;
   }
 
   private spawn(i: number): Worker {
-    const w = startWorker(WORKER_SOURCE, WORKER_BUNDLED, {
-      workerData: { spec: this.spec, memory: this.memory, inSize: this.inSize, outSize: this.outSize },
-      stdout: false,
-      stderr: false,
-      // Chunk work allocates little on the JS heap: small heaps keep each thread's RSS down.
-      resourceLimits: { maxYoungGenerationSizeMb: 4 },
-      name: `dp-chunk-${i}`,
-    });
-    w.on("message", (r: Reply) => this.settle(r));
-    w.on("error", (err) => this.fail(err));
-    w.on("exit", (code) => code !== 0 && this.fail(new Error(`dp-agent chunk worker exited with code ${code}`)));
-    return w;
-  }
-
-  private settle(r: Reply): void {
-    const p = this.pending.get(r.id);
-    if (!p) return;
-    this.pending.delete(r.id);
-    this.load[p.worker]--;
-    if ("why" in r) p.reject(new ChunkError(r.why, r.message));
-    else p.resolve(r);
+    const data = { spec: this.spec, memory: this.memory, inSize: this.inSize, outSize: this.outSize };
+    return startPoolWorker<Reply>(WORKER_SOURCE, WORKER_BUNDLED, `dp-chunk-${i}`, data, (r) => this.replies.settle(r.id, "why" in r ? new ChunkError(r.why, r.message) : r), (err) => this.fail(err));
   }
 
   private fail(err: Error): void {
     this.failure ??= err;
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
+    this.replies.failAll(err);
     for (const w of this.waiters.splice(0)) w();
   }
 
@@ -211,7 +178,7 @@ export class ChunkPool {
    * A pool left otherwise (an object abandoned mid-read) is closed, never reused.
    */
   get idle(): boolean {
-    return !this.failure && this.pending.size === 0 && this.free.length === this.slots.length;
+    return !this.failure && this.replies.size === 0 && this.free.length === this.slots.length;
   }
 
   /**

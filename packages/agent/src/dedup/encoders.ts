@@ -13,7 +13,7 @@ import type { BlobType } from "./format.ts";
 import { type Region, Ring } from "./ring.ts";
 import { Sealer } from "./seal.ts";
 import { churned } from "../chunks/gc.ts";
-import { startWorker } from "../workers.ts";
+import { Replies, startPoolWorker } from "../workers.ts";
 
 export interface EncoderSpec {
   /** The repo's data key (none: unencrypted). */
@@ -49,9 +49,7 @@ export class BlobEncoders {
   private readonly overhead: number;
   private readonly waiters: (() => void)[] = [];
   private workers?: Worker[];
-  private readonly load: number[] = [];
-  private readonly pending = new Map<number, { resolve: (r: { length: number; flags: number }) => void; reject: (e: Error) => void; worker: number }>();
-  private nextId = 0;
+  private readonly replies: Replies<{ length: number; flags: number }>;
   private submitted = 0;
   private failure?: Error;
 
@@ -70,6 +68,7 @@ export class BlobEncoders {
     this.overhead = sealer.overhead;
     this.memory = new SharedArrayBuffer(threads > 0 ? (bytes ?? 2 * (inSize + this.overhead)) : 0);
     this.ring = new Ring(Math.max(1, this.memory.byteLength));
+    this.replies = new Replies(threads);
   }
 
   /**
@@ -90,14 +89,10 @@ export class BlobEncoders {
     const bytes = Buffer.from(this.memory, region.start, n);
     bytes.set(plain);
     const workers = (this.workers ??= this.start());
-    let w = 0;
-    for (let i = 1; i < workers.length; i++) if (this.load[i]! < this.load[w]!) w = i;
-    const jobId = this.nextId++;
-    this.load[w]!++;
-    const done = new Promise<{ length: number; flags: number }>((resolve, reject) => this.pending.set(jobId, { resolve, reject, worker: w }));
-    workers[w]!.postMessage({ id: jobId, offset: region.start, type, chunk: new Uint8Array(id), len: plain.length } satisfies EncodeJob);
+    const job = this.replies.add();
+    workers[job.worker]!.postMessage({ id: job.id, offset: region.start, type, chunk: new Uint8Array(id), len: plain.length } satisfies EncodeJob);
     let released = false;
-    const encoded = done.then((r) => ({ sealed: bytes.subarray(0, r.length), flags: r.flags }));
+    const encoded = job.reply.then((r) => ({ sealed: bytes.subarray(0, r.length), flags: r.flags }));
     encoded.catch(() => undefined); // the caller awaits it later, maybe after it failed
     return {
       done: encoded,
@@ -114,36 +109,15 @@ export class BlobEncoders {
   private start(): Worker[] {
     const workers: Worker[] = [];
     for (let i = 0; i < this.threads; i++) {
-      const w = startWorker(WORKER_SOURCE, WORKER_BUNDLED, {
-        workerData: { key: this.spec.key, level: this.spec.level, memory: this.memory, overhead: this.overhead },
-        stdout: false,
-        stderr: false,
-        // Encoding allocates little on the JS heap: small heaps keep each thread's RSS down.
-        resourceLimits: { maxYoungGenerationSizeMb: 4 },
-        name: `dp-dedup-${i}`,
-      });
-      w.on("message", (r: EncodeReply) => this.settle(r));
-      w.on("error", (err) => this.fail(err));
-      w.on("exit", (code) => code !== 0 && this.fail(new Error(`dp-agent dedup worker exited with code ${code}`)));
-      workers.push(w);
-      this.load.push(0);
+      const data = { key: this.spec.key, level: this.spec.level, memory: this.memory, overhead: this.overhead };
+      workers.push(startPoolWorker<EncodeReply>(WORKER_SOURCE, WORKER_BUNDLED, `dp-dedup-${i}`, data, (r) => this.replies.settle(r.id, "message" in r ? new Error(`dp-agent dedup worker: ${r.message}`) : r), (err) => this.fail(err)));
     }
     return workers;
   }
 
-  private settle(r: EncodeReply): void {
-    const p = this.pending.get(r.id);
-    if (!p) return;
-    this.pending.delete(r.id);
-    this.load[p.worker]!--;
-    if ("message" in r) p.reject(new Error(`dp-agent dedup worker: ${r.message}`));
-    else p.resolve(r);
-  }
-
   private fail(err: Error): void {
     this.failure ??= err;
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
+    this.replies.failAll(err);
     for (const w of this.waiters.splice(0)) w();
   }
 
