@@ -2,7 +2,8 @@
 // once. See README.md ("Deduplicating repository") for the formats; the pieces:
 //   cdc.ts chunking, ids.ts chunk ids, blob.ts/packfile.ts/pack-writer.ts storing chunks,
 //   repo-index.ts locating them, tree.ts/snapshot.ts what a backup is, check.ts verifying.
-//   lock.ts who may use the repo at once, prune.ts deleting what no snapshot needs.
+//   backup.ts writing a backup (encoders.ts its threads), lock.ts who may use the repo at once,
+//   prune.ts deleting what no snapshot needs.
 // One backup, check or prune at a time per DedupRepo (restores may overlap them). Every operation
 // on the repo's data takes a lock (lock.ts): backups, restores and check a shared one, prune an
 // exclusive one; an operation reloads what changed in the index once it holds its lock (a prune
@@ -21,21 +22,20 @@ import { type DirStats, dirEntries } from "./backup-dir.ts";
 import { Chunker } from "./cdc.ts";
 import { type CheckOptions, type CheckReport, checkRepo } from "./check.ts";
 import { type DedupConfig, type InitOptions, newConfig, openConfig } from "./config.ts";
+import { type BackupContext, type BackupOptions, commitSnapshot, withWriter } from "./backup.ts";
 import { ContentStore } from "./content.ts";
-import { BlobEncoders } from "./encoders.ts";
-import { BLOB_DATA, BLOB_TREE, Layout, indexAad, isIndexName, isSnapshotId } from "./format.ts";
+import { BLOB_DATA, Layout, indexAad, isIndexName, isSnapshotId } from "./format.ts";
 import { gearTable } from "./gear.ts";
 import { type HeldLock, type LockKind, type LockOptions, Locks, describeLock } from "./lock.ts";
-import { PackWriter } from "./pack-writer.ts";
 import { ahead } from "./prefetch.ts";
 import { type PruneOptions, type PruneReport, pruneRepo } from "./prune.ts";
 import { readAll } from "./read-all.ts";
 import { RepoIndex, decodeIndexFile } from "./repo-index.ts";
 import { archiveStream, streamContent } from "./restore.ts";
 import { Sealer } from "./seal.ts";
-import { type Snapshot, checkSnapshotBinding, newSnapshotId, openSnapshot, sealSnapshot } from "./snapshot.ts";
+import { type Snapshot, checkSnapshotBinding, openSnapshot } from "./snapshot.ts";
 import type { RepoStore } from "./store.ts";
-import { ParentCursor, type TreeEntry, entryLine, treeEntries } from "./tree.ts";
+import { ParentCursor, type TreeEntry, treeEntries } from "./tree.ts";
 
 export interface RepoOptions {
   /** The repo key (DP_ENCRYPTION_KEY / _FILE); an encrypted repo needs it, an unencrypted one refuses it. */
@@ -46,26 +46,6 @@ export interface RepoOptions {
   locks?: LockOptions;
   /** Threads that compress and seal a backup's new chunks (encoders.ts); 0 (the default): the main thread does. */
   threads?: number;
-}
-
-export interface BackupOptions {
-  /** DP_BACKUP_ID: recorded in the snapshot; reads with it refuse other backups' snapshots. */
-  backupId?: string;
-  /** What the snapshot is of (default: the stream's name, or the directory's absolute path). */
-  target?: string;
-  /**
-   * backupDir: the snapshot whose file metadata lets unchanged files be skipped; default the
-   * newest "dir" snapshot of the same target; false: none (read every file).
-   */
-  parent?: string | false;
-  warn?: (line: string) => void;
-  /** Called once the snapshot is written: the object as stored (sealed) and how many chunks its tree names (data and tree blobs, repeats counted). */
-  written?: (w: SnapshotWritten) => void;
-}
-
-export interface SnapshotWritten {
-  sealed: Buffer;
-  chunks: number;
 }
 
 export interface ReadOptions {
@@ -110,6 +90,11 @@ export class DedupRepo {
   /** Chunks the loaded index locates. */
   get indexedChunks(): number {
     return this.store.index.size;
+  }
+
+  // What a backup's commit (backup.ts) needs of the repo.
+  private get backupContext(): BackupContext {
+    return { store: this.store, trees: this.trees, indexed: (name) => this.loaded.add(name) };
   }
 
   /** Create a repo under the prefix (refused when one is there). */
@@ -208,7 +193,7 @@ export class DedupRepo {
 
   /** Back up a stream (push from stdin) as a snapshot of one entry named `name`. */
   async backupStream(name: string, source: AsyncIterable<Uint8Array>, opts: BackupOptions = {}): Promise<Snapshot> {
-    return this.exclusive(() => this.locked("shared", "backup", (lock) => this.writing(lock, async (writer) => {
+    return this.exclusive(() => this.locked("shared", "backup", (lock) => withWriter(this.store, this.threads, lock, async (writer) => {
       const content = new ContentStore(this.data, this.store.keys.id, writer, BLOB_DATA, true);
       const stats: DirStats = { files: 1, dirs: 0, bytes: 0, unchanged: 0 };
       async function* entries(): AsyncGenerator<TreeEntry> {
@@ -216,13 +201,13 @@ export class DedupRepo {
         stats.bytes = size;
         yield { p: name, k: "s", s: size, c };
       }
-      return this.commit(writer, lock, "stream", opts.target ?? name, entries(), stats, opts, undefined);
+      return commitSnapshot(this.backupContext, writer, lock, "stream", opts.target ?? name, entries(), stats, opts, undefined);
     })));
   }
 
   /** Back up a directory tree, skipping files unchanged since the parent snapshot. */
   async backupDir(dir: string, opts: BackupOptions = {}): Promise<Snapshot> {
-    return this.exclusive(() => this.locked("shared", "backup", (lock) => this.writing(lock, async (writer) => {
+    return this.exclusive(() => this.locked("shared", "backup", (lock) => withWriter(this.store, this.threads, lock, async (writer) => {
       const target = opts.target ?? resolve(dir);
       const parent = opts.parent === false ? undefined : opts.parent !== undefined ? await this.loadSnapshot(opts.parent) : await this.latest("dir", target);
       if (parent && parent.kind !== "dir") throw new AgentError(`snapshot ${parent.id} is not of a directory: it cannot be a parent`);
@@ -233,79 +218,11 @@ export class DedupRepo {
         // A parent whose start is unknown vouches for no file (all are read).
         const started = parent ? Date.parse(parent.time) : NaN;
         const from = cursor ? { cursor, startedNs: Number.isFinite(started) ? BigInt(started) * 1_000_000n : 0n } : undefined;
-        return await this.commit(writer, lock, "dir", target, dirEntries(dir, content, writer, from, stats, opts.warn ?? (() => undefined)), stats, opts, parent?.id, content.patched);
+        return await commitSnapshot(this.backupContext, writer, lock, "dir", target, dirEntries(dir, content, writer, from, stats, opts.warn ?? (() => undefined)), stats, opts, parent?.id, content.patched);
       } finally {
         await cursor?.close();
       }
     })));
-  }
-
-  /** Run `f` with a writer of new blobs for a backup holding `lock` (and its encoder threads, stopped after). */
-  private async writing<T>(lock: HeldLock, f: (writer: PackWriter) => Promise<T>): Promise<T> {
-    const { config, keys } = this.store;
-    const encoders = this.threads > 0 ? new BlobEncoders({ ...(keys.data ? { key: keys.data } : {}), level: config.zstdLevel }, this.threads, Math.max(config.chunker.max, config.treeChunker.max)) : undefined;
-    try {
-      return await f(new PackWriter(this.store, { checkpoint: () => lock.ensure(), beforeIndex: () => lock.confirm(), ...(encoders ? { encoders } : {}) }));
-    } finally {
-      await encoders?.close();
-    }
-  }
-
-  // Store the tree, the packs and their index, then (the lock still held) the snapshot.
-  private async commit(writer: PackWriter, lock: HeldLock, kind: Snapshot["kind"], target: string, entries: AsyncIterable<TreeEntry>, stats: DirStats, opts: BackupOptions, parent: string | undefined, patched?: ContentStore["patched"]): Promise<Snapshot> {
-    const time = new Date().toISOString();
-    const trees = new ContentStore(this.trees, this.store.keys.id, writer, BLOB_TREE, false);
-    let snapshot: Snapshot;
-    let chunks = 0;
-    async function* counted(): AsyncGenerator<TreeEntry> {
-      for await (const e of entries) {
-        for (const x of e.c ?? []) if (typeof x === "string") chunks++;
-        yield e;
-      }
-    }
-    try {
-      const tree = await trees.store(lines(counted()));
-      chunks += tree.content.length;
-      await writer.finish();
-      snapshot = {
-        v: 1,
-        id: newSnapshotId(),
-        time,
-        kind,
-        target,
-        ...(opts.backupId !== undefined ? { backupId: opts.backupId } : {}),
-        ...(parent !== undefined ? { parent } : {}),
-        tree: tree.content as string[],
-        stats: {
-          ...stats,
-          newChunks: writer.stats.blobs,
-          newBytes: writer.stats.bytes,
-          storedBytes: writer.stats.stored,
-          ...(patched ? { patchedChunks: patched.chunks, patchedBytes: patched.bytes, patchBytes: patched.carried } : {}),
-        },
-      };
-    } catch (err) {
-      await writer.abort();
-      throw err;
-    } finally {
-      for (const name of writer.indexFiles) this.loaded.add(name); // already in store.index
-    }
-    try {
-      await lock.confirm();
-    } catch (err) {
-      throw err instanceof AgentError ? new AgentError(`${err.message}: the snapshot was not written`, { cause: err }) : err;
-    }
-    const { backend, layout, sealer } = this.store;
-    const key = layout.snapshot(snapshot.id);
-    const sealed = sealSnapshot(sealer, snapshot);
-    await backend.put(key, sealed);
-    if (!(await lock.stillHeld())) {
-      // A prune that took the lock for stale may have listed the snapshots before this one was there.
-      await backend.delete(key).catch(() => undefined);
-      throw new AgentError(`backup stopped: its lock ${lock.id} was lost while the snapshot was written: snapshot ${snapshot.id} was removed again`);
-    }
-    opts.written?.({ sealed, chunks });
-    return snapshot;
   }
 
   /**
@@ -530,21 +447,4 @@ export class DedupRepo {
 function storeOf(backend: RepoBackend, layout: Layout, config: DedupConfig, keys: RepoStore["keys"], index: RepoIndex): RepoStore {
   const sealer = new Sealer(keys.data);
   return { backend, layout, config, keys, sealer, codec: new BlobCodec(sealer, config.zstdLevel), index };
-}
-
-// Tree lines, gathered into pieces of ~64 KiB.
-async function* lines(entries: AsyncIterable<TreeEntry>): AsyncGenerator<Buffer> {
-  let batch: string[] = [];
-  let size = 0;
-  for await (const e of entries) {
-    const line = entryLine(e);
-    batch.push(line);
-    size += line.length;
-    if (size >= 64 << 10) {
-      yield Buffer.from(batch.join(""), "utf8");
-      batch = [];
-      size = 0;
-    }
-  }
-  if (batch.length > 0) yield Buffer.from(batch.join(""), "utf8");
 }

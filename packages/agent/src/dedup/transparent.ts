@@ -13,7 +13,8 @@ import { AgentError } from "../errors.ts";
 import type { KeySource } from "../format/keys.ts";
 import type { DedupConfig } from "./config.ts";
 import { Layout } from "./format.ts";
-import { type BackupOptions, DedupRepo, type SnapshotWritten } from "./repo.ts";
+import type { BackupOptions, SnapshotWritten } from "./backup.ts";
+import { DedupRepo } from "./repo.ts";
 import type { Snapshot } from "./snapshot.ts";
 
 /** manifest.json's checksumAlgorithm of an object stored as a snapshot: sha256 of the sealed snapshot object. */
