@@ -4,6 +4,7 @@
 import { AgentError } from "../errors.ts";
 import type { DirStats } from "./backup-dir.ts";
 import type { Chunker } from "./cdc.ts";
+import { maxChunk } from "./config.ts";
 import { ContentStore } from "./content.ts";
 import { BlobEncoders } from "./encoders.ts";
 import { BLOB_TREE } from "./format.ts";
@@ -44,8 +45,7 @@ export interface BackupContext {
 
 /** Run `f` with a writer of new blobs for a backup holding `lock` (and `threads` encoder threads, stopped after). */
 export async function withWriter<T>(store: RepoStore, threads: number, lock: HeldLock, f: (writer: PackWriter) => Promise<T>): Promise<T> {
-  const { config, keys } = store;
-  const encoders = threads > 0 ? new BlobEncoders({ ...(keys.data ? { key: keys.data } : {}), level: config.zstdLevel }, threads, Math.max(config.chunker.max, config.treeChunker.max)) : undefined;
+  const encoders = threads > 0 ? new BlobEncoders(store.codec, store.keys.data, threads, maxChunk(store.config)) : undefined;
   try {
     return await f(new PackWriter(store, { checkpoint: () => lock.ensure(), beforeIndex: () => lock.confirm(), ...(encoders ? { encoders } : {}) }));
   } finally {

@@ -15,6 +15,7 @@ import type { ObjectFile } from "@dataprotection/storage";
 import { isRepoError } from "@dataprotection/storage";
 import { AgentError } from "../errors.ts";
 import { BlobError } from "./blob.ts";
+import { maxChunk } from "./config.ts";
 import { BLOB_DATA, BLOB_PATCH } from "./format.ts";
 import { shortId } from "./ids.ts";
 import { type PackEntry, TRAILER_LEN, headerRange, openHeader } from "./packfile.ts";
@@ -119,8 +120,7 @@ export class BlobReader {
   private async openAt(id: string, loc: Location): Promise<Buffer> {
     // What an index entry claims is checked before anything is read or allocated for it: in an
     // unencrypted repo whoever writes it can write an index file too.
-    const { chunker, treeChunker } = this.store.config;
-    const chunk = Math.max(chunker.max, treeChunker.max);
+    const chunk = maxChunk(this.store.config);
     const blob = 2 * chunk + (64 << 10); // a patch's plaintext, its segments included, stays below
     if (loc.size > chunk || loc.rawLength > blob || loc.length > blob + (64 << 10)) {
       throw new AgentError(`chunk ${shortId(id)}: its index entry claims ${Math.max(loc.size, loc.rawLength, loc.length)} bytes, more than this repository's chunks can be (corrupt or tampered)`);

@@ -44,6 +44,11 @@ export interface DedupConfig {
   mac?: string;
 }
 
+/** The largest chunk a repo's chunkers cut (data or tree): the bound of a blob's plaintext. */
+export function maxChunk(config: Pick<DedupConfig, "chunker" | "treeChunker">): number {
+  return Math.max(config.chunker.max, config.treeChunker.max);
+}
+
 export interface InitOptions {
   chunker?: CdcParams;
   treeChunker?: CdcParams;

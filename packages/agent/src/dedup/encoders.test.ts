@@ -26,9 +26,8 @@ describe("dedup/encoders: new blobs compressed and sealed on worker threads", fu
 
   for (const key of [RAW, undefined]) {
     it(`each blob opens to its plaintext, as the main thread's encoding does (${key ? "encrypted" : "unencrypted"}): text, random bytes, empty, larger than the threads take`, async () => {
-      const spec = { ...(key ? { key } : {}), level: 3 };
-      const encoders = new BlobEncoders(spec, 2, 64 << 10);
       const codec = new BlobCodec(new Sealer(key), 3);
+      const encoders = new BlobEncoders(new BlobCodec(new Sealer(key), 3), key, 2, 64 << 10);
       const blobs = [
         bytesFrom("text", 60_000, 8),
         bytesFrom("rand", 64 << 10),
@@ -57,7 +56,7 @@ describe("dedup/encoders: new blobs compressed and sealed on worker threads", fu
 
   it("holds a caller back while its shared memory is full, and fails what is in flight once closed", async () => {
     // Unencrypted, a sealed blob is its plaintext and a 32-byte digest: room for two of 4,000 bytes.
-    const encoders = new BlobEncoders({ level: 3 }, 1, 4096, 2 * (4000 + 32));
+    const encoders = new BlobEncoders(new BlobCodec(new Sealer(undefined), 3), undefined, 1, 4096, 2 * (4000 + 32));
     const held: Encoding[] = [];
     for (let i = 0; i < 3; i++) held.push(await encoders.submit(BLOB_DATA, Buffer.alloc(32, i), bytesFrom(i, 4000, 4))); // the first inline, two in shared memory
     let fourth = false;

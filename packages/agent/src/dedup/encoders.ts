@@ -8,19 +8,11 @@
 // The first blob is encoded inline, so a backup of one chunk (and every tree-only backup) starts
 // no thread.
 import type { Worker } from "node:worker_threads";
-import { BlobCodec } from "./blob.ts";
+import type { BlobCodec } from "./blob.ts";
 import type { BlobType } from "./format.ts";
 import { type Region, Ring } from "./ring.ts";
-import { Sealer } from "./seal.ts";
 import { churned } from "../chunks/gc.ts";
 import { Replies, startPoolWorker } from "../workers.ts";
-
-export interface EncoderSpec {
-  /** The repo's data key (none: unencrypted). */
-  key?: Buffer;
-  /** zstd level, 0 for none. */
-  level: number;
-}
 
 /** What a worker is asked: encode the `len` bytes at `offset`, in place (`len` + the seal's overhead are the caller's). */
 export interface EncodeJob {
@@ -43,7 +35,6 @@ const WORKER_SOURCE = new URL("./encode-worker.ts", import.meta.url);
 const WORKER_BUNDLED = new URL("./dedup-worker.js", import.meta.url);
 
 export class BlobEncoders {
-  private readonly inline: BlobCodec;
   private readonly memory: SharedArrayBuffer;
   private readonly ring: Ring;
   private readonly overhead: number;
@@ -54,18 +45,18 @@ export class BlobEncoders {
   private failure?: Error;
 
   /**
-   * `inSize`: the largest plaintext sent to a thread (larger blobs are encoded inline); `bytes`:
-   * the shared memory, by default room for two of the largest (~8 average chunks).
+   * `codec`: the repo's (its level; what is encoded inline); `key`: its data key (none:
+   * unencrypted); `inSize`: the largest plaintext sent to a thread (larger blobs are encoded
+   * inline); `bytes`: the shared memory, by default room for two of the largest (~8 average chunks).
    */
   constructor(
-    private readonly spec: EncoderSpec,
+    private readonly codec: BlobCodec,
+    private readonly key: Buffer | undefined,
     readonly threads: number,
     readonly inSize: number,
     bytes?: number,
   ) {
-    const sealer = new Sealer(spec.key);
-    this.inline = new BlobCodec(sealer, spec.level);
-    this.overhead = sealer.overhead;
+    this.overhead = codec.sealer.overhead;
     this.memory = new SharedArrayBuffer(threads > 0 ? (bytes ?? 2 * (inSize + this.overhead)) : 0);
     this.ring = new Ring(Math.max(1, this.memory.byteLength));
     this.replies = new Replies(threads);
@@ -79,7 +70,7 @@ export class BlobEncoders {
     if (this.failure) throw this.failure;
     const n = plain.length + this.overhead;
     if (this.threads === 0 || this.submitted++ === 0 || plain.length > this.inSize || n > this.ring.size) {
-      const e = this.inline.encode(type, id, plain);
+      const e = this.codec.encode(type, id, plain);
       churned(plain.length);
       return { done: Promise.resolve(e), release: () => undefined };
     }
@@ -109,7 +100,7 @@ export class BlobEncoders {
   private start(): Worker[] {
     const workers: Worker[] = [];
     for (let i = 0; i < this.threads; i++) {
-      const data = { key: this.spec.key, level: this.spec.level, memory: this.memory, overhead: this.overhead };
+      const data = { ...(this.key ? { key: this.key } : {}), level: this.codec.level, memory: this.memory, overhead: this.overhead };
       workers.push(startPoolWorker<EncodeReply>(WORKER_SOURCE, WORKER_BUNDLED, `dp-dedup-${i}`, data, (r) => this.replies.settle(r.id, "message" in r ? new Error(`dp-agent dedup worker: ${r.message}`) : r), (err) => this.fail(err)));
     }
     return workers;

@@ -12,6 +12,7 @@
 // prune deletes them), never a snapshot with a chunk no index locates.
 import { randomBytes } from "node:crypto";
 import type { BlobRef } from "./blob.ts";
+import { maxChunk } from "./config.ts";
 import type { BlobEncoders } from "./encoders.ts";
 import { BLOB_DATA, BLOB_TREE, type BlobType, indexAad } from "./format.ts";
 import { type PackEntry, type PatchRef, packTail } from "./packfile.ts";
@@ -206,7 +207,7 @@ export class PackWriter {
   // A pack fills up to packSize, then takes one more blob: at most a chunk and its seal.
   private packBuffer(): Buffer {
     const { config, sealer } = this.store;
-    return this.spare.pop() ?? Buffer.allocUnsafe(config.packSize + Math.max(config.chunker.max, config.treeChunker.max) + sealer.overhead);
+    return this.spare.pop() ?? Buffer.allocUnsafe(config.packSize + maxChunk(config) + sealer.overhead);
   }
 }
 
