@@ -17,6 +17,7 @@ import { expiredLogObjects, selectLogObjects } from "./log-objects.ts";
 import { DedupCommands } from "./dedup/commands.ts";
 import { DedupObjects, type OpenedSnapshot, type StoredSnapshot, SNAPSHOT_CHECKSUM, snapshotTarget } from "./dedup/transparent.ts";
 import { PoolLender } from "./chunks/lender.ts";
+import { inOrder } from "./in-order.ts";
 
 /** Where commands write: stdout for data, a line sink for listings and warnings. */
 export interface Io {
@@ -439,33 +440,6 @@ export class Agent {
 
 /** Log files pull-log fetches at once. */
 const LOG_FETCHES = 2;
-
-/**
- * Runs `work` over `items`, `width` at a time, calling `done` for each in the items' order as
- * soon as it and every one before it finished. The first failure stops new work and is thrown
- * once the running ones settle.
- */
-async function inOrder<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>, done: (item: T) => void): Promise<void> {
-  const finished: boolean[] = [];
-  let next = 0;
-  let reported = 0;
-  let failure: { err: unknown } | undefined;
-  const lane = async (): Promise<void> => {
-    while (!failure && next < items.length) {
-      const i = next++;
-      try {
-        await work(items[i]!);
-      } catch (err) {
-        failure ??= { err };
-        return;
-      }
-      finished[i] = true;
-      while (!failure && finished[reported]) done(items[reported++]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane));
-  if (failure) throw failure.err;
-}
 
 export function reportText(result: CommandResult): string | undefined {
   return result.manifest ? JSON.stringify(terminationReport(result.manifest)) : undefined;
