@@ -23,10 +23,14 @@ describe("runtime/logging: createLogger", () => {
     let formatted = 0;
     const field = { toJSON: () => (formatted++, "x") };
     const logger = createLogger({ level: "error", stream: s.stream });
+    let writes = 0;
+    const write = logger.write.bind(logger);
+    logger.write = (info) => (writes++, write(info));
     const child = logger.child({ controller: "backuppolicy" });
     for (let i = 0; i < 100; i++) child.info("created scheduled backup", { field });
     child.debug("detail", { field });
     expect(formatted).to.equal(0);
+    expect(writes, "below the level nothing reaches winston's stream").to.equal(0);
     expect(s.lines()).to.deep.equal([]);
     child.error("failed", { field });
     expect(formatted).to.equal(1);
@@ -34,5 +38,7 @@ describe("runtime/logging: createLogger", () => {
     child.info("now shown", { field });
     expect(formatted).to.equal(2);
     expect(s.lines().map((l) => l.message)).to.deep.equal(["failed", "now shown"]);
+    expect(writes).to.equal(2);
+    expect(logger.child({ a: 1 }).child({ b: 2 }).info("grandchild"), "a level method returns its logger").to.be.an("object");
   });
 });

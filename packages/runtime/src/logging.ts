@@ -18,5 +18,16 @@ export function createLogger(o: { level?: string; stream?: Writable; defaultMeta
     defaultMeta: o.defaultMeta,
     transports: [transport],
   });
+  // The same before winston's own work: a call below the level still built its entry, copied the
+  // child's fields into it and went through winston's stream; the backuppolicy controller's
+  // "created scheduled backup" at a tick of 1,000 policies cost ~3% of the operator's CPU so.
+  // Children (winston's child() is Object.create of its parent) inherit these methods.
+  const methods = logger as unknown as Record<string, (...args: unknown[]) => winston.Logger>;
+  for (const level of Object.keys(logger.levels)) {
+    const write = methods[level]!;
+    methods[level] = function (this: winston.Logger, ...args: unknown[]): winston.Logger {
+      return this.isLevelEnabled(level) ? write.apply(this, args) : this;
+    };
+  }
   return logger;
 }

@@ -10,6 +10,7 @@ import {
 import { Kinds } from "../kinds.ts";
 import { observeBackup } from "./backups.ts";
 import { decidePolicy } from "./decide.ts";
+import { CreatesInFlight } from "./in-flight.ts";
 import { relatedBackups } from "./related.ts";
 
 type PolicyObject = BackupPolicy & KubeObject;
@@ -21,12 +22,24 @@ type PolicyObject = BackupPolicy & KubeObject;
  * not yet written; a Backup found after a restart gets none.
  */
 export function backupPolicyReconciler(logKeepFromMarginMs?: number): Reconciler {
-  const pendingEvents = new Map<string, DecidedEvent[]>();
-  return { reconcile: (req, ctx) => reconcileBackupPolicy(req, ctx, pendingEvents, logKeepFromMarginMs) };
+  const shared: Shared = { pendingEvents: new Map(), creates: new CreatesInFlight() };
+  return { reconcile: (req, ctx) => reconcileBackupPolicy(req, ctx, shared, logKeepFromMarginMs) };
 }
 
-async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContext, pendingEvents: Map<string, DecidedEvent[]>, logKeepFromMarginMs: number | undefined): Promise<ReconcileResult | void> {
+/** What the reconciler's passes share: Events waiting for their tick's record, and the creates in flight. */
+interface Shared {
+  pendingEvents: Map<string, DecidedEvent[]>;
+  creates: CreatesInFlight;
+}
+
+async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContext, { pendingEvents, creates }: Shared, logKeepFromMarginMs: number | undefined): Promise<ReconcileResult | void> {
   const key = keyOf(req);
+  // A pass that will record a tick this reconciler created waits for the other policies' creates
+  // of that tick first, then observes.
+  if (pendingEvents.has(key)) {
+    await creates.idle(ctx.signal);
+    ctx.signal.throwIfAborted();
+  }
   const policy = ctx.cache.get<PolicyObject>(Kinds.BackupPolicy, req.name, req.namespace);
   if (!policy || policy.metadata.deletionTimestamp) {
     pendingEvents.delete(key);
@@ -49,7 +62,7 @@ async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContext, pend
   // (made before a restart, or seen late by the cache: that tick is done, and gets no Event).
   let created = false;
   for (const c of d.creates) {
-    if (!(await createIfAbsent(ctx.client, c.kind, c.object))) continue;
+    if (!(await creates.track(() => createIfAbsent(ctx.client, c.kind, c.object)))) continue;
     created = true;
     if (c.eventOnCreate) ctx.events.record(policy, c.event.type, c.event.reason, c.event.message);
     else pendingEvents.set(key, [...(pendingEvents.get(key) ?? []), c.event]);
