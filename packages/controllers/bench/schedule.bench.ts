@@ -52,6 +52,9 @@ interface TickStats {
   sent: number[];
   answered: number[];
   cpuMs: number;
+  /** GC pauses and work in that window (schedule-operator.ts), all and major. */
+  gcMs?: number;
+  majorGcMs?: number;
 }
 
 /** utime+stime in seconds and RSS in bytes of a process, from /proc. */
@@ -88,9 +91,11 @@ try {
   /** Starts the driver (schedule-operator.ts) in a mode; resolves once it printed "ready". */
   const startDriver = async (mode: "operator" | "bare"): Promise<{ proc: ReturnType<typeof spawn>; startSeconds: number }> => {
     // The operator with the node flags its image runs it with; the bare client as plain node.
-    // BENCH_CPU_PROF=DIR: each process writes a V8 CPU profile there (hand-run profiling).
+    // Hand-run diagnostics: BENCH_CPU_PROF=DIR, each process writes a V8 CPU profile there;
+    // BENCH_OPERATOR_FLAGS="--trace-gc ...", more node flags for the operator only.
     const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}/${mode}`] : [];
-    const flags = [...(mode === "operator" ? operatorNodeFlags() : []), ...prof];
+    const extra = mode === "operator" ? (process.env.BENCH_OPERATOR_FLAGS ?? "").split(/\s+/).filter((f) => f !== "") : [];
+    const flags = [...(mode === "operator" ? operatorNodeFlags() : []), ...extra, ...prof];
     const proc = spawn(process.execPath, [...flags, "--import", "tsx", join(dir, "schedule-operator.ts"), cp.kubeconfigPath, ns, mode], { stdio: ["ignore", "pipe", "inherit"] });
     child = proc;
     const ts = performance.now();
@@ -235,14 +240,14 @@ try {
     const s = tickStats.get(t);
     const sent = (s?.sent ?? []).sort((a, b) => a - b);
     const answered = (s?.answered ?? []).sort((a, b) => a - b);
-    const ops = s ? `${sent[0]} | ${pct(sent, 99)} | ${pct(answered, 99)} | ${s.cpuMs}` : "- | - | - | -";
+    const ops = s ? `${sent[0]} | ${pct(sent, 99)} | ${pct(answered, 99)} | ${s.cpuMs} | ${s.gcMs ?? "-"} (${s.majorGcMs ?? "-"})` : "- | - | - | - | -";
     return `| ${driver} | ${new Date(t).toISOString().slice(11, 16)} | ${l.length} | ${pct(l, 50) ?? "-"} | ${pct(l, 99) ?? "-"} | ${l[l.length - 1] ?? "-"} | ${ops} |`;
   };
   const inOrder = [...op.ticks.map((t) => ({ t, driver: "operator" })), ...bare.ticks.map((t) => ({ t, driver: "bare client" }))].sort((a, b) => a.t - b.t);
   const allOf = (ticks: number[]) => ticks.flatMap((t) => lags.get(t) ?? []).sort((a, b) => a - b);
   const opAll = allOf(op.ticks);
   const bareAll = allOf(bare.ticks);
-  const allRow = (driver: string, all: number[]) => `| ${driver} | all | ${all.length} | ${pct(all, 50) ?? "-"} | ${pct(all, 99) ?? "-"} | ${all[all.length - 1] ?? "-"} | | | | |`;
+  const allRow = (driver: string, all: number[]) => `| ${driver} | all | ${all.length} | ${pct(all, 50) ?? "-"} | ${pct(all, 99) ?? "-"} | ${all[all.length - 1] ?? "-"} | | | | | |`;
   const load = (m: typeof op) => `1-min load average before/after each tick ${m.loads.join(", ")}`;
   const proc1 = (what: string, m: typeof op) => `${what} processes over their ${m.ticks.length} measured ticks (${m.wall.toFixed(0)} s): CPU ${((m.cpu / m.wall) * 100).toFixed(1)}% of one core (${m.cpu.toFixed(1)} s), RSS mean ${mib(m.rss.reduce((a, b) => a + b, 0) / Math.max(1, m.rss.length))} MiB, max ${mib(Math.max(...m.rss))} MiB`;
   const date = new Date().toISOString().slice(0, 16).replace("T", " ");
@@ -265,10 +270,10 @@ try {
     `The bench marks each Backup Completed (standing in for the Backup controller) ${COMPLETE_AFTER_MS ? `${COMPLETE_AFTER_MS / 1000} s after its tick, outside the measured window` : "as soon as it sees it, inside the measured window"}; backupsHistoryLimit 0, so no pruning.`,
     `Floor, the in-run reference, interleaved: after each operator tick the bench stops the operator and starts the same driver process in "bare" mode (schedule-operator.ts) for the next tick: no operator, one KubeClient, also the admin user, that at the tick creates the same ${N} Backups (the operator's builder and names, one per policy) with ${BARE_IN_FLIGHT} creates in flight (the backuppolicy controller's workers), warmed first as the operator is by its start (it GETs every policy, ${BARE_IN_FLIGHT} in flight, so its connections are open); the same watch measures it; then the operator starts again for the next round (a round may skip a minute when a start is slow).`,
     "",
-    "Driver columns: ms after the tick its first Backup create was sent, its p99 create was sent, its p99 create was answered; CPU ms it used from its first create to its last answer.",
+    "Driver columns: ms after the tick its first Backup create was sent, its p99 create was sent, its p99 create was answered; CPU ms it used from its first create to its last answer (read at most every 20 ms, so to within 20 ms of it); GC ms in that window, V8's garbage collections by their duration (of it major: mark-compact), from a PerformanceObserver in the driver.",
     "",
-    "| driver | tick (UTC) | Backups | p50 ms | p99 ms | max ms | first sent | p99 sent | p99 answered | CPU ms |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| driver | tick (UTC) | Backups | p50 ms | p99 ms | max ms | first sent | p99 sent | p99 answered | CPU ms | GC ms (major) |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...inOrder.map((r) => rowOf(r.driver, r.t)),
     allRow("operator", opAll),
     allRow("bare client", bareAll),

@@ -42,37 +42,40 @@ export function isProtected(labels: Readonly<Record<string, string>> | undefined
 
 /** Maps a Backup as stored (timestamps are RFC 3339 strings) onto what the decisions read. */
 export function observeBackup(b: Backup): ObservedBackup {
+  // Built by assignment, not spreads of optional parts: every reconcile observes each of its
+  // policy's Backups, and at a tick of 1,000 policies the spreads' temporary objects showed in GC.
   const m = b.metadata ?? {};
   const labels = m.labels as Record<string, string> | undefined;
-  const parent = b.spec.parentBackupName ?? b.status?.parentBackupName;
-  return {
+  const status = b.status;
+  const o: ObservedBackup = {
     name: m.name ?? "",
     namespace: m.namespace ?? "",
     backupType: (b.spec.backupType ?? "datafile") as BackupType,
-    phase: b.status?.phase,
+    phase: status?.phase,
     policyName: b.spec.backupPolicyName ?? "",
     scheduled: labels?.[LabelAutoBackup] === "true",
     protected: isProtected(labels),
-    ...(parent ? { parentBackupName: parent } : {}),
     creationTimestamp: toDate(m.creationTimestamp) ?? new Date(0),
-    ...optionalDate("completionTimestamp", b.status?.completionTimestamp),
-    ...optionalDate("expiration", b.status?.expiration),
     deleting: m.deletionTimestamp !== undefined && m.deletionTimestamp !== null,
-    ...(m.uid ? { uid: m.uid } : {}),
-    ...optionalDate("startTimestamp", b.status?.startTimestamp),
-    ...(m.annotations?.[AnnotationLogKeepFrom] ? { logKeepFrom: m.annotations[AnnotationLogKeepFrom] } : {}),
   };
+  const parent = b.spec.parentBackupName ?? status?.parentBackupName;
+  if (parent) o.parentBackupName = parent;
+  const completion = toDate(status?.completionTimestamp);
+  if (completion) o.completionTimestamp = completion;
+  const expiration = toDate(status?.expiration);
+  if (expiration) o.expiration = expiration;
+  if (m.uid) o.uid = m.uid;
+  const start = toDate(status?.startTimestamp);
+  if (start) o.startTimestamp = start;
+  const keepFrom = m.annotations?.[AnnotationLogKeepFrom];
+  if (keepFrom) o.logKeepFrom = keepFrom;
+  return o;
 }
 
 function toDate(v: unknown): Date | undefined {
   if (v === undefined || v === null || v === "") return undefined;
   const d = v instanceof Date ? v : new Date(String(v));
   return Number.isNaN(d.getTime()) ? undefined : d;
-}
-
-function optionalDate<K extends string>(key: K, v: unknown): Partial<Record<K, Date>> {
-  const d = toDate(v);
-  return d ? ({ [key]: d } as Record<K, Date>) : {};
 }
 
 /** Still working (or not yet picked up): New, InProgress, Running or no phase, and not being deleted. */

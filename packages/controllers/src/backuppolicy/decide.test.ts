@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { LabelAutoBackup, LabelBackupPolicy, LabelBackupProtection, LabelBackupType, type BackupPolicy, type BackupPolicyStatus } from "@dataprotection/api";
 import { buildScheduledBackup, observeBackup, type ObservedBackup } from "./backups.ts";
 import { Kinds } from "../kinds.ts";
-import { decidePolicy, type PolicyDecision } from "./decide.ts";
+import { decidePolicy, decideSchedule, type PolicyDecision } from "./decide.ts";
 import type { BackupType } from "./types.ts";
 
 const CREATED = "2026-11-23T09:58:30Z";
@@ -41,8 +41,17 @@ function backup(name: string, o: { type?: BackupType; phase?: string; created?: 
   return observeBackup(b);
 }
 
+/**
+ * decidePolicy, checking on every case here that the shell's first question, decideSchedule,
+ * asks for the same creates, and that the decision built on it is the one decidePolicy makes alone.
+ */
 function decide(p: BackupPolicy, now: string, backups: ObservedBackup[] = [], w = world): PolicyDecision {
-  return decidePolicy({ policy: p, backups, world: w, now: at(now) });
+  const o = { policy: p, backups, world: w, now: at(now) };
+  const d = decidePolicy(o);
+  const schedule = decideSchedule(o);
+  expect(schedule.creates, "decideSchedule's creates").to.deep.equal(d.creates);
+  expect(decidePolicy(o, schedule), "decidePolicy on decideSchedule's answer").to.deep.equal(d);
+  return d;
 }
 /** ms from the decision's now to when it looks again. */
 const after = (d: PolicyDecision): number | undefined => d.requeueAfterMs;

@@ -12,7 +12,7 @@ import { EventReason, PruneReason } from "./reasons.ts";
 import { selectBackupsToPrune, type HistoryLimit } from "./retention.ts";
 import { decideTick, formatTime } from "./schedule.ts";
 import { BACKUP_TYPES, type BackupType } from "./types.ts";
-import { failureReasonOf, validatePolicy, type PolicyWorld } from "./validate.ts";
+import { failureReasonOf, validatePolicy, type PolicyValidation, type PolicyWorld } from "./validate.ts";
 
 /** KubeBlocks 0.6's default when backupsHistoryLimit is left out (the CRD defaults it too). */
 export const DEFAULT_HISTORY_LIMIT = 7;
@@ -57,52 +57,73 @@ export interface PolicyDecision extends Decision<BackupPolicyStatus> {
   events: DecidedEvent[];
 }
 
-export function decidePolicy(o: PolicyObservation): PolicyDecision {
+/**
+ * The schedules' part of a decision: the Backups their due ticks (and the logfile schedule)
+ * call for, and what the rest of the decision takes from them. The shell asks this first: a pass
+ * that creates records nothing (the next pass does), so it need not decide retention or status.
+ */
+export interface ScheduleDecision {
+  creates: BackupCreate[];
+  validation: PolicyValidation;
+  enabled: ReturnType<typeof enabledSince>;
+  /** The latest tick acted on, status.lastScheduleTime's next value. */
+  lastScheduleTime?: Date;
+  /** Skips (Warnings) and schedule enable/disable Events. */
+  events: DecidedEvent[];
+  wakeAt: Date[];
+}
+
+export function decideSchedule(o: PolicyObservation): ScheduleDecision {
+  const { policy, now } = o;
+  const name = policy.metadata?.name ?? "";
+  const prev = policy.status ?? {};
+  const validation = validatePolicy(policy, o.world);
+  const enabled = enabledSince(policy, now, prev.observedGeneration === undefined);
+  const s: ScheduleDecision = { creates: [], validation, enabled, lastScheduleTime: toDate(prev.lastScheduleTime), events: [...enabled.events], wakeAt: [] };
+  if (validation.problems.length > 0) return s;
+  const own = o.backups.filter((b) => b.policyName === name);
+  const names = new Set(o.backups.map((b) => b.name));
+  for (const type of ["snapshot", "datafile"] as const) {
+    const cron = validation.crons[type];
+    if (!cron) continue;
+    const running = own.find((b) => b.backupType === type && b.scheduled && isActive(b));
+    const tick = decideTick({
+      policyName: name, backupType: type, cron, now, existingBackupNames: names,
+      lastScheduleTime: toDate(prev.lastScheduleTime),
+      policyCreationTime: enabled.since[type] ?? now,
+      startingDeadlineMinutes: policy.spec.schedule?.startingDeadlineMinutes,
+      runningBackupOfType: running ? { name: running.name, phase: running.phase ?? "" } : undefined,
+    });
+    s.wakeAt.push(tick.next);
+    if (tick.action === "wait") continue;
+    s.lastScheduleTime = later(s.lastScheduleTime, tick.tick);
+    if (tick.action === "create") {
+      s.creates.push(backupCreate(policy, type, tick.name, tick.tick, scheduledEvent(type, tick.name, tick.tick, now), false));
+    } else if (tick.action === "skip") {
+      s.events.push({ type: "Warning", reason: tick.reason, message: tick.message });
+    }
+  }
+  const logfile = decideLogfile(policy, own, names, validation.crons.logfile, now);
+  if (logfile.create) {
+    s.creates.push(logfile.create);
+    s.lastScheduleTime = later(s.lastScheduleTime, logfile.create.tick);
+  }
+  if (logfile.wakeAt) s.wakeAt.push(logfile.wakeAt);
+  return s;
+}
+
+/** The whole decision; `schedule` is decideSchedule(o), passed when the shell has it already. */
+export function decidePolicy(o: PolicyObservation, schedule: ScheduleDecision = decideSchedule(o)): PolicyDecision {
   const { policy, now } = o;
   const name = policy.metadata?.name ?? "";
   const namespace = policy.metadata?.namespace ?? "";
   const prev = policy.status ?? {};
-  const firstReconcile = prev.observedGeneration === undefined;
-  const validation = validatePolicy(policy, o.world);
+  const { validation, enabled, lastScheduleTime } = schedule;
   const failed = validation.problems.length > 0;
   const own = o.backups.filter((b) => b.policyName === name);
-  const d: PolicyDecision = { creates: [], logRetentionCreates: [], deletes: [], status: {}, events: [] };
-  const events: DecidedEvent[] = [];
-  const wakeAt: Date[] = [];
-
-  const enabled = enabledSince(policy, now, firstReconcile);
-  events.push(...enabled.events);
-
-  let lastScheduleTime = toDate(prev.lastScheduleTime);
-  if (!failed) {
-    const names = new Set(o.backups.map((b) => b.name));
-    for (const type of ["snapshot", "datafile"] as const) {
-      const cron = validation.crons[type];
-      if (!cron) continue;
-      const running = own.find((b) => b.backupType === type && b.scheduled && isActive(b));
-      const tick = decideTick({
-        policyName: name, backupType: type, cron, now, existingBackupNames: names,
-        lastScheduleTime: toDate(prev.lastScheduleTime),
-        policyCreationTime: enabled.since[type] ?? now,
-        startingDeadlineMinutes: policy.spec.schedule?.startingDeadlineMinutes,
-        runningBackupOfType: running ? { name: running.name, phase: running.phase ?? "" } : undefined,
-      });
-      wakeAt.push(tick.next);
-      if (tick.action === "wait") continue;
-      lastScheduleTime = later(lastScheduleTime, tick.tick);
-      if (tick.action === "create") {
-        d.creates.push(backupCreate(policy, type, tick.name, tick.tick, scheduledEvent(type, tick.name, tick.tick, now), false));
-      } else if (tick.action === "skip") {
-        events.push({ type: "Warning", reason: tick.reason, message: tick.message });
-      }
-    }
-    const logfile = decideLogfile(policy, own, names, validation.crons.logfile, now);
-    if (logfile.create) {
-      d.creates.push(logfile.create);
-      lastScheduleTime = later(lastScheduleTime, logfile.create.tick);
-    }
-    if (logfile.wakeAt) wakeAt.push(logfile.wakeAt);
-  }
+  const d: PolicyDecision = { creates: [...schedule.creates], logRetentionCreates: [], deletes: [], status: {}, events: [] };
+  const events: DecidedEvent[] = [...schedule.events];
+  const wakeAt: Date[] = [...schedule.wakeAt];
 
   // Retention runs even on a Failed policy: expiration and history limits do not depend on the tool.
   const live = o.backups.filter((b) => !b.deleting);

@@ -1,7 +1,7 @@
 // observe (the policy, its Backups and which tools and repos exist, from the cache) -> decide
-// (decidePolicy, pure) -> apply (applyDecision). Every `if` that matters lives in decide.ts; this
-// file only does I/O in a crash-safe order (create before recording the tick, so a restart finds
-// the Backup by its name).
+// (decideSchedule; when it creates nothing, decidePolicy; both pure) -> apply (applyDecision).
+// Every `if` that matters lives in decide.ts; this file only does I/O in a crash-safe order
+// (create before recording the tick, so a restart finds the Backup by its name).
 import type { BackupPolicy, BackupRepo, BackupTool } from "@dataprotection/api";
 import {
   applyDecision, createIfAbsent, keyOf,
@@ -9,7 +9,7 @@ import {
 } from "@dataprotection/runtime";
 import { Kinds } from "../kinds.ts";
 import { observeBackup } from "./backups.ts";
-import { decidePolicy } from "./decide.ts";
+import { decidePolicy, decideSchedule } from "./decide.ts";
 import { CreatesInFlight } from "./in-flight.ts";
 import { relatedBackups } from "./related.ts";
 
@@ -46,7 +46,7 @@ async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContext, { pe
     return;
   }
   const now = ctx.clock.now();
-  const d = decidePolicy({
+  const observation = {
     policy,
     backups: relatedBackups(ctx.cache, policy.metadata.namespace ?? "", req.name).map(observeBackup),
     world: {
@@ -55,13 +55,14 @@ async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContext, { pe
     },
     now: new Date(now),
     logKeepFromMarginMs,
-  });
+  };
+  const schedule = decideSchedule(observation);
 
-  // The decision's creates go out first, through the same createIfAbsent applyDecision uses, but
+  // The schedules' creates go out first, through the same createIfAbsent applyDecision uses, but
   // here: only its answer tells a Backup this pass made (its Event is due) from one that existed
   // (made before a restart, or seen late by the cache: that tick is done, and gets no Event).
   let created = false;
-  for (const c of d.creates) {
+  for (const c of schedule.creates) {
     if (!(await creates.track(() => createIfAbsent(ctx.client, c.kind, c.object)))) continue;
     created = true;
     if (c.eventOnCreate) ctx.events.record(policy, c.event.type, c.event.reason, c.event.message);
@@ -73,6 +74,7 @@ async function reconcileBackupPolicy(req: ObjectKey, ctx: ReconcileContext, { pe
   // That pass is woken by the created Backup's watch event (level-based: the cache holds the
   // Backup by then), not by a timer: a timer on an injected clock only fires when it moves.
   if (created) return;
+  const d = decidePolicy(observation, schedule);
 
   // The rest in the runtime's order: status (whole, with the observed resourceVersion; a 409 means
   // this pass decided on a stale policy, say one that had not yet seen the tick the last pass

@@ -80,7 +80,7 @@ function pinnedBackups(backups: readonly BackupSummary[]): Set<BackupSummary> {
   for (const b of backups) {
     if (!isFinished(b) || b.protected) pinned.add(b);
     if (b.phase !== "Completed") continue;
-    const group = JSON.stringify([b.namespace, b.policyName, b.backupType]);
+    const group = groupKey(b);
     const current = newestCompleted.get(group);
     if (current === undefined || newestFirst(b, current) < 0) newestCompleted.set(group, b);
   }
@@ -94,15 +94,28 @@ function pinnedBackups(backups: readonly BackupSummary[]): Set<BackupSummary> {
  * reaches the fixed point. The visited set makes cyclic parent names harmless.
  */
 function ancestorsOfKept(backups: readonly BackupSummary[], selected: ReadonlyMap<BackupSummary, unknown>): Set<BackupSummary> {
-  const byName = new Map(backups.map((b) => [JSON.stringify([b.namespace, b.name]), b]));
-  const parentOf = (b: BackupSummary): BackupSummary | undefined =>
-    b.parentBackupName ? byName.get(JSON.stringify([b.namespace, b.parentBackupName])) : undefined;
   const ancestors = new Set<BackupSummary>();
+  // Most policies make no incremental chains: then there is nothing to walk.
+  if (!backups.some((b) => b.parentBackupName)) return ancestors;
+  const byName = new Map(backups.map((b) => [nameKey(b.namespace, b.name), b]));
+  const parentOf = (b: BackupSummary): BackupSummary | undefined =>
+    b.parentBackupName ? byName.get(nameKey(b.namespace, b.parentBackupName)) : undefined;
   for (const kept of backups) {
     if (selected.has(kept)) continue;
     for (let p = parentOf(kept); p !== undefined && !ancestors.has(p); p = parentOf(p)) ancestors.add(p);
   }
   return ancestors;
+}
+
+// Map keys joined by "/" (every reconcile computes retention: no JSON.stringify of a fresh
+// array). Namespaces and object names never hold one, and backupType is an enum (the CRD checks
+// both), so a key reads one way only, even with a "/" in a policy name.
+function nameKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+function groupKey(b: BackupSummary): string {
+  return `${b.namespace}/${b.policyName}/${b.backupType}`;
 }
 
 /** Newest creation first; ties broken by namespace and name so the order never depends on input order. */
