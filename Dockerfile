@@ -22,7 +22,7 @@ RUN ln -s /opt/dataprotection/packages/agent/bin/dp-agent /usr/local/bin/dp-agen
  && ln -s /opt/dataprotection/packages/cli/bin/kubectl-dp /usr/local/bin/kubectl-dp
 USER 65532
 # The chart's Deployment runs the same command (packages/tools/src/dockerfile.test.ts checks it).
-ENTRYPOINT ["node", "--optimize-for-size", "/opt/dataprotection/packages/operator/dist/operator.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--heap-growing-percent=15", "/opt/dataprotection/packages/operator/dist/operator.js"]
 
 # Built-in database tools: dp-agent plus the clients their commands run (Debian bookworm's
 # PostgreSQL 15, MariaDB 10.11 and Redis 7.0 clients, the versions the e2e tests run against),

@@ -38,7 +38,7 @@ describe("chart: helm install, the operator from its Deployment, upgrade, uninst
       const pods = await until("the operator's pod Ready", async () => ((await operatorPods(kc, ns.name)).length === 1 ? operatorPods(kc, ns.name) : undefined), 120_000);
       const pod = pods[0]!;
       expect(pod.spec!.serviceAccountName).to.equal(`${RELEASE}-operator`);
-      expect(pod.spec!.containers[0]!.command).to.deep.equal(["node", "--optimize-for-size", "/opt/dataprotection/packages/operator/dist/operator.js"]);
+      expect(pod.spec!.containers[0]!.command).to.deep.equal(["node", "--max-semi-space-size=4", "--heap-growing-percent=15", "/opt/dataprotection/packages/operator/dist/operator.js"]);
       expect(pod.spec!.volumes?.some((v) => v.projected?.sources?.some((s) => s.serviceAccountToken)), "the ServiceAccount token is its credential").to.equal(true);
       // Leader election ran as that account (its Role in the release namespace), from this pod.
       const lease = await until("the operator's Lease", async () => {

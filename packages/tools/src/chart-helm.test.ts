@@ -55,7 +55,7 @@ describe("chart: rendered by helm", function () {
     for (const k of ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment", "BackupTool", "FlowSchema"]) expect(kinds(objs), k).to.include(k);
     expect(kinds(objs)).to.not.include("PrometheusRule");
     const c = operatorContainer(objs);
-    expect(c.command).to.deep.equal(["node", "--optimize-for-size", "/opt/dataprotection/packages/operator/dist/operator.js"]);
+    expect(c.command).to.deep.equal(["node", "--max-semi-space-size=4", "--heap-growing-percent=15", "/opt/dataprotection/packages/operator/dist/operator.js"]);
     expect(envOf(c, "DP_THREESCALE")).to.equal("true");
     expect(envOf(c, "DP_THREESCALE_TOOL_CLUSTER_ROLE")).to.equal("rel-threescale-tool");
     expect(objs.filter((o) => o.kind === "BackupTool").map((o) => o.metadata.name)).to.have.members(shippedTools.map((t) => t.metadata!.name!));
