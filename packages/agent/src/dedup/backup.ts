@@ -45,7 +45,7 @@ export interface BackupContext {
 
 /** Run `f` with a writer of new blobs for a backup holding `lock` (and `threads` encoder threads, stopped after). */
 export async function withWriter<T>(store: RepoStore, threads: number, lock: HeldLock, f: (writer: PackWriter) => Promise<T>): Promise<T> {
-  const encoders = threads > 0 ? new BlobEncoders(store.codec, store.keys.data, threads, maxChunk(store.config)) : undefined;
+  const encoders = threads > 0 ? new BlobEncoders(store.codec, store.keys.data, store.keys.id, threads, maxChunk(store.config)) : undefined;
   try {
     return await f(new PackWriter(store, { checkpoint: () => lock.ensure(), beforeIndex: () => lock.confirm(), ...(encoders ? { encoders } : {}) }));
   } finally {

@@ -48,19 +48,13 @@ export class BlobCodec {
   }
 
   /**
-   * encode() into `out` (at least plain + sealer overhead bytes), which may be where `plain` is
-   * (encoders.ts: one region holds a blob before and after): the sealed length and flags.
+   * encode() into `out` (at least plain + sealer overhead bytes), which may hold `plain` where
+   * the sealed payload goes (from `sealer.prefix` on: encoders.ts, one region holds a blob before
+   * and after): a chunk that does not compress is then sealed in place, not copied first.
+   * Returns the sealed length and flags.
    */
   encodeInto(type: BlobType, id: Buffer, plain: Uint8Array, out: Buffer): { length: number; flags: number } {
-    const compressed = this.compressed(plain);
-    const flags = compressed.flags;
-    let payload = compressed.payload;
-    if (payload === plain && plain.buffer === out.buffer) {
-      // Sealing writes ahead of what it has read: seal a copy.
-      if (!this.scratch || this.scratch.length < plain.length) this.scratch = Buffer.allocUnsafe(zstd.compressBound(plain.length));
-      this.scratch.set(plain);
-      payload = this.scratch.subarray(0, plain.length);
-    }
+    const { payload, flags } = this.compressed(plain);
     return { length: this.sealer.sealInto(blobAad(type, flags, id), payload, out), flags };
   }
 

@@ -114,6 +114,41 @@ export class PackWriter {
     return true;
   }
 
+  /** Whether addUnnamed may be used: there are encoder threads to name chunks on. */
+  get names(): boolean {
+    return (this.opts.encoders?.threads ?? 0) > 0;
+  }
+
+  /**
+   * Store a chunk not yet named: an encoder thread names it (ids.ts) as it encodes it, so the
+   * caller only cuts (content.ts does so while chunks come out new). A chunk the repo turns out
+   * to have is dropped then, its encoding wasted. Resolves once `plain` may be reused; `named`
+   * to its id (hex) and whether it was new, once known (in the order chunks were added).
+   */
+  async addUnnamed(type: BlobType, plain: Uint8Array): Promise<{ named: Promise<{ hex: string; isNew: boolean }> }> {
+    if (this.failure) throw this.failure.err;
+    const rawLength = plain.length;
+    const encoding = await this.opts.encoders!.submit(type, undefined, plain);
+    const named = this.appending.then(async () => {
+      try {
+        const { sealed, flags, id } = await encoding.done;
+        if (this.failure) throw this.failure.err;
+        const hex = id.toString("hex");
+        if (this.has(hex)) return { hex, isNew: false };
+        await this.append({ type, id, rawLength, flags }, sealed);
+        return { hex, isNew: true };
+      } finally {
+        encoding.release();
+      }
+    });
+    this.appending = named.then(
+      () => undefined,
+      (err: unknown) => void (this.failure ??= { err }),
+    );
+    named.catch(() => undefined); // awaited later by the caller, maybe after it failed
+    return { named };
+  }
+
   /** Store a blob as it is sealed (repacking: the caller has verified it) unless the repo has it. */
   async addSealed(ref: BlobRef, sealed: Buffer): Promise<boolean> {
     if (this.failure) throw this.failure.err;

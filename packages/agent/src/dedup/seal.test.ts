@@ -29,6 +29,24 @@ describe("dedup/seal and blob: sealing, compression", () => {
     });
   }
 
+  for (const [what, sealer] of [["encrypted", new Sealer(key)], ["unencrypted", new Sealer(undefined)]] as const) {
+    it(`seals a payload in place, where the sealed payload goes, to what opens as it (${what}); refuses one that overlaps elsewhere`, () => {
+      const codec = new BlobCodec(sealer, 3);
+      for (const plain of [bytesFrom("rand", 300_000), bytesFrom("text", 300_000, 8), Buffer.alloc(0)]) {
+        const region = Buffer.alloc(plain.length + sealer.overhead + 8, 0xaa);
+        const view = region.subarray(sealer.prefix, sealer.prefix + plain.length);
+        view.set(plain);
+        const id = chunkId(key, plain);
+        const { length, flags } = codec.encodeInto(BLOB_DATA, id, view, region);
+        expect(length).to.be.at.most(plain.length + sealer.overhead);
+        expect(codec.decode({ type: BLOB_DATA, flags, id, rawLength: plain.length }, region.subarray(0, length)).equals(plain), `${plain.length} bytes, flags ${flags}`).to.equal(true);
+        expect(region.subarray(plain.length + sealer.overhead).every((b) => b === 0xaa), "nothing written past it").to.equal(true);
+      }
+      const region = Buffer.alloc(1000 + sealer.overhead);
+      expect(() => sealer.sealInto(Buffer.from("aad"), region.subarray(sealer.prefix + 1, sealer.prefix + 1 + 500), region)).to.throw(/overlaps/);
+    });
+  }
+
   it("encrypts: the payload does not show, and sealing twice gives different bytes (random nonces)", () => {
     const s = new Sealer(key);
     const text = Buffer.from("a very recognisable plaintext ".repeat(10));

@@ -16,9 +16,12 @@ const PIECE = 64 << 10;
 
 export class Sealer {
   readonly overhead: number;
+  /** Where the payload starts in what is sealed (after the nonce): a payload placed there is sealed in place. */
+  readonly prefix: number;
 
   constructor(private readonly key: Buffer | undefined) {
     this.overhead = key ? NONCE_LEN + TAG_LEN : DIGEST_LEN;
+    this.prefix = key ? NONCE_LEN : 0;
   }
 
   get encrypted(): boolean {
@@ -31,12 +34,20 @@ export class Sealer {
     return out;
   }
 
-  /** Seal into `out` (at least payload + overhead bytes, not overlapping `payload`); returns the sealed length. */
+  /**
+   * Seal into `out` (at least payload + overhead bytes); returns the sealed length. `payload`
+   * either does not overlap `out` or is where the sealed payload goes (`out` from `prefix` on):
+   * each piece is then encrypted over itself, after it was read.
+   */
   sealInto(aad: Buffer, payload: Uint8Array, out: Buffer): number {
     const n = payload.length + this.overhead;
     if (out.length < n) throw new RangeError(`internal: ${out.length} bytes to seal ${payload.length} into`);
+    const inPlace = payload.buffer === out.buffer && payload.byteOffset === out.byteOffset + this.prefix;
+    if (!inPlace && payload.buffer === out.buffer && payload.byteOffset < out.byteOffset + n && out.byteOffset < payload.byteOffset + payload.length) {
+      throw new RangeError("internal: a payload that overlaps where it is sealed, not in place");
+    }
     if (!this.key) {
-      out.set(payload, 0);
+      if (!inPlace) out.set(payload, 0);
       createHash("sha256").update(aad).update(payload).digest().copy(out, payload.length);
       return n;
     }
