@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import fc from "fast-check";
-import { type CdcParams, Chunker, DEFAULT_CDC, TREE_CDC, cdc, checkCdcParams, chunkLengths } from "./cdc.ts";
+import { type CdcParams, Chunker, DEFAULT_CDC, TREE_CDC, cdc, checkCdcParams, chunkLengths, cutLength } from "./cdc.ts";
 import { DEFAULT_GEAR_SEED, gearTable } from "./gear.ts";
 import { bytesFrom } from "./testdata.ts";
 
@@ -44,6 +44,36 @@ describe("dedup/cdc: FastCDC", () => {
       expect(lens[lens.length - 1]).to.be.within(1, P.max);
       if (alphabet === 1) expect(lens.slice(0, -1).every((n) => n === lens[0]), "a run of one byte value cuts alike").to.equal(true);
     }
+  });
+
+  it("cuts where the paper's loop, a byte a turn, cuts (property: any params, data with runs, any start)", () => {
+    // The reference: FastCDC's loop as written before it took four bytes a turn.
+    const reference = (c: ReturnType<typeof cdc>, data: Uint8Array, start: number, available: number): number => {
+      const { min, avg, max } = c.params;
+      if (available <= min) return available;
+      const n = Math.min(available, max);
+      let h = 0;
+      for (let j = Math.max(start, start + min - 32); j < start + min; j++) h = ((h << 1) + c.gear[data[j]!]!) | 0;
+      for (let i = start + min; i < start + n; i++) {
+        h = ((h << 1) + c.gear[data[i]!]!) | 0;
+        if ((h & (i < start + Math.min(n, avg) ? c.maskS : c.maskL)) === 0) return i + 1 - start;
+      }
+      return n;
+    };
+    const params = fc.record({ minLog: fc.integer({ min: 6, max: 9 }), nc: fc.integer({ min: 0, max: 3 }) }).map(({ minLog, nc }) => cdc({ min: 1 << minLog, avg: 4 << minLog, max: 16 << minLog, nc }));
+    fc.assert(
+      fc.property(params, fc.uint8Array({ minLength: 1, maxLength: 40_000 }), fc.integer({ min: 0, max: 255 }), fc.nat(), (c, bytes, fill, seed) => {
+        // Runs of one byte (no cut matches there: the max cut) among random bytes.
+        const data = Buffer.from(bytes);
+        data.fill(fill, seed % data.length, Math.min(data.length, (seed % data.length) + (seed % 20_000)));
+        for (let at = 0; at < data.length; ) {
+          const want = reference(c, data, at, data.length - at);
+          expect(cutLength(c, data, at, data.length - at), `at ${at} of ${data.length}`).to.equal(want);
+          at += want;
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it("averages near avg on random data (normalized: few chunks near min or max)", () => {
