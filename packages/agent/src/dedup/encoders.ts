@@ -62,7 +62,7 @@ export class BlobEncoders {
    * unencrypted); `idKey`: its id key (keys.ts); `inSize`: the largest plaintext sent to a thread
    * (larger blobs are encoded inline); `bytes`: the shared memory, by default room for two of the
    * largest (~8 average chunks); `here`: blobs encoded on the caller's thread while the shared
-   * memory is full, at most, until released (encodeHere; default 4).
+   * memory is full, at most, until released (encodeHere; default MAX_HERE).
    */
   constructor(
     private readonly codec: BlobCodec,
